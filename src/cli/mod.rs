@@ -1,0 +1,286 @@
+//! The command line: `kmsfs init`, `kmsfs kms <verb>` (AWS CLI verbs and flags, JSON
+//! output by default), `kmsfs audit show|verify`. Errors print as
+//! `kmsfs: <what failed>: <why>` and exit with the codes in [`exit`].
+
+mod args;
+mod audit_cmd;
+mod kms_cmd;
+mod output;
+
+use crate::home::{Home, HomeError, InitOptions};
+use crate::kms::{Kms, KmsError, KmsOptions, RootKeySource, StoreError};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Exit codes (stable; documented in the README).
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// An unexpected internal failure.
+    pub const INTERNAL: i32 = 1;
+    /// Bad command line (clap's usage errors also exit 2).
+    pub const USAGE: i32 = 2;
+    /// The home is missing, not initialized, unreadable or damaged.
+    pub const HOME: i32 = 3;
+    /// The home is locked by another process (try again).
+    pub const LOCKED: i32 = 4;
+    /// The KMS refused the request (an AWS error such as NotFoundException).
+    pub const REFUSED: i32 = 5;
+    /// `audit verify` found a changed, removed or reordered line.
+    pub const AUDIT: i32 = 6;
+    /// Wrong passphrase or root key.
+    pub const ROOT_KEY: i32 = 7;
+}
+
+/// A failure as the CLI reports it.
+#[derive(Debug)]
+pub struct CliError {
+    pub what: String,
+    pub why: String,
+    pub hint: Option<String>,
+    pub code: i32,
+}
+
+impl CliError {
+    pub fn new(what: impl Into<String>, why: impl Into<String>, code: i32) -> CliError {
+        CliError {
+            what: what.into(),
+            why: why.into(),
+            hint: None,
+            code,
+        }
+    }
+
+    pub fn hint(mut self, h: impl Into<String>) -> CliError {
+        self.hint = Some(h.into());
+        self
+    }
+
+    pub fn usage(what: impl Into<String>, why: impl Into<String>) -> CliError {
+        CliError::new(what, why, exit::USAGE)
+    }
+
+    /// Map a KMS error for the operation `what`.
+    pub fn kms(what: &str, e: KmsError) -> CliError {
+        match e {
+            KmsError::Store(s) => CliError::store(what, s),
+            KmsError::Internal(m) => {
+                CliError::new(what, format!("KMSInternalException: {m}"), exit::INTERNAL)
+            }
+            e => {
+                let hint = match &e {
+                    KmsError::Disabled(_) => {
+                        Some("enable the key with `kmsfs kms enable-key --key-id <id>`")
+                    }
+                    KmsError::InvalidState(m) if m.contains("pending deletion") => Some(
+                        "cancel the deletion with `kmsfs kms cancel-key-deletion --key-id <id>`, then enable the key",
+                    ),
+                    KmsError::NotFound(_) => Some(
+                        "list keys with `kmsfs kms list-keys` and aliases with `kmsfs kms list-aliases`",
+                    ),
+                    _ => None,
+                };
+                let mut c = CliError::new(what, e.to_string(), exit::REFUSED);
+                c.hint = hint.map(String::from);
+                c
+            }
+        }
+    }
+
+    pub fn store(what: &str, e: StoreError) -> CliError {
+        match e {
+            StoreError::Locked { .. } => CliError::new(what, e.to_string(), exit::LOCKED)
+                .hint("wait for the other kmsfs command to finish, then try again"),
+            StoreError::WrongRootKey(_) => CliError::new(what, e.to_string(), exit::ROOT_KEY),
+            StoreError::NoRootKey(_) => CliError::new(what, e.to_string(), exit::HOME)
+                .hint("create a home with `kmsfs init`"),
+            StoreError::Damaged { .. } | StoreError::Io { .. } => {
+                CliError::new(what, e.to_string(), exit::HOME)
+            }
+            StoreError::Crypto(_) => CliError::new(what, e.to_string(), exit::INTERNAL),
+        }
+    }
+
+    pub fn home(what: &str, e: HomeError) -> CliError {
+        match e {
+            HomeError::NotInitialized(p) => CliError::new(
+                what,
+                format!("no kmsfs home at {}", p.display()),
+                exit::HOME,
+            )
+            .hint(format!(
+                "run `kmsfs --home {} init` first, or point --home/KMSFS_HOME at an existing home",
+                p.display()
+            )),
+            HomeError::AlreadyInitialized(p) => CliError::new(
+                what,
+                format!("a kmsfs home already exists at {}", p.display()),
+                exit::HOME,
+            )
+            .hint("use it as it is, or choose another --home"),
+            HomeError::Invalid(m) => CliError::usage(what, m),
+            e => CliError::new(what, e.to_string(), exit::HOME),
+        }
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "kmsfs: {}: {}", self.what, self.why)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\nkmsfs: hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kmsfs",
+    version,
+    about = "Local KMS-backed encrypted storage: an embedded AWS KMS, encrypted volumes, SSE buckets"
+)]
+pub struct Cli {
+    /// The kmsfs home (default: $KMSFS_HOME, else $XDG_DATA_HOME/kmsfs, else ~/.local/share/kmsfs).
+    #[arg(long, global = true, env = "KMSFS_HOME")]
+    pub home: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Json)]
+    pub output: Format,
+    /// Print only this field of the result (e.g. `CiphertextBlob`, `KeyMetadata.KeyId`, `Keys[0].KeyId`).
+    #[arg(long, global = true)]
+    pub query: Option<String>,
+    /// Read the keystore passphrase from this file (else $KMSFS_PASSPHRASE, else a prompt).
+    #[arg(long, global = true)]
+    pub passphrase_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a home: account id, region, KMS keystore and root key (mode 0600).
+    Init {
+        /// Derive the root key from a passphrase (Argon2id) instead of a random key file.
+        #[arg(long)]
+        passphrase: bool,
+        /// 12-digit account id (default: random).
+        #[arg(long)]
+        account_id: Option<String>,
+        /// Region (default: us-east-1).
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Key Management Service operations (verbs and flags as in `aws kms`).
+    #[command(subcommand)]
+    Kms(kms_cmd::KmsCommand),
+    /// The audit trail of every KMS request.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
+}
+
+/// Run the CLI; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("{e}");
+            e.code
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let root = Home::locate(cli.home.as_deref());
+    let out = output::Printer {
+        format: cli.output,
+        query: cli.query.clone(),
+    };
+    match &cli.command {
+        Command::Init {
+            passphrase,
+            account_id,
+            region,
+        } => init(&cli, &root, *passphrase, account_id, region, &out),
+        Command::Kms(cmd) => kms_cmd::run(&cli, &root, cmd, &out),
+        Command::Audit(cmd) => audit_cmd::run(&cli, &root, cmd, &out),
+    }
+}
+
+fn init(
+    cli: &Cli,
+    root: &std::path::Path,
+    passphrase: bool,
+    account_id: &Option<String>,
+    region: &Option<String>,
+    out: &output::Printer,
+) -> Result<(), CliError> {
+    let source = if passphrase {
+        RootKeySource::Passphrase(args::read_passphrase(cli.passphrase_file.as_deref(), true)?)
+    } else {
+        RootKeySource::RandomFile
+    };
+    let home = Home::init(
+        root,
+        &InitOptions {
+            account_id: account_id.clone(),
+            region: region.clone(),
+        },
+    )
+    .map_err(|e| CliError::home("init failed", e))?;
+    Kms::create(&home, source).map_err(|e| CliError::kms("init failed", e))?;
+    let c = home.config();
+    out.print(&serde_json::json!({
+        "Home": home.root(),
+        "AccountId": c.account_id,
+        "Region": c.region,
+        "RootKey": if passphrase { "passphrase (Argon2id)" } else { "file (kms/root.key, mode 0600)" },
+    }))
+}
+
+/// Open the home and its KMS for a command.
+pub fn open_kms(
+    cli: &Cli,
+    root: &std::path::Path,
+    what: &str,
+) -> Result<(Home, Arc<Kms>), CliError> {
+    let home = Home::open(root).map_err(|e| CliError::home(what, e))?;
+    let passphrase = if Kms::needs_passphrase(&home).map_err(|e| CliError::kms(what, e))? {
+        Some(args::read_passphrase(
+            cli.passphrase_file.as_deref(),
+            false,
+        )?)
+    } else {
+        None
+    };
+    let kms = Kms::open(
+        &home,
+        KmsOptions {
+            passphrase,
+            audit_interval: None,
+            ..KmsOptions::default()
+        },
+    )
+    .map_err(|e| CliError::kms(what, e))?;
+    Ok((home, kms))
+}

@@ -1,0 +1,222 @@
+//! The kmsfs home directory: where it is, its layout, and the account settings
+//! (account id, region) stored in `config.json`. Services keep their own files under it.
+
+use crate::fsutil;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Current `config.json` format.
+pub const CONFIG_FORMAT: u32 = 1;
+
+/// Errors about the home directory itself.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error("no kmsfs home at {0}")]
+    NotInitialized(PathBuf),
+    #[error("a kmsfs home already exists at {0}")]
+    AlreadyInitialized(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is damaged: {why}")]
+    Corrupt { path: PathBuf, why: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl HomeError {
+    pub fn io(path: &Path, source: std::io::Error) -> HomeError {
+        HomeError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Account-wide settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccountConfig {
+    pub format: u32,
+    /// 12 digits, like an AWS account id.
+    pub account_id: String,
+    /// e.g. `us-east-1`.
+    pub region: String,
+    /// `aws`, `aws-cn` or `aws-us-gov`.
+    pub partition: String,
+}
+
+/// Options for `kmsfs init`.
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+}
+
+/// An opened home directory.
+#[derive(Debug, Clone)]
+pub struct Home {
+    root: PathBuf,
+    config: AccountConfig,
+}
+
+impl Home {
+    /// The home to use: `explicit` (from `--home`), else `$KMSFS_HOME`, else
+    /// `$XDG_DATA_HOME/kmsfs`, else `~/.local/share/kmsfs`.
+    pub fn locate(explicit: Option<&Path>) -> PathBuf {
+        if let Some(p) = explicit {
+            return p.to_path_buf();
+        }
+        if let Some(p) = std::env::var_os("KMSFS_HOME").filter(|p| !p.is_empty()) {
+            return PathBuf::from(p);
+        }
+        if let Some(p) = std::env::var_os("XDG_DATA_HOME").filter(|p| !p.is_empty()) {
+            return PathBuf::from(p).join("kmsfs");
+        }
+        let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+        PathBuf::from(home).join(".local/share/kmsfs")
+    }
+
+    /// Create a new home at `root`.
+    pub fn init(root: &Path, opts: &InitOptions) -> Result<Home, HomeError> {
+        let cfg_path = root.join("config.json");
+        if cfg_path.exists() {
+            return Err(HomeError::AlreadyInitialized(root.to_path_buf()));
+        }
+        let account_id = match &opts.account_id {
+            Some(a) => a.clone(),
+            None => random_account_id()?,
+        };
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(HomeError::Invalid(format!(
+                "account id '{account_id}' must be 12 digits"
+            )));
+        }
+        let region = opts.region.clone().unwrap_or_else(|| "us-east-1".into());
+        if !valid_region(&region) {
+            return Err(HomeError::Invalid(format!(
+                "region '{region}' is not a region name like us-east-1"
+            )));
+        }
+        let partition = if region.starts_with("cn-") {
+            "aws-cn"
+        } else if region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        };
+        let config = AccountConfig {
+            format: CONFIG_FORMAT,
+            account_id,
+            region,
+            partition: partition.into(),
+        };
+        fsutil::create_dir_durable(root, 0o700).map_err(|e| HomeError::io(root, e))?;
+        let bytes = serde_json::to_vec_pretty(&config).expect("config serializes");
+        fsutil::atomic_write(&cfg_path, &bytes, 0o600).map_err(|e| HomeError::io(&cfg_path, e))?;
+        Ok(Home {
+            root: root.to_path_buf(),
+            config,
+        })
+    }
+
+    /// Open an existing home.
+    pub fn open(root: &Path) -> Result<Home, HomeError> {
+        let cfg_path = root.join("config.json");
+        let bytes = match std::fs::read(&cfg_path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(HomeError::NotInitialized(root.to_path_buf()));
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                return Err(HomeError::NotInitialized(root.to_path_buf()));
+            }
+            Err(e) => return Err(HomeError::io(&cfg_path, e)),
+        };
+        let config: AccountConfig =
+            serde_json::from_slice(&bytes).map_err(|e| HomeError::Corrupt {
+                path: cfg_path.clone(),
+                why: e.to_string(),
+            })?;
+        if config.format != CONFIG_FORMAT {
+            return Err(HomeError::Corrupt {
+                path: cfg_path,
+                why: format!(
+                    "format {} is not supported (this kmsfs reads {CONFIG_FORMAT})",
+                    config.format
+                ),
+            });
+        }
+        Ok(Home {
+            root: root.to_path_buf(),
+            config,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config(&self) -> &AccountConfig {
+        &self.config
+    }
+
+    /// The KMS's directory (keystore, aliases, audit trail).
+    pub fn kms_dir(&self) -> PathBuf {
+        self.root.join("kms")
+    }
+}
+
+fn valid_region(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 32
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && r.contains('-')
+}
+
+fn random_account_id() -> Result<String, HomeError> {
+    let mut b = [0u8; 8];
+    crate::crypto::fill_random(&mut b).map_err(|e| HomeError::Invalid(e.to_string()))?;
+    let n = u64::from_le_bytes(b) % 900_000_000_000 + 100_000_000_000;
+    Ok(n.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_then_open() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("h");
+        assert!(matches!(
+            Home::open(&root),
+            Err(HomeError::NotInitialized(_))
+        ));
+        let h = Home::init(&root, &InitOptions::default()).unwrap();
+        assert_eq!(h.config().account_id.len(), 12);
+        assert_eq!(Home::open(&root).unwrap().config(), h.config());
+        assert!(matches!(
+            Home::init(&root, &InitOptions::default()),
+            Err(HomeError::AlreadyInitialized(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_account_and_region() {
+        let d = tempfile::tempdir().unwrap();
+        let bad = InitOptions {
+            account_id: Some("12".into()),
+            region: None,
+        };
+        assert!(Home::init(d.path(), &bad).is_err());
+        let bad = InitOptions {
+            account_id: None,
+            region: Some("Mars!".into()),
+        };
+        assert!(Home::init(d.path(), &bad).is_err());
+    }
+}

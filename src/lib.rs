@@ -1,0 +1,20 @@
+//! kmsfs: local KMS-backed encrypted storage.
+//!
+//! Layers (arrows point down only, see `docs/DESIGN.md` in the shared map):
+//!
+//! ```text
+//! cli                         (clap front end, the `kmsfs` binary)
+//!  |
+//! kms::Client                 (trait: the only way services reach the KMS)
+//!  |
+//! kms                         (keys, aliases, rotation, deletion, audit trail, keystore)
+//!  |
+//! crypto, fsutil, home        (AEAD, KDFs, secrets; atomic files and locks; home layout)
+//! ```
+
+pub mod cli;
+pub mod crypto;
+pub mod fsutil;
+pub mod fuzzing;
+pub mod home;
+pub mod kms;

@@ -1,0 +1,5 @@
+//! The `kmsfs` binary: see `kmsfs --help` and the README.
+
+fn main() {
+    std::process::exit(kmsfs::cli::main());
+}
