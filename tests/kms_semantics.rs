@@ -1,0 +1,1181 @@
+//! The embedded KMS's behaviour, operation by operation, against AWS's rules: key states,
+//! encryption context, rotation, deletion, aliases, AWS-managed keys, validation limits,
+//! and a keystore that detects tampering. Time comes from a manual clock.
+
+mod common_kms;
+use common_kms::*;
+use kmsfs::crypto::SecretBytes;
+use kmsfs::kms::clock::DAY_MS;
+use kmsfs::kms::types::*;
+use kmsfs::kms::{Client, Embedded, KmsError, blob::Blob};
+
+#[test]
+fn create_describe_list() {
+    let e = env();
+    let id = e.create_key();
+    let m = e.describe(&id).unwrap();
+    assert_eq!(m.key_id, id);
+    assert_eq!(m.arn, format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{id}"));
+    assert_eq!(m.aws_account_id, ACCOUNT);
+    assert_eq!(
+        (
+            m.key_state.as_str(),
+            m.enabled,
+            m.key_usage.as_str(),
+            m.key_spec.as_str()
+        ),
+        ("Enabled", true, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT")
+    );
+    assert_eq!(
+        (m.key_manager.as_str(), m.origin.as_str()),
+        ("CUSTOMER", "AWS_KMS")
+    );
+    assert_eq!(m.creation_date, 1_800_000_000.0);
+    // By ARN too.
+    assert_eq!(e.describe(&m.arn).unwrap().key_id, id);
+    let ids: Vec<String> = (0..4).map(|_| e.create_key()).collect();
+    let page1 =
+        e.c.list_keys(ListRequest {
+            limit: Some(3),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page1.keys.len(), 3);
+    assert!(page1.truncated);
+    let page2 =
+        e.c.list_keys(ListRequest {
+            limit: Some(3),
+            marker: page1.next_marker.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page2.keys.len(), 2);
+    assert!(!page2.truncated);
+    let mut all: Vec<String> = page1
+        .keys
+        .iter()
+        .chain(&page2.keys)
+        .map(|k| k.key_id.clone())
+        .collect();
+    all.sort();
+    let mut want = ids;
+    want.push(id);
+    want.sort();
+    assert_eq!(all, want);
+}
+
+#[test]
+fn unsupported_and_invalid_create_options() {
+    let e = env();
+    let r = e.c.create_key(CreateKeyRequest {
+        key_spec: Some("RSA_2048".into()),
+        ..Default::default()
+    });
+    assert_eq!(code(r), "UnsupportedOperationException");
+    let r = e.c.create_key(CreateKeyRequest {
+        key_spec: Some("AES_999".into()),
+        ..Default::default()
+    });
+    assert_eq!(code(r), "ValidationException");
+    let r = e.c.create_key(CreateKeyRequest {
+        policy: Some("{not json".into()),
+        ..Default::default()
+    });
+    assert_eq!(code(r), "MalformedPolicyDocumentException");
+    let r = e.c.create_key(CreateKeyRequest {
+        description: Some("x".repeat(8193)),
+        ..Default::default()
+    });
+    assert_eq!(code(r), "ValidationException");
+}
+
+#[test]
+fn encrypt_decrypt_with_context() {
+    let e = env();
+    let id = e.create_key();
+    let blob = e.encrypt(&id, b"hello", ec(&[("purpose", "test"), ("app", "x")]));
+    assert_eq!(blob.len(), 5 + 56);
+    let out = e
+        .decrypt(&blob, ec(&[("app", "x"), ("purpose", "test")]))
+        .unwrap();
+    assert_eq!(out, b"hello");
+    for wrong in [
+        None,
+        ec(&[("purpose", "test")]),
+        ec(&[("purpose", "Test"), ("app", "x")]),
+    ] {
+        assert_eq!(code(e.decrypt(&blob, wrong)), "InvalidCiphertextException");
+    }
+    let r =
+        e.c.decrypt(DecryptRequest {
+            ciphertext_blob: blob.clone(),
+            encryption_context: ec(&[("purpose", "test"), ("app", "x")]),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(r.key_id, e.describe(&id).unwrap().arn);
+    assert_eq!(r.encryption_algorithm, "SYMMETRIC_DEFAULT");
+}
+
+#[test]
+fn context_is_not_ambiguous() {
+    // moto, LocalStack and local-kms concatenate keys and values; these pairs collide there.
+    let e = env();
+    let id = e.create_key();
+    let pairs = [
+        (ec(&[("ab", "c")]), ec(&[("a", "bc")])),
+        (ec(&[("a", "b"), ("c", "d")]), ec(&[("a", "bcd")])),
+        (ec(&[("ab", "")]), ec(&[("a", "b")])),
+    ];
+    for (made, tried) in pairs {
+        let blob = e.encrypt(&id, b"x", made.clone());
+        assert_eq!(code(e.decrypt(&blob, tried)), "InvalidCiphertextException");
+        assert!(e.decrypt(&blob, made).is_ok());
+    }
+}
+
+#[test]
+fn plaintext_limits() {
+    let e = env();
+    let id = e.create_key();
+    let big = e.c.encrypt(EncryptRequest {
+        key_id: id.clone(),
+        plaintext: SecretBytes::new(vec![1; 4097]),
+        ..Default::default()
+    });
+    let err = big.unwrap_err();
+    assert_eq!(err.code(), "ValidationException");
+    assert!(err.message().contains("4096"), "{}", err.message());
+    assert_eq!(
+        e.decrypt(&e.encrypt(&id, &[7; 4096], None), None).unwrap(),
+        vec![7; 4096]
+    );
+    let empty = e.c.encrypt(EncryptRequest {
+        key_id: id,
+        plaintext: SecretBytes::default(),
+        ..Default::default()
+    });
+    assert_eq!(code(empty), "ValidationException");
+    assert_eq!(code(e.decrypt(&[], None)), "ValidationException");
+    assert_eq!(code(e.decrypt(&vec![0; 6145], None)), "ValidationException");
+}
+
+#[test]
+fn every_damaged_blob_is_invalid_ciphertext() {
+    let e = env();
+    let id = e.create_key();
+    let ctx = ec(&[("k", "v")]);
+    let blob = e.encrypt(&id, b"a 32-byte data key goes here....", ctx.clone());
+    for i in 0..blob.len() {
+        for bit in [0x01, 0x80] {
+            let mut b = blob.clone();
+            b[i] ^= bit;
+            assert_eq!(
+                code(e.decrypt(&b, ctx.clone())),
+                "InvalidCiphertextException",
+                "flip byte {i}"
+            );
+        }
+    }
+    for n in 1..blob.len() {
+        assert_eq!(
+            code(e.decrypt(&blob[..n], ctx.clone())),
+            "InvalidCiphertextException",
+            "truncate to {n}"
+        );
+    }
+    let mut ext = blob.clone();
+    ext.push(0);
+    assert_eq!(
+        code(e.decrypt(&ext, ctx.clone())),
+        "InvalidCiphertextException"
+    );
+    // A blob from another home (its key does not exist here).
+    let other = env();
+    let oid = other.create_key();
+    let foreign = other.encrypt(&oid, b"x", None);
+    assert_eq!(
+        code(e.decrypt(&foreign, None)),
+        "InvalidCiphertextException"
+    );
+}
+
+#[test]
+fn unknown_keys_and_aliases() {
+    let e = env();
+    let none = "00000000-0000-4000-8000-000000000000";
+    assert_eq!(code(e.describe(none)), "NotFoundException");
+    assert_eq!(code(e.describe("alias/nope")), "NotFoundException");
+    assert_eq!(code(e.describe("not-a-key")), "NotFoundException");
+    assert_eq!(
+        code(e.describe(&format!("arn:aws:kms:eu-west-1:{ACCOUNT}:key/{none}"))),
+        "NotFoundException"
+    );
+    let r = e.c.encrypt(EncryptRequest {
+        key_id: "alias/nope".into(),
+        plaintext: SecretBytes::from_slice(b"x"),
+        ..Default::default()
+    });
+    assert_eq!(code(r), "NotFoundException");
+    let msg = e.describe("alias/nope").unwrap_err().message();
+    assert_eq!(
+        msg,
+        format!("Alias arn:aws:kms:us-east-1:{ACCOUNT}:alias/nope is not found.")
+    );
+}
+
+#[test]
+fn decrypt_with_wrong_key_id_is_incorrect_key() {
+    let e = env();
+    let a = e.create_key();
+    let b = e.create_key();
+    e.c.create_alias(AliasRequest {
+        alias_name: "alias/a".into(),
+        target_key_id: a.clone(),
+    })
+    .unwrap();
+    let blob = e.encrypt(&a, b"x", None);
+    let with = |k: &str| {
+        e.c.decrypt(DecryptRequest {
+            ciphertext_blob: blob.clone(),
+            key_id: Some(k.into()),
+            ..Default::default()
+        })
+    };
+    assert_eq!(code(with(&b)), "IncorrectKeyException");
+    assert!(with(&a).is_ok());
+    assert!(with("alias/a").is_ok());
+}
+
+#[test]
+fn on_demand_rotation_keeps_old_ciphertexts() {
+    let e = env();
+    let id = e.create_key();
+    let old = e.encrypt(&id, b"before", None);
+    let m1 = e.describe(&id).unwrap().current_key_material_id;
+    e.c.rotate_key_on_demand(e.kid(&id)).unwrap();
+    let m2 = e.describe(&id).unwrap().current_key_material_id;
+    assert_ne!(m1, m2);
+    let new = e.encrypt(&id, b"after", None);
+    assert_eq!(Blob::parse(&old).unwrap().material_version, 1);
+    assert_eq!(Blob::parse(&new).unwrap().material_version, 2);
+    assert_eq!(e.decrypt(&old, None).unwrap(), b"before");
+    assert_eq!(e.decrypt(&new, None).unwrap(), b"after");
+    let rot =
+        e.c.list_key_rotations(ListRequest {
+            key_id: Some(id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rot.rotations.len(), 1);
+    assert_eq!(rot.rotations[0].rotation_type, "ON_DEMAND");
+    assert_eq!(rot.rotations[0].key_material_state, "CURRENT");
+    for _ in 1..25 {
+        e.c.rotate_key_on_demand(e.kid(&id)).unwrap();
+    }
+    assert_eq!(
+        code(e.c.rotate_key_on_demand(e.kid(&id))),
+        "LimitExceededException"
+    );
+    assert_eq!(e.decrypt(&old, None).unwrap(), b"before");
+    // Pagination of rotations.
+    let p =
+        e.c.list_key_rotations(ListRequest {
+            key_id: Some(id.clone()),
+            limit: Some(10),
+            marker: None,
+        })
+        .unwrap();
+    assert!(p.truncated && p.rotations.len() == 10);
+    let p2 =
+        e.c.list_key_rotations(ListRequest {
+            key_id: Some(id),
+            limit: Some(100),
+            marker: p.next_marker,
+        })
+        .unwrap();
+    assert_eq!(p2.rotations.len(), 15);
+}
+
+#[test]
+fn automatic_rotation_when_due() {
+    let e = env();
+    let id = e.create_key();
+    assert_eq!(
+        code(e.c.enable_key_rotation(EnableKeyRotationRequest {
+            key_id: id.clone(),
+            rotation_period_in_days: Some(89)
+        })),
+        "ValidationException"
+    );
+    e.c.enable_key_rotation(EnableKeyRotationRequest {
+        key_id: id.clone(),
+        rotation_period_in_days: Some(90),
+    })
+    .unwrap();
+    let st = e.c.get_key_rotation_status(e.kid(&id)).unwrap();
+    assert!(st.key_rotation_enabled);
+    assert_eq!(st.rotation_period_in_days, Some(90));
+    assert_eq!(
+        st.next_rotation_date,
+        Some(1_800_000_000.0 + 90.0 * 86400.0)
+    );
+    let old = e.encrypt(&id, b"old", None);
+    e.clock.advance_days(89);
+    assert_eq!(
+        Blob::parse(&e.encrypt(&id, b"x", None))
+            .unwrap()
+            .material_version,
+        1
+    );
+    e.clock.advance_days(2);
+    let new = e.encrypt(&id, b"new", None);
+    assert_eq!(Blob::parse(&new).unwrap().material_version, 2);
+    assert_eq!(e.decrypt(&old, None).unwrap(), b"old");
+    let st = e.c.get_key_rotation_status(e.kid(&id)).unwrap();
+    assert_eq!(
+        st.next_rotation_date,
+        Some(1_800_000_000.0 + 180.0 * 86400.0)
+    );
+    // Three periods later: three more versions.
+    e.clock.advance_days(270);
+    e.kms.purge().unwrap();
+    let rot =
+        e.c.list_key_rotations(ListRequest {
+            key_id: Some(id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rot.rotations.len(), 4);
+    assert!(rot.rotations.iter().all(|r| r.rotation_type == "AUTOMATIC"));
+    assert!(
+        e.audit_lines()
+            .iter()
+            .any(|l| l.operation == "RotateKey" && l.principal == "kms.amazonaws.com")
+    );
+    e.c.disable_key_rotation(e.kid(&id)).unwrap();
+    assert!(
+        !e.c.get_key_rotation_status(e.kid(&id))
+            .unwrap()
+            .key_rotation_enabled
+    );
+}
+
+#[test]
+fn disabled_key_states() {
+    let e = env();
+    let id = e.create_key();
+    let blob = e.encrypt(&id, b"x", None);
+    e.c.disable_key(e.kid(&id)).unwrap();
+    let m = e.describe(&id).unwrap();
+    assert_eq!((m.key_state.as_str(), m.enabled), ("Disabled", false));
+    let r = e.c.encrypt(EncryptRequest {
+        key_id: id.clone(),
+        plaintext: SecretBytes::from_slice(b"x"),
+        ..Default::default()
+    });
+    let err = r.unwrap_err();
+    assert_eq!(err.code(), "DisabledException");
+    assert_eq!(err.message(), format!("{} is disabled.", m.arn));
+    assert_eq!(code(e.decrypt(&blob, None)), "DisabledException");
+    let r = e.c.generate_data_key(GenerateDataKeyRequest {
+        key_id: id.clone(),
+        key_spec: Some("AES_256".into()),
+        ..Default::default()
+    });
+    assert_eq!(code(r), "DisabledException");
+    assert_eq!(
+        code(e.c.rotate_key_on_demand(e.kid(&id))),
+        "DisabledException"
+    );
+    assert_eq!(
+        code(e.c.enable_key_rotation(EnableKeyRotationRequest {
+            key_id: id.clone(),
+            rotation_period_in_days: None
+        })),
+        "DisabledException"
+    );
+    // Management still works on a disabled key.
+    e.c.tag_resource(TagResourceRequest {
+        key_id: id.clone(),
+        tags: vec![Tag {
+            tag_key: "a".into(),
+            tag_value: "b".into(),
+        }],
+    })
+    .unwrap();
+    e.c.enable_key(e.kid(&id)).unwrap();
+    assert_eq!(e.decrypt(&blob, None).unwrap(), b"x");
+}
+
+#[test]
+fn pending_deletion_states_and_cancel() {
+    let e = env();
+    let id = e.create_key();
+    let blob = e.encrypt(&id, b"x", None);
+    for bad in [6, 31] {
+        let r = e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+            key_id: id.clone(),
+            pending_window_in_days: Some(bad),
+        });
+        assert_eq!(code(r), "ValidationException");
+    }
+    let r =
+        e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+            key_id: id.clone(),
+            pending_window_in_days: None,
+        })
+        .unwrap();
+    assert_eq!(
+        (r.key_state.as_str(), r.pending_window_in_days),
+        ("PendingDeletion", 30)
+    );
+    assert_eq!(r.deletion_date, 1_800_000_000.0 + 30.0 * 86400.0);
+    let m = e.describe(&id).unwrap();
+    assert_eq!(m.deletion_date, Some(r.deletion_date));
+    assert_eq!(m.pending_deletion_window_in_days, Some(30));
+    let pending = format!("{} is pending deletion.", m.arn);
+    let err = e.decrypt(&blob, None).unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        ("KMSInvalidStateException", pending.clone())
+    );
+    assert_eq!(code(e.c.enable_key(e.kid(&id))), "KMSInvalidStateException");
+    assert_eq!(
+        code(e.c.disable_key(e.kid(&id))),
+        "KMSInvalidStateException"
+    );
+    assert_eq!(
+        code(e.c.tag_resource(TagResourceRequest {
+            key_id: id.clone(),
+            tags: vec![]
+        })),
+        "KMSInvalidStateException"
+    );
+    assert_eq!(
+        code(e.c.update_key_description(UpdateKeyDescriptionRequest {
+            key_id: id.clone(),
+            description: "d".into()
+        })),
+        "KMSInvalidStateException"
+    );
+    assert_eq!(
+        code(e.c.create_alias(AliasRequest {
+            alias_name: "alias/p".into(),
+            target_key_id: id.clone()
+        })),
+        "KMSInvalidStateException"
+    );
+    assert_eq!(
+        code(e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+            key_id: id.clone(),
+            pending_window_in_days: Some(7)
+        })),
+        "KMSInvalidStateException"
+    );
+    // Always allowed.
+    e.c.list_resource_tags(ListRequest {
+        key_id: Some(id.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    e.c.get_key_policy(GetKeyPolicyRequest {
+        key_id: id.clone(),
+        policy_name: None,
+    })
+    .unwrap();
+    // Cancel leaves it Disabled, as AWS does.
+    e.c.cancel_key_deletion(e.kid(&id)).unwrap();
+    let m = e.describe(&id).unwrap();
+    assert_eq!((m.key_state.as_str(), m.deletion_date), ("Disabled", None));
+    let err = e.c.cancel_key_deletion(e.kid(&id)).unwrap_err();
+    assert_eq!(err.code(), "KMSInvalidStateException");
+    assert!(err.message().ends_with("is not pending deletion."));
+    e.c.enable_key(e.kid(&id)).unwrap();
+    assert_eq!(e.decrypt(&blob, None).unwrap(), b"x");
+}
+
+#[test]
+fn deletion_happens_when_the_window_is_over() {
+    let e = env();
+    let id = e.create_key();
+    let keep = e.create_key();
+    e.c.create_alias(AliasRequest {
+        alias_name: "alias/doomed".into(),
+        target_key_id: id.clone(),
+    })
+    .unwrap();
+    let blob = e.encrypt(&id, b"x", None);
+    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+        key_id: id.clone(),
+        pending_window_in_days: Some(7),
+    })
+    .unwrap();
+    e.clock.advance_days(6);
+    assert_eq!(e.describe(&id).unwrap().key_state, "PendingDeletion");
+    e.clock.advance_ms(DAY_MS + 1);
+    assert_eq!(code(e.describe(&id)), "NotFoundException");
+    assert_eq!(code(e.describe("alias/doomed")), "NotFoundException");
+    assert_eq!(code(e.decrypt(&blob, None)), "InvalidCiphertextException");
+    let keys = e.c.list_keys(ListRequest::default()).unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].key_id, keep);
+    assert!(
+        e.c.list_aliases(ListRequest::default())
+            .unwrap()
+            .aliases
+            .iter()
+            .all(|a| a.alias_name != "alias/doomed")
+    );
+    assert!(
+        e.audit_lines()
+            .iter()
+            .any(|l| l.operation == "DeleteKey" && l.key_arn.as_deref().unwrap().ends_with(&id))
+    );
+    assert!(!e.kms.purge().unwrap().deleted.contains(&id));
+}
+
+#[test]
+fn deletion_is_applied_on_open_and_by_purge() {
+    let e = env();
+    let a = e.create_key();
+    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+        key_id: a.clone(),
+        pending_window_in_days: Some(7),
+    })
+    .unwrap();
+    let b = e.create_key();
+    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+        key_id: b.clone(),
+        pending_window_in_days: Some(30),
+    })
+    .unwrap();
+    e.clock.advance_days(8);
+    // Opening a second instance sweeps: a is gone from disk.
+    let _k2 = open(&e.home, &e.clock);
+    assert!(!e.home.kms_dir().join(format!("keys/{a}.key")).exists());
+    assert!(e.home.kms_dir().join(format!("keys/{b}.key")).exists());
+    e.clock.advance_days(30);
+    let rep = e.kms.purge().unwrap();
+    assert_eq!(rep.deleted.len(), 1);
+    assert!(rep.deleted[0].ends_with(&b));
+}
+
+#[test]
+fn aws_managed_keys() {
+    let e = env();
+    let m = e.describe("alias/aws/ebs").unwrap();
+    assert_eq!(m.key_manager, "AWS");
+    assert_eq!(
+        e.describe("alias/aws/ebs").unwrap().key_id,
+        m.key_id,
+        "created once"
+    );
+    let blob = e.encrypt("alias/aws/s3", b"obj key", None);
+    assert_eq!(e.decrypt(&blob, None).unwrap(), b"obj key");
+    assert_eq!(
+        code(e.describe("alias/aws/unknown-service")),
+        "NotFoundException"
+    );
+    let st = e.c.get_key_rotation_status(e.kid(&m.key_id)).unwrap();
+    assert!(st.key_rotation_enabled);
+    assert_eq!(st.rotation_period_in_days, Some(365));
+    assert_eq!(
+        code(e.c.disable_key(e.kid(&m.key_id))),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+            key_id: m.key_id.clone(),
+            pending_window_in_days: Some(7)
+        })),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(e.c.disable_key_rotation(e.kid(&m.key_id))),
+        "UnsupportedOperationException"
+    );
+    assert_eq!(
+        code(e.c.create_alias(AliasRequest {
+            alias_name: "alias/mine".into(),
+            target_key_id: m.key_id.clone()
+        })),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(e.c.create_alias(AliasRequest {
+            alias_name: "alias/aws/mine".into(),
+            target_key_id: e.create_key()
+        })),
+        "InvalidAliasNameException"
+    );
+    assert_eq!(
+        code(e.c.delete_alias("alias/aws/ebs")),
+        "InvalidAliasNameException"
+    );
+    // It rotates every year by itself.
+    e.clock.advance_days(366);
+    e.encrypt("alias/aws/ebs", b"y", None);
+    assert_eq!(
+        e.c.list_key_rotations(ListRequest {
+            key_id: Some(m.key_id.clone()),
+            ..Default::default()
+        })
+        .unwrap()
+        .rotations
+        .len(),
+        1
+    );
+    assert_eq!(e.decrypt(&blob, None).unwrap(), b"obj key");
+}
+
+#[test]
+fn aliases() {
+    let e = env();
+    let a = e.create_key();
+    let b = e.create_key();
+    let arn_a = e.describe(&a).unwrap().arn;
+    e.c.create_alias(AliasRequest {
+        alias_name: "alias/app".into(),
+        target_key_id: arn_a.clone(),
+    })
+    .unwrap();
+    assert_eq!(
+        code(e.c.create_alias(AliasRequest {
+            alias_name: "alias/app".into(),
+            target_key_id: b.clone()
+        })),
+        "AlreadyExistsException"
+    );
+    assert_eq!(
+        code(e.c.create_alias(AliasRequest {
+            alias_name: "app".into(),
+            target_key_id: b.clone()
+        })),
+        "InvalidAliasNameException"
+    );
+    assert_eq!(
+        code(e.c.create_alias(AliasRequest {
+            alias_name: "alias/bad name".into(),
+            target_key_id: b.clone()
+        })),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(e.c.create_alias(AliasRequest {
+            alias_name: "alias/x".into(),
+            target_key_id: "alias/app".into()
+        })),
+        "NotFoundException"
+    );
+    assert_eq!(e.describe("alias/app").unwrap().key_id, a);
+    assert_eq!(
+        e.describe(&format!("arn:aws:kms:us-east-1:{ACCOUNT}:alias/app"))
+            .unwrap()
+            .key_id,
+        a
+    );
+    let blob = e.encrypt("alias/app", b"x", None);
+    e.c.update_alias(AliasRequest {
+        alias_name: "alias/app".into(),
+        target_key_id: b.clone(),
+    })
+    .unwrap();
+    assert_eq!(e.describe("alias/app").unwrap().key_id, b);
+    assert_eq!(
+        e.decrypt(&blob, None).unwrap(),
+        b"x",
+        "the blob names its key, not the alias"
+    );
+    e.c.create_alias(AliasRequest {
+        alias_name: "alias/other".into(),
+        target_key_id: a.clone(),
+    })
+    .unwrap();
+    let only_a =
+        e.c.list_aliases(ListRequest {
+            key_id: Some(a.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        only_a
+            .aliases
+            .iter()
+            .map(|x| x.alias_name.as_str())
+            .collect::<Vec<_>>(),
+        ["alias/other"]
+    );
+    let all =
+        e.c.list_aliases(ListRequest {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(all.truncated);
+    e.c.delete_alias("alias/app").unwrap();
+    assert_eq!(code(e.c.delete_alias("alias/app")), "NotFoundException");
+    assert_eq!(
+        code(e.c.update_alias(AliasRequest {
+            alias_name: "alias/app".into(),
+            target_key_id: a.clone()
+        })),
+        "NotFoundException"
+    );
+    // Management operations take a key id or ARN, not an alias.
+    assert_eq!(
+        code(e.c.disable_key(e.kid("alias/other"))),
+        "NotFoundException"
+    );
+}
+
+#[test]
+fn data_keys_and_random() {
+    let e = env();
+    let id = e.create_key();
+    let mk = |spec: Option<&str>, n: Option<u32>| {
+        e.c.generate_data_key(GenerateDataKeyRequest {
+            key_id: id.clone(),
+            key_spec: spec.map(String::from),
+            number_of_bytes: n,
+            encryption_context: ec(&[("aws:ebs:id", "vol-1")]),
+            grant_tokens: None,
+        })
+    };
+    let k = mk(Some("AES_256"), None).unwrap();
+    assert_eq!(k.plaintext.len(), 32);
+    assert_eq!(
+        e.decrypt(&k.ciphertext_blob, ec(&[("aws:ebs:id", "vol-1")]))
+            .unwrap(),
+        k.plaintext.expose()
+    );
+    assert_eq!(mk(Some("AES_128"), None).unwrap().plaintext.len(), 16);
+    assert_eq!(mk(None, Some(1)).unwrap().plaintext.len(), 1);
+    assert_eq!(mk(None, Some(1024)).unwrap().plaintext.len(), 1024);
+    for (s, n) in [
+        (None, None),
+        (Some("AES_256"), Some(32)),
+        (None, Some(0)),
+        (None, Some(1025)),
+        (Some("AES_512"), None),
+    ] {
+        assert_eq!(code(mk(s, n)), "ValidationException", "{s:?} {n:?}");
+    }
+    let w =
+        e.c.generate_data_key_without_plaintext(GenerateDataKeyRequest {
+            key_id: id.clone(),
+            key_spec: Some("AES_256".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(e.decrypt(&w.ciphertext_blob, None).unwrap().len(), 32);
+    let r =
+        e.c.generate_random(GenerateRandomRequest {
+            number_of_bytes: Some(64),
+        })
+        .unwrap();
+    assert_eq!(r.plaintext.len(), 64);
+    assert_ne!(r.plaintext.expose(), &[0u8; 64][..]);
+    for n in [None, Some(0), Some(1025)] {
+        assert_eq!(
+            code(e.c.generate_random(GenerateRandomRequest { number_of_bytes: n })),
+            "ValidationException"
+        );
+    }
+}
+
+#[test]
+fn re_encrypt_moves_between_keys_and_contexts() {
+    let e = env();
+    let a = e.create_key();
+    let b = e.create_key();
+    let blob = e.encrypt(&a, b"moving", ec(&[("x", "1")]));
+    let r =
+        e.c.re_encrypt(ReEncryptRequest {
+            ciphertext_blob: blob.clone(),
+            source_encryption_context: ec(&[("x", "1")]),
+            destination_key_id: b.clone(),
+            destination_encryption_context: ec(&[("y", "2")]),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(r.source_key_id.ends_with(&a) && r.key_id.ends_with(&b));
+    assert_eq!(
+        e.decrypt(&r.ciphertext_blob, ec(&[("y", "2")])).unwrap(),
+        b"moving"
+    );
+    let bad = e.c.re_encrypt(ReEncryptRequest {
+        ciphertext_blob: blob.clone(),
+        destination_key_id: b.clone(),
+        ..Default::default()
+    });
+    assert_eq!(code(bad), "InvalidCiphertextException");
+    let bad = e.c.re_encrypt(ReEncryptRequest {
+        ciphertext_blob: blob,
+        source_key_id: Some(b.clone()),
+        source_encryption_context: ec(&[("x", "1")]),
+        destination_key_id: b,
+        ..Default::default()
+    });
+    assert_eq!(code(bad), "IncorrectKeyException");
+}
+
+#[test]
+fn tags_and_descriptions() {
+    let e = env();
+    let id = e.create_key();
+    let t = |k: &str, v: &str| Tag {
+        tag_key: k.into(),
+        tag_value: v.into(),
+    };
+    e.c.tag_resource(TagResourceRequest {
+        key_id: id.clone(),
+        tags: vec![t("b", "2"), t("a", "1")],
+    })
+    .unwrap();
+    e.c.tag_resource(TagResourceRequest {
+        key_id: id.clone(),
+        tags: vec![t("a", "one")],
+    })
+    .unwrap();
+    let l =
+        e.c.list_resource_tags(ListRequest {
+            key_id: Some(id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(l.tags, vec![t("a", "one"), t("b", "2")]);
+    assert_eq!(
+        code(e.c.tag_resource(TagResourceRequest {
+            key_id: id.clone(),
+            tags: vec![t("aws:x", "1")]
+        })),
+        "TagException"
+    );
+    assert_eq!(
+        code(e.c.tag_resource(TagResourceRequest {
+            key_id: id.clone(),
+            tags: vec![t("d", "1"), t("d", "2")]
+        })),
+        "TagException"
+    );
+    let many: Vec<Tag> = (0..51).map(|i| t(&format!("k{i}"), "v")).collect();
+    assert_eq!(
+        code(e.c.tag_resource(TagResourceRequest {
+            key_id: id.clone(),
+            tags: many
+        })),
+        "TagException"
+    );
+    e.c.untag_resource(UntagResourceRequest {
+        key_id: id.clone(),
+        tag_keys: vec!["a".into()],
+    })
+    .unwrap();
+    assert_eq!(
+        e.c.list_resource_tags(ListRequest {
+            key_id: Some(id.clone()),
+            ..Default::default()
+        })
+        .unwrap()
+        .tags,
+        vec![t("b", "2")]
+    );
+    e.c.update_key_description(UpdateKeyDescriptionRequest {
+        key_id: id.clone(),
+        description: "new".into(),
+    })
+    .unwrap();
+    assert_eq!(e.describe(&id).unwrap().description, "new");
+    let p =
+        e.c.get_key_policy(GetKeyPolicyRequest {
+            key_id: id.clone(),
+            policy_name: None,
+        })
+        .unwrap();
+    assert!(p.policy.contains(&format!("arn:aws:iam::{ACCOUNT}:root")));
+    assert_eq!(
+        code(e.c.get_key_policy(GetKeyPolicyRequest {
+            key_id: id,
+            policy_name: Some("other".into())
+        })),
+        "NotFoundException"
+    );
+}
+
+#[test]
+fn keys_survive_reopen() {
+    let e = env();
+    let id = e.create_key();
+    let blob = e.encrypt(&id, b"persist", None);
+    e.c.create_alias(AliasRequest {
+        alias_name: "alias/p".into(),
+        target_key_id: id.clone(),
+    })
+    .unwrap();
+    drop(e.c);
+    let kms = open(&e.home, &e.clock);
+    let c = Embedded::new(kms, PRINCIPAL);
+    let r = c
+        .decrypt(DecryptRequest {
+            ciphertext_blob: blob,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(r.plaintext.expose(), b"persist");
+    assert!(
+        c.describe_key(KeyIdRequest {
+            key_id: "alias/p".into(),
+            grant_tokens: None
+        })
+        .is_ok()
+    );
+}
+
+#[test]
+fn tampered_keystore_record_is_detected_by_name() {
+    let e = env();
+    let a = e.create_key();
+    let b = e.create_key();
+    let blob_b = e.encrypt(&b, b"b", None);
+    let path_a = e.home.kms_dir().join(format!("keys/{a}.key"));
+    let mut bytes = std::fs::read(&path_a).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    std::fs::write(&path_a, &bytes).unwrap();
+    let err = e.describe(&a).unwrap_err();
+    assert_eq!(err.code(), "KMSInternalException");
+    assert!(
+        err.message().contains(&path_a.display().to_string()),
+        "{}",
+        err.message()
+    );
+    assert!(err.message().contains("damaged"), "{}", err.message());
+    // The other key is unaffected.
+    assert_eq!(e.decrypt(&blob_b, None).unwrap(), b"b");
+    // A record copied over another key's file is refused too.
+    let path_b = e.home.kms_dir().join(format!("keys/{b}.key"));
+    let c = e.create_key();
+    std::fs::copy(&path_b, e.home.kms_dir().join(format!("keys/{c}.key"))).unwrap();
+    let err = e.describe(&c).unwrap_err();
+    assert!(
+        err.message().contains("belongs to key"),
+        "{}",
+        err.message()
+    );
+    // Opening the KMS still works (damage is reported, not fatal) and purge names it.
+    let k2 = open(&e.home, &e.clock);
+    let rep = k2.purge().unwrap();
+    assert_eq!(rep.damaged.len(), 2, "{rep:?}");
+    // A tampered alias table is detected too.
+    e.c.create_alias(AliasRequest {
+        alias_name: "alias/z".into(),
+        target_key_id: b.clone(),
+    })
+    .unwrap();
+    let ap = e.home.kms_dir().join("aliases.kms");
+    let mut ab = std::fs::read(&ap).unwrap();
+    let last = ab.len() - 1;
+    ab[last] ^= 1;
+    std::fs::write(&ap, ab).unwrap();
+    let err = e.describe("alias/z").unwrap_err();
+    assert!(err.message().contains("aliases.kms"), "{}", err.message());
+}
+
+#[test]
+fn secrets_stay_out_of_debug_audit_and_errors() {
+    let e = env();
+    let id = e.create_key();
+    let secret = b"correct horse battery staple";
+    let blob = e.encrypt(&id, secret, ec(&[("k", "v")]));
+    let r =
+        e.c.decrypt(DecryptRequest {
+            ciphertext_blob: blob.clone(),
+            encryption_context: ec(&[("k", "v")]),
+            ..Default::default()
+        })
+        .unwrap();
+    let dbg = format!("{r:?}");
+    assert!(!dbg.contains("correct horse"), "{dbg}");
+    let g =
+        e.c.generate_data_key(GenerateDataKeyRequest {
+            key_id: id.clone(),
+            key_spec: Some("AES_256".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let b64 = kmsfs::kms::types::b64::encode(g.plaintext.expose());
+    assert!(!format!("{g:?}").contains(&b64));
+    let _ = e.decrypt(&blob, ec(&[("k", "wrong")]));
+    e.kms.flush_audit().unwrap();
+    let trail = std::fs::read(e.kms.audit_path()).unwrap();
+    let hay = String::from_utf8_lossy(&trail);
+    assert!(!hay.contains("correct horse"));
+    assert!(!hay.contains(&kmsfs::kms::types::b64::encode(secret)));
+    assert!(!hay.contains(&b64));
+    // Key material never appears in the Debug of the KMS or its records.
+    assert!(!format!("{:?}", e.kms).contains("secret"));
+    // Files that hold keys are 0600.
+    use std::os::unix::fs::PermissionsExt;
+    for p in [
+        e.home.kms_dir().join("root.key"),
+        e.home.kms_dir().join(format!("keys/{id}.key")),
+    ] {
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            p.display()
+        );
+    }
+}
+
+#[test]
+fn audit_trail_records_every_request_and_verifies() {
+    let e = env();
+    let id = e.create_key();
+    let blob = e.encrypt(&id, b"x", ec(&[("purpose", "test")]));
+    let _ = e.decrypt(&blob, ec(&[("purpose", "test")]));
+    let _ = e.decrypt(&blob, None);
+    let _ = e.describe("alias/missing");
+    let lines = e.audit_lines();
+    let ops: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l.operation.as_str(), l.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("CreateKey", "Success"),
+            ("Encrypt", "Success"),
+            ("Decrypt", "Success"),
+            ("Decrypt", "Failure"),
+            ("DescribeKey", "Failure")
+        ]
+    );
+    assert_eq!(
+        lines[3].error_code.as_deref(),
+        Some("InvalidCiphertextException")
+    );
+    assert_eq!(lines[4].error_code.as_deref(), Some("NotFoundException"));
+    assert_eq!(lines[1].principal, PRINCIPAL);
+    assert_eq!(lines[1].encryption_context, ec(&[("purpose", "test")]));
+    assert!(lines[2].key_arn.as_deref().unwrap().ends_with(&id));
+    let ids: std::collections::HashSet<_> = lines.iter().map(|l| l.request_id.clone()).collect();
+    assert_eq!(ids.len(), lines.len(), "request ids are unique");
+    let rep = kmsfs::kms::audit::verify(e.kms.audit_path()).unwrap();
+    assert_eq!(rep.lines, 5);
+}
+
+#[test]
+fn audit_tampering_is_found_and_named() {
+    use kmsfs::kms::audit::{AuditError, verify};
+    let e = env();
+    let id = e.create_key();
+    for _ in 0..5 {
+        e.encrypt(&id, b"x", None);
+    }
+    e.kms.flush_audit().unwrap();
+    let path = e.kms.audit_path().to_path_buf();
+    let orig = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = orig.lines().collect();
+    assert_eq!(lines.len(), 6);
+    let check = |content: String, want_line: u64| {
+        std::fs::write(&path, content).unwrap();
+        match verify(&path) {
+            Err(AuditError::Broken { line, .. }) => assert_eq!(line, want_line),
+            other => panic!("expected broken at line {want_line}, got {other:?}"),
+        }
+    };
+    let join = |v: Vec<&str>| v.join("\n") + "\n";
+    // Changed: line 3's operation edited -> line 4 no longer chains.
+    let mut v = lines.clone();
+    let changed = v[2].replace("Encrypt", "Decrypt");
+    v[2] = &changed;
+    check(join(v), 4);
+    // Removed line 2.
+    let mut v = lines.clone();
+    v.remove(1);
+    check(join(v), 2);
+    // Reordered 3 and 4.
+    let mut v = lines.clone();
+    v.swap(2, 3);
+    check(join(v), 3);
+    // Last line changed: the head catches it.
+    let mut v = lines.clone();
+    let changed = v[5].replace("Encrypt", "Decrypt");
+    v[5] = &changed;
+    check(join(v), 6);
+    // Cut from the end.
+    check(join(lines[..4].to_vec()), 5);
+    // Restored: passes; a torn tail is tolerated and reported.
+    std::fs::write(&path, format!("{orig}{{\"seq\":7,\"ti")).unwrap();
+    let rep = verify(&path).unwrap();
+    assert_eq!((rep.lines, rep.torn_tail_bytes), (6, 12));
+    // The next writer cuts the torn tail and goes on chaining.
+    e.encrypt(&id, b"x", None);
+    e.kms.flush_audit().unwrap();
+    assert_eq!(verify(&path).unwrap().lines, 7);
+}
+
+#[test]
+fn concurrent_threads_share_one_kms() {
+    let e = env();
+    let id = e.create_key();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let c = e.c.clone();
+            let id = id.clone();
+            s.spawn(move || {
+                for i in 0..50 {
+                    let pt = format!("{t}-{i}");
+                    let blob = c
+                        .encrypt(EncryptRequest {
+                            key_id: id.clone(),
+                            plaintext: SecretBytes::from_slice(pt.as_bytes()),
+                            ..Default::default()
+                        })
+                        .unwrap()
+                        .ciphertext_blob;
+                    let back = c
+                        .decrypt(DecryptRequest {
+                            ciphertext_blob: blob,
+                            ..Default::default()
+                        })
+                        .unwrap();
+                    assert_eq!(back.plaintext.expose(), pt.as_bytes());
+                    if i % 10 == 0 {
+                        c.create_alias(AliasRequest {
+                            alias_name: format!("alias/t{t}-{i}"),
+                            target_key_id: id.clone(),
+                        })
+                        .unwrap();
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(
+        e.c.list_aliases(ListRequest::default())
+            .unwrap()
+            .aliases
+            .len(),
+        20
+    );
+    e.kms.flush_audit().unwrap();
+    // CreateKey, 400 Encrypt/Decrypt, 20 CreateAlias, the ListAliases above.
+    assert_eq!(
+        kmsfs::kms::audit::verify(e.kms.audit_path()).unwrap().lines,
+        1 + 4 * 50 * 2 + 20 + 1
+    );
+}
+
+#[test]
+fn errors_map_to_aws_status() {
+    assert_eq!(KmsError::NotFound("x".into()).http_status(), 400);
+    assert_eq!(KmsError::Internal("x".into()).http_status(), 500);
+    assert_eq!(
+        KmsError::Disabled("m".into()).to_string(),
+        "DisabledException: m"
+    );
+}
