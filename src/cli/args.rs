@@ -32,7 +32,8 @@ pub fn blob(arg: &str, name: &str, literal: Literal) -> Result<SecretBytes, CliE
     match literal {
         Literal::Text => Ok(SecretBytes::from_slice(arg.as_bytes())),
         Literal::Base64 => b64::decode(arg.trim()).map(SecretBytes::new).map_err(|e| {
-            CliError::usage(format!("bad {name}"), format!("not base64 ({e})")).hint("pass fileb://PATH for raw bytes, or the base64 text that encrypt prints")
+            CliError::usage(format!("bad {name}"), format!("not base64 ({e})"))
+                .hint("pass fileb://PATH for raw bytes, or the base64 text that encrypt prints")
         }),
     }
 }

@@ -55,6 +55,10 @@ pub struct LoadedKey {
     pub record: KeyRecord,
     /// `ciphers[v - 1]` is the cipher of material version `v`.
     pub ciphers: Vec<AeadKey>,
+    /// `material_ids[v - 1]` is the hex `KeyMaterialId` of version `v`.
+    pub material_ids: Vec<String>,
+    /// The key ARN, filled in by the KMS on first use.
+    pub arn: std::sync::OnceLock<String>,
     stamp: Stamp,
 }
 
@@ -434,9 +438,16 @@ impl LoadedKey {
             .iter()
             .map(|m| AeadKey::new(&SecretKey::from_bytes(*m.secret.0)))
             .collect();
+        let material_ids = record
+            .materials
+            .iter()
+            .map(|m| crypto::hex(&m.id))
+            .collect();
         LoadedKey {
             record,
             ciphers,
+            material_ids,
+            arn: std::sync::OnceLock::new(),
             stamp,
         }
     }

@@ -178,6 +178,11 @@ impl Kms {
         )
     }
 
+    /// The ARN of a loaded key (formatted once per load).
+    fn key_arn<'a>(&self, k: &'a LoadedKey) -> &'a str {
+        k.arn.get_or_init(|| self.arn(&k.record.key_id))
+    }
+
     fn alias_arn(&self, name: &str) -> String {
         format!(
             "arn:{}:kms:{}:{}:{}",
@@ -888,8 +893,12 @@ impl Kms {
                 ));
             }
         }
-        *trail_arn = Some(self.arn(&b.key_id));
-        let k = self.get_live(&b.key_id)?.ok_or_else(|| {
+        let k = self.get_live(&b.key_id)?;
+        *trail_arn = Some(match &k {
+            Some(k) => self.key_arn(k).to_string(),
+            None => self.arn(&b.key_id),
+        });
+        let k = k.ok_or_else(|| {
             KmsError::InvalidCiphertext(
                 "the ciphertext refers to a KMS key that does not exist in this keystore (deleted, or from another home)".into(),
             )
@@ -925,12 +934,12 @@ impl Kms {
             let ec = ec_of(&req.encryption_context);
             context::validate(&ec)?;
             let k = self.resolve(&req.key_id, true)?;
-            trail.key_arn = Some(self.arn(&k.record.key_id));
+            trail.key_arn = Some(self.key_arn(&k).to_string());
             self.require_usable(&k)?;
             let blob = self.seal_blob(&k, &ec, req.plaintext.expose())?;
             Ok(EncryptResponse {
                 ciphertext_blob: blob,
-                key_id: self.arn(&k.record.key_id),
+                key_id: self.key_arn(&k).to_string(),
                 encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
             })
         })
@@ -950,10 +959,10 @@ impl Kms {
                 &mut trail.key_arn,
             )?;
             Ok(DecryptResponse {
-                key_id: self.arn(&k.record.key_id),
+                key_id: self.key_arn(&k).to_string(),
                 plaintext,
                 encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
-                key_material_id: crypto::hex(&k.record.materials[version as usize - 1].id),
+                key_material_id: k.material_ids[version as usize - 1].clone(),
             })
         })
     }
@@ -1024,7 +1033,7 @@ impl Kms {
         let ec = ec_of(&req.encryption_context);
         context::validate(&ec)?;
         let k = self.resolve(&req.key_id, true)?;
-        trail.key_arn = Some(self.arn(&k.record.key_id));
+        trail.key_arn = Some(self.key_arn(&k).to_string());
         self.require_usable(&k)?;
         let plain = crypto::random_secret(n)?;
         let blob = self.seal_blob(&k, &ec, plain.expose())?;
@@ -1041,8 +1050,8 @@ impl Kms {
             Ok(GenerateDataKeyResponse {
                 ciphertext_blob: blob,
                 plaintext,
-                key_id: self.arn(&k.record.key_id),
-                key_material_id: crypto::hex(&k.record.current().id),
+                key_id: self.key_arn(&k).to_string(),
+                key_material_id: k.material_ids.last().cloned().unwrap_or_default(),
             })
         })
     }
@@ -1056,8 +1065,8 @@ impl Kms {
             let (blob, _plain, k) = self.data_key(&req, trail)?;
             Ok(GenerateDataKeyWithoutPlaintextResponse {
                 ciphertext_blob: blob,
-                key_id: self.arn(&k.record.key_id),
-                key_material_id: crypto::hex(&k.record.current().id),
+                key_id: self.key_arn(&k).to_string(),
+                key_material_id: k.material_ids.last().cloned().unwrap_or_default(),
             })
         })
     }
