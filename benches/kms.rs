@@ -16,8 +16,16 @@ fn bench(c: &mut Criterion) {
     Kms::create(&home, RootKeySource::RandomFile).unwrap();
     let kms = Kms::open(&home, KmsOptions::default()).unwrap();
     let client = Embedded::new(kms.clone(), "arn:aws:iam::111122223333:user/bench");
-    let key = client.create_key(CreateKeyRequest::default()).unwrap().key_metadata.key_id;
-    let ctx: kmsfs::kms::EncryptionContext = [("aws:ebs:id".to_string(), "vol-0123456789abcdef0".to_string())].into();
+    let key = client
+        .create_key(CreateKeyRequest::default())
+        .unwrap()
+        .key_metadata
+        .key_id;
+    let ctx: kmsfs::kms::EncryptionContext = [(
+        "aws:ebs:id".to_string(),
+        "vol-0123456789abcdef0".to_string(),
+    )]
+    .into();
     let dk = client
         .generate_data_key(GenerateDataKeyRequest {
             key_id: key.clone(),
