@@ -18,3 +18,4 @@ pub mod fsutil;
 pub mod fuzzing;
 pub mod home;
 pub mod kms;
+pub mod volume;

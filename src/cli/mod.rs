@@ -6,6 +6,7 @@ mod args;
 mod audit_cmd;
 mod kms_cmd;
 mod output;
+pub mod volume_cmd;
 
 use crate::home::{Home, HomeError, InitOptions};
 use crate::kms::{Kms, KmsError, KmsOptions, RootKeySource, StoreError};
@@ -31,6 +32,10 @@ pub mod exit {
     pub const AUDIT: i32 = 6;
     /// Wrong passphrase or root key.
     pub const ROOT_KEY: i32 = 7;
+    /// A volume problem: not found, in use, damaged header.
+    pub const VOLUME: i32 = 8;
+    /// Mounting or unmounting failed (FUSE unavailable, busy, not a mount point).
+    pub const MOUNT: i32 = 9;
 }
 
 /// A failure as the CLI reports it.
@@ -185,6 +190,22 @@ pub enum Command {
     /// The audit trail of every KMS request.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// EBS-style encrypted volumes.
+    #[command(subcommand)]
+    Volume(volume_cmd::VolumeCommand),
+    /// Account settings (encryption by default, default KMS key).
+    #[command(subcommand)]
+    Config(volume_cmd::ConfigCommand),
+    /// Mount a volume on a directory (in the background unless --foreground).
+    Mount {
+        volume_id: String,
+        dir: PathBuf,
+        /// Stay attached; unmount with Ctrl-C or `kmsfs umount`.
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Unmount a mounted volume and wait for its daemon to finish.
+    Umount { dir: PathBuf },
 }
 
 /// Run the CLI; returns the process exit code.
@@ -224,6 +245,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => init(&cli, &root, *passphrase, account_id, region, &out),
         Command::Kms(cmd) => kms_cmd::run(&cli, &root, cmd, &out),
         Command::Audit(cmd) => audit_cmd::run(&cli, &root, cmd, &out),
+        Command::Volume(cmd) => volume_cmd::run_volume(&cli, &root, cmd, &out),
+        Command::Config(cmd) => volume_cmd::run_config(&cli, &root, cmd, &out),
+        Command::Mount {
+            volume_id,
+            dir,
+            foreground,
+        } => volume_cmd::run_mount(&cli, &root, volume_id, dir, *foreground, &out),
+        Command::Umount { dir } => volume_cmd::run_umount(&cli, &root, dir, &out),
     }
 }
 

@@ -4,10 +4,12 @@
 mod aead;
 mod kdf;
 mod secret;
+mod xts;
 
 pub use aead::{AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
 pub use kdf::{PassphraseParams, derive_from_passphrase, hkdf_sha256};
-pub use secret::{SecretBytes, SecretKey};
+pub use secret::{SecretBytes, SecretKey, ct_eq as secret_eq};
+pub use xts::XtsKey;
 
 /// Errors of the crypto layer. They never carry key material or plaintext.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

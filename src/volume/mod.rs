@@ -1,0 +1,101 @@
+//! EBS-style volumes: a directory mounted with FUSE whose contents and names are encrypted
+//! with a per-volume data key (DEK). The DEK comes from GenerateDataKeyWithoutPlaintext
+//! under the volume's KMS key, is stored only wrapped in the volume header, and is
+//! decrypted into memory at mount. The service reaches KMS only through `kms::Client`.
+
+pub mod content;
+pub mod fs;
+pub mod fuse;
+pub mod header;
+pub mod keys;
+pub mod names;
+pub mod service;
+
+pub use fs::{FsError, VolumeFs};
+pub use service::{CreateVolume, EbsSettings, MountedVolume, VolumeInfo, VolumeService};
+
+use crate::kms::KmsError;
+use std::path::PathBuf;
+
+/// Errors of the volume layer.
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    #[error("volume {0} does not exist")]
+    NotFound(String),
+    #[error("'{0}' is not a volume id (vol- followed by 17 hex digits)")]
+    BadId(String),
+    #[error("the volume header is damaged: {0}")]
+    DamagedHeader(String),
+    #[error("{path}: the volume header is damaged: {why}")]
+    DamagedHeaderAt { path: PathBuf, why: String },
+    #[error("volume {0} is mounted (in use)")]
+    InUse(String),
+    #[error("volume {0} is not mounted")]
+    NotMounted(String),
+    #[error("encryption by default is enabled for this account: volumes must be encrypted")]
+    EncryptionRequired,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the KMS key {key} of volume {volume} cannot be used: {source}")]
+    KeyUnusable {
+        volume: String,
+        key: String,
+        #[source]
+        source: KmsError,
+    },
+    #[error("{0}")]
+    Kms(#[from] KmsError),
+    #[error("{0}")]
+    Fs(#[from] FsError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl VolumeError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> VolumeError {
+        VolumeError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Parse a size such as `20GiB`, `512MiB`, `1G`, `4096`.
+pub fn parse_size(s: &str) -> Result<u64, VolumeError> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| {
+        VolumeError::Invalid(format!("size '{s}' is not a number with a unit like 20GiB"))
+    })?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        u => {
+            return Err(VolumeError::Invalid(format!(
+                "size unit '{u}' is not one of KiB, MiB, GiB, TiB"
+            )));
+        }
+    };
+    let v = (n * mult as f64) as u64;
+    if v < (1 << 20) {
+        return Err(VolumeError::Invalid(format!(
+            "size '{s}' is below the minimum of 1MiB"
+        )));
+    }
+    if v > (64u64 << 40) {
+        return Err(VolumeError::Invalid(format!(
+            "size '{s}' is above the maximum of 64TiB"
+        )));
+    }
+    Ok(v)
+}

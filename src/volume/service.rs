@@ -1,0 +1,410 @@
+//! The volume service: create, list, describe and delete volumes, the account's
+//! encryption-by-default settings, and opening a volume for mounting (Decrypt of its DEK).
+//! It acts as its own service principal (`ebs.amazonaws.com`) through `kms::Client`.
+
+use super::header::{HeaderBody, VolumeHeader};
+use super::keys::VolumeKeys;
+use super::{VolumeError, VolumeFs};
+use crate::crypto::SecretKey;
+use crate::fsutil::{self, FileLock};
+use crate::home::Home;
+use crate::kms::Client;
+use crate::kms::types::{DecryptRequest, GenerateDataKeyRequest, KeyIdRequest};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The principal the volume service acts as.
+pub const EBS_PRINCIPAL: &str = "ebs.amazonaws.com";
+/// The AWS-managed default key.
+pub const DEFAULT_KEY_ALIAS: &str = "alias/aws/ebs";
+
+/// Account settings for volumes (`ebs.json` in the home).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EbsSettings {
+    pub encryption_by_default: bool,
+    /// A customer key to use instead of `alias/aws/ebs`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub default_kms_key_id: Option<String>,
+}
+
+impl Default for EbsSettings {
+    fn default() -> Self {
+        // kmsfs homes start with encryption by default on; `config encryption-by-default
+        // disable` allows unencrypted volumes.
+        EbsSettings {
+            encryption_by_default: true,
+            default_kms_key_id: None,
+        }
+    }
+}
+
+/// `volume create` options.
+#[derive(Debug, Clone, Default)]
+pub struct CreateVolume {
+    pub size: u64,
+    pub kms_key_id: Option<String>,
+    /// `Some(true)` for `--encrypted`, `Some(false)` for `--unencrypted`.
+    pub encrypted: Option<bool>,
+}
+
+/// A volume as `volume describe` prints it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeInfo {
+    pub volume_id: String,
+    pub size_bytes: u64,
+    /// Size in GiB, as EBS reports it.
+    pub size: f64,
+    pub encrypted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+    pub create_time: String,
+    /// `available` or `in-use`.
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mount_point: Option<String>,
+}
+
+/// Where a mounted volume is (`mount.json` beside its header while mounted).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountedVolume {
+    pub volume_id: String,
+    pub mount_point: PathBuf,
+    pub pid: u32,
+}
+
+/// A volume opened for mounting: its keys in memory and its exclusive lock held.
+pub struct OpenVolume {
+    pub header: VolumeHeader,
+    pub fs: Arc<VolumeFs>,
+    pub dir: PathBuf,
+    _lock: FileLock,
+}
+
+/// The volume service of one home.
+pub struct VolumeService {
+    home: Home,
+    kms: Arc<dyn Client>,
+}
+
+fn valid_id(id: &str) -> bool {
+    id.len() == 21
+        && id.starts_with("vol-")
+        && id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+impl VolumeService {
+    pub fn new(home: Home, kms: Arc<dyn Client>) -> VolumeService {
+        VolumeService { home, kms }
+    }
+
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.home.root().join("volumes")
+    }
+
+    pub fn volume_dir(&self, id: &str) -> Result<PathBuf, VolumeError> {
+        if !valid_id(id) {
+            return Err(VolumeError::BadId(id.to_string()));
+        }
+        let d = self.volumes_dir().join(id);
+        if !d.join("volume.hdr").exists() {
+            return Err(VolumeError::NotFound(id.to_string()));
+        }
+        Ok(d)
+    }
+
+    fn settings_path(&self) -> PathBuf {
+        self.home.root().join("ebs.json")
+    }
+
+    pub fn settings(&self) -> Result<EbsSettings, VolumeError> {
+        let p = self.settings_path();
+        match std::fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| VolumeError::Invalid(format!("{}: {e}", p.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(EbsSettings::default()),
+            Err(e) => Err(VolumeError::io(&p, e)),
+        }
+    }
+
+    pub fn set_settings(&self, s: &EbsSettings) -> Result<(), VolumeError> {
+        let p = self.settings_path();
+        let b = serde_json::to_vec_pretty(s).expect("settings serialize");
+        fsutil::atomic_write(&p, &b, 0o600).map_err(|e| VolumeError::io(&p, e))
+    }
+
+    /// Set the default key after checking that it exists.
+    pub fn set_default_key(&self, key_id: &str) -> Result<EbsSettings, VolumeError> {
+        let arn = self
+            .kms
+            .describe_key(KeyIdRequest {
+                key_id: key_id.into(),
+                grant_tokens: None,
+            })?
+            .key_metadata
+            .arn;
+        let mut s = self.settings()?;
+        s.default_kms_key_id = Some(arn);
+        self.set_settings(&s)?;
+        Ok(s)
+    }
+
+    /// Create a volume (encrypted unless allowed and asked otherwise).
+    pub fn create(&self, opts: &CreateVolume) -> Result<VolumeInfo, VolumeError> {
+        let settings = self.settings()?;
+        let encrypted = match (opts.encrypted, &opts.kms_key_id) {
+            (Some(false), Some(_)) => {
+                return Err(VolumeError::Invalid(
+                    "--unencrypted and --kms-key-id contradict each other".into(),
+                ));
+            }
+            (Some(false), None) if settings.encryption_by_default => {
+                return Err(VolumeError::EncryptionRequired);
+            }
+            (Some(false), None) => false,
+            (_, Some(_)) | (Some(true), None) => true,
+            (None, None) => settings.encryption_by_default,
+        };
+        let id = new_id()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as i64;
+        let (body, mac_key) = if encrypted {
+            let key = opts
+                .kms_key_id
+                .clone()
+                .or(settings.default_kms_key_id.clone())
+                .unwrap_or_else(|| DEFAULT_KEY_ALIAS.to_string());
+            let ctx: BTreeMap<String, String> = [("aws:ebs:id".to_string(), id.clone())].into();
+            let r = self
+                .kms
+                .generate_data_key_without_plaintext(GenerateDataKeyRequest {
+                    key_id: key,
+                    key_spec: Some("AES_256".into()),
+                    encryption_context: Some(ctx.clone()),
+                    ..Default::default()
+                })?;
+            // Unwrap once to derive the header MAC key; the DEK is dropped (zeroized) here.
+            let dek = self.unwrap_dek(&id, &r.key_id, &r.ciphertext_blob, &ctx)?;
+            (
+                HeaderBody {
+                    kms_key_arn: Some(r.key_id),
+                    wrapped_dek: Some(r.ciphertext_blob),
+                    dek_context: ctx,
+                    snapshot_id: None,
+                },
+                Some(VolumeKeys::header_mac(&dek)),
+            )
+        } else {
+            (
+                HeaderBody {
+                    kms_key_arn: None,
+                    wrapped_dek: None,
+                    dek_context: BTreeMap::new(),
+                    snapshot_id: None,
+                },
+                None,
+            )
+        };
+        let h = VolumeHeader {
+            volume_id: id.clone(),
+            size: opts.size,
+            created_ms: now,
+            encrypted,
+            body,
+        };
+        let dir = self.volumes_dir().join(&id);
+        fsutil::create_dir_durable(&dir, 0o700).map_err(|e| VolumeError::io(&dir, e))?;
+        let data = dir.join("data");
+        std::fs::create_dir(&data).map_err(|e| VolumeError::io(&data, e))?;
+        // The root's directory id, so that an empty volume's layout is complete.
+        if encrypted {
+            let mut id16 = [0u8; 16];
+            crate::crypto::fill_random(&mut id16)
+                .map_err(|e| VolumeError::Invalid(e.to_string()))?;
+            let p = data.join(super::names::DIRIV);
+            fsutil::atomic_write(&p, &id16, 0o400).map_err(|e| VolumeError::io(&p, e))?;
+        }
+        let hp = dir.join("volume.hdr");
+        fsutil::atomic_write(&hp, &h.encode(mac_key.as_ref()), 0o600)
+            .map_err(|e| VolumeError::io(&hp, e))?;
+        self.describe(&id)
+    }
+
+    fn unwrap_dek(
+        &self,
+        volume: &str,
+        key: &str,
+        blob: &[u8],
+        ctx: &BTreeMap<String, String>,
+    ) -> Result<SecretKey, VolumeError> {
+        let r = self
+            .kms
+            .decrypt(DecryptRequest {
+                ciphertext_blob: blob.to_vec(),
+                encryption_context: Some(ctx.clone()),
+                key_id: Some(key.to_string()),
+                ..Default::default()
+            })
+            .map_err(|e| VolumeError::KeyUnusable {
+                volume: volume.to_string(),
+                key: key.to_string(),
+                source: e,
+            })?;
+        SecretKey::from_slice(r.plaintext.expose())
+            .ok_or_else(|| VolumeError::DamagedHeader("the data key is not 32 bytes".into()))
+    }
+
+    /// Read a volume's header (its seal is checked at mount, when the DEK is known).
+    pub fn header(&self, id: &str) -> Result<VolumeHeader, VolumeError> {
+        let p = self.volume_dir(id)?.join("volume.hdr");
+        let b = std::fs::read(&p).map_err(|e| VolumeError::io(&p, e))?;
+        let h = VolumeHeader::parse_unverified(&b).map_err(|e| at(&p, e))?;
+        if h.volume_id != id {
+            return Err(at(
+                &p,
+                VolumeError::DamagedHeader(format!("it names volume {}", h.volume_id)),
+            ));
+        }
+        if !h.encrypted {
+            VolumeHeader::verify_seal(&b, None).map_err(|e| at(&p, e))?;
+        }
+        Ok(h)
+    }
+
+    pub fn mounted(&self, id: &str) -> Option<MountedVolume> {
+        let p = self.volumes_dir().join(id).join("mount.json");
+        let m: MountedVolume = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+        // Only while its daemon holds the volume lock.
+        let lock = self.volumes_dir().join(id).join("lock");
+        match FileLock::acquire(&lock, std::time::Duration::ZERO) {
+            Ok(_) => None,
+            Err(_) => Some(m),
+        }
+    }
+
+    pub fn describe(&self, id: &str) -> Result<VolumeInfo, VolumeError> {
+        let h = self.header(id)?;
+        let m = self.mounted(id);
+        Ok(VolumeInfo {
+            volume_id: h.volume_id.clone(),
+            size_bytes: h.size,
+            size: h.size as f64 / (1u64 << 30) as f64,
+            encrypted: h.encrypted,
+            kms_key_id: h.body.kms_key_arn.clone(),
+            snapshot_id: h.body.snapshot_id.clone(),
+            create_time: crate::kms::clock::rfc3339(h.created_ms),
+            state: if m.is_some() { "in-use" } else { "available" }.into(),
+            mount_point: m.map(|m| m.mount_point.display().to_string()),
+        })
+    }
+
+    pub fn list(&self) -> Result<Vec<VolumeInfo>, VolumeError> {
+        let dir = self.volumes_dir();
+        let mut out = Vec::new();
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(VolumeError::io(&dir, e)),
+        };
+        let mut ids: Vec<String> = rd
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| valid_id(n))
+            .collect();
+        ids.sort();
+        for id in ids {
+            match self.describe(&id) {
+                Ok(v) => out.push(v),
+                Err(VolumeError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delete a volume that is not mounted.
+    pub fn delete(&self, id: &str) -> Result<(), VolumeError> {
+        let dir = self.volume_dir(id)?;
+        let _lock = FileLock::acquire(&dir.join("lock"), std::time::Duration::ZERO)
+            .map_err(|_| VolumeError::InUse(id.to_string()))?;
+        // Remove the header first: a crash part-way leaves no half volume in `list`.
+        let hp = dir.join("volume.hdr");
+        fsutil::durable_remove(&hp).map_err(|e| VolumeError::io(&hp, e))?;
+        std::fs::remove_dir_all(&dir).map_err(|e| VolumeError::io(&dir, e))?;
+        Ok(())
+    }
+
+    /// Lock the volume, Decrypt its DEK, check its header, and open its filesystem.
+    pub fn open(&self, id: &str) -> Result<OpenVolume, VolumeError> {
+        let dir = self.volume_dir(id)?;
+        let lock = FileLock::acquire(&dir.join("lock"), std::time::Duration::ZERO)
+            .map_err(|_| VolumeError::InUse(id.to_string()))?;
+        let h = self.header(id)?;
+        let hp = dir.join("volume.hdr");
+        let keys = if h.encrypted {
+            let key = h.body.kms_key_arn.clone().unwrap_or_default();
+            let blob = h
+                .body
+                .wrapped_dek
+                .as_ref()
+                .expect("encrypted volumes have a DEK");
+            let dek = self.unwrap_dek(id, &key, blob, &h.body.dek_context)?;
+            let raw = std::fs::read(&hp).map_err(|e| VolumeError::io(&hp, e))?;
+            VolumeHeader::verify_seal(&raw, Some(&VolumeKeys::header_mac(&dek)))
+                .map_err(|e| at(&hp, e))?;
+            Some(VolumeKeys::derive(&dek))
+        } else {
+            None
+        };
+        let fs = VolumeFs::new(&dir.join("data"), keys, h.size)?;
+        Ok(OpenVolume {
+            header: h,
+            fs: Arc::new(fs),
+            dir,
+            _lock: lock,
+        })
+    }
+}
+
+impl OpenVolume {
+    /// Record where the volume is mounted (removed by [`OpenVolume::unmounted`]).
+    pub fn mounted_at(&self, mount_point: &Path) -> Result<(), VolumeError> {
+        let p = self.dir.join("mount.json");
+        let m = MountedVolume {
+            volume_id: self.header.volume_id.clone(),
+            mount_point: mount_point.to_path_buf(),
+            pid: std::process::id(),
+        };
+        fsutil::atomic_write(&p, &serde_json::to_vec(&m).expect("serializes"), 0o600)
+            .map_err(|e| VolumeError::io(&p, e))
+    }
+
+    pub fn unmounted(&self) {
+        let _ = std::fs::remove_file(self.dir.join("mount.json"));
+    }
+}
+
+fn at(path: &Path, e: VolumeError) -> VolumeError {
+    match e {
+        VolumeError::DamagedHeader(why) => VolumeError::DamagedHeaderAt {
+            path: path.to_path_buf(),
+            why,
+        },
+        e => e,
+    }
+}
+
+fn new_id() -> Result<String, VolumeError> {
+    let mut b = [0u8; 9];
+    crate::crypto::fill_random(&mut b).map_err(|e| VolumeError::Invalid(e.to_string()))?;
+    Ok(format!("vol-{}", &crate::crypto::hex(&b)[..17]))
+}

@@ -1,0 +1,435 @@
+//! The volume layer without mounting: the EBS rules for creation and mounting, and the
+//! filesystem core (`VolumeFs`) doing real work on an encrypted backing tree that holds no
+//! plaintext.
+
+mod common_kms;
+use common_kms::*;
+use kmsfs::kms::types::*;
+use kmsfs::kms::{Client, Embedded};
+use kmsfs::volume::fs::{Caller, ROOT, SetAttr};
+use kmsfs::volume::{CreateVolume, VolumeError, VolumeService};
+use std::ffi::OsStr;
+use std::sync::Arc;
+
+const ME: Caller = Caller { uid: 0, gid: 0 };
+
+fn service(e: &Env) -> VolumeService {
+    VolumeService::new(
+        e.home.clone(),
+        Arc::new(Embedded::new(e.kms.clone(), "ebs.amazonaws.com")),
+    )
+}
+
+fn vol(svc: &VolumeService, key: Option<&str>) -> String {
+    svc.create(&CreateVolume {
+        size: 64 << 20,
+        kms_key_id: key.map(String::from),
+        encrypted: None,
+    })
+    .unwrap()
+    .volume_id
+}
+
+#[test]
+fn encryption_by_default_and_default_key() {
+    let e = env();
+    let svc = service(&e);
+    assert!(svc.settings().unwrap().encryption_by_default);
+    let v = svc
+        .create(&CreateVolume {
+            size: 1 << 30,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(v.encrypted);
+    let ebs = e.describe("alias/aws/ebs").unwrap();
+    assert_eq!(v.kms_key_id.as_deref(), Some(ebs.arn.as_str()));
+    assert_eq!(ebs.key_manager, "AWS");
+    let r = svc.create(&CreateVolume {
+        size: 1 << 30,
+        encrypted: Some(false),
+        ..Default::default()
+    });
+    assert!(matches!(r, Err(VolumeError::EncryptionRequired)));
+    // A customer default key.
+    let k = e.create_key();
+    svc.set_default_key(&k).unwrap();
+    let v2 = svc
+        .create(&CreateVolume {
+            size: 1 << 30,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(v2.kms_key_id.unwrap().ends_with(&k));
+    // Off: unencrypted allowed, and the default is unencrypted.
+    let mut s = svc.settings().unwrap();
+    s.encryption_by_default = false;
+    svc.set_settings(&s).unwrap();
+    assert!(
+        !svc.create(&CreateVolume {
+            size: 1 << 30,
+            ..Default::default()
+        })
+        .unwrap()
+        .encrypted
+    );
+    assert!(
+        svc.create(&CreateVolume {
+            size: 1 << 30,
+            encrypted: Some(true),
+            ..Default::default()
+        })
+        .unwrap()
+        .encrypted
+    );
+    assert_eq!(svc.list().unwrap().len(), 4);
+}
+
+#[test]
+fn dek_is_wrapped_under_the_volume_context_and_the_service_is_audited() {
+    let e = env();
+    let svc = service(&e);
+    let k = e.create_key();
+    let id = vol(&svc, Some(&k));
+    let h = svc.header(&id).unwrap();
+    assert_eq!(h.body.dek_context.get("aws:ebs:id"), Some(&id));
+    let blob = h.body.wrapped_dek.clone().unwrap();
+    // The wrapped DEK opens only under the volume's context.
+    assert!(e.decrypt(&blob, None).is_err());
+    assert_eq!(
+        e.decrypt(&blob, Some(h.body.dek_context.clone()))
+            .unwrap()
+            .len(),
+        32
+    );
+    let _open = svc.open(&id).unwrap();
+    let lines = e.audit_lines();
+    let ebs: Vec<_> = lines
+        .iter()
+        .filter(|l| l.principal == "ebs.amazonaws.com")
+        .map(|l| l.operation.as_str())
+        .collect();
+    assert_eq!(
+        ebs,
+        ["GenerateDataKeyWithoutPlaintext", "Decrypt", "Decrypt"]
+    );
+}
+
+#[test]
+fn unusable_key_fails_before_mount_naming_key_and_state() {
+    let e = env();
+    let svc = service(&e);
+    let k = e.create_key();
+    let id = vol(&svc, Some(&k));
+    let open = svc.open(&id).unwrap();
+    // Disabling the key while mounted does not break the mount (the DEK is in memory).
+    e.c.disable_key(e.kid(&k)).unwrap();
+    let (a, fh) = open
+        .fs
+        .create(ROOT, OsStr::new("still-works"), 0o644, 0, ME)
+        .unwrap();
+    open.fs.write(fh, 0, b"yes").unwrap();
+    assert_eq!(open.fs.read(fh, 0, 10).unwrap(), b"yes");
+    open.fs.release(fh);
+    let _ = a;
+    drop(open);
+    let err = svc.open(&id).err().expect("the next mount fails");
+    let msg = err.to_string();
+    assert!(msg.contains(&k) && msg.contains("is disabled"), "{msg}");
+    e.c.enable_key(e.kid(&k)).unwrap();
+    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+        key_id: k.clone(),
+        pending_window_in_days: Some(7),
+    })
+    .unwrap();
+    let msg = svc.open(&id).err().unwrap().to_string();
+    assert!(msg.contains("pending deletion"), "{msg}");
+    e.clock.advance_days(8);
+    let msg = svc.open(&id).err().unwrap().to_string();
+    assert!(msg.contains(&k), "{msg}");
+}
+
+#[test]
+fn damaged_header_is_named_and_other_volumes_are_fine() {
+    let e = env();
+    let svc = service(&e);
+    let a = vol(&svc, None);
+    let b = vol(&svc, None);
+    let hp = e.home.root().join("volumes").join(&a).join("volume.hdr");
+    let orig = std::fs::read(&hp).unwrap();
+    for i in [
+        0,
+        9,
+        20,
+        50,
+        60,
+        orig.len() / 2,
+        orig.len() - 40,
+        orig.len() - 1,
+    ] {
+        let mut bad = orig.clone();
+        bad[i] ^= 0x10;
+        std::fs::write(&hp, &bad).unwrap();
+        let err = svc
+            .open(&a)
+            .err()
+            .unwrap_or_else(|| panic!("flip at {i} accepted"));
+        let msg = err.to_string();
+        assert!(
+            msg.contains("volume.hdr") || msg.contains(&a),
+            "flip at {i}: {msg}"
+        );
+    }
+    std::fs::write(&hp, &orig).unwrap();
+    svc.open(&a).unwrap();
+    svc.open(&b).unwrap();
+    assert!(matches!(
+        svc.open("vol-00000000000000000"),
+        Err(VolumeError::NotFound(_))
+    ));
+}
+
+#[test]
+fn one_mount_at_a_time_and_no_delete_while_mounted() {
+    let e = env();
+    let svc = service(&e);
+    let id = vol(&svc, None);
+    let open = svc.open(&id).unwrap();
+    assert!(matches!(svc.open(&id), Err(VolumeError::InUse(_))));
+    assert!(matches!(svc.delete(&id), Err(VolumeError::InUse(_))));
+    drop(open);
+    svc.delete(&id).unwrap();
+    assert!(svc.list().unwrap().is_empty());
+}
+
+fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() && !p.is_symlink() {
+            walk(&p, out);
+        }
+        out.push(p);
+    }
+}
+
+#[test]
+fn posix_work_on_the_core_leaves_no_plaintext() {
+    let e = env();
+    let svc = service(&e);
+    let id = vol(&svc, None);
+    let open = svc.open(&id).unwrap();
+    let fs = &open.fs;
+    let secret = b"TOP-SECRET-CONTENT-0123456789";
+    let d = fs
+        .mkdir(ROOT, OsStr::new("secret-directory"), 0o755, ME)
+        .unwrap();
+    let (f, fh) = fs
+        .create(d.ino, OsStr::new("secret-file-name.txt"), 0o600, 0, ME)
+        .unwrap();
+    let mut data = Vec::new();
+    for _ in 0..2000 {
+        data.extend_from_slice(secret);
+    }
+    fs.write(fh, 0, &data).unwrap();
+    assert_eq!(fs.read(fh, 0, data.len() as u32).unwrap(), data);
+    assert_eq!(fs.getattr(f.ino).unwrap().size, data.len() as u64);
+    // Partial overwrite in the middle of a block, and reads at odd offsets.
+    fs.write(fh, 5000, b"XYZ").unwrap();
+    data[5000..5003].copy_from_slice(b"XYZ");
+    assert_eq!(fs.read(fh, 4990, 20).unwrap(), data[4990..5010]);
+    // Sparse: write far past the end; the gap reads as zeros.
+    fs.write(fh, 1 << 20, b"end").unwrap();
+    let gap = fs.read(fh, data.len() as u64, 4096).unwrap();
+    assert!(gap.iter().all(|&b| b == 0));
+    assert_eq!(fs.getattr(f.ino).unwrap().size, (1 << 20) + 3);
+    // Truncate down and up.
+    fs.setattr(
+        f.ino,
+        SetAttr {
+            size: Some(10),
+            ..Default::default()
+        },
+        Some(fh),
+    )
+    .unwrap();
+    assert_eq!(fs.read(fh, 0, 100).unwrap(), data[..10]);
+    fs.setattr(
+        f.ino,
+        SetAttr {
+            size: Some(9000),
+            ..Default::default()
+        },
+        Some(fh),
+    )
+    .unwrap();
+    let r = fs.read(fh, 0, 9000).unwrap();
+    assert_eq!(&r[..10], &data[..10]);
+    assert!(r[10..].iter().all(|&b| b == 0));
+    for n in [1u64, 15, 16, 17, 4095, 4096, 4097] {
+        fs.setattr(
+            f.ino,
+            SetAttr {
+                size: Some(n),
+                ..Default::default()
+            },
+            Some(fh),
+        )
+        .unwrap();
+        assert_eq!(fs.read(fh, 0, 9000).unwrap().len() as u64, n);
+    }
+    fs.release(fh);
+    // Symlink, hard link, rename across directories, xattr.
+    fs.symlink(
+        ROOT,
+        OsStr::new("secret-link"),
+        OsStr::new("secret-directory/secret-file-name.txt"),
+        ME,
+    )
+    .unwrap();
+    let l = fs.lookup(ROOT, OsStr::new("secret-link")).unwrap();
+    assert_eq!(
+        fs.readlink(l.ino).unwrap(),
+        b"secret-directory/secret-file-name.txt"
+    );
+    fs.link(f.ino, ROOT, OsStr::new("secret-hardlink")).unwrap();
+    assert_eq!(fs.getattr(f.ino).unwrap().nlink, 2);
+    fs.rename(
+        ROOT,
+        OsStr::new("secret-hardlink"),
+        d.ino,
+        OsStr::new("moved-secret"),
+        0,
+    )
+    .unwrap();
+    assert!(fs.lookup(d.ino, OsStr::new("moved-secret")).is_ok());
+    fs.setxattr(f.ino, OsStr::new("user.secret-attr"), b"secret-value", 0)
+        .unwrap();
+    assert_eq!(
+        fs.getxattr(f.ino, OsStr::new("user.secret-attr")).unwrap(),
+        b"secret-value"
+    );
+    assert!(
+        fs.listxattr(f.ino)
+            .unwrap()
+            .windows(16)
+            .any(|w| w == b"user.secret-attr")
+    );
+    let long = "secret-long-".repeat(20);
+    fs.create(ROOT, OsStr::new(&long), 0o644, 0, ME)
+        .map(|(_, h)| fs.release(h))
+        .unwrap();
+    let dh = fs.opendir(ROOT).unwrap();
+    let names: Vec<String> = fs
+        .readdir(dh, 0)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.name.to_string_lossy().into_owned())
+        .collect();
+    fs.releasedir(dh);
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(names.contains(&long) && names.contains(&"secret-link".to_string()));
+    // Nothing in the backing tree shows a name, a content fragment, or the link target.
+    let mut files = Vec::new();
+    walk(&open.dir.join("data"), &mut files);
+    for p in &files {
+        let name = p.file_name().unwrap().to_string_lossy();
+        assert!(
+            !name.contains("secret"),
+            "plaintext name on disk: {}",
+            p.display()
+        );
+        if p.is_symlink() {
+            assert!(
+                !std::fs::read_link(p)
+                    .unwrap()
+                    .to_string_lossy()
+                    .contains("secret")
+            );
+        } else if p.is_file() {
+            let b = std::fs::read(p).unwrap();
+            assert!(
+                !b.windows(10).any(|w| w == &secret[..10]),
+                "plaintext in {}",
+                p.display()
+            );
+            assert!(
+                !b.windows(6).any(|w| w == b"secret"),
+                "plaintext in {}",
+                p.display()
+            );
+        }
+    }
+    // Unlink while open; rmdir of a non-empty dir fails.
+    let (_, fh) = fs.create(ROOT, OsStr::new("tmp"), 0o644, 0, ME).unwrap();
+    fs.write(fh, 0, b"still here").unwrap();
+    fs.unlink(ROOT, OsStr::new("tmp")).unwrap();
+    assert_eq!(fs.read(fh, 0, 100).unwrap(), b"still here");
+    fs.release(fh);
+    assert_eq!(
+        fs.rmdir(ROOT, OsStr::new("secret-directory"))
+            .unwrap_err()
+            .errno(),
+        libc::ENOTEMPTY
+    );
+}
+
+#[test]
+fn the_size_is_enforced() {
+    let e = env();
+    let svc = service(&e);
+    let id = svc
+        .create(&CreateVolume {
+            size: 2 << 20,
+            ..Default::default()
+        })
+        .unwrap()
+        .volume_id;
+    let open = svc.open(&id).unwrap();
+    let (_, fh) = open
+        .fs
+        .create(ROOT, OsStr::new("big"), 0o644, 0, ME)
+        .unwrap();
+    let chunk = vec![7u8; 256 << 10];
+    let mut written = 0u64;
+    let err = loop {
+        match open.fs.write(fh, written, &chunk) {
+            Ok(n) => written += n as u64,
+            Err(e) => break e,
+        }
+        assert!(written < 8 << 20, "never hit the limit");
+    };
+    assert_eq!(err.errno(), libc::ENOSPC);
+    assert!(written >= 1 << 20, "{written}");
+    let st = open.fs.statfs();
+    assert_eq!(st.blocks * st.bsize as u64, 2 << 20);
+    open.fs.release(fh);
+    open.fs.unlink(ROOT, OsStr::new("big")).unwrap();
+    assert!(open.fs.statfs().bfree > st.bfree);
+}
+
+#[test]
+fn unencrypted_volume_stores_plaintext() {
+    let e = env();
+    let svc = service(&e);
+    let mut s = svc.settings().unwrap();
+    s.encryption_by_default = false;
+    svc.set_settings(&s).unwrap();
+    let id = svc
+        .create(&CreateVolume {
+            size: 8 << 20,
+            ..Default::default()
+        })
+        .unwrap()
+        .volume_id;
+    let open = svc.open(&id).unwrap();
+    let (_, fh) = open
+        .fs
+        .create(ROOT, OsStr::new("plain.txt"), 0o644, 0, ME)
+        .unwrap();
+    open.fs.write(fh, 0, b"visible").unwrap();
+    open.fs.release(fh);
+    assert_eq!(
+        std::fs::read(open.dir.join("data/plain.txt")).unwrap(),
+        b"visible"
+    );
+}

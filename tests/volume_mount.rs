@@ -1,0 +1,578 @@
+//! Volumes through real FUSE mounts, driven by the `kmsfs` binary: round trips across
+//! remounts and processes, no plaintext on disk, fio with verification, an fsx-style
+//! differential run, stress-ng, kill -9 of the mount daemon, and key-state failures.
+
+mod common_mount;
+use common_mount::*;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::process::Command;
+
+fn sha(data: &[u8]) -> String {
+    kmsfs::crypto::hex(&kmsfs::crypto::sha256(data))
+}
+
+fn pattern(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn round_trip_across_remount_and_processes() {
+    if !fuse_or_skip("round_trip") {
+        return;
+    }
+    let mut m = Mounted::new("256MiB");
+    let sizes = [0usize, 1, 15, 16, 17, 4095, 4096, 4097, 65536 + 3, 3 << 20];
+    let mut want = Vec::new();
+    std::fs::create_dir_all(m.mnt.join("a/b/c")).unwrap();
+    for (i, n) in sizes.iter().enumerate() {
+        let p = m.mnt.join(format!("a/b/c/file-{i}.bin"));
+        let d = pattern(i as u64, *n);
+        std::fs::write(&p, &d).unwrap();
+        want.push((p, d));
+    }
+    std::os::unix::fs::symlink("a/b/c/file-3.bin", m.mnt.join("link")).unwrap();
+    std::fs::hard_link(m.mnt.join("a/b/c/file-4.bin"), m.mnt.join("hard")).unwrap();
+    let info = ok(&m.home, &["volume", "describe", &m.vol]);
+    assert_eq!(
+        info["MountPoint"],
+        m.mnt.canonicalize().unwrap().to_str().unwrap()
+    );
+    // df sees the volume's size.
+    let st = nix::sys::statvfs::statvfs(&m.mnt).unwrap();
+    assert_eq!(st.blocks() as u64 * st.fragment_size() as u64, 256 << 20);
+    // Another process reads what we wrote.
+    let out = Command::new("sha256sum").arg(&want[8].0).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&sha(&want[8].1)));
+    m.umount();
+    assert!(
+        std::fs::read_dir(&m.mnt).unwrap().next().is_none(),
+        "unmounted dir is empty"
+    );
+    m.mount();
+    for (p, d) in &want {
+        assert_eq!(&std::fs::read(p).unwrap(), d, "{}", p.display());
+    }
+    assert_eq!(
+        std::fs::read_link(m.mnt.join("link"))
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "a/b/c/file-3.bin"
+    );
+    assert_eq!(std::fs::read(m.mnt.join("link")).unwrap(), want[3].1);
+    assert_eq!(std::fs::read(m.mnt.join("hard")).unwrap(), want[4].1);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(m.mnt.join("hard")).unwrap().nlink(), 2);
+    // Rename over an existing file, across directories; chmod; utimens; truncate.
+    std::fs::rename(
+        m.mnt.join("a/b/c/file-5.bin"),
+        m.mnt.join("a/file-6-over.bin"),
+    )
+    .unwrap();
+    std::fs::rename(
+        m.mnt.join("a/file-6-over.bin"),
+        m.mnt.join("a/b/c/file-6.bin"),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read(m.mnt.join("a/b/c/file-6.bin")).unwrap(),
+        want[5].1
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(m.mnt.join("hard"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_eq!(
+        std::fs::metadata(m.mnt.join("hard"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o640
+    );
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(m.mnt.join("a/b/c/file-9.bin"))
+        .unwrap();
+    f.set_len(1000).unwrap();
+    drop(f);
+    assert_eq!(
+        std::fs::read(m.mnt.join("a/b/c/file-9.bin")).unwrap(),
+        want[9].1[..1000]
+    );
+}
+
+#[test]
+fn backing_directory_holds_no_plaintext() {
+    if !fuse_or_skip("no_plaintext") {
+        return;
+    }
+    let mut m = Mounted::new("64MiB");
+    let marker = b"PLAINTEXT-MARKER-kmsfs-7f3a";
+    std::fs::create_dir(m.mnt.join("confidential-folder")).unwrap();
+    for i in 0..20 {
+        let mut d = Vec::new();
+        for _ in 0..(i * 200 + 1) {
+            d.extend_from_slice(marker);
+        }
+        std::fs::write(
+            m.mnt
+                .join(format!("confidential-folder/confidential-{i}.txt")),
+            d,
+        )
+        .unwrap();
+    }
+    std::fs::write(m.mnt.join("x".repeat(250)), marker).unwrap();
+    m.umount();
+    let mut stack = vec![m.backing()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().to_string();
+            assert!(
+                !name.contains("confidential") && !name.contains("xxxxxxxx"),
+                "name leaked: {name}"
+            );
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files += 1;
+                let b = std::fs::read(&p).unwrap();
+                assert!(
+                    !b.windows(marker.len()).any(|w| w == marker),
+                    "content leaked in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+    assert!(files >= 21);
+}
+
+#[test]
+fn fio_with_verification() {
+    if !fuse_or_skip("fio") || !tool_or_skip("fio", "fio") {
+        return;
+    }
+    let m = Mounted::new("1GiB");
+    for (rw, bs) in [
+        ("write", "1M"),
+        ("randwrite", "4k"),
+        ("randwrite", "64k"),
+        ("write", "16k"),
+    ] {
+        let o = Command::new("fio")
+            .args([
+                "--name=verify",
+                &format!("--directory={}", m.mnt.display()),
+                &format!("--rw={rw}"),
+                &format!("--bs={bs}"),
+                "--size=48M",
+                "--numjobs=2",
+                "--ioengine=psync",
+                "--verify=crc32c",
+                "--do_verify=1",
+                "--verify_fatal=1",
+                "--group_reporting",
+            ])
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.success() && !text.contains("verify: bad"),
+            "fio {rw} bs={bs} failed:\n{text}"
+        );
+        eprintln!("fio {rw} bs={bs}: ok");
+    }
+}
+
+/// fsx-style: random operations on a file in the mount and on a reference file, compared
+/// after each one. Seeds are printed so a failure can be replayed with KMSFS_FSX_SEED.
+#[test]
+fn fsx_differential() {
+    if !fuse_or_skip("fsx") {
+        return;
+    }
+    let seeds: Vec<u64> = match std::env::var("KMSFS_FSX_SEED") {
+        Ok(s) => vec![s.parse().unwrap()],
+        Err(_) => vec![
+            0x6b6d_7366_7378,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64,
+        ],
+    };
+    let ops: usize = std::env::var("KMSFS_FSX_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12_000);
+    let m = Mounted::new("256MiB");
+    let refdir = tempfile::tempdir().unwrap();
+    for seed in seeds {
+        eprintln!("fsx: seed {seed}, {ops} operations");
+        fsx_run(
+            seed,
+            ops,
+            &m.mnt.join(format!("fsx-{seed}")),
+            &refdir.path().join(format!("ref-{seed}")),
+        );
+    }
+}
+
+fn fsx_run(seed: u64, ops: usize, path: &std::path::Path, refp: &std::path::Path) {
+    const MAX: u64 = 256 * 1024;
+    let open = |p: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(p)
+            .unwrap()
+    };
+    let f = open(path);
+    let r = open(refp);
+    let mut rng = seed | 1;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n.max(1)
+    };
+    let mut size = 0u64;
+    let mut log = Vec::new();
+    for i in 0..ops {
+        let op = next(100);
+        let (desc, fd_file) = if op < 40 {
+            let off = next(MAX);
+            let len = 1 + next(16 * 1024).min(MAX - off);
+            let data = pattern(seed ^ i as u64, len as usize);
+            f.write_all_at(&data, off).unwrap();
+            r.write_all_at(&data, off).unwrap();
+            size = size.max(off + len);
+            (format!("write {off}+{len}"), true)
+        } else if op < 55 {
+            let n = next(MAX);
+            f.set_len(n).unwrap();
+            r.set_len(n).unwrap();
+            size = n;
+            (format!("truncate {n}"), true)
+        } else if op < 70 && size > 0 {
+            // mmap write inside the file.
+            let off = next(size);
+            let len = 1 + next(8192).min(size - off - 1);
+            let data = pattern(seed ^ (i as u64) << 1, len as usize);
+            mmap_write(&f, size, off, &data);
+            r.write_all_at(&data, off).unwrap();
+            (format!("mapwrite {off}+{len}"), true)
+        } else if op < 80 && size > 0 {
+            let off = next(size);
+            let len = 1 + next(8192).min(size - off - 1);
+            let got = mmap_read(&f, size, off, len as usize);
+            let mut want = vec![0u8; len as usize];
+            r.read_exact_at(&mut want, off).unwrap();
+            assert_eq!(
+                got,
+                want,
+                "seed {seed} op {i}: mapread {off}+{len} differs; last ops: {:?}",
+                &log[log.len().saturating_sub(8)..]
+            );
+            (format!("mapread {off}+{len}"), false)
+        } else if op < 85 {
+            // Drop our pages so that the next compare reads through the cipher.
+            f.sync_all().unwrap();
+            nix::fcntl::posix_fadvise(
+                &f,
+                0,
+                0,
+                nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+            )
+            .ok();
+            ("fsync+dropcache".into(), false)
+        } else {
+            let off = next(MAX);
+            let len = 1 + next(32 * 1024);
+            let mut a = vec![0u8; len as usize];
+            let mut b = vec![0u8; len as usize];
+            let na = read_at(&f, &mut a, off);
+            let nb = read_at(&r, &mut b, off);
+            assert_eq!(
+                (na, &a[..na]),
+                (nb, &b[..nb]),
+                "seed {seed} op {i}: read {off}+{len} differs; last ops: {:?}",
+                &log[log.len().saturating_sub(8)..]
+            );
+            (format!("read {off}+{len}"), false)
+        };
+        log.push(desc);
+        if fd_file || i % 16 == 0 {
+            let fs_len = f.metadata().unwrap().len();
+            assert_eq!(
+                fs_len,
+                size,
+                "seed {seed} op {i}: size {fs_len} != {size} after {:?}",
+                log.last()
+            );
+            let mut a = vec![0u8; size as usize];
+            let mut b = vec![0u8; size as usize];
+            read_at(&f, &mut a, 0);
+            read_at(&r, &mut b, 0);
+            if a != b {
+                let at = a.iter().zip(&b).position(|(x, y)| x != y).unwrap();
+                panic!(
+                    "seed {seed} op {i}: contents differ at byte {at} after {:?}; last ops: {:?}",
+                    log.last(),
+                    &log[log.len().saturating_sub(8)..]
+                );
+            }
+        }
+    }
+    // And once more from a cold cache after closing.
+    drop(f);
+    let mut a = Vec::new();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_to_end(&mut a)
+        .unwrap();
+    let mut b = Vec::new();
+    let mut rr = r;
+    rr.seek(SeekFrom::Start(0)).unwrap();
+    rr.read_to_end(&mut b).unwrap();
+    assert!(a == b, "seed {seed}: final contents differ");
+    let _ = rr.flush();
+}
+
+fn read_at(f: &std::fs::File, buf: &mut [u8], off: u64) -> usize {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read_at(&mut buf[n..], off + n as u64).unwrap() {
+            0 => break,
+            k => n += k,
+        }
+    }
+    n
+}
+
+fn mmap_write(f: &std::fs::File, size: u64, off: u64, data: &[u8]) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a shared mapping of [0, size) of an open file, written within bounds, synced, unmapped.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            size as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(
+            p,
+            libc::MAP_FAILED,
+            "mmap: {}",
+            std::io::Error::last_os_error()
+        );
+        std::ptr::copy_nonoverlapping(data.as_ptr(), (p as *mut u8).add(off as usize), data.len());
+        assert_eq!(libc::msync(p, size as usize, libc::MS_SYNC), 0);
+        libc::munmap(p, size as usize);
+    }
+}
+
+fn mmap_read(f: &std::fs::File, size: u64, off: u64, len: usize) -> Vec<u8> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a read-only shared mapping of [0, size), read within bounds, unmapped.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            size as usize,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(
+            p,
+            libc::MAP_FAILED,
+            "mmap: {}",
+            std::io::Error::last_os_error()
+        );
+        let v = std::slice::from_raw_parts((p as *const u8).add(off as usize), len).to_vec();
+        libc::munmap(p, size as usize);
+        v
+    }
+}
+
+#[test]
+fn stress_ng_filesystem_job() {
+    if !fuse_or_skip("stress-ng") || !tool_or_skip("stress-ng", "stress-ng") {
+        return;
+    }
+    let m = Mounted::new("1GiB");
+    let o = Command::new("stress-ng")
+        .args([
+            "--temp-path",
+            m.mnt.to_str().unwrap(),
+            "--rename",
+            "1",
+            "--dentry",
+            "1",
+            "--dir",
+            "1",
+            "--link",
+            "1",
+            "--chmod",
+            "1",
+            "--flock",
+            "1",
+            "--hdd",
+            "1",
+            "--hdd-bytes",
+            "32M",
+            "--timeout",
+            "15s",
+            "--metrics-brief",
+            "--verify",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "stress-ng failed:\n{text}");
+    assert!(
+        !text.contains("fail:") || text.contains("0 failed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn kill_9_of_the_daemon_keeps_what_was_fsynced() {
+    if !fuse_or_skip("crash") {
+        return;
+    }
+    let mut m = Mounted::new("512MiB");
+    let pid = m.daemon_pid();
+    let mnt = m.mnt.clone();
+    let writer = std::thread::spawn(move || {
+        let mut synced = Vec::new();
+        for i in 0..100_000u64 {
+            let data = pattern(i, 1000 + (i as usize * 37) % 20000);
+            let p = mnt.join(format!("f{i}"));
+            let r = (|| -> std::io::Result<()> {
+                let mut f = std::fs::File::create(&p)?;
+                f.write_all(&data)?;
+                f.sync_all()
+            })();
+            if r.is_err() {
+                break;
+            }
+            synced.push((i, data));
+        }
+        synced
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let synced = writer.join().unwrap();
+    assert!(
+        synced.len() > 20,
+        "only {} files written before the kill",
+        synced.len()
+    );
+    // The dead mount is detached; the volume mounts again without repair.
+    nix::mount::umount2(&m.mnt, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    m.mounted = false;
+    m.mount();
+    for (i, data) in &synced {
+        assert_eq!(
+            &std::fs::read(m.mnt.join(format!("f{i}"))).unwrap(),
+            data,
+            "file f{i} lost or damaged"
+        );
+    }
+    eprintln!("crash: {} fsynced files intact after kill -9", synced.len());
+}
+
+#[test]
+fn mount_refused_when_the_key_is_unusable() {
+    if !fuse_or_skip("key_state") {
+        return;
+    }
+    let mut m = Mounted::new("64MiB");
+    std::fs::write(m.mnt.join("data"), b"kept").unwrap();
+    let key = ok(&m.home, &["volume", "describe", &m.vol])["KmsKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Disabling the key while mounted does not break the mount.
+    ok(&m.home, &["kms", "disable-key", "--key-id", &key]);
+    std::fs::write(m.mnt.join("more"), b"still writable").unwrap();
+    m.umount();
+    let o = run(&m.home, &["mount", &m.vol, m.mnt.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(err.contains(&key) && err.contains("is disabled"), "{err}");
+    assert!(!kmsfs::cli::volume_cmd::is_mount_point(&m.mnt));
+    ok(&m.home, &["kms", "enable-key", "--key-id", &key]);
+    m.mount();
+    assert_eq!(
+        std::fs::read(m.mnt.join("more")).unwrap(),
+        b"still writable"
+    );
+}
+
+#[test]
+fn real_tools_work_on_the_mount() {
+    if !fuse_or_skip("tools") {
+        return;
+    }
+    let m = Mounted::new("512MiB");
+    let src = env!("CARGO_MANIFEST_DIR");
+    let sh = |cmd: &str| {
+        let o = Command::new("bash")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(&m.mnt)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{cmd}:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    sh(&format!(
+        "tar -C {src} -cf - src tests Cargo.toml | tar -xf - && diff -r {src}/src src"
+    ));
+    if tool_or_skip("tools", "git") {
+        sh(
+            "git init -q repo && cd repo && cp -r ../src . && git add -A && git -c user.email=t@t -c user.name=t commit -qm x && git fsck --full 2>&1 && git log --oneline | wc -l",
+        );
+    }
+    if tool_or_skip("tools", "rsync") {
+        sh(&format!(
+            "rsync -a {src}/src/ rsynced/ && diff -r {src}/src rsynced"
+        ));
+    }
+    if tool_or_skip("tools", "sqlite3") {
+        let out = sh(
+            "sqlite3 db.sqlite 'create table t(a,b); with recursive c(x) as (select 1 union all select x+1 from c where x<20000) insert into t select x, randomblob(100) from c; pragma integrity_check; select count(*) from t;'",
+        );
+        assert!(out.contains("ok") && out.contains("20000"), "{out}");
+    }
+}
