@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Build kmsfs and run its main job on the embedded KMS (no daemon): create a home, a key and
-# an alias, get a data key and unwrap it again, encrypt and decrypt a file, verify the audit trail.
-# Uses $KMSFS_HOME if set, else a fresh home in a temporary directory.
+# an alias, wrap and unwrap a data key, then create an encrypted volume and mount it as a
+# directory. Uses $KMSFS_HOME if set, else a fresh home in a temporary directory.
+# With --check, also unmounts at the end (CI uses this).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+check=0
+[ "${1:-}" = "--check" ] && check=1
+if [ "$(id -u)" != 0 ] && ! command -v fusermount3 >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3
+fi
 cargo build --release --quiet
 K="$PWD/target/release/kmsfs"
 work=$(mktemp -d)
@@ -34,6 +40,30 @@ printf 'hello from kmsfs\n' > "$work/msg.txt"
 "$K" kms encrypt --key-id "alias/quickstart-$$" --plaintext "fileb://$work/msg.txt" \
     --query CiphertextBlob --output text | base64 -d > "$work/msg.enc"
 "$K" kms decrypt --ciphertext-blob "fileb://$work/msg.enc" --query Plaintext --output text | base64 -d
+"$K" audit verify > /dev/null
+
+# An encrypted volume under the key, mounted as a directory.
+vol=$("$K" volume create --size 1GiB --kms-key-id "alias/quickstart-$$" --query VolumeId --output text)
+mnt="$work/secure"
+mkdir -p "$mnt"
+"$K" mount "$vol" "$mnt" > /dev/null
+echo "a secret note" > "$mnt/note.txt"
+mkdir "$mnt/projects"
+cat "$mnt/note.txt"
+df -h "$mnt" | tail -1
+echo "kmsfs: on disk, $KMSFS_HOME/volumes/$vol/data holds only ciphertext:"
+ls "$KMSFS_HOME/volumes/$vol/data"
+if grep -rq "a secret note" "$KMSFS_HOME/volumes/$vol/data"; then
+    echo "kmsfs: plaintext found on disk" >&2; exit 1
+fi
 "$K" audit show --key-id "$key" --output text
-"$K" audit verify
-echo "kmsfs: quickstart done; home is $KMSFS_HOME"
+if [ "$check" = 1 ]; then
+    "$K" umount "$mnt" > /dev/null
+    "$K" mount "$vol" "$mnt" > /dev/null
+    grep -q "a secret note" "$mnt/note.txt"
+    "$K" umount "$mnt" > /dev/null
+    echo "kmsfs: quickstart check passed"
+else
+    echo "kmsfs: $vol is mounted at $mnt (encrypted under alias/quickstart-$$); home is $KMSFS_HOME"
+    echo "kmsfs: unmount with: KMSFS_HOME=$KMSFS_HOME $K umount $mnt"
+fi

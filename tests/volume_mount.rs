@@ -185,6 +185,7 @@ fn fio_with_verification() {
                 "--do_verify=1",
                 "--verify_fatal=1",
                 "--group_reporting",
+                "--verify_state_save=0",
             ])
             .output()
             .unwrap();
