@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Benchmark kmsfs against a plain directory, gocryptfs, CryFS and securefs with one fio job
+# set, several rounds with the order alternated, and write the medians (and ratios to
+# gocryptfs and to the plain directory) plus a PNG chart into docs/BENCHMARKS.md.
+#
+#   sudo bash scripts/bench/fio.sh [rounds]      (root: it drops the page cache)
+#
+# Jobs (ioengine=psync, buffered): seq write 1 GiB bs=1M end_fsync=1; seq read cold (after
+# drop_caches) and warm (again at once, new open); random 4k reads that all miss (2 jobs,
+# each its own 512 MiB half, random map on, 100,000 reads each, invalidate=1); random 4k
+# writes (2 jobs on the 1 GiB file, 20 s); metadata (create, stat, list, delete 10,000 files).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${1:-3}
+[ "$(id -u)" = 0 ] || { echo "fio.sh: run as root (it drops the page cache)" >&2; exit 2; }
+need=()
+for t in fio gocryptfs cryfs securefs fusermount3; do command -v $t >/dev/null || need+=($t); done
+[ ${#need[@]} -eq 0 ] || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fio gocryptfs cryfs securefs fuse3 >/dev/null; }
+python3 -c 'import matplotlib' 2>/dev/null || pip install -q matplotlib >/dev/null
+cargo build --release --quiet
+K="$PWD/target/release/kmsfs"
+W=$(mktemp -d /var/tmp/kmsfs-bench.XXXX)
+RES="$W/results.jsonl"
+PW=bench-password-1234
+trap 'for d in "$W"/mnt-*; do fusermount3 -u "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || true; done' EXIT
+
+setup() { # name -> mounts $W/mnt-name
+    local n=$1 m="$W/mnt-$1" b="$W/back-$1"
+    mkdir -p "$m" "$b"
+    case $n in
+    plain) ;;
+    kmsfs)
+        export KMSFS_HOME="$W/kmsfs-home"
+        [ -f "$KMSFS_HOME/config.json" ] || "$K" init >/dev/null
+        local key vol
+        key=$("$K" kms create-key --query KeyMetadata.KeyId --output text)
+        vol=$("$K" volume create --size 8GiB --kms-key-id "$key" --query VolumeId --output text)
+        "$K" mount "$vol" "$m" >/dev/null ;;
+    gocryptfs)
+        gocryptfs -q -init -extpass "echo $PW" "$b" >/dev/null
+        gocryptfs -q -extpass "echo $PW" "$b" "$m" ;;
+    cryfs)
+        echo "$PW" | CRYFS_FRONTEND=noninteractive CRYFS_NO_UPDATE_CHECK=true cryfs "$b" "$m" >/dev/null 2>&1 ;;
+    securefs)
+        securefs create --pass "$PW" "$b" >/dev/null
+        securefs mount -b --pass "$PW" --log "$W/securefs.log" "$b" "$m" >/dev/null ;;
+    esac
+}
+
+teardown() {
+    local n=$1 m="$W/mnt-$1"
+    case $n in
+    plain) rm -rf "${m:?}"/* ;;
+    kmsfs) "$K" umount "$m" >/dev/null ;;
+    *) fusermount3 -u "$m"; sleep 1 ;;
+    esac
+    rm -rf "$W/back-$n"
+}
+
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+fiojob() { # fs job args...
+    local fs=$1 job=$2; shift 2
+    local out
+    out=$(fio --output-format=json --name="$job" --ioengine=psync "$@")
+    python3 - "$fs" "$job" "$out" >> "$RES" <<'PY'
+import json, sys
+fs, job, out = sys.argv[1], sys.argv[2], sys.argv[3]
+j = json.loads(out[out.index('{'):])
+r = j["jobs"][0]
+rd, wr = r["read"], r["write"]
+if job.startswith("rand"):
+    v = rd["iops"] + wr["iops"]
+    unit = "IOPS"
+else:
+    v = (rd["bw_bytes"] + wr["bw_bytes"]) / 1e6
+    unit = "MB/s"
+print(json.dumps({"fs": fs, "job": job, "value": v, "unit": unit}))
+PY
+}
+
+metadata() { # fs dir
+    python3 - "$1" "$2" >> "$RES" <<'PY'
+import json, os, sys, time
+fs, d = sys.argv[1], os.path.join(sys.argv[2], "meta")
+os.mkdir(d)
+n = 10000
+t = time.perf_counter()
+for i in range(n):
+    fd = os.open(f"{d}/f{i}", os.O_CREAT | os.O_WRONLY, 0o644)
+    os.write(fd, b"x" * 100)
+    os.close(fd)
+for i in range(n):
+    os.stat(f"{d}/f{i}")
+assert len(os.listdir(d)) == n
+for i in range(n):
+    os.unlink(f"{d}/f{i}")
+os.rmdir(d)
+print(json.dumps({"fs": fs, "job": "metadata", "value": n / (time.perf_counter() - t), "unit": "files/s"}))
+PY
+}
+
+run_fs() {
+    local fs=$1 m="$W/mnt-$1"
+    setup "$fs"
+    local f="$m/bench.bin"
+    fiojob "$fs" seq-write --filename="$f" --rw=write --bs=1M --size=1G --end_fsync=1
+    drop
+    fiojob "$fs" seq-read-cold --filename="$f" --rw=read --bs=1M --size=1G
+    fiojob "$fs" seq-read-warm --filename="$f" --rw=read --bs=1M --size=1G
+    drop
+    fiojob "$fs" rand-read-miss --filename="$f" --rw=randread --bs=4k --size=512M --offset_increment=512M \
+        --numjobs=2 --number_ios=100000 --invalidate=1 --group_reporting
+    fiojob "$fs" rand-write --filename="$f" --rw=randwrite --bs=4k --size=1G --numjobs=2 \
+        --runtime=20 --time_based --group_reporting
+    metadata "$fs" "$m"
+    rm -f "$f"
+    teardown "$fs"
+}
+
+FS=(plain kmsfs gocryptfs cryfs securefs)
+for r in $(seq 1 "$ROUNDS"); do
+    order=("${FS[@]}")
+    if [ $((r % 2)) = 0 ]; then order=($(printf '%s\n' "${FS[@]}" | tac)); fi
+    if [ $((r % 3)) = 0 ]; then order=("${FS[@]:2}" "${FS[@]:0:2}"); fi
+    echo "round $r: ${order[*]}" >&2
+    for fs in "${order[@]}"; do
+        echo "  $fs" >&2
+        run_fs "$fs"
+    done
+done
+
+python3 - "$RES" "$ROUNDS" "$(nproc)" <<'PY'
+import json, statistics, sys, datetime, collections
+res, rounds, cores = sys.argv[1], sys.argv[2], sys.argv[3]
+rows = [json.loads(l) for l in open(res)]
+by = collections.defaultdict(list)
+unit = {}
+for r in rows:
+    by[(r["job"], r["fs"])].append(r["value"])
+    unit[r["job"]] = r["unit"]
+jobs = ["seq-write", "seq-read-cold", "seq-read-warm", "rand-read-miss", "rand-write", "metadata"]
+fss = ["plain", "kmsfs", "gocryptfs", "cryfs", "securefs"]
+med = {(j, f): statistics.median(by[(j, f)]) for j in jobs for f in fss if by[(j, f)]}
+out = ["# Benchmarks", "",
+       f"`scripts/bench/fio.sh`, {rounds} rounds with the order alternated, medians; {cores} cores; "
+       f"run {datetime.date.today()}. Higher is better. Ratios: kmsfs / gocryptfs and kmsfs / plain.", "",
+       "| job | unit | " + " | ".join(fss) + " | kmsfs/gocryptfs | kmsfs/securefs | kmsfs/plain |",
+       "|---|---|" + "---|" * (len(fss) + 3)]
+for j in jobs:
+    cells = [f"{med.get((j, f), float('nan')):,.0f}" for f in fss]
+    k = med.get((j, "kmsfs"), float("nan"))
+    rat = lambda p: f"{k / med[(j, p)]:.2f}x" if med.get((j, p)) else "-"
+    out.append(f"| {j} | {unit[j]} | " + " | ".join(cells) + f" | {rat('gocryptfs')} | {rat('securefs')} | {rat('plain')} |")
+out += ["", "![chart](benchmarks.png)", "", "Raw results (every round):", "", "```"]
+out += [json.dumps(r) for r in rows] + ["```", ""]
+open("docs/BENCHMARKS.md", "w").write("\n".join(out))
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+fig, axes = plt.subplots(1, len(jobs), figsize=(3.2 * len(jobs), 3.6))
+for ax, j in zip(axes, jobs):
+    vals = [med.get((j, f), 0) for f in fss]
+    ax.bar(fss, vals, color=["#888", "#2a7", "#47c", "#c74", "#a5a"])
+    ax.set_title(f"{j} ({unit[j]})", fontsize=9)
+    ax.tick_params(axis="x", labelrotation=60, labelsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+fig.tight_layout()
+fig.savefig("docs/benchmarks.png", dpi=110)
+print("\n".join(out[:12]))
+PY
