@@ -5,13 +5,14 @@
 //! tweak (`get_tweak_default`); units not a multiple of 16 bytes use ciphertext stealing.
 //!
 //! Units of 1..15 bytes are outside XTS, which needs one full block. Such a unit (only ever
-//! the last 1..15 bytes of a file) is XORed with a keystream instead:
-//! `AES_K1(AES_K2(tweak) ⊕ D)[..len]`, with D = 0x80 in byte 15 (the last byte). This is
+//! the last 1..15 bytes of a file) is XORed with a keystream instead,
+//! `AES_K1(AES_K2(tweak) ⊕ D)[..len]` with D = 0x80 in byte 15 (the last byte). This is
 //! weaker than XTS: it is deterministic per tweak, so two versions of such a tail under the
 //! same tweak reveal the XOR of their plaintexts, and flipping a ciphertext bit flips the
-//! same plaintext bit. Because of D, the keystream block coincides with an XTS block of
-//! the same tweak only if that unit's first 16 plaintext bytes equal D; that reveals only
-//! keystream ⊕ AES_K2(tweak), still masked by the secret tweak mask.
+//! same plaintext bit. Because of D, the keystream's AES input meets an XTS unit of the
+//! same tweak (a file that grew past the tail) only if that unit's first 16 plaintext bytes
+//! equal D (its other blocks: by a 2^-128 accident); even then its first ciphertext block
+//! reveals only keystream ⊕ AES_K2(tweak), still masked by the secret tweak mask.
 
 use super::SecretKey;
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
@@ -674,6 +675,11 @@ mod tests {
             TOTAL >> 20,
             aes::hardware_accelerated()
         );
+        run("raw AES-256 blocks (ceiling)", &mut |b, _| {
+            for unit in b.chunks_mut(UNIT) {
+                ours.data.encrypt_blocks(Block::slice_as_chunks_mut(unit).0);
+            }
+        });
         run("batched encrypt_units", &mut |b, first| {
             ours.encrypt_units(b, UNIT, |i| first + i as u128)
         });
