@@ -31,3 +31,24 @@ pub fn audit_trail(data: &[u8]) {
     });
     let _ = audit::verify_bytes(data.get(8..).unwrap_or(&[]), head);
 }
+
+/// Parse a volume header and check its seal under a fixed key.
+pub fn volume_header(data: &[u8]) {
+    use crate::volume::header::VolumeHeader;
+    if VolumeHeader::parse_unverified(data).is_ok() {
+        let _ = VolumeHeader::verify_seal(data, Some(&SecretKey::from_bytes(FUZZ_KEY)));
+        let _ = VolumeHeader::verify_seal(data, None);
+    }
+}
+
+/// Decode an on-disk file name (the first 16 bytes pick the directory id).
+pub fn volume_name(data: &[u8]) {
+    let k = AeadKey::new(&SecretKey::from_bytes(FUZZ_KEY));
+    let dirid: [u8; 16] = match data.get(..16) {
+        Some(d) => d.try_into().expect("16 bytes"),
+        None => return,
+    };
+    if let Ok(s) = std::str::from_utf8(&data[16..]) {
+        let _ = crate::volume::names::decrypt(&k, &dirid, s);
+    }
+}
