@@ -1,6 +1,7 @@
 //! kill -9 during a request load with the batched audit trail: what reached the disk still
 //! verifies, a torn last line is cut by the next writer, and the chain goes on.
 
+#[path = "common/kms.rs"]
 mod common_kms;
 use kmsfs::crypto::SecretBytes;
 use kmsfs::home::Home;

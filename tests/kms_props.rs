@@ -1,6 +1,7 @@
 //! Property tests: random plaintexts and encryption contexts round-trip; any other context
 //! (or a different plaintext's blob) does not open.
 
+#[path = "common/kms.rs"]
 mod common_kms;
 use common_kms::*;
 use kmsfs::kms::EncryptionContext;

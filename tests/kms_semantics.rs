@@ -2,6 +2,7 @@
 //! encryption context, rotation, deletion, aliases, AWS-managed keys, validation limits,
 //! and a keystore that detects tampering. Time comes from a manual clock.
 
+#[path = "common/kms.rs"]
 mod common_kms;
 use common_kms::*;
 use kmsfs::crypto::SecretBytes;

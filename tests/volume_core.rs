@@ -2,6 +2,7 @@
 //! filesystem core (`VolumeFs`) doing real work on an encrypted backing tree that holds no
 //! plaintext.
 
+#[path = "common/kms.rs"]
 mod common_kms;
 use common_kms::*;
 use kmsfs::kms::types::*;

@@ -2,6 +2,7 @@
 //! remounts and processes, no plaintext on disk, fio with verification, an fsx-style
 //! differential run, stress-ng, kill -9 of the mount daemon, and key-state failures.
 
+#[path = "common/mount.rs"]
 mod common_mount;
 use common_mount::*;
 use std::io::{Read, Seek, SeekFrom, Write};

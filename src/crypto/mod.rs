@@ -41,6 +41,11 @@ pub fn random_secret(n: usize) -> Result<SecretBytes, CryptoError> {
 }
 
 /// Lower-case hex of `bytes`.
+///
+/// ```
+/// assert_eq!(kmsfs::crypto::hex(&[0x00, 0xab, 0x7f]), "00ab7f");
+/// assert_eq!(kmsfs::crypto::unhex("00AB7f"), Some(vec![0x00, 0xab, 0x7f]));
+/// ```
 pub fn hex(bytes: &[u8]) -> String {
     const D: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

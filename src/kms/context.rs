@@ -43,6 +43,13 @@ pub fn encode_into(ec: &EncryptionContext, out: &mut Vec<u8>) {
 }
 
 /// The canonical encoding of `ec`.
+///
+/// ```
+/// use kmsfs::kms::context::encode;
+/// let a = encode(&[("ab".to_string(), "c".to_string())].into());
+/// let b = encode(&[("a".to_string(), "bc".to_string())].into());
+/// assert_ne!(a, b, "unlike key‖value concatenation");
+/// ```
 pub fn encode(ec: &EncryptionContext) -> Vec<u8> {
     let mut v = Vec::new();
     encode_into(ec, &mut v);

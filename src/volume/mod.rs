@@ -64,7 +64,15 @@ impl VolumeError {
     }
 }
 
-/// Parse a size such as `20GiB`, `512MiB`, `1G`, `4096`.
+/// Parse a size such as `20GiB`, `512MiB`, `1G` (1 MiB to 64 TiB).
+///
+/// ```
+/// use kmsfs::volume::parse_size;
+/// assert_eq!(parse_size("20GiB").unwrap(), 20 << 30);
+/// assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+/// assert!(parse_size("12 parsecs").is_err());
+/// assert!(parse_size("4KiB").is_err(), "below the minimum");
+/// ```
 pub fn parse_size(s: &str) -> Result<u64, VolumeError> {
     let t = s.trim();
     let split = t

@@ -1,4 +1,4 @@
-// Shared by the mount tests (included with `mod common_mount;`): a home with a volume
+// Shared by the mount tests (included as `mod common_mount` with #[path]): a home with a volume
 // mounted through the real binary, unmounted on drop.
 #![allow(dead_code)]
 

@@ -1,4 +1,4 @@
-// Shared by the KMS integration tests (included with `mod common_kms;`).
+// Shared by the KMS integration tests (included as `mod common_kms` with #[path]).
 #![allow(dead_code)]
 
 use kmsfs::home::{Home, InitOptions};
