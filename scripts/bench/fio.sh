@@ -107,7 +107,7 @@ run_fs() {
     fiojob "$fs" seq-write --filename="$f" --rw=write --bs=1M --size=1G --end_fsync=1
     drop
     fiojob "$fs" seq-read-cold --filename="$f" --rw=read --bs=1M --size=1G
-    fiojob "$fs" seq-read-warm --filename="$f" --rw=read --bs=1M --size=1G
+    fiojob "$fs" seq-read-warm --filename="$f" --rw=read --bs=1M --size=1G --invalidate=0
     drop
     fiojob "$fs" rand-read-miss --filename="$f" --rw=randread --bs=4k --size=512M --offset_increment=512M \
         --numjobs=2 --number_ios=100000 --invalidate=1 --group_reporting
