@@ -1,0 +1,311 @@
+//! Golden vectors for the KMS formats (`tests/vectors/kms.json`): the encryption-context
+//! encoding, a ciphertext blob, a sealed key record, an audit chain; and bad inputs with the
+//! error each must give. Regenerate (only when a format changes on purpose) with
+//! `KMSFS_REGEN_VECTORS=1 cargo test --test kms_vectors`.
+
+use kmsfs::crypto::{AeadKey, SecretKey, hex, sha256, unhex};
+use kmsfs::kms::audit::{AuditError, AuditEvent, AuditLine, GENESIS, Head, verify_bytes};
+use kmsfs::kms::blob::{Blob, BlobError};
+use kmsfs::kms::record::{self, RecordError};
+use kmsfs::kms::{EncryptionContext, blob, context};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const MATERIAL: [u8; 32] = [0x42; 32];
+const KEY_ID: [u8; 16] = [
+    0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2, 0x88, 0x3f, 0x0e, 0xb1, 0x6f, 0xaa, 0xf2, 0x10,
+];
+const NONCE: [u8; 12] = [0x0c; 12];
+const ROOT: [u8; 32] = [0x07; 32];
+
+fn ec(p: &[(&str, &str)]) -> EncryptionContext {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn the_record() -> record::KeyRecord {
+    record::KeyRecord {
+        key_id: KEY_ID,
+        created_ms: 1_800_000_000_000,
+        description: "app key".into(),
+        state: record::KeyState::Enabled,
+        manager: record::KeyManager::Customer,
+        deletion_ms: None,
+        pending_window_days: None,
+        rotation: None,
+        materials: vec![record::Material {
+            version: 1,
+            id: [0x99; 32],
+            created_ms: 1_800_000_000_000,
+            origin: record::MaterialOrigin::Created,
+            secret: record::Material32(zeroize::Zeroizing::new(MATERIAL)),
+        }],
+        tags: Default::default(),
+        policy: "{}".into(),
+    }
+}
+
+fn audit_lines() -> Vec<Vec<u8>> {
+    let mut prev = GENESIS.to_string();
+    let mut out = Vec::new();
+    for (seq, op, err) in [
+        (1u64, "CreateKey", None),
+        (2, "Encrypt", None),
+        (
+            3,
+            "Decrypt",
+            Some(("InvalidCiphertextException", "wrong context".to_string())),
+        ),
+    ] {
+        let e = AuditEvent {
+            time_ms: 1_800_000_000_000 + seq as i64 * 1000,
+            request_id: format!("00000000-0000-4000-8000-00000000000{seq}"),
+            principal: Arc::from("arn:aws:iam::111122223333:user/alice"),
+            operation: op,
+            key_arn: Some(
+                "arn:aws:kms:us-east-1:111122223333:key/1b4e28ba-2fa1-41d2-883f-0eb16faaf210"
+                    .into(),
+            ),
+            destination_key_arn: None,
+            encryption_context: (seq > 1).then(|| ec(&[("purpose", "test")])),
+            destination_encryption_context: None,
+            error: err,
+        };
+        let line = serde_json::to_vec(&AuditLine::from_event(&e, seq, &prev)).unwrap();
+        prev = hex(&sha256(&line));
+        out.push(line);
+    }
+    out
+}
+
+fn compute() -> Value {
+    let k = AeadKey::new(&SecretKey::from_bytes(MATERIAL));
+    let ctx = ec(&[("purpose", "test"), ("app", "x")]);
+    let b = blob::seal(&k, &KEY_ID, 1, &NONCE, &ctx, b"hello").unwrap();
+    let root = AeadKey::new(&SecretKey::from_bytes(ROOT));
+    let sealed = record::seal(&root, &the_record(), &NONCE).unwrap();
+    let lines = audit_lines();
+    json!({
+        "context": [
+            {"ec": {}, "encoding": hex(&context::encode(&ec(&[])))},
+            {"ec": {"purpose": "test"}, "encoding": hex(&context::encode(&ec(&[("purpose", "test")])))},
+            {"ec": {"purpose": "test", "app": "x"}, "encoding": hex(&context::encode(&ctx))},
+            {"ec": {"ab": "c"}, "encoding": hex(&context::encode(&ec(&[("ab", "c")])))},
+            {"ec": {"a": "bc"}, "encoding": hex(&context::encode(&ec(&[("a", "bc")])))},
+        ],
+        "blob": {
+            "material": hex(&MATERIAL), "key_id": hex(&KEY_ID), "material_version": 1,
+            "nonce": hex(&NONCE), "ec": {"purpose": "test", "app": "x"}, "plaintext": "hello",
+            "blob": hex(&b),
+        },
+        "record": {
+            "root_key": hex(&ROOT), "nonce": hex(&NONCE),
+            "postcard": hex(&postcard::to_allocvec(&the_record()).unwrap()),
+            "sealed": hex(&sealed),
+        },
+        "audit": {
+            "lines": lines.iter().map(|l| String::from_utf8(l.clone()).unwrap()).collect::<Vec<_>>(),
+            "hashes": lines.iter().map(|l| hex(&sha256(l))).collect::<Vec<_>>(),
+        },
+    })
+}
+
+fn vectors() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/kms.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn kms_formats_do_not_drift() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/kms.json");
+    let got = compute();
+    if std::env::var("KMSFS_REGEN_VECTORS").is_ok() {
+        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+    }
+    assert_eq!(
+        got,
+        vectors(),
+        "a KMS format drifted from tests/vectors/kms.json"
+    );
+}
+
+#[test]
+fn good_vectors_open() {
+    let v = vectors();
+    let k = AeadKey::new(
+        &SecretKey::from_slice(&unhex(v["blob"]["material"].as_str().unwrap()).unwrap()).unwrap(),
+    );
+    let b = unhex(v["blob"]["blob"].as_str().unwrap()).unwrap();
+    let p = Blob::parse(&b).unwrap();
+    assert_eq!((p.key_id, p.material_version), (KEY_ID, 1));
+    assert_eq!(
+        p.open(&k, &ec(&[("app", "x"), ("purpose", "test")]))
+            .unwrap()
+            .expose(),
+        b"hello"
+    );
+    let root = AeadKey::new(
+        &SecretKey::from_slice(&unhex(v["record"]["root_key"].as_str().unwrap()).unwrap()).unwrap(),
+    );
+    let sealed = unhex(v["record"]["sealed"].as_str().unwrap()).unwrap();
+    let rec = record::open(&root, &sealed, &KEY_ID).unwrap();
+    assert_eq!(rec.description, "app key");
+    assert_eq!(*rec.materials[0].secret.0, MATERIAL);
+    let trail: String = v["audit"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string() + "\n")
+        .collect();
+    let head = Head {
+        seq: 3,
+        hash: v["audit"]["hashes"][2].as_str().unwrap().into(),
+    };
+    assert_eq!(verify_bytes(trail.as_bytes(), Some(head)).unwrap().lines, 3);
+}
+
+#[test]
+fn bad_blobs_are_refused_with_the_right_error() {
+    let v = vectors();
+    let k = AeadKey::new(&SecretKey::from_bytes(MATERIAL));
+    let good = unhex(v["blob"]["blob"].as_str().unwrap()).unwrap();
+    let ctx = ec(&[("purpose", "test"), ("app", "x")]);
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = good.clone();
+        f(&mut b);
+        b
+    };
+    assert_eq!(
+        Blob::parse(&good[..55]).unwrap_err(),
+        BlobError::TooShort(55)
+    );
+    assert_eq!(
+        Blob::parse(&with(&|b| b[0] = b'X')).unwrap_err(),
+        BlobError::BadMagic
+    );
+    assert_eq!(
+        Blob::parse(&with(&|b| b[4] = 2)).unwrap_err(),
+        BlobError::BadVersion(2)
+    );
+    assert_eq!(
+        Blob::parse(&with(&|b| b[5] = 7)).unwrap_err(),
+        BlobError::BadAlgorithm(7)
+    );
+    assert_eq!(
+        Blob::parse(&with(&|b| b[6] = 1)).unwrap_err(),
+        BlobError::BadReserved
+    );
+    assert_eq!(
+        Blob::parse(&with(&|b| b[24..28].copy_from_slice(&[0; 4]))).unwrap_err(),
+        BlobError::BadMaterialVersion
+    );
+    // Authentication failures: a flipped tag, ciphertext, key id or version; extension; the
+    // wrong context, including the pair that concatenation would confuse.
+    for bad in [
+        with(&|b| *b.last_mut().unwrap() ^= 1),
+        with(&|b| b[40] ^= 1),
+        with(&|b| b[8] ^= 1),
+        with(&|b| b[27] = 2),
+        with(&|b| b.push(0)),
+    ] {
+        assert!(
+            Blob::parse(&bad)
+                .map(|p| p.open(&k, &ctx).is_err())
+                .unwrap_or(true)
+        );
+    }
+    assert!(
+        Blob::parse(&good)
+            .unwrap()
+            .open(&k, &ec(&[("purpose", "test")]))
+            .is_err()
+    );
+    let amb = blob::seal(&k, &KEY_ID, 1, &NONCE, &ec(&[("ab", "c")]), b"x").unwrap();
+    assert!(
+        Blob::parse(&amb)
+            .unwrap()
+            .open(&k, &ec(&[("a", "bc")]))
+            .is_err()
+    );
+}
+
+#[test]
+fn bad_records_are_refused_with_the_right_error() {
+    let v = vectors();
+    let root = AeadKey::new(&SecretKey::from_bytes(ROOT));
+    let good = unhex(v["record"]["sealed"].as_str().unwrap()).unwrap();
+    let mut flipped = good.clone();
+    let n = flipped.len();
+    flipped[n - 20] ^= 1;
+    assert_eq!(
+        record::open(&root, &flipped, &KEY_ID).unwrap_err(),
+        RecordError::Authentication
+    );
+    let other_root = AeadKey::new(&SecretKey::from_bytes([0x08; 32]));
+    assert_eq!(
+        record::open(&other_root, &good, &KEY_ID).unwrap_err(),
+        RecordError::Authentication
+    );
+    assert!(matches!(
+        record::open(&root, &good, &[0; 16]).unwrap_err(),
+        RecordError::WrongKey { .. }
+    ));
+    let mut rehomed = good.clone();
+    rehomed[8..24].copy_from_slice(&[0; 16]);
+    assert_eq!(
+        record::open(&root, &rehomed, &[0; 16]).unwrap_err(),
+        RecordError::Authentication,
+        "key id is AAD"
+    );
+    assert_eq!(
+        record::open(&root, &good[..40], &KEY_ID).unwrap_err(),
+        RecordError::TooShort(40)
+    );
+    let mut magic = good.clone();
+    magic[0] = b'X';
+    assert_eq!(
+        record::open(&root, &magic, &KEY_ID).unwrap_err(),
+        RecordError::BadMagic
+    );
+}
+
+#[test]
+fn bad_trails_are_found_at_the_right_line() {
+    let v = vectors();
+    let lines: Vec<String> = v["audit"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    let head = || {
+        Some(Head {
+            seq: 3,
+            hash: v["audit"]["hashes"][2].as_str().unwrap().into(),
+        })
+    };
+    let broken_at =
+        |ls: Vec<String>, h: Option<Head>| match verify_bytes((ls.join("\n") + "\n").as_bytes(), h)
+        {
+            Err(AuditError::Broken { line, .. }) => line,
+            other => panic!("expected a broken line, got {other:?}"),
+        };
+    let mut changed = lines.clone();
+    changed[1] = changed[1].replace("Encrypt", "Decrypt");
+    assert_eq!(broken_at(changed, head()), 3);
+    let mut removed = lines.clone();
+    removed.remove(0);
+    assert_eq!(broken_at(removed, head()), 1);
+    let mut reordered = lines.clone();
+    reordered.swap(1, 2);
+    assert_eq!(broken_at(reordered, head()), 2);
+    assert_eq!(
+        broken_at(lines[..2].to_vec(), head()),
+        3,
+        "cut from the end"
+    );
+    let mut last = lines.clone();
+    last[2] = last[2].replace("Decrypt", "Encrypt");
+    assert_eq!(broken_at(last, head()), 3, "the head catches the last line");
+}
