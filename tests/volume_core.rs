@@ -434,3 +434,44 @@ fn unencrypted_volume_stores_plaintext() {
         b"visible"
     );
 }
+
+#[test]
+fn a_damaged_file_header_is_an_error_naming_the_file_and_nothing_else_breaks() {
+    let e = env();
+    let svc = service(&e);
+    let id = vol(&svc, None);
+    let open = svc.open(&id).unwrap();
+    let fs = &open.fs;
+    for name in ["victim", "bystander"] {
+        let (_, fh) = fs.create(ROOT, OsStr::new(name), 0o644, 0, ME).unwrap();
+        fs.write(fh, 0, name.as_bytes()).unwrap();
+        fs.release(fh);
+    }
+    let victim = fs.lookup(ROOT, OsStr::new("victim")).unwrap();
+    drop(open);
+    // Damage the victim's backing header (find it by its size: 32 + 6 bytes).
+    let data = e.home.root().join("volumes").join(&id).join("data");
+    let backing = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .find(|p| std::fs::metadata(p).unwrap().len() == 32 + 6)
+        .unwrap();
+    let mut b = std::fs::read(&backing).unwrap();
+    b[3] ^= 0xff;
+    std::fs::write(&backing, b).unwrap();
+    let open = svc.open(&id).unwrap();
+    let fs = &open.fs;
+    let v = fs.lookup(ROOT, OsStr::new("victim")).unwrap();
+    assert_eq!(v.ino, victim.ino);
+    let err = fs.open(v.ino, libc::O_RDONLY).unwrap_err();
+    assert_eq!(err.errno(), libc::EIO);
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&backing.file_name().unwrap().to_string_lossy().to_string())
+            && msg.contains("bad magic"),
+        "{msg}"
+    );
+    let b = fs.lookup(ROOT, OsStr::new("bystander")).unwrap();
+    let fh = fs.open(b.ino, libc::O_RDONLY).unwrap();
+    assert_eq!(fs.read(fh, 0, 100).unwrap(), b"bystander");
+}
