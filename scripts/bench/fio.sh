@@ -25,7 +25,7 @@ PW=bench-password-1234
 trap 'for d in "$W"/mnt-*; do fusermount3 -u "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || true; done' EXIT
 
 setup() { # name -> mounts $W/mnt-name
-    local n=$1 m="$W/mnt-$1" b="$W/back-$1"
+    local n=$1 m="$W/mnt-$1" b="$W/back-$1-$ROUND"
     mkdir -p "$m" "$b"
     case $n in
     plain) ;;
@@ -54,7 +54,7 @@ teardown() {
     kmsfs) "$K" umount "$m" >/dev/null ;;
     *) fusermount3 -u "$m"; sleep 1 ;;
     esac
-    rm -rf "$W/back-$n"
+    rm -rf "$W/back-$n-$ROUND"
 }
 
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
@@ -120,6 +120,7 @@ run_fs() {
 
 FS=(plain kmsfs gocryptfs cryfs securefs)
 for r in $(seq 1 "$ROUNDS"); do
+    ROUND=$r
     order=("${FS[@]}")
     if [ $((r % 2)) = 0 ]; then order=($(printf '%s\n' "${FS[@]}" | tac)); fi
     if [ $((r % 3)) = 0 ]; then order=("${FS[@]:2}" "${FS[@]:0:2}"); fi

@@ -15,7 +15,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-const TTL: Duration = Duration::from_secs(1);
+/// Entry and attribute lifetime in the kernel. Long, because this mount is the only writer
+/// of its backing tree (the daemon holds the volume's lock), so nothing changes behind it.
+const TTL: Duration = Duration::from_secs(60);
 
 /// fuser's face of a volume.
 pub struct FuseVolume {
