@@ -863,7 +863,7 @@ impl VolumeFs {
         let end = offset + data.len() as u64;
         // Whole blocks inside the file touch no other block and change no size: such writes
         // run side by side under the shared lock; the rest take the file's write lock.
-        let aligned = offset.is_multiple_of(bs) && data.len() as u64 % bs == 0;
+        let aligned = offset.is_multiple_of(bs) && (data.len() as u64).is_multiple_of(bs);
         {
             let _r = h.state.lock.read().expect("file lock");
             let m = h.file.metadata()?;
