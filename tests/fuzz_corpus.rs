@@ -1,10 +1,11 @@
 //! Replays the checked-in fuzz corpora (`fuzz/corpus/<target>/`) and pseudo-random inputs
 //! through the fuzz entry points: none may panic. With `KMSFS_REGEN_CORPUS=1` it first
-//! regenerates the seeds (deterministically) from the real encoders.
+//! regenerates the seeds (deterministically) from the real encoders: the `seed-*` files are
+//! replaced, any other file (a crash kept as a regression input, `crash-*`) is left alone.
 
 use kmsfs::crypto::{AeadKey, SecretKey, hex, sha256};
 use kmsfs::fuzzing::{self, FUZZ_KEY};
-use kmsfs::kms::audit::{AuditEvent, AuditLine, GENESIS};
+use kmsfs::kms::audit::{self, AuditEvent, AuditLine, GENESIS, Head};
 use kmsfs::kms::{blob, record};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,6 +39,45 @@ fn damaged(v: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// A valid record with `versions` materials (for the extra keystore seeds).
+fn record_seed(id: u8, versions: u32) -> record::KeyRecord {
+    record::KeyRecord {
+        key_id: [id; 16],
+        created_ms: 1_800_000_000_000,
+        description: format!("fuzz seed {id}"),
+        state: record::KeyState::Enabled,
+        manager: record::KeyManager::Customer,
+        deletion_ms: None,
+        pending_window_days: None,
+        rotation: None,
+        materials: (1..=versions)
+            .map(|v| record::Material {
+                version: v,
+                id: [v as u8 ^ id; 32],
+                created_ms: 1_800_000_000_000 + i64::from(v),
+                origin: record::MaterialOrigin::Created,
+                secret: record::Material32(zeroize::Zeroizing::new([v as u8 ^ id; 32])),
+            })
+            .collect(),
+        tags: [("k".to_string(), "v".to_string())].into(),
+        policy: "{}".into(),
+    }
+}
+
+/// A sealed record with the header naming `id`, whatever `plain` holds (the layout of
+/// `record::seal`, which always takes the id from the record).
+fn seal_record_raw(key: &AeadKey, id: &[u8; 16], plain: &[u8]) -> Vec<u8> {
+    let nonce = [14u8; 12];
+    let mut out = record::MAGIC.to_vec();
+    out.push(record::VERSION);
+    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(id);
+    out.extend_from_slice(&nonce);
+    let header = out.clone();
+    key.seal_into(&nonce, &header, plain, &mut out).unwrap();
+    out
+}
+
 fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     let key = AeadKey::new(&SecretKey::from_bytes(FUZZ_KEY));
     // Blobs.
@@ -56,9 +96,18 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         blobs.extend(damaged(&b));
         blobs.push(b);
     }
-    let mut bad = blobs[0].clone();
-    bad[4] = 9;
-    blobs.push(bad);
+    // One of each header error, on the 1-byte blob.
+    for (off, byte) in [
+        (0, b'X'), // bad magic
+        (4, 9),    // bad version
+        (5, 2),    // bad algorithm
+        (6, 1),    // reserved not zero
+        (27, 0),   // key-material version 0 (it was 2, big-endian)
+    ] {
+        let mut bad = blobs[7].clone();
+        bad[off] = byte;
+        blobs.push(bad);
+    }
     // Keystore records.
     let mut recs = Vec::new();
     for versions in [1u32, 3] {
@@ -90,6 +139,45 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         recs.extend(damaged(&s));
         recs.push(s);
     }
+    // Every other enum variant and option, so the decoder sees them all.
+    let mut rec = record_seed(4, 2);
+    rec.state = record::KeyState::PendingDeletion;
+    rec.manager = record::KeyManager::Aws;
+    rec.deletion_ms = Some(1_800_600_000_000);
+    rec.pending_window_days = Some(7);
+    rec.rotation = None;
+    rec.materials[1].origin = record::MaterialOrigin::OnDemandRotation;
+    rec.tags.clear();
+    rec.description = String::new();
+    let s = record::seal(&key, &rec, &[10; 12]).unwrap();
+    // One of each header error.
+    for (off, byte) in [(0, b'X'), (4, 2), (5, 1)] {
+        let mut bad = s.clone();
+        bad[off] = byte;
+        recs.push(bad);
+    }
+    recs.push(s);
+    let mut rec = record_seed(5, 3);
+    rec.state = record::KeyState::Disabled;
+    rec.materials[1].origin = record::MaterialOrigin::AutomaticRotation;
+    rec.tags.insert("owner".into(), "ops".into());
+    rec.policy = r#"{"Version":"2012-10-17","Statement":[]}"#.into();
+    recs.push(record::seal(&key, &rec, &[11; 12]).unwrap());
+    // Authentic but refused after decryption: no material, versions 1, 3, a record naming
+    // another key, and plaintext that is not a postcard KeyRecord.
+    let mut rec = record_seed(6, 1);
+    rec.materials.clear();
+    recs.push(record::seal(&key, &rec, &[12; 12]).unwrap());
+    let mut rec = record_seed(7, 2);
+    rec.materials[1].version = 3;
+    recs.push(record::seal(&key, &rec, &[13; 12]).unwrap());
+    let rec = record_seed(8, 1);
+    recs.push(seal_record_raw(
+        &key,
+        &[0x88; 16],
+        &postcard::to_allocvec(&rec).unwrap(),
+    ));
+    recs.push(seal_record_raw(&key, &[9; 16], b"not postcard"));
     // Audit trails: 8-byte head seq prefix, then chained lines.
     let mut trails = Vec::new();
     let mut body = Vec::new();
@@ -119,6 +207,41 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     }
     let full = trails.last().unwrap().clone();
     trails.extend(damaged(&full));
+    let lines: Vec<&[u8]> = body.split_inclusive(|&b| b == b'\n').collect();
+    let trail = |head: u64, ls: &[&[u8]]| {
+        let mut t = head.to_le_bytes().to_vec();
+        ls.iter().for_each(|l| t.extend_from_slice(l));
+        t
+    };
+    trails.push(trail(0, &lines)); // head seq 0: no hash to check
+    trails.push(trail(9, &lines)); // head beyond the end: lines cut
+    trails.push(trail(4, &[lines[0], lines[2], lines[1], lines[3]])); // reordered
+    trails.push(trail(3, &[lines[0], lines[1], lines[3]])); // one removed
+    trails.push(trail(3, &lines[1..])); // the first removed
+    trails.push(trail(4, &[lines[0], b"{}\n", lines[2], lines[3]])); // not an audit line
+    trails.push(trail(2, &[lines[0], b"\xff\xfe\n"])); // not UTF-8
+    trails.push(trail(2, &[lines[0], lines[1], &lines[2][..40]])); // torn tail
+    trails.push(3u64.to_le_bytes()[..5].to_vec()); // no complete head prefix
+    trails.push(0u64.to_le_bytes().to_vec()); // an empty trail
+    // A ReEncrypt line: the optional destination fields too.
+    let e = AuditEvent {
+        time_ms: 1_800_000_000_000,
+        request_id: "00000000-0000-4000-8000-000000000009".into(),
+        principal: Arc::from("arn:aws:iam::111122223333:user/alice"),
+        operation: "ReEncrypt",
+        key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/a".into()),
+        destination_key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/b".into()),
+        encryption_context: Some([("a".to_string(), "1".to_string())].into()),
+        destination_encryption_context: Some([("b".to_string(), "2".to_string())].into()),
+        error: None,
+    };
+    for (head, prev) in [(0u64, GENESIS), (1, &"f".repeat(64))] {
+        // Verifies (head seq 0); then a first line that does not start the chain.
+        let mut t = head.to_le_bytes().to_vec();
+        serde_json::to_writer(&mut t, &AuditLine::from_event(&e, 1, prev)).unwrap();
+        t.push(b'\n');
+        trails.push(t);
+    }
     // Volume headers.
     let mut headers = Vec::new();
     for encrypted in [false, true] {
@@ -170,22 +293,90 @@ fn corpora_replay_without_panics() {
     if std::env::var("KMSFS_REGEN_CORPUS").is_ok() {
         for (target, list) in seeds() {
             let dir = corpus(target);
-            let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("seed-")
+                {
+                    std::fs::remove_file(p).unwrap();
+                }
+            }
             for s in list {
                 std::fs::write(dir.join(format!("seed-{}", &hex(&sha256(&s))[..16])), s).unwrap();
             }
         }
     }
-    for (target, f) in TARGETS {
-        let dir = corpus(target);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let mut seen = Vec::new();
+    for d in std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display())) {
+        let dir = d.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let (_, f) = TARGETS
+            .iter()
+            .find(|(t, _)| *t == name)
+            .unwrap_or_else(|| panic!("{}: no fuzz target of that name", dir.display()));
         let mut n = 0;
-        for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        for e in std::fs::read_dir(&dir).unwrap() {
             f(&std::fs::read(e.unwrap().path()).unwrap());
             n += 1;
         }
-        assert!(n >= 4, "{target}: only {n} seeds");
+        assert!(n >= 4, "{}: only {n} inputs", dir.display());
+        seen.push(name);
     }
+    for (target, _) in TARGETS {
+        assert!(
+            seen.iter().any(|s| s == target),
+            "fuzz/corpus/{target}/ is missing"
+        );
+    }
+}
+
+/// The checked-in seeds still get past the AEAD and the parsers (so a changed format or
+/// `FUZZ_KEY` cannot leave the fuzzers stuck at the first check without notice).
+#[test]
+fn corpora_reach_the_decoders() {
+    let key = AeadKey::new(&SecretKey::from_bytes(FUZZ_KEY));
+    let files = |t: &str| {
+        std::fs::read_dir(corpus(t))
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let blobs = files("blob");
+    let opened = blobs
+        .iter()
+        .filter_map(|b| blob::Blob::parse(b).ok())
+        .filter(|b| b.open(&key, &Default::default()).is_ok())
+        .count();
+    assert!(opened >= 4, "only {opened} blob seeds open under FUZZ_KEY");
+    let recs = files("keystore_record");
+    let opened = recs
+        .iter()
+        .filter(|r| record::parse_header(r).is_ok_and(|id| record::open(&key, r, &id).is_ok()))
+        .count();
+    assert!(
+        opened >= 4,
+        "only {opened} keystore seeds open under FUZZ_KEY"
+    );
+    let trails = files("audit_trail");
+    let chained = trails
+        .iter()
+        .filter(|t| t.len() > 8 && t[..8] == [0; 8])
+        .filter(|t| {
+            audit::verify_bytes(
+                &t[8..],
+                Some(Head {
+                    seq: 0,
+                    hash: String::new(),
+                }),
+            )
+            .is_ok_and(|r| r.lines > 0)
+        })
+        .count();
+    assert!(chained >= 2, "only {chained} audit seeds verify");
 }
 
 #[test]
@@ -211,6 +402,19 @@ fn random_inputs_never_panic() {
                 1 => v.truncate(next() as usize % (v.len() + 1)),
                 _ => v.extend((0..next() % 64).map(|_| next() as u8)),
             }
+            f(&v);
+        }
+        // Fresh bytes: wholly random, and random after a seed's first 8..=64 bytes (so
+        // that some get past the magic and version checks).
+        for i in 0..3000 {
+            let len = next() as usize % 600;
+            let mut v: Vec<u8> = if i % 2 == 0 {
+                Vec::new()
+            } else {
+                let s = &base[i % base.len()];
+                s[..s.len().min(8 + next() as usize % 57)].to_vec()
+            };
+            v.extend((0..len).map(|_| next() as u8));
             f(&v);
         }
     }
