@@ -578,3 +578,47 @@ fn real_tools_work_on_the_mount() {
         assert!(out.contains("ok") && out.contains("20000"), "{out}");
     }
 }
+
+/// With FUSE_HANDLE_KILLPRIV_V2 (no `security.capability` lookup before every write) the
+/// filesystem clears set-user-ID after an unprivileged write, as ext4 does; the kernel's
+/// cached mode follows at once. Needs root (to drop to another user).
+#[test]
+fn unprivileged_write_drops_setuid() {
+    if !fuse_or_skip("unprivileged_write_drops_setuid") || !nix::unistd::getuid().is_root() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let m = Mounted::new("64MiB");
+    let f = m.mnt.join("suid");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let write_as_nobody = |p: &std::path::Path| {
+        // The shell (root) opens the file; the write happens after dropping to uid 65534.
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg("exec 3>>\"$1\"; setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo x >&3'")
+            .arg("sh")
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    std::fs::write(&f, b"a").unwrap();
+    for (set, want) in [
+        (0o4777, 0o777),
+        (0o2777, 0o777),
+        (0o2767, 0o2767),
+        (0o755, 0o755),
+    ] {
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(set)).unwrap();
+        write_as_nobody(&f);
+        assert_eq!(mode(&f), want, "mode {set:o} after an unprivileged write");
+    }
+    // A root write keeps the bits.
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&f)
+        .and_then(|mut h| std::io::Write::write_all(&mut h, b"y"))
+        .unwrap();
+    assert_eq!(mode(&f), 0o4755);
+}

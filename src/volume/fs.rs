@@ -513,6 +513,27 @@ impl VolumeFs {
         }
     }
 
+    /// Clears set-user-ID, and set-group-ID when group-execute is set, as the kernel does
+    /// after a write or truncate by a caller without CAP_FSETID. With
+    /// `FUSE_HANDLE_KILLPRIV_V2` (which spares every write a `security.capability` lookup)
+    /// this is the filesystem's job.
+    /// Returns whether the mode changed.
+    pub fn kill_suidgid(&self, ino: Ino, fh: Option<u64>) -> FsResult<bool> {
+        let m = u32::from(self.getattr_fh(ino, fh)?.perm);
+        let mut kept = m & !0o4000;
+        if m & 0o010 != 0 {
+            kept &= !0o2000;
+        }
+        if kept == m {
+            return Ok(false);
+        }
+        let a = SetAttr {
+            mode: Some(kept),
+            ..SetAttr::default()
+        };
+        self.setattr(ino, a, fh).map(|_| true)
+    }
+
     pub fn setattr(&self, ino: Ino, a: SetAttr, fh: Option<u64>) -> FsResult<Attr> {
         let h = self.open_handle(ino, fh);
         let p = match &h {
@@ -1257,8 +1278,10 @@ impl VolumeFs {
     }
 
     pub fn getxattr(&self, ino: Ino, name: &OsStr) -> FsResult<Vec<u8>> {
-        let p = cpath(&self.path(ino)?)?;
+        // The name first: the kernel asks for `security.capability` before every write, and
+        // that answer must cost no path lookup and no syscall.
         let n = self.xattr_name(name)?;
+        let p = cpath(&self.path(ino)?)?;
         let raw = get_xattr(&p, &n)?;
         match &self.keys {
             None => Ok(raw),

@@ -22,6 +22,8 @@ const TTL: Duration = Duration::from_secs(60);
 /// fuser's face of a volume.
 pub struct FuseVolume {
     pub fs: Arc<VolumeFs>,
+    /// Tells the kernel to drop cached attributes we changed on our own (set once mounted).
+    pub notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
 }
 
 fn errno(e: &FsError) -> Errno {
@@ -96,8 +98,39 @@ pub fn config(name: &str) -> fuser::Config {
 
 /// Mount `fs` at `mountpoint` and serve until it is unmounted.
 pub fn serve(fs: Arc<VolumeFs>, mountpoint: &Path, name: &str) -> std::io::Result<()> {
-    let session = fuser::Session::new(FuseVolume { fs }, mountpoint, &config(name))?;
+    let notifier = Arc::new(std::sync::OnceLock::new());
+    let vol = FuseVolume {
+        fs,
+        notifier: notifier.clone(),
+    };
+    let session = fuser::Session::new(vol, mountpoint, &config(name))?;
+    let _ = notifier.set(session.notifier());
+    raise_dirty_limit(mountpoint);
     session.run()
+}
+
+/// The kernel gives every FUSE mount a backing device that may hold at most 1% of the
+/// dirty-page budget (`strict_limit`), so with the writeback cache on, small random writes
+/// are throttled to the speed of their write-back. When we may (root), let this mount use
+/// the normal dirty limits instead: fsync still flushes, and the daemon is the only writer.
+/// Found through /proc/self/mountinfo (no request to the not-yet-serving mount); best effort.
+fn raise_dirty_limit(mountpoint: &Path) {
+    let Ok(mp) = mountpoint.canonicalize() else {
+        return;
+    };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let Some(dev) = info.lines().rev().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        (f.len() > 4 && f[4] == mp.to_string_lossy().replace(' ', "\\040"))
+            .then(|| f[2].to_string())
+    }) else {
+        return;
+    };
+    let bdi = Path::new("/sys/class/bdi").join(&dev);
+    let _ = std::fs::write(bdi.join("strict_limit"), "0");
+    let _ = std::fs::write(bdi.join("max_ratio"), "50");
 }
 
 impl Filesystem for FuseVolume {
@@ -108,6 +141,7 @@ impl Filesystem for FuseVolume {
             InitFlags::FUSE_DO_READDIRPLUS,
             InitFlags::FUSE_READDIRPLUS_AUTO,
             InitFlags::FUSE_CACHE_SYMLINKS,
+            InitFlags::FUSE_HANDLE_KILLPRIV_V2,
         ] {
             if config.add_capabilities(cap).is_err() {
                 eprintln!("kmsfs: the kernel does not offer {cap:?}; going on without it");
@@ -140,7 +174,7 @@ impl Filesystem for FuseVolume {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -164,7 +198,17 @@ impl Filesystem for FuseVolume {
             atime: when(atime),
             mtime: when(mtime),
         };
-        match self.fs.setattr(ino.0, a, fh.map(|f| f.0)) {
+        // A truncate by anyone but root drops set-user-ID/set-group-ID (FUSE_HANDLE_KILLPRIV_V2
+        // leaves it to us; fuser does not pass the kernel's FATTR_KILL_SUIDGID bit).
+        let r = self.fs.setattr(ino.0, a, fh.map(|f| f.0));
+        let r = match r {
+            Ok(_) if size.is_some() && mode.is_none() && req.uid() != 0 => self
+                .fs
+                .kill_suidgid(ino.0, fh.map(|f| f.0))
+                .and_then(|_| self.fs.getattr_fh(ino.0, fh.map(|f| f.0))),
+            r => r,
+        };
+        match r {
             Ok(a) => reply.attr(&TTL, &fattr(&a)),
             Err(e) => reply.error(errno(&e)),
         }
@@ -302,15 +346,26 @@ impl Filesystem for FuseVolume {
     fn write(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
+            match self.fs.kill_suidgid(ino.0, Some(fh.0)) {
+                Ok(true) => {
+                    if let Some(n) = self.notifier.get() {
+                        let _ = n.inval_inode(ino, -1, 0);
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => return reply.error(errno(&e)),
+            }
+        }
         match self.fs.write(fh.0, offset, data) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(errno(&e)),
