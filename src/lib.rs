@@ -5,6 +5,10 @@
 //! ```text
 //! cli                         (clap front end, the `kmsfs` binary)
 //!  |
+//! snapshot                    (EBS snapshots: chunk store, manifests, copies, restores)
+//!  |
+//! volume                      (EBS volumes: header, encrypted backing tree, FUSE adaptor)
+//!  |
 //! kms::Client                 (trait: the only way services reach the KMS)
 //!  |
 //! kms                         (keys, aliases, rotation, deletion, audit trail, keystore)
@@ -18,4 +22,5 @@ pub mod fsutil;
 pub mod fuzzing;
 pub mod home;
 pub mod kms;
+pub mod snapshot;
 pub mod volume;

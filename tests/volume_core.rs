@@ -26,6 +26,7 @@ fn vol(svc: &VolumeService, key: Option<&str>) -> String {
         size: 64 << 20,
         kms_key_id: key.map(String::from),
         encrypted: None,
+        snapshot_id: None,
     })
     .unwrap()
     .volume_id

@@ -6,6 +6,7 @@ mod args;
 mod audit_cmd;
 mod kms_cmd;
 mod output;
+pub mod snapshot_cmd;
 pub mod volume_cmd;
 
 use crate::home::{Home, HomeError, InitOptions};
@@ -36,6 +37,8 @@ pub mod exit {
     pub const VOLUME: i32 = 8;
     /// Mounting or unmounting failed (FUSE unavailable, busy, not a mount point).
     pub const MOUNT: i32 = 9;
+    /// A snapshot problem: not found, a missing or damaged chunk or manifest.
+    pub const SNAPSHOT: i32 = 10;
 }
 
 /// A failure as the CLI reports it.
@@ -196,6 +199,9 @@ pub enum Command {
     /// Account settings (encryption by default, default KMS key).
     #[command(subcommand)]
     Config(volume_cmd::ConfigCommand),
+    /// EBS-style snapshots of volumes: create, list, describe, delete, copy, verify.
+    #[command(subcommand)]
+    Snapshot(snapshot_cmd::SnapshotCommand),
     /// Mount a volume on a directory (in the background unless --foreground).
     Mount {
         volume_id: String,
@@ -247,6 +253,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(cmd) => audit_cmd::run(&cli, &root, cmd, &out),
         Command::Volume(cmd) => volume_cmd::run_volume(&cli, &root, cmd, &out),
         Command::Config(cmd) => volume_cmd::run_config(&cli, &root, cmd, &out),
+        Command::Snapshot(cmd) => snapshot_cmd::run(&cli, &root, cmd, &out),
         Command::Mount {
             volume_id,
             dir,

@@ -14,9 +14,13 @@ use std::time::{Duration, Instant};
 pub enum VolumeCommand {
     /// Create a volume; prints it as JSON.
     Create {
-        /// Size, e.g. 20GiB, 512MiB.
+        /// Size, e.g. 20GiB, 512MiB (with --snapshot-id: at least the snapshot's, default it).
+        #[arg(long, required_unless_present = "snapshot_id")]
+        size: Option<String>,
+        /// Make the volume from this snapshot (the data key is kept under the same KMS key;
+        /// another key, or encrypting an unencrypted snapshot, re-encrypts every block).
         #[arg(long)]
-        size: String,
+        snapshot_id: Option<String>,
         /// KMS key for the volume's data key (key id, ARN or alias).
         #[arg(long)]
         kms_key_id: Option<String>,
@@ -93,11 +97,15 @@ pub fn run_volume(
     let r = match cmd {
         VolumeCommand::Create {
             size,
+            snapshot_id,
             kms_key_id,
             encrypted,
             unencrypted,
         } => {
-            let size = crate::volume::parse_size(size).map_err(err)?;
+            let size = match size {
+                Some(s) => crate::volume::parse_size(s).map_err(err)?,
+                None => 0,
+            };
             let enc = if *unencrypted {
                 Some(false)
             } else if *encrypted {
@@ -105,13 +113,22 @@ pub fn run_volume(
             } else {
                 None
             };
-            let v = svc
-                .create(&CreateVolume {
-                    size,
-                    kms_key_id: kms_key_id.clone(),
-                    encrypted: enc,
-                })
-                .map_err(err)?;
+            let opts = CreateVolume {
+                size,
+                kms_key_id: kms_key_id.clone(),
+                encrypted: enc,
+                snapshot_id: None,
+            };
+            let v = match snapshot_id {
+                None => svc.create(&opts).map_err(err)?,
+                Some(snap) => {
+                    let snaps =
+                        crate::snapshot::SnapshotService::new(svc.home().clone(), svc.kms_client());
+                    snaps
+                        .restore(snap, &opts)
+                        .map_err(|e| super::snapshot_cmd::snapshot_error(what, e))?
+                }
+            };
             out.print(&v)
         }
         VolumeCommand::List => {
@@ -220,6 +237,9 @@ pub fn run_mount(
     let opened = opened?;
     drop(kms);
     opened.mounted_at(&mp).map_err(|e| volume_error(&what, e))?;
+    // The control socket lets `snapshot create` hold changes while it reads the volume.
+    crate::volume::control::serve(&opened.dir, opened.fs.clone())
+        .map_err(|e| CliError::new(&what, format!("control socket: {e}"), exit::MOUNT))?;
     let stop = mp.clone();
     watch_signals(stop);
     eprintln!(

@@ -184,6 +184,9 @@ pub struct VolumeFs {
     states: Mutex<HashMap<Ino, std::sync::Weak<FileState>>>,
     next_fh: AtomicU64,
     used: AtomicU64,
+    /// Every change to the backing tree holds this shared; a snapshot holds it exclusive
+    /// so that it reads the tree at one point in time.
+    freeze: RwLock<()>,
 }
 
 impl std::fmt::Debug for VolumeFs {
@@ -254,12 +257,24 @@ impl VolumeFs {
             states: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             used: AtomicU64::new(0),
+            freeze: RwLock::new(()),
         };
         if fs.keys.is_some() && !data.join(names::DIRIV).exists() {
             fs.write_diriv(data)?;
         }
         fs.used.store(du(data)?, Ordering::Relaxed);
         Ok(fs)
+    }
+
+    /// Held (shared) by every change to the backing tree.
+    fn hold(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.freeze.read().expect("freeze lock")
+    }
+
+    /// Holds every change to the backing tree until the guard is dropped (reads go on), so
+    /// that a snapshot sees the tree at one point in time.
+    pub fn freeze(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.freeze.write().expect("freeze lock")
     }
 
     fn content(&self) -> Content<'_> {
@@ -535,6 +550,7 @@ impl VolumeFs {
     }
 
     pub fn setattr(&self, ino: Ino, a: SetAttr, fh: Option<u64>) -> FsResult<Attr> {
+        let _hold = self.hold();
         let h = self.open_handle(ino, fh);
         let p = match &h {
             Some(_) => None,
@@ -680,6 +696,7 @@ impl VolumeFs {
         caller: Caller,
         make: impl FnOnce(&Path) -> FsResult<()>,
     ) -> FsResult<Attr> {
+        let _hold = self.hold();
         let s = self.stored(parent, name)?;
         let dir = self.path(parent)?;
         let p = dir.join(s.backing());
@@ -878,6 +895,7 @@ impl VolumeFs {
     }
 
     pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> FsResult<u32> {
+        let _hold = self.hold();
         let h = self.handle(fh)?;
         let id = h.state.id.lock().expect("file id").flatten();
         let bs = super::content::BLOCK as u64;
@@ -930,6 +948,7 @@ impl VolumeFs {
     }
 
     fn unlink_entry(&self, parent: Ino, name: &OsStr, dir_expected: bool) -> FsResult<()> {
+        let _hold = self.hold();
         let s = self.stored(parent, name)?;
         let dir = self.path(parent)?;
         let p = dir.join(s.backing());
@@ -1004,6 +1023,7 @@ impl VolumeFs {
         newname: &OsStr,
         flags: u32,
     ) -> FsResult<()> {
+        let _hold = self.hold();
         let from = self.stored(parent, name)?;
         let to = self.stored(newparent, newname)?;
         let fdir = self.path(parent)?;
@@ -1096,6 +1116,7 @@ impl VolumeFs {
     }
 
     pub fn link(&self, ino: Ino, newparent: Ino, newname: &OsStr) -> FsResult<Attr> {
+        let _hold = self.hold();
         let src = self.path(ino)?;
         if fs::symlink_metadata(&src)?.is_dir() {
             return Err(FsError::NotPermitted);
@@ -1245,6 +1266,7 @@ impl VolumeFs {
     }
 
     pub fn setxattr(&self, ino: Ino, name: &OsStr, value: &[u8], flags: i32) -> FsResult<()> {
+        let _hold = self.hold();
         let p = cpath(&self.path(ino)?)?;
         let n = self.xattr_name(name)?;
         let v = match &self.keys {
@@ -1336,6 +1358,7 @@ impl VolumeFs {
     }
 
     pub fn removexattr(&self, ino: Ino, name: &OsStr) -> FsResult<()> {
+        let _hold = self.hold();
         let p = cpath(&self.path(ino)?)?;
         let n = self.xattr_name(name)?;
         // SAFETY: valid C strings.

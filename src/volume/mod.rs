@@ -4,6 +4,7 @@
 //! decrypted into memory at mount. The service reaches KMS only through `kms::Client`.
 
 pub mod content;
+pub mod control;
 pub mod fs;
 pub mod fuse;
 pub mod header;

@@ -48,6 +48,8 @@ pub struct CreateVolume {
     pub kms_key_id: Option<String>,
     /// `Some(true)` for `--encrypted`, `Some(false)` for `--unencrypted`.
     pub encrypted: Option<bool>,
+    /// The snapshot the volume is made from (recorded in its header).
+    pub snapshot_id: Option<String>,
 }
 
 /// A volume as `volume describe` prints it.
@@ -91,6 +93,8 @@ pub struct OpenVolume {
 pub struct VolumeService {
     home: Home,
     kms: Arc<dyn Client>,
+    /// Where the volumes live: `volumes/` in the home, or a scratch directory.
+    dir: PathBuf,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -103,11 +107,27 @@ fn valid_id(id: &str) -> bool {
 
 impl VolumeService {
     pub fn new(home: Home, kms: Arc<dyn Client>) -> VolumeService {
-        VolumeService { home, kms }
+        let dir = home.root().join("volumes");
+        VolumeService { home, kms, dir }
+    }
+
+    /// A service whose volumes live in `dir` (scratch volumes, e.g. while a snapshot is
+    /// copied under a new key); settings still come from the home.
+    pub fn with_dir(home: Home, kms: Arc<dyn Client>, dir: PathBuf) -> VolumeService {
+        VolumeService { home, kms, dir }
+    }
+
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// The KMS client the service acts through.
+    pub fn kms_client(&self) -> Arc<dyn Client> {
+        self.kms.clone()
     }
 
     pub fn volumes_dir(&self) -> PathBuf {
-        self.home.root().join("volumes")
+        self.dir.clone()
     }
 
     pub fn volume_dir(&self, id: &str) -> Result<PathBuf, VolumeError> {
@@ -200,7 +220,7 @@ impl VolumeService {
                     kms_key_arn: Some(r.key_id),
                     wrapped_dek: Some(r.ciphertext_blob),
                     dek_context: ctx,
-                    snapshot_id: None,
+                    snapshot_id: opts.snapshot_id.clone(),
                 },
                 Some(VolumeKeys::header_mac(&dek)),
             )
@@ -210,7 +230,7 @@ impl VolumeService {
                     kms_key_arn: None,
                     wrapped_dek: None,
                     dek_context: BTreeMap::new(),
-                    snapshot_id: None,
+                    snapshot_id: opts.snapshot_id.clone(),
                 },
                 None,
             )
@@ -240,7 +260,9 @@ impl VolumeService {
         self.describe(&id)
     }
 
-    fn unwrap_dek(
+    /// Decrypt a wrapped DEK through KMS (as the volume service), naming `volume` and the
+    /// key if KMS refuses.
+    pub fn unwrap_dek(
         &self,
         volume: &str,
         key: &str,
@@ -262,6 +284,47 @@ impl VolumeService {
             })?;
         SecretKey::from_slice(r.plaintext.expose())
             .ok_or_else(|| VolumeError::DamagedHeader("the data key is not 32 bytes".into()))
+    }
+
+    /// Create a volume whose backing tree `fill` writes (a restore that keeps the data key):
+    /// the header, sealed with `dek`'s MAC key, is written last, so a crash part-way leaves
+    /// no volume in `list`.
+    pub fn create_restored<E: From<VolumeError>>(
+        &self,
+        size: u64,
+        body: HeaderBody,
+        dek: Option<&SecretKey>,
+        fill: impl FnOnce(&Path) -> Result<(), E>,
+    ) -> Result<VolumeInfo, E> {
+        let id = new_id()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as i64;
+        let h = VolumeHeader {
+            volume_id: id.clone(),
+            size,
+            created_ms: now,
+            encrypted: dek.is_some(),
+            body,
+        };
+        let dir = self.volumes_dir().join(&id);
+        fsutil::create_dir_durable(&dir, 0o700).map_err(|e| VolumeError::io(&dir, e))?;
+        let data = dir.join("data");
+        std::fs::create_dir(&data).map_err(|e| VolumeError::io(&data, e))?;
+        if let Err(e) = fill(&data) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        // Everything written so far reaches the disk before the header makes it a volume.
+        if let Ok(f) = std::fs::File::open(&data) {
+            let _ = nix::unistd::syncfs(&f);
+        }
+        let hp = dir.join("volume.hdr");
+        let mac = dek.map(VolumeKeys::header_mac);
+        fsutil::atomic_write(&hp, &h.encode(mac.as_ref()), 0o600)
+            .map_err(|e| VolumeError::io(&hp, e))?;
+        Ok(self.describe(&id)?)
     }
 
     /// Read a volume's header (its seal is checked at mount, when the DEK is known).
@@ -390,6 +453,7 @@ impl OpenVolume {
 
     pub fn unmounted(&self) {
         let _ = std::fs::remove_file(self.dir.join("mount.json"));
+        let _ = std::fs::remove_file(self.dir.join(super::control::SOCKET));
     }
 }
 

@@ -1,0 +1,76 @@
+//! EBS-style snapshots of volumes: point-in-time, incremental, content-addressed copies of a
+//! volume's backing tree (ciphertext when the volume is encrypted), with copies and
+//! restores that share the data key where the KMS key stays and re-encrypt every block
+//! where it changes. Sits on the volume layer; reaches KMS only through `kms::Client`.
+//!
+//! - [`store`]: the object store trait and its local-directory implementation;
+//! - [`manifest`]: a snapshot's manifest (format in docs/FORMAT.md);
+//! - [`tree`]: backing tree to chunks and back;
+//! - [`copy`]: plaintext tree copy between two volumes (re-encryption);
+//! - [`service`]: create, list, describe, delete, copy, verify, restore;
+//! - [`progress`]: the progress line on a terminal.
+
+pub mod copy;
+pub mod manifest;
+pub mod progress;
+pub mod service;
+pub mod store;
+pub mod tree;
+
+pub use manifest::Manifest;
+pub use service::{SnapshotInfo, SnapshotService, VerifyReport};
+
+use crate::kms::KmsError;
+use crate::volume::VolumeError;
+use std::path::PathBuf;
+
+/// Errors of the snapshot layer.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshot {0} does not exist")]
+    NotFound(String),
+    #[error("'{0}' is not a snapshot id (snap- followed by 17 hex digits)")]
+    BadId(String),
+    #[error("the snapshot manifest is damaged: {0}")]
+    DamagedManifest(String),
+    #[error("chunk {0} is missing from the snapshot store")]
+    MissingChunk(String),
+    #[error("chunk {0} is damaged (its bytes do not match its SHA-256 name)")]
+    DamagedChunk(String),
+    #[error("snapshot store: {0}")]
+    Store(String),
+    #[error("copying the volume's files: {0}")]
+    Copy(String),
+    #[error(
+        "snapshot {0} is encrypted: a volume or copy made from it must be encrypted too (an encrypted snapshot cannot become unencrypted)"
+    )]
+    MustStayEncrypted(String),
+    #[error("the KMS key {key} of snapshot {snapshot} cannot be used: {source}")]
+    KeyUnusable {
+        snapshot: String,
+        key: String,
+        #[source]
+        source: KmsError,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Volume(#[from] VolumeError),
+    #[error("{0}")]
+    Kms(#[from] KmsError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SnapshotError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> SnapshotError {
+        SnapshotError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,603 @@
+//! The snapshot service of one home: create (consistent while mounted, incremental),
+//! list, describe, delete (frees exactly the chunks no other snapshot needs), copy, verify
+//! and restore to a new volume, following the EBS rules of DESIGN.md.
+//!
+//! Layout: `snapshots/records/snap-*.json` (one record per snapshot, written last and
+//! atomically: a snapshot exists when its record does), `snapshots/objects/` (chunks and
+//! manifests by SHA-256), `snapshots/tmp/` (scratch volumes of copies under a new key),
+//! `snapshots/lock` (held while the store changes).
+
+use super::SnapshotError;
+use super::copy::copy_tree;
+use super::manifest::Manifest;
+use super::progress::Progress;
+use super::store::{Hash, LocalStore, ObjectStore};
+use super::tree;
+use crate::crypto::{SecretKey, hex, sha256, unhex};
+use crate::fsutil::{self, FileLock};
+use crate::home::Home;
+use crate::kms::Client;
+use crate::kms::types::{DecryptRequest, KeyIdRequest};
+use crate::volume::header::HeaderBody;
+use crate::volume::keys::VolumeKeys;
+use crate::volume::{CreateVolume, VolumeError, VolumeFs, VolumeInfo, VolumeService};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A snapshot as `snapshot describe` prints it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct SnapshotInfo {
+    pub snapshot_id: String,
+    pub volume_id: String,
+    pub state: String,
+    pub start_time: String,
+    pub start_time_ms: i64,
+    pub progress: String,
+    pub description: String,
+    pub encrypted: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kms_key_id: Option<String>,
+    /// The volume's size in GiB (rounded up), as EBS reports it.
+    pub volume_size: u64,
+    pub volume_size_bytes: u64,
+    /// Bytes of the volume's data the snapshot holds (its logical size).
+    pub full_snapshot_size_in_bytes: u64,
+    /// Bytes of chunks this snapshot added to the store.
+    pub bytes_added: u64,
+    pub chunks_added: u64,
+    pub chunk_count: u64,
+    pub manifest_sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source_snapshot_id: Option<String>,
+}
+
+/// What `snapshot verify` found for one snapshot.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerifyReport {
+    pub snapshot_id: String,
+    pub chunks_checked: u64,
+    pub bytes_checked: u64,
+    /// One line per problem, naming the chunk or the manifest; empty when intact.
+    pub problems: Vec<String>,
+}
+
+/// The principal the snapshot service acts as (EBS).
+pub const PRINCIPAL: &str = crate::volume::service::EBS_PRINCIPAL;
+
+pub struct SnapshotService {
+    home: Home,
+    kms: Arc<dyn Client>,
+    volumes: VolumeService,
+    store: LocalStore,
+}
+
+fn valid_id(id: &str) -> bool {
+    id.len() == 22
+        && id.starts_with("snap-")
+        && id[5..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+fn new_id() -> Result<String, SnapshotError> {
+    let mut b = [0u8; 9];
+    crate::crypto::fill_random(&mut b).map_err(|e| SnapshotError::Invalid(e.to_string()))?;
+    Ok(format!("snap-{}", &hex(&b)[..17]))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
+}
+
+/// Total bytes of the regular files under `dir` (for the progress line).
+fn du(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+/// What keeps a volume still while it is read (held until dropped, never read).
+#[allow(dead_code)]
+enum Still {
+    Locked(FileLock),
+    Frozen(crate::volume::control::Frozen),
+}
+
+impl SnapshotService {
+    pub fn new(home: Home, kms: Arc<dyn Client>) -> SnapshotService {
+        let volumes = VolumeService::new(home.clone(), kms.clone());
+        let store = LocalStore::new(&home.root().join("snapshots").join("objects"));
+        SnapshotService {
+            home,
+            kms,
+            volumes,
+            store,
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.home.root().join("snapshots")
+    }
+
+    fn records(&self) -> PathBuf {
+        self.root().join("records")
+    }
+
+    /// The object store (tests reach chunks through it).
+    pub fn store(&self) -> &LocalStore {
+        &self.store
+    }
+
+    fn record_path(&self, id: &str) -> Result<PathBuf, SnapshotError> {
+        if !valid_id(id) {
+            return Err(SnapshotError::BadId(id.to_string()));
+        }
+        Ok(self.records().join(format!("{id}.json")))
+    }
+
+    /// Hold the store's lock (other processes wait up to the lock timeout).
+    fn lock(&self) -> Result<FileLock, SnapshotError> {
+        let root = self.root();
+        fsutil::create_dir_durable(&self.records(), 0o700)
+            .map_err(|e| SnapshotError::io(&root, e))?;
+        let p = root.join("lock");
+        FileLock::acquire(&p, fsutil::lock_timeout().max(Duration::from_secs(60))).map_err(|e| {
+            SnapshotError::Store(format!(
+                "{}: another kmsfs process is changing the snapshot store ({e})",
+                p.display()
+            ))
+        })
+    }
+
+    /// Scratch space of an earlier copy that did not finish.
+    fn clean_tmp(&self) {
+        let _ = std::fs::remove_dir_all(self.root().join("tmp"));
+    }
+
+    pub fn describe(&self, id: &str) -> Result<SnapshotInfo, SnapshotError> {
+        let p = self.record_path(id)?;
+        let b = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SnapshotError::NotFound(id.to_string()));
+            }
+            Err(e) => return Err(SnapshotError::io(&p, e)),
+        };
+        serde_json::from_slice(&b)
+            .map_err(|e| SnapshotError::Invalid(format!("{}: damaged record: {e}", p.display())))
+    }
+
+    /// Every snapshot, oldest first.
+    pub fn list(&self) -> Result<Vec<SnapshotInfo>, SnapshotError> {
+        let dir = self.records();
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(SnapshotError::io(&dir, e)),
+        };
+        let mut out = Vec::new();
+        for e in rd.flatten() {
+            let n = e.file_name();
+            let Some(id) = n.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            if valid_id(id) {
+                match self.describe(id) {
+                    Ok(i) => out.push(i),
+                    Err(SnapshotError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.start_time_ms, &a.snapshot_id).cmp(&(b.start_time_ms, &b.snapshot_id))
+        });
+        Ok(out)
+    }
+
+    /// A snapshot's record and manifest (the manifest checked against its name).
+    pub fn load(&self, id: &str) -> Result<(SnapshotInfo, Manifest), SnapshotError> {
+        let info = self.describe(id)?;
+        let m = self.manifest(&info)?;
+        Ok((info, m))
+    }
+
+    fn manifest(&self, info: &SnapshotInfo) -> Result<Manifest, SnapshotError> {
+        let bad = |why: String| {
+            SnapshotError::DamagedManifest(format!(
+                "manifest {} of {}: {why}",
+                info.manifest_sha256, info.snapshot_id
+            ))
+        };
+        let h: Hash = unhex(&info.manifest_sha256)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| bad("the record does not name it properly".into()))?;
+        let b = self.store.get(&h).map_err(|e| bad(e.to_string()))?;
+        if sha256(&b) != h {
+            return Err(bad("its bytes do not match its SHA-256 name".into()));
+        }
+        Manifest::decode(&b).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Decrypt the snapshot's DEK through KMS: the check that its key is usable.
+    fn unwrap(&self, info: &SnapshotInfo, m: &Manifest) -> Result<SecretKey, SnapshotError> {
+        let key = m.kms_key_arn.clone().unwrap_or_default();
+        let blob = m.wrapped_dek.clone().unwrap_or_default();
+        let r = self
+            .kms
+            .decrypt(DecryptRequest {
+                ciphertext_blob: blob,
+                encryption_context: Some(m.dek_context.clone()),
+                key_id: Some(key.clone()),
+                ..Default::default()
+            })
+            .map_err(|e| SnapshotError::KeyUnusable {
+                snapshot: info.snapshot_id.clone(),
+                key,
+                source: e,
+            })?;
+        SecretKey::from_slice(r.plaintext.expose())
+            .ok_or_else(|| SnapshotError::DamagedManifest("the data key is not 32 bytes".into()))
+    }
+
+    fn key_arn(&self, key_id: &str) -> Result<String, SnapshotError> {
+        Ok(self
+            .kms
+            .describe_key(KeyIdRequest {
+                key_id: key_id.to_string(),
+                grant_tokens: None,
+            })?
+            .key_metadata
+            .arn)
+    }
+
+    /// Snapshot a volume, mounted or not, at one point in time. Only chunks the store lacks
+    /// are written; files unchanged since the volume's previous snapshot are not read.
+    pub fn create(
+        &self,
+        volume_id: &str,
+        description: &str,
+    ) -> Result<SnapshotInfo, SnapshotError> {
+        let _lock = self.lock()?;
+        self.clean_tmp();
+        let dir = self.volumes.volume_dir(volume_id)?;
+        let lock = dir.join("lock");
+        let still = match FileLock::acquire(&lock, Duration::ZERO) {
+            Ok(l) => Still::Locked(l),
+            Err(_) => match self.volumes.mounted(volume_id) {
+                Some(m) => Still::Frozen(crate::volume::control::freeze(&dir, &m.mount_point)?),
+                None => Still::Locked(
+                    FileLock::acquire(&lock, fsutil::lock_timeout())
+                        .map_err(|_| VolumeError::InUse(volume_id.to_string()))?,
+                ),
+            },
+        };
+        let h = self.volumes.header(volume_id)?;
+        let prev = self.previous(volume_id, &h.body.wrapped_dek);
+        let data = dir.join("data");
+        let mut progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            Progress::new(&format!("snapshot of {volume_id}"), du(&data))
+        } else {
+            Progress::hidden()
+        };
+        let (entries, stats) = tree::capture(&data, &self.store, prev.as_ref(), &mut progress)?;
+        drop(still);
+        progress.finish();
+        let m = Manifest {
+            volume_id: volume_id.to_string(),
+            volume_size: h.size,
+            encrypted: h.encrypted,
+            kms_key_arn: h.body.kms_key_arn.clone(),
+            wrapped_dek: h.body.wrapped_dek.clone(),
+            dek_context: h.body.dek_context.clone(),
+            entries,
+        };
+        self.commit(&m, description, None, stats.bytes_added, stats.chunks_added)
+    }
+
+    /// The newest snapshot of `volume_id` under the same data key, for incremental reads.
+    fn previous(&self, volume_id: &str, wrapped: &Option<Vec<u8>>) -> Option<Manifest> {
+        let list = self.list().ok()?;
+        list.iter()
+            .rev()
+            .filter(|i| i.volume_id == volume_id && i.source_snapshot_id.is_none())
+            .filter_map(|i| self.manifest(i).ok())
+            .find(|m| &m.wrapped_dek == wrapped && m.volume_id == volume_id)
+    }
+
+    /// Store the manifest, then the record (the moment the snapshot exists).
+    fn commit(
+        &self,
+        m: &Manifest,
+        description: &str,
+        source: Option<&str>,
+        bytes_added: u64,
+        chunks_added: u64,
+    ) -> Result<SnapshotInfo, SnapshotError> {
+        let bytes = m.encode();
+        let mh = sha256(&bytes);
+        let store_err = |e: std::io::Error| SnapshotError::Store(e.to_string());
+        self.store.put_if_absent(&mh, &bytes).map_err(store_err)?;
+        self.store.flush().map_err(store_err)?;
+        let id = new_id()?;
+        let now = now_ms();
+        let info = SnapshotInfo {
+            snapshot_id: id.clone(),
+            volume_id: m.volume_id.clone(),
+            state: "completed".into(),
+            start_time: crate::kms::clock::rfc3339(now),
+            start_time_ms: now,
+            progress: "100%".into(),
+            description: description.to_string(),
+            encrypted: m.encrypted,
+            kms_key_id: m.kms_key_arn.clone(),
+            volume_size: m.volume_size.div_ceil(1 << 30),
+            volume_size_bytes: m.volume_size,
+            full_snapshot_size_in_bytes: m.data_bytes(),
+            bytes_added,
+            chunks_added,
+            chunk_count: m.chunk_set().len() as u64,
+            manifest_sha256: hex(&mh),
+            source_snapshot_id: source.map(str::to_string),
+        };
+        let p = self.record_path(&id)?;
+        let b = serde_json::to_vec_pretty(&info).expect("record serializes");
+        fsutil::atomic_write(&p, &b, 0o600).map_err(|e| SnapshotError::io(&p, e))?;
+        Ok(info)
+    }
+
+    /// Delete a snapshot and the chunks no other snapshot references.
+    pub fn delete(&self, id: &str) -> Result<SnapshotInfo, SnapshotError> {
+        let _lock = self.lock()?;
+        let info = self.describe(id)?;
+        let p = self.record_path(id)?;
+        // The record first: from here on the snapshot is gone, whatever happens next.
+        fsutil::durable_remove(&p).map_err(|e| SnapshotError::io(&p, e))?;
+        self.gc()?;
+        Ok(info)
+    }
+
+    /// Remove every object that no remaining snapshot needs (also what a crash left).
+    /// Refuses to remove anything if a manifest cannot be read.
+    fn gc(&self) -> Result<(), SnapshotError> {
+        let mut live = std::collections::HashSet::new();
+        for info in self.list()? {
+            let m = self.manifest(&info)?;
+            live.insert(
+                <Hash>::try_from(unhex(&info.manifest_sha256).unwrap_or_default())
+                    .unwrap_or([0; 32]),
+            );
+            live.extend(m.chunk_set());
+        }
+        let store_err = |e: std::io::Error| SnapshotError::Store(e.to_string());
+        for h in self.store.list().map_err(store_err)? {
+            if !live.contains(&h) {
+                self.store.delete(&h).map_err(store_err)?;
+            }
+        }
+        self.store.flush().map_err(store_err)
+    }
+
+    /// Check that every chunk the snapshot needs is present and intact.
+    pub fn verify(&self, id: &str) -> Result<VerifyReport, SnapshotError> {
+        let info = self.describe(id)?;
+        let mut r = VerifyReport {
+            snapshot_id: id.to_string(),
+            chunks_checked: 0,
+            bytes_checked: 0,
+            problems: Vec::new(),
+        };
+        let m = match self.manifest(&info) {
+            Ok(m) => m,
+            Err(e) => {
+                r.problems.push(e.to_string());
+                return Ok(r);
+            }
+        };
+        let set = m.chunk_set();
+        let mut progress = Progress::new(&format!("verify {id}"), m.data_bytes());
+        for h in &set {
+            match tree::fetch(&self.store, h) {
+                Ok(b) => {
+                    r.bytes_checked += b.len() as u64;
+                    progress.add(b.len() as u64);
+                }
+                Err(e) => r.problems.push(e.to_string()),
+            }
+            r.chunks_checked += 1;
+        }
+        Ok(r)
+    }
+
+    /// Create a volume from a snapshot. Under the snapshot's own key the volume gets the
+    /// same wrapped DEK and the chunks as they are; under another key (or from an
+    /// unencrypted snapshot to an encrypted volume) every block is re-encrypted.
+    pub fn restore(&self, id: &str, opts: &CreateVolume) -> Result<VolumeInfo, SnapshotError> {
+        let (info, m) = self.load(id)?;
+        self.restore_into(&self.volumes, &info, &m, opts)
+    }
+
+    fn restore_into(
+        &self,
+        volumes: &VolumeService,
+        info: &SnapshotInfo,
+        m: &Manifest,
+        opts: &CreateVolume,
+    ) -> Result<VolumeInfo, SnapshotError> {
+        let id = &info.snapshot_id;
+        if opts.size != 0 && opts.size < m.volume_size {
+            return Err(SnapshotError::Invalid(format!(
+                "--size {} is smaller than snapshot {id} ({} bytes)",
+                opts.size, m.volume_size
+            )));
+        }
+        let size = opts.size.max(m.volume_size);
+        let (encrypt, same) = self.target(info, m, opts.kms_key_id.as_deref(), opts.encrypted)?;
+        let mut progress = Progress::new(&format!("restore of {id}"), m.data_bytes());
+        if same {
+            let dek = if m.encrypted {
+                Some(self.unwrap(info, m)?)
+            } else {
+                None
+            };
+            let body = HeaderBody {
+                kms_key_arn: m.kms_key_arn.clone(),
+                wrapped_dek: m.wrapped_dek.clone(),
+                dek_context: m.dek_context.clone(),
+                snapshot_id: Some(id.clone()),
+            };
+            return volumes.create_restored(size, body, dek.as_ref(), |data| {
+                tree::restore(m, data, &self.store, &mut progress)
+            });
+        }
+        debug_assert!(encrypt);
+        // A new data key: lay the snapshot's tree out in scratch space under its own key,
+        // then copy the plaintext into a new volume under the new key.
+        let src_keys = if m.encrypted {
+            Some(VolumeKeys::derive(&self.unwrap(info, m)?))
+        } else {
+            None
+        };
+        let scratch = self.root().join("tmp").join(new_id()?);
+        let data = scratch.join("data");
+        fsutil::create_dir_durable(&data, 0o700).map_err(|e| SnapshotError::io(&data, e))?;
+        let r = (|| {
+            tree::restore(m, &data, &self.store, &mut Progress::hidden())?;
+            let src = VolumeFs::new(&data, src_keys, m.volume_size).map_err(VolumeError::from)?;
+            let v = volumes.create(&CreateVolume {
+                size,
+                kms_key_id: opts.kms_key_id.clone(),
+                encrypted: Some(true),
+                snapshot_id: Some(id.clone()),
+            })?;
+            let copied = volumes
+                .open(&v.volume_id)
+                .map_err(SnapshotError::from)
+                .and_then(|o| {
+                    copy_tree(&src, &o.fs, &mut progress)?;
+                    if let Ok(f) = std::fs::File::open(o.dir.join("data")) {
+                        let _ = nix::unistd::syncfs(&f);
+                    }
+                    Ok(())
+                });
+            if let Err(e) = copied {
+                let _ = volumes.delete(&v.volume_id);
+                return Err(e);
+            }
+            Ok(volumes.describe(&v.volume_id)?)
+        })();
+        let _ = std::fs::remove_dir_all(&scratch);
+        r
+    }
+
+    /// Whether the result is encrypted, and whether it keeps the snapshot's data key.
+    fn target(
+        &self,
+        info: &SnapshotInfo,
+        m: &Manifest,
+        key: Option<&str>,
+        encrypted: Option<bool>,
+    ) -> Result<(bool, bool), SnapshotError> {
+        if m.encrypted && encrypted == Some(false) {
+            return Err(SnapshotError::MustStayEncrypted(info.snapshot_id.clone()));
+        }
+        if encrypted == Some(false) && key.is_some() {
+            return Err(SnapshotError::Invalid(
+                "--unencrypted and --kms-key-id contradict each other".into(),
+            ));
+        }
+        let by_default = self.volumes.settings()?.encryption_by_default;
+        let encrypt = m.encrypted || key.is_some() || encrypted == Some(true) || by_default;
+        let same = if m.encrypted {
+            match key {
+                None => true,
+                Some(k) => Some(self.key_arn(k)?) == m.kms_key_arn,
+            }
+        } else {
+            !encrypt
+        };
+        Ok((encrypt, same))
+    }
+
+    /// Copy a snapshot. Under the same key the copy shares every chunk and adds none; under
+    /// another key (or encrypting an unencrypted snapshot) it is a full, re-encrypted copy.
+    pub fn copy(
+        &self,
+        id: &str,
+        kms_key_id: Option<&str>,
+        encrypted: bool,
+        description: Option<&str>,
+    ) -> Result<SnapshotInfo, SnapshotError> {
+        let _lock = self.lock()?;
+        self.clean_tmp();
+        let (info, m) = self.load(id)?;
+        let desc = description
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("Copied for DestinationSnapshot from {id}"));
+        let (_, same) = self.target(&info, &m, kms_key_id, encrypted.then_some(true))?;
+        if same {
+            if m.encrypted {
+                // KMS must still allow the key (a disabled key stops the copy, as on EBS).
+                drop(self.unwrap(&info, &m)?);
+            }
+            return self.commit(&m, &desc, Some(id), 0, 0);
+        }
+        let dir = self.root().join("tmp").join("volumes");
+        fsutil::create_dir_durable(&dir, 0o700).map_err(|e| SnapshotError::io(&dir, e))?;
+        let scratch = VolumeService::with_dir(self.home.clone(), self.kms.clone(), dir);
+        let r = (|| {
+            let v = self.restore_into(
+                &scratch,
+                &info,
+                &m,
+                &CreateVolume {
+                    size: 0,
+                    kms_key_id: kms_key_id.map(str::to_string),
+                    encrypted: Some(true),
+                    snapshot_id: Some(id.to_string()),
+                },
+            )?;
+            let h = scratch.header(&v.volume_id)?;
+            let data = scratch.volume_dir(&v.volume_id)?.join("data");
+            let mut progress = Progress::new(&format!("copy of {id}"), du(&data));
+            let (entries, stats) = tree::capture(&data, &self.store, None, &mut progress)?;
+            progress.finish();
+            let nm = Manifest {
+                volume_id: info.volume_id.clone(),
+                volume_size: h.size,
+                encrypted: true,
+                kms_key_arn: h.body.kms_key_arn.clone(),
+                wrapped_dek: h.body.wrapped_dek.clone(),
+                dek_context: h.body.dek_context.clone(),
+                entries,
+            };
+            self.commit(&nm, &desc, Some(id), stats.bytes_added, stats.chunks_added)
+        })();
+        self.clean_tmp();
+        r
+    }
+
+    /// The principal this service acts as, for callers that set up KMS clients.
+    pub fn principal() -> &'static str {
+        PRINCIPAL
+    }
+}

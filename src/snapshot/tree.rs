@@ -1,0 +1,392 @@
+//! Reading a volume's backing tree into manifest entries and chunks (capture), and writing
+//! a backing tree back from a manifest (restore). Both work on stored bytes only: names,
+//! contents, symlink targets and xattrs stay as the volume stored them (ciphertext when the
+//! volume is encrypted), so neither needs a key.
+
+use super::SnapshotError;
+use super::manifest::{CHUNK, Entry, EntryKind, Manifest};
+use super::progress::Progress;
+use super::store::{Hash, ObjectStore, name_of};
+use std::collections::HashMap;
+use std::ffi::{CString, OsStr};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// What a capture did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CaptureStats {
+    /// Bytes of chunks added to the store.
+    pub bytes_added: u64,
+    pub chunks_added: u64,
+    /// Bytes of backing files read (unchanged files are not read).
+    pub bytes_read: u64,
+    pub files_skipped: u64,
+}
+
+fn io_at(path: &Path, e: io::Error) -> SnapshotError {
+    SnapshotError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+fn join(data: &Path, rel: &[u8]) -> PathBuf {
+    if rel.is_empty() {
+        data.to_path_buf()
+    } else {
+        data.join(OsStr::from_bytes(rel))
+    }
+}
+
+fn ns(secs: i64, nsec: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsec)
+}
+
+/// Walk `data` and store every file's chunks that the store lacks. Files whose path, size,
+/// mtime, ctime and inode match `prev` reuse its chunk list without being read.
+pub fn capture(
+    data: &Path,
+    store: &dyn ObjectStore,
+    prev: Option<&Manifest>,
+    progress: &mut Progress,
+) -> Result<(Vec<Entry>, CaptureStats), SnapshotError> {
+    let prev: HashMap<&[u8], &Entry> = prev
+        .map(|m| {
+            m.entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::File)
+                .map(|e| (e.path.as_slice(), e))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut stats = CaptureStats::default();
+    let mut links: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
+    while let Some(rel) = stack.pop() {
+        let p = join(data, &rel);
+        let m = fs::symlink_metadata(&p).map_err(|e| io_at(&p, e))?;
+        let ft = m.file_type();
+        let mut e = Entry {
+            path: rel.clone(),
+            kind: EntryKind::Dir,
+            mode: m.mode() & 0o7777,
+            uid: m.uid(),
+            gid: m.gid(),
+            atime_ns: ns(m.atime(), m.atime_nsec()),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+            ino: m.ino(),
+            size: 0,
+            target: Vec::new(),
+            xattrs: Vec::new(),
+            chunks: Vec::new(),
+        };
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_dir() {
+            let mut names: Vec<Vec<u8>> = fs::read_dir(&p)
+                .map_err(|e| io_at(&p, e))?
+                .map(|d| d.map(|d| d.file_name().as_bytes().to_vec()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| io_at(&p, e))?;
+            // Reverse order on the stack gives sorted order out.
+            names.sort_unstable_by(|a, b| b.cmp(a));
+            for n in names {
+                let mut c = rel.clone();
+                if !c.is_empty() {
+                    c.push(b'/');
+                }
+                c.extend_from_slice(&n);
+                stack.push(c);
+            }
+        } else if ft.is_file() {
+            if m.nlink() > 1 {
+                if let Some(first) = links.get(&m.ino()) {
+                    e.kind = EntryKind::HardLink;
+                    e.target = first.clone();
+                    out.push(e);
+                    continue;
+                }
+                links.insert(m.ino(), rel.clone());
+            }
+            e.kind = EntryKind::File;
+            e.size = m.len();
+            match prev.get(rel.as_slice()) {
+                Some(pe)
+                    if pe.size == e.size
+                        && pe.mtime_ns == e.mtime_ns
+                        && pe.ctime_ns == e.ctime_ns
+                        && pe.ino == e.ino =>
+                {
+                    e.chunks = pe.chunks.clone();
+                    stats.files_skipped += 1;
+                    progress.add(e.size);
+                }
+                _ => {
+                    e.chunks = store_file(&p, e.size, store, &mut stats, progress)?;
+                }
+            }
+        } else if ft.is_symlink() {
+            e.kind = EntryKind::Symlink;
+            e.target = fs::read_link(&p)
+                .map_err(|e| io_at(&p, e))?
+                .as_os_str()
+                .as_bytes()
+                .to_vec();
+        } else if ft.is_fifo() {
+            e.kind = EntryKind::Fifo;
+        } else if ft.is_socket() {
+            e.kind = EntryKind::Socket;
+        } else {
+            // Device nodes cannot be made in a volume; nothing else to keep.
+            continue;
+        }
+        e.xattrs = read_xattrs(&p).map_err(|err| io_at(&p, err))?;
+        out.push(e);
+    }
+    Ok((out, stats))
+}
+
+fn store_file(
+    p: &Path,
+    size: u64,
+    store: &dyn ObjectStore,
+    stats: &mut CaptureStats,
+    progress: &mut Progress,
+) -> Result<Vec<Hash>, SnapshotError> {
+    let mut f = File::open(p).map_err(|e| io_at(p, e))?;
+    let mut chunks = Vec::with_capacity(size.div_ceil(CHUNK as u64) as usize);
+    let mut buf = vec![0u8; CHUNK];
+    let mut left = size;
+    while left > 0 {
+        let want = left.min(CHUNK as u64) as usize;
+        f.read_exact(&mut buf[..want]).map_err(|e| io_at(p, e))?;
+        let h = name_of(&buf[..want]);
+        let store_err = |e| SnapshotError::Store(format!("{}: {e}", p.display()));
+        if store.put_if_absent(&h, &buf[..want]).map_err(store_err)? {
+            stats.bytes_added += want as u64;
+            stats.chunks_added += 1;
+        }
+        stats.bytes_read += want as u64;
+        chunks.push(h);
+        left -= want as u64;
+        progress.add(want as u64);
+    }
+    Ok(chunks)
+}
+
+/// Fetch a chunk and check it against its name.
+pub fn fetch(store: &dyn ObjectStore, h: &Hash) -> Result<Vec<u8>, SnapshotError> {
+    let name = crate::crypto::hex(h);
+    let b = store.get(h).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => SnapshotError::MissingChunk(name.clone()),
+        _ => SnapshotError::Store(format!("chunk {name}: {e}")),
+    })?;
+    if &name_of(&b) != h {
+        return Err(SnapshotError::DamagedChunk(name));
+    }
+    Ok(b)
+}
+
+/// Write the backing tree of `m` into the empty directory `data`.
+pub fn restore(
+    m: &Manifest,
+    data: &Path,
+    store: &dyn ObjectStore,
+    progress: &mut Progress,
+) -> Result<(), SnapshotError> {
+    for e in &m.entries {
+        let p = join(data, &e.path);
+        let r = match e.kind {
+            EntryKind::Dir if e.path.is_empty() => Ok(()),
+            EntryKind::Dir => fs::DirBuilder::new().create(&p),
+            EntryKind::File => {
+                restore_file(e, &p, store, progress)?;
+                Ok(())
+            }
+            EntryKind::Symlink => std::os::unix::fs::symlink(OsStr::from_bytes(&e.target), &p),
+            EntryKind::HardLink => fs::hard_link(join(data, &e.target), &p),
+            EntryKind::Fifo | EntryKind::Socket => {
+                let fmt = if e.kind == EntryKind::Fifo {
+                    libc::S_IFIFO
+                } else {
+                    libc::S_IFSOCK
+                };
+                let c = cstr(&p)?;
+                // SAFETY: c is a valid C string.
+                if unsafe { libc::mknod(c.as_ptr(), fmt | 0o600, 0) } == 0 {
+                    Ok(())
+                } else {
+                    Err(io::Error::last_os_error())
+                }
+            }
+        };
+        r.map_err(|err| io_at(&p, err))?;
+    }
+    // Metadata after contents; directories deepest first so their times stay.
+    for e in m.entries.iter().rev() {
+        if e.kind == EntryKind::HardLink {
+            continue;
+        }
+        let p = join(data, &e.path);
+        set_meta(e, &p).map_err(|err| io_at(&p, err))?;
+    }
+    Ok(())
+}
+
+fn restore_file(
+    e: &Entry,
+    p: &Path,
+    store: &dyn ObjectStore,
+    progress: &mut Progress,
+) -> Result<(), SnapshotError> {
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(p)
+        .map_err(|err| io_at(p, err))?;
+    let mut off = 0u64;
+    for h in &e.chunks {
+        let b = fetch(store, h).map_err(|err| match err {
+            SnapshotError::MissingChunk(c) => {
+                SnapshotError::MissingChunk(format!("{c} (of {})", p.display()))
+            }
+            SnapshotError::DamagedChunk(c) => {
+                SnapshotError::DamagedChunk(format!("{c} (of {})", p.display()))
+            }
+            other => other,
+        })?;
+        // Runs of zero blocks stay holes (they read as zeros either way).
+        for (i, blk) in b.chunks(4096).enumerate() {
+            if blk.iter().any(|&x| x != 0) {
+                f.write_all_at(blk, off + (i * 4096) as u64)
+                    .map_err(|err| io_at(p, err))?;
+            }
+        }
+        off += b.len() as u64;
+        progress.add(b.len() as u64);
+    }
+    if off != e.size {
+        return Err(SnapshotError::DamagedManifest(format!(
+            "{}: the chunks hold {off} bytes, the manifest says {}",
+            p.display(),
+            e.size
+        )));
+    }
+    f.set_len(e.size).map_err(|err| io_at(p, err))?;
+    Ok(())
+}
+
+fn cstr(p: &Path) -> Result<CString, SnapshotError> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| SnapshotError::DamagedManifest(format!("{}: NUL in a path", p.display())))
+}
+
+fn set_meta(e: &Entry, p: &Path) -> io::Result<()> {
+    let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: valid C string. Ownership only sticks for root; others keep their own.
+    let r = unsafe { libc::lchown(c.as_ptr(), e.uid, e.gid) };
+    if r != 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EPERM) {
+            return Err(err);
+        }
+    }
+    for (n, v) in &e.xattrs {
+        let name = CString::new(n.clone()).map_err(io::Error::other)?;
+        // SAFETY: valid C strings and buffer.
+        let r = unsafe {
+            libc::lsetxattr(
+                c.as_ptr(),
+                name.as_ptr(),
+                v.as_ptr() as *const libc::c_void,
+                v.len(),
+                0,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    if e.kind != EntryKind::Symlink {
+        // SAFETY: valid C string.
+        if unsafe { libc::chmod(c.as_ptr(), e.mode as libc::mode_t) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let ts = |t: i64| libc::timespec {
+        tv_sec: t.div_euclid(1_000_000_000) as libc::time_t,
+        tv_nsec: t.rem_euclid(1_000_000_000) as libc::c_long,
+    };
+    let times = [ts(e.atime_ns), ts(e.mtime_ns)];
+    // SAFETY: valid C string and two timespecs.
+    if unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The `user.*` extended attributes of `p` (not following symlinks), sorted.
+fn read_xattrs(p: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: size query with a null buffer.
+    let n = unsafe { libc::llistxattr(c.as_ptr(), std::ptr::null_mut(), 0) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENOTSUP) => Ok(Vec::new()),
+            _ => Err(e),
+        };
+    }
+    let mut names = vec![0u8; n as usize];
+    // SAFETY: names has n bytes.
+    let n = unsafe {
+        libc::llistxattr(
+            c.as_ptr(),
+            names.as_mut_ptr() as *mut libc::c_char,
+            names.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    names.truncate(n as usize);
+    let mut out = Vec::new();
+    for name in names.split(|&b| b == 0).filter(|n| n.starts_with(b"user.")) {
+        let cn = CString::new(name).map_err(io::Error::other)?;
+        // SAFETY: size query.
+        let len = unsafe { libc::lgetxattr(c.as_ptr(), cn.as_ptr(), std::ptr::null_mut(), 0) };
+        if len < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut v = vec![0u8; len as usize];
+        // SAFETY: v has len bytes.
+        let len = unsafe {
+            libc::lgetxattr(
+                c.as_ptr(),
+                cn.as_ptr(),
+                v.as_mut_ptr() as *mut libc::c_void,
+                v.len(),
+            )
+        };
+        if len < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        v.truncate(len as usize);
+        out.push((name.to_vec(), v));
+    }
+    out.sort();
+    Ok(out)
+}
