@@ -558,7 +558,7 @@ fn tampering_is_found_by_verify_and_restore() {
     fill(&t, &v, &[("a", pattern(40, 2 << 20))]);
     let s = t.snaps.create(&v, "").unwrap();
     let (_, m) = t.snaps.load(&s.snapshot_id).unwrap();
-    let victim = *m.chunk_set().iter().next().unwrap();
+    let victim = m.entries.iter().max_by_key(|e| e.size).unwrap().chunks[0];
     let name = kmsfs::crypto::hex(&victim);
     let p = t.snaps.store().path(&victim);
     let mut b = std::fs::read(&p).unwrap();

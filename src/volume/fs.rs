@@ -187,6 +187,9 @@ pub struct VolumeFs {
     /// Every change to the backing tree holds this shared; a snapshot holds it exclusive
     /// so that it reads the tree at one point in time.
     freeze: RwLock<()>,
+    /// The kernel keeps the times (FUSE writeback cache) and sends them with SETATTR:
+    /// a WRITE, which may arrive after that SETATTR, must not move the file's mtime.
+    kernel_times: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for VolumeFs {
@@ -258,12 +261,41 @@ impl VolumeFs {
             next_fh: AtomicU64::new(1),
             used: AtomicU64::new(0),
             freeze: RwLock::new(()),
+            kernel_times: std::sync::atomic::AtomicBool::new(false),
         };
         if fs.keys.is_some() && !data.join(names::DIRIV).exists() {
             fs.write_diriv(data)?;
         }
         fs.used.store(du(data)?, Ordering::Relaxed);
         Ok(fs)
+    }
+
+    /// Whether the kernel is the keeper of file times (see the field).
+    pub fn set_kernel_times(&self, on: bool) {
+        self.kernel_times.store(on, Ordering::Relaxed);
+    }
+
+    /// Put `m`'s mtime back on `f` after a write, when the kernel keeps the times.
+    fn keep_mtime(&self, f: &File, m: &fs::Metadata) -> FsResult<()> {
+        if !self.kernel_times.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let times = [
+            libc::timespec {
+                tv_sec: 0,
+                tv_nsec: libc::UTIME_OMIT,
+            },
+            libc::timespec {
+                tv_sec: m.mtime() as libc::time_t,
+                tv_nsec: m.mtime_nsec() as libc::c_long,
+            },
+        ];
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open fd and two timespecs.
+        if unsafe { libc::futimens(f.as_raw_fd(), times.as_ptr()) } != 0 {
+            return Err(io::Error::last_os_error().into());
+        }
+        Ok(())
     }
 
     /// Held (shared) by every change to the backing tree.
@@ -804,6 +836,7 @@ impl VolumeFs {
         caller: Caller,
     ) -> FsResult<(Attr, u64)> {
         let mut file = None;
+        let mut id = None;
         let attr = self.make(parent, name, caller, |p| {
             let f = OpenOptions::new()
                 .read(true)
@@ -811,15 +844,16 @@ impl VolumeFs {
                 .create_new(true)
                 .mode(mode & 0o7777)
                 .open(p)?;
+            // The header before the attributes are read, so that they include its write.
+            id = self
+                .content()
+                .init(&f)
+                .map_err(|e| FsError::Io(io::Error::other(e.to_string())))?;
             file = Some(f);
             Ok(())
         })?;
         let file = file.expect("created");
         let st = self.state(attr.ino);
-        let id = self
-            .content()
-            .init(&file)
-            .map_err(|e| FsError::Io(io::Error::other(e.to_string())))?;
         *st.id.lock().expect("file id") = Some(id);
         let _ = flags;
         let fh = self.add_handle(file, attr.ino, st);
@@ -913,6 +947,7 @@ impl VolumeFs {
                 self.content()
                     .write(&h.file, id.as_ref(), offset, data)
                     .map_err(|e| self.damaged(Path::new(&format!("inode {}", h.ino)), e))?;
+                self.keep_mtime(&h.file, &m)?;
                 return Ok(data.len() as u32);
             }
         }
@@ -930,6 +965,7 @@ impl VolumeFs {
         if growth > 0 || before < m.len() {
             self.account(before, h.file.metadata()?.blocks() * 512);
         }
+        self.keep_mtime(&h.file, &m)?;
         Ok(data.len() as u32)
     }
 

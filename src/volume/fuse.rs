@@ -145,6 +145,8 @@ impl Filesystem for FuseVolume {
         ] {
             if config.add_capabilities(cap).is_err() {
                 eprintln!("kmsfs: the kernel does not offer {cap:?}; going on without it");
+            } else if cap == InitFlags::FUSE_WRITEBACK_CACHE {
+                self.fs.set_kernel_times(true);
             }
         }
         let _ = config.set_max_write(1 << 20);
