@@ -52,3 +52,12 @@ pub fn volume_name(data: &[u8]) {
         let _ = crate::volume::names::decrypt(&k, &dirid, s);
     }
 }
+
+/// Decode a snapshot manifest; one that decodes must encode to bytes that decode to it again.
+pub fn snapshot_manifest(data: &[u8]) {
+    use crate::snapshot::Manifest;
+    if let Ok(m) = Manifest::decode(data) {
+        let again = Manifest::decode(&m.encode()).expect("a decoded manifest re-encodes validly");
+        assert_eq!(again, m, "the manifest changed through encode and decode");
+    }
+}

@@ -7,6 +7,8 @@ use kmsfs::crypto::{AeadKey, SecretKey, hex, sha256};
 use kmsfs::fuzzing::{self, FUZZ_KEY};
 use kmsfs::kms::audit::{self, AuditEvent, AuditLine, GENESIS, Head};
 use kmsfs::kms::{blob, record};
+use kmsfs::snapshot::Manifest;
+use kmsfs::snapshot::manifest::{CHUNK, Entry, EntryKind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ const TARGETS: &[Target] = &[
     ("audit_trail", fuzzing::audit_trail),
     ("volume_header", fuzzing::volume_header),
     ("volume_name", fuzzing::volume_name),
+    ("snapshot_manifest", fuzzing::snapshot_manifest),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -76,6 +79,95 @@ fn seal_record_raw(key: &AeadKey, id: &[u8; 16], plain: &[u8]) -> Vec<u8> {
     let header = out.clone();
     key.seal_into(&nonce, &header, plain, &mut out).unwrap();
     out
+}
+
+/// A manifest entry with fixed metadata (for the snapshot seeds).
+fn manifest_entry(path: &str, kind: EntryKind) -> Entry {
+    Entry {
+        path: path.as_bytes().to_vec(),
+        kind,
+        mode: 0o755,
+        uid: 1000,
+        gid: 1000,
+        atime_ns: 1_800_000_000_123_456_789,
+        mtime_ns: 1_800_000_000_123_456_789,
+        ctime_ns: 1_800_000_000_123_456_789,
+        ino: 2,
+        size: 0,
+        target: Vec::new(),
+        xattrs: Vec::new(),
+        chunks: Vec::new(),
+    }
+}
+
+/// Valid manifests: a small unencrypted one, an encrypted one, one with every entry kind,
+/// nested directories and a three-chunk file, and a bare root.
+fn manifest_seeds() -> Vec<Manifest> {
+    let file = |path: &str, size: u64| {
+        let mut e = manifest_entry(path, EntryKind::File);
+        e.size = size;
+        e.chunks = (0..size.div_ceil(CHUNK as u64))
+            .map(|i| sha256(format!("{path} {i}").as_bytes()))
+            .collect();
+        e
+    };
+    let base = |encrypted: bool, entries: Vec<Entry>| Manifest {
+        volume_id: "vol-0123456789abcdef0".into(),
+        volume_size: 1 << 30,
+        encrypted,
+        kms_key_arn: encrypted.then(|| "arn:aws:kms:us-east-1:111122223333:key/x".to_string()),
+        wrapped_dek: encrypted.then(|| vec![0xab; 88]),
+        dek_context: if encrypted {
+            [(
+                "aws:ebs:id".to_string(),
+                "vol-0123456789abcdef0".to_string(),
+            )]
+            .into()
+        } else {
+            Default::default()
+        },
+        entries,
+    };
+    let root = || manifest_entry("", EntryKind::Dir);
+    let mut hello = file("hello.txt", 5);
+    hello.xattrs = vec![(b"user.k".to_vec(), b"v".to_vec())];
+    let mut link = manifest_entry("link", EntryKind::Symlink);
+    link.target = b"hello.txt".to_vec();
+    let small = base(false, vec![root(), hello.clone(), link.clone()]);
+    let enc = base(
+        true,
+        vec![
+            root(),
+            file(".kmsfs.diriv", 16),
+            file("MQHdFBwMPIvFt6QSlQooTh5eTfmP_xf_fA", 37),
+        ],
+    );
+    let mut hard = manifest_entry("d/e/again", EntryKind::HardLink);
+    hard.target = b"d/e/big".to_vec();
+    let mut old = manifest_entry("d/old", EntryKind::Fifo);
+    old.atime_ns = -1;
+    old.mtime_ns = i64::MIN;
+    old.ctime_ns = i64::MAX;
+    old.uid = u32::MAX;
+    old.ino = u64::MAX;
+    old.mode = 0o7777;
+    let every = base(
+        false,
+        vec![
+            root(),
+            manifest_entry("d", EntryKind::Dir),
+            manifest_entry("d/e", EntryKind::Dir),
+            file("d/e/big", 2 * CHUNK as u64 + 1),
+            hard,
+            file("d/e/empty", 0),
+            old,
+            manifest_entry("d/sock", EntryKind::Socket),
+            hello,
+            link,
+        ],
+    );
+    let bare = base(true, vec![root()]);
+    vec![small, enc, every, bare]
 }
 
 fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
@@ -279,12 +371,48 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         names.extend(damaged(&v));
         names.push(v);
     }
+    // Snapshot manifests: valid ones, damaged copies, and one of each error decode reports.
+    let mut manifests = Vec::new();
+    let valid = manifest_seeds();
+    for m in &valid {
+        let b = m.encode();
+        manifests.extend(damaged(&b));
+        manifests.push(b);
+    }
+    let small = valid[0].encode();
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = small.clone();
+        f(&mut b);
+        b
+    };
+    manifests.push(with(&|b| b[0] = b'X')); // bad magic
+    manifests.push(with(&|b| b[8] = 2)); // version 2
+    manifests.push(small[..9].to_vec()); // shorter than the header
+    let changed = |f: &dyn Fn(&mut Manifest)| {
+        let mut m = valid[2].clone();
+        f(&mut m);
+        m.encode()
+    };
+    manifests.push(changed(&|m| m.entries.swap(1, 2))); // a child before its directory
+    manifests.push(changed(&|m| m.entries[3].size -= 1)); // one chunk too many
+    manifests.push(changed(&|m| m.encrypted = true)); // encrypted without a key
+    manifests.push(changed(&|m| {
+        m.entries.remove(0); // no root first
+    }));
+    manifests.push(changed(&|m| m.entries.clear())); // no root at all
+    manifests.push(changed(&|m| m.entries[1].path = b"../d".to_vec())); // bad path
+    manifests.push(changed(&|m| {
+        let d = m.entries[1].clone();
+        m.entries.push(d); // a directory twice
+    }));
+    manifests.push(changed(&|m| m.entries[4].chunks = vec![[7; 32]])); // a link with chunks
     vec![
         ("blob", blobs),
         ("keystore_record", recs),
         ("audit_trail", trails),
         ("volume_header", headers),
         ("volume_name", names),
+        ("snapshot_manifest", manifests),
     ]
 }
 
@@ -377,6 +505,11 @@ fn corpora_reach_the_decoders() {
         })
         .count();
     assert!(chained >= 2, "only {chained} audit seeds verify");
+    let decoded = files("snapshot_manifest")
+        .iter()
+        .filter(|m| Manifest::decode(m).is_ok())
+        .count();
+    assert!(decoded >= 4, "only {decoded} snapshot seeds decode");
 }
 
 #[test]
