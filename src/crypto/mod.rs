@@ -1,9 +1,11 @@
 //! Cryptographic building blocks, knowing nothing of KMS, files or volumes:
-//! secret types that zeroize, AES-256-GCM-SIV sealing, HKDF and Argon2id, randomness.
+//! secret types that zeroize, AES-256-GCM-SIV sealing, STREAM segments, HKDF and Argon2id,
+//! randomness.
 
 mod aead;
 mod kdf;
 mod secret;
+pub mod stream;
 mod xts;
 
 pub use aead::{AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
