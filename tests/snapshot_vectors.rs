@@ -218,6 +218,25 @@ fn bad() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "entry 2 is not a file but has chunks",
         ),
         (
+            "a hard link out of the tree",
+            manifest(&|m| {
+                let mut l = entry("escape", EntryKind::HardLink, 0o644, 22);
+                l.target = b"../../../etc/passwd".to_vec();
+                m.entries.push(l);
+            }),
+            "entry 3 links to something that is not an earlier file",
+        ),
+        (
+            "a hard link to a directory",
+            manifest(&|m| {
+                m.entries.push(entry("d", EntryKind::Dir, 0o755, 21));
+                let mut l = entry("l", EntryKind::HardLink, 0o644, 22);
+                l.target = b"d".to_vec();
+                m.entries.push(l);
+            }),
+            "entry 4 links to something that is not an earlier file",
+        ),
+        (
             "entry kind 6",
             // The root's kind byte: after the header, "vol-..." (1 + 21), size (5), flag,
             // two None, an empty map, the entry count and the root's empty path.

@@ -100,6 +100,7 @@ impl Manifest {
             return Err("the key fields do not match the encrypted flag".into());
         }
         let mut seen = std::collections::HashSet::new();
+        let mut files = std::collections::HashSet::new();
         for (i, e) in self.entries.iter().enumerate() {
             if i == 0 {
                 if !e.path.is_empty() || e.kind != EntryKind::Dir {
@@ -118,6 +119,14 @@ impl Manifest {
                 if !seen.contains(parent) {
                     return Err(format!("entry {i} comes before its directory"));
                 }
+            }
+            // A hard link may only name an earlier file of this manifest (whose path passed the
+            // rules above), so a restore never links to anything outside its own tree.
+            if e.kind == EntryKind::HardLink && !files.contains(e.target.as_slice()) {
+                return Err(format!("entry {i} links to something that is not an earlier file"));
+            }
+            if e.kind == EntryKind::File {
+                files.insert(e.path.as_slice());
             }
             if e.kind == EntryKind::Dir && !seen.insert(e.path.as_slice()) {
                 return Err(format!("entry {i} repeats a directory"));
