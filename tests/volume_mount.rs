@@ -581,14 +581,15 @@ fn real_tools_work_on_the_mount() {
 
 /// With FUSE_HANDLE_KILLPRIV_V2 (no `security.capability` lookup before every write) the
 /// filesystem clears set-user-ID after an unprivileged write, as ext4 does; the kernel's
-/// cached mode follows at once. Needs root (to drop to another user).
+/// cached mode follows at once. Needs root (to drop to another user, who gets in through
+/// `--allow-other`).
 #[test]
 fn unprivileged_write_drops_setuid() {
     if !fuse_or_skip("unprivileged_write_drops_setuid") || !nix::unistd::getuid().is_root() {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
-    let m = Mounted::new("64MiB");
+    let m = Mounted::with_options("64MiB", &["--allow-other"]);
     let f = m.mnt.join("suid");
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
     let write_as_nobody = |p: &std::path::Path| {
@@ -621,4 +622,66 @@ fn unprivileged_write_drops_setuid() {
         .and_then(|mut h| std::io::Write::write_all(&mut h, b"y"))
         .unwrap();
     assert_eq!(mode(&f), 0o4755);
+}
+
+/// Who gets in: without `--allow-other` only the mounting user (other users get EACCES from
+/// the kernel); with it everyone, and the kernel checks each access against the modes.
+/// Needs root (to act as another user).
+#[test]
+fn allow_other_decides_who_gets_in() {
+    if !fuse_or_skip("allow_other_decides_who_gets_in") || !nix::unistd::getuid().is_root() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let as_nobody = |script: &str, p: &std::path::Path| {
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+            ])
+            .arg(script)
+            .arg("sh")
+            .arg(p)
+            .output()
+            .unwrap()
+    };
+    let mut m = Mounted::new("64MiB");
+    std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let open = m.mnt.join("open");
+    let secret = m.mnt.join("secret");
+    std::fs::write(&open, b"for everyone").unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&secret, b"for root").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = as_nobody("cat \"$1\"", &open);
+    assert!(
+        !o.status.success(),
+        "another user read the mount without --allow-other"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Permission denied"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    m.umount();
+    m.mount_with(&["--allow-other"]);
+    let o = as_nobody("cat \"$1\"", &open);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout, b"for everyone");
+    assert!(
+        !as_nobody("cat \"$1\"", &secret).status.success(),
+        "0600 read by another user"
+    );
+    assert!(
+        !as_nobody("echo x >> \"$1\"", &open).status.success(),
+        "0644 written by another user"
+    );
+    assert!(
+        !as_nobody("rm -f \"$1\"", &open).status.success(),
+        "unlinked in root's 0755 dir"
+    );
+    assert_eq!(std::fs::read(&open).unwrap(), b"for everyone");
 }

@@ -209,6 +209,11 @@ pub enum Command {
         /// Stay attached; unmount with Ctrl-C or `kmsfs umount`.
         #[arg(long)]
         foreground: bool,
+        /// Let other users in (root, or `user_allow_other` in /etc/fuse.conf); the kernel then
+        /// checks every access against the files' modes. Without it only the mounting user
+        /// gets in, and the backing files' permissions apply to them, as with gocryptfs.
+        #[arg(long)]
+        allow_other: bool,
     },
     /// Unmount a mounted volume and wait for its daemon to finish.
     Umount { dir: PathBuf },
@@ -258,7 +263,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
             volume_id,
             dir,
             foreground,
-        } => volume_cmd::run_mount(&cli, &root, volume_id, dir, *foreground, &out),
+            allow_other,
+        } => volume_cmd::run_mount(
+            &cli,
+            &root,
+            volume_id,
+            dir,
+            volume_cmd::MountOptions {
+                foreground: *foreground,
+                allow_other: *allow_other,
+            },
+            &out,
+        ),
         Command::Umount { dir } => volume_cmd::run_umount(&cli, &root, dir, &out),
     }
 }

@@ -194,12 +194,19 @@ fn unescape(s: &str) -> String {
         .replace("\\134", "\\")
 }
 
+/// How `kmsfs mount` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct MountOptions {
+    pub foreground: bool,
+    pub allow_other: bool,
+}
+
 pub fn run_mount(
     cli: &Cli,
     root: &Path,
     volume_id: &str,
     dir: &Path,
-    foreground: bool,
+    opts: MountOptions,
     out: &Printer,
 ) -> Result<(), CliError> {
     let what = format!("mount of {volume_id} failed");
@@ -228,8 +235,8 @@ pub fn run_mount(
             exit::MOUNT,
         ));
     }
-    if !foreground {
-        return mount_in_background(cli, root, volume_id, &mp, &what, out);
+    if !opts.foreground {
+        return mount_in_background(cli, root, volume_id, &mp, opts, &what, out);
     }
     let (svc, kms) = service(cli, root, &what)?;
     let opened = svc.open(volume_id).map_err(|e| volume_error(&what, e));
@@ -247,7 +254,7 @@ pub fn run_mount(
         mp.display(),
         std::process::id()
     );
-    let r = crate::volume::fuse::serve(opened.fs.clone(), &mp, volume_id);
+    let r = crate::volume::fuse::serve(opened.fs.clone(), &mp, volume_id, opts.allow_other);
     opened.unmounted();
     r.map_err(|e| CliError::new(&what, e.to_string(), exit::MOUNT))?;
     eprintln!("kmsfs: {volume_id} unmounted from {}", mp.display());
@@ -301,6 +308,7 @@ fn mount_in_background(
     root: &Path,
     volume_id: &str,
     mp: &Path,
+    opts: MountOptions,
     what: &str,
     out: &Printer,
 ) -> Result<(), CliError> {
@@ -324,6 +332,9 @@ fn mount_in_background(
         c.arg("--passphrase-file").arg(p);
     }
     c.args(["mount", volume_id]).arg(mp).arg("--foreground");
+    if opts.allow_other {
+        c.arg("--allow-other");
+    }
     c.stdin(std::process::Stdio::null())
         .stdout(
             log.try_clone()

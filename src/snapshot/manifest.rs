@@ -123,7 +123,9 @@ impl Manifest {
             // A hard link may only name an earlier file of this manifest (whose path passed the
             // rules above), so a restore never links to anything outside its own tree.
             if e.kind == EntryKind::HardLink && !files.contains(e.target.as_slice()) {
-                return Err(format!("entry {i} links to something that is not an earlier file"));
+                return Err(format!(
+                    "entry {i} links to something that is not an earlier file"
+                ));
             }
             if e.kind == EntryKind::File {
                 files.insert(e.path.as_slice());

@@ -164,6 +164,20 @@ impl Content<'_> {
         offset: u64,
         data: &[u8],
     ) -> Result<(), ContentError> {
+        let len = if id.is_some() { f.metadata()?.len() } else { 0 };
+        self.write_at_len(f, id, offset, data, len)
+    }
+
+    /// [`write`](Self::write) when the caller already knows the backing file's length
+    /// `backing_len` (and holds the file's lock so that it cannot change).
+    pub fn write_at_len(
+        &self,
+        f: &File,
+        id: Option<&[u8; 16]>,
+        offset: u64,
+        data: &[u8],
+        backing_len: u64,
+    ) -> Result<(), ContentError> {
         if data.is_empty() {
             return Ok(());
         }
@@ -171,7 +185,7 @@ impl Content<'_> {
             f.write_all_at(data, offset)?;
             return Ok(());
         };
-        let size = self.plain_size(f.metadata()?.len());
+        let size = self.plain_size(backing_len);
         let end = offset + data.len() as u64;
         let new_size = size.max(end);
         let bs = BLOCK as u64;

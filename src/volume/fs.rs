@@ -937,7 +937,7 @@ impl VolumeFs {
         // Whole blocks inside the file touch no other block and change no size: such writes
         // run side by side under the shared lock; the rest take the file's write lock.
         let aligned = offset.is_multiple_of(bs) && (data.len() as u64).is_multiple_of(bs);
-        {
+        if aligned {
             let _r = h.state.lock.read().expect("file lock");
             let m = h.file.metadata()?;
             let cur = self.content().plain_size(m.len());
@@ -945,7 +945,7 @@ impl VolumeFs {
             let dense = m.blocks() * 512 >= m.len();
             if aligned && end <= cur && dense {
                 self.content()
-                    .write(&h.file, id.as_ref(), offset, data)
+                    .write_at_len(&h.file, id.as_ref(), offset, data, m.len())
                     .map_err(|e| self.damaged(Path::new(&format!("inode {}", h.ino)), e))?;
                 self.keep_mtime(&h.file, &m)?;
                 return Ok(data.len() as u32);
@@ -960,7 +960,7 @@ impl VolumeFs {
         }
         let before = m.blocks() * 512;
         self.content()
-            .write(&h.file, id.as_ref(), offset, data)
+            .write_at_len(&h.file, id.as_ref(), offset, data, m.len())
             .map_err(|e| self.damaged(Path::new(&format!("inode {}", h.ino)), e))?;
         if growth > 0 || before < m.len() {
             self.account(before, h.file.metadata()?.blocks() * 512);

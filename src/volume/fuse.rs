@@ -76,15 +76,20 @@ fn when(t: Option<TimeOrNow>) -> Option<Option<SystemTime>> {
     })
 }
 
-/// Mount options and threading for a volume.
-pub fn config(name: &str) -> fuser::Config {
+/// Mount options and threading for a volume. With `allow_other`, other users get in and the
+/// kernel checks each access against the modes (`default_permissions`), as gocryptfs does.
+/// Without it only the mounting user gets in, and the backing files (which carry the same
+/// modes and owners) are opened with that user's credentials, so the backing filesystem's
+/// checks apply; the kernel then need not re-read a directory's attributes before each path
+/// walk that follows a change in it (one round trip less per create, unlink or rename).
+pub fn config(name: &str, allow_other: bool) -> fuser::Config {
     let mut c = fuser::Config::default();
     c.mount_options = vec![
         fuser::MountOption::FSName(name.to_string()),
         fuser::MountOption::Subtype("kmsfs".into()),
-        fuser::MountOption::DefaultPermissions,
     ];
-    if nix::unistd::getuid().is_root() {
+    if allow_other {
+        c.mount_options.push(fuser::MountOption::DefaultPermissions);
         c.acl = fuser::SessionACL::All;
     }
     c.n_threads = Some(
@@ -97,13 +102,18 @@ pub fn config(name: &str) -> fuser::Config {
 }
 
 /// Mount `fs` at `mountpoint` and serve until it is unmounted.
-pub fn serve(fs: Arc<VolumeFs>, mountpoint: &Path, name: &str) -> std::io::Result<()> {
+pub fn serve(
+    fs: Arc<VolumeFs>,
+    mountpoint: &Path,
+    name: &str,
+    allow_other: bool,
+) -> std::io::Result<()> {
     let notifier = Arc::new(std::sync::OnceLock::new());
     let vol = FuseVolume {
         fs,
         notifier: notifier.clone(),
     };
-    let session = fuser::Session::new(vol, mountpoint, &config(name))?;
+    let session = fuser::Session::new(vol, mountpoint, &config(name, allow_other))?;
     let _ = notifier.set(session.notifier());
     raise_dirty_limit(mountpoint);
     session.run()
@@ -382,7 +392,10 @@ impl Filesystem for FuseVolume {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok();
+        // Nothing to do at close: the kernel has already written the dirty pages back (and
+        // reported their errors) before it sends FLUSH. ENOSYS tells it not to send FLUSH
+        // again, saving a round trip per close.
+        reply.error(Errno::ENOSYS);
     }
 
     fn release(

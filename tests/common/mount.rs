@@ -70,6 +70,11 @@ pub struct Mounted {
 impl Mounted {
     /// A fresh home and a volume of `size` under a new key, mounted.
     pub fn new(size: &str) -> Mounted {
+        Mounted::with_options(size, &[])
+    }
+
+    /// As [`Mounted::new`], with extra `kmsfs mount` flags (e.g. `--allow-other`).
+    pub fn with_options(size: &str, flags: &[&str]) -> Mounted {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         ok(&home, &["init"]);
@@ -93,15 +98,18 @@ impl Mounted {
             vol,
             mounted: false,
         };
-        m.mount();
+        m.mount_with(flags);
         m
     }
 
     pub fn mount(&mut self) {
-        let v = ok(
-            &self.home,
-            &["mount", &self.vol, self.mnt.to_str().unwrap()],
-        );
+        self.mount_with(&[]);
+    }
+
+    pub fn mount_with(&mut self, flags: &[&str]) {
+        let mut args = vec!["mount", &self.vol, self.mnt.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let v = ok(&self.home, &args);
         assert_eq!(v["State"], "in-use", "{v}");
         self.mounted = true;
     }
