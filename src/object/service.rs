@@ -841,6 +841,21 @@ impl ObjectService {
                     &format::sse_c_hmac(k.secret(), &check.salt),
                     &check.hmac,
                 ) {
+                    // A key that still unwraps the data key is the right one: the check
+                    // itself was changed.
+                    if format::unwrap_local(
+                        k.secret(),
+                        LocalWrap::Customer,
+                        &ctx,
+                        &h.record.wrapped_key,
+                    )
+                    .is_ok()
+                    {
+                        return Err(ObjectError::damaged(
+                            &path,
+                            "the SSE-C key check does not match a key that unwraps the data key (the record was changed)",
+                        ));
+                    }
                     return Err(ObjectError::AccessDenied(format!(
                         "the SSE-C key does not match the key the object {object} was stored with"
                     )));
