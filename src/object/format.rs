@@ -574,6 +574,35 @@ pub fn open_object(
     Ok((h, out))
 }
 
+/// Open an SSE-C object held in memory with the caller's key, as a GET does: the key check
+/// (`the SSE-C key does not match`), the local unwrap under the object's context
+/// (`arn:<partition>:s3:::bucket/key`), then [`open_object`]. Never panics.
+pub fn open_sse_c_object(
+    bytes: &[u8],
+    customer_key: &SecretKey,
+    partition: &str,
+) -> Result<(Header, SecretBytes), FormatError> {
+    let (h, _) = Header::parse(bytes)?;
+    let check = h
+        .record
+        .sse_c
+        .as_ref()
+        .ok_or_else(|| bad("not an SSE-C object"))?;
+    if !crate::crypto::secret_eq(&sse_c_hmac(customer_key, &check.salt), &check.hmac) {
+        return Err(bad("the SSE-C key does not match"));
+    }
+    let arn = s3_arn(partition, &h.record.bucket, Some(&h.record.key));
+    let ctx = object_context(&arn, &h.record.context);
+    let dk = unwrap_local(
+        customer_key,
+        LocalWrap::Customer,
+        &ctx,
+        &h.record.wrapped_key,
+    )
+    .map_err(|_| bad("the data key does not unwrap"))?;
+    open_object(bytes, &dk)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
