@@ -28,6 +28,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+// The FUSE view shares one service and its readers between threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<ObjectService>();
+    send_sync::<ObjectReader>();
+};
+
 /// The principal the object service acts as.
 pub const S3_PRINCIPAL: &str = "s3.amazonaws.com";
 /// The AWS-managed key of SSE-S3 (and of SSE-KMS without a key id).
