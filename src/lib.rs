@@ -7,8 +7,9 @@
 //!  |
 //! snapshot                    (EBS snapshots: chunk store, manifests, copies, restores)
 //!  |
-//! volume                      (EBS volumes: header, encrypted backing tree, FUSE adaptor)
-//!  |
+//! volume    object            (EBS volumes: header, encrypted backing tree, FUSE adaptor;
+//!  |          |                S3 buckets and SSE objects: STREAM segments, bucket keys)
+//!  |          |
 //! kms::Client                 (trait: the only way services reach the KMS)
 //!  |
 //! kms                         (keys, aliases, rotation, deletion, audit trail, keystore)
@@ -22,5 +23,6 @@ pub mod fsutil;
 pub mod fuzzing;
 pub mod home;
 pub mod kms;
+pub mod object;
 pub mod snapshot;
 pub mod volume;

@@ -20,6 +20,7 @@ const TARGETS: &[Target] = &[
     ("volume_header", fuzzing::volume_header),
     ("volume_name", fuzzing::volume_name),
     ("snapshot_manifest", fuzzing::snapshot_manifest),
+    ("object_file", fuzzing::object_file),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -168,6 +169,65 @@ fn manifest_seeds() -> Vec<Manifest> {
     );
     let bare = base(true, vec![root()]);
     vec![small, enc, every, bare]
+}
+
+/// Object files sealed under FUZZ_KEY: SSE-S3 (empty, small, three segments), SSE-KMS with a
+/// context and with a bucket key, and SSE-C whose data key is wrapped under FUZZ_KEY.
+fn object_seeds() -> Vec<Vec<u8>> {
+    use kmsfs::object::format::{self, Header, LocalWrap, Record, Sse, SseCCheck};
+    let fk = SecretKey::from_bytes(FUZZ_KEY);
+    let header = |sse: Sse, key: &str| Header {
+        sse,
+        segment_size: 1024,
+        content_length: 0,
+        salt: [3; 32],
+        etag: [4; 16],
+        last_modified_ms: 1_800_000_000_000,
+        record: Record {
+            bucket: "fuzz".into(),
+            key: key.into(),
+            kms_key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/k".into()),
+            context: Default::default(),
+            bucket_key_id: None,
+            wrapped_key: vec![0xab; 88],
+            sse_c: None,
+        },
+    };
+    let mut out = Vec::new();
+    let mut push = |h: &Header, dk: &SecretKey, p: &[u8]| {
+        let b = format::seal_object(h, dk, p).unwrap();
+        out.extend(damaged(&b));
+        out.push(b);
+    };
+    let h = header(Sse::Aes256, "a");
+    push(&h, &fk, b"");
+    push(&h, &fk, b"hello");
+    push(&h, &fk, &(0..2500u32).map(|i| i as u8).collect::<Vec<_>>());
+    let mut k = header(Sse::Kms, "dir/b");
+    k.record.context = [("team".to_string(), "x".to_string())].into();
+    push(&k, &fk, b"kms");
+    let ctx = |h: &Header| {
+        format::object_context(
+            &format::s3_arn("aws", "fuzz", Some(&h.record.key)),
+            &h.record.context,
+        )
+    };
+    let mut bk = header(Sse::Kms, "bk");
+    bk.record.bucket_key_id = Some([9; 16]);
+    bk.record.wrapped_key =
+        format::wrap_local(&fk, LocalWrap::BucketKey, &ctx(&bk), &fk, [1; 12]).unwrap();
+    push(&bk, &fk, b"bucket key");
+    let dk = SecretKey::from_bytes([0x5c; 32]);
+    let mut c = header(Sse::Customer, "ssec");
+    c.record.kms_key_arn = None;
+    c.record.wrapped_key =
+        format::wrap_local(&fk, LocalWrap::Customer, &ctx(&c), &dk, [2; 12]).unwrap();
+    c.record.sse_c = Some(SseCCheck {
+        salt: [6; 16],
+        hmac: format::sse_c_hmac(&fk, &[6; 16]),
+    });
+    push(&c, &dk, &[7u8; 1500]);
+    out
 }
 
 fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
@@ -413,6 +473,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("volume_header", headers),
         ("volume_name", names),
         ("snapshot_manifest", manifests),
+        ("object_file", object_seeds()),
     ]
 }
 
@@ -510,6 +571,18 @@ fn corpora_reach_the_decoders() {
         .filter(|m| Manifest::decode(m).is_ok())
         .count();
     assert!(decoded >= 4, "only {decoded} snapshot seeds decode");
+    let fk = SecretKey::from_bytes(FUZZ_KEY);
+    let opened = files("object_file")
+        .iter()
+        .filter(|o| {
+            kmsfs::object::format::open_object(o, &fk).is_ok()
+                || kmsfs::object::format::open_sse_c_object(o, &fk, "aws").is_ok()
+        })
+        .count();
+    assert!(
+        opened >= 5,
+        "only {opened} object seeds open under FUZZ_KEY"
+    );
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! The command line: `kmsfs init`, `kmsfs kms <verb>` (AWS CLI verbs and flags, JSON
-//! output by default), `kmsfs audit show|verify`. Errors print as
+//! output by default), `kmsfs audit show|verify`, volumes, snapshots, `kmsfs bucket|object`. Errors print as
 //! `kmsfs: <what failed>: <why>` and exit with the codes in [`exit`].
 
 mod args;
 mod audit_cmd;
 mod kms_cmd;
+pub mod object_cmd;
 mod output;
 pub mod snapshot_cmd;
 pub mod volume_cmd;
@@ -39,6 +40,11 @@ pub mod exit {
     pub const MOUNT: i32 = 9;
     /// A snapshot problem: not found, a missing or damaged chunk or manifest.
     pub const SNAPSHOT: i32 = 10;
+    /// A bucket or object problem (S3 error names): NoSuchBucket, NoSuchKey, BucketNotEmpty,
+    /// BucketAlreadyOwnedByYou, InvalidRange, AccessDenied (wrong SSE-C key), InvalidRequest
+    /// (SSE-C key missing or not applicable), a damaged or tampered object. KMS refusals of
+    /// an object's key exit with REFUSED (5), bad arguments with USAGE (2).
+    pub const OBJECT: i32 = 11;
 }
 
 /// A failure as the CLI reports it.
@@ -202,6 +208,12 @@ pub enum Command {
     /// EBS-style snapshots of volumes: create, list, describe, delete, copy, verify.
     #[command(subcommand)]
     Snapshot(snapshot_cmd::SnapshotCommand),
+    /// S3-style buckets: create, list, delete, default encryption.
+    #[command(subcommand)]
+    Bucket(object_cmd::BucketCommand),
+    /// S3-style objects with server-side encryption (SSE-S3, SSE-KMS, bucket keys, SSE-C).
+    #[command(subcommand)]
+    Object(object_cmd::ObjectCommand),
     /// Mount a volume on a directory (in the background unless --foreground).
     Mount {
         volume_id: String,
@@ -259,6 +271,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Volume(cmd) => volume_cmd::run_volume(&cli, &root, cmd, &out),
         Command::Config(cmd) => volume_cmd::run_config(&cli, &root, cmd, &out),
         Command::Snapshot(cmd) => snapshot_cmd::run(&cli, &root, cmd, &out),
+        Command::Bucket(cmd) => object_cmd::run_bucket(&cli, &root, cmd, &out),
+        Command::Object(cmd) => object_cmd::run_object(&cli, &root, cmd, &out),
         Command::Mount {
             volume_id,
             dir,

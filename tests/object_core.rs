@@ -1,0 +1,963 @@
+//! The object service through its Rust API (no processes): round trips in every SSE mode and
+//! at segment edges, ranged reads, default encryption, bucket keys and their KMS call counts
+//! (from the audit trail), SSE-C key checks, tampering in every region of an object file,
+//! swapped wrapped keys, disabled KMS keys, atomic last-writer-wins PUTs, and the bucket and
+//! listing rules.
+
+#[path = "common/kms.rs"]
+mod common_kms;
+
+use common_kms::{Env, env};
+use kmsfs::kms::types::*;
+use kmsfs::kms::{Client, Embedded, Kms, KmsOptions};
+use kmsfs::object::format::{FIXED_LEN, HEADER_TAG_LEN, Header};
+use kmsfs::object::service::object_path;
+use kmsfs::object::{
+    BucketEncryption, ByteRange, ListObjects, ObjectError, ObjectOptions, ObjectService,
+    PutOptions, S3_PRINCIPAL, Sse, SseCustomerKey,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SEG: usize = 64 * 1024;
+
+fn svc(e: &Env) -> ObjectService {
+    svc_with(e, ObjectOptions::default())
+}
+
+fn svc_with(e: &Env, o: ObjectOptions) -> ObjectService {
+    ObjectService::with_options(
+        &e.home,
+        Arc::new(Embedded::new(e.kms.clone(), S3_PRINCIPAL)),
+        o,
+    )
+}
+
+fn data(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u64 * 2654435761 % 251) as u8 ^ seed)
+        .collect()
+}
+
+fn get(s: &ObjectService, b: &str, k: &str, sse_c: Option<&SseCustomerKey>) -> Vec<u8> {
+    let mut out = Vec::new();
+    s.get_object(b, k, None, sse_c, &mut out)
+        .unwrap_or_else(|e| panic!("get {b}/{k}: {e}"));
+    out
+}
+
+fn get_err(
+    s: &ObjectService,
+    b: &str,
+    k: &str,
+    sse_c: Option<&SseCustomerKey>,
+) -> (ObjectError, Vec<u8>) {
+    let mut out = Vec::new();
+    let e = s
+        .get_object(b, k, None, sse_c, &mut out)
+        .expect_err("the GET should fail");
+    (e, out)
+}
+
+fn kms_opts(key: &str, bucket_key: Option<bool>) -> PutOptions {
+    PutOptions {
+        sse: Some(Sse::Kms),
+        kms_key_id: Some(key.into()),
+        bucket_key_enabled: bucket_key,
+        ..Default::default()
+    }
+}
+
+fn customer(n: u8) -> SseCustomerKey {
+    SseCustomerKey::from_bytes(&[n; 32]).unwrap()
+}
+
+/// GenerateDataKey / Decrypt calls the S3 principal made.
+fn count(e: &Env, op: &str) -> usize {
+    e.audit_lines()
+        .iter()
+        .filter(|l| l.principal == S3_PRINCIPAL && l.operation == op && l.outcome == "Success")
+        .count()
+}
+
+#[test]
+fn round_trips_in_every_mode_at_segment_edges() {
+    let e = env();
+    let s = svc(&e);
+    let key = e.create_key();
+    s.create_bucket("rtb").unwrap();
+    let modes: Vec<(&str, PutOptions, Option<SseCustomerKey>)> = vec![
+        ("default", PutOptions::default(), None),
+        (
+            "sse-s3",
+            PutOptions {
+                sse: Some(Sse::Aes256),
+                ..Default::default()
+            },
+            None,
+        ),
+        ("sse-kms", kms_opts(&key, None), None),
+        ("sse-kms-bucket-key", kms_opts(&key, Some(true)), None),
+        (
+            "sse-c",
+            PutOptions {
+                sse_c: Some(customer(7)),
+                ..Default::default()
+            },
+            Some(customer(7)),
+        ),
+    ];
+    let sizes = [0, 1, SEG - 1, SEG, SEG + 1, 3 * SEG + 7];
+    for (name, opts, ck) in &modes {
+        for &n in &sizes {
+            let k = format!("{name}/{n}");
+            let body = data(n, n as u8);
+            let put = s.put_object("rtb", &k, &body[..], opts).unwrap();
+            assert_eq!(put.content_length, n as u64);
+            let got = get(&s, "rtb", &k, ck.as_ref());
+            assert!(got == body, "{k}: round trip");
+            let h = s.head_object("rtb", &k, ck.as_ref()).unwrap();
+            assert_eq!(h.content_length, n as u64);
+            assert_eq!(h.etag, put.etag);
+            match *name {
+                "default" | "sse-s3" => {
+                    assert_eq!(h.server_side_encryption.as_deref(), Some("AES256"));
+                    assert_eq!(h.ssekms_key_id, None);
+                    // SSE-S3's ETag is the MD5 of the data, as in S3.
+                    let md5 = {
+                        use md5::Digest;
+                        kmsfs::crypto::hex(&md5::Md5::digest(&body))
+                    };
+                    assert_eq!(h.etag, format!("\"{md5}\""));
+                }
+                "sse-kms" | "sse-kms-bucket-key" => {
+                    assert_eq!(h.server_side_encryption.as_deref(), Some("aws:kms"));
+                    assert!(h.ssekms_key_id.as_deref().unwrap().ends_with(&key));
+                    assert_eq!(h.bucket_key_enabled, Some(*name == "sse-kms-bucket-key"));
+                }
+                _ => {
+                    assert_eq!(h.server_side_encryption, None);
+                    assert_eq!(h.sse_customer_algorithm.as_deref(), Some("AES256"));
+                    assert_eq!(
+                        h.sse_customer_key_md5.as_deref(),
+                        Some(customer(7).key_md5().as_str())
+                    );
+                }
+            }
+            // The file holds no plaintext run of the body (n > 64 makes a match meaningful).
+            if n > 64 {
+                let raw = std::fs::read(object_path(e.home.root(), "rtb", &k)).unwrap();
+                assert!(!raw.windows(64).any(|w| w == &body[n / 2 - 32..n / 2 + 32]));
+            }
+        }
+        // Ranged reads at the segment edges of the largest object.
+        let n = 3 * SEG + 7;
+        let k = format!("{name}/{n}");
+        let body = data(n, n as u8);
+        let ranges = [
+            (ByteRange::FromTo(0, 0), 0, 1),
+            (ByteRange::FromTo(0, SEG as u64 - 1), 0, SEG),
+            (
+                ByteRange::FromTo(SEG as u64 - 1, SEG as u64),
+                SEG - 1,
+                SEG + 1,
+            ),
+            (ByteRange::FromTo(SEG as u64, SEG as u64), SEG, SEG + 1),
+            (
+                ByteRange::FromTo(SEG as u64 - 3, 2 * SEG as u64 + 3),
+                SEG - 3,
+                2 * SEG + 4,
+            ),
+            (ByteRange::FromTo(5, 10 * n as u64), 5, n),
+            (ByteRange::From(3 * SEG as u64), 3 * SEG, n),
+            (ByteRange::From(n as u64 - 1), n - 1, n),
+            (ByteRange::Suffix(1), n - 1, n),
+            (ByteRange::Suffix(8), n - 8, n),
+            (ByteRange::Suffix(SEG as u64 + 8), n - SEG - 8, n),
+            (ByteRange::Suffix(10 * n as u64), 0, n),
+        ];
+        for (r, a, b) in ranges {
+            let mut out = Vec::new();
+            let i = s
+                .get_object("rtb", &k, Some(r), ck.as_ref(), &mut out)
+                .unwrap();
+            assert!(out == body[a..b], "{k} {r:?}");
+            assert_eq!(i.content_length, (b - a) as u64);
+            assert_eq!(
+                i.content_range.as_deref(),
+                Some(format!("bytes {a}-{}/{n}", b - 1).as_str())
+            );
+        }
+        for r in [
+            ByteRange::FromTo(n as u64, n as u64 + 5),
+            ByteRange::From(n as u64),
+            ByteRange::Suffix(0),
+        ] {
+            let mut out = Vec::new();
+            let err = s
+                .get_object("rtb", &k, Some(r), ck.as_ref(), &mut out)
+                .unwrap_err();
+            assert!(matches!(err, ObjectError::InvalidRange(_)), "{r:?}: {err}");
+            assert!(out.is_empty());
+        }
+        let mut out = Vec::new();
+        let err = s
+            .get_object(
+                "rtb",
+                &format!("{name}/0"),
+                Some(ByteRange::From(0)),
+                ck.as_ref(),
+                &mut out,
+            )
+            .unwrap_err();
+        assert_eq!(err.code(), "InvalidRange");
+        // Random-access reads (what the FUSE view uses).
+        let r = s.open_object("rtb", &k, ck.as_ref()).unwrap();
+        assert_eq!(r.len(), n as u64);
+        for (off, len) in [(0, 10), (SEG - 2, 4), (n - 3, 100), (2 * SEG, SEG), (n, 5)] {
+            let mut buf = vec![0u8; len];
+            let got = r.read_at(off as u64, &mut buf).unwrap();
+            let want = &body[off.min(n)..(off + len).min(n)];
+            assert_eq!(&buf[..got], want, "{k} read_at({off}, {len})");
+        }
+    }
+}
+
+#[test]
+fn default_encryption_and_request_overrides() {
+    let e = env();
+    let s = svc(&e);
+    let key = e.create_key();
+    let arn = e.describe(&key).unwrap().arn;
+    e.c.create_alias(AliasRequest {
+        alias_name: "alias/app".into(),
+        target_key_id: key.clone(),
+    })
+    .unwrap();
+    s.create_bucket("enc").unwrap();
+    assert_eq!(
+        s.get_bucket_encryption("enc").unwrap(),
+        BucketEncryption::default(),
+        "new buckets default to SSE-S3"
+    );
+    let i = s
+        .put_object("enc", "a", &b"x"[..], &PutOptions::default())
+        .unwrap();
+    assert_eq!(i.server_side_encryption.as_deref(), Some("AES256"));
+    // The AWS-managed alias/aws/s3 exists now.
+    let aliases = e.c.list_aliases(ListRequest::default()).unwrap().aliases;
+    assert!(aliases.iter().any(|a| a.alias_name == "alias/aws/s3"));
+
+    s.put_bucket_encryption(
+        "enc",
+        &BucketEncryption {
+            sse_algorithm: Sse::Kms,
+            kms_master_key_id: Some("alias/app".into()),
+            bucket_key_enabled: true,
+        },
+    )
+    .unwrap();
+    let i = s
+        .put_object("enc", "b", &b"x"[..], &PutOptions::default())
+        .unwrap();
+    assert_eq!(i.server_side_encryption.as_deref(), Some("aws:kms"));
+    assert_eq!(i.ssekms_key_id.as_deref(), Some(arn.as_str()));
+    assert_eq!(i.bucket_key_enabled, Some(true));
+    // The request's choice overrides the bucket's.
+    let i = s
+        .put_object(
+            "enc",
+            "c",
+            &b"x"[..],
+            &PutOptions {
+                sse: Some(Sse::Aes256),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(i.server_side_encryption.as_deref(), Some("AES256"));
+    let i = s
+        .put_object(
+            "enc",
+            "d",
+            &b"x"[..],
+            &PutOptions {
+                bucket_key_enabled: Some(false),
+                encryption_context: [("team".to_string(), "cats".to_string())].into(),
+                sse: Some(Sse::Kms),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(i.bucket_key_enabled, Some(false));
+    assert_eq!(i.ssekms_key_id.as_deref(), Some(arn.as_str()));
+    let h = s.head_object("enc", "d", None).unwrap();
+    assert_eq!(h, {
+        let mut x = i.clone();
+        x.content_range = None;
+        x
+    });
+    // The object's KMS context: its ARN plus the caller's.
+    let gdk = e
+        .audit_lines()
+        .into_iter()
+        .rfind(|l| l.operation == "GenerateDataKey")
+        .unwrap();
+    assert_eq!(
+        gdk.encryption_context.unwrap(),
+        [
+            ("aws:s3:arn".to_string(), "arn:aws:s3:::enc/d".to_string()),
+            ("team".to_string(), "cats".to_string())
+        ]
+        .into()
+    );
+    assert_eq!(get(&s, "enc", "d", None), b"x");
+    // Contradictions are InvalidArgument.
+    for bad in [
+        PutOptions {
+            sse: Some(Sse::Aes256),
+            kms_key_id: Some(key.clone()),
+            ..Default::default()
+        },
+        PutOptions {
+            sse: Some(Sse::Aes256),
+            encryption_context: [("a".to_string(), "b".to_string())].into(),
+            ..Default::default()
+        },
+        PutOptions {
+            sse: Some(Sse::Kms),
+            sse_c: Some(customer(1)),
+            ..Default::default()
+        },
+        PutOptions {
+            sse: Some(Sse::Kms),
+            encryption_context: [("aws:s3:arn".to_string(), "x".to_string())].into(),
+            ..Default::default()
+        },
+    ] {
+        let err = s.put_object("enc", "z", &b"x"[..], &bad).unwrap_err();
+        assert!(matches!(err, ObjectError::InvalidArgument(_)), "{err}");
+    }
+    assert!(matches!(
+        SseCustomerKey::from_bytes(&[0; 16]),
+        Err(ObjectError::InvalidArgument(_))
+    ));
+    // A key that does not exist is named when the config is set.
+    let err = s
+        .put_bucket_encryption(
+            "enc",
+            &BucketEncryption {
+                sse_algorithm: Sse::Kms,
+                kms_master_key_id: Some("alias/nope".into()),
+                bucket_key_enabled: false,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "KMS.NotFoundException", "{err}");
+}
+
+/// A KMS whose audit trail is flushed in batches (10,000 fsyncs would dominate the test).
+fn batched_kms(e: &Env) -> Arc<Kms> {
+    Kms::open(
+        &e.home,
+        KmsOptions {
+            clock: Arc::new(e.clock.clone()),
+            passphrase: None,
+            audit_interval: Some(Duration::from_millis(200)),
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn bucket_keys_call_kms_once_per_period_not_per_object() {
+    let e = env();
+    let key = e.create_key();
+    let kms = batched_kms(&e);
+    let s = ObjectService::new(&e.home, Arc::new(Embedded::new(kms.clone(), S3_PRINCIPAL)));
+    s.create_bucket("nobk").unwrap();
+    s.create_bucket("bkb").unwrap();
+    const N: usize = 10_000;
+    let before = count(&e, "GenerateDataKey");
+    for i in 0..N {
+        s.put_object(
+            "nobk",
+            &format!("o{i}"),
+            &b"small"[..],
+            &kms_opts(&key, None),
+        )
+        .unwrap();
+    }
+    kms.flush_audit().unwrap();
+    let per_object = count(&e, "GenerateDataKey") - before;
+    assert_eq!(
+        per_object, N,
+        "without a bucket key: one GenerateDataKey per PUT"
+    );
+    for i in 0..N {
+        s.put_object(
+            "bkb",
+            &format!("o{i}"),
+            &b"small"[..],
+            &kms_opts(&key, Some(true)),
+        )
+        .unwrap();
+    }
+    kms.flush_audit().unwrap();
+    let with_bk = count(&e, "GenerateDataKey") - before - N;
+    assert!(
+        (1..=3).contains(&with_bk),
+        "with a bucket key: {with_bk} GenerateDataKey calls for {N} PUTs"
+    );
+    // The bucket key's GenerateDataKey names the bucket, not an object.
+    let last = e
+        .audit_lines()
+        .into_iter()
+        .rfind(|l| l.operation == "GenerateDataKey")
+        .unwrap();
+    assert_eq!(
+        last.encryption_context.unwrap()["aws:s3:arn"],
+        "arn:aws:s3:::bkb"
+    );
+    // A fresh process (empty cache) reads every bucket-key object with one Decrypt.
+    let s2 = ObjectService::new(&e.home, Arc::new(Embedded::new(kms.clone(), S3_PRINCIPAL)));
+    let d0 = count(&e, "Decrypt");
+    for i in (0..N).step_by(97) {
+        assert_eq!(get(&s2, "bkb", &format!("o{i}"), None), b"small");
+    }
+    kms.flush_audit().unwrap();
+    assert_eq!(count(&e, "Decrypt") - d0, with_bk);
+}
+
+#[test]
+fn objects_stay_readable_after_the_bucket_key_changes() {
+    let e = env();
+    let key = e.create_key();
+    let s = svc_with(
+        &e,
+        ObjectOptions {
+            bucket_key_ttl: Duration::from_millis(300),
+            ..Default::default()
+        },
+    );
+    s.create_bucket("rot").unwrap();
+    s.put_object("rot", "old", &b"old"[..], &kms_opts(&key, Some(true)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    s.put_object("rot", "new", &b"new"[..], &kms_opts(&key, Some(true)))
+        .unwrap();
+    let keys_dir = e.home.root().join("buckets/rot/bucket-keys");
+    let files: Vec<_> = std::fs::read_dir(&keys_dir).unwrap().collect();
+    assert_eq!(files.len(), 2, "two bucket keys, one per period");
+    for f in files {
+        use std::os::unix::fs::PermissionsExt;
+        let m = f.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(m, 0o600);
+    }
+    s.clear_bucket_key_cache();
+    assert_eq!(get(&s, "rot", "old", None), b"old");
+    assert_eq!(get(&s, "rot", "new", None), b"new");
+    // Rotating the KMS key changes nothing for readers.
+    e.c.rotate_key_on_demand(e.kid(&key)).unwrap();
+    s.clear_bucket_key_cache();
+    assert_eq!(get(&s, "rot", "old", None), b"old");
+    // A missing bucket-key file is named.
+    for f in std::fs::read_dir(&keys_dir).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    s.clear_bucket_key_cache();
+    let (err, out) = get_err(&s, "rot", "old", None);
+    assert!(err.to_string().contains("bucket key"), "{err}");
+    assert!(out.is_empty());
+}
+
+#[test]
+fn sse_c_needs_the_same_key() {
+    let e = env();
+    let s = svc(&e);
+    s.create_bucket("ssec").unwrap();
+    let body = data(3 * SEG, 1);
+    let opts = PutOptions {
+        sse_c: Some(customer(1)),
+        ..Default::default()
+    };
+    let put = s.put_object("ssec", "k", &body[..], &opts).unwrap();
+    assert_eq!(put.sse_customer_algorithm.as_deref(), Some("AES256"));
+    // base64(MD5(32 × 0x01)), as S3 computes SSECustomerKeyMD5.
+    assert_eq!(put.sse_customer_key_md5, Some(customer(1).key_md5()));
+    let (err, out) = get_err(&s, "ssec", "k", Some(&customer(2)));
+    assert!(matches!(err, ObjectError::AccessDenied(_)), "{err}");
+    assert_eq!(err.http_status(), 403);
+    assert!(out.is_empty());
+    let (err, out) = get_err(&s, "ssec", "k", None);
+    assert!(matches!(err, ObjectError::InvalidRequest(_)), "{err}");
+    assert!(err.to_string().contains("SSE-C"));
+    assert!(out.is_empty());
+    assert!(matches!(
+        s.head_object("ssec", "k", Some(&customer(3))),
+        Err(ObjectError::AccessDenied(_))
+    ));
+    // Listings and stat need no key.
+    assert_eq!(s.stat_object("ssec", "k").unwrap().size, body.len() as u64);
+    assert_eq!(get(&s, "ssec", "k", Some(&customer(1))), body);
+    // An SSE-C key for an object that is not SSE-C is refused.
+    s.put_object("ssec", "plain", &b"x"[..], &PutOptions::default())
+        .unwrap();
+    let (err, _) = get_err(&s, "ssec", "plain", Some(&customer(1)));
+    assert!(matches!(err, ObjectError::InvalidRequest(_)), "{err}");
+    // The key is not in the file (only a salted HMAC).
+    let raw = std::fs::read(object_path(e.home.root(), "ssec", "k")).unwrap();
+    assert!(!raw.windows(32).any(|w| w == [1u8; 32]));
+    // Debug output never shows it.
+    assert!(format!("{:?}", customer(1)).contains("redacted"));
+    // The copy of an SSE-C object needs its key; the copy is encrypted as asked.
+    let c = s
+        .copy_object(
+            "ssec",
+            "k",
+            Some(&customer(1)),
+            "ssec",
+            "copy",
+            &PutOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(c.server_side_encryption.as_deref(), Some("AES256"));
+    assert_eq!(get(&s, "ssec", "copy", None), body);
+    assert!(
+        s.copy_object("ssec", "k", None, "ssec", "copy2", &PutOptions::default())
+            .is_err()
+    );
+}
+
+/// Byte offsets of each region of an object file.
+fn regions(raw: &[u8]) -> (usize, usize, usize) {
+    let (_, hlen) = Header::parse(raw).unwrap();
+    let record_end = hlen - HEADER_TAG_LEN;
+    (FIXED_LEN, record_end, hlen)
+}
+
+#[test]
+fn tampering_anywhere_is_refused_with_no_unauthenticated_output() {
+    let e = env();
+    let s = svc(&e);
+    let key = e.create_key();
+    s.create_bucket("tam").unwrap();
+    let body = data(3 * SEG + 100, 9);
+    let modes = [
+        ("kms", kms_opts(&key, None), None),
+        ("bk", kms_opts(&key, Some(true)), None),
+        (
+            "ssec",
+            PutOptions {
+                sse_c: Some(customer(4)),
+                ..Default::default()
+            },
+            Some(customer(4)),
+        ),
+    ];
+    for (name, opts, ck) in &modes {
+        s.put_object("tam", name, &body[..], opts).unwrap();
+        let path = object_path(e.home.root(), "tam", name);
+        let good = std::fs::read(&path).unwrap();
+        let (fixed_end, record_end, hlen) = regions(&good);
+        let seg_sealed = SEG + 16;
+        let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+        // One flipped byte in each region: magic, flags, length, salt, ETag, time, the
+        // record's start, middle and end, the header tag, each segment (start, middle, tag).
+        let mut offsets = vec![
+            0,
+            11,
+            16,
+            40,
+            70,
+            85,
+            fixed_end,
+            (fixed_end + record_end) / 2,
+            record_end - 1,
+            record_end,
+            hlen - 1,
+        ];
+        for i in 0..4 {
+            offsets.push(hlen + i * seg_sealed);
+            offsets.push(hlen + i * seg_sealed + 50);
+        }
+        offsets.push(good.len() - 1);
+        for off in offsets {
+            let mut b = good.clone();
+            b[off] ^= 0x20;
+            cases.push((format!("flip at {off}"), b));
+        }
+        cases.push(("truncated by 1".into(), good[..good.len() - 1].to_vec()));
+        cases.push((
+            "last segment cut".into(),
+            good[..hlen + 3 * seg_sealed].to_vec(),
+        ));
+        cases.push(("header only".into(), good[..hlen].to_vec()));
+        cases.push(("extended by 1".into(), [&good[..], &[0]].concat()));
+        let mut ext = good.clone();
+        ext.extend_from_slice(&good[hlen..hlen + seg_sealed]);
+        cases.push(("extended by a segment".into(), ext));
+        let mut swapped = good.clone();
+        swapped[hlen..hlen + seg_sealed]
+            .copy_from_slice(&good[hlen + seg_sealed..hlen + 2 * seg_sealed]);
+        swapped[hlen + seg_sealed..hlen + 2 * seg_sealed]
+            .copy_from_slice(&good[hlen..hlen + seg_sealed]);
+        cases.push(("segments 0 and 1 swapped".into(), swapped));
+        for (what, bytes) in cases {
+            std::fs::write(&path, &bytes).unwrap();
+            let mut out = Vec::new();
+            let r = s.get_object("tam", name, None, ck.as_ref(), &mut out);
+            let err = r.expect_err(&format!("{name}: {what}: accepted"));
+            let msg = err.to_string();
+            assert!(
+                matches!(err, ObjectError::Damaged { .. } | ObjectError::Kms { .. }),
+                "{name}: {what}: {msg}"
+            );
+            // Whatever was written was authenticated: a true prefix of the object.
+            assert!(
+                body.starts_with(&out) && out.len() % SEG == 0,
+                "{name}: {what}: unauthenticated output"
+            );
+            // A ranged read of the last bytes fails the same way, or succeeds only on
+            // segments that are intact (a flip in segment 0 does not spoil segment 3).
+            let mut tail = Vec::new();
+            if s.get_object(
+                "tam",
+                name,
+                Some(ByteRange::Suffix(10)),
+                ck.as_ref(),
+                &mut tail,
+            )
+            .is_ok()
+            {
+                assert_eq!(tail, body[body.len() - 10..], "{name}: {what}");
+            }
+        }
+        std::fs::write(&path, &good).unwrap();
+        assert_eq!(get(&s, "tam", name, ck.as_ref()), body);
+    }
+}
+
+#[test]
+fn swapped_wrapped_keys_and_files_are_refused() {
+    let e = env();
+    let s = svc(&e);
+    let key = e.create_key();
+    s.create_bucket("swp").unwrap();
+    let modes = [
+        ("kms", kms_opts(&key, None), None),
+        ("bk", kms_opts(&key, Some(true)), None),
+        (
+            "ssec",
+            PutOptions {
+                sse_c: Some(customer(5)),
+                ..Default::default()
+            },
+            Some(customer(5)),
+        ),
+    ];
+    for (name, opts, ck) in &modes {
+        // Same-length keys, so the records have the same layout.
+        let (a, b) = (format!("{name}-a"), format!("{name}-b"));
+        s.put_object("swp", &a, &b"secret A"[..], opts).unwrap();
+        s.put_object("swp", &b, &b"secret B"[..], opts).unwrap();
+        let pa = object_path(e.home.root(), "swp", &a);
+        let pb = object_path(e.home.root(), "swp", &b);
+        let ra = std::fs::read(&pa).unwrap();
+        let rb = std::fs::read(&pb).unwrap();
+        let (ha, _) = Header::parse(&ra).unwrap();
+        let (hb, hlen_b) = Header::parse(&rb).unwrap();
+        // B's file with A's wrapped data key (B's header otherwise, B's tag).
+        let mut h = hb.clone();
+        h.record.wrapped_key = ha.record.wrapped_key.clone();
+        h.record.bucket_key_id = ha.record.bucket_key_id;
+        h.record.sse_c = ha.record.sse_c.clone();
+        let mut forged = h.encode_untagged();
+        assert_eq!(forged.len() + HEADER_TAG_LEN, hlen_b, "{name}");
+        forged.extend_from_slice(&rb[hlen_b - HEADER_TAG_LEN..]);
+        std::fs::write(&pb, &forged).unwrap();
+        let (err, out) = get_err(&s, "swp", &b, ck.as_ref());
+        assert!(
+            matches!(err, ObjectError::Damaged { .. }),
+            "{name}: swapped wrapped key: {err}"
+        );
+        assert!(out.is_empty());
+        // A's whole file under B's name.
+        std::fs::write(&pb, &ra).unwrap();
+        let (err, out) = get_err(&s, "swp", &b, ck.as_ref());
+        assert!(
+            err.to_string().contains("moved or swapped"),
+            "{name}: {err}"
+        );
+        assert!(out.is_empty());
+        // A's segments after B's header (same length).
+        let (_, hlen_a) = Header::parse(&ra).unwrap();
+        std::fs::write(&pb, [&rb[..hlen_b], &ra[hlen_a..]].concat()).unwrap();
+        let (err, out) = get_err(&s, "swp", &b, ck.as_ref());
+        assert!(matches!(err, ObjectError::Damaged { .. }), "{name}: {err}");
+        assert!(out.is_empty());
+        std::fs::write(&pb, &rb).unwrap();
+        assert_eq!(get(&s, "swp", &b, ck.as_ref()), b"secret B");
+    }
+}
+
+#[test]
+fn a_disabled_key_stops_only_its_own_objects() {
+    let e = env();
+    let s = svc(&e);
+    let k1 = e.create_key();
+    let k2 = e.create_key();
+    s.create_bucket("dkb").unwrap();
+    s.put_object("dkb", "one", &b"one"[..], &kms_opts(&k1, None))
+        .unwrap();
+    s.put_object("dkb", "two", &b"two"[..], &kms_opts(&k2, None))
+        .unwrap();
+    s.put_object("dkb", "s3", &b"s3"[..], &PutOptions::default())
+        .unwrap();
+    e.c.disable_key(e.kid(&k1)).unwrap();
+    let (err, out) = get_err(&s, "dkb", "one", None);
+    let msg = err.to_string();
+    assert_eq!(err.code(), "KMS.DisabledException", "{msg}");
+    assert!(msg.contains(&k1) && msg.contains("dkb/one"), "{msg}");
+    assert!(out.is_empty());
+    assert_eq!(get(&s, "dkb", "two", None), b"two");
+    assert_eq!(get(&s, "dkb", "s3", None), b"s3");
+    // PUT under the disabled key is refused the same way; nothing is stored.
+    let err = s
+        .put_object("dkb", "three", &b"3"[..], &kms_opts(&k1, None))
+        .unwrap_err();
+    assert_eq!(err.code(), "KMS.DisabledException");
+    assert!(matches!(
+        s.head_object("dkb", "three", None),
+        Err(ObjectError::NoSuchKey { .. })
+    ));
+    // Pending deletion names the state.
+    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+        key_id: k2.clone(),
+        pending_window_in_days: Some(7),
+    })
+    .unwrap();
+    let (err, _) = get_err(&s, "dkb", "two", None);
+    assert_eq!(err.code(), "KMS.KMSInvalidStateException", "{err}");
+    assert!(err.to_string().contains("pending deletion"), "{err}");
+    e.c.enable_key(e.kid(&k1)).unwrap();
+    assert_eq!(get(&s, "dkb", "one", None), b"one");
+    // No temp files were left behind by the refused PUT.
+    let leftovers = std::fs::read_dir(e.home.root().join("buckets/dkb/objects"))
+        .unwrap()
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn concurrent_puts_are_atomic_and_the_last_writer_wins() {
+    let e = env();
+    let s = Arc::new(svc(&e));
+    s.create_bucket("race").unwrap();
+    let (na, nb) = (2 * SEG + 5, SEG + 77);
+    s.put_object("race", "k", &vec![b'A'; na][..], &PutOptions::default())
+        .unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = [(b'A', na), (b'B', nb)]
+        .into_iter()
+        .map(|(c, n)| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for _ in 0..15 {
+                    s.put_object("race", "k", &vec![c; n][..], &PutOptions::default())
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let s = s.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || reads < 5 {
+                let mut out = Vec::new();
+                s.get_object("race", "k", None, None, &mut out).unwrap();
+                let ok = (out.len() == na && out.iter().all(|&b| b == b'A'))
+                    || (out.len() == nb && out.iter().all(|&b| b == b'B'));
+                assert!(ok, "a reader saw a mix: {} bytes", out.len());
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() >= 5);
+    // Sequential: the last PUT is what GET returns.
+    s.put_object("race", "k", &b"first"[..], &PutOptions::default())
+        .unwrap();
+    s.put_object("race", "k", &b"second"[..], &PutOptions::default())
+        .unwrap();
+    assert_eq!(get(&s, "race", "k", None), b"second");
+    // A reader opened before a PUT keeps its version.
+    let r = s.open_object("race", "k", None).unwrap();
+    s.put_object("race", "k", &b"third!"[..], &PutOptions::default())
+        .unwrap();
+    let mut buf = [0u8; 6];
+    assert_eq!(r.read_at(0, &mut buf).unwrap(), 6);
+    assert_eq!(&buf, b"second");
+    let files = std::fs::read_dir(e.home.root().join("buckets/race/objects"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1, "no temp files left");
+}
+
+#[test]
+fn buckets_listing_and_deletion_follow_s3() {
+    let e = env();
+    let s = svc(&e);
+    for bad in ["Ab", "ab", "a_b", "-ab", "192.168.1.1", &"a".repeat(64)] {
+        assert!(
+            matches!(s.create_bucket(bad), Err(ObjectError::InvalidBucketName(_))),
+            "{bad}"
+        );
+    }
+    s.create_bucket("photos").unwrap();
+    s.create_bucket("a.b-c").unwrap();
+    assert!(matches!(
+        s.create_bucket("photos"),
+        Err(ObjectError::BucketAlreadyOwnedByYou(_))
+    ));
+    let names: Vec<_> = s
+        .list_buckets()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(names, ["a.b-c", "photos"]);
+    assert!(matches!(
+        s.put_object("nope", "k", &b""[..], &PutOptions::default()),
+        Err(ObjectError::NoSuchBucket(_))
+    ));
+    let (err, _) = get_err(&s, "photos", "missing", None);
+    assert!(matches!(err, ObjectError::NoSuchKey { .. }), "{err}");
+    assert_eq!(err.http_status(), 404);
+    for k in [
+        "2024/cat.jpg",
+        "2024/dog.jpg",
+        "2024/jan/a",
+        "2024/jan/b",
+        "2025/x",
+        "top",
+        "ünïcödé/ключ",
+    ] {
+        s.put_object("photos", k, k.as_bytes(), &PutOptions::default())
+            .unwrap();
+    }
+    let long = "k".repeat(1024);
+    s.put_object("photos", &long, &b""[..], &PutOptions::default())
+        .unwrap();
+    assert!(matches!(
+        s.put_object(
+            "photos",
+            &"k".repeat(1025),
+            &b""[..],
+            &PutOptions::default()
+        ),
+        Err(ObjectError::KeyTooLong(_))
+    ));
+    let list = |prefix: &str, delim: Option<&str>, after: Option<&str>, max: usize| {
+        s.list_objects(
+            "photos",
+            &ListObjects {
+                prefix: prefix.into(),
+                delimiter: delim.map(String::from),
+                start_after: after.map(String::from),
+                max_keys: max,
+            },
+        )
+        .unwrap()
+    };
+    let r = list("2024/", None, None, 1000);
+    let keys: Vec<_> = r.contents.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["2024/cat.jpg", "2024/dog.jpg", "2024/jan/a", "2024/jan/b"]
+    );
+    assert_eq!(r.contents[0].size, 12);
+    let r = list("2024/", Some("/"), None, 1000);
+    assert_eq!(r.contents.len(), 2);
+    assert_eq!(r.common_prefixes.len(), 1);
+    assert_eq!(r.common_prefixes[0].prefix, "2024/jan/");
+    let r = list("", Some("/"), None, 1000);
+    let prefixes: Vec<_> = r
+        .common_prefixes
+        .iter()
+        .map(|p| p.prefix.as_str())
+        .collect();
+    assert_eq!(prefixes, ["2024/", "2025/", "ünïcödé/"]);
+    assert_eq!(r.contents.len(), 2, "{:?}", r.contents);
+    // Paging: two at a time, through every key.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let r = list("", None, after.as_deref(), 2);
+        seen.extend(r.contents.iter().map(|o| o.key.clone()));
+        if !r.is_truncated {
+            break;
+        }
+        after = r.next_continuation_token.clone();
+    }
+    assert_eq!(seen.len(), 8);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    // Paging with a delimiter continues after a common prefix.
+    let r1 = list("", Some("/"), None, 1);
+    assert_eq!(r1.common_prefixes[0].prefix, "2024/");
+    let r2 = list("", Some("/"), r1.next_continuation_token.as_deref(), 1);
+    assert_eq!(r2.common_prefixes[0].prefix, "2025/");
+    // Delete: idempotent; bucket delete refused while not empty.
+    assert!(s.delete_object("photos", "top").unwrap());
+    assert!(!s.delete_object("photos", "top").unwrap());
+    assert!(matches!(
+        s.delete_bucket("photos", false),
+        Err(ObjectError::BucketNotEmpty(_))
+    ));
+    s.delete_bucket("photos", true).unwrap();
+    assert!(matches!(
+        s.list_objects("photos", &ListObjects::default()),
+        Err(ObjectError::NoSuchBucket(_))
+    ));
+    s.delete_bucket("a.b-c", false).unwrap();
+    assert!(s.list_buckets().unwrap().is_empty());
+    s.create_bucket("photos").unwrap();
+    assert!(list_is_empty(&s, "photos"));
+}
+
+fn list_is_empty(s: &ObjectService, b: &str) -> bool {
+    s.list_objects(b, &ListObjects::default())
+        .unwrap()
+        .contents
+        .is_empty()
+}
+
+#[test]
+fn files_holding_keys_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = env();
+    let s = svc(&e);
+    s.create_bucket("mod").unwrap();
+    s.put_object("mod", "k", &b"x"[..], &PutOptions::default())
+        .unwrap();
+    for p in [
+        object_path(e.home.root(), "mod", "k"),
+        e.home.root().join("buckets/mod/bucket.json"),
+    ] {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", p.display());
+    }
+}
