@@ -227,7 +227,19 @@ pub enum Command {
         #[arg(long)]
         allow_other: bool,
     },
-    /// Unmount a mounted volume and wait for its daemon to finish.
+    /// Mount a bucket as a directory: keys with `/` are folders, reading is a GET, closing a
+    /// written file is a PUT with the bucket's default encryption, rename is copy + delete.
+    MountBucket {
+        bucket: String,
+        dir: PathBuf,
+        /// Stay attached; unmount with Ctrl-C or `kmsfs umount`.
+        #[arg(long)]
+        foreground: bool,
+        /// Let other users in (root, or `user_allow_other` in /etc/fuse.conf).
+        #[arg(long)]
+        allow_other: bool,
+    },
+    /// Unmount a mounted volume or bucket and wait for its daemon to finish.
     Umount { dir: PathBuf },
 }
 
@@ -282,6 +294,22 @@ fn run(cli: Cli) -> Result<(), CliError> {
             &cli,
             &root,
             volume_id,
+            dir,
+            volume_cmd::MountOptions {
+                foreground: *foreground,
+                allow_other: *allow_other,
+            },
+            &out,
+        ),
+        Command::MountBucket {
+            bucket,
+            dir,
+            foreground,
+            allow_other,
+        } => object_cmd::run_mount_bucket(
+            &cli,
+            &root,
+            bucket,
             dir,
             volume_cmd::MountOptions {
                 foreground: *foreground,

@@ -262,7 +262,7 @@ pub fn run_mount(
 }
 
 /// On SIGTERM, SIGINT or SIGHUP, unmount so that the session ends cleanly.
-fn watch_signals(mp: PathBuf) {
+pub(crate) fn watch_signals(mp: PathBuf) {
     use nix::sys::signal::{SigSet, Signal};
     let mut set = SigSet::empty();
     for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {

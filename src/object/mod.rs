@@ -17,14 +17,19 @@
 //! - [`format`]: the object file (header, record, segments), key derivation, parsers;
 //! - [`bucket`]: bucket names, `bucket.json`, the bucket lock;
 //! - [`bucket_key`]: the in-memory bucket-key cache;
-//! - [`service`]: [`ObjectService`], the plain Rust API the CLI and the FUSE view use.
+//! - [`service`]: [`ObjectService`], the plain Rust API the CLI and the FUSE view use;
+//! - [`view`]: the bucket as a directory tree (`mount-bucket`), transport-free, over the
+//!   service; [`spool`]: its encrypted write spools; [`fuse`]: the thin fuser adaptor.
 //!
 //! Formats: docs/FORMAT.md section 9.
 
 pub mod bucket;
 pub mod bucket_key;
 pub mod format;
+pub mod fuse;
 pub mod service;
+pub mod spool;
+pub mod view;
 
 pub use bucket::{BucketEncryption, BucketInfo};
 pub use format::Sse;
