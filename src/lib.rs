@@ -8,6 +8,7 @@
 //! snapshot                    (EBS snapshots: chunk store, manifests, copies, restores)
 //!  |
 //! volume                      (EBS volumes: header, encrypted backing tree, FUSE adaptor)
+//!  |       envelope            (beside volume: envelope messages for applications, data key cache)
 //!  |
 //! kms::Client                 (trait: the only way services reach the KMS)
 //!  |
@@ -18,6 +19,7 @@
 
 pub mod cli;
 pub mod crypto;
+pub mod envelope;
 pub mod fsutil;
 pub mod fuzzing;
 pub mod home;
