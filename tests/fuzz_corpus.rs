@@ -20,6 +20,7 @@ const TARGETS: &[Target] = &[
     ("volume_header", fuzzing::volume_header),
     ("volume_name", fuzzing::volume_name),
     ("snapshot_manifest", fuzzing::snapshot_manifest),
+    ("envelope_message", fuzzing::envelope_message),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -168,6 +169,38 @@ fn manifest_seeds() -> Vec<Manifest> {
     );
     let bare = base(true, vec![root()]);
     vec![small, enc, every, bare]
+}
+
+/// Envelope messages under the fuzzing key (fixed message ids), each with damaged copies.
+fn envelope_seeds() -> Vec<Vec<u8>> {
+    use kmsfs::envelope::{self, EncryptOptions};
+    let mut out = Vec::new();
+    for (i, (n, frame_len, ctx)) in [
+        (0usize, 16u32, vec![]),
+        (1, 16, vec![("app", "x")]),
+        (40, 16, vec![("purpose", "test"), ("app", "x")]),
+        (100, 32, vec![("a", "b")]),
+        (300, 64, vec![]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ctx = ctx
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let opts = EncryptOptions {
+            frame_len,
+            message_id: Some([i as u8; 32]),
+            ..Default::default()
+        };
+        let pt: Vec<u8> = (0..n).map(|j| j as u8).collect();
+        let mut m = Vec::new();
+        envelope::encrypt(&fuzzing::FuzzKeyring, &ctx, &pt[..], &mut m, &opts).unwrap();
+        out.extend(damaged(&m));
+        out.push(m);
+    }
+    out
 }
 
 fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
@@ -413,6 +446,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("volume_header", headers),
         ("volume_name", names),
         ("snapshot_manifest", manifests),
+        ("envelope_message", envelope_seeds()),
     ]
 }
 
@@ -510,6 +544,19 @@ fn corpora_reach_the_decoders() {
         .filter(|m| Manifest::decode(m).is_ok())
         .count();
     assert!(decoded >= 4, "only {decoded} snapshot seeds decode");
+    let opened = files("envelope_message")
+        .iter()
+        .filter(|m| {
+            kmsfs::envelope::decrypt(
+                &fuzzing::FuzzKeyring,
+                &m[..],
+                std::io::sink(),
+                &Default::default(),
+            )
+            .is_ok()
+        })
+        .count();
+    assert!(opened >= 4, "only {opened} envelope seeds decrypt");
 }
 
 #[test]
