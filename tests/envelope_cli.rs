@@ -306,7 +306,7 @@ fn files_pipes_summaries_and_errors() {
 
 /// Deterministic pseudo-random bytes: block `i` of 8 bytes is a function of `i`.
 fn fill(buf: &mut [u8], offset: u64) {
-    debug_assert!(offset % 8 == 0 && buf.len() % 8 == 0);
+    debug_assert!(offset.is_multiple_of(8) && buf.len().is_multiple_of(8));
     for (j, c) in buf.chunks_exact_mut(8).enumerate() {
         let mut x = (offset / 8 + j as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         x ^= x >> 29;
