@@ -76,3 +76,57 @@ pub fn object_file(data: &[u8]) {
         let _ = format::open_sse_c_object(data, &k, "aws");
     }
 }
+
+/// The keyring of the envelope fuzz target: every wrapped key unwraps to [`FUZZ_KEY`].
+pub struct FuzzKeyring;
+
+impl crate::envelope::Keyring for FuzzKeyring {
+    fn id(&self) -> String {
+        "fuzz".into()
+    }
+
+    fn encryption_materials(
+        &self,
+        _: &crate::kms::EncryptionContext,
+        _: Option<u64>,
+    ) -> Result<crate::envelope::EncryptionMaterials, crate::envelope::EnvelopeError> {
+        Ok(crate::envelope::EncryptionMaterials {
+            data_key: SecretKey::from_bytes(FUZZ_KEY),
+            edks: vec![crate::envelope::EncryptedDataKey {
+                provider_id: "aws-kms".into(),
+                provider_info: "arn:aws:kms:us-east-1:111122223333:key/fuzz".into(),
+                ciphertext: vec![0xab; 88],
+            }],
+        })
+    }
+
+    fn decryption_materials(
+        &self,
+        _: &[crate::envelope::EncryptedDataKey],
+        _: &crate::kms::EncryptionContext,
+    ) -> Result<crate::envelope::DecryptionMaterials, crate::envelope::EnvelopeError> {
+        Ok(crate::envelope::DecryptionMaterials {
+            data_key: SecretKey::from_bytes(FUZZ_KEY),
+            key_arn: "arn:aws:kms:us-east-1:111122223333:key/fuzz".into(),
+        })
+    }
+}
+
+/// Parse an envelope message's header (one that parses must encode to the bytes it was
+/// parsed from), then decrypt the whole message under [`FUZZ_KEY`]: never a panic, and on
+/// success the plaintext's length is what the frames say.
+pub fn envelope_message(data: &[u8]) {
+    use crate::envelope::{self, Header};
+    if let Ok((h, n)) = Header::parse(data) {
+        assert_eq!(
+            h.encode(),
+            data[..n],
+            "a parsed header re-encodes differently"
+        );
+    }
+    let mut out = Vec::new();
+    if let Ok(info) = envelope::decrypt(&FuzzKeyring, data, &mut out, &Default::default()) {
+        assert_eq!(info.plaintext_bytes, out.len() as u64);
+        assert_eq!(info.message_bytes, data.len() as u64);
+    }
+}

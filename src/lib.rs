@@ -9,7 +9,8 @@
 //!  |
 //! volume    object            (EBS volumes: header, encrypted backing tree, FUSE adaptor;
 //!  |          |                S3 buckets and SSE objects: STREAM segments, bucket keys)
-//!  |          |
+//!  |          |   envelope     (envelope messages for applications, data key cache)
+//!  |          |      |
 //! kms::Client                 (trait: the only way services reach the KMS)
 //!  |
 //! kms                         (keys, aliases, rotation, deletion, audit trail, keystore)
@@ -19,6 +20,7 @@
 
 pub mod cli;
 pub mod crypto;
+pub mod envelope;
 pub mod fsutil;
 pub mod fuzzing;
 pub mod home;

@@ -21,6 +21,7 @@ const TARGETS: &[Target] = &[
     ("volume_name", fuzzing::volume_name),
     ("snapshot_manifest", fuzzing::snapshot_manifest),
     ("object_file", fuzzing::object_file),
+    ("envelope_message", fuzzing::envelope_message),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -227,6 +228,38 @@ fn object_seeds() -> Vec<Vec<u8>> {
         hmac: format::sse_c_hmac(&fk, &[6; 16]),
     });
     push(&c, &dk, &[7u8; 1500]);
+    out
+}
+
+/// Envelope messages under the fuzzing key (fixed message ids), each with damaged copies.
+fn envelope_seeds() -> Vec<Vec<u8>> {
+    use kmsfs::envelope::{self, EncryptOptions};
+    let mut out = Vec::new();
+    for (i, (n, frame_len, ctx)) in [
+        (0usize, 16u32, vec![]),
+        (1, 16, vec![("app", "x")]),
+        (40, 16, vec![("purpose", "test"), ("app", "x")]),
+        (100, 32, vec![("a", "b")]),
+        (300, 64, vec![]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ctx = ctx
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let opts = EncryptOptions {
+            frame_len,
+            message_id: Some([i as u8; 32]),
+            ..Default::default()
+        };
+        let pt: Vec<u8> = (0..n).map(|j| j as u8).collect();
+        let mut m = Vec::new();
+        envelope::encrypt(&fuzzing::FuzzKeyring, &ctx, &pt[..], &mut m, &opts).unwrap();
+        out.extend(damaged(&m));
+        out.push(m);
+    }
     out
 }
 
@@ -474,6 +507,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("volume_name", names),
         ("snapshot_manifest", manifests),
         ("object_file", object_seeds()),
+        ("envelope_message", envelope_seeds()),
     ]
 }
 
@@ -583,6 +617,19 @@ fn corpora_reach_the_decoders() {
         opened >= 5,
         "only {opened} object seeds open under FUZZ_KEY"
     );
+    let opened = files("envelope_message")
+        .iter()
+        .filter(|m| {
+            kmsfs::envelope::decrypt(
+                &fuzzing::FuzzKeyring,
+                &m[..],
+                std::io::sink(),
+                &Default::default(),
+            )
+            .is_ok()
+        })
+        .count();
+    assert!(opened >= 4, "only {opened} envelope seeds decrypt");
 }
 
 #[test]

@@ -70,6 +70,24 @@ pub fn context(arg: &Option<String>) -> Result<Option<EncryptionContext>, CliErr
     Ok(Some(ec))
 }
 
+/// Parse repeated `--encryption-context` values (each `k=v`, `k=v,k2=v2`, a JSON object or
+/// `file://ctx.json`) into one context; a key given twice with two values is an error.
+pub fn context_pairs(args: &[String]) -> Result<EncryptionContext, CliError> {
+    let mut ec = EncryptionContext::new();
+    for a in args {
+        for (k, v) in context(&Some(a.clone()))?.unwrap_or_default() {
+            if let Some(old) = ec.get(&k).filter(|old| **old != v) {
+                return Err(CliError::usage(
+                    "bad encryption context",
+                    format!("the key '{k}' is given twice ('{old}' and '{v}')"),
+                ));
+            }
+            ec.insert(k, v);
+        }
+    }
+    Ok(ec)
+}
+
 /// Parse tags: each value `TagKey=k,TagValue=v`, or one JSON list.
 pub fn tags(args: &[String]) -> Result<Vec<Tag>, CliError> {
     if args.len() == 1 && args[0].trim_start().starts_with('[') {
