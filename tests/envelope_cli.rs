@@ -321,8 +321,7 @@ fn max_rss_children_kib() -> i64 {
     u.ru_maxrss
 }
 
-/// A large stream (256 MiB in release builds, 48 MiB in debug builds, or
-/// `KMSFS_ENVELOPE_BIG_MIB`) from this process through `encrypt-file - -`, a pipe, and
+/// A large stream (256 MiB, or `KMSFS_ENVELOPE_BIG_MIB`) from this process through `encrypt-file - -`, a pipe, and
 /// `decrypt-file - -` back to this process, compared as it arrives. Neither child may use
 /// more than a few MiB beyond its baseline.
 #[test]
@@ -330,7 +329,7 @@ fn a_large_stream_through_pipes_in_bounded_memory() {
     let mib: u64 = std::env::var("KMSFS_ENVELOPE_BIG_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(if cfg!(debug_assertions) { 48 } else { 256 });
+        .unwrap_or(256);
     let size = mib << 20;
     let d = tempfile::tempdir().unwrap();
     let (home, _) = setup(d.path());
