@@ -961,3 +961,35 @@ fn files_holding_keys_are_private() {
         assert_eq!(mode, 0o600, "{}", p.display());
     }
 }
+
+/// A PUT whose process died between creating its temp file and the rename leaves
+/// `objects/.tmp.<pid>.*`; the next PUT to the bucket (once per process) removes such files of
+/// dead processes, and keeps those of live ones.
+#[test]
+fn temp_files_of_crashed_puts_are_swept() {
+    let e = env();
+    let s = svc(&e);
+    s.create_bucket("sweep").unwrap();
+    s.put_object("sweep", "a", &b"x"[..], &Default::default())
+        .unwrap();
+    let objects = e.home.root().join("buckets/sweep/objects");
+    // A pid above the kernel's maximum (4194304) is never alive.
+    let dead = objects.join(".tmp.99999999.00112233aabbccdd");
+    let live = objects.join(format!(".tmp.{}.00112233aabbccdd", std::process::id()));
+    std::fs::write(&dead, b"half a put").unwrap();
+    std::fs::write(&live, b"a put in progress").unwrap();
+    let listed = |s: &ObjectService| {
+        s.list_objects("sweep", &Default::default())
+            .unwrap()
+            .contents
+            .len()
+    };
+    assert_eq!(listed(&s), 1, "temp files are never listed");
+    let fresh = svc(&e);
+    fresh
+        .put_object("sweep", "b", &b"y"[..], &Default::default())
+        .unwrap();
+    assert!(!dead.exists(), "a dead process's temp file stays");
+    assert!(live.exists(), "a live process's temp file was removed");
+    assert_eq!(listed(&fresh), 2);
+}

@@ -292,6 +292,8 @@ pub struct ObjectService {
     partition: String,
     opts: ObjectOptions,
     cache: BucketKeyCache,
+    /// Buckets whose leftover temp files (of PUTs whose process died) were swept.
+    swept: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for ObjectService {
@@ -344,6 +346,36 @@ impl ObjectService {
             partition: home.config().partition.clone(),
             cache: BucketKeyCache::new(opts.bucket_key_ttl),
             opts,
+            swept: Default::default(),
+        }
+    }
+
+    /// Once per bucket and process: remove `objects/.tmp.<pid>.*` files of PUTs whose
+    /// process is gone (a crash between create and rename). A live PUT's pid is alive, so its
+    /// file stays; listings never show temp files either way.
+    fn sweep_temp_files(&self, bucket: &str, p: &BucketPaths) {
+        if !self.swept.lock().expect("swept").insert(bucket.to_string()) {
+            return;
+        }
+        let Ok(rd) = std::fs::read_dir(p.objects()) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(".tmp."))
+                .and_then(|n| n.split('.').next())
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let gone = pid <= 0
+                || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                    == Err(nix::errno::Errno::ESRCH);
+            if gone {
+                let _ = std::fs::remove_file(e.path());
+            }
         }
     }
 
@@ -528,6 +560,7 @@ impl ObjectService {
         let (p, cfg) = self.existing(bucket)?;
         let plan = plan(&cfg.encryption, opts)?;
         let _l = self.lock(bucket, &p, false)?;
+        self.sweep_temp_files(bucket, &p);
         let arn = format::s3_arn(&self.partition, bucket, Some(key));
         let ctx = format::object_context(&arn, &plan.context);
         let what = || format!("object {bucket}/{key}");
