@@ -13,7 +13,19 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long one listing of the bucket answers lookups before it is read again: changes made
+/// by other processes show within this time, changes made through the view at once.
+const INDEX_TTL: Duration = Duration::from_secs(1);
+
+/// Every key of the bucket with its size and last-modified time (ms).
+type Keys = BTreeMap<String, (u64, i64)>;
+
+struct Index {
+    at: Instant,
+    keys: Keys,
+}
 
 /// Inode number of the bucket's root.
 pub const ROOT: u64 = 1;
@@ -123,6 +135,8 @@ pub struct BucketView {
     pending: Mutex<BTreeMap<String, usize>>,
     /// Folders have no times of their own: they show the time the view started.
     started: SystemTime,
+    /// The bucket's keys as last listed (a listing reads every object's header).
+    index: Mutex<Option<Index>>,
 }
 
 impl std::fmt::Debug for BucketView {
@@ -165,6 +179,7 @@ impl BucketView {
             next_fh: AtomicU64::new(1),
             pending: Mutex::new(BTreeMap::new()),
             started: SystemTime::now(),
+            index: Mutex::new(None),
         })
     }
 
@@ -217,12 +232,62 @@ impl BucketView {
             .or(Some(0))
     }
 
+    /// Run `f` on the key index, listing the bucket again if the index is older than
+    /// [`INDEX_TTL`].
+    fn with_index<R>(&self, f: impl FnOnce(&Keys) -> R) -> ViewResult<R> {
+        let mut g = self.index.lock().expect("index");
+        if g.as_ref().is_none_or(|i| i.at.elapsed() > INDEX_TTL) {
+            let mut keys = Keys::new();
+            let mut req = ListObjects::default();
+            loop {
+                let r = self.svc.list_objects(&self.bucket, &req)?;
+                for o in r.contents {
+                    keys.insert(o.key, (o.size, o.last_modified_ms));
+                }
+                match r.next_continuation_token {
+                    Some(t) if r.is_truncated => req.start_after = Some(t),
+                    _ => break,
+                }
+            }
+            *g = Some(Index {
+                at: Instant::now(),
+                keys,
+            });
+        }
+        Ok(f(&g.as_ref().expect("just listed").keys))
+    }
+
+    /// Record a PUT made through the view in the index.
+    fn indexed_put(&self, info: &super::ObjectInfo) {
+        if let Some(i) = self.index.lock().expect("index").as_mut() {
+            i.keys
+                .insert(info.key.clone(), (info.size, info.last_modified_ms));
+        }
+    }
+
+    /// Record a delete made through the view in the index.
+    fn indexed_delete(&self, key: &str) {
+        if let Some(i) = self.index.lock().expect("index").as_mut() {
+            i.keys.remove(key);
+        }
+    }
+
+    /// Forget the index (after changes to many keys).
+    fn reindex(&self) {
+        *self.index.lock().expect("index") = None;
+    }
+
     /// Whether `path/` holds anything (a marker or keys below it, or pending files).
     fn is_dir(&self, path: &str) -> ViewResult<bool> {
         if path.is_empty() {
             return Ok(true);
         }
         let prefix = format!("{path}/");
+        let under = |m: &Keys| {
+            m.range(prefix.clone()..)
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(&prefix))
+        };
         if self
             .pending
             .lock()
@@ -233,15 +298,7 @@ impl BucketView {
         {
             return Ok(true);
         }
-        let r = self.svc.list_objects(
-            &self.bucket,
-            &ListObjects {
-                prefix,
-                max_keys: 1,
-                ..Default::default()
-            },
-        )?;
-        Ok(!r.contents.is_empty())
+        self.with_index(under)
     }
 
     fn attr_of(&self, path: &str) -> ViewResult<NodeAttr> {
@@ -255,17 +312,29 @@ impl BucketView {
             });
         }
         if !path.is_empty() {
-            match self.svc.stat_object(&self.bucket, path) {
-                Ok(s) => {
-                    return Ok(NodeAttr {
-                        ino,
-                        kind: NodeKind::File,
-                        size: s.size,
-                        mtime: millis(s.last_modified_ms),
-                    });
-                }
-                Err(ObjectError::NoSuchKey { .. }) => {}
-                Err(e) => return Err(e.into()),
+            // The index, else the object itself (one file, found by its key's hash): a key
+            // another process just PUT is found at once.
+            let found = match self.with_index(|m| m.get(path).copied())? {
+                Some(f) => Some(f),
+                None => match self.svc.stat_object(&self.bucket, path) {
+                    Ok(o) => {
+                        if let Some(i) = self.index.lock().expect("index").as_mut() {
+                            i.keys
+                                .insert(path.to_string(), (o.size, o.last_modified_ms));
+                        }
+                        Some((o.size, o.last_modified_ms))
+                    }
+                    Err(ObjectError::NoSuchKey { .. }) => None,
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            if let Some((size, ms)) = found {
+                return Ok(NodeAttr {
+                    ino,
+                    kind: NodeKind::File,
+                    size,
+                    mtime: millis(ms),
+                });
             }
         }
         if self.is_dir(path)? {
@@ -300,46 +369,45 @@ impl BucketView {
         } else {
             format!("{dir}/")
         };
+        let listed: Vec<(String, u64, i64)> = self.with_index(|m| {
+            m.range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .map(|(k, (size, ms))| (k.clone(), *size, *ms))
+                .collect()
+        })?;
         let mut out: BTreeMap<String, NodeAttr> = BTreeMap::new();
-        let mut req = ListObjects {
-            prefix: prefix.clone(),
-            delimiter: Some("/".into()),
-            ..Default::default()
-        };
-        loop {
-            let r = self.svc.list_objects(&self.bucket, &req)?;
-            for o in &r.contents {
-                let name = &o.key[prefix.len()..];
-                if name.is_empty() {
-                    continue; // the folder's own marker
-                }
-                let path = o.key.clone();
-                out.insert(
-                    name.to_string(),
-                    NodeAttr {
-                        ino: self.ino_of(&path),
-                        kind: NodeKind::File,
-                        size: o.size,
-                        mtime: millis(o.last_modified_ms),
-                    },
-                );
+        for (key, size, ms) in listed {
+            let rest = &key[prefix.len()..];
+            if rest.is_empty() {
+                continue; // the folder's own marker
             }
-            for cp in &r.common_prefixes {
-                let name = cp.prefix[prefix.len()..].trim_end_matches('/');
-                if name.is_empty() {
-                    continue;
+            match rest.split_once('/') {
+                Some((d, _)) => {
+                    if d.is_empty() || out.contains_key(d) {
+                        continue;
+                    }
+                    let path = join(&dir, d);
+                    out.insert(
+                        d.to_string(),
+                        NodeAttr {
+                            ino: self.ino_of(&path),
+                            kind: NodeKind::Dir,
+                            size: 0,
+                            mtime: self.started,
+                        },
+                    );
                 }
-                let path = cp.prefix.trim_end_matches('/').to_string();
-                out.entry(name.to_string()).or_insert(NodeAttr {
-                    ino: self.ino_of(&path),
-                    kind: NodeKind::Dir,
-                    size: 0,
-                    mtime: self.started,
-                });
-            }
-            match r.next_continuation_token {
-                Some(t) if r.is_truncated => req.start_after = Some(t),
-                _ => break,
+                None => {
+                    out.insert(
+                        rest.to_string(),
+                        NodeAttr {
+                            ino: self.ino_of(&key),
+                            kind: NodeKind::File,
+                            size,
+                            mtime: millis(ms),
+                        },
+                    );
+                }
             }
         }
         let pend: Vec<String> = self
@@ -533,7 +601,8 @@ impl BucketView {
         }
         let s = h.spool.as_ref().ok_or(ViewError::BadHandle)?;
         self.svc
-            .put_object(&self.bucket, &h.key, s.reader(), &PutOptions::default())?;
+            .put_object(&self.bucket, &h.key, s.reader(), &PutOptions::default())
+            .inspect(|i| self.indexed_put(i))?;
         h.dirty = false;
         Ok(())
     }
@@ -569,13 +638,16 @@ impl BucketView {
         let mut s = self.spool_of(&path)?;
         s.set_len(size)?;
         self.svc
-            .put_object(&self.bucket, &path, s.reader(), &PutOptions::default())?;
+            .put_object(&self.bucket, &path, s.reader(), &PutOptions::default())
+            .inspect(|i| self.indexed_put(i))?;
         self.attr_of(&path)
     }
 
     pub fn unlink(&self, parent: u64, name: &OsStr) -> ViewResult<()> {
         let path = self.child(parent, name)?;
-        if !self.svc.delete_object(&self.bucket, &path)? {
+        let existed = self.svc.delete_object(&self.bucket, &path)?;
+        self.indexed_delete(&path);
+        if !existed {
             if self.pending_len(&path).is_some() {
                 return Ok(());
             }
@@ -594,12 +666,13 @@ impl BucketView {
         if self.attr_of(&path).is_ok() {
             return Err(ViewError::Exists);
         }
-        self.svc.put_object(
+        let info = self.svc.put_object(
             &self.bucket,
             &format!("{path}/"),
             std::io::empty(),
             &PutOptions::default(),
         )?;
+        self.indexed_put(&info);
         self.attr_of(&path)
     }
 
@@ -625,6 +698,7 @@ impl BucketView {
             });
         }
         self.svc.delete_object(&self.bucket, &marker)?;
+        self.indexed_delete(&marker);
         Ok(())
     }
 
@@ -639,6 +713,20 @@ impl BucketView {
     /// Rename: copy then delete (every key below, for a folder), as S3 tools do. With
     /// `no_replace` an existing target is refused.
     pub fn rename(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        no_replace: bool,
+    ) -> ViewResult<()> {
+        let r = self.rename_keys(parent, name, newparent, newname, no_replace);
+        // Many keys may have changed, even when a step failed: list again.
+        self.reindex();
+        r
+    }
+
+    fn rename_keys(
         &self,
         parent: u64,
         name: &OsStr,
