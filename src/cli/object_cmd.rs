@@ -434,33 +434,9 @@ pub fn run_mount_bucket(
     opts: super::volume_cmd::MountOptions,
     out: &Printer,
 ) -> Result<(), CliError> {
-    use super::volume_cmd::is_mount_point;
+    use super::volume_cmd::{mount_point, spawn_mount_daemon, watch_signals};
     let what = format!("mount of bucket {bucket} failed");
-    if !Path::new("/dev/fuse").exists() {
-        return Err(CliError::new(
-            &what,
-            "/dev/fuse does not exist (FUSE is not available here)",
-            exit::MOUNT,
-        )
-        .hint("load the fuse module (modprobe fuse) or run where /dev/fuse exists"));
-    }
-    let mp = dir
-        .canonicalize()
-        .map_err(|e| CliError::new(&what, format!("{}: {e}", dir.display()), exit::MOUNT))?;
-    if !mp.is_dir() {
-        return Err(CliError::new(
-            &what,
-            format!("{} is not a directory", mp.display()),
-            exit::MOUNT,
-        ));
-    }
-    if is_mount_point(&mp) {
-        return Err(CliError::new(
-            &what,
-            format!("{} is already a mount point", mp.display()),
-            exit::MOUNT,
-        ));
-    }
+    let mp = mount_point(dir, &what)?;
     // The bucket must exist before anything is started.
     let (svc, kms) = service(cli, root, &what)?;
     svc.get_bucket_encryption(bucket)
@@ -468,11 +444,24 @@ pub fn run_mount_bucket(
     let bdir = root.join("buckets").join(bucket);
     if !opts.foreground {
         drop((svc, kms));
-        return mount_bucket_in_background(cli, root, bucket, &mp, &bdir, opts, &what, out);
+        let pid = spawn_mount_daemon(
+            cli,
+            root,
+            &["mount-bucket", bucket],
+            &mp,
+            opts,
+            &bdir.join("mount.log"),
+            &what,
+        )?;
+        return out.print(&serde_json::json!({
+            "Bucket": bucket,
+            "MountPoint": mp,
+            "Pid": pid,
+        }));
     }
     let view = crate::object::view::BucketView::new(Arc::new(svc), bucket, bdir.join("spool"))
         .map_err(|e| CliError::new(&what, e.to_string(), exit::OBJECT))?;
-    super::volume_cmd::watch_signals(mp.clone());
+    watch_signals(mp.clone());
     eprintln!(
         "kmsfs: bucket {bucket} mounted at {} (pid {})",
         mp.display(),
@@ -483,84 +472,4 @@ pub fn run_mount_bucket(
     r.map_err(|e| CliError::new(&what, e.to_string(), exit::MOUNT))?;
     eprintln!("kmsfs: bucket {bucket} unmounted from {}", mp.display());
     Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn mount_bucket_in_background(
-    cli: &Cli,
-    root: &Path,
-    bucket: &str,
-    mp: &Path,
-    bdir: &Path,
-    opts: super::volume_cmd::MountOptions,
-    what: &str,
-    out: &Printer,
-) -> Result<(), CliError> {
-    use std::os::unix::process::CommandExt;
-    use std::time::{Duration, Instant};
-    let log_path = bdir.join("mount.log");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| CliError::new(what, format!("{}: {e}", log_path.display()), exit::MOUNT))?;
-    let start = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
-    let exe =
-        std::env::current_exe().map_err(|e| CliError::new(what, e.to_string(), exit::INTERNAL))?;
-    let mut c = std::process::Command::new(exe);
-    c.arg("--home").arg(root);
-    if let Some(p) = &cli.passphrase_file {
-        c.arg("--passphrase-file").arg(p);
-    }
-    c.args(["mount-bucket", bucket]).arg(mp).arg("--foreground");
-    if opts.allow_other {
-        c.arg("--allow-other");
-    }
-    c.stdin(std::process::Stdio::null())
-        .stdout(
-            log.try_clone()
-                .map_err(|e| CliError::new(what, e.to_string(), exit::INTERNAL))?,
-        )
-        .stderr(log)
-        .process_group(0);
-    let mut child = c
-        .spawn()
-        .map_err(|e| CliError::new(what, e.to_string(), exit::MOUNT))?;
-    let t0 = Instant::now();
-    loop {
-        if super::volume_cmd::is_mount_point(mp) {
-            return out.print(&serde_json::json!({
-                "Bucket": bucket,
-                "MountPoint": mp,
-                "Pid": child.id(),
-            }));
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let logged = std::fs::read(&log_path).unwrap_or_default();
-            let tail = String::from_utf8_lossy(&logged[start as usize..])
-                .trim()
-                .to_string();
-            let why = tail
-                .strip_prefix(&format!("kmsfs: {what}: "))
-                .unwrap_or(&tail)
-                .lines()
-                .next()
-                .unwrap_or("the mount daemon exited")
-                .to_string();
-            return Err(CliError::new(
-                what,
-                why,
-                status.code().unwrap_or(exit::MOUNT),
-            ));
-        }
-        if t0.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            return Err(CliError::new(
-                what,
-                "the mount did not come up within 60 s",
-                exit::MOUNT,
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

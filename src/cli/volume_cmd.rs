@@ -201,6 +201,37 @@ pub struct MountOptions {
     pub allow_other: bool,
 }
 
+/// Check that FUSE is here and that `dir` is a directory not yet mounted on; its canonical
+/// path.
+pub(crate) fn mount_point(dir: &Path, what: &str) -> Result<PathBuf, CliError> {
+    if !Path::new("/dev/fuse").exists() {
+        return Err(CliError::new(
+            what,
+            "/dev/fuse does not exist (FUSE is not available here)",
+            exit::MOUNT,
+        )
+        .hint("load the fuse module (modprobe fuse) or run where /dev/fuse exists"));
+    }
+    let mp = dir
+        .canonicalize()
+        .map_err(|e| CliError::new(what, format!("{}: {e}", dir.display()), exit::MOUNT))?;
+    if !mp.is_dir() {
+        return Err(CliError::new(
+            what,
+            format!("{} is not a directory", mp.display()),
+            exit::MOUNT,
+        ));
+    }
+    if is_mount_point(&mp) {
+        return Err(CliError::new(
+            what,
+            format!("{} is already a mount point", mp.display()),
+            exit::MOUNT,
+        ));
+    }
+    Ok(mp)
+}
+
 pub fn run_mount(
     cli: &Cli,
     root: &Path,
@@ -210,31 +241,7 @@ pub fn run_mount(
     out: &Printer,
 ) -> Result<(), CliError> {
     let what = format!("mount of {volume_id} failed");
-    if !Path::new("/dev/fuse").exists() {
-        return Err(CliError::new(
-            &what,
-            "/dev/fuse does not exist (FUSE is not available here)",
-            exit::MOUNT,
-        )
-        .hint("load the fuse module (modprobe fuse) or run where /dev/fuse exists"));
-    }
-    let mp = dir
-        .canonicalize()
-        .map_err(|e| CliError::new(&what, format!("{}: {e}", dir.display()), exit::MOUNT))?;
-    if !mp.is_dir() {
-        return Err(CliError::new(
-            &what,
-            format!("{} is not a directory", mp.display()),
-            exit::MOUNT,
-        ));
-    }
-    if is_mount_point(&mp) {
-        return Err(CliError::new(
-            &what,
-            format!("{} is already a mount point", mp.display()),
-            exit::MOUNT,
-        ));
-    }
+    let mp = mount_point(dir, &what)?;
     if !opts.foreground {
         return mount_in_background(cli, root, volume_id, &mp, opts, &what, out);
     }
@@ -312,18 +319,50 @@ fn mount_in_background(
     what: &str,
     out: &Printer,
 ) -> Result<(), CliError> {
-    use std::os::unix::process::CommandExt;
     let vdir = root.join("volumes").join(volume_id);
     if !vdir.join("volume.hdr").exists() {
         return Err(volume_error(what, VolumeError::NotFound(volume_id.into())));
     }
-    let log_path = vdir.join("mount.log");
+    spawn_mount_daemon(
+        cli,
+        root,
+        &["mount", volume_id],
+        mp,
+        opts,
+        &vdir.join("mount.log"),
+        what,
+    )?;
+    let (svc, _kms) = service(cli, root, what)?;
+    let mut v = svc.describe(volume_id).map_err(|e| volume_error(what, e))?;
+    for _ in 0..100 {
+        if v.state == "in-use" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        v = svc.describe(volume_id).map_err(|e| volume_error(what, e))?;
+    }
+    out.print(&v)
+}
+
+/// Start `kmsfs <command...> <mp> --foreground` as a detached daemon logging to `log_path`,
+/// and wait until `mp` is mounted; its pid. If the daemon exits first, its first logged
+/// line (without the `kmsfs: <what>: ` prefix) and exit code are the error.
+pub(crate) fn spawn_mount_daemon(
+    cli: &Cli,
+    root: &Path,
+    command: &[&str],
+    mp: &Path,
+    opts: MountOptions,
+    log_path: &Path,
+    what: &str,
+) -> Result<u32, CliError> {
+    use std::os::unix::process::CommandExt;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&log_path)
+        .open(log_path)
         .map_err(|e| CliError::new(what, format!("{}: {e}", log_path.display()), exit::MOUNT))?;
-    let start = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let start = std::fs::metadata(log_path).map(|m| m.len()).unwrap_or(0);
     let exe =
         std::env::current_exe().map_err(|e| CliError::new(what, e.to_string(), exit::INTERNAL))?;
     let mut c = std::process::Command::new(exe);
@@ -331,7 +370,7 @@ fn mount_in_background(
     if let Some(p) = &cli.passphrase_file {
         c.arg("--passphrase-file").arg(p);
     }
-    c.args(["mount", volume_id]).arg(mp).arg("--foreground");
+    c.args(command).arg(mp).arg("--foreground");
     if opts.allow_other {
         c.arg("--allow-other");
     }
@@ -348,19 +387,10 @@ fn mount_in_background(
     let t0 = Instant::now();
     loop {
         if is_mount_point(mp) {
-            let (svc, _kms) = service(cli, root, what)?;
-            let mut v = svc.describe(volume_id).map_err(|e| volume_error(what, e))?;
-            for _ in 0..100 {
-                if v.state == "in-use" {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-                v = svc.describe(volume_id).map_err(|e| volume_error(what, e))?;
-            }
-            return out.print(&v);
+            return Ok(child.id());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let logged = std::fs::read(&log_path).unwrap_or_default();
+            let logged = std::fs::read(log_path).unwrap_or_default();
             let tail = String::from_utf8_lossy(&logged[start as usize..])
                 .trim()
                 .to_string();

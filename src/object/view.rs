@@ -237,18 +237,11 @@ impl BucketView {
     fn with_index<R>(&self, f: impl FnOnce(&Keys) -> R) -> ViewResult<R> {
         let mut g = self.index.lock().expect("index");
         if g.as_ref().is_none_or(|i| i.at.elapsed() > INDEX_TTL) {
-            let mut keys = Keys::new();
-            let mut req = ListObjects::default();
-            loop {
-                let r = self.svc.list_objects(&self.bucket, &req)?;
-                for o in r.contents {
-                    keys.insert(o.key, (o.size, o.last_modified_ms));
-                }
-                match r.next_continuation_token {
-                    Some(t) if r.is_truncated => req.start_after = Some(t),
-                    _ => break,
-                }
-            }
+            let keys = self
+                .list_all("")?
+                .into_iter()
+                .map(|o| (o.key, (o.size, o.last_modified_ms)))
+                .collect();
             *g = Some(Index {
                 at: Instant::now(),
                 keys,
@@ -257,11 +250,32 @@ impl BucketView {
         Ok(f(&g.as_ref().expect("just listed").keys))
     }
 
+    /// Every object whose key starts with `prefix`, through all pages of the listing.
+    fn list_all(&self, prefix: &str) -> ViewResult<Vec<super::ObjectSummary>> {
+        let mut all = Vec::new();
+        let mut req = ListObjects {
+            prefix: prefix.to_string(),
+            ..Default::default()
+        };
+        loop {
+            let r = self.svc.list_objects(&self.bucket, &req)?;
+            all.extend(r.contents);
+            match r.next_continuation_token {
+                Some(t) if r.is_truncated => req.start_after = Some(t),
+                _ => return Ok(all),
+            }
+        }
+    }
+
     /// Record a PUT made through the view in the index.
     fn indexed_put(&self, info: &super::ObjectInfo) {
+        self.index_insert(&info.key, info.size, info.last_modified_ms);
+    }
+
+    /// Add a key (size, last-modified ms) to the index, if there is one.
+    fn index_insert(&self, key: &str, size: u64, ms: i64) {
         if let Some(i) = self.index.lock().expect("index").as_mut() {
-            i.keys
-                .insert(info.key.clone(), (info.size, info.last_modified_ms));
+            i.keys.insert(key.to_string(), (size, ms));
         }
     }
 
@@ -318,10 +332,7 @@ impl BucketView {
                 Some(f) => Some(f),
                 None => match self.svc.stat_object(&self.bucket, path) {
                     Ok(o) => {
-                        if let Some(i) = self.index.lock().expect("index").as_mut() {
-                            i.keys
-                                .insert(path.to_string(), (o.size, o.last_modified_ms));
-                        }
+                        self.index_insert(path, o.size, o.last_modified_ms);
                         Some((o.size, o.last_modified_ms))
                     }
                     Err(ObjectError::NoSuchKey { .. }) => None,
@@ -768,19 +779,7 @@ impl BucketView {
                     }
                 }
                 let src = format!("{from}/");
-                let mut req = ListObjects {
-                    prefix: src.clone(),
-                    ..Default::default()
-                };
-                let mut keys = Vec::new();
-                loop {
-                    let r = self.svc.list_objects(&self.bucket, &req)?;
-                    keys.extend(r.contents.into_iter().map(|o| o.key));
-                    match r.next_continuation_token {
-                        Some(t) if r.is_truncated => req.start_after = Some(t),
-                        _ => break,
-                    }
-                }
+                let keys: Vec<String> = self.list_all(&src)?.into_iter().map(|o| o.key).collect();
                 for k in &keys {
                     let dst = format!("{to}/{}", &k[src.len()..]);
                     self.svc
