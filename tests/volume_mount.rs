@@ -685,3 +685,91 @@ fn allow_other_decides_who_gets_in() {
     );
     assert_eq!(std::fs::read(&open).unwrap(), b"for everyone");
 }
+
+/// Of the daemon's `/dev/fuse` descriptors: how many read without blocking now (polling),
+/// and how many there are.
+fn polling_fds(pid: i32) -> (usize, usize) {
+    let (mut n, mut all) = (0, 0);
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        if std::fs::read_link(e.path()).ok().as_deref() != Some(std::path::Path::new("/dev/fuse")) {
+            continue;
+        }
+        all += 1;
+        let info = std::fs::read_to_string(format!(
+            "/proc/{pid}/fdinfo/{}",
+            e.file_name().to_string_lossy()
+        ))
+        .unwrap_or_default();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .unwrap_or(0);
+        if flags & libc::O_NONBLOCK as u32 != 0 {
+            n += 1;
+        }
+    }
+    (n, all)
+}
+
+/// CPU time (user + system, in clock ticks) the daemon has used so far.
+fn cpu_ticks(pid: i32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the name.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// While requests keep coming, one dispatch loop polls `/dev/fuse` (no sleep and wake-up
+/// per round trip) and the others block; once the mount is idle, none polls and the daemon
+/// uses no CPU. (The polling loop's descriptor is seen twice: the controller holds a `dup`.)
+#[test]
+fn polling_only_while_busy() {
+    if !fuse_or_skip("polling_only_while_busy") {
+        return;
+    }
+    let m = Mounted::new("64MiB");
+    let pid = m.daemon_pid();
+    let dir = m.mnt.join("burst");
+    std::fs::create_dir(&dir).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let worker = {
+        let (dir, stop) = (dir.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let p = dir.join(format!("f{}", i % 64));
+                std::fs::write(&p, b"x").unwrap();
+                let _ = std::fs::metadata(&p).unwrap();
+                std::fs::remove_file(&p).unwrap();
+                i += 1;
+            }
+            i
+        })
+    };
+    let t = std::time::Instant::now();
+    let (mut most, mut all) = (0, 0);
+    while t.elapsed() < std::time::Duration::from_secs(2) {
+        let (n, a) = polling_fds(pid);
+        (most, all) = (most.max(n), a);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let ops = worker.join().unwrap();
+    assert!(ops > 100, "the burst made only {ops} rounds");
+    assert!(most >= 1, "no loop polled while busy");
+    assert!(
+        most < all,
+        "every loop polled ({most} of {all} descriptors)"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(polling_fds(pid).0, 0, "a loop still polls on an idle mount");
+    let before = cpu_ticks(pid);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let used = cpu_ticks(pid) - before;
+    assert!(used <= 3, "the idle daemon used {used} ticks of CPU in 1 s");
+}

@@ -126,9 +126,10 @@ run_fs() {
         fiojob "$fs" rand-write --filename="$f" --rw=randwrite --bs=4k --size=1G --numjobs=2 \
             --runtime=20 --time_based --group_reporting
     fi
-    # ext4 scans the inodes freed in the last 35 s on every create: let the previous file
-    # system's 10,000 deletes age first, so that they do not slow this one's creates.
-    if want metadata; then sleep 40; metadata "$fs" "$m"; fi
+    # On every create ext4 skips the inodes freed in the last minute (longer while their
+    # inode table block is dirty): let the previous file system's 10,000 deletes age first,
+    # so that they do not slow this one's creates.
+    if want metadata; then sleep 70; metadata "$fs" "$m"; fi
     rm -f "$f"
     teardown "$fs"
 }

@@ -720,13 +720,14 @@ impl VolumeFs {
         }
     }
 
-    /// Make a new entry in `parent` with `make(path)` and return its attributes.
+    /// Make a new entry in `parent` with `make(path)` and return its attributes (those
+    /// `make` returns, from an open descriptor, else read through the path).
     fn make(
         &self,
         parent: Ino,
         name: &OsStr,
         caller: Caller,
-        make: impl FnOnce(&Path) -> FsResult<()>,
+        make: impl FnOnce(&Path) -> FsResult<Option<fs::Metadata>>,
     ) -> FsResult<Attr> {
         let _hold = self.hold();
         let s = self.stored(parent, name)?;
@@ -739,16 +740,22 @@ impl VolumeFs {
             }
             self.put_sidecar(&dir, &s)?;
         }
-        if let Err(e) = make(&p) {
-            if matches!(s, Stored::Long { .. }) {
-                self.drop_sidecar(&dir, s.backing());
+        let made = match make(&p) {
+            Ok(m) => m,
+            Err(e) => {
+                if matches!(s, Stored::Long { .. }) {
+                    self.drop_sidecar(&dir, s.backing());
+                }
+                return Err(match e {
+                    FsError::Io(e) if e.kind() == io::ErrorKind::AlreadyExists => FsError::Exists,
+                    e => e,
+                });
             }
-            return Err(match e {
-                FsError::Io(e) if e.kind() == io::ErrorKind::AlreadyExists => FsError::Exists,
-                e => e,
-            });
-        }
-        let mut m = fs::symlink_metadata(&p)?;
+        };
+        let mut m = match made {
+            Some(m) => m,
+            None => fs::symlink_metadata(&p)?,
+        };
         if m.uid() != caller.uid || m.gid() != caller.gid {
             let _ = std::os::unix::fs::lchown(&p, Some(caller.uid), Some(caller.gid));
             m = fs::symlink_metadata(&p)?;
@@ -764,7 +771,7 @@ impl VolumeFs {
                 self.write_diriv(p)?;
             }
             fs::set_permissions(p, fs::Permissions::from_mode(mode & 0o7777))?;
-            Ok(())
+            Ok(None)
         })
     }
 
@@ -791,7 +798,7 @@ impl VolumeFs {
             if unsafe { libc::mknod(c.as_ptr(), mode, rdev as libc::dev_t) } != 0 {
                 return Err(io::Error::last_os_error().into());
             }
-            Ok(())
+            Ok(None)
         })
     }
 
@@ -823,7 +830,7 @@ impl VolumeFs {
         };
         self.make(parent, name, caller, |p| {
             std::os::unix::fs::symlink(&stored_target, p)?;
-            Ok(())
+            Ok(None)
         })
     }
 
@@ -849,8 +856,9 @@ impl VolumeFs {
                 .content()
                 .init(&f)
                 .map_err(|e| FsError::Io(io::Error::other(e.to_string())))?;
+            let m = f.metadata()?;
             file = Some(f);
-            Ok(())
+            Ok(Some(m))
         })?;
         let file = file.expect("created");
         let st = self.state(attr.ino);
@@ -980,7 +988,10 @@ impl VolumeFs {
     }
 
     pub fn release(&self, fh: u64) {
-        self.handles.write().expect("handles").remove(&fh);
+        let h = self.handles.write().expect("handles").remove(&fh);
+        // The backing file is closed here, outside the lock, so that requests looking up
+        // other handles do not wait for the close.
+        drop(h);
     }
 
     fn unlink_entry(&self, parent: Ino, name: &OsStr, dir_expected: bool) -> FsResult<()> {

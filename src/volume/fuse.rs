@@ -4,6 +4,7 @@
 //! across opens (every change goes through this mount, so the cache stays coherent).
 
 use super::fs::{Attr, Caller, FsError, Kind, SetAttr, VolumeFs};
+use super::spin::Spin;
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
     KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
@@ -24,6 +25,24 @@ pub struct FuseVolume {
     pub fs: Arc<VolumeFs>,
     /// Tells the kernel to drop cached attributes we changed on our own (set once mounted).
     pub notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
+    /// Keeps one dispatch loop polling while requests come (set once mounted).
+    pub spin: Arc<std::sync::OnceLock<Spin>>,
+}
+
+impl FuseVolume {
+    /// A request came: keep the dispatch loop polling.
+    fn busy(&self) {
+        if let Some(s) = self.spin.get() {
+            s.note(false);
+        }
+    }
+
+    /// A read or write of file contents came.
+    fn busy_data(&self) {
+        if let Some(s) = self.spin.get() {
+            s.note(true);
+        }
+    }
 }
 
 fn errno(e: &FsError) -> Errno {
@@ -109,12 +128,25 @@ pub fn serve(
     allow_other: bool,
 ) -> std::io::Result<()> {
     let notifier = Arc::new(std::sync::OnceLock::new());
+    let spin = Arc::new(std::sync::OnceLock::new());
     let vol = FuseVolume {
         fs,
         notifier: notifier.clone(),
+        spin: spin.clone(),
     };
     let session = fuser::Session::new(vol, mountpoint, &config(name, allow_other))?;
     let _ = notifier.set(session.notifier());
+    if let Some(w) = super::spin::window_from_env() {
+        // fuser reads the session's own descriptor in its last loop, the clones in the others.
+        use std::os::fd::AsFd;
+        let n = config(name, allow_other).n_threads.unwrap_or(1);
+        match Spin::start(session.as_fd(), &format!("fuser-{}", n - 1), w) {
+            Ok(s) => {
+                let _ = spin.set(s);
+            }
+            Err(e) => eprintln!("kmsfs: polling /dev/fuse: {e}; going on without it"),
+        }
+    }
     raise_dirty_limit(mountpoint);
     session.run()
 }
@@ -167,6 +199,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        self.busy();
         match self.fs.lookup(parent.0, name) {
             Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
             Err(e) => reply.error(errno(&e)),
@@ -174,10 +207,12 @@ impl Filesystem for FuseVolume {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.busy();
         self.fs.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.busy();
         match self.fs.getattr_fh(ino.0, fh.map(|f| f.0)) {
             Ok(a) => reply.attr(&TTL, &fattr(&a)),
             Err(e) => reply.error(errno(&e)),
@@ -202,6 +237,7 @@ impl Filesystem for FuseVolume {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        self.busy();
         let a = SetAttr {
             mode,
             uid,
@@ -227,6 +263,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        self.busy();
         match self.fs.readlink(ino.0) {
             Ok(t) => reply.data(&t),
             Err(e) => reply.error(errno(&e)),
@@ -243,6 +280,7 @@ impl Filesystem for FuseVolume {
         rdev: u32,
         reply: ReplyEntry,
     ) {
+        self.busy();
         match self
             .fs
             .mknod(parent.0, name, mode & !umask, rdev, caller(req))
@@ -261,6 +299,7 @@ impl Filesystem for FuseVolume {
         umask: u32,
         reply: ReplyEntry,
     ) {
+        self.busy();
         match self.fs.mkdir(parent.0, name, mode & !umask, caller(req)) {
             Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
             Err(e) => reply.error(errno(&e)),
@@ -268,6 +307,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.busy();
         match self.fs.unlink(parent.0, name) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -275,6 +315,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.busy();
         match self.fs.rmdir(parent.0, name) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -289,6 +330,7 @@ impl Filesystem for FuseVolume {
         target: &Path,
         reply: ReplyEntry,
     ) {
+        self.busy();
         match self
             .fs
             .symlink(parent.0, link_name, target.as_os_str(), caller(req))
@@ -308,6 +350,7 @@ impl Filesystem for FuseVolume {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
+        self.busy();
         match self
             .fs
             .rename(parent.0, name, newparent.0, newname, flags.bits())
@@ -325,6 +368,7 @@ impl Filesystem for FuseVolume {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
+        self.busy();
         match self.fs.link(ino.0, newparent.0, newname) {
             Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
             Err(e) => reply.error(errno(&e)),
@@ -332,6 +376,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.busy();
         match self.fs.open(ino.0, flags.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
             Err(e) => reply.error(errno(&e)),
@@ -349,6 +394,7 @@ impl Filesystem for FuseVolume {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        self.busy_data();
         match self.fs.read(fh.0, offset, size) {
             Ok(d) => reply.data(&d),
             Err(e) => reply.error(errno(&e)),
@@ -367,6 +413,7 @@ impl Filesystem for FuseVolume {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        self.busy_data();
         if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
             match self.fs.kill_suidgid(ino.0, Some(fh.0)) {
                 Ok(true) => {
@@ -392,6 +439,7 @@ impl Filesystem for FuseVolume {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        self.busy();
         // Nothing to do at close: the kernel has already written the dirty pages back (and
         // reported their errors) before it sends FLUSH. ENOSYS tells it not to send FLUSH
         // again, saving a round trip per close.
@@ -408,6 +456,7 @@ impl Filesystem for FuseVolume {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        self.busy();
         self.fs.release(fh.0);
         reply.ok();
     }
@@ -420,6 +469,7 @@ impl Filesystem for FuseVolume {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
+        self.busy();
         match self.fs.fsync(fh.0, datasync) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -427,6 +477,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.busy();
         match self.fs.opendir(ino.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(errno(&e)),
@@ -441,6 +492,7 @@ impl Filesystem for FuseVolume {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        self.busy();
         match self.fs.readdir(fh.0, offset) {
             Ok(entries) => {
                 for (off, e) in entries {
@@ -462,6 +514,7 @@ impl Filesystem for FuseVolume {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
+        self.busy();
         match self.fs.readdir(fh.0, offset) {
             Ok(entries) => {
                 for (off, e) in entries {
@@ -497,11 +550,13 @@ impl Filesystem for FuseVolume {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
+        self.busy();
         self.fs.releasedir(fh.0);
         reply.ok();
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        self.busy();
         let s = self.fs.statfs();
         reply.statfs(
             s.blocks, s.bfree, s.bfree, s.files, s.ffree, s.bsize, s.namelen, s.bsize,
@@ -518,6 +573,7 @@ impl Filesystem for FuseVolume {
         _position: u32,
         reply: ReplyEmpty,
     ) {
+        self.busy();
         match self.fs.setxattr(ino.0, name, value, flags) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -525,14 +581,17 @@ impl Filesystem for FuseVolume {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        self.busy();
         xattr_reply(self.fs.getxattr(ino.0, name), size, reply)
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        self.busy();
         xattr_reply(self.fs.listxattr(ino.0), size, reply)
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.busy();
         match self.fs.removexattr(ino.0, name) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -549,6 +608,7 @@ impl Filesystem for FuseVolume {
         flags: i32,
         reply: ReplyCreate,
     ) {
+        self.busy();
         match self
             .fs
             .create(parent.0, name, mode & !umask, flags, caller(req))

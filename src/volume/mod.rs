@@ -11,6 +11,7 @@ pub mod header;
 pub mod keys;
 pub mod names;
 pub mod service;
+pub mod spin;
 
 pub use fs::{FsError, VolumeFs};
 pub use service::{CreateVolume, EbsSettings, MountedVolume, VolumeInfo, VolumeService};
