@@ -4,7 +4,7 @@
 //! across opens (every change goes through this mount, so the cache stays coherent).
 
 use super::fs::{Attr, Caller, FsError, Kind, SetAttr, VolumeFs};
-use super::spin::Spin;
+use super::spin::{Req, Spin};
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
     KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
@@ -30,18 +30,9 @@ pub struct FuseVolume {
 }
 
 impl FuseVolume {
-    /// A request came: keep the dispatch loop polling.
-    fn busy(&self) {
-        if let Some(s) = self.spin.get() {
-            s.note(false);
-        }
-    }
-
-    /// A read or write of file contents came.
-    fn busy_data(&self) {
-        if let Some(s) = self.spin.get() {
-            s.note(true);
-        }
+    /// A request of kind `k` came (see [`Spin::note`]); served when the guard drops.
+    fn busy(&self, k: Req) -> Option<super::spin::Busy<'_>> {
+        self.spin.get().map(|s| s.note(k))
     }
 }
 
@@ -137,10 +128,9 @@ pub fn serve(
     let session = fuser::Session::new(vol, mountpoint, &config(name, allow_other))?;
     let _ = notifier.set(session.notifier());
     if let Some(w) = super::spin::window_from_env() {
-        // fuser reads the session's own descriptor in its last loop, the clones in the others.
+        // One loop reads the session's own descriptor (this one), the others their clones.
         use std::os::fd::AsFd;
-        let n = config(name, allow_other).n_threads.unwrap_or(1);
-        match Spin::start(session.as_fd(), &format!("fuser-{}", n - 1), w) {
+        match Spin::start(session.as_fd(), w) {
             Ok(s) => {
                 let _ = spin.set(s);
             }
@@ -199,7 +189,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.lookup(parent.0, name) {
             Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
             Err(e) => reply.error(errno(&e)),
@@ -207,12 +197,12 @@ impl Filesystem for FuseVolume {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.busy();
+        let _busy = self.busy(Req::Async);
         self.fs.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.getattr_fh(ino.0, fh.map(|f| f.0)) {
             Ok(a) => reply.attr(&TTL, &fattr(&a)),
             Err(e) => reply.error(errno(&e)),
@@ -237,7 +227,7 @@ impl Filesystem for FuseVolume {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         let a = SetAttr {
             mode,
             uid,
@@ -263,7 +253,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.readlink(ino.0) {
             Ok(t) => reply.data(&t),
             Err(e) => reply.error(errno(&e)),
@@ -280,7 +270,7 @@ impl Filesystem for FuseVolume {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self
             .fs
             .mknod(parent.0, name, mode & !umask, rdev, caller(req))
@@ -299,7 +289,7 @@ impl Filesystem for FuseVolume {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.mkdir(parent.0, name, mode & !umask, caller(req)) {
             Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
             Err(e) => reply.error(errno(&e)),
@@ -307,7 +297,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.unlink(parent.0, name) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -315,7 +305,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.rmdir(parent.0, name) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -330,7 +320,7 @@ impl Filesystem for FuseVolume {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self
             .fs
             .symlink(parent.0, link_name, target.as_os_str(), caller(req))
@@ -350,7 +340,7 @@ impl Filesystem for FuseVolume {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self
             .fs
             .rename(parent.0, name, newparent.0, newname, flags.bits())
@@ -368,7 +358,7 @@ impl Filesystem for FuseVolume {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.link(ino.0, newparent.0, newname) {
             Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
             Err(e) => reply.error(errno(&e)),
@@ -376,7 +366,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.open(ino.0, flags.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
             Err(e) => reply.error(errno(&e)),
@@ -394,7 +384,7 @@ impl Filesystem for FuseVolume {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        self.busy_data();
+        let _busy = self.busy(Req::Data);
         match self.fs.read(fh.0, offset, size) {
             Ok(d) => reply.data(&d),
             Err(e) => reply.error(errno(&e)),
@@ -413,7 +403,7 @@ impl Filesystem for FuseVolume {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        self.busy_data();
+        let _busy = self.busy(Req::Data);
         if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
             match self.fs.kill_suidgid(ino.0, Some(fh.0)) {
                 Ok(true) => {
@@ -439,7 +429,7 @@ impl Filesystem for FuseVolume {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         // Nothing to do at close: the kernel has already written the dirty pages back (and
         // reported their errors) before it sends FLUSH. ENOSYS tells it not to send FLUSH
         // again, saving a round trip per close.
@@ -456,7 +446,7 @@ impl Filesystem for FuseVolume {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Async);
         self.fs.release(fh.0);
         reply.ok();
     }
@@ -469,7 +459,7 @@ impl Filesystem for FuseVolume {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.fsync(fh.0, datasync) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -477,7 +467,7 @@ impl Filesystem for FuseVolume {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.opendir(ino.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(errno(&e)),
@@ -492,7 +482,7 @@ impl Filesystem for FuseVolume {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.readdir(fh.0, offset) {
             Ok(entries) => {
                 for (off, e) in entries {
@@ -514,7 +504,7 @@ impl Filesystem for FuseVolume {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.readdir(fh.0, offset) {
             Ok(entries) => {
                 for (off, e) in entries {
@@ -550,13 +540,13 @@ impl Filesystem for FuseVolume {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Async);
         self.fs.releasedir(fh.0);
         reply.ok();
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         let s = self.fs.statfs();
         reply.statfs(
             s.blocks, s.bfree, s.bfree, s.files, s.ffree, s.bsize, s.namelen, s.bsize,
@@ -573,7 +563,7 @@ impl Filesystem for FuseVolume {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.setxattr(ino.0, name, value, flags) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -581,17 +571,17 @@ impl Filesystem for FuseVolume {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         xattr_reply(self.fs.getxattr(ino.0, name), size, reply)
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         xattr_reply(self.fs.listxattr(ino.0), size, reply)
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self.fs.removexattr(ino.0, name) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -608,7 +598,7 @@ impl Filesystem for FuseVolume {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        self.busy();
+        let _busy = self.busy(Req::Meta);
         match self
             .fs
             .create(parent.0, name, mode & !umask, flags, caller(req))

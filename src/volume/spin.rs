@@ -5,10 +5,10 @@
 //! when the next request arrives; after `window` without a request it goes back to a
 //! blocking read. The other loops always block, so at most one core ever spins, and only
 //! for a short while after the last request. Polling pays only when requests come one at a
-//! time (a process doing one file operation after another): when other loops serve a fair
-//! share of the requests (parallel I/O, e.g. two readers) or most requests move file
-//! contents (streams, whose read-ahead and write-back hide the wake-up), the polling core
-//! is better left to the work, so polling stops for [`BACK_OFF`].
+//! time (a process doing one file operation after another). When requests overlap (parallel
+//! I/O, e.g. two readers) or most of them move file contents (streams, whose read-ahead
+//! and write-back already hide the wake-up), the polling core is better left to the work,
+//! so polling stops for [`BACK_OFF`].
 //!
 //! fuser owns the read loop, so this works from outside it: `O_NONBLOCK` is a flag of the
 //! open file description, shared by a `dup` of the session's descriptor, and a small
@@ -31,10 +31,11 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_micros(250);
 /// How long polling stays off once requests were found to come in parallel.
 pub const BACK_OFF: Duration = Duration::from_millis(100);
 
-/// Requests are "in parallel" when the blocking loops served at least 1 in
-/// `PARALLEL_SHARE` of them during a polling episode, and at least `PARALLEL_MIN`.
-const PARALLEL_SHARE: u64 = 8;
-const PARALLEL_MIN: u64 = 16;
+/// Requests are "in parallel" when, at the controller's checks (one per window) of a polling
+/// episode, two or more were being served at once at least 1 time in `PARALLEL_SHARE`
+/// (and at least `PARALLEL_MIN` times).
+const PARALLEL_SHARE: u64 = 4;
+const PARALLEL_MIN: u64 = 4;
 /// Polling stops (for [`BACK_OFF`]) as well when at least 1 in `DATA_SHARE` requests of an
 /// episode (and at least `DATA_MIN`) read or write file contents: streams of reads and
 /// writes keep several requests in flight through read-ahead and write-back, so the
@@ -45,12 +46,10 @@ const DATA_MIN: u64 = 4;
 struct Inner {
     fd: OwnedFd,
     window: Duration,
-    /// The name of the dispatch loop that reads `fd` (the one that polls).
-    poller: String,
     /// Requests seen so far (compared across one window to detect idleness).
     hits: AtomicU64,
-    /// Of those, the ones served by the other (blocking) loops.
-    others: AtomicU64,
+    /// Requests being served now (not counting those nobody waits for).
+    inflight: AtomicU64,
     /// Of those, the reads and writes of file contents.
     data: AtomicU64,
     /// Whether the descriptor is non-blocking now.
@@ -97,15 +96,13 @@ fn set_nonblocking(fd: &OwnedFd, on: bool) {
 }
 
 impl Spin {
-    /// Start a controller for the session descriptor `fd` (duplicated; the caller keeps its
-    /// own), which the dispatch thread named `poller` reads.
-    pub fn start(fd: BorrowedFd<'_>, poller: &str, window: Duration) -> std::io::Result<Spin> {
+    /// Start a controller for the session descriptor `fd` (duplicated; the caller keeps its own).
+    pub fn start(fd: BorrowedFd<'_>, window: Duration) -> std::io::Result<Spin> {
         let inner = Arc::new(Inner {
             fd: fd.try_clone_to_owned()?,
             window,
-            poller: poller.to_string(),
             hits: AtomicU64::new(0),
-            others: AtomicU64::new(0),
+            inflight: AtomicU64::new(0),
             data: AtomicU64::new(0),
             active: AtomicBool::new(false),
             wanted: AtomicBool::new(false),
@@ -122,25 +119,15 @@ impl Spin {
         })
     }
 
-    /// Count a request (call it on the thread that serves it); `data` when it reads or
-    /// writes file contents. Starts spinning if the loop is blocking now. Cheap when spinning.
-    pub fn note(&self, data: bool) {
-        thread_local! {
-            /// Whether this thread is the polling loop (decided on its first request).
-            static POLLER: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
-        }
+    /// Count a request of kind `k`; the returned guard marks it served when dropped. Starts
+    /// spinning if the loop is blocking now. Cheap when spinning.
+    pub fn note(&self, k: Req) -> Busy<'_> {
         let i = &self.inner;
-        let poller = POLLER.with(|p| {
-            *p.get().get_or_insert_with(|| {
-                let me = std::thread::current().name() == Some(i.poller.as_str());
-                p.set(Some(me));
-                me
-            })
-        });
-        if !poller {
-            i.others.fetch_add(1, Ordering::Relaxed);
+        let waited = k != Req::Async;
+        if waited {
+            i.inflight.fetch_add(1, Ordering::AcqRel);
         }
-        if data {
+        if k == Req::Data {
             i.data.fetch_add(1, Ordering::Relaxed);
         }
         i.hits.fetch_add(1, Ordering::Relaxed);
@@ -148,11 +135,37 @@ impl Spin {
             let _g = i.stop.lock().expect("spin lock");
             i.wake.notify_one();
         }
+        Busy { spin: self, waited }
     }
 
     /// Whether the descriptor is non-blocking now (for tests).
     pub fn spinning(&self) -> bool {
         self.inner.active.load(Ordering::Relaxed)
+    }
+}
+
+/// What a request is, for the polling rules.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Req {
+    /// A request its caller waits for that does not move file contents (lookup, create, ...).
+    Meta,
+    /// A read or write of file contents.
+    Data,
+    /// A request nobody waits for (release, forget).
+    Async,
+}
+
+/// A request being served (see [`Spin::note`]).
+pub struct Busy<'a> {
+    spin: &'a Spin,
+    waited: bool,
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if self.waited {
+            self.spin.inner.inflight.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -182,7 +195,7 @@ fn control(i: &Inner) {
         i.active.store(true, Ordering::Release);
         i.wanted.store(false, Ordering::Release);
         let h0 = i.hits.load(Ordering::Relaxed);
-        let o0 = i.others.load(Ordering::Relaxed);
+        let (mut checks, mut crowded) = (0u64, 0u64);
         let d0 = i.data.load(Ordering::Relaxed);
         let mut last = h0;
         let parallel = loop {
@@ -195,10 +208,13 @@ fn control(i: &Inner) {
                 break false;
             }
             last = now;
-            let others = i.others.load(Ordering::Relaxed) - o0;
+            checks += 1;
+            if i.inflight.load(Ordering::Acquire) >= 2 {
+                crowded += 1;
+            }
             let data = i.data.load(Ordering::Relaxed) - d0;
             let all = now - h0;
-            if (others >= PARALLEL_MIN && others * PARALLEL_SHARE >= all)
+            if (crowded >= PARALLEL_MIN && crowded * PARALLEL_SHARE >= checks)
                 || (data >= DATA_MIN && data * DATA_SHARE >= all)
             {
                 break true;
@@ -238,10 +254,9 @@ mod tests {
     fn spins_while_busy_and_stops_when_idle() {
         let (r, _w) = std::io::pipe().unwrap();
         let fd: OwnedFd = r.into();
-        let me = std::thread::current().name().unwrap().to_string();
-        let s = Spin::start(fd.as_fd(), &me, Duration::from_millis(20)).unwrap();
+        let s = Spin::start(fd.as_fd(), Duration::from_millis(20)).unwrap();
         assert!(!nonblocking(&fd));
-        s.note(false);
+        drop(s.note(Req::Meta));
         let t = std::time::Instant::now();
         while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(1));
@@ -252,7 +267,7 @@ mod tests {
         );
         // Busy: requests within the window keep it spinning.
         for _ in 0..10 {
-            s.note(false);
+            drop(s.note(Req::Meta));
             std::thread::sleep(Duration::from_millis(5));
             assert!(nonblocking(&fd));
         }
@@ -262,7 +277,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert!(!s.spinning() && !nonblocking(&fd), "idle stops spinning");
-        s.note(false);
+        drop(s.note(Req::Meta));
         let t = std::time::Instant::now();
         while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(1));
@@ -279,40 +294,41 @@ mod tests {
     fn parallel_requests_stop_polling() {
         let (r, _w) = std::io::pipe().unwrap();
         let fd: OwnedFd = r.into();
-        let me = std::thread::current().name().unwrap().to_string();
-        let s = Arc::new(Spin::start(fd.as_fd(), &me, Duration::from_millis(20)).unwrap());
-        s.note(false);
+        let s = Arc::new(Spin::start(fd.as_fd(), Duration::from_millis(20)).unwrap());
+        drop(s.note(Req::Meta));
         let t = std::time::Instant::now();
         while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert!(s.spinning());
-        // Another loop serves as many requests as the polling one: polling stops although
-        // requests keep coming, and stays off for the back-off.
+        // Another loop serves long requests while this one's come: they overlap, and polling
+        // stops although requests keep coming, and stays off for the back-off.
+        let done = Arc::new(AtomicBool::new(false));
         let other = {
-            let s = s.clone();
+            let (s, done) = (s.clone(), done.clone());
             std::thread::spawn(move || {
-                for _ in 0..40 {
-                    s.note(false);
+                while !done.load(Ordering::Relaxed) {
+                    let _b = s.note(Req::Meta);
                     std::thread::sleep(Duration::from_millis(1));
                 }
             })
         };
         let t = std::time::Instant::now();
         let mut stopped = false;
-        while t.elapsed() < Duration::from_millis(200) {
-            s.note(false);
+        while t.elapsed() < Duration::from_secs(2) {
+            let _b = s.note(Req::Meta);
+            std::thread::sleep(Duration::from_millis(1));
             if !s.spinning() {
                 stopped = true;
                 break;
             }
-            std::thread::sleep(Duration::from_millis(1));
         }
+        done.store(true, Ordering::Relaxed);
         other.join().unwrap();
         assert!(stopped, "parallel requests kept polling on");
         let t = std::time::Instant::now();
         for _ in 0..10 {
-            s.note(false);
+            drop(s.note(Req::Meta));
             std::thread::sleep(Duration::from_millis(1));
         }
         // (Only meaningful if this thread was not held up past the back-off.)
