@@ -773,3 +773,35 @@ fn polling_only_while_busy() {
     let used = cpu_ticks(pid) - before;
     assert!(used <= 3, "the idle daemon used {used} ticks of CPU in 1 s");
 }
+
+/// As root, the daemon gives its mount's backing device a 1 MiB readahead (the kernel's
+/// default of 128 KiB would cap the negotiated one) and the normal dirty-page limits.
+#[test]
+fn mount_tunes_its_backing_device() {
+    if !fuse_or_skip("mount_tunes_its_backing_device") {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root; this test needs it"
+        );
+        eprintln!("mount_tunes_its_backing_device: skipped (not root)");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let m = Mounted::new("64MiB");
+    let dev = std::fs::metadata(&m.mnt).unwrap().dev();
+    let (maj, min) = (libc::major(dev), libc::minor(dev));
+    let bdi = std::path::PathBuf::from(format!("/sys/class/bdi/{maj}:{min}"));
+    let read = |f: &str| {
+        std::fs::read_to_string(bdi.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("read_ahead_kb"), "1024");
+    assert_eq!(read("strict_limit"), "0");
+    assert_eq!(read("max_ratio"), "50");
+}

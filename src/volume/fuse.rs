@@ -19,6 +19,8 @@ use std::time::{Duration, SystemTime};
 /// Entry and attribute lifetime in the kernel. Long, because this mount is the only writer
 /// of its backing tree (the daemon holds the volume's lock), so nothing changes behind it.
 const TTL: Duration = Duration::from_secs(60);
+/// The largest read or write request, and the readahead: 1 MiB.
+const MAX_REQUEST: u32 = 1 << 20;
 
 /// fuser's face of a volume.
 pub struct FuseVolume {
@@ -137,16 +139,22 @@ pub fn serve(
             Err(e) => eprintln!("kmsfs: polling /dev/fuse: {e}; going on without it"),
         }
     }
-    raise_dirty_limit(mountpoint);
+    tune_bdi(mountpoint);
     session.run()
 }
 
-/// The kernel gives every FUSE mount a backing device that may hold at most 1% of the
-/// dirty-page budget (`strict_limit`), so with the writeback cache on, small random writes
-/// are throttled to the speed of their write-back. When we may (root), let this mount use
-/// the normal dirty limits instead: fsync still flushes, and the daemon is the only writer.
-/// Found through /proc/self/mountinfo (no request to the not-yet-serving mount); best effort.
-fn raise_dirty_limit(mountpoint: &Path) {
+/// Readahead and dirty-page limits of this mount's backing device (`/sys/class/bdi`), set
+/// when we may (root); best effort, found through /proc/self/mountinfo (no request to the
+/// not-yet-serving mount).
+/// - Readahead: the kernel caps a FUSE mount's readahead at its device's default, 128 KiB,
+///   whatever `max_readahead` the daemon asks for, so a sequential read reaches the daemon
+///   as 128 KiB requests, each waiting for its backing read and decryption in turn. 1 MiB,
+///   the size we negotiate, lets one request carry a whole `max_read`.
+/// - Dirty pages: every FUSE device may hold at most 1% of the dirty-page budget
+///   (`strict_limit`), so with the writeback cache on, small random writes are throttled to
+///   the speed of their write-back. This mount uses the normal limits instead: fsync still
+///   flushes, and the daemon is the only writer.
+fn tune_bdi(mountpoint: &Path) {
     let Ok(mp) = mountpoint.canonicalize() else {
         return;
     };
@@ -163,6 +171,7 @@ fn raise_dirty_limit(mountpoint: &Path) {
     let bdi = Path::new("/sys/class/bdi").join(&dev);
     let _ = std::fs::write(bdi.join("strict_limit"), "0");
     let _ = std::fs::write(bdi.join("max_ratio"), "50");
+    let _ = std::fs::write(bdi.join("read_ahead_kb"), (MAX_REQUEST >> 10).to_string());
 }
 
 impl Filesystem for FuseVolume {
@@ -181,8 +190,8 @@ impl Filesystem for FuseVolume {
                 self.fs.set_kernel_times(true);
             }
         }
-        let _ = config.set_max_write(1 << 20);
-        let _ = config.set_max_readahead(1 << 20);
+        let _ = config.set_max_write(MAX_REQUEST);
+        let _ = config.set_max_readahead(MAX_REQUEST);
         let _ = config.set_max_background(64);
         let _ = config.set_congestion_threshold(48);
         Ok(())
