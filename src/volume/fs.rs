@@ -7,6 +7,7 @@
 //! special files kept by the backing filesystem itself. Inode numbers are the backing ones
 //! (the backing root swapped with 1, FUSE's root).
 
+use super::behind::WriteBehind;
 use super::content::{Content, ContentError};
 use super::keys::VolumeKeys;
 use super::names::{self, Stored};
@@ -169,6 +170,7 @@ struct Handle {
     file: File,
     ino: Ino,
     state: Arc<FileState>,
+    behind: WriteBehind,
 }
 
 /// The filesystem of one mounted volume.
@@ -870,10 +872,15 @@ impl VolumeFs {
 
     fn add_handle(&self, file: File, ino: Ino, state: Arc<FileState>) -> u64 {
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        self.handles
-            .write()
-            .expect("handles")
-            .insert(fh, Arc::new(Handle { file, ino, state }));
+        self.handles.write().expect("handles").insert(
+            fh,
+            Arc::new(Handle {
+                file,
+                ino,
+                state,
+                behind: WriteBehind::default(),
+            }),
+        );
         fh
     }
 
@@ -956,6 +963,8 @@ impl VolumeFs {
                     .write_at_len(&h.file, id.as_ref(), offset, data, m.len())
                     .map_err(|e| self.damaged(Path::new(&format!("inode {}", h.ino)), e))?;
                 self.keep_mtime(&h.file, &m)?;
+                drop(_r);
+                self.write_behind(&h, offset, data.len());
                 return Ok(data.len() as u32);
             }
         }
@@ -974,7 +983,18 @@ impl VolumeFs {
             self.account(before, h.file.metadata()?.blocks() * 512);
         }
         self.keep_mtime(&h.file, &m)?;
+        drop(_w);
+        self.write_behind(&h, offset, data.len());
         Ok(data.len() as u32)
+    }
+
+    fn write_behind(&self, h: &Handle, offset: u64, len: usize) {
+        let shift = if self.keys.is_some() {
+            super::content::HEADER_LEN
+        } else {
+            0
+        };
+        h.behind.note(&h.file, offset, len as u64, shift);
     }
 
     pub fn fsync(&self, fh: u64, datasync: bool) -> FsResult<()> {

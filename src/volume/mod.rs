@@ -3,6 +3,7 @@
 //! under the volume's KMS key, is stored only wrapped in the volume header, and is
 //! decrypted into memory at mount. The service reaches KMS only through `kms::Client`.
 
+pub mod behind;
 pub mod content;
 pub mod control;
 pub mod fs;
