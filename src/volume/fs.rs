@@ -166,6 +166,12 @@ pub struct FileState {
     id: Mutex<Option<Option<[u8; 16]>>>,
 }
 
+/// What an attribute request acts on: an open file or a path.
+enum Target {
+    Open(Arc<Handle>),
+    Path(PathBuf),
+}
+
 struct Handle {
     file: File,
     ino: Ino,
@@ -495,29 +501,37 @@ impl VolumeFs {
     /// Attributes through the handle `fh` (or any open handle of `ino`) when there is one,
     /// so that files unlinked while open keep answering.
     pub fn getattr_fh(&self, ino: Ino, fh: Option<u64>) -> FsResult<Attr> {
-        if let Some(h) = self.open_handle(ino, fh) {
-            return Ok(self.attr_of(ino, &h.file.metadata()?));
-        }
-        let m = fs::symlink_metadata(self.path(ino)?)?;
+        let t = self.target(ino, fh)?;
+        self.attr_of_target(ino, &t)
+    }
+
+    fn attr_of_target(&self, ino: Ino, t: &Target) -> FsResult<Attr> {
+        let m = match t {
+            Target::Open(h) => h.file.metadata()?,
+            Target::Path(p) => fs::symlink_metadata(p)?,
+        };
         Ok(self.attr_of(ino, &m))
     }
 
-    /// The handle `fh` if it is of `ino`, else any open handle of `ino` whose path is gone.
-    fn open_handle(&self, ino: Ino, fh: Option<u64>) -> Option<Arc<Handle>> {
+    /// What a request on `ino` acts on: the handle `fh` if it is of `ino`; else the inode's
+    /// path; else (the path is gone: unlinked while open) any open handle of `ino`.
+    fn target(&self, ino: Ino, fh: Option<u64>) -> FsResult<Target> {
         let hs = self.handles.read().expect("handles");
         if let Some(h) = fh.and_then(|f| hs.get(&f)).filter(|h| h.ino == ino) {
-            return Some(h.clone());
+            return Ok(Target::Open(h.clone()));
         }
         drop(hs);
-        if self.path(ino).is_ok() {
-            return None;
+        match self.path(ino) {
+            Ok(p) => Ok(Target::Path(p)),
+            Err(e) => self
+                .handles
+                .read()
+                .expect("handles")
+                .values()
+                .find(|h| h.ino == ino)
+                .map(|h| Target::Open(h.clone()))
+                .ok_or(e),
         }
-        self.handles
-            .read()
-            .expect("handles")
-            .values()
-            .find(|h| h.ino == ino)
-            .cloned()
     }
 
     fn state(&self, ino: Ino) -> Arc<FileState> {
@@ -585,35 +599,29 @@ impl VolumeFs {
 
     pub fn setattr(&self, ino: Ino, a: SetAttr, fh: Option<u64>) -> FsResult<Attr> {
         let _hold = self.hold();
-        let h = self.open_handle(ino, fh);
-        let p = match &h {
-            Some(_) => None,
-            None => Some(self.path(ino)?),
-        };
+        let t = self.target(ino, fh)?;
         if let Some(mode) = a.mode {
             let perm = fs::Permissions::from_mode(mode & 0o7777);
-            match (&h, &p) {
-                (Some(h), _) => h.file.set_permissions(perm)?,
-                (None, Some(p)) => fs::set_permissions(p, perm)?,
-                _ => {}
+            match &t {
+                Target::Open(h) => h.file.set_permissions(perm)?,
+                Target::Path(p) => fs::set_permissions(p, perm)?,
             }
         }
         if a.uid.is_some() || a.gid.is_some() {
-            match (&h, &p) {
-                (Some(h), _) => std::os::unix::fs::fchown(&h.file, a.uid, a.gid)?,
-                (None, Some(p)) => std::os::unix::fs::lchown(p, a.uid, a.gid)?,
-                _ => {}
+            match &t {
+                Target::Open(h) => std::os::unix::fs::fchown(&h.file, a.uid, a.gid)?,
+                Target::Path(p) => std::os::unix::fs::lchown(p, a.uid, a.gid)?,
             }
         }
         if let Some(size) = a.size {
-            let (file, st, path) = match &h {
-                Some(h) => (
+            let (file, st, path) = match &t {
+                Target::Open(h) => (
                     h.file.try_clone()?,
                     h.state.clone(),
                     PathBuf::from(format!("inode {ino}")),
                 ),
-                None => {
-                    let p = p.clone().expect("path when no handle");
+                Target::Path(p) => {
+                    let p = p.clone();
                     (
                         OpenOptions::new().read(true).write(true).open(&p)?,
                         self.state(ino),
@@ -653,12 +661,12 @@ impl VolumeFs {
             };
             let times = [ts(a.atime), ts(a.mtime)];
             // SAFETY: a valid fd or C string, and two timespecs.
-            let r = match (&h, &p) {
-                (Some(h), _) => {
+            let r = match &t {
+                Target::Open(h) => {
                     use std::os::fd::AsRawFd;
                     unsafe { libc::futimens(h.file.as_raw_fd(), times.as_ptr()) }
                 }
-                (None, Some(p)) => {
+                Target::Path(p) => {
                     let c = cpath(p)?;
                     unsafe {
                         libc::utimensat(
@@ -669,13 +677,12 @@ impl VolumeFs {
                         )
                     }
                 }
-                _ => 0,
             };
             if r != 0 {
                 return Err(io::Error::last_os_error().into());
             }
         }
-        self.getattr_fh(ino, fh)
+        self.attr_of_target(ino, &t)
     }
 
     fn account(&self, before: u64, after: u64) {
