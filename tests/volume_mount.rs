@@ -775,7 +775,8 @@ fn polling_only_while_busy() {
 }
 
 /// As root, the daemon gives its mount's backing device a 1 MiB readahead (the kernel's
-/// default of 128 KiB would cap the negotiated one) and the normal dirty-page limits.
+/// default of 128 KiB would cap the negotiated one) and half the dirty-page budget, under
+/// its own limit (`strict_limit`).
 #[test]
 fn mount_tunes_its_backing_device() {
     if !fuse_or_skip("mount_tunes_its_backing_device") {
@@ -802,6 +803,6 @@ fn mount_tunes_its_backing_device() {
             .to_string()
     };
     assert_eq!(read("read_ahead_kb"), "1024");
-    assert_eq!(read("strict_limit"), "0");
+    assert_eq!(read("strict_limit"), "1");
     assert_eq!(read("max_ratio"), "50");
 }
