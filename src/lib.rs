@@ -20,6 +20,7 @@
 
 pub mod cli;
 pub mod crypto;
+pub mod encoding;
 pub mod envelope;
 pub mod fsutil;
 pub mod fuzzing;
@@ -27,4 +28,5 @@ pub mod home;
 pub mod kms;
 pub mod object;
 pub mod snapshot;
+pub mod timefmt;
 pub mod volume;

@@ -12,12 +12,12 @@ use super::output::Printer;
 use super::{Cli, CliError, exit, open_kms};
 use crate::crypto::hex;
 use crate::envelope::{self, DecryptOptions, EncryptOptions, EnvelopeError, KmsKeyring};
+use crate::fsutil::PendingFile;
 use crate::kms::{Client, Embedded, EncryptionContext};
 use clap::Args;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
@@ -80,78 +80,8 @@ fn open_input(arg: &str, what: &str) -> Result<Box<dyn Read>, CliError> {
         .map_err(|e| CliError::usage(what, format!("cannot open the input {arg}: {e}")))
 }
 
-/// A file output: a temporary file beside `path`, renamed over it by `commit`, removed if
-/// dropped uncommitted.
-struct PendingFile {
-    tmp: PathBuf,
-    path: PathBuf,
-    file: Option<File>,
-}
-
-impl PendingFile {
-    fn create(path: &Path, mode: u32, what: &str) -> Result<PendingFile, CliError> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path
-            .file_name()
-            .ok_or_else(|| CliError::usage(what, format!("{} is not a file name", path.display())))?
-            .to_string_lossy();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let tmp = dir.join(format!(".{name}.tmp.{}.{nanos:08x}", std::process::id()));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(|e| {
-                CliError::usage(
-                    what,
-                    format!("cannot create the output in {}: {e}", dir.display()),
-                )
-            })?;
-        Ok(PendingFile {
-            tmp,
-            path: path.to_path_buf(),
-            file: Some(file),
-        })
-    }
-
-    fn writer(&mut self) -> &mut File {
-        self.file.as_mut().expect("open until committed")
-    }
-
-    fn commit(mut self, what: &str) -> Result<(), CliError> {
-        let f = self.file.take().expect("open until committed");
-        let fail = |e: std::io::Error| {
-            CliError::new(
-                what,
-                format!("cannot write {}: {e}", self.path.display()),
-                exit::ENVELOPE,
-            )
-        };
-        f.sync_all().map_err(fail)?;
-        drop(f);
-        std::fs::rename(&self.tmp, &self.path).map_err(fail)?;
-        let dir = self.tmp.parent().unwrap_or(Path::new("."));
-        let _ = crate::fsutil::fsync_dir(dir);
-        Ok(())
-    }
-}
-
-impl Drop for PendingFile {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-/// Run `f` writing to `output` (`-`: stdout; else a [`PendingFile`] committed on success).
+/// Run `f` writing to `output` (`-`: stdout; else a [`PendingFile`] committed on success,
+/// so a failed run leaves no partial output).
 /// Returns whether the output was a file.
 fn with_output<T>(
     output: &str,
@@ -167,9 +97,31 @@ fn with_output<T>(
         })?;
         return Ok((r, false));
     }
-    let mut p = PendingFile::create(Path::new(output), mode, what)?;
+    let path = Path::new(output);
+    if path.file_name().is_none() {
+        return Err(CliError::usage(
+            what,
+            format!("{} is not a file name", path.display()),
+        ));
+    }
+    let mut p = PendingFile::create(path, mode).map_err(|e| {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        CliError::usage(
+            what,
+            format!("cannot create the output in {}: {e}", dir.display()),
+        )
+    })?;
     let r = f(p.writer())?;
-    p.commit(what)?;
+    p.commit().map_err(|e| {
+        CliError::new(
+            what,
+            format!("cannot write {}: {e}", path.display()),
+            exit::ENVELOPE,
+        )
+    })?;
     Ok((r, true))
 }
 

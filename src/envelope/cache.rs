@@ -17,7 +17,8 @@
 use super::EnvelopeError;
 use super::format::EncryptedDataKey;
 use super::keyring::{DecryptionMaterials, EncryptionMaterials, Keyring};
-use crate::kms::{Clock, EncryptionContext, SystemClock, context};
+use crate::encoding::{self, EncryptionContext};
+use crate::kms::{Clock, SystemClock};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -245,7 +246,7 @@ impl<K: Keyring> Keyring for CachingKeyring<K> {
         let Some(len) = plaintext_len.filter(|&n| n <= self.limits.max_bytes) else {
             return self.inner.encryption_materials(ctx, plaintext_len);
         };
-        let key = self.cache_key("encrypt", &[&context::encode(ctx)]);
+        let key = self.cache_key("encrypt", &[&encoding::encode(ctx)]);
         if let Some(m) = self.cache.use_encrypt(&key, len, &self.limits) {
             self.cache.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(m);
@@ -277,7 +278,7 @@ impl<K: Keyring> Keyring for CachingKeyring<K> {
             parts.push(e.provider_info.as_bytes().to_vec());
             parts.push(e.ciphertext.clone());
         }
-        parts.push(context::encode(ctx));
+        parts.push(encoding::encode(ctx));
         let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
         let key = self.cache_key("decrypt", &refs);
         if let Some(m) = self.cache.use_decrypt(&key, &self.limits) {

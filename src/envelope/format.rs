@@ -11,8 +11,8 @@
 
 use super::EnvelopeError;
 use crate::crypto::{self, AeadKey, SecretKey, TAG_LEN, hkdf_sha256, stream::StreamKey};
+use crate::encoding;
 use crate::kms::EncryptionContext;
-use crate::kms::context;
 use std::io::Read;
 
 /// Magic bytes at the start of every message.
@@ -182,8 +182,8 @@ impl Header {
                 )));
             }
         }
-        context::validate(&self.context).map_err(|e| malformed(e.message()))?;
-        if context::encode(&self.context).len() > MAX_CONTEXT_LEN {
+        encoding::check(&self.context).map_err(malformed)?;
+        if encoding::encode(&self.context).len() > MAX_CONTEXT_LEN {
             return Err(malformed(format!(
                 "the encryption context encodes to more than {MAX_CONTEXT_LEN} bytes"
             )));
@@ -193,7 +193,7 @@ impl Header {
 
     /// Every header byte before the tag (what the tag authenticates).
     pub fn encode_body(&self) -> Vec<u8> {
-        let ctx = context::encode(&self.context);
+        let ctx = encoding::encode(&self.context);
         let mut out = Vec::with_capacity(128 + ctx.len());
         out.extend_from_slice(&MAGIC);
         out.push(VERSION);
@@ -311,10 +311,10 @@ fn decode_context(b: &[u8]) -> Result<EncryptionContext, EnvelopeError> {
     if !r.is_empty() {
         return Err(bad("bytes after the last pair"));
     }
-    if context::encode(&ec) != b {
+    if encoding::encode(&ec) != b {
         return Err(bad("pairs not sorted, or a key repeated"));
     }
-    context::validate(&ec).map_err(|e| bad(&e.message()))?;
+    encoding::check(&ec).map_err(|e| bad(&e))?;
     Ok(ec)
 }
 
@@ -395,16 +395,7 @@ pub fn read_exact_or(
 
 /// Read until `buf` is full or the input ends; returns the bytes read.
 pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, EnvelopeError> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(EnvelopeError::Read(e)),
-        }
-    }
-    Ok(n)
+    crate::fsutil::read_full(r, buf).map_err(EnvelopeError::Read)
 }
 
 /// The AAD of every frame: SHA-256 of the whole header (body ‖ tag), binding each frame to

@@ -15,7 +15,7 @@ use super::format::{
 };
 use super::keyring::Keyring;
 use crate::crypto::{SecretBytes, TAG_LEN, fill_random};
-use crate::kms::{EncryptionContext, context};
+use crate::encoding::{self, EncryptionContext};
 use std::io::{Read, Write};
 
 /// How to encrypt.
@@ -90,7 +90,7 @@ pub fn encrypt(
     opts: &EncryptOptions,
 ) -> Result<EncryptInfo, EnvelopeError> {
     format::check_frame_len(opts.frame_len)?;
-    context::validate(context).map_err(|e| EnvelopeError::InvalidArgument(e.message()))?;
+    encoding::check(context).map_err(EnvelopeError::InvalidArgument)?;
     let materials = keyring.encryption_materials(context, opts.plaintext_len)?;
     let message_id = match opts.message_id {
         Some(id) => id,

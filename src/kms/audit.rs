@@ -69,7 +69,7 @@ impl AuditLine {
     pub fn from_event(e: &AuditEvent, seq: u64, prev: &str) -> AuditLine {
         AuditLine {
             seq,
-            time: super::clock::rfc3339(e.time_ms),
+            time: crate::timefmt::rfc3339(e.time_ms),
             request_id: e.request_id.clone(),
             principal: e.principal.to_string(),
             operation: e.operation.to_string(),

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// Milliseconds since the Unix epoch.
-pub type Millis = i64;
+pub use crate::timefmt::Millis;
 
 /// One day in milliseconds.
 pub const DAY_MS: Millis = 86_400_000;
@@ -74,15 +73,4 @@ impl Clock for ManualClock {
     fn now_ms(&self) -> Millis {
         self.0.load(Ordering::SeqCst)
     }
-}
-
-/// Epoch seconds as AWS sends timestamps (a JSON number, fraction allowed).
-pub fn epoch_secs(ms: Millis) -> f64 {
-    ms as f64 / 1000.0
-}
-
-/// RFC 3339 in UTC with milliseconds, for the audit trail.
-pub fn rfc3339(ms: Millis) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
 }

@@ -4,7 +4,7 @@
 
 use super::audit::{AuditEvent, AuditLog};
 use super::blob::{self, Blob};
-use super::clock::{Clock, DAY_MS, Millis, epoch_secs};
+use super::clock::{Clock, DAY_MS, Millis};
 use super::context::{self, EncryptionContext};
 use super::error::{KmsError, StoreError};
 use super::keystore::{AliasEntry, Keystore, LoadedKey, RootKeySource};
@@ -14,6 +14,7 @@ use super::record::{
 use super::types::*;
 use crate::crypto::{self, SecretBytes};
 use crate::home::{AccountConfig, Home};
+use crate::timefmt::epoch_secs;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -61,7 +61,7 @@ impl BucketConfig {
     pub fn info(&self) -> BucketInfo {
         BucketInfo {
             name: self.name.clone(),
-            creation_date: crate::kms::clock::rfc3339(self.creation_date_ms),
+            creation_date: crate::timefmt::rfc3339(self.creation_date_ms),
         }
     }
 

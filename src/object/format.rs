@@ -488,7 +488,7 @@ pub fn wrap_local(
     data_key: &SecretKey,
     nonce: [u8; 12],
 ) -> Result<Vec<u8>, CryptoError> {
-    let aad = crate::kms::context::encode(context);
+    let aad = crate::encoding::encode(context);
     let mut out = nonce.to_vec();
     wrap_key(secret, how).seal_into(&nonce, &aad, data_key.expose(), &mut out)?;
     Ok(out)
@@ -505,7 +505,7 @@ pub fn unwrap_local(
         return Err(CryptoError::Authentication);
     }
     let nonce: [u8; 12] = wrapped[..12].try_into().expect("12 bytes");
-    let aad = crate::kms::context::encode(context);
+    let aad = crate::encoding::encode(context);
     let k = wrap_key(secret, how).open(&nonce, &aad, &wrapped[12..])?;
     SecretKey::from_slice(k.expose()).ok_or(CryptoError::Authentication)
 }

@@ -20,6 +20,7 @@ use crate::fsutil;
 use crate::home::Home;
 use crate::kms::types::{DecryptRequest, GenerateDataKeyRequest, KeyIdRequest, b64};
 use crate::kms::{Client, EncryptionContext, KmsError};
+use crate::timefmt::now_ms;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -300,13 +301,6 @@ impl std::fmt::Debug for ObjectService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ObjectService {{ dir: {} }}", self.dir.display())
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as i64
 }
 
 fn random<const N: usize>() -> Result<[u8; N], ObjectError> {
@@ -1231,9 +1225,8 @@ fn plan(default: &BucketEncryption, o: &PutOptions) -> Result<Plan, ObjectError>
     if o.encryption_context.contains_key(format::ARN_CONTEXT_KEY) {
         return inv("the encryption context must not set aws:s3:arn (the service sets it)");
     }
-    crate::kms::context::validate(&o.encryption_context).map_err(|e| {
-        ObjectError::InvalidArgument(format!("encryption context: {}", e.message()))
-    })?;
+    crate::encoding::check(&o.encryption_context)
+        .map_err(|e| ObjectError::InvalidArgument(format!("encryption context: {e}")))?;
     let bucket_default_kms = default.sse_algorithm == Sse::Kms;
     let kms_key_id = o
         .kms_key_id
@@ -1264,7 +1257,7 @@ fn info(h: &Header, sse_c_md5: Option<String>) -> ObjectInfo {
         content_range: None,
         size: h.content_length,
         etag: etag(&h.etag),
-        last_modified: crate::kms::clock::rfc3339(h.last_modified_ms),
+        last_modified: crate::timefmt::rfc3339(h.last_modified_ms),
         last_modified_ms: h.last_modified_ms,
         server_side_encryption: h.sse.s3_name().map(String::from),
         ssekms_key_id: if h.sse == Sse::Kms {
@@ -1283,7 +1276,7 @@ fn info(h: &Header, sse_c_md5: Option<String>) -> ObjectInfo {
 fn summary(h: &Header) -> ObjectSummary {
     ObjectSummary {
         key: h.record.key.clone(),
-        last_modified: crate::kms::clock::rfc3339(h.last_modified_ms),
+        last_modified: crate::timefmt::rfc3339(h.last_modified_ms),
         last_modified_ms: h.last_modified_ms,
         etag: etag(&h.etag),
         size: h.content_length,
@@ -1325,20 +1318,6 @@ enum StreamError {
     Object(ObjectError),
 }
 
-/// Fill `buf` from `r` until it is full or `r` ends; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
 /// Seal `body` into segments written to `out`; returns the plaintext length and the ETag
 /// (MD5 of the plaintext when `plain_md5`, else of the sealed segments).
 fn stream_segments(
@@ -1354,13 +1333,13 @@ fn stream_segments(
     let mut cur = SecretBytes::zeroed(seg);
     let mut next = SecretBytes::zeroed(seg);
     let mut sealed = Vec::with_capacity(seg + TAG_LEN);
-    let mut n_cur = read_full(&mut body, cur.expose_mut()).map_err(StreamError::Read)?;
+    let mut n_cur = fsutil::read_full(&mut body, cur.expose_mut()).map_err(StreamError::Read)?;
     let mut total: u64 = 0;
     let mut index: u64 = 0;
     loop {
         // A segment is the last one when the body has nothing after it.
         let n_next = if n_cur == seg {
-            read_full(&mut body, next.expose_mut()).map_err(StreamError::Read)?
+            fsutil::read_full(&mut body, next.expose_mut()).map_err(StreamError::Read)?
         } else {
             0
         };

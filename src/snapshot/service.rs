@@ -18,6 +18,7 @@ use crate::fsutil::{self, FileLock};
 use crate::home::Home;
 use crate::kms::Client;
 use crate::kms::types::{DecryptRequest, KeyIdRequest};
+use crate::timefmt::now_ms;
 use crate::volume::header::HeaderBody;
 use crate::volume::keys::VolumeKeys;
 use crate::volume::{CreateVolume, VolumeError, VolumeFs, VolumeInfo, VolumeService};
@@ -87,13 +88,6 @@ fn new_id() -> Result<String, SnapshotError> {
     let mut b = [0u8; 9];
     crate::crypto::fill_random(&mut b).map_err(|e| SnapshotError::Invalid(e.to_string()))?;
     Ok(format!("snap-{}", &hex(&b)[..17]))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as i64
 }
 
 /// Total bytes of the regular files under `dir` (for the progress line).
@@ -344,7 +338,7 @@ impl SnapshotService {
             snapshot_id: id.clone(),
             volume_id: m.volume_id.clone(),
             state: "completed".into(),
-            start_time: crate::kms::clock::rfc3339(now),
+            start_time: crate::timefmt::rfc3339(now),
             start_time_ms: now,
             progress: "100%".into(),
             description: description.to_string(),

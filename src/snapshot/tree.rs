@@ -7,6 +7,7 @@ use super::SnapshotError;
 use super::manifest::{CHUNK, Entry, EntryKind, Manifest};
 use super::progress::Progress;
 use super::store::{Hash, ObjectStore, name_of};
+use crate::fsutil::xattr;
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
@@ -298,19 +299,7 @@ fn set_meta(e: &Entry, p: &Path) -> io::Result<()> {
     }
     for (n, v) in &e.xattrs {
         let name = CString::new(n.clone()).map_err(io::Error::other)?;
-        // SAFETY: valid C strings and buffer.
-        let r = unsafe {
-            libc::lsetxattr(
-                c.as_ptr(),
-                name.as_ptr(),
-                v.as_ptr() as *const libc::c_void,
-                v.len(),
-                0,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        xattr::set(&c, &name, v, 0)?;
     }
     if e.kind != EntryKind::Symlink {
         // SAFETY: valid C string.
@@ -341,51 +330,15 @@ fn set_meta(e: &Entry, p: &Path) -> io::Result<()> {
 /// The `user.*` extended attributes of `p` (not following symlinks), sorted.
 fn read_xattrs(p: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: size query with a null buffer.
-    let n = unsafe { libc::llistxattr(c.as_ptr(), std::ptr::null_mut(), 0) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::ENOTSUP) => Ok(Vec::new()),
-            _ => Err(e),
-        };
-    }
-    let mut names = vec![0u8; n as usize];
-    // SAFETY: names has n bytes.
-    let n = unsafe {
-        libc::llistxattr(
-            c.as_ptr(),
-            names.as_mut_ptr() as *mut libc::c_char,
-            names.len(),
-        )
+    let names = match xattr::list(&c) {
+        Ok(n) => n,
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
     };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    names.truncate(n as usize);
     let mut out = Vec::new();
     for name in names.split(|&b| b == 0).filter(|n| n.starts_with(b"user.")) {
         let cn = CString::new(name).map_err(io::Error::other)?;
-        // SAFETY: size query.
-        let len = unsafe { libc::lgetxattr(c.as_ptr(), cn.as_ptr(), std::ptr::null_mut(), 0) };
-        if len < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut v = vec![0u8; len as usize];
-        // SAFETY: v has len bytes.
-        let len = unsafe {
-            libc::lgetxattr(
-                c.as_ptr(),
-                cn.as_ptr(),
-                v.as_mut_ptr() as *mut libc::c_void,
-                v.len(),
-            )
-        };
-        if len < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        v.truncate(len as usize);
-        out.push((name.to_vec(), v));
+        out.push((name.to_vec(), xattr::get(&c, &cn)?));
     }
     out.sort();
     Ok(out)

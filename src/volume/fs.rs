@@ -11,6 +11,7 @@ use super::behind::WriteBehind;
 use super::content::{Content, ContentError};
 use super::keys::VolumeKeys;
 use super::names::{self, Stored};
+use crate::fsutil::xattr;
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
@@ -1357,20 +1358,7 @@ impl VolumeFs {
                 v
             }
         };
-        // SAFETY: valid C strings and a live buffer.
-        let r = unsafe {
-            libc::lsetxattr(
-                p.as_ptr(),
-                n.as_ptr(),
-                v.as_ptr() as *const libc::c_void,
-                v.len(),
-                flags,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error().into());
-        }
-        Ok(())
+        Ok(xattr::set(&p, &n, &v, flags)?)
     }
 
     pub fn getxattr(&self, ino: Ino, name: &OsStr) -> FsResult<Vec<u8>> {
@@ -1378,7 +1366,7 @@ impl VolumeFs {
         // that answer must cost no path lookup and no syscall.
         let n = self.xattr_name(name)?;
         let p = cpath(&self.path(ino)?)?;
-        let raw = get_xattr(&p, &n)?;
+        let raw = xattr::get(&p, &n)?;
         match &self.keys {
             None => Ok(raw),
             Some(k) => {
@@ -1396,20 +1384,7 @@ impl VolumeFs {
 
     pub fn listxattr(&self, ino: Ino) -> FsResult<Vec<u8>> {
         let p = cpath(&self.path(ino)?)?;
-        // SAFETY: size query with a null buffer.
-        let n = unsafe { libc::llistxattr(p.as_ptr(), std::ptr::null_mut(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error().into());
-        }
-        let mut buf = vec![0u8; n as usize];
-        // SAFETY: buf has n bytes.
-        let n = unsafe {
-            libc::llistxattr(p.as_ptr(), buf.as_mut_ptr() as *mut libc::c_char, buf.len())
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error().into());
-        }
-        buf.truncate(n as usize);
+        let buf = xattr::list(&p)?;
         let mut out = Vec::new();
         for name in buf.split(|&b| b == 0).filter(|s| !s.is_empty()) {
             let Some(rest) = name.strip_prefix(b"user.") else {
@@ -1435,35 +1410,8 @@ impl VolumeFs {
         let _hold = self.hold();
         let p = cpath(&self.path(ino)?)?;
         let n = self.xattr_name(name)?;
-        // SAFETY: valid C strings.
-        if unsafe { libc::lremovexattr(p.as_ptr(), n.as_ptr()) } != 0 {
-            return Err(io::Error::last_os_error().into());
-        }
-        Ok(())
+        Ok(xattr::remove(&p, &n)?)
     }
-}
-
-fn get_xattr(p: &CString, n: &CString) -> FsResult<Vec<u8>> {
-    // SAFETY: size query with a null buffer.
-    let len = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), std::ptr::null_mut(), 0) };
-    if len < 0 {
-        return Err(io::Error::last_os_error().into());
-    }
-    let mut buf = vec![0u8; len as usize];
-    // SAFETY: buf has len bytes.
-    let len = unsafe {
-        libc::lgetxattr(
-            p.as_ptr(),
-            n.as_ptr(),
-            buf.as_mut_ptr() as *mut libc::c_void,
-            buf.len(),
-        )
-    };
-    if len < 0 {
-        return Err(io::Error::last_os_error().into());
-    }
-    buf.truncate(len as usize);
-    Ok(buf)
 }
 
 fn renameat2(from: &Path, to: &Path, flags: u32) -> FsResult<()> {

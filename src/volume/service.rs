@@ -365,7 +365,7 @@ impl VolumeService {
             encrypted: h.encrypted,
             kms_key_id: h.body.kms_key_arn.clone(),
             snapshot_id: h.body.snapshot_id.clone(),
-            create_time: crate::kms::clock::rfc3339(h.created_ms),
+            create_time: crate::timefmt::rfc3339(h.created_ms),
             state: if m.is_some() { "in-use" } else { "available" }.into(),
             mount_point: m.map(|m| m.mount_point.display().to_string()),
         })

@@ -7,32 +7,107 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod xattr;
+
 /// Write `data` to `path` atomically: a reader sees the old contents or the new, never a mix,
 /// and once this returns the new contents survive a crash. `mode` is applied to the new file.
 pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
-    let dir = parent_dir(path);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(
-        ".{name}.tmp.{}.{}",
-        std::process::id(),
-        unique_suffix()
-    ));
-    let result = (|| {
-        let mut f = OpenOptions::new()
+    let mut f = PendingFile::create(path, mode)?;
+    f.writer().write_all(data)?;
+    f.commit()
+}
+
+/// A new file that replaces `path` only when committed: it is written as a temporary file
+/// beside `path` (same directory, so the rename is atomic), and `commit` fsyncs it, renames it
+/// over `path` and fsyncs the directory. Dropped uncommitted, the temporary file is removed,
+/// so a failed write leaves neither a partial file nor litter.
+#[derive(Debug)]
+pub struct PendingFile {
+    tmp: PathBuf,
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl PendingFile {
+    /// A pending replacement of `path`, created with `mode`; the temporary file is
+    /// `.NAME.tmp.PID.N` beside it.
+    pub fn create(path: &Path, mode: u32) -> io::Result<PendingFile> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let tmp = parent_dir(path).join(format!(
+            ".{name}.tmp.{}.{}",
+            std::process::id(),
+            unique_suffix()
+        ));
+        PendingFile::create_as(path, tmp, mode)
+    }
+
+    /// As [`PendingFile::create`], with the temporary file's path chosen by the caller (it
+    /// must be in the same file system as `path`).
+    pub fn create_as(path: &Path, tmp: PathBuf, mode: u32) -> io::Result<PendingFile> {
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(mode)
             .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        fsync_dir(&dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        Ok(PendingFile {
+            tmp,
+            path: path.to_path_buf(),
+            file: Some(file),
+        })
     }
-    result
+
+    /// The file being written.
+    pub fn file(&self) -> &File {
+        self.file.as_ref().expect("open until committed")
+    }
+
+    /// The file being written, for `Write`.
+    pub fn writer(&mut self) -> &mut File {
+        self.file.as_mut().expect("open until committed")
+    }
+
+    /// Where the contents go while pending (for error messages).
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Make the contents durable and put them in place.
+    pub fn commit(mut self) -> io::Result<()> {
+        let f = self.file.take().expect("open until committed");
+        let r = (|| {
+            f.sync_all()?;
+            drop(f);
+            fs::rename(&self.tmp, &self.path)?;
+            fsync_dir(&parent_dir(&self.path))
+        })();
+        if r.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        r
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Fill `buf` from `r` until it is full or `r` ends; returns the bytes read (less than
+/// `buf.len()` only at the end of the input). Interrupted reads are retried.
+pub fn read_full(r: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Remove `path` and make the removal durable.
@@ -150,6 +225,43 @@ mod tests {
             1,
             "no temp file left"
         );
+    }
+
+    #[test]
+    fn pending_file_commits_or_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("out");
+        let mut f = PendingFile::create(&p, 0o600).unwrap();
+        f.writer().write_all(b"partial").unwrap();
+        drop(f);
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            0,
+            "dropped: no litter"
+        );
+        let mut f = PendingFile::create(&p, 0o644).unwrap();
+        f.writer().write_all(b"whole").unwrap();
+        assert!(!p.exists(), "not visible before commit");
+        f.commit().unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"whole");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn read_full_fills_across_short_reads() {
+        struct Dribble<'a>(&'a [u8]);
+        impl io::Read for Dribble<'_> {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(b.len()).min(3);
+                b[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut buf = [0u8; 8];
+        assert_eq!(read_full(&mut Dribble(b"0123456789"), &mut buf).unwrap(), 8);
+        assert_eq!(&buf, b"01234567");
+        assert_eq!(read_full(&mut Dribble(b"01"), &mut buf).unwrap(), 2);
     }
 
     #[test]

@@ -1,0 +1,109 @@
+//! Extended attributes of a path, never following a final symlink (the `l*xattr` calls),
+//! as safe functions over C strings. Callers decide what the names and values mean.
+
+use std::ffi::CStr;
+use std::io;
+
+/// The value of attribute `name` of `path`.
+pub fn get(path: &CStr, name: &CStr) -> io::Result<Vec<u8>> {
+    // SAFETY: valid C strings; a null buffer of size 0 asks for the size.
+    let len = unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
+    if len < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buf = vec![0u8; len as usize];
+    // SAFETY: buf has buf.len() bytes.
+    let len = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+        )
+    };
+    if len < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(len as usize);
+    Ok(buf)
+}
+
+/// Set attribute `name` of `path` to `value` (`flags`: 0, `XATTR_CREATE` or `XATTR_REPLACE`).
+pub fn set(path: &CStr, name: &CStr, value: &[u8], flags: i32) -> io::Result<()> {
+    // SAFETY: valid C strings and a live buffer of value.len() bytes.
+    let r = unsafe {
+        libc::lsetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr() as *const libc::c_void,
+            value.len(),
+            flags,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The attribute names of `path`, as the kernel lists them (each followed by a NUL byte).
+pub fn list(path: &CStr) -> io::Result<Vec<u8>> {
+    // SAFETY: valid C string; a null buffer of size 0 asks for the size.
+    let n = unsafe { libc::llistxattr(path.as_ptr(), std::ptr::null_mut(), 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buf = vec![0u8; n as usize];
+    // SAFETY: buf has buf.len() bytes.
+    let n = unsafe {
+        libc::llistxattr(
+            path.as_ptr(),
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// Remove attribute `name` of `path`.
+pub fn remove(path: &CStr, name: &CStr) -> io::Result<()> {
+    // SAFETY: valid C strings.
+    if unsafe { libc::lremovexattr(path.as_ptr(), name.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn set_get_list_remove() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        std::fs::write(&f, b"").unwrap();
+        let p = CString::new(f.as_os_str().as_bytes()).unwrap();
+        let n = CString::new("user.kmsfs-test").unwrap();
+        if let Err(e) = set(&p, &n, b"v1", 0) {
+            // tmpfs without user xattrs: nothing else to check here.
+            assert_eq!(e.raw_os_error(), Some(libc::ENOTSUP), "{e}");
+            return;
+        }
+        assert_eq!(get(&p, &n).unwrap(), b"v1");
+        assert!(
+            list(&p)
+                .unwrap()
+                .split(|&b| b == 0)
+                .any(|x| x == b"user.kmsfs-test")
+        );
+        remove(&p, &n).unwrap();
+        assert_eq!(get(&p, &n).unwrap_err().raw_os_error(), Some(libc::ENODATA));
+    }
+}
