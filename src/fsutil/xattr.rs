@@ -6,26 +6,8 @@ use std::io;
 
 /// The value of attribute `name` of `path`.
 pub fn get(path: &CStr, name: &CStr) -> io::Result<Vec<u8>> {
-    // SAFETY: valid C strings; a null buffer of size 0 asks for the size.
-    let len = unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
-    if len < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut buf = vec![0u8; len as usize];
-    // SAFETY: buf has buf.len() bytes.
-    let len = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            buf.as_mut_ptr() as *mut libc::c_void,
-            buf.len(),
-        )
-    };
-    if len < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    buf.truncate(len as usize);
-    Ok(buf)
+    // SAFETY: valid C strings; `sized` passes a buffer of `len` bytes (or null and 0).
+    sized(|buf, len| unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf, len) })
 }
 
 /// Set attribute `name` of `path` to `value` (`flags`: 0, `XATTR_CREATE` or `XATTR_REPLACE`).
@@ -48,24 +30,22 @@ pub fn set(path: &CStr, name: &CStr, value: &[u8], flags: i32) -> io::Result<()>
 
 /// The attribute names of `path`, as the kernel lists them (each followed by a NUL byte).
 pub fn list(path: &CStr) -> io::Result<Vec<u8>> {
-    // SAFETY: valid C string; a null buffer of size 0 asks for the size.
-    let n = unsafe { libc::llistxattr(path.as_ptr(), std::ptr::null_mut(), 0) };
-    if n < 0 {
+    // SAFETY: valid C string; `sized` passes a buffer of `len` bytes (or null and 0).
+    sized(|buf, len| unsafe { libc::llistxattr(path.as_ptr(), buf as *mut libc::c_char, len) })
+}
+
+/// Ask `call` for the size (null buffer), then for the bytes into a buffer of that size.
+fn sized(call: impl Fn(*mut libc::c_void, usize) -> isize) -> io::Result<Vec<u8>> {
+    let len = call(std::ptr::null_mut(), 0);
+    if len < 0 {
         return Err(io::Error::last_os_error());
     }
-    let mut buf = vec![0u8; n as usize];
-    // SAFETY: buf has buf.len() bytes.
-    let n = unsafe {
-        libc::llistxattr(
-            path.as_ptr(),
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-        )
-    };
-    if n < 0 {
+    let mut buf = vec![0u8; len as usize];
+    let len = call(buf.as_mut_ptr() as *mut libc::c_void, buf.len());
+    if len < 0 {
         return Err(io::Error::last_os_error());
     }
-    buf.truncate(n as usize);
+    buf.truncate(len as usize);
     Ok(buf)
 }
 
