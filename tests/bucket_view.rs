@@ -4,9 +4,9 @@
 //! rename is copy then delete; a partial overwrite rewrites the whole object; errors map to
 //! errno; nothing of the plaintext reaches the home.
 
-#[path = "common/mount.rs"]
-mod common_mount;
-use common_mount::*;
+mod common;
+use common::cli::run_ok;
+use common::mount::*;
 use kmsfs::home::{Home, InitOptions};
 use kmsfs::kms::{Embedded, Kms, KmsOptions, RootKeySource};
 use kmsfs::object::view::{BucketView, NodeKind, ROOT};
@@ -126,13 +126,13 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
     }
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    ok(&home, &["init"]);
-    let key = ok(&home, &["kms", "create-key"])["KeyMetadata"]["Arn"]
+    run_ok(&home, &["init"]);
+    let key = run_ok(&home, &["kms", "create-key"])["KeyMetadata"]["Arn"]
         .as_str()
         .unwrap()
         .to_string();
-    ok(&home, &["bucket", "create", "photos"]);
-    ok(
+    run_ok(&home, &["bucket", "create", "photos"]);
+    run_ok(
         &home,
         &[
             "bucket",
@@ -147,7 +147,7 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
     );
     let body = dir.path().join("body");
     std::fs::write(&body, b"an existing cat").unwrap();
-    ok(
+    run_ok(
         &home,
         &[
             "object",
@@ -159,7 +159,7 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
     );
     let mnt = dir.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let v = ok(&home, &["mount-bucket", "photos", mnt.to_str().unwrap()]);
+    let v = run_ok(&home, &["mount-bucket", "photos", mnt.to_str().unwrap()]);
     assert_eq!(v["Bucket"], "photos");
     let m = mnt.to_str().unwrap();
     let secret = b"MOUNTED-PLAINTEXT-0123456789".repeat(1000);
@@ -170,7 +170,7 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         }
         std::fs::write(mnt.join("2024/secret.txt"), &secret).map_err(|e| e.to_string())?;
         // close() was the PUT, under the bucket's default encryption.
-        let h = ok(&home, &["object", "head", "photos/2024/secret.txt"]);
+        let h = run_ok(&home, &["object", "head", "photos/2024/secret.txt"]);
         if h["ServerSideEncryption"] != "aws:kms" || h["SSEKMSKeyId"] != key.as_str() {
             return Err(format!("head: {h}"));
         }
@@ -196,7 +196,7 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         if std::fs::read(mnt.join("docs/moved.txt")).map_err(|e| e.to_string())? != want {
             return Err("the overwritten copy differs".into());
         }
-        let l = ok(&home, &["object", "list", "photos"]);
+        let l = run_ok(&home, &["object", "list", "photos"]);
         let keys: Vec<&str> = l["Contents"]
             .as_array()
             .unwrap()
@@ -218,7 +218,7 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         }
         // A disabled key: reading an object wrapped by KMS directly (no bucket key cached
         // by the daemon) fails with EACCES; the mount goes on.
-        ok(
+        run_ok(
             &home,
             &[
                 "object",
@@ -230,9 +230,9 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
                 "false",
             ],
         );
-        ok(&home, &["kms", "disable-key", "--key-id", &key]);
+        run_ok(&home, &["kms", "disable-key", "--key-id", &key]);
         let r = std::fs::read(mnt.join("direct.txt"));
-        ok(&home, &["kms", "enable-key", "--key-id", &key]);
+        run_ok(&home, &["kms", "enable-key", "--key-id", &key]);
         match r.map(|v| v.len()) {
             Err(e) if e.raw_os_error() == Some(libc::EACCES) => {}
             other => return Err(format!("read under a disabled key: {other:?}")),
@@ -243,7 +243,7 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         Ok(())
     };
     let r = check();
-    ok(&home, &["umount", m]);
+    run_ok(&home, &["umount", m]);
     r.unwrap();
     // Nothing of what went through the mount is in the home in plaintext.
     let o = sh(&format!(

@@ -3,10 +3,9 @@
 //! reordered frames, extension, another context), key states, and the data key cache
 //! (KMS calls counted in the audit trail; max messages, bytes and age; LRU capacity; threads).
 
-#[path = "common/kms.rs"]
-mod common_kms;
+mod common;
 
-use common_kms::{Env, env};
+use common::kms::{Env, env};
 use kmsfs::envelope::{
     self, CacheLimits, CachingKeyring, DataKeyCache, DecryptOptions, EncryptOptions, EnvelopeError,
     Keyring, KmsKeyring,

@@ -2,9 +2,8 @@
 //! encryption context, rotation, deletion, aliases, AWS-managed keys, validation limits,
 //! and a keystore that detects tampering. Time comes from a manual clock.
 
-#[path = "common/kms.rs"]
-mod common_kms;
-use common_kms::*;
+mod common;
+use common::kms::*;
 use kmsfs::crypto::SecretBytes;
 use kmsfs::kms::clock::DAY_MS;
 use kmsfs::kms::types::*;

@@ -4,10 +4,9 @@
 //! swapped wrapped keys, disabled KMS keys, atomic last-writer-wins PUTs, and the bucket and
 //! listing rules.
 
-#[path = "common/kms.rs"]
-mod common_kms;
+mod common;
 
-use common_kms::{Env, env};
+use common::kms::{Env, env};
 use kmsfs::kms::types::*;
 use kmsfs::kms::{Client, Embedded, Kms, KmsOptions};
 use kmsfs::object::format::{FIXED_LEN, HEADER_TAG_LEN, Header};

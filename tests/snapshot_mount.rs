@@ -4,9 +4,9 @@
 //! mounted and compared with what was there at snapshot time. And a snapshot taken under
 //! a write load is consistent at one point in time while the mount keeps working.
 
-#[path = "common/mount.rs"]
-mod common_mount;
-use common_mount::*;
+mod common;
+use common::cli::run_ok;
+use common::mount::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -148,7 +148,7 @@ fn set_mtime(p: &Path, secs: i64) {
 }
 
 fn mount_restored(m: &Mounted, snap: &str, name: &str) -> Mounted {
-    let v = ok(&m.home, &["volume", "create", "--snapshot-id", snap]);
+    let v = run_ok(&m.home, &["volume", "create", "--snapshot-id", snap]);
     assert_eq!(v["SnapshotId"], snap);
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join(name);
@@ -203,13 +203,13 @@ fn restore_round_trip_of_a_mixed_tree() {
     let state1 = describe_tree(d);
 
     // Snapshot while mounted; the mount keeps working.
-    let s1 = ok(
+    let s1 = run_ok(
         &m.home,
         &["snapshot", "create", &m.vol, "--description", "one"],
     );
     let s1 = s1["SnapshotId"].as_str().unwrap().to_string();
     assert!(
-        ok(&m.home, &["snapshot", "describe", &s1])["FullSnapshotSizeInBytes"]
+        run_ok(&m.home, &["snapshot", "describe", &s1])["FullSnapshotSizeInBytes"]
             .as_u64()
             .unwrap()
             > 300 << 20
@@ -231,7 +231,7 @@ fn restore_round_trip_of_a_mixed_tree() {
     std::fs::rename(d.join("src/deep/f30.txt"), d.join("moved.txt")).unwrap();
     std::fs::set_permissions(d.join("new.txt"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let state2 = describe_tree(d);
-    let s2 = ok(
+    let s2 = run_ok(
         &m.home,
         &["snapshot", "create", &m.vol, "--description", "two"],
     );
@@ -247,7 +247,7 @@ fn restore_round_trip_of_a_mixed_tree() {
             assert_eq!(got.get(k), Some(v), "{name}: {k}");
         }
     }
-    let v = ok(&m.home, &["snapshot", "verify"]);
+    let v = run_ok(&m.home, &["snapshot", "verify"]);
     assert_eq!(v["Snapshots"].as_array().unwrap().len(), 2);
     // The source mount still works.
     std::fs::write(d.join("still.txt"), b"ok").unwrap();
@@ -277,7 +277,7 @@ fn a_snapshot_under_load_is_consistent() {
         n
     });
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let snap = ok(&m.home, &["snapshot", "create", &m.vol]);
+    let snap = run_ok(&m.home, &["snapshot", "create", &m.vol]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let writes = writer.join().unwrap();

@@ -4,9 +4,8 @@
 
 #![allow(clippy::result_large_err)] // the helpers hand back the layer's own error
 
-#[path = "common/kms.rs"]
-mod common_kms;
-use common_kms::*;
+mod common;
+use common::kms::*;
 use kmsfs::kms::types::*;
 use kmsfs::kms::{Client, Embedded};
 use kmsfs::snapshot::store::ObjectStore;

@@ -2,9 +2,8 @@
 //! filesystem core (`VolumeFs`) doing real work on an encrypted backing tree that holds no
 //! plaintext.
 
-#[path = "common/kms.rs"]
-mod common_kms;
-use common_kms::*;
+mod common;
+use common::kms::*;
 use kmsfs::kms::types::*;
 use kmsfs::kms::{Client, Embedded};
 use kmsfs::volume::fs::{Caller, ROOT, SetAttr};

@@ -2,9 +2,9 @@
 //! remounts and processes, no plaintext on disk, fio with verification, an fsx-style
 //! differential run, stress-ng, kill -9 of the mount daemon, and key-state failures.
 
-#[path = "common/mount.rs"]
-mod common_mount;
-use common_mount::*;
+mod common;
+use common::cli::{kmsfs, run_ok};
+use common::mount::*;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::process::Command;
@@ -44,7 +44,7 @@ fn round_trip_across_remount_and_processes() {
     }
     std::os::unix::fs::symlink("a/b/c/file-3.bin", m.mnt.join("link")).unwrap();
     std::fs::hard_link(m.mnt.join("a/b/c/file-4.bin"), m.mnt.join("hard")).unwrap();
-    let info = ok(&m.home, &["volume", "describe", &m.vol]);
+    let info = run_ok(&m.home, &["volume", "describe", &m.vol]);
     assert_eq!(
         info["MountPoint"],
         m.mnt.canonicalize().unwrap().to_str().unwrap()
@@ -515,20 +515,20 @@ fn mount_refused_when_the_key_is_unusable() {
     }
     let mut m = Mounted::new("64MiB");
     std::fs::write(m.mnt.join("data"), b"kept").unwrap();
-    let key = ok(&m.home, &["volume", "describe", &m.vol])["KmsKeyId"]
+    let key = run_ok(&m.home, &["volume", "describe", &m.vol])["KmsKeyId"]
         .as_str()
         .unwrap()
         .to_string();
     // Disabling the key while mounted does not break the mount.
-    ok(&m.home, &["kms", "disable-key", "--key-id", &key]);
+    run_ok(&m.home, &["kms", "disable-key", "--key-id", &key]);
     std::fs::write(m.mnt.join("more"), b"still writable").unwrap();
     m.umount();
-    let o = run(&m.home, &["mount", &m.vol, m.mnt.to_str().unwrap()]);
+    let o = kmsfs(&m.home, &["mount", &m.vol, m.mnt.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(5), "{err}");
     assert!(err.contains(&key) && err.contains("is disabled"), "{err}");
     assert!(!kmsfs::cli::volume_cmd::is_mount_point(&m.mnt));
-    ok(&m.home, &["kms", "enable-key", "--key-id", &key]);
+    run_ok(&m.home, &["kms", "enable-key", "--key-id", &key]);
     m.mount();
     assert_eq!(
         std::fs::read(m.mnt.join("more")).unwrap(),
