@@ -5,8 +5,8 @@
 //! errno; nothing of the plaintext reaches the home.
 
 mod common;
-use common::cli::run_ok;
-use common::mount::*;
+use common::cli::{bucket_kms_default, create_key, init, run_ok, s};
+use common::mount::fuse_or_skip;
 use kmsfs::home::{Home, InitOptions};
 use kmsfs::kms::{Embedded, Kms, KmsOptions, RootKeySource};
 use kmsfs::object::view::{BucketView, NodeKind, ROOT};
@@ -125,43 +125,21 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    run_ok(&home, &["init"]);
-    let key = run_ok(&home, &["kms", "create-key"])["KeyMetadata"]["Arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let home = init(dir.path());
+    let key = create_key(&home, "Arn");
     run_ok(&home, &["bucket", "create", "photos"]);
-    run_ok(
-        &home,
-        &[
-            "bucket",
-            "put-encryption",
-            "photos",
-            "--sse",
-            "aws:kms",
-            "--kms-key-id",
-            &key,
-            "--bucket-key-enabled",
-        ],
-    );
+    bucket_kms_default(&home, "photos", &key);
     let body = dir.path().join("body");
     std::fs::write(&body, b"an existing cat").unwrap();
     run_ok(
         &home,
-        &[
-            "object",
-            "put",
-            "photos/2024/cat.jpg",
-            "--body",
-            body.to_str().unwrap(),
-        ],
+        &["object", "put", "photos/2024/cat.jpg", "--body", s(&body)],
     );
     let mnt = dir.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let v = run_ok(&home, &["mount-bucket", "photos", mnt.to_str().unwrap()]);
+    let v = run_ok(&home, &["mount-bucket", "photos", s(&mnt)]);
     assert_eq!(v["Bucket"], "photos");
-    let m = mnt.to_str().unwrap();
+    let m = s(&mnt);
     let secret = b"MOUNTED-PLAINTEXT-0123456789".repeat(1000);
     let check = || -> Result<(), String> {
         if std::fs::read(mnt.join("2024/cat.jpg")).map_err(|e| e.to_string())? != b"an existing cat"
@@ -225,7 +203,7 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
                 "put",
                 "photos/direct.txt",
                 "--body",
-                body.to_str().unwrap(),
+                s(&body),
                 "--bucket-key-enabled",
                 "false",
             ],
