@@ -80,11 +80,7 @@ fn kill_9_during_load_leaves_a_verifiable_trail() {
     // A new writer continues the chain after whatever the crash left.
     let kms: Arc<Kms> = common::kms::open(&e.home, &e.clock);
     let c = Embedded::new(kms.clone(), common::kms::PRINCIPAL);
-    c.describe_key(KeyIdRequest {
-        key_id: key,
-        grant_tokens: None,
-    })
-    .unwrap();
+    c.describe_key(e.kid(&key)).unwrap();
     kms.flush_audit().unwrap();
     let rep = kmsfs::kms::audit::verify(&path).unwrap();
     assert_eq!(rep.torn_tail_bytes, 0);

@@ -7,7 +7,9 @@
 mod common;
 use common::cli::run_ok;
 use common::mount::*;
+use common::pattern::pattern_seeded as pattern;
 use std::collections::BTreeMap;
+use std::ffi::CString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -93,48 +95,27 @@ fn describe_tree(root: &Path) -> BTreeMap<String, Desc> {
     out
 }
 
+/// The C strings of a path and of an attribute name.
+fn c_strings(p: &Path, name: &str) -> (CString, CString) {
+    (
+        CString::new(p.to_str().unwrap()).unwrap(),
+        CString::new(name).unwrap(),
+    )
+}
+
 fn xattr_get(p: &Path, name: &str) -> Option<Vec<u8>> {
-    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-    let n = std::ffi::CString::new(name).unwrap();
+    let (c, n) = c_strings(p, name);
     let mut buf = vec![0u8; 256];
     // SAFETY: valid strings and buffer.
-    let r = unsafe {
-        libc::getxattr(
-            c.as_ptr(),
-            n.as_ptr(),
-            buf.as_mut_ptr() as *mut libc::c_void,
-            buf.len(),
-        )
-    };
+    let r = unsafe { libc::getxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (r >= 0).then(|| buf[..r as usize].to_vec())
 }
 
 fn xattr_set(p: &Path, name: &str, v: &[u8]) {
-    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-    let n = std::ffi::CString::new(name).unwrap();
+    let (c, n) = c_strings(p, name);
     // SAFETY: valid strings and buffer.
-    let r = unsafe {
-        libc::setxattr(
-            c.as_ptr(),
-            n.as_ptr(),
-            v.as_ptr() as *const libc::c_void,
-            v.len(),
-            0,
-        )
-    };
+    let r = unsafe { libc::setxattr(c.as_ptr(), n.as_ptr(), v.as_ptr().cast(), v.len(), 0) };
     assert_eq!(r, 0, "setxattr");
-}
-
-fn pattern(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn set_mtime(p: &Path, secs: i64) {
@@ -150,18 +131,8 @@ fn set_mtime(p: &Path, secs: i64) {
 fn mount_restored(m: &Mounted, snap: &str, name: &str) -> Mounted {
     let v = run_ok(&m.home, &["volume", "create", "--snapshot-id", snap]);
     assert_eq!(v["SnapshotId"], snap);
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join(name);
-    std::fs::create_dir(&mnt).unwrap();
-    let mut r = Mounted {
-        dir,
-        home: m.home.clone(),
-        mnt,
-        vol: v["VolumeId"].as_str().unwrap().to_string(),
-        mounted: false,
-    };
-    r.mount();
-    r
+    let vol = v["VolumeId"].as_str().unwrap().to_string();
+    Mounted::at(tempfile::tempdir().unwrap(), m.home.clone(), vol, name, &[])
 }
 
 #[test]
