@@ -1,8 +1,7 @@
 //! kill -9 during a request load with the batched audit trail: what reached the disk still
 //! verifies, a torn last line is cut by the next writer, and the chain goes on.
 
-#[path = "common/kms.rs"]
-mod common_kms;
+mod common;
 use kmsfs::crypto::SecretBytes;
 use kmsfs::home::Home;
 use kmsfs::kms::types::*;
@@ -48,7 +47,7 @@ fn kill_9_during_load_leaves_a_verifiable_trail() {
     if std::env::var("KMSFS_CRASH_WORKER_HOME").is_ok() {
         return;
     }
-    let e = common_kms::env();
+    let e = common::kms::env();
     let key = e.create_key();
     e.kms.flush_audit().unwrap();
     let path = e.kms.audit_path().to_path_buf();
@@ -79,13 +78,9 @@ fn kill_9_during_load_leaves_a_verifiable_trail() {
         );
     }
     // A new writer continues the chain after whatever the crash left.
-    let kms: Arc<Kms> = common_kms::open(&e.home, &e.clock);
-    let c = Embedded::new(kms.clone(), common_kms::PRINCIPAL);
-    c.describe_key(KeyIdRequest {
-        key_id: key,
-        grant_tokens: None,
-    })
-    .unwrap();
+    let kms: Arc<Kms> = common::kms::open(&e.home, &e.clock);
+    let c = Embedded::new(kms.clone(), common::kms::PRINCIPAL);
+    c.describe_key(e.kid(&key)).unwrap();
     kms.flush_audit().unwrap();
     let rep = kmsfs::kms::audit::verify(&path).unwrap();
     assert_eq!(rep.torn_tail_bytes, 0);

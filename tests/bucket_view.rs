@@ -4,9 +4,9 @@
 //! rename is copy then delete; a partial overwrite rewrites the whole object; errors map to
 //! errno; nothing of the plaintext reaches the home.
 
-#[path = "common/mount.rs"]
-mod common_mount;
-use common_mount::*;
+mod common;
+use common::cli::{bucket_kms_default, create_key, init, run_ok, s};
+use common::mount::fuse_or_skip;
 use kmsfs::home::{Home, InitOptions};
 use kmsfs::kms::{Embedded, Kms, KmsOptions, RootKeySource};
 use kmsfs::object::view::{BucketView, NodeKind, ROOT};
@@ -125,43 +125,21 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    ok(&home, &["init"]);
-    let key = ok(&home, &["kms", "create-key"])["KeyMetadata"]["Arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ok(&home, &["bucket", "create", "photos"]);
-    ok(
-        &home,
-        &[
-            "bucket",
-            "put-encryption",
-            "photos",
-            "--sse",
-            "aws:kms",
-            "--kms-key-id",
-            &key,
-            "--bucket-key-enabled",
-        ],
-    );
+    let home = init(dir.path());
+    let key = create_key(&home, "Arn");
+    run_ok(&home, &["bucket", "create", "photos"]);
+    bucket_kms_default(&home, "photos", &key);
     let body = dir.path().join("body");
     std::fs::write(&body, b"an existing cat").unwrap();
-    ok(
+    run_ok(
         &home,
-        &[
-            "object",
-            "put",
-            "photos/2024/cat.jpg",
-            "--body",
-            body.to_str().unwrap(),
-        ],
+        &["object", "put", "photos/2024/cat.jpg", "--body", s(&body)],
     );
     let mnt = dir.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let v = ok(&home, &["mount-bucket", "photos", mnt.to_str().unwrap()]);
+    let v = run_ok(&home, &["mount-bucket", "photos", s(&mnt)]);
     assert_eq!(v["Bucket"], "photos");
-    let m = mnt.to_str().unwrap();
+    let m = s(&mnt);
     let secret = b"MOUNTED-PLAINTEXT-0123456789".repeat(1000);
     let check = || -> Result<(), String> {
         if std::fs::read(mnt.join("2024/cat.jpg")).map_err(|e| e.to_string())? != b"an existing cat"
@@ -170,7 +148,7 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         }
         std::fs::write(mnt.join("2024/secret.txt"), &secret).map_err(|e| e.to_string())?;
         // close() was the PUT, under the bucket's default encryption.
-        let h = ok(&home, &["object", "head", "photos/2024/secret.txt"]);
+        let h = run_ok(&home, &["object", "head", "photos/2024/secret.txt"]);
         if h["ServerSideEncryption"] != "aws:kms" || h["SSEKMSKeyId"] != key.as_str() {
             return Err(format!("head: {h}"));
         }
@@ -196,7 +174,7 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         if std::fs::read(mnt.join("docs/moved.txt")).map_err(|e| e.to_string())? != want {
             return Err("the overwritten copy differs".into());
         }
-        let l = ok(&home, &["object", "list", "photos"]);
+        let l = run_ok(&home, &["object", "list", "photos"]);
         let keys: Vec<&str> = l["Contents"]
             .as_array()
             .unwrap()
@@ -218,21 +196,21 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         }
         // A disabled key: reading an object wrapped by KMS directly (no bucket key cached
         // by the daemon) fails with EACCES; the mount goes on.
-        ok(
+        run_ok(
             &home,
             &[
                 "object",
                 "put",
                 "photos/direct.txt",
                 "--body",
-                body.to_str().unwrap(),
+                s(&body),
                 "--bucket-key-enabled",
                 "false",
             ],
         );
-        ok(&home, &["kms", "disable-key", "--key-id", &key]);
+        run_ok(&home, &["kms", "disable-key", "--key-id", &key]);
         let r = std::fs::read(mnt.join("direct.txt"));
-        ok(&home, &["kms", "enable-key", "--key-id", &key]);
+        run_ok(&home, &["kms", "enable-key", "--key-id", &key]);
         match r.map(|v| v.len()) {
             Err(e) if e.raw_os_error() == Some(libc::EACCES) => {}
             other => return Err(format!("read under a disabled key: {other:?}")),
@@ -243,7 +221,7 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         Ok(())
     };
     let r = check();
-    ok(&home, &["umount", m]);
+    run_ok(&home, &["umount", m]);
     r.unwrap();
     // Nothing of what went through the mount is in the home in plaintext.
     let o = sh(&format!(

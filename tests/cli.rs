@@ -2,61 +2,30 @@
 //! output shapes, exit codes, error messages, locking, passphrases, and two processes
 //! working on one home at once.
 
+mod common;
+use common::cli::*;
 use std::path::Path;
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kmsfs");
-
-fn kmsfs(home: &Path, args: &[&str]) -> Output {
-    kmsfs_env(home, args, &[])
-}
-
-fn kmsfs_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(BIN);
-    c.env_remove("KMSFS_PASSPHRASE")
-        .env_remove("KMSFS_CLOCK_OFFSET_SECS")
-        .env("KMSFS_HOME", home)
-        .args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run kmsfs")
-}
-
-fn ok(o: &Output) -> serde_json::Value {
-    assert!(
-        o.status.success(),
-        "kmsfs failed: {}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let s = String::from_utf8_lossy(&o.stdout);
-    if s.trim().is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(&s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-    }
-}
-
-fn fails(o: &Output, code: i32, needle: &str) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    assert!(err.starts_with("kmsfs: "), "{err}");
-    assert!(err.contains(needle), "expected '{needle}' in: {err}");
-    err
-}
-
-fn init(dir: &Path) -> std::path::PathBuf {
-    let home = dir.join("home");
-    ok(&kmsfs(&home, &["init", "--account-id", "111122223333"]));
-    home
+/// `kms schedule-key-deletion` of `id` with a window of 7 days.
+fn schedule_deletion(home: &Path, id: &str) -> serde_json::Value {
+    run_ok(
+        home,
+        &[
+            "kms",
+            "schedule-key-deletion",
+            "--key-id",
+            id,
+            "--pending-window-in-days",
+            "7",
+        ],
+    )
 }
 
 #[test]
 fn tour_of_the_cli() {
     let d = tempfile::tempdir().unwrap();
     let home = init(d.path());
-    let m = ok(&kmsfs(
+    let m = run_ok(
         &home,
         &[
             "kms",
@@ -66,12 +35,12 @@ fn tour_of_the_cli() {
             "--tags",
             "TagKey=team,TagValue=storage",
         ],
-    ));
+    );
     let id = m["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
     assert_eq!(m["KeyMetadata"]["Description"], "app key");
     assert_eq!(m["KeyMetadata"]["KeyState"], "Enabled");
     assert!(
-        ok(&kmsfs(
+        run_ok(
             &home,
             &[
                 "kms",
@@ -81,12 +50,12 @@ fn tour_of_the_cli() {
                 "--target-key-id",
                 &id
             ]
-        ))
+        )
         .is_null()
     );
     let secret = d.path().join("secret.txt");
     std::fs::write(&secret, b"attack at dawn").unwrap();
-    let e = ok(&kmsfs(
+    let e = run_ok(
         &home,
         &[
             "kms",
@@ -98,21 +67,23 @@ fn tour_of_the_cli() {
             "--encryption-context",
             "purpose=test",
         ],
-    ));
+    );
     let b64 = e["CiphertextBlob"].as_str().unwrap();
     let blob = kmsfs::kms::types::b64::decode(b64).unwrap();
     let blob_path = d.path().join("blob");
     std::fs::write(&blob_path, &blob).unwrap();
-    let dec = ok(&kmsfs(
-        &home,
-        &[
-            "kms",
-            "decrypt",
-            "--ciphertext-blob",
-            &format!("fileb://{}", blob_path.display()),
-            "--encryption-context",
-            "purpose=test",
-        ],
+    // `kms decrypt` of `blob` (fileb:// or base64) under the context `ctx`, with `more`.
+    let decrypt = |blob: &str, ctx: &str, more: &[&str]| {
+        let args = ["kms", "decrypt", "--ciphertext-blob", blob];
+        kmsfs(
+            &home,
+            &[&args[..], &["--encryption-context", ctx], more].concat(),
+        )
+    };
+    let dec = ok(&decrypt(
+        &format!("fileb://{}", blob_path.display()),
+        "purpose=test",
+        &[],
     ));
     assert_eq!(
         kmsfs::kms::types::b64::decode(dec["Plaintext"].as_str().unwrap()).unwrap(),
@@ -120,27 +91,14 @@ fn tour_of_the_cli() {
     );
     assert!(dec["KeyId"].as_str().unwrap().ends_with(&id));
     // Base64 literal, JSON context, --query with text output.
-    let o = kmsfs(
-        &home,
-        &[
-            "kms",
-            "decrypt",
-            "--ciphertext-blob",
-            b64,
-            "--encryption-context",
-            "{\"purpose\":\"test\"}",
-            "--query",
-            "Plaintext",
-            "--output",
-            "text",
-        ],
-    );
+    let text = ["--query", "Plaintext", "--output", "text"];
+    let o = decrypt(b64, "{\"purpose\":\"test\"}", &text);
     assert!(o.status.success());
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
         kmsfs::kms::types::b64::encode(b"attack at dawn")
     );
-    let g = ok(&kmsfs(
+    let g = run_ok(
         &home,
         &[
             "kms",
@@ -150,52 +108,26 @@ fn tour_of_the_cli() {
             "--key-spec",
             "AES_256",
         ],
-    ));
+    );
     assert_eq!(
         kmsfs::kms::types::b64::decode(g["Plaintext"].as_str().unwrap())
             .unwrap()
             .len(),
         32
     );
-    let s = ok(&kmsfs(
-        &home,
-        &[
-            "kms",
-            "schedule-key-deletion",
-            "--key-id",
-            &id,
-            "--pending-window-in-days",
-            "7",
-        ],
-    ));
+    let s = schedule_deletion(&home, &id);
     assert_eq!(s["KeyState"], "PendingDeletion");
     assert_eq!(s["PendingWindowInDays"], 7);
     fails(
-        &kmsfs(
-            &home,
-            &[
-                "kms",
-                "decrypt",
-                "--ciphertext-blob",
-                b64,
-                "--encryption-context",
-                "purpose=test",
-            ],
-        ),
+        &decrypt(b64, "purpose=test", &[]),
         5,
         "KMSInvalidStateException",
     );
-    ok(&kmsfs(
-        &home,
-        &["kms", "cancel-key-deletion", "--key-id", &id],
-    ));
-    ok(&kmsfs(&home, &["kms", "enable-key", "--key-id", &id]));
-    let lst = ok(&kmsfs(&home, &["kms", "list-aliases", "--key-id", &id]));
+    run_ok(&home, &["kms", "cancel-key-deletion", "--key-id", &id]);
+    run_ok(&home, &["kms", "enable-key", "--key-id", &id]);
+    let lst = run_ok(&home, &["kms", "list-aliases", "--key-id", &id]);
     assert_eq!(lst["Aliases"][0]["AliasName"], "alias/app");
-    let tags = ok(&kmsfs(
-        &home,
-        &["kms", "list-resource-tags", "--key-id", &id],
-    ));
+    let tags = run_ok(&home, &["kms", "list-resource-tags", "--key-id", &id]);
     assert_eq!(tags["Tags"][0]["TagKey"], "team");
     // The audit trail: every request, filterable, verifiable.
     let show = kmsfs(
@@ -216,7 +148,7 @@ fn tour_of_the_cli() {
         String::from_utf8_lossy(&fails_only.stdout).lines().count(),
         1
     );
-    let v = ok(&kmsfs(&home, &["audit", "verify"]));
+    let v = run_ok(&home, &["audit", "verify"]);
     assert_eq!(v["Verified"], true);
     assert_eq!(v["Lines"], 12);
 }
@@ -232,62 +164,37 @@ fn exit_codes_and_messages() {
     );
     assert!(err.contains("hint: run `kmsfs --home"), "{err}");
     let home = init(d.path());
-    fails(&kmsfs(&home, &["init"]), 3, "already exists");
-    fails(
-        &kmsfs(&home, &["kms", "describe-key", "--key-id", "alias/none"]),
-        5,
-        "NotFoundException: Alias arn:aws:kms:us-east-1:111122223333:alias/none is not found.",
-    );
     let big = d.path().join("big");
     std::fs::write(&big, vec![b'a'; 4097]).unwrap();
-    let id = ok(&kmsfs(&home, &["kms", "create-key"]))["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    fails(
-        &kmsfs(
-            &home,
-            &[
-                "kms",
-                "encrypt",
-                "--key-id",
-                &id,
-                "--plaintext",
-                &format!("fileb://{}", big.display()),
-            ],
-        ),
-        5,
-        "4096",
-    );
-    fails(
-        &kmsfs(&home, &["kms", "decrypt", "--ciphertext-blob", "AAAA"]),
-        5,
-        "InvalidCiphertextException",
-    );
-    fails(
-        &kmsfs(
-            &home,
-            &["kms", "decrypt", "--ciphertext-blob", "not base64!"],
-        ),
-        2,
-        "not base64",
-    );
-    fails(
-        &kmsfs(
-            &home,
-            &[
-                "kms",
-                "encrypt",
-                "--key-id",
-                &id,
-                "--plaintext",
-                "x",
-                "--encryption-context",
-                "novalue",
-            ],
-        ),
-        2,
-        "is not key=value",
+    let big = format!("fileb://{}", big.display());
+    let id = create_key(&home, "KeyId");
+    let encrypt = ["kms", "encrypt", "--key-id", &id, "--plaintext"];
+    all_fail(
+        &home,
+        &[
+            (&["init"], 3, "already exists"),
+            (
+                &["kms", "describe-key", "--key-id", "alias/none"],
+                5,
+                "NotFoundException: Alias arn:aws:kms:us-east-1:111122223333:alias/none is not found.",
+            ),
+            (&[&encrypt[..], &[&big]].concat(), 5, "4096"),
+            (
+                &["kms", "decrypt", "--ciphertext-blob", "AAAA"],
+                5,
+                "InvalidCiphertextException",
+            ),
+            (
+                &["kms", "decrypt", "--ciphertext-blob", "not base64!"],
+                2,
+                "not base64",
+            ),
+            (
+                &[&encrypt[..], &["x", "--encryption-context", "novalue"]].concat(),
+                2,
+                "is not key=value",
+            ),
+        ],
     );
     let o = kmsfs(&home, &["kms", "no-such-verb"]);
     assert_eq!(o.status.code(), Some(2));
@@ -336,7 +243,7 @@ fn locked_home_is_a_clear_error() {
         &[("KMSFS_LOCK_TIMEOUT_MS", "300")],
     ));
     drop(held);
-    ok(&kmsfs(&home, &["kms", "create-key"]));
+    run_ok(&home, &["kms", "create-key"]);
 }
 
 #[test]
@@ -370,7 +277,7 @@ fn passphrase_protected_keystore() {
     );
     let pwfile = d.path().join("pw");
     std::fs::write(&pwfile, "correct horse\n").unwrap();
-    let dec = ok(&kmsfs(
+    let dec = run_ok(
         &home,
         &[
             "--passphrase-file",
@@ -380,40 +287,24 @@ fn passphrase_protected_keystore() {
             "--ciphertext-blob",
             b64,
         ],
-    ));
+    );
     assert_eq!(dec["Plaintext"], kmsfs::kms::types::b64::encode(b"hi"));
     // Without any passphrase source and no terminal: a clear error, not a hang.
-    let o = Command::new(BIN)
-        .env("KMSFS_HOME", &home)
-        .env_remove("KMSFS_PASSPHRASE")
-        .args(["kms", "list-keys"])
+    let o = cmd(&home, &["kms", "list-keys"])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     assert_ne!(o.status.code(), Some(0));
     // Audit verify needs no passphrase.
-    ok(&kmsfs(&home, &["audit", "verify"]));
+    run_ok(&home, &["audit", "verify"]);
 }
 
 #[test]
 fn deletion_after_the_window_with_a_moved_clock() {
     let d = tempfile::tempdir().unwrap();
     let home = init(d.path());
-    let id = ok(&kmsfs(&home, &["kms", "create-key"]))["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ok(&kmsfs(
-        &home,
-        &[
-            "kms",
-            "schedule-key-deletion",
-            "--key-id",
-            &id,
-            "--pending-window-in-days",
-            "7",
-        ],
-    ));
+    let id = create_key(&home, "KeyId");
+    schedule_deletion(&home, &id);
     let six_days = (6 * 86400).to_string();
     let d6 = ok(&kmsfs_env(
         &home,
@@ -440,7 +331,7 @@ fn deletion_after_the_window_with_a_moved_clock() {
     assert!(!home.join(format!("kms/keys/{id}.key")).exists());
     let show = kmsfs(&home, &["audit", "show", "--operation", "DeleteKey"]);
     assert_eq!(String::from_utf8_lossy(&show.stdout).lines().count(), 1);
-    ok(&kmsfs(&home, &["audit", "verify"]));
+    run_ok(&home, &["audit", "verify"]);
 }
 
 #[test]
@@ -448,7 +339,7 @@ fn audit_verify_fails_on_tampering() {
     let d = tempfile::tempdir().unwrap();
     let home = init(d.path());
     for _ in 0..3 {
-        ok(&kmsfs(&home, &["kms", "create-key"]));
+        run_ok(&home, &["kms", "create-key"]);
     }
     let log = home.join("kms/audit.log");
     let text = std::fs::read_to_string(&log).unwrap();
@@ -462,10 +353,7 @@ fn audit_verify_fails_on_tampering() {
 fn two_processes_on_one_home() {
     let d = tempfile::tempdir().unwrap();
     let home = init(d.path());
-    let key = ok(&kmsfs(&home, &["kms", "create-key"]))["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = create_key(&home, "KeyId");
     let script = |p: usize| {
         let mut s = String::from("set -e\n");
         for i in 0..12 {
@@ -477,7 +365,7 @@ fn two_processes_on_one_home() {
     };
     let children: Vec<_> = (0..2)
         .map(|p| {
-            Command::new("bash")
+            std::process::Command::new("bash")
                 .arg("-c")
                 .arg(script(p))
                 .env("KMSFS_HOME", &home)
@@ -489,15 +377,15 @@ fn two_processes_on_one_home() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    let aliases = ok(&kmsfs(&home, &["kms", "list-aliases", "--limit", "1000"]));
+    let aliases = run_ok(&home, &["kms", "list-aliases", "--limit", "1000"]);
     assert_eq!(
         aliases["Aliases"].as_array().unwrap().len(),
         24,
         "no alias lost"
     );
-    let keys = ok(&kmsfs(&home, &["kms", "list-keys", "--limit", "1000"]));
+    let keys = run_ok(&home, &["kms", "list-keys", "--limit", "1000"]);
     assert_eq!(keys["Keys"].as_array().unwrap().len(), 25);
-    let v = ok(&kmsfs(&home, &["audit", "verify"]));
+    let v = run_ok(&home, &["audit", "verify"]);
     // create-key, then per process 12 × 3 requests, then list-aliases and list-keys.
     assert_eq!(v["Lines"], 1 + 2 * 36 + 2);
 }

@@ -2,69 +2,38 @@
 //! summary, exit codes and messages, no partial plaintext file after a failed decryption,
 //! and a large stream through two processes in bounded memory (peak RSS of the children).
 
-use std::io::{Read, Write};
+mod common;
+use common::cli::*;
+use common::pattern::{check_stream, write_stream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_kmsfs");
-
-fn cmd(home: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_remove("KMSFS_PASSPHRASE")
-        .env_remove("KMSFS_CLOCK_OFFSET_SECS")
-        .env("KMSFS_HOME", home);
-    c
-}
-
-fn run(home: &Path, args: &[&str]) -> Output {
-    cmd(home).args(args).output().expect("run kmsfs")
-}
-
-fn ok(o: &Output) -> serde_json::Value {
-    assert!(
-        o.status.success(),
-        "kmsfs failed: {}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let s = String::from_utf8_lossy(&o.stdout);
-    if s.trim().is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(&s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-    }
-}
-
-fn fails(o: &Output, code: i32, needle: &str) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    assert!(err.starts_with("kmsfs: "), "{err}");
-    assert!(err.contains(needle), "expected '{needle}' in: {err}");
-    err
-}
+use std::process::{Child, Stdio};
 
 /// A home with a key behind `alias/app`; returns (home, key ARN).
 fn setup(dir: &Path) -> (PathBuf, String) {
-    let home = dir.join("home");
-    ok(&run(&home, &["init", "--account-id", "111122223333"]));
-    let k = ok(&run(&home, &["kms", "create-key"]));
-    let arn = k["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
-    ok(&run(
-        &home,
-        &[
-            "kms",
-            "create-alias",
-            "--alias-name",
-            "alias/app",
-            "--target-key-id",
-            &arn,
-        ],
-    ));
+    let home = init(dir);
+    let arn = key_with_alias(&home, "alias/app");
     (home, arn)
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+/// `encrypt-file` under `alias/app` from a pipe into `decrypt-file` to a pipe, with `io` as
+/// the input and output flags (the long or the short forms): (encryptor, decryptor).
+fn pipeline(home: &Path, io: [&str; 2]) -> (Child, Child) {
+    let [i, o] = io;
+    let mut enc = cmd(
+        home,
+        &["encrypt-file", "--key-id", "alias/app", i, "-", o, "-"],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let dec = cmd(home, &["decrypt-file", i, "-", o, "-"])
+        .stdin(Stdio::from(enc.stdout.take().unwrap()))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (enc, dec)
 }
 
 /// Files in `dir` other than `keep`.
@@ -86,7 +55,7 @@ fn files_pipes_summaries_and_errors() {
     let (p, m, back) = (w.join("p"), w.join("p.kms"), w.join("back"));
     std::fs::write(&p, &pt).unwrap();
 
-    let e = ok(&run(
+    let e = run_ok(
         &home,
         &[
             "encrypt-file",
@@ -102,7 +71,7 @@ fn files_pipes_summaries_and_errors() {
             "--frame-length",
             "65536",
         ],
-    ));
+    );
     assert_eq!(e["KeyId"], arn.as_str());
     assert_eq!(
         e["EncryptionContext"],
@@ -113,7 +82,7 @@ fn files_pipes_summaries_and_errors() {
     assert_eq!(e["MessageId"].as_str().unwrap().len(), 64);
     assert_eq!(e["MessageBytes"], std::fs::metadata(&m).unwrap().len());
 
-    let dj = ok(&run(
+    let dj = run_ok(
         &home,
         &[
             "decrypt-file",
@@ -124,7 +93,7 @@ fn files_pipes_summaries_and_errors() {
             "--encryption-context",
             "purpose=test",
         ],
-    ));
+    );
     assert_eq!(std::fs::read(&back).unwrap(), pt);
     assert_eq!(dj["MessageId"], e["MessageId"]);
     assert_eq!(dj["KeyId"], arn.as_str());
@@ -133,26 +102,7 @@ fn files_pipes_summaries_and_errors() {
     assert_eq!(mode & 0o777, 0o600, "plaintext files are private");
 
     // stdin to stdout, both ways: nothing but the data on stdout.
-    let mut enc = cmd(&home)
-        .args([
-            "encrypt-file",
-            "--key-id",
-            "alias/app",
-            "--input",
-            "-",
-            "--out",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let dec = cmd(&home)
-        .args(["decrypt-file", "--input", "-", "--out", "-"])
-        .stdin(Stdio::from(enc.stdout.take().unwrap()))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut enc, dec) = pipeline(&home, ["--input", "--out"]);
     let mut stdin = enc.stdin.take().unwrap();
     let feed = pt.clone();
     let writer = std::thread::spawn(move || stdin.write_all(&feed).unwrap());
@@ -164,19 +114,18 @@ fn files_pipes_summaries_and_errors() {
 
     // Wrong or missing required context: exit 12, no output file.
     let bad = w.join("bad");
-    fails(
-        &run(
+    let to_bad = |verb: &[&str], input: &str, extra: &[&str]| {
+        kmsfs(
             &home,
-            &[
-                "decrypt-file",
-                "-i",
-                s(&m),
-                "-o",
-                s(&bad),
-                "--encryption-context",
-                "purpose=prod",
-            ],
-        ),
+            &[verb, &["-i", input, "-o", s(&bad)], extra].concat(),
+        )
+    };
+    let decrypt = |input: &Path, extra: &[&str]| to_bad(&["decrypt-file"], s(input), extra);
+    let encrypt = |key: &str, input: &str, extra: &[&str]| {
+        to_bad(&["encrypt-file", "--key-id", key], input, extra)
+    };
+    fails(
+        &decrypt(&m, &["--encryption-context", "purpose=prod"]),
         12,
         "has purpose=test, not the required purpose=prod",
     );
@@ -198,11 +147,7 @@ fn files_pipes_summaries_and_errors() {
     ] {
         let f = w.join(name);
         std::fs::write(&f, bytes).unwrap();
-        fails(
-            &run(&home, &["decrypt-file", "-i", s(&f), "-o", s(&bad)]),
-            12,
-            needle,
-        );
+        fails(&decrypt(&f, &[]), 12, needle);
         assert!(!bad.exists(), "{name}: a partial plaintext file was left");
     }
     assert_eq!(
@@ -210,88 +155,34 @@ fn files_pipes_summaries_and_errors() {
         Vec::<String>::new(),
         "temporary files left behind"
     );
-    fails(
-        &run(&home, &["decrypt-file", "-i", s(&p), "-o", s(&bad)]),
-        12,
-        "no KMSE magic",
-    );
+    fails(&decrypt(&p, &[]), 12, "no KMSE magic");
 
     // Usage errors.
-    fails(
-        &run(
-            &home,
-            &[
-                "encrypt-file",
-                "--key-id",
-                "alias/app",
-                "-i",
-                s(&p),
-                "-o",
-                s(&bad),
-                "--frame-length",
-                "8",
-            ],
+    for (key, input, extra, code, needle) in [
+        (
+            "alias/app",
+            s(&p),
+            &["--frame-length", "8"][..],
+            2,
+            "the frame length 8 is outside 16..=16777216",
         ),
-        2,
-        "the frame length 8 is outside 16..=16777216",
-    );
-    fails(
-        &run(
-            &home,
-            &[
-                "encrypt-file",
-                "--key-id",
-                "alias/app",
-                "-i",
-                "/nonexistent",
-                "-o",
-                s(&bad),
-            ],
+        (
+            "alias/app",
+            "/nonexistent",
+            &[],
+            2,
+            "cannot open the input /nonexistent",
         ),
-        2,
-        "cannot open the input /nonexistent",
-    );
-    fails(
-        &run(
-            &home,
-            &[
-                "encrypt-file",
-                "--key-id",
-                "alias/nope",
-                "-i",
-                s(&p),
-                "-o",
-                s(&bad),
-            ],
-        ),
-        5,
-        "NotFoundException",
-    );
+        ("alias/nope", s(&p), &[], 5, "NotFoundException"),
+    ] {
+        fails(&encrypt(key, input, extra), code, needle);
+    }
 
     // A disabled key: exit 5, the AWS error naming the state.
-    ok(&run(&home, &["kms", "disable-key", "--key-id", &arn]));
-    let err = fails(
-        &run(&home, &["decrypt-file", "-i", s(&m), "-o", s(&bad)]),
-        5,
-        "DisabledException",
-    );
+    run_ok(&home, &["kms", "disable-key", "--key-id", &arn]);
+    let err = fails(&decrypt(&m, &[]), 5, "DisabledException");
     assert!(err.contains("is disabled"), "{err}");
-    fails(
-        &run(
-            &home,
-            &[
-                "encrypt-file",
-                "--key-id",
-                "alias/app",
-                "-i",
-                s(&p),
-                "-o",
-                s(&bad),
-            ],
-        ),
-        5,
-        "DisabledException",
-    );
+    fails(&encrypt("alias/app", s(&p), &[]), 5, "DisabledException");
     assert!(!bad.exists());
 
     // Every request is in the audit trail: one GenerateDataKey per encryption (2 made it).
@@ -302,16 +193,6 @@ fn files_pipes_summaries_and_errors() {
         .filter(|v| v["operation"] == "GenerateDataKey" && v["outcome"] == "Success")
         .count();
     assert_eq!(gdk, 2);
-}
-
-/// Deterministic pseudo-random bytes: block `i` of 8 bytes is a function of `i`.
-fn fill(buf: &mut [u8], offset: u64) {
-    debug_assert!(offset.is_multiple_of(8) && buf.len().is_multiple_of(8));
-    for (j, c) in buf.chunks_exact_mut(8).enumerate() {
-        let mut x = (offset / 8 + j as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        x ^= x >> 29;
-        c.copy_from_slice(&x.to_le_bytes());
-    }
 }
 
 fn max_rss_children_kib() -> i64 {
@@ -326,61 +207,16 @@ fn max_rss_children_kib() -> i64 {
 /// more than a few MiB beyond its baseline.
 #[test]
 fn a_large_stream_through_pipes_in_bounded_memory() {
-    let mib: u64 = std::env::var("KMSFS_ENVELOPE_BIG_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
+    let mib: u64 = common::env_or("KMSFS_ENVELOPE_BIG_MIB", 256);
     let size = mib << 20;
     let d = tempfile::tempdir().unwrap();
     let (home, _) = setup(d.path());
     let baseline = max_rss_children_kib();
     let t = std::time::Instant::now();
-    let mut enc = cmd(&home)
-        .args([
-            "encrypt-file",
-            "--key-id",
-            "alias/app",
-            "-i",
-            "-",
-            "-o",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut dec = cmd(&home)
-        .args(["decrypt-file", "-i", "-", "-o", "-"])
-        .stdin(Stdio::from(enc.stdout.take().unwrap()))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = enc.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        let mut buf = vec![0u8; 1 << 20];
-        let mut off = 0;
-        while off < size {
-            fill(&mut buf, off);
-            stdin.write_all(&buf).unwrap();
-            off += buf.len() as u64;
-        }
-    });
-    let mut out = dec.stdout.take().unwrap();
-    let (mut got, mut want) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
-    let mut off = 0u64;
-    loop {
-        let n = out.read(&mut got[..]).unwrap();
-        if n == 0 {
-            break;
-        }
-        // Compare against the generator, 8-byte aligned.
-        let start = off - off % 8;
-        let span = ((off + n as u64).div_ceil(8) * 8 - start) as usize;
-        fill(&mut want[..span], start);
-        let skip = (off - start) as usize;
-        assert!(got[..n] == want[skip..skip + n], "mismatch near byte {off}");
-        off += n as u64;
-    }
+    let (mut enc, mut dec) = pipeline(&home, ["-i", "-o"]);
+    let stdin = enc.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || write_stream(stdin, size));
+    let off = check_stream(dec.stdout.take().unwrap(), size);
     writer.join().unwrap();
     assert!(enc.wait().unwrap().success());
     assert!(dec.wait().unwrap().success());

@@ -3,32 +3,19 @@
 //! reordered frames, extension, another context), key states, and the data key cache
 //! (KMS calls counted in the audit trail; max messages, bytes and age; LRU capacity; threads).
 
-#[path = "common/kms.rs"]
-mod common_kms;
-
-use common_kms::{Env, env};
+mod common;
+use common::kms::{Env, ctx, env};
+use common::pattern::pattern;
 use kmsfs::envelope::{
     self, CacheLimits, CachingKeyring, DataKeyCache, DecryptOptions, EncryptOptions, EnvelopeError,
     Keyring, KmsKeyring,
 };
-use kmsfs::kms::types::{KeyIdRequest, ScheduleKeyDeletionRequest};
 use kmsfs::kms::{Client, EncryptionContext};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 fn keyring(e: &Env, key: &str) -> KmsKeyring {
     KmsKeyring::new(Arc::new(e.c.clone()), key)
-}
-
-fn pattern(n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
 }
 
 fn seal(k: &dyn Keyring, c: &EncryptionContext, pt: &[u8], frame_len: u32) -> Vec<u8> {
@@ -64,6 +51,21 @@ fn header_len(m: &[u8]) -> usize {
     envelope::Header::parse(m).unwrap().1
 }
 
+/// A message of `n` bytes of [`pattern`] under context `c` in frames of `frame_len`, sealed
+/// under a new key: (its keyring, the plaintext, the message, its header length).
+fn sealed(
+    e: &Env,
+    c: &EncryptionContext,
+    n: usize,
+    frame_len: u32,
+) -> (KmsKeyring, Vec<u8>, Vec<u8>, usize) {
+    let k = keyring(e, &e.create_key());
+    let pt = pattern(n);
+    let m = seal(&k, c, &pt, frame_len);
+    let h = header_len(&m);
+    (k, pt, m, h)
+}
+
 #[test]
 fn round_trips_at_every_frame_boundary() {
     let e = env();
@@ -97,11 +99,7 @@ fn round_trips_at_every_frame_boundary() {
 #[test]
 fn every_flipped_byte_fails_and_releases_only_earlier_frames() {
     let e = env();
-    let key = e.create_key();
-    let k = keyring(&e, &key);
-    let pt = pattern(40);
-    let m = seal(&k, &ctx(&[("a", "b")]), &pt, 16);
-    let h = header_len(&m);
+    let (k, pt, m, h) = sealed(&e, &ctx(&[("a", "b")]), 40, 16);
     // Frames: two regular (1 + 16 + 16 bytes), a final (1 + 4 + 8 + 16).
     assert_eq!(m.len(), h + 33 + 33 + 29);
     for i in 0..m.len() {
@@ -123,10 +121,7 @@ fn every_flipped_byte_fails_and_releases_only_earlier_frames() {
 #[test]
 fn truncated_after_each_frame_and_extended_fail() {
     let e = env();
-    let k = keyring(&e, &e.create_key());
-    let pt = pattern(100);
-    let m = seal(&k, &Default::default(), &pt, 32);
-    let h = header_len(&m);
+    let (k, pt, m, h) = sealed(&e, &Default::default(), 100, 32);
     // 3 regular frames of 49 bytes, a final of 1 + 4 + 4 + 16.
     for i in 0..=3 {
         let (r, out) = open(&k, &m[..h + 49 * i], Default::default());
@@ -157,10 +152,7 @@ fn truncated_after_each_frame_and_extended_fail() {
 #[test]
 fn reordered_or_duplicated_frames_fail() {
     let e = env();
-    let k = keyring(&e, &e.create_key());
-    let pt = pattern(100);
-    let m = seal(&k, &Default::default(), &pt, 32);
-    let h = header_len(&m);
+    let (k, pt, m, h) = sealed(&e, &Default::default(), 100, 32);
     let f = |i: usize| m[h + 49 * i..h + 49 * (i + 1)].to_vec();
     let tail = m[h + 49 * 3..].to_vec();
     let build = |order: &[usize]| {
@@ -251,11 +243,7 @@ fn key_states_give_clear_errors() {
     let err = open(&k, &m, Default::default()).0.unwrap_err();
     assert!(err.to_string().starts_with("DisabledException: "), "{err}");
     e.c.enable_key(e.kid(&key)).unwrap();
-    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-        key_id: key.clone(),
-        pending_window_in_days: Some(7),
-    })
-    .unwrap();
+    e.schedule_deletion(&key, Some(7)).unwrap();
     let err = open(&k, &m, Default::default()).0.unwrap_err();
     assert!(
         err.to_string().starts_with("KMSInvalidStateException: ")
@@ -263,11 +251,7 @@ fn key_states_give_clear_errors() {
         "{err}"
     );
     // A keyring for another key refuses the message (strict mode).
-    e.c.cancel_key_deletion(KeyIdRequest {
-        key_id: key.clone(),
-        grant_tokens: None,
-    })
-    .unwrap();
+    e.c.cancel_key_deletion(e.kid(&key)).unwrap();
     e.c.enable_key(e.kid(&key)).unwrap();
     let other = keyring(&e, &e.create_key());
     let err = open(&other, &m, Default::default()).0.unwrap_err();
@@ -297,8 +281,10 @@ fn limits(max_messages: u64, max_bytes: u64, max_age_s: u64) -> CacheLimits {
     }
 }
 
-fn cache(e: &Env, capacity: usize) -> Arc<DataKeyCache> {
-    Arc::new(DataKeyCache::new(capacity, Arc::new(e.clock.clone())))
+/// A keyring for `key` behind a new cache of `capacity` entries with `limits`.
+fn caching(e: &Env, key: &str, capacity: usize, limits: CacheLimits) -> CachingKeyring<KmsKeyring> {
+    let cache = DataKeyCache::new(capacity, Arc::new(e.clock.clone()));
+    CachingKeyring::new(keyring(e, key), Arc::new(cache), limits)
 }
 
 #[test]
@@ -306,7 +292,7 @@ fn the_cache_cuts_kms_calls() {
     let e = env();
     let key = e.create_key();
     let c = ctx(&[("app", "x")]);
-    let caching = CachingKeyring::new(keyring(&e, &key), cache(&e, 10), limits(100, 1 << 30, 600));
+    let caching = caching(&e, &key, 10, limits(100, 1 << 30, 600));
     let messages: Vec<Vec<u8>> = (0..1000)
         .map(|i| seal(&caching, &c, format!("message {i}").as_bytes(), 64))
         .collect();
@@ -341,7 +327,7 @@ fn the_cache_cuts_kms_calls() {
 fn the_cache_honors_max_bytes_and_unknown_lengths() {
     let e = env();
     let key = e.create_key();
-    let k = CachingKeyring::new(keyring(&e, &key), cache(&e, 10), limits(1000, 1000, 600));
+    let k = caching(&e, &key, 10, limits(1000, 1000, 600));
     for _ in 0..6 {
         seal(&k, &Default::default(), &[1; 400], 64); // two fit in 1000 bytes
     }
@@ -378,7 +364,7 @@ fn the_cache_honors_max_bytes_and_unknown_lengths() {
 fn the_cache_honors_max_age_on_both_sides() {
     let e = env();
     let key = e.create_key();
-    let k = CachingKeyring::new(keyring(&e, &key), cache(&e, 10), limits(1000, 1 << 30, 60));
+    let k = caching(&e, &key, 10, limits(1000, 1 << 30, 60));
     let m = seal(&k, &Default::default(), b"a", 64);
     seal(&k, &Default::default(), b"b", 64);
     open(&k, &m, Default::default()).0.unwrap();
@@ -399,7 +385,7 @@ fn the_cache_honors_max_age_on_both_sides() {
 fn the_cache_is_keyed_by_context_and_bounded() {
     let e = env();
     let key = e.create_key();
-    let k = CachingKeyring::new(keyring(&e, &key), cache(&e, 2), limits(1000, 1 << 30, 600));
+    let k = caching(&e, &key, 2, limits(1000, 1 << 30, 600));
     let (a, b, c) = (ctx(&[("t", "a")]), ctx(&[("t", "b")]), ctx(&[("t", "c")]));
     let ma = seal(&k, &a, b"1", 64);
     let mb = seal(&k, &b, b"1", 64);
@@ -436,11 +422,7 @@ fn the_cache_is_keyed_by_context_and_bounded() {
 fn the_cache_is_thread_safe() {
     let e = env();
     let key = e.create_key();
-    let k = Arc::new(CachingKeyring::new(
-        keyring(&e, &key),
-        cache(&e, 10),
-        limits(1000, 1 << 30, 600),
-    ));
+    let k = Arc::new(caching(&e, &key, 10, limits(1000, 1 << 30, 600)));
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let k = k.clone();

@@ -5,7 +5,10 @@
 //! Regenerate (only when the format changes on purpose) with
 //! `KMSFS_REGEN_VECTORS=1 cargo test --test envelope_vectors`.
 
-use kmsfs::crypto::{AeadKey, SecretKey, hex, hkdf_sha256, sha256, stream::StreamKey, unhex};
+mod common;
+use common::kms::ctx;
+use common::vectors::{self, bytes, edited};
+use kmsfs::crypto::{AeadKey, SecretKey, hex, hkdf_sha256, sha256, stream::StreamKey};
 use kmsfs::envelope::format::{HEADER_NONCE, MAGIC, VERSION};
 use kmsfs::envelope::{
     self, DecryptOptions, DecryptionMaterials, EncryptOptions, EncryptedDataKey,
@@ -62,13 +65,6 @@ impl Keyring for FixedKeyring {
     }
 }
 
-fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 fn seal(c: &EncryptionContext, pt: &[u8], frame_len: u32) -> Vec<u8> {
     let mut m = Vec::new();
     let opts = EncryptOptions {
@@ -109,11 +105,6 @@ fn bad() -> Vec<(&'static str, Vec<u8>, EncryptionContext, &'static str)> {
     );
     let hl = Header::parse(&ex).unwrap().1;
     let h3 = Header::parse(&three).unwrap().1;
-    let with = |m: &[u8], f: &dyn Fn(&mut Vec<u8>)| {
-        let mut b = m.to_vec();
-        f(&mut b);
-        b
-    };
     let frame3 = |i: usize| three[h3 + 33 * i..h3 + 33 * (i + 1)].to_vec();
     let none = EncryptionContext::new();
     let header = Header::parse(&ex).unwrap().0;
@@ -127,43 +118,43 @@ fn bad() -> Vec<(&'static str, Vec<u8>, EncryptionContext, &'static str)> {
     vec![
         (
             "wrong magic",
-            with(&ex, &|b| b[0] = b'X'),
+            edited(&ex, &|b| b[0] = b'X'),
             none.clone(),
             "no KMSE magic",
         ),
         (
             "version 2",
-            with(&ex, &|b| b[4] = 2),
+            edited(&ex, &|b| b[4] = 2),
             none.clone(),
             "unknown version 2",
         ),
         (
             "unknown suite",
-            with(&ex, &|b| b[6] = 2),
+            edited(&ex, &|b| b[6] = 2),
             none.clone(),
             "unknown algorithm suite 0x0002",
         ),
         (
             "flipped header byte (in the key ARN)",
-            with(&ex, &|b| b[hl - 16 - 32 - 4 - 88 - 2 - 1] ^= 1),
+            edited(&ex, &|b| b[hl - 16 - 32 - 4 - 88 - 2 - 1] ^= 1),
             none.clone(),
             "the message header failed authentication",
         ),
         (
             "context changed in the header (x -> y)",
-            with(&ex, &|b| b[39 + 4 + 4 + 4 + 3 + 4] = b'y'),
+            edited(&ex, &|b| b[39 + 4 + 4 + 4 + 3 + 4] = b'y'),
             none.clone(),
             "the message header failed authentication",
         ),
         (
             "wrong commitment",
-            with(&ex, &|b| b[hl - 16 - 1] ^= 1),
+            edited(&ex, &|b| b[hl - 16 - 1] ^= 1),
             none.clone(),
             "the key commitment does not match the data key",
         ),
         (
             "message id changed",
-            with(&ex, &|b| b[7] ^= 1),
+            edited(&ex, &|b| b[7] ^= 1),
             none.clone(),
             "the key commitment does not match the data key",
         ),
@@ -211,25 +202,25 @@ fn bad() -> Vec<(&'static str, Vec<u8>, EncryptionContext, &'static str)> {
         ),
         (
             "extended after the final frame",
-            with(&ex, &|b| b.push(0)),
+            edited(&ex, &|b| b.push(0)),
             none.clone(),
             "bytes follow the final frame",
         ),
         (
             "frame type 0x02",
-            with(&ex, &|b| b[hl] = 2),
+            edited(&ex, &|b| b[hl] = 2),
             none.clone(),
             "frame 0 has type 0x02",
         ),
         (
             "final frame longer than the frame length",
-            with(&ex, &|b| b[hl + 33 + 4] = 17),
+            edited(&ex, &|b| b[hl + 33 + 4] = 17),
             none.clone(),
             "the final frame holds 17 bytes, more than the frame length 16",
         ),
         (
             "a regular frame flagged final",
-            with(&ex, &|b| b[hl] = 1),
+            edited(&ex, &|b| b[hl] = 1),
             none.clone(),
             "more than the frame length",
         ),
@@ -258,6 +249,11 @@ fn describe(h: &Header) -> Value {
     })
 }
 
+#[test]
+fn envelope_vectors() {
+    vectors::check("envelope", "the envelope format", compute());
+}
+
 fn compute() -> Value {
     json!({
         "data_key": hex(&DATA_KEY),
@@ -281,27 +277,6 @@ fn compute() -> Value {
     })
 }
 
-fn path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/envelope.json")
-}
-
-fn vectors() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path()).unwrap()).unwrap()
-}
-
-#[test]
-fn envelope_vectors() {
-    let got = compute();
-    if std::env::var("KMSFS_REGEN_VECTORS").is_ok() {
-        std::fs::write(path(), serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
-    }
-    assert_eq!(
-        got,
-        vectors(),
-        "the envelope format drifted from tests/vectors/envelope.json"
-    );
-}
-
 fn decrypt(name: &str, m: &[u8], req: EncryptionContext) -> (Result<(), String>, Vec<u8>) {
     let mut out = Vec::new();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -322,11 +297,9 @@ fn decrypt(name: &str, m: &[u8], req: EncryptionContext) -> (Result<(), String>,
 
 #[test]
 fn good_vectors_decrypt_and_every_cut_fails() {
-    let v = vectors();
-    for g in v["good"].as_array().unwrap() {
-        let name = g["name"].as_str().unwrap();
-        let m = unhex(g["message"].as_str().unwrap()).unwrap();
-        let pt = unhex(g["plaintext"].as_str().unwrap()).unwrap();
+    let v = vectors::load("envelope");
+    for (name, g, m) in vectors::good(&v, "message") {
+        let pt = bytes(&g["plaintext"]);
         let (r, out) = decrypt(name, &m, Default::default());
         r.unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(out, pt, "{name}");
@@ -343,28 +316,18 @@ fn good_vectors_decrypt_and_every_cut_fails() {
 
 #[test]
 fn bad_vectors_are_refused_with_their_error() {
-    let v = vectors();
-    let bad = v["bad"].as_array().unwrap();
-    assert!(bad.len() >= 15);
-    for x in bad {
-        let name = x["name"].as_str().unwrap();
-        let m = unhex(x["message"].as_str().unwrap()).unwrap();
+    vectors::refuse_bad(&vectors::load("envelope"), "message", 15, |name, x, m| {
         let req: EncryptionContext = serde_json::from_value(x["required_context"].clone()).unwrap();
-        let want = x["error"].as_str().unwrap();
-        let (r, _) = decrypt(name, &m, req);
-        match r {
-            Ok(()) => panic!("{name}: accepted"),
-            Err(e) => assert!(e.contains(want), "{name}: error {e:?} lacks {want:?}"),
-        }
-    }
+        decrypt(name, m, req).0
+    });
 }
 
 /// The worked example of docs/FORMAT.md, field by field, with the keys derived and the
 /// tags checked here independently of the envelope module.
 #[test]
 fn the_example_is_what_the_format_says() {
-    let v = vectors();
-    let m = unhex(v["good"][0]["message"].as_str().unwrap()).unwrap();
+    let v = vectors::load("envelope");
+    let m = bytes(&v["good"][0]["message"]);
     assert_eq!(&m[0..4], MAGIC);
     assert_eq!(m[4], VERSION);
     assert_eq!(&m[5..7], [0x00, 0x01]);

@@ -3,6 +3,8 @@
 //! regenerates the seeds (deterministically) from the real encoders: the `seed-*` files are
 //! replaced, any other file (a crash kept as a regression input, `crash-*`) is left alone.
 
+mod common;
+use common::pattern::xorshift;
 use kmsfs::crypto::{AeadKey, SecretKey, hex, sha256};
 use kmsfs::fuzzing::{self, FUZZ_KEY};
 use kmsfs::kms::audit::{self, AuditEvent, AuditLine, GENESIS, Head};
@@ -245,10 +247,7 @@ fn envelope_seeds() -> Vec<Vec<u8>> {
     .into_iter()
     .enumerate()
     {
-        let ctx = ctx
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let ctx = common::kms::ctx(&ctx);
         let opts = EncryptOptions {
             frame_len,
             message_id: Some([i as u8; 32]),
@@ -636,9 +635,7 @@ fn corpora_reach_the_decoders() {
 fn random_inputs_never_panic() {
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        x = xorshift(x);
         x
     };
     let seeds = seeds();

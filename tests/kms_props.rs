@@ -1,9 +1,8 @@
 //! Property tests: random plaintexts and encryption contexts round-trip; any other context
 //! (or a different plaintext's blob) does not open.
 
-#[path = "common/kms.rs"]
-mod common_kms;
-use common_kms::*;
+mod common;
+use common::kms::*;
 use kmsfs::kms::EncryptionContext;
 use proptest::prelude::*;
 

@@ -2,13 +2,20 @@
 //! encryption context, rotation, deletion, aliases, AWS-managed keys, validation limits,
 //! and a keystore that detects tampering. Time comes from a manual clock.
 
-#[path = "common/kms.rs"]
-mod common_kms;
-use common_kms::*;
+mod common;
+use common::kms::*;
 use kmsfs::crypto::SecretBytes;
 use kmsfs::kms::clock::DAY_MS;
 use kmsfs::kms::types::*;
 use kmsfs::kms::{Client, Embedded, KmsError, blob::Blob};
+
+/// A fresh KMS with a key and the blob of `x` encrypted under it.
+fn key_and_blob() -> (Env, String, Vec<u8>) {
+    let e = env();
+    let id = e.create_key();
+    let blob = e.encrypt(&id, b"x", None);
+    (e, id, blob)
+}
 
 #[test]
 fn create_describe_list() {
@@ -68,26 +75,22 @@ fn create_describe_list() {
 #[test]
 fn unsupported_and_invalid_create_options() {
     let e = env();
-    let r = e.c.create_key(CreateKeyRequest {
-        key_spec: Some("RSA_2048".into()),
-        ..Default::default()
-    });
-    assert_eq!(code(r), "UnsupportedOperationException");
-    let r = e.c.create_key(CreateKeyRequest {
-        key_spec: Some("AES_999".into()),
-        ..Default::default()
-    });
-    assert_eq!(code(r), "ValidationException");
-    let r = e.c.create_key(CreateKeyRequest {
-        policy: Some("{not json".into()),
-        ..Default::default()
-    });
-    assert_eq!(code(r), "MalformedPolicyDocumentException");
-    let r = e.c.create_key(CreateKeyRequest {
-        description: Some("x".repeat(8193)),
-        ..Default::default()
-    });
-    assert_eq!(code(r), "ValidationException");
+    let create = |f: &dyn Fn(&mut CreateKeyRequest)| {
+        let mut r = CreateKeyRequest::default();
+        f(&mut r);
+        code(e.c.create_key(r))
+    };
+    let spec = |s: &str| create(&|r| r.key_spec = Some(s.into()));
+    assert_eq!(spec("RSA_2048"), "UnsupportedOperationException");
+    assert_eq!(spec("AES_999"), "ValidationException");
+    assert_eq!(
+        create(&|r| r.policy = Some("{not json".into())),
+        "MalformedPolicyDocumentException"
+    );
+    assert_eq!(
+        create(&|r| r.description = Some("x".repeat(8193))),
+        "ValidationException"
+    );
 }
 
 #[test]
@@ -228,13 +231,8 @@ fn unknown_keys_and_aliases() {
 #[test]
 fn decrypt_with_wrong_key_id_is_incorrect_key() {
     let e = env();
-    let a = e.create_key();
-    let b = e.create_key();
-    e.c.create_alias(AliasRequest {
-        alias_name: "alias/a".into(),
-        target_key_id: a.clone(),
-    })
-    .unwrap();
+    let [a, b] = e.keys();
+    e.create_alias("alias/a", &a).unwrap();
     let blob = e.encrypt(&a, b"x", None);
     let with = |k: &str| {
         e.c.decrypt(DecryptRequest {
@@ -262,15 +260,10 @@ fn on_demand_rotation_keeps_old_ciphertexts() {
     assert_eq!(Blob::parse(&new).unwrap().material_version, 2);
     assert_eq!(e.decrypt(&old, None).unwrap(), b"before");
     assert_eq!(e.decrypt(&new, None).unwrap(), b"after");
-    let rot =
-        e.c.list_key_rotations(ListRequest {
-            key_id: Some(id.clone()),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(rot.rotations.len(), 1);
-    assert_eq!(rot.rotations[0].rotation_type, "ON_DEMAND");
-    assert_eq!(rot.rotations[0].key_material_state, "CURRENT");
+    let rot = e.rotations(&id);
+    assert_eq!(rot.len(), 1);
+    assert_eq!(rot[0].rotation_type, "ON_DEMAND");
+    assert_eq!(rot[0].key_material_state, "CURRENT");
     for _ in 1..25 {
         e.c.rotate_key_on_demand(e.kid(&id)).unwrap();
     }
@@ -341,14 +334,9 @@ fn automatic_rotation_when_due() {
     // Three periods later: three more versions.
     e.clock.advance_days(270);
     e.kms.purge().unwrap();
-    let rot =
-        e.c.list_key_rotations(ListRequest {
-            key_id: Some(id.clone()),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(rot.rotations.len(), 4);
-    assert!(rot.rotations.iter().all(|r| r.rotation_type == "AUTOMATIC"));
+    let rot = e.rotations(&id);
+    assert_eq!(rot.len(), 4);
+    assert!(rot.iter().all(|r| r.rotation_type == "AUTOMATIC"));
     assert!(
         e.audit_lines()
             .iter()
@@ -364,9 +352,7 @@ fn automatic_rotation_when_due() {
 
 #[test]
 fn disabled_key_states() {
-    let e = env();
-    let id = e.create_key();
-    let blob = e.encrypt(&id, b"x", None);
+    let (e, id, blob) = key_and_blob();
     e.c.disable_key(e.kid(&id)).unwrap();
     let m = e.describe(&id).unwrap();
     assert_eq!((m.key_state.as_str(), m.enabled), ("Disabled", false));
@@ -379,11 +365,7 @@ fn disabled_key_states() {
     assert_eq!(err.code(), "DisabledException");
     assert_eq!(err.message(), format!("{} is disabled.", m.arn));
     assert_eq!(code(e.decrypt(&blob, None)), "DisabledException");
-    let r = e.c.generate_data_key(GenerateDataKeyRequest {
-        key_id: id.clone(),
-        key_spec: Some("AES_256".into()),
-        ..Default::default()
-    });
+    let r = e.c.generate_data_key(aes_256(&id));
     assert_eq!(code(r), "DisabledException");
     assert_eq!(
         code(e.c.rotate_key_on_demand(e.kid(&id))),
@@ -397,36 +379,19 @@ fn disabled_key_states() {
         "DisabledException"
     );
     // Management still works on a disabled key.
-    e.c.tag_resource(TagResourceRequest {
-        key_id: id.clone(),
-        tags: vec![Tag {
-            tag_key: "a".into(),
-            tag_value: "b".into(),
-        }],
-    })
-    .unwrap();
+    e.tag(&id, &[("a", "b")]).unwrap();
     e.c.enable_key(e.kid(&id)).unwrap();
     assert_eq!(e.decrypt(&blob, None).unwrap(), b"x");
 }
 
 #[test]
 fn pending_deletion_states_and_cancel() {
-    let e = env();
-    let id = e.create_key();
-    let blob = e.encrypt(&id, b"x", None);
+    let (e, id, blob) = key_and_blob();
     for bad in [6, 31] {
-        let r = e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-            key_id: id.clone(),
-            pending_window_in_days: Some(bad),
-        });
+        let r = e.schedule_deletion(&id, Some(bad));
         assert_eq!(code(r), "ValidationException");
     }
-    let r =
-        e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-            key_id: id.clone(),
-            pending_window_in_days: None,
-        })
-        .unwrap();
+    let r = e.schedule_deletion(&id, None).unwrap();
     assert_eq!(
         (r.key_state.as_str(), r.pending_window_in_days),
         ("PendingDeletion", 30)
@@ -446,13 +411,7 @@ fn pending_deletion_states_and_cancel() {
         code(e.c.disable_key(e.kid(&id))),
         "KMSInvalidStateException"
     );
-    assert_eq!(
-        code(e.c.tag_resource(TagResourceRequest {
-            key_id: id.clone(),
-            tags: vec![]
-        })),
-        "KMSInvalidStateException"
-    );
+    assert_eq!(code(e.tag(&id, &[])), "KMSInvalidStateException");
     assert_eq!(
         code(e.c.update_key_description(UpdateKeyDescriptionRequest {
             key_id: id.clone(),
@@ -461,25 +420,15 @@ fn pending_deletion_states_and_cancel() {
         "KMSInvalidStateException"
     );
     assert_eq!(
-        code(e.c.create_alias(AliasRequest {
-            alias_name: "alias/p".into(),
-            target_key_id: id.clone()
-        })),
+        code(e.create_alias("alias/p", &id)),
         "KMSInvalidStateException"
     );
     assert_eq!(
-        code(e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-            key_id: id.clone(),
-            pending_window_in_days: Some(7)
-        })),
+        code(e.schedule_deletion(&id, Some(7))),
         "KMSInvalidStateException"
     );
     // Always allowed.
-    e.c.list_resource_tags(ListRequest {
-        key_id: Some(id.clone()),
-        ..Default::default()
-    })
-    .unwrap();
+    e.tags(&id);
     e.c.get_key_policy(GetKeyPolicyRequest {
         key_id: id.clone(),
         policy_name: None,
@@ -499,19 +448,10 @@ fn pending_deletion_states_and_cancel() {
 #[test]
 fn deletion_happens_when_the_window_is_over() {
     let e = env();
-    let id = e.create_key();
-    let keep = e.create_key();
-    e.c.create_alias(AliasRequest {
-        alias_name: "alias/doomed".into(),
-        target_key_id: id.clone(),
-    })
-    .unwrap();
+    let [id, keep] = e.keys();
+    e.create_alias("alias/doomed", &id).unwrap();
     let blob = e.encrypt(&id, b"x", None);
-    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-        key_id: id.clone(),
-        pending_window_in_days: Some(7),
-    })
-    .unwrap();
+    e.schedule_deletion(&id, Some(7)).unwrap();
     e.clock.advance_days(6);
     assert_eq!(e.describe(&id).unwrap().key_state, "PendingDeletion");
     e.clock.advance_ms(DAY_MS + 1);
@@ -540,17 +480,9 @@ fn deletion_happens_when_the_window_is_over() {
 fn deletion_is_applied_on_open_and_by_purge() {
     let e = env();
     let a = e.create_key();
-    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-        key_id: a.clone(),
-        pending_window_in_days: Some(7),
-    })
-    .unwrap();
+    e.schedule_deletion(&a, Some(7)).unwrap();
     let b = e.create_key();
-    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-        key_id: b.clone(),
-        pending_window_in_days: Some(30),
-    })
-    .unwrap();
+    e.schedule_deletion(&b, Some(30)).unwrap();
     e.clock.advance_days(8);
     // Opening a second instance sweeps: a is gone from disk.
     let _k2 = open(&e.home, &e.clock);
@@ -586,10 +518,7 @@ fn aws_managed_keys() {
         "AccessDeniedException"
     );
     assert_eq!(
-        code(e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-            key_id: m.key_id.clone(),
-            pending_window_in_days: Some(7)
-        })),
+        code(e.schedule_deletion(&m.key_id, Some(7))),
         "AccessDeniedException"
     );
     assert_eq!(
@@ -597,17 +526,11 @@ fn aws_managed_keys() {
         "UnsupportedOperationException"
     );
     assert_eq!(
-        code(e.c.create_alias(AliasRequest {
-            alias_name: "alias/mine".into(),
-            target_key_id: m.key_id.clone()
-        })),
+        code(e.create_alias("alias/mine", &m.key_id)),
         "AccessDeniedException"
     );
     assert_eq!(
-        code(e.c.create_alias(AliasRequest {
-            alias_name: "alias/aws/mine".into(),
-            target_key_id: e.create_key()
-        })),
+        code(e.create_alias("alias/aws/mine", &e.create_key())),
         "InvalidAliasNameException"
     );
     assert_eq!(
@@ -617,56 +540,27 @@ fn aws_managed_keys() {
     // It rotates every year by itself.
     e.clock.advance_days(366);
     e.encrypt("alias/aws/ebs", b"y", None);
-    assert_eq!(
-        e.c.list_key_rotations(ListRequest {
-            key_id: Some(m.key_id.clone()),
-            ..Default::default()
-        })
-        .unwrap()
-        .rotations
-        .len(),
-        1
-    );
+    assert_eq!(e.rotations(&m.key_id).len(), 1);
     assert_eq!(e.decrypt(&blob, None).unwrap(), b"obj key");
 }
 
 #[test]
 fn aliases() {
     let e = env();
-    let a = e.create_key();
-    let b = e.create_key();
+    let [a, b] = e.keys();
     let arn_a = e.describe(&a).unwrap().arn;
-    e.c.create_alias(AliasRequest {
-        alias_name: "alias/app".into(),
-        target_key_id: arn_a.clone(),
-    })
-    .unwrap();
+    e.create_alias("alias/app", &arn_a).unwrap();
     assert_eq!(
-        code(e.c.create_alias(AliasRequest {
-            alias_name: "alias/app".into(),
-            target_key_id: b.clone()
-        })),
+        code(e.create_alias("alias/app", &b)),
         "AlreadyExistsException"
     );
+    assert_eq!(code(e.create_alias("app", &b)), "InvalidAliasNameException");
     assert_eq!(
-        code(e.c.create_alias(AliasRequest {
-            alias_name: "app".into(),
-            target_key_id: b.clone()
-        })),
-        "InvalidAliasNameException"
-    );
-    assert_eq!(
-        code(e.c.create_alias(AliasRequest {
-            alias_name: "alias/bad name".into(),
-            target_key_id: b.clone()
-        })),
+        code(e.create_alias("alias/bad name", &b)),
         "ValidationException"
     );
     assert_eq!(
-        code(e.c.create_alias(AliasRequest {
-            alias_name: "alias/x".into(),
-            target_key_id: "alias/app".into()
-        })),
+        code(e.create_alias("alias/x", "alias/app")),
         "NotFoundException"
     );
     assert_eq!(e.describe("alias/app").unwrap().key_id, a);
@@ -677,28 +571,15 @@ fn aliases() {
         a
     );
     let blob = e.encrypt("alias/app", b"x", None);
-    e.c.update_alias(AliasRequest {
-        alias_name: "alias/app".into(),
-        target_key_id: b.clone(),
-    })
-    .unwrap();
+    e.c.update_alias(alias("alias/app", &b)).unwrap();
     assert_eq!(e.describe("alias/app").unwrap().key_id, b);
     assert_eq!(
         e.decrypt(&blob, None).unwrap(),
         b"x",
         "the blob names its key, not the alias"
     );
-    e.c.create_alias(AliasRequest {
-        alias_name: "alias/other".into(),
-        target_key_id: a.clone(),
-    })
-    .unwrap();
-    let only_a =
-        e.c.list_aliases(ListRequest {
-            key_id: Some(a.clone()),
-            ..Default::default()
-        })
-        .unwrap();
+    e.create_alias("alias/other", &a).unwrap();
+    let only_a = e.c.list_aliases(of_key(&a)).unwrap();
     assert_eq!(
         only_a
             .aliases
@@ -717,10 +598,7 @@ fn aliases() {
     e.c.delete_alias("alias/app").unwrap();
     assert_eq!(code(e.c.delete_alias("alias/app")), "NotFoundException");
     assert_eq!(
-        code(e.c.update_alias(AliasRequest {
-            alias_name: "alias/app".into(),
-            target_key_id: a.clone()
-        })),
+        code(e.c.update_alias(alias("alias/app", &a))),
         "NotFoundException"
     );
     // Management operations take a key id or ARN, not an alias.
@@ -763,12 +641,8 @@ fn data_keys_and_random() {
         assert_eq!(code(mk(s, n)), "ValidationException", "{s:?} {n:?}");
     }
     let w =
-        e.c.generate_data_key_without_plaintext(GenerateDataKeyRequest {
-            key_id: id.clone(),
-            key_spec: Some("AES_256".into()),
-            ..Default::default()
-        })
-        .unwrap();
+        e.c.generate_data_key_without_plaintext(aes_256(&id))
+            .unwrap();
     assert_eq!(e.decrypt(&w.ciphertext_blob, None).unwrap().len(), 32);
     let r =
         e.c.generate_random(GenerateRandomRequest {
@@ -788,8 +662,7 @@ fn data_keys_and_random() {
 #[test]
 fn re_encrypt_moves_between_keys_and_contexts() {
     let e = env();
-    let a = e.create_key();
-    let b = e.create_key();
+    let [a, b] = e.keys();
     let blob = e.encrypt(&a, b"moving", ec(&[("x", "1")]));
     let r =
         e.c.re_encrypt(ReEncryptRequest {
@@ -825,42 +698,12 @@ fn re_encrypt_moves_between_keys_and_contexts() {
 fn tags_and_descriptions() {
     let e = env();
     let id = e.create_key();
-    let t = |k: &str, v: &str| Tag {
-        tag_key: k.into(),
-        tag_value: v.into(),
-    };
-    e.c.tag_resource(TagResourceRequest {
-        key_id: id.clone(),
-        tags: vec![t("b", "2"), t("a", "1")],
-    })
-    .unwrap();
-    e.c.tag_resource(TagResourceRequest {
-        key_id: id.clone(),
-        tags: vec![t("a", "one")],
-    })
-    .unwrap();
-    let l =
-        e.c.list_resource_tags(ListRequest {
-            key_id: Some(id.clone()),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(l.tags, vec![t("a", "one"), t("b", "2")]);
-    assert_eq!(
-        code(e.c.tag_resource(TagResourceRequest {
-            key_id: id.clone(),
-            tags: vec![t("aws:x", "1")]
-        })),
-        "TagException"
-    );
-    assert_eq!(
-        code(e.c.tag_resource(TagResourceRequest {
-            key_id: id.clone(),
-            tags: vec![t("d", "1"), t("d", "2")]
-        })),
-        "TagException"
-    );
-    let many: Vec<Tag> = (0..51).map(|i| t(&format!("k{i}"), "v")).collect();
+    e.tag(&id, &[("b", "2"), ("a", "1")]).unwrap();
+    e.tag(&id, &[("a", "one")]).unwrap();
+    assert_eq!(e.tags(&id), [tag("a", "one"), tag("b", "2")]);
+    assert_eq!(code(e.tag(&id, &[("aws:x", "1")])), "TagException");
+    assert_eq!(code(e.tag(&id, &[("d", "1"), ("d", "2")])), "TagException");
+    let many: Vec<Tag> = (0..51).map(|i| tag(&format!("k{i}"), "v")).collect();
     assert_eq!(
         code(e.c.tag_resource(TagResourceRequest {
             key_id: id.clone(),
@@ -873,15 +716,7 @@ fn tags_and_descriptions() {
         tag_keys: vec!["a".into()],
     })
     .unwrap();
-    assert_eq!(
-        e.c.list_resource_tags(ListRequest {
-            key_id: Some(id.clone()),
-            ..Default::default()
-        })
-        .unwrap()
-        .tags,
-        vec![t("b", "2")]
-    );
+    assert_eq!(e.tags(&id), [tag("b", "2")]);
     e.c.update_key_description(UpdateKeyDescriptionRequest {
         key_id: id.clone(),
         description: "new".into(),
@@ -909,11 +744,7 @@ fn keys_survive_reopen() {
     let e = env();
     let id = e.create_key();
     let blob = e.encrypt(&id, b"persist", None);
-    e.c.create_alias(AliasRequest {
-        alias_name: "alias/p".into(),
-        target_key_id: id.clone(),
-    })
-    .unwrap();
+    e.create_alias("alias/p", &id).unwrap();
     drop(e.c);
     let kms = open(&e.home, &e.clock);
     let c = Embedded::new(kms, PRINCIPAL);
@@ -936,8 +767,7 @@ fn keys_survive_reopen() {
 #[test]
 fn tampered_keystore_record_is_detected_by_name() {
     let e = env();
-    let a = e.create_key();
-    let b = e.create_key();
+    let [a, b] = e.keys();
     let blob_b = e.encrypt(&b, b"b", None);
     let path_a = e.home.kms_dir().join(format!("keys/{a}.key"));
     let mut bytes = std::fs::read(&path_a).unwrap();
@@ -969,11 +799,7 @@ fn tampered_keystore_record_is_detected_by_name() {
     let rep = k2.purge().unwrap();
     assert_eq!(rep.damaged.len(), 2, "{rep:?}");
     // A tampered alias table is detected too.
-    e.c.create_alias(AliasRequest {
-        alias_name: "alias/z".into(),
-        target_key_id: b.clone(),
-    })
-    .unwrap();
+    e.create_alias("alias/z", &b).unwrap();
     let ap = e.home.kms_dir().join("aliases.kms");
     let mut ab = std::fs::read(&ap).unwrap();
     let last = ab.len() - 1;
@@ -998,13 +824,7 @@ fn secrets_stay_out_of_debug_audit_and_errors() {
         .unwrap();
     let dbg = format!("{r:?}");
     assert!(!dbg.contains("correct horse"), "{dbg}");
-    let g =
-        e.c.generate_data_key(GenerateDataKeyRequest {
-            key_id: id.clone(),
-            key_spec: Some("AES_256".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let g = e.c.generate_data_key(aes_256(&id)).unwrap();
     let b64 = kmsfs::kms::types::b64::encode(g.plaintext.expose());
     assert!(!format!("{g:?}").contains(&b64));
     let _ = e.decrypt(&blob, ec(&[("k", "wrong")]));

@@ -3,11 +3,14 @@
 //! error each must give. Regenerate (only when a format changes on purpose) with
 //! `KMSFS_REGEN_VECTORS=1 cargo test --test kms_vectors`.
 
-use kmsfs::crypto::{AeadKey, SecretKey, hex, sha256, unhex};
+mod common;
+use common::kms::ctx as ec;
+use common::vectors::{self, bytes, edited};
+use kmsfs::crypto::{AeadKey, SecretKey, hex, sha256};
 use kmsfs::kms::audit::{AuditError, AuditEvent, AuditLine, GENESIS, Head, verify_bytes};
 use kmsfs::kms::blob::{Blob, BlobError};
 use kmsfs::kms::record::{self, RecordError};
-use kmsfs::kms::{EncryptionContext, blob, context};
+use kmsfs::kms::{blob, context};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -17,12 +20,6 @@ const KEY_ID: [u8; 16] = [
 ];
 const NONCE: [u8; 12] = [0x0c; 12];
 const ROOT: [u8; 32] = [0x07; 32];
-
-fn ec(p: &[(&str, &str)]) -> EncryptionContext {
-    p.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn the_record() -> record::KeyRecord {
     record::KeyRecord {
@@ -79,6 +76,11 @@ fn audit_lines() -> Vec<Vec<u8>> {
     out
 }
 
+#[test]
+fn kms_formats_do_not_drift() {
+    vectors::check("kms", "a KMS format", compute());
+}
+
 fn compute() -> Value {
     let k = AeadKey::new(&SecretKey::from_bytes(MATERIAL));
     let ctx = ec(&[("purpose", "test"), ("app", "x")]);
@@ -111,32 +113,24 @@ fn compute() -> Value {
     })
 }
 
-fn vectors() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/kms.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+/// The AEAD key of the hex field `v`.
+fn key(v: &Value) -> AeadKey {
+    AeadKey::new(&SecretKey::from_slice(&bytes(v)).unwrap())
 }
 
-#[test]
-fn kms_formats_do_not_drift() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/kms.json");
-    let got = compute();
-    if std::env::var("KMSFS_REGEN_VECTORS").is_ok() {
-        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+/// The head of the vectors' audit trail (its third line).
+fn trail_head(v: &Value) -> Head {
+    Head {
+        seq: 3,
+        hash: v["audit"]["hashes"][2].as_str().unwrap().into(),
     }
-    assert_eq!(
-        got,
-        vectors(),
-        "a KMS format drifted from tests/vectors/kms.json"
-    );
 }
 
 #[test]
 fn good_vectors_open() {
-    let v = vectors();
-    let k = AeadKey::new(
-        &SecretKey::from_slice(&unhex(v["blob"]["material"].as_str().unwrap()).unwrap()).unwrap(),
-    );
-    let b = unhex(v["blob"]["blob"].as_str().unwrap()).unwrap();
+    let v = vectors::load("kms");
+    let k = key(&v["blob"]["material"]);
+    let b = bytes(&v["blob"]["blob"]);
     let p = Blob::parse(&b).unwrap();
     assert_eq!((p.key_id, p.material_version), (KEY_ID, 1));
     assert_eq!(
@@ -145,10 +139,8 @@ fn good_vectors_open() {
             .expose(),
         b"hello"
     );
-    let root = AeadKey::new(
-        &SecretKey::from_slice(&unhex(v["record"]["root_key"].as_str().unwrap()).unwrap()).unwrap(),
-    );
-    let sealed = unhex(v["record"]["sealed"].as_str().unwrap()).unwrap();
+    let root = key(&v["record"]["root_key"]);
+    let sealed = bytes(&v["record"]["sealed"]);
     let rec = record::open(&root, &sealed, &KEY_ID).unwrap();
     assert_eq!(rec.description, "app key");
     assert_eq!(*rec.materials[0].secret.0, MATERIAL);
@@ -158,24 +150,21 @@ fn good_vectors_open() {
         .iter()
         .map(|l| l.as_str().unwrap().to_string() + "\n")
         .collect();
-    let head = Head {
-        seq: 3,
-        hash: v["audit"]["hashes"][2].as_str().unwrap().into(),
-    };
-    assert_eq!(verify_bytes(trail.as_bytes(), Some(head)).unwrap().lines, 3);
+    assert_eq!(
+        verify_bytes(trail.as_bytes(), Some(trail_head(&v)))
+            .unwrap()
+            .lines,
+        3
+    );
 }
 
 #[test]
 fn bad_blobs_are_refused_with_the_right_error() {
-    let v = vectors();
+    let v = vectors::load("kms");
     let k = AeadKey::new(&SecretKey::from_bytes(MATERIAL));
-    let good = unhex(v["blob"]["blob"].as_str().unwrap()).unwrap();
+    let good = bytes(&v["blob"]["blob"]);
     let ctx = ec(&[("purpose", "test"), ("app", "x")]);
-    let with = |f: &dyn Fn(&mut Vec<u8>)| {
-        let mut b = good.clone();
-        f(&mut b);
-        b
-    };
+    let with = |f: &dyn Fn(&mut Vec<u8>)| edited(&good, f);
     assert_eq!(
         Blob::parse(&good[..55]).unwrap_err(),
         BlobError::TooShort(55)
@@ -232,12 +221,13 @@ fn bad_blobs_are_refused_with_the_right_error() {
 
 #[test]
 fn bad_records_are_refused_with_the_right_error() {
-    let v = vectors();
+    let v = vectors::load("kms");
     let root = AeadKey::new(&SecretKey::from_bytes(ROOT));
-    let good = unhex(v["record"]["sealed"].as_str().unwrap()).unwrap();
-    let mut flipped = good.clone();
-    let n = flipped.len();
-    flipped[n - 20] ^= 1;
+    let good = bytes(&v["record"]["sealed"]);
+    let flipped = edited(&good, &|b| {
+        let n = b.len();
+        b[n - 20] ^= 1;
+    });
     assert_eq!(
         record::open(&root, &flipped, &KEY_ID).unwrap_err(),
         RecordError::Authentication
@@ -251,8 +241,7 @@ fn bad_records_are_refused_with_the_right_error() {
         record::open(&root, &good, &[0; 16]).unwrap_err(),
         RecordError::WrongKey { .. }
     ));
-    let mut rehomed = good.clone();
-    rehomed[8..24].copy_from_slice(&[0; 16]);
+    let rehomed = edited(&good, &|b| b[8..24].copy_from_slice(&[0; 16]));
     assert_eq!(
         record::open(&root, &rehomed, &[0; 16]).unwrap_err(),
         RecordError::Authentication,
@@ -262,8 +251,7 @@ fn bad_records_are_refused_with_the_right_error() {
         record::open(&root, &good[..40], &KEY_ID).unwrap_err(),
         RecordError::TooShort(40)
     );
-    let mut magic = good.clone();
-    magic[0] = b'X';
+    let magic = edited(&good, &|b| b[0] = b'X');
     assert_eq!(
         record::open(&root, &magic, &KEY_ID).unwrap_err(),
         RecordError::BadMagic
@@ -272,19 +260,14 @@ fn bad_records_are_refused_with_the_right_error() {
 
 #[test]
 fn bad_trails_are_found_at_the_right_line() {
-    let v = vectors();
+    let v = vectors::load("kms");
     let lines: Vec<String> = v["audit"]["lines"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| l.as_str().unwrap().to_string())
         .collect();
-    let head = || {
-        Some(Head {
-            seq: 3,
-            hash: v["audit"]["hashes"][2].as_str().unwrap().into(),
-        })
-    };
+    let head = || Some(trail_head(&v));
     let broken_at =
         |ls: Vec<String>, h: Option<Head>| match verify_bytes((ls.join("\n") + "\n").as_bytes(), h)
         {

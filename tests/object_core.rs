@@ -4,10 +4,9 @@
 //! swapped wrapped keys, disabled KMS keys, atomic last-writer-wins PUTs, and the bucket and
 //! listing rules.
 
-#[path = "common/kms.rs"]
-mod common_kms;
-
-use common_kms::{Env, env};
+mod common;
+use common::kms::{Env, env};
+use common::pattern::pattern_seeded;
 use kmsfs::kms::types::*;
 use kmsfs::kms::{Client, Embedded, Kms, KmsOptions};
 use kmsfs::object::format::{FIXED_LEN, HEADER_TAG_LEN, Header};
@@ -25,18 +24,20 @@ fn svc(e: &Env) -> ObjectService {
     svc_with(e, ObjectOptions::default())
 }
 
+/// A fresh KMS and object service with the bucket `bucket`.
+fn setup(bucket: &str) -> (Env, ObjectService) {
+    let e = env();
+    let s = svc(&e);
+    s.create_bucket(bucket).unwrap();
+    (e, s)
+}
+
 fn svc_with(e: &Env, o: ObjectOptions) -> ObjectService {
     ObjectService::with_options(
         &e.home,
         Arc::new(Embedded::new(e.kms.clone(), S3_PRINCIPAL)),
         o,
     )
-}
-
-fn data(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u64 * 2654435761 % 251) as u8 ^ seed)
-        .collect()
 }
 
 fn get(s: &ObjectService, b: &str, k: &str, sse_c: Option<&SseCustomerKey>) -> Vec<u8> {
@@ -72,6 +73,32 @@ fn customer(n: u8) -> SseCustomerKey {
     SseCustomerKey::from_bytes(&[n; 32]).unwrap()
 }
 
+/// PUT options for SSE-C under `customer(n)`.
+fn sse_c_opts(n: u8) -> PutOptions {
+    PutOptions {
+        sse_c: Some(customer(n)),
+        ..Default::default()
+    }
+}
+
+/// PUT options for SSE-S3.
+fn sse_s3_opts() -> PutOptions {
+    PutOptions {
+        sse: Some(Sse::Aes256),
+        ..Default::default()
+    }
+}
+
+/// The modes of the tampering tests: SSE-KMS under `key` with and without a bucket key, and
+/// SSE-C under `customer(n)`. (name, PUT options, the SSE-C key a GET needs.)
+fn wrapped_key_modes(key: &str, n: u8) -> [(&'static str, PutOptions, Option<SseCustomerKey>); 3] {
+    [
+        ("kms", kms_opts(key, None), None),
+        ("bk", kms_opts(key, Some(true)), None),
+        ("ssec", sse_c_opts(n), Some(customer(n))),
+    ]
+}
+
 /// GenerateDataKey / Decrypt calls the S3 principal made.
 fn count(e: &Env, op: &str) -> usize {
     e.audit_lines()
@@ -80,38 +107,30 @@ fn count(e: &Env, op: &str) -> usize {
         .count()
 }
 
+/// The last GenerateDataKey request in the audit trail.
+fn last_generate_data_key(e: &Env) -> kmsfs::kms::audit::AuditLine {
+    e.audit_lines()
+        .into_iter()
+        .rfind(|l| l.operation == "GenerateDataKey")
+        .unwrap()
+}
+
 #[test]
 fn round_trips_in_every_mode_at_segment_edges() {
-    let e = env();
-    let s = svc(&e);
+    let (e, s) = setup("rtb");
     let key = e.create_key();
-    s.create_bucket("rtb").unwrap();
     let modes: Vec<(&str, PutOptions, Option<SseCustomerKey>)> = vec![
         ("default", PutOptions::default(), None),
-        (
-            "sse-s3",
-            PutOptions {
-                sse: Some(Sse::Aes256),
-                ..Default::default()
-            },
-            None,
-        ),
+        ("sse-s3", sse_s3_opts(), None),
         ("sse-kms", kms_opts(&key, None), None),
         ("sse-kms-bucket-key", kms_opts(&key, Some(true)), None),
-        (
-            "sse-c",
-            PutOptions {
-                sse_c: Some(customer(7)),
-                ..Default::default()
-            },
-            Some(customer(7)),
-        ),
+        ("sse-c", sse_c_opts(7), Some(customer(7))),
     ];
     let sizes = [0, 1, SEG - 1, SEG, SEG + 1, 3 * SEG + 7];
     for (name, opts, ck) in &modes {
         for &n in &sizes {
             let k = format!("{name}/{n}");
-            let body = data(n, n as u8);
+            let body = pattern_seeded(n as u64, n);
             let put = s.put_object("rtb", &k, &body[..], opts).unwrap();
             assert_eq!(put.content_length, n as u64);
             let got = get(&s, "rtb", &k, ck.as_ref());
@@ -153,7 +172,7 @@ fn round_trips_in_every_mode_at_segment_edges() {
         // Ranged reads at the segment edges of the largest object.
         let n = 3 * SEG + 7;
         let k = format!("{name}/{n}");
-        let body = data(n, n as u8);
+        let body = pattern_seeded(n as u64, n);
         let ranges = [
             (ByteRange::FromTo(0, 0), 0, 1),
             (ByteRange::FromTo(0, SEG as u64 - 1), 0, SEG),
@@ -229,11 +248,7 @@ fn default_encryption_and_request_overrides() {
     let s = svc(&e);
     let key = e.create_key();
     let arn = e.describe(&key).unwrap().arn;
-    e.c.create_alias(AliasRequest {
-        alias_name: "alias/app".into(),
-        target_key_id: key.clone(),
-    })
-    .unwrap();
+    e.create_alias("alias/app", &key).unwrap();
     s.create_bucket("enc").unwrap();
     assert_eq!(
         s.get_bucket_encryption("enc").unwrap(),
@@ -264,17 +279,7 @@ fn default_encryption_and_request_overrides() {
     assert_eq!(i.ssekms_key_id.as_deref(), Some(arn.as_str()));
     assert_eq!(i.bucket_key_enabled, Some(true));
     // The request's choice overrides the bucket's.
-    let i = s
-        .put_object(
-            "enc",
-            "c",
-            &b"x"[..],
-            &PutOptions {
-                sse: Some(Sse::Aes256),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let i = s.put_object("enc", "c", &b"x"[..], &sse_s3_opts()).unwrap();
     assert_eq!(i.server_side_encryption.as_deref(), Some("AES256"));
     let i = s
         .put_object(
@@ -298,11 +303,7 @@ fn default_encryption_and_request_overrides() {
         x
     });
     // The object's KMS context: its ARN plus the caller's.
-    let gdk = e
-        .audit_lines()
-        .into_iter()
-        .rfind(|l| l.operation == "GenerateDataKey")
-        .unwrap();
+    let gdk = last_generate_data_key(&e);
     assert_eq!(
         gdk.encryption_context.unwrap(),
         [
@@ -410,11 +411,7 @@ fn bucket_keys_call_kms_once_per_period_not_per_object() {
         "with a bucket key: {with_bk} GenerateDataKey calls for {N} PUTs"
     );
     // The bucket key's GenerateDataKey names the bucket, not an object.
-    let last = e
-        .audit_lines()
-        .into_iter()
-        .rfind(|l| l.operation == "GenerateDataKey")
-        .unwrap();
+    let last = last_generate_data_key(&e);
     assert_eq!(
         last.encryption_context.unwrap()["aws:s3:arn"],
         "arn:aws:s3:::bkb"
@@ -473,15 +470,11 @@ fn objects_stay_readable_after_the_bucket_key_changes() {
 
 #[test]
 fn sse_c_needs_the_same_key() {
-    let e = env();
-    let s = svc(&e);
-    s.create_bucket("ssec").unwrap();
-    let body = data(3 * SEG, 1);
-    let opts = PutOptions {
-        sse_c: Some(customer(1)),
-        ..Default::default()
-    };
-    let put = s.put_object("ssec", "k", &body[..], &opts).unwrap();
+    let (e, s) = setup("ssec");
+    let body = pattern_seeded(1, 3 * SEG);
+    let put = s
+        .put_object("ssec", "k", &body[..], &sse_c_opts(1))
+        .unwrap();
     assert_eq!(put.sse_customer_algorithm.as_deref(), Some("AES256"));
     // base64(MD5(32 × 0x01)), as S3 computes SSECustomerKeyMD5.
     assert_eq!(put.sse_customer_key_md5, Some(customer(1).key_md5()));
@@ -538,24 +531,10 @@ fn regions(raw: &[u8]) -> (usize, usize, usize) {
 
 #[test]
 fn tampering_anywhere_is_refused_with_no_unauthenticated_output() {
-    let e = env();
-    let s = svc(&e);
+    let (e, s) = setup("tam");
     let key = e.create_key();
-    s.create_bucket("tam").unwrap();
-    let body = data(3 * SEG + 100, 9);
-    let modes = [
-        ("kms", kms_opts(&key, None), None),
-        ("bk", kms_opts(&key, Some(true)), None),
-        (
-            "ssec",
-            PutOptions {
-                sse_c: Some(customer(4)),
-                ..Default::default()
-            },
-            Some(customer(4)),
-        ),
-    ];
-    for (name, opts, ck) in &modes {
+    let body = pattern_seeded(9, 3 * SEG + 100);
+    for (name, opts, ck) in &wrapped_key_modes(&key, 4) {
         s.put_object("tam", name, &body[..], opts).unwrap();
         let path = object_path(e.home.root(), "tam", name);
         let good = std::fs::read(&path).unwrap();
@@ -640,23 +619,9 @@ fn tampering_anywhere_is_refused_with_no_unauthenticated_output() {
 
 #[test]
 fn swapped_wrapped_keys_and_files_are_refused() {
-    let e = env();
-    let s = svc(&e);
+    let (e, s) = setup("swp");
     let key = e.create_key();
-    s.create_bucket("swp").unwrap();
-    let modes = [
-        ("kms", kms_opts(&key, None), None),
-        ("bk", kms_opts(&key, Some(true)), None),
-        (
-            "ssec",
-            PutOptions {
-                sse_c: Some(customer(5)),
-                ..Default::default()
-            },
-            Some(customer(5)),
-        ),
-    ];
-    for (name, opts, ck) in &modes {
+    for (name, opts, ck) in &wrapped_key_modes(&key, 5) {
         // Same-length keys, so the records have the same layout.
         let (a, b) = (format!("{name}-a"), format!("{name}-b"));
         s.put_object("swp", &a, &b"secret A"[..], opts).unwrap();
@@ -703,11 +668,8 @@ fn swapped_wrapped_keys_and_files_are_refused() {
 
 #[test]
 fn a_disabled_key_stops_only_its_own_objects() {
-    let e = env();
-    let s = svc(&e);
-    let k1 = e.create_key();
-    let k2 = e.create_key();
-    s.create_bucket("dkb").unwrap();
+    let (e, s) = setup("dkb");
+    let [k1, k2] = e.keys();
     s.put_object("dkb", "one", &b"one"[..], &kms_opts(&k1, None))
         .unwrap();
     s.put_object("dkb", "two", &b"two"[..], &kms_opts(&k2, None))
@@ -732,11 +694,7 @@ fn a_disabled_key_stops_only_its_own_objects() {
         Err(ObjectError::NoSuchKey { .. })
     ));
     // Pending deletion names the state.
-    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-        key_id: k2.clone(),
-        pending_window_in_days: Some(7),
-    })
-    .unwrap();
+    e.schedule_deletion(&k2, Some(7)).unwrap();
     let (err, _) = get_err(&s, "dkb", "two", None);
     assert_eq!(err.code(), "KMS.KMSInvalidStateException", "{err}");
     assert!(err.to_string().contains("pending deletion"), "{err}");
@@ -758,46 +716,21 @@ fn a_disabled_key_stops_only_its_own_objects() {
 
 #[test]
 fn concurrent_puts_are_atomic_and_the_last_writer_wins() {
-    let e = env();
-    let s = Arc::new(svc(&e));
-    s.create_bucket("race").unwrap();
+    let (e, s) = setup("race");
     let (na, nb) = (2 * SEG + 5, SEG + 77);
     s.put_object("race", "k", &vec![b'A'; na][..], &PutOptions::default())
         .unwrap();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writers: Vec<_> = [(b'A', na), (b'B', nb)]
-        .into_iter()
-        .map(|(c, n)| {
-            let s = s.clone();
-            std::thread::spawn(move || {
-                for _ in 0..15 {
-                    s.put_object("race", "k", &vec![c; n][..], &PutOptions::default())
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    let reader = {
-        let s = s.clone();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut reads = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) || reads < 5 {
-                let mut out = Vec::new();
-                s.get_object("race", "k", None, None, &mut out).unwrap();
-                let ok = (out.len() == na && out.iter().all(|&b| b == b'A'))
-                    || (out.len() == nb && out.iter().all(|&b| b == b'B'));
-                assert!(ok, "a reader saw a mix: {} bytes", out.len());
-                reads += 1;
-            }
-            reads
-        })
-    };
-    for w in writers {
-        w.join().unwrap();
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(reader.join().unwrap() >= 5);
+    let reads = common::race_whole_versions(
+        [(b'A', na), (b'B', nb)],
+        15,
+        5,
+        |c, n| {
+            s.put_object("race", "k", &vec![c; n][..], &PutOptions::default())
+                .unwrap();
+        },
+        || get(&s, "race", "k", None),
+    );
+    assert!(reads >= 5);
     // Sequential: the last PUT is what GET returns.
     s.put_object("race", "k", &b"first"[..], &PutOptions::default())
         .unwrap();
@@ -948,9 +881,7 @@ fn list_is_empty(s: &ObjectService, b: &str) -> bool {
 #[test]
 fn files_holding_keys_are_private() {
     use std::os::unix::fs::PermissionsExt;
-    let e = env();
-    let s = svc(&e);
-    s.create_bucket("mod").unwrap();
+    let (e, s) = setup("mod");
     s.put_object("mod", "k", &b"x"[..], &PutOptions::default())
         .unwrap();
     for p in [
@@ -967,9 +898,7 @@ fn files_holding_keys_are_private() {
 /// dead processes, and keeps those of live ones.
 #[test]
 fn temp_files_of_crashed_puts_are_swept() {
-    let e = env();
-    let s = svc(&e);
-    s.create_bucket("sweep").unwrap();
+    let (e, s) = setup("sweep");
     s.put_object("sweep", "a", &b"x"[..], &Default::default())
         .unwrap();
     let objects = e.home.root().join("buckets/sweep/objects");

@@ -4,10 +4,12 @@
 //! mounted and compared with what was there at snapshot time. And a snapshot taken under
 //! a write load is consistent at one point in time while the mount keeps working.
 
-#[path = "common/mount.rs"]
-mod common_mount;
-use common_mount::*;
+mod common;
+use common::cli::run_ok;
+use common::mount::*;
+use common::pattern::pattern_seeded as pattern;
 use std::collections::BTreeMap;
+use std::ffi::CString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -93,48 +95,27 @@ fn describe_tree(root: &Path) -> BTreeMap<String, Desc> {
     out
 }
 
+/// The C strings of a path and of an attribute name.
+fn c_strings(p: &Path, name: &str) -> (CString, CString) {
+    (
+        CString::new(p.to_str().unwrap()).unwrap(),
+        CString::new(name).unwrap(),
+    )
+}
+
 fn xattr_get(p: &Path, name: &str) -> Option<Vec<u8>> {
-    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-    let n = std::ffi::CString::new(name).unwrap();
+    let (c, n) = c_strings(p, name);
     let mut buf = vec![0u8; 256];
     // SAFETY: valid strings and buffer.
-    let r = unsafe {
-        libc::getxattr(
-            c.as_ptr(),
-            n.as_ptr(),
-            buf.as_mut_ptr() as *mut libc::c_void,
-            buf.len(),
-        )
-    };
+    let r = unsafe { libc::getxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (r >= 0).then(|| buf[..r as usize].to_vec())
 }
 
 fn xattr_set(p: &Path, name: &str, v: &[u8]) {
-    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-    let n = std::ffi::CString::new(name).unwrap();
+    let (c, n) = c_strings(p, name);
     // SAFETY: valid strings and buffer.
-    let r = unsafe {
-        libc::setxattr(
-            c.as_ptr(),
-            n.as_ptr(),
-            v.as_ptr() as *const libc::c_void,
-            v.len(),
-            0,
-        )
-    };
+    let r = unsafe { libc::setxattr(c.as_ptr(), n.as_ptr(), v.as_ptr().cast(), v.len(), 0) };
     assert_eq!(r, 0, "setxattr");
-}
-
-fn pattern(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn set_mtime(p: &Path, secs: i64) {
@@ -148,20 +129,10 @@ fn set_mtime(p: &Path, secs: i64) {
 }
 
 fn mount_restored(m: &Mounted, snap: &str, name: &str) -> Mounted {
-    let v = ok(&m.home, &["volume", "create", "--snapshot-id", snap]);
+    let v = run_ok(&m.home, &["volume", "create", "--snapshot-id", snap]);
     assert_eq!(v["SnapshotId"], snap);
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join(name);
-    std::fs::create_dir(&mnt).unwrap();
-    let mut r = Mounted {
-        dir,
-        home: m.home.clone(),
-        mnt,
-        vol: v["VolumeId"].as_str().unwrap().to_string(),
-        mounted: false,
-    };
-    r.mount();
-    r
+    let vol = v["VolumeId"].as_str().unwrap().to_string();
+    Mounted::at(tempfile::tempdir().unwrap(), m.home.clone(), vol, name, &[])
 }
 
 #[test]
@@ -203,13 +174,13 @@ fn restore_round_trip_of_a_mixed_tree() {
     let state1 = describe_tree(d);
 
     // Snapshot while mounted; the mount keeps working.
-    let s1 = ok(
+    let s1 = run_ok(
         &m.home,
         &["snapshot", "create", &m.vol, "--description", "one"],
     );
     let s1 = s1["SnapshotId"].as_str().unwrap().to_string();
     assert!(
-        ok(&m.home, &["snapshot", "describe", &s1])["FullSnapshotSizeInBytes"]
+        run_ok(&m.home, &["snapshot", "describe", &s1])["FullSnapshotSizeInBytes"]
             .as_u64()
             .unwrap()
             > 300 << 20
@@ -231,7 +202,7 @@ fn restore_round_trip_of_a_mixed_tree() {
     std::fs::rename(d.join("src/deep/f30.txt"), d.join("moved.txt")).unwrap();
     std::fs::set_permissions(d.join("new.txt"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let state2 = describe_tree(d);
-    let s2 = ok(
+    let s2 = run_ok(
         &m.home,
         &["snapshot", "create", &m.vol, "--description", "two"],
     );
@@ -247,7 +218,7 @@ fn restore_round_trip_of_a_mixed_tree() {
             assert_eq!(got.get(k), Some(v), "{name}: {k}");
         }
     }
-    let v = ok(&m.home, &["snapshot", "verify"]);
+    let v = run_ok(&m.home, &["snapshot", "verify"]);
     assert_eq!(v["Snapshots"].as_array().unwrap().len(), 2);
     // The source mount still works.
     std::fs::write(d.join("still.txt"), b"ok").unwrap();
@@ -277,7 +248,7 @@ fn a_snapshot_under_load_is_consistent() {
         n
     });
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let snap = ok(&m.home, &["snapshot", "create", &m.vol]);
+    let snap = run_ok(&m.home, &["snapshot", "create", &m.vol]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let writes = writer.join().unwrap();

@@ -4,10 +4,9 @@
 
 #![allow(clippy::result_large_err)] // the helpers hand back the layer's own error
 
-#[path = "common/kms.rs"]
-mod common_kms;
-use common_kms::*;
-use kmsfs::kms::types::*;
+mod common;
+use common::kms::*;
+use common::pattern::pattern_seeded as pattern;
 use kmsfs::kms::{Client, Embedded};
 use kmsfs::snapshot::store::ObjectStore;
 use kmsfs::snapshot::{SnapshotError, SnapshotService};
@@ -48,6 +47,13 @@ impl T {
             .volume_id
     }
 
+    /// A 64 MiB volume under `key` (the default key for `None`) holding `files`.
+    fn filled(&self, key: Option<&str>, files: &[(&str, Vec<u8>)]) -> String {
+        let v = self.volume(64 << 20, key, None);
+        fill(self, &v, files);
+        v
+    }
+
     fn restore(&self, snap: &str, key: Option<&str>) -> Result<String, SnapshotError> {
         self.snaps
             .restore(
@@ -68,6 +74,15 @@ impl T {
 
     fn backing(&self, vol: &str) -> std::path::PathBuf {
         self.vols.volume_dir(vol).unwrap().join("data")
+    }
+
+    /// The file of the record of the snapshot `snap`.
+    fn record(&self, snap: &str) -> std::path::PathBuf {
+        self.e
+            .home
+            .root()
+            .join("snapshots/records")
+            .join(format!("{snap}.json"))
     }
 }
 
@@ -100,18 +115,6 @@ fn get(fs: &VolumeFs, name: &str) -> Vec<u8> {
     }
     fs.release(fh);
     out
-}
-
-fn pattern(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// The files of a volume and their bytes, read through its own keys.
@@ -152,9 +155,8 @@ fn objects(t: &T) -> usize {
 fn snapshots_of_an_encrypted_volume_are_encrypted() {
     let t = setup();
     let key = t.e.create_key();
-    let v = t.volume(64 << 20, Some(&key), None);
     let secret = b"the plaintext that must never reach the store".repeat(100);
-    fill(&t, &v, &[("secret-name.txt", secret.clone())]);
+    let v = t.filled(Some(&key), &[("secret-name.txt", secret.clone())]);
     let s = t.snaps.create(&v, "first").unwrap();
     assert!(s.encrypted);
     assert!(s.kms_key_id.as_deref().unwrap().ends_with(&key));
@@ -174,10 +176,8 @@ fn snapshots_of_an_encrypted_volume_are_encrypted() {
 fn shared_dek() {
     let t = setup();
     let key = t.e.create_key();
-    let v = t.volume(64 << 20, Some(&key), None);
-    fill(
-        &t,
-        &v,
+    let v = t.filled(
+        Some(&key),
         &[("a", pattern(1, 3 << 20)), ("b", pattern(2, 5000))],
     );
     let s = t.snaps.create(&v, "").unwrap();
@@ -207,8 +207,7 @@ fn shared_dek() {
 #[test]
 fn incremental() {
     let t = setup();
-    let key = t.e.create_key();
-    let key2 = t.e.create_key();
+    let [key, key2] = t.e.keys();
     let v = t.volume(2 << 30, Some(&key), None);
     let big = pattern(7, 1 << 30);
     fill(
@@ -262,8 +261,7 @@ fn incremental() {
 #[test]
 fn copy_same_key() {
     let t = setup();
-    let v = t.volume(64 << 20, None, None);
-    fill(&t, &v, &[("a", pattern(3, 2 << 20))]);
+    let v = t.filled(None, &[("a", pattern(3, 2 << 20))]);
     let s = t.snaps.create(&v, "").unwrap();
     let before = objects(&t);
     let c = t.snaps.copy(&s.snapshot_id, None, false, None).unwrap();
@@ -282,12 +280,9 @@ fn copy_same_key() {
 #[test]
 fn copy_or_restore_under_a_different_key() {
     let t = setup();
-    let k1 = t.e.create_key();
-    let k2 = t.e.create_key();
-    let v = t.volume(64 << 20, Some(&k1), None);
-    fill(
-        &t,
-        &v,
+    let [k1, k2] = t.e.keys();
+    let v = t.filled(
+        Some(&k1),
         &[
             ("a", pattern(4, 3 << 20)),
             ("b", Vec::new()),
@@ -327,10 +322,8 @@ fn copy_or_restore_under_a_different_key() {
 #[test]
 fn first_snapshot_after_a_key_change_is_full() {
     let t = setup();
-    let k1 = t.e.create_key();
-    let k2 = t.e.create_key();
-    let v = t.volume(64 << 20, Some(&k1), None);
-    fill(&t, &v, &[("a", pattern(6, 4 << 20))]);
+    let [k1, k2] = t.e.keys();
+    let v = t.filled(Some(&k1), &[("a", pattern(6, 4 << 20))]);
     let s = t.snaps.create(&v, "").unwrap();
     let r = t.restore(&s.snapshot_id, Some(&k2)).unwrap();
     let f = t.snaps.create(&r, "").unwrap();
@@ -405,30 +398,16 @@ fn encryption_by_default() {
 #[test]
 fn key_cannot_change_in_place() {
     let t = setup();
-    let k1 = t.e.create_key();
-    let k2 = t.e.create_key();
-    let v = t.volume(64 << 20, Some(&k1), None);
-    fill(&t, &v, &[("x", pattern(12, 1000))]);
+    let [k1, k2] = t.e.keys();
+    let v = t.filled(Some(&k1), &[("x", pattern(12, 1000))]);
     let s = t.snaps.create(&v, "").unwrap();
-    let before = std::fs::read(
-        t.e.home
-            .root()
-            .join("snapshots/records")
-            .join(format!("{}.json", s.snapshot_id)),
-    )
-    .unwrap();
+    let before = std::fs::read(t.record(&s.snapshot_id)).unwrap();
     // A copy or a restore under k2 makes new objects; the originals keep k1.
     t.snaps
         .copy(&s.snapshot_id, Some(&k2), false, None)
         .unwrap();
     t.restore(&s.snapshot_id, Some(&k2)).unwrap();
-    let after = std::fs::read(
-        t.e.home
-            .root()
-            .join("snapshots/records")
-            .join(format!("{}.json", s.snapshot_id)),
-    )
-    .unwrap();
+    let after = std::fs::read(t.record(&s.snapshot_id)).unwrap();
     assert_eq!(before, after);
     assert!(
         t.vols
@@ -439,17 +418,11 @@ fn key_cannot_change_in_place() {
             .ends_with(&k1)
     );
     // And the CLI has no verb for it.
-    let bin = env!("CARGO_BIN_EXE_kmsfs");
     for args in [
-        vec!["volume", "modify", &v, "--kms-key-id", &k2],
-        vec!["snapshot", "modify", &s.snapshot_id, "--kms-key-id", &k2],
+        ["volume", "modify", &v, "--kms-key-id", &k2],
+        ["snapshot", "modify", &s.snapshot_id, "--kms-key-id", &k2],
     ] {
-        let out = std::process::Command::new(bin)
-            .arg("--home")
-            .arg(t.e.home.root())
-            .args(&args)
-            .output()
-            .unwrap();
+        let out = common::cli::kmsfs(t.e.home.root(), &args);
         assert_eq!(out.status.code(), Some(2), "{args:?} is not a command");
     }
 }
@@ -457,20 +430,12 @@ fn key_cannot_change_in_place() {
 #[test]
 fn a_disabled_or_deleted_key() {
     let t = setup();
-    let k1 = t.e.create_key();
-    let k2 = t.e.create_key();
-    let v1 = t.volume(64 << 20, Some(&k1), None);
-    let v2 = t.volume(64 << 20, Some(&k2), None);
-    fill(&t, &v1, &[("x", pattern(13, 5000))]);
-    fill(&t, &v2, &[("y", pattern(14, 5000))]);
+    let [k1, k2] = t.e.keys();
+    let v1 = t.filled(Some(&k1), &[("x", pattern(13, 5000))]);
+    let v2 = t.filled(Some(&k2), &[("y", pattern(14, 5000))]);
     let s1 = t.snaps.create(&v1, "").unwrap();
     let s2 = t.snaps.create(&v2, "").unwrap();
-    t.e.c
-        .disable_key(KeyIdRequest {
-            key_id: k1.clone(),
-            grant_tokens: None,
-        })
-        .unwrap();
+    t.e.c.disable_key(t.e.kid(&k1)).unwrap();
     for r in [
         t.restore(&s1.snapshot_id, None).map(|_| ()),
         t.snaps.copy(&s1.snapshot_id, None, false, None).map(|_| ()),
@@ -490,18 +455,8 @@ fn a_disabled_or_deleted_key() {
     let r = t.restore(&s2.snapshot_id, None).unwrap();
     assert_eq!(contents(&t, &r), contents(&t, &v2));
     // Pending deletion names that state.
-    t.e.c
-        .enable_key(KeyIdRequest {
-            key_id: k1.clone(),
-            grant_tokens: None,
-        })
-        .unwrap();
-    t.e.c
-        .schedule_key_deletion(ScheduleKeyDeletionRequest {
-            key_id: k1.clone(),
-            pending_window_in_days: Some(7),
-        })
-        .unwrap();
+    t.e.c.enable_key(t.e.kid(&k1)).unwrap();
+    t.e.schedule_deletion(&k1, Some(7)).unwrap();
     let msg = t.restore(&s1.snapshot_id, None).unwrap_err().to_string();
     assert!(
         msg.contains("KMSInvalidStateException") && msg.contains("pending deletion"),
@@ -554,8 +509,7 @@ fn deletion() {
 #[test]
 fn tampering_is_found_by_verify_and_restore() {
     let t = setup();
-    let v = t.volume(64 << 20, None, None);
-    fill(&t, &v, &[("a", pattern(40, 2 << 20))]);
+    let v = t.filled(None, &[("a", pattern(40, 2 << 20))]);
     let s = t.snaps.create(&v, "").unwrap();
     let (_, m) = t.snaps.load(&s.snapshot_id).unwrap();
     let victim = m.entries.iter().max_by_key(|e| e.size).unwrap().chunks[0];
@@ -602,8 +556,7 @@ fn tampering_is_found_by_verify_and_restore() {
 #[test]
 fn a_crash_leaves_the_old_state_or_the_new() {
     let t = setup();
-    let v = t.volume(64 << 20, None, None);
-    fill(&t, &v, &[("a", pattern(50, 1 << 20))]);
+    let v = t.filled(None, &[("a", pattern(50, 1 << 20))]);
     let s = t.snaps.create(&v, "").unwrap();
     // A create that died after writing chunks but before its record: invisible.
     let orphan = b"a chunk of a snapshot that never finished".to_vec();
@@ -618,13 +571,7 @@ fn a_crash_leaves_the_old_state_or_the_new() {
     assert!(t.snaps.verify(&s.snapshot_id).unwrap().problems.is_empty());
     // A delete that died after removing the record: the snapshot is gone, the rest intact.
     let s3 = t.snaps.create(&v, "").unwrap();
-    std::fs::remove_file(
-        t.e.home
-            .root()
-            .join("snapshots/records")
-            .join(format!("{}.json", s3.snapshot_id)),
-    )
-    .unwrap();
+    std::fs::remove_file(t.record(&s3.snapshot_id)).unwrap();
     assert_eq!(t.snaps.list().unwrap().len(), 1);
     assert!(t.snaps.verify(&s.snapshot_id).unwrap().problems.is_empty());
 }

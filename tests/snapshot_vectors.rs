@@ -6,15 +6,15 @@
 //! `Manifest::decode` must give. Regenerate (only when the format changes on purpose) with
 //! `KMSFS_REGEN_VECTORS=1 cargo test --test snapshot_vectors`.
 
-use kmsfs::crypto::{SecretKey, hex, sha256, unhex};
+mod common;
+use common::pattern::pattern;
+use common::vectors::{self, backing_name, bytes, edited, encrypted_file};
+use kmsfs::crypto::{SecretKey, hex, sha256};
 use kmsfs::snapshot::Manifest;
 use kmsfs::snapshot::manifest::{CHUNK, Entry, EntryKind, MAGIC, VERSION};
-use kmsfs::volume::content::{Content, HEADER_LEN, MAGIC as FILE_MAGIC};
 use kmsfs::volume::keys::VolumeKeys;
 use kmsfs::volume::names;
 use serde_json::{Value, json};
-use std::ffi::OsStr;
-use std::os::unix::fs::FileExt;
 
 const VOLUME: &str = "vol-0123456789abcdef0";
 const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000001";
@@ -43,6 +43,13 @@ fn entry(path: &str, kind: EntryKind, mode: u32, ino: u64) -> Entry {
     }
 }
 
+/// A symbolic or hard link entry to `target`.
+fn link(path: &str, kind: EntryKind, mode: u32, ino: u64, target: &str) -> Entry {
+    let mut e = entry(path, kind, mode, ino);
+    e.target = target.as_bytes().to_vec();
+    e
+}
+
 /// A file entry holding `bytes`, cut into CHUNK-sized pieces as a capture does.
 fn file(path: &str, mode: u32, ino: u64, bytes: &[u8]) -> Entry {
     let mut e = entry(path, EntryKind::File, mode, ino);
@@ -56,8 +63,7 @@ fn file(path: &str, mode: u32, ino: u64, bytes: &[u8]) -> Entry {
 fn example() -> Manifest {
     let mut f = file("hello.txt", 0o644, 12, b"hello");
     f.xattrs = vec![(b"user.k".to_vec(), b"v".to_vec())];
-    let mut l = entry("link", EntryKind::Symlink, 0o777, 13);
-    l.target = b"hello.txt".to_vec();
+    let l = link("link", EntryKind::Symlink, 0o777, 13, "hello.txt");
     Manifest {
         volume_id: VOLUME.into(),
         volume_size: 1 << 30,
@@ -69,47 +75,16 @@ fn example() -> Manifest {
     }
 }
 
-/// Backing bytes of an encrypted file with id FILE_ID holding `plain` (the real layer).
-fn encrypted_backing(keys: &VolumeKeys, plain: &[u8]) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("f");
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&p)
-        .unwrap();
-    let mut hdr = [0u8; HEADER_LEN as usize];
-    hdr[..16].copy_from_slice(&FILE_MAGIC);
-    hdr[16..].copy_from_slice(&FILE_ID);
-    f.write_all_at(&hdr, 0).unwrap();
-    Content { keys: Some(keys) }
-        .write(&f, Some(&FILE_ID), 0, plain)
-        .unwrap();
-    std::fs::read(&p).unwrap()
-}
-
-fn backing_name(keys: &VolumeKeys, name: &str) -> String {
-    match names::encrypt(&keys.names, &DIRID, OsStr::new(name)) {
-        names::Stored::Direct(n) => n.into_string().unwrap(),
-        names::Stored::Long { .. } => unreachable!("short names"),
-    }
-}
-
 /// An encrypted volume (DEK `11` × 32, stand-in wrapped DEK `ab` × 88) whose root holds its
 /// `.kmsfs.diriv` (`22` × 16), `hello.txt` ("hello") and `big.bin` (512 KiB of `i % 251`,
 /// so 524320 backing bytes: two chunks, the second 32 bytes long), as a capture sees them.
 fn encrypted() -> Manifest {
     let keys = VolumeKeys::derive(&SecretKey::from_bytes(DEK));
-    let hello = encrypted_backing(&keys, b"hello");
-    let big = encrypted_backing(
-        &keys,
-        &(0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<_>>(),
-    );
+    let hello = encrypted_file(&keys, &FILE_ID, b"hello");
+    let big = encrypted_file(&keys, &FILE_ID, &pattern(CHUNK));
     let (hello_name, big_name) = (
-        backing_name(&keys, "hello.txt"),
-        backing_name(&keys, "big.bin"),
+        backing_name(&keys, &DIRID, "hello.txt"),
+        backing_name(&keys, &DIRID, "big.bin"),
     );
     let mut entries = vec![
         entry("", EntryKind::Dir, 0o755, 2),
@@ -138,11 +113,7 @@ fn raw(m: &Manifest) -> Vec<u8> {
 /// Bad manifests and the substring of the error each must give.
 fn bad() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let good = raw(&example());
-    let with = |f: &dyn Fn(&mut Vec<u8>)| {
-        let mut b = good.clone();
-        f(&mut b);
-        b
-    };
+    let with = |f: &dyn Fn(&mut Vec<u8>)| edited(&good, f);
     let manifest = |f: &dyn Fn(&mut Manifest)| {
         let mut m = example();
         f(&mut m);
@@ -220,9 +191,9 @@ fn bad() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         (
             "a hard link out of the tree",
             manifest(&|m| {
-                let mut l = entry("escape", EntryKind::HardLink, 0o644, 22);
-                l.target = b"../../../etc/passwd".to_vec();
-                m.entries.push(l);
+                let target = "../../../etc/passwd";
+                m.entries
+                    .push(link("escape", EntryKind::HardLink, 0o644, 22, target));
             }),
             "entry 3 links to something that is not an earlier file",
         ),
@@ -230,9 +201,8 @@ fn bad() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "a hard link to a directory",
             manifest(&|m| {
                 m.entries.push(entry("d", EntryKind::Dir, 0o755, 21));
-                let mut l = entry("l", EntryKind::HardLink, 0o644, 22);
-                l.target = b"d".to_vec();
-                m.entries.push(l);
+                m.entries
+                    .push(link("l", EntryKind::HardLink, 0o644, 22, "d"));
             }),
             "entry 4 links to something that is not an earlier file",
         ),
@@ -278,6 +248,11 @@ fn describe(m: &Manifest) -> Value {
     })
 }
 
+#[test]
+fn snapshot_vectors() {
+    vectors::check("snapshot", "the manifest format", compute());
+}
+
 fn compute() -> Value {
     let good = |name: &str, m: &Manifest| {
         let b = m.encode();
@@ -300,27 +275,6 @@ fn compute() -> Value {
     })
 }
 
-fn path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/snapshot.json")
-}
-
-fn vectors() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path()).unwrap()).unwrap()
-}
-
-#[test]
-fn snapshot_vectors() {
-    let got = compute();
-    if std::env::var("KMSFS_REGEN_VECTORS").is_ok() {
-        std::fs::write(path(), serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
-    }
-    assert_eq!(
-        got,
-        vectors(),
-        "the manifest format drifted from tests/vectors/snapshot.json"
-    );
-}
-
 /// Decode without letting a panic escape unnamed.
 fn decode(what: &str, b: &[u8]) -> Result<Manifest, String> {
     std::panic::catch_unwind(|| Manifest::decode(b).map_err(|e| e.to_string()))
@@ -329,12 +283,9 @@ fn decode(what: &str, b: &[u8]) -> Result<Manifest, String> {
 
 #[test]
 fn good_vectors_decode_and_encode_to_the_same_bytes() {
-    let v = vectors();
-    for g in v["good"].as_array().unwrap() {
-        let name = g["name"].as_str().unwrap();
-        let b = unhex(g["manifest"].as_str().unwrap()).unwrap();
-        assert_eq!(&b[..8], MAGIC);
-        assert_eq!(b[8..10], VERSION.to_le_bytes());
+    let v = vectors::load("snapshot");
+    for (name, g, b) in vectors::good(&v, "manifest") {
+        vectors::assert_magic(&b, MAGIC, VERSION);
         assert_eq!(hex(&sha256(&b)), g["sha256"].as_str().unwrap(), "{name}");
         let m = decode(name, &b).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(describe(&m), g["decoded"], "{name}: decoded fields");
@@ -356,8 +307,8 @@ fn good_vectors_decode_and_encode_to_the_same_bytes() {
 
 #[test]
 fn the_example_is_what_the_format_says() {
-    let v = vectors();
-    let b = unhex(v["good"][0]["manifest"].as_str().unwrap()).unwrap();
+    let v = vectors::load("snapshot");
+    let b = bytes(&v["good"][0]["manifest"]);
     let m = Manifest::decode(&b).unwrap();
     assert_eq!(m, example());
     // The chunk of "hello" is its SHA-256, stored as 32 raw bytes after a count of 1:
@@ -386,22 +337,10 @@ fn the_example_is_what_the_format_says() {
 
 #[test]
 fn bad_vectors_are_refused_with_the_right_error() {
-    let v = vectors();
-    let bad = v["bad"].as_array().unwrap();
-    assert!(bad.len() >= 8);
-    for x in bad {
-        let name = x["name"].as_str().unwrap();
-        let b = unhex(x["manifest"].as_str().unwrap()).unwrap();
-        let want = x["error"].as_str().unwrap();
-        match decode(name, &b) {
-            Ok(_) => panic!("{name}: accepted"),
-            Err(e) => {
-                assert!(
-                    e.contains(want),
-                    "{name}: error {e:?} does not contain {want:?}"
-                );
-                assert!(e.starts_with("the snapshot manifest is damaged: "), "{e}");
-            }
-        }
+    let errors = vectors::refuse_bad(&vectors::load("snapshot"), "manifest", 8, |name, _, b| {
+        decode(name, b).map(|_| ())
+    });
+    for e in errors {
+        assert!(e.starts_with("the snapshot manifest is damaged: "), "{e}");
     }
 }

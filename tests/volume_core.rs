@@ -2,23 +2,61 @@
 //! filesystem core (`VolumeFs`) doing real work on an encrypted backing tree that holds no
 //! plaintext.
 
-#[path = "common/kms.rs"]
-mod common_kms;
-use common_kms::*;
-use kmsfs::kms::types::*;
+mod common;
+use common::kms::*;
 use kmsfs::kms::{Client, Embedded};
 use kmsfs::volume::fs::{Caller, ROOT, SetAttr};
-use kmsfs::volume::{CreateVolume, VolumeError, VolumeService};
+use kmsfs::volume::{CreateVolume, VolumeError, VolumeFs, VolumeInfo, VolumeService};
 use std::ffi::OsStr;
 use std::sync::Arc;
 
 const ME: Caller = Caller { uid: 0, gid: 0 };
+
+/// A fresh KMS and volume service.
+fn setup() -> (Env, VolumeService) {
+    let e = env();
+    let svc = service(&e);
+    (e, svc)
+}
+
+/// As [`setup`], with a volume under a new key: (env, service, key, volume).
+fn setup_with_key() -> (Env, VolumeService, String, String) {
+    let (e, svc) = setup();
+    let k = e.create_key();
+    let id = vol(&svc, Some(&k));
+    (e, svc, k, id)
+}
 
 fn service(e: &Env) -> VolumeService {
     VolumeService::new(
         e.home.clone(),
         Arc::new(Embedded::new(e.kms.clone(), "ebs.amazonaws.com")),
     )
+}
+
+/// A volume of `size` with the default key, encrypted or not as `encrypted` asks.
+fn create(
+    svc: &VolumeService,
+    size: u64,
+    encrypted: Option<bool>,
+) -> Result<VolumeInfo, VolumeError> {
+    svc.create(&CreateVolume {
+        size,
+        encrypted,
+        ..Default::default()
+    })
+}
+
+/// Turn encryption by default on or off.
+fn set_ebd(svc: &VolumeService, on: bool) {
+    let mut s = svc.settings().unwrap();
+    s.encryption_by_default = on;
+    svc.set_settings(&s).unwrap();
+}
+
+/// A new file `name` in the root, open: its handle.
+fn new_file(fs: &VolumeFs, name: &str) -> u64 {
+    fs.create(ROOT, OsStr::new(name), 0o644, 0, ME).unwrap().1
 }
 
 fn vol(svc: &VolumeService, key: Option<&str>) -> String {
@@ -34,65 +72,30 @@ fn vol(svc: &VolumeService, key: Option<&str>) -> String {
 
 #[test]
 fn encryption_by_default_and_default_key() {
-    let e = env();
-    let svc = service(&e);
+    let (e, svc) = setup();
     assert!(svc.settings().unwrap().encryption_by_default);
-    let v = svc
-        .create(&CreateVolume {
-            size: 1 << 30,
-            ..Default::default()
-        })
-        .unwrap();
+    let v = create(&svc, 1 << 30, None).unwrap();
     assert!(v.encrypted);
     let ebs = e.describe("alias/aws/ebs").unwrap();
     assert_eq!(v.kms_key_id.as_deref(), Some(ebs.arn.as_str()));
     assert_eq!(ebs.key_manager, "AWS");
-    let r = svc.create(&CreateVolume {
-        size: 1 << 30,
-        encrypted: Some(false),
-        ..Default::default()
-    });
+    let r = create(&svc, 1 << 30, Some(false));
     assert!(matches!(r, Err(VolumeError::EncryptionRequired)));
     // A customer default key.
     let k = e.create_key();
     svc.set_default_key(&k).unwrap();
-    let v2 = svc
-        .create(&CreateVolume {
-            size: 1 << 30,
-            ..Default::default()
-        })
-        .unwrap();
+    let v2 = create(&svc, 1 << 30, None).unwrap();
     assert!(v2.kms_key_id.unwrap().ends_with(&k));
     // Off: unencrypted allowed, and the default is unencrypted.
-    let mut s = svc.settings().unwrap();
-    s.encryption_by_default = false;
-    svc.set_settings(&s).unwrap();
-    assert!(
-        !svc.create(&CreateVolume {
-            size: 1 << 30,
-            ..Default::default()
-        })
-        .unwrap()
-        .encrypted
-    );
-    assert!(
-        svc.create(&CreateVolume {
-            size: 1 << 30,
-            encrypted: Some(true),
-            ..Default::default()
-        })
-        .unwrap()
-        .encrypted
-    );
+    set_ebd(&svc, false);
+    assert!(!create(&svc, 1 << 30, None).unwrap().encrypted);
+    assert!(create(&svc, 1 << 30, Some(true)).unwrap().encrypted);
     assert_eq!(svc.list().unwrap().len(), 4);
 }
 
 #[test]
 fn dek_is_wrapped_under_the_volume_context_and_the_service_is_audited() {
-    let e = env();
-    let svc = service(&e);
-    let k = e.create_key();
-    let id = vol(&svc, Some(&k));
+    let (e, svc, _, id) = setup_with_key();
     let h = svc.header(&id).unwrap();
     assert_eq!(h.body.dek_context.get("aws:ebs:id"), Some(&id));
     let blob = h.body.wrapped_dek.clone().unwrap();
@@ -119,31 +122,20 @@ fn dek_is_wrapped_under_the_volume_context_and_the_service_is_audited() {
 
 #[test]
 fn unusable_key_fails_before_mount_naming_key_and_state() {
-    let e = env();
-    let svc = service(&e);
-    let k = e.create_key();
-    let id = vol(&svc, Some(&k));
+    let (e, svc, k, id) = setup_with_key();
     let open = svc.open(&id).unwrap();
     // Disabling the key while mounted does not break the mount (the DEK is in memory).
     e.c.disable_key(e.kid(&k)).unwrap();
-    let (a, fh) = open
-        .fs
-        .create(ROOT, OsStr::new("still-works"), 0o644, 0, ME)
-        .unwrap();
+    let fh = new_file(&open.fs, "still-works");
     open.fs.write(fh, 0, b"yes").unwrap();
     assert_eq!(open.fs.read(fh, 0, 10).unwrap(), b"yes");
     open.fs.release(fh);
-    let _ = a;
     drop(open);
     let err = svc.open(&id).err().expect("the next mount fails");
     let msg = err.to_string();
     assert!(msg.contains(&k) && msg.contains("is disabled"), "{msg}");
     e.c.enable_key(e.kid(&k)).unwrap();
-    e.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-        key_id: k.clone(),
-        pending_window_in_days: Some(7),
-    })
-    .unwrap();
+    e.schedule_deletion(&k, Some(7)).unwrap();
     let msg = svc.open(&id).err().unwrap().to_string();
     assert!(msg.contains("pending deletion"), "{msg}");
     e.clock.advance_days(8);
@@ -153,8 +145,7 @@ fn unusable_key_fails_before_mount_naming_key_and_state() {
 
 #[test]
 fn damaged_header_is_named_and_other_volumes_are_fine() {
-    let e = env();
-    let svc = service(&e);
+    let (e, svc) = setup();
     let a = vol(&svc, None);
     let b = vol(&svc, None);
     let hp = e.home.root().join("volumes").join(&a).join("volume.hdr");
@@ -193,8 +184,7 @@ fn damaged_header_is_named_and_other_volumes_are_fine() {
 
 #[test]
 fn one_mount_at_a_time_and_no_delete_while_mounted() {
-    let e = env();
-    let svc = service(&e);
+    let (_e, svc) = setup();
     let id = vol(&svc, None);
     let open = svc.open(&id).unwrap();
     assert!(matches!(svc.open(&id), Err(VolumeError::InUse(_))));
@@ -216,8 +206,7 @@ fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn posix_work_on_the_core_leaves_no_plaintext() {
-    let e = env();
-    let svc = service(&e);
+    let (_e, svc) = setup();
     let id = vol(&svc, None);
     let open = svc.open(&id).unwrap();
     let fs = &open.fs;
@@ -245,38 +234,21 @@ fn posix_work_on_the_core_leaves_no_plaintext() {
     assert!(gap.iter().all(|&b| b == 0));
     assert_eq!(fs.getattr(f.ino).unwrap().size, (1 << 20) + 3);
     // Truncate down and up.
-    fs.setattr(
-        f.ino,
-        SetAttr {
-            size: Some(10),
+    let truncate = |n: u64| {
+        let size = SetAttr {
+            size: Some(n),
             ..Default::default()
-        },
-        Some(fh),
-    )
-    .unwrap();
+        };
+        fs.setattr(f.ino, size, Some(fh)).unwrap();
+    };
+    truncate(10);
     assert_eq!(fs.read(fh, 0, 100).unwrap(), data[..10]);
-    fs.setattr(
-        f.ino,
-        SetAttr {
-            size: Some(9000),
-            ..Default::default()
-        },
-        Some(fh),
-    )
-    .unwrap();
+    truncate(9000);
     let r = fs.read(fh, 0, 9000).unwrap();
     assert_eq!(&r[..10], &data[..10]);
     assert!(r[10..].iter().all(|&b| b == 0));
     for n in [1u64, 15, 16, 17, 4095, 4096, 4097] {
-        fs.setattr(
-            f.ino,
-            SetAttr {
-                size: Some(n),
-                ..Default::default()
-            },
-            Some(fh),
-        )
-        .unwrap();
+        truncate(n);
         assert_eq!(fs.read(fh, 0, 9000).unwrap().len() as u64, n);
     }
     fs.release(fh);
@@ -317,9 +289,7 @@ fn posix_work_on_the_core_leaves_no_plaintext() {
             .any(|w| w == b"user.secret-attr")
     );
     let long = "secret-long-".repeat(20);
-    fs.create(ROOT, OsStr::new(&long), 0o644, 0, ME)
-        .map(|(_, h)| fs.release(h))
-        .unwrap();
+    fs.release(new_file(fs, &long));
     let dh = fs.opendir(ROOT).unwrap();
     let names: Vec<String> = fs
         .readdir(dh, 0)
@@ -362,7 +332,7 @@ fn posix_work_on_the_core_leaves_no_plaintext() {
         }
     }
     // Unlink while open; rmdir of a non-empty dir fails.
-    let (_, fh) = fs.create(ROOT, OsStr::new("tmp"), 0o644, 0, ME).unwrap();
+    let fh = new_file(fs, "tmp");
     fs.write(fh, 0, b"still here").unwrap();
     fs.unlink(ROOT, OsStr::new("tmp")).unwrap();
     assert_eq!(fs.read(fh, 0, 100).unwrap(), b"still here");
@@ -377,20 +347,10 @@ fn posix_work_on_the_core_leaves_no_plaintext() {
 
 #[test]
 fn the_size_is_enforced() {
-    let e = env();
-    let svc = service(&e);
-    let id = svc
-        .create(&CreateVolume {
-            size: 2 << 20,
-            ..Default::default()
-        })
-        .unwrap()
-        .volume_id;
+    let (_e, svc) = setup();
+    let id = create(&svc, 2 << 20, None).unwrap().volume_id;
     let open = svc.open(&id).unwrap();
-    let (_, fh) = open
-        .fs
-        .create(ROOT, OsStr::new("big"), 0o644, 0, ME)
-        .unwrap();
+    let fh = new_file(&open.fs, "big");
     let chunk = vec![7u8; 256 << 10];
     let mut written = 0u64;
     let err = loop {
@@ -411,23 +371,11 @@ fn the_size_is_enforced() {
 
 #[test]
 fn unencrypted_volume_stores_plaintext() {
-    let e = env();
-    let svc = service(&e);
-    let mut s = svc.settings().unwrap();
-    s.encryption_by_default = false;
-    svc.set_settings(&s).unwrap();
-    let id = svc
-        .create(&CreateVolume {
-            size: 8 << 20,
-            ..Default::default()
-        })
-        .unwrap()
-        .volume_id;
+    let (_e, svc) = setup();
+    set_ebd(&svc, false);
+    let id = create(&svc, 8 << 20, None).unwrap().volume_id;
     let open = svc.open(&id).unwrap();
-    let (_, fh) = open
-        .fs
-        .create(ROOT, OsStr::new("plain.txt"), 0o644, 0, ME)
-        .unwrap();
+    let fh = new_file(&open.fs, "plain.txt");
     open.fs.write(fh, 0, b"visible").unwrap();
     open.fs.release(fh);
     assert_eq!(
@@ -438,13 +386,12 @@ fn unencrypted_volume_stores_plaintext() {
 
 #[test]
 fn a_damaged_file_header_is_an_error_naming_the_file_and_nothing_else_breaks() {
-    let e = env();
-    let svc = service(&e);
+    let (e, svc) = setup();
     let id = vol(&svc, None);
     let open = svc.open(&id).unwrap();
     let fs = &open.fs;
     for name in ["victim", "bystander"] {
-        let (_, fh) = fs.create(ROOT, OsStr::new(name), 0o644, 0, ME).unwrap();
+        let fh = new_file(fs, name);
         fs.write(fh, 0, name.as_bytes()).unwrap();
         fs.release(fh);
     }

@@ -2,29 +2,16 @@
 //! remounts and processes, no plaintext on disk, fio with verification, an fsx-style
 //! differential run, stress-ng, kill -9 of the mount daemon, and key-state failures.
 
-#[path = "common/mount.rs"]
-mod common_mount;
-use common_mount::*;
+mod common;
+use common::cli::{kmsfs, run_ok};
+use common::mount::*;
+use common::pattern::{pattern_seeded as pattern, xorshift};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::process::Command;
 
 fn sha(data: &[u8]) -> String {
     kmsfs::crypto::hex(&kmsfs::crypto::sha256(data))
-}
-
-fn pattern(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[test]
@@ -44,7 +31,7 @@ fn round_trip_across_remount_and_processes() {
     }
     std::os::unix::fs::symlink("a/b/c/file-3.bin", m.mnt.join("link")).unwrap();
     std::fs::hard_link(m.mnt.join("a/b/c/file-4.bin"), m.mnt.join("hard")).unwrap();
-    let info = ok(&m.home, &["volume", "describe", &m.vol]);
+    let info = run_ok(&m.home, &["volume", "describe", &m.vol]);
     assert_eq!(
         info["MountPoint"],
         m.mnt.canonicalize().unwrap().to_str().unwrap()
@@ -217,10 +204,7 @@ fn fsx_differential() {
                 .as_nanos() as u64,
         ],
     };
-    let ops: usize = std::env::var("KMSFS_FSX_OPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(12_000);
+    let ops: usize = common::env_or("KMSFS_FSX_OPS", 12_000);
     let m = Mounted::new("256MiB");
     let refdir = tempfile::tempdir().unwrap();
     for seed in seeds {
@@ -249,9 +233,7 @@ fn fsx_run(seed: u64, ops: usize, path: &std::path::Path, refp: &std::path::Path
     let r = open(refp);
     let mut rng = seed | 1;
     let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
+        rng = xorshift(rng);
         rng % n.max(1)
     };
     let mut size = 0u64;
@@ -368,24 +350,36 @@ fn read_at(f: &std::fs::File, buf: &mut [u8], off: u64) -> usize {
     n
 }
 
-fn mmap_write(f: &std::fs::File, size: u64, off: u64, data: &[u8]) {
+/// A shared mapping of `[0, size)` of `f` with protection `prot`.
+///
+/// # Safety
+/// The caller uses it within bounds and unmaps it.
+unsafe fn map(f: &std::fs::File, size: u64, prot: i32) -> *mut libc::c_void {
     use std::os::fd::AsRawFd;
-    // SAFETY: a shared mapping of [0, size) of an open file, written within bounds, synced, unmapped.
-    unsafe {
-        let p = libc::mmap(
+    // SAFETY: a new mapping of an open file; the caller keeps to it.
+    let p = unsafe {
+        libc::mmap(
             std::ptr::null_mut(),
             size as usize,
-            libc::PROT_READ | libc::PROT_WRITE,
+            prot,
             libc::MAP_SHARED,
             f.as_raw_fd(),
             0,
-        );
-        assert_ne!(
-            p,
-            libc::MAP_FAILED,
-            "mmap: {}",
-            std::io::Error::last_os_error()
-        );
+        )
+    };
+    assert_ne!(
+        p,
+        libc::MAP_FAILED,
+        "mmap: {}",
+        std::io::Error::last_os_error()
+    );
+    p
+}
+
+fn mmap_write(f: &std::fs::File, size: u64, off: u64, data: &[u8]) {
+    // SAFETY: a shared mapping of [0, size) of an open file, written within bounds, synced, unmapped.
+    unsafe {
+        let p = map(f, size, libc::PROT_READ | libc::PROT_WRITE);
         std::ptr::copy_nonoverlapping(data.as_ptr(), (p as *mut u8).add(off as usize), data.len());
         assert_eq!(libc::msync(p, size as usize, libc::MS_SYNC), 0);
         libc::munmap(p, size as usize);
@@ -393,23 +387,9 @@ fn mmap_write(f: &std::fs::File, size: u64, off: u64, data: &[u8]) {
 }
 
 fn mmap_read(f: &std::fs::File, size: u64, off: u64, len: usize) -> Vec<u8> {
-    use std::os::fd::AsRawFd;
     // SAFETY: a read-only shared mapping of [0, size), read within bounds, unmapped.
     unsafe {
-        let p = libc::mmap(
-            std::ptr::null_mut(),
-            size as usize,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            f.as_raw_fd(),
-            0,
-        );
-        assert_ne!(
-            p,
-            libc::MAP_FAILED,
-            "mmap: {}",
-            std::io::Error::last_os_error()
-        );
+        let p = map(f, size, libc::PROT_READ);
         let v = std::slice::from_raw_parts((p as *const u8).add(off as usize), len).to_vec();
         libc::munmap(p, size as usize);
         v
@@ -515,20 +495,20 @@ fn mount_refused_when_the_key_is_unusable() {
     }
     let mut m = Mounted::new("64MiB");
     std::fs::write(m.mnt.join("data"), b"kept").unwrap();
-    let key = ok(&m.home, &["volume", "describe", &m.vol])["KmsKeyId"]
+    let key = run_ok(&m.home, &["volume", "describe", &m.vol])["KmsKeyId"]
         .as_str()
         .unwrap()
         .to_string();
     // Disabling the key while mounted does not break the mount.
-    ok(&m.home, &["kms", "disable-key", "--key-id", &key]);
+    run_ok(&m.home, &["kms", "disable-key", "--key-id", &key]);
     std::fs::write(m.mnt.join("more"), b"still writable").unwrap();
     m.umount();
-    let o = run(&m.home, &["mount", &m.vol, m.mnt.to_str().unwrap()]);
+    let o = kmsfs(&m.home, &["mount", &m.vol, m.mnt.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(5), "{err}");
     assert!(err.contains(&key) && err.contains("is disabled"), "{err}");
     assert!(!kmsfs::cli::volume_cmd::is_mount_point(&m.mnt));
-    ok(&m.home, &["kms", "enable-key", "--key-id", &key]);
+    run_ok(&m.home, &["kms", "enable-key", "--key-id", &key]);
     m.mount();
     assert_eq!(
         std::fs::read(m.mnt.join("more")).unwrap(),

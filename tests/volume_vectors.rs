@@ -3,8 +3,11 @@
 //! volume header; and bad inputs that must be refused. Regenerate (only when the format
 //! changes on purpose) with `KMSFS_REGEN_VECTORS=1 cargo test --test volume_vectors`.
 
-use kmsfs::crypto::{SecretKey, hex, sha256, unhex};
-use kmsfs::volume::content::{Content, HEADER_LEN, MAGIC, tweak};
+mod common;
+use common::pattern::pattern as plaintext;
+use common::vectors::{self, backing_name, bytes, encrypted_file};
+use kmsfs::crypto::{SecretKey, hex, sha256};
+use kmsfs::volume::content::tweak;
 use kmsfs::volume::header::{HeaderBody, VolumeHeader};
 use kmsfs::volume::keys::VolumeKeys;
 use kmsfs::volume::names;
@@ -15,17 +18,10 @@ const DEK: [u8; 32] = [0x11; 32];
 const DIRID: [u8; 16] = [0x22; 16];
 const FILE_ID: [u8; 16] = [0x33; 16];
 
-fn plaintext(n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i % 251) as u8).collect()
-}
-
 fn compute() -> Value {
     let dek = SecretKey::from_bytes(DEK);
     let keys = VolumeKeys::derive(&dek);
-    let name = match names::encrypt(&keys.names, &DIRID, OsStr::new("hello.txt")) {
-        names::Stored::Direct(n) => n.into_string().unwrap(),
-        names::Stored::Long { .. } => unreachable!(),
-    };
+    let name = backing_name(&keys, &DIRID, "hello.txt");
     let long = names::encrypt(&keys.names, &DIRID, OsStr::new(&"L".repeat(200)));
     let (long_backing, long_full) = match long {
         names::Stored::Long { backing, full } => (backing.into_string().unwrap(), full),
@@ -33,36 +29,9 @@ fn compute() -> Value {
     };
     // A backing file of 8192 + 27 bytes of plaintext: two full units and one with a stolen
     // tail: units of 4096, 4096, then 27 bytes, built through the real code.
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("f");
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&p)
-        .unwrap();
-    let mut hdr = [0u8; HEADER_LEN as usize];
-    hdr[..16].copy_from_slice(&MAGIC);
-    hdr[16..].copy_from_slice(&FILE_ID);
-    std::os::unix::fs::FileExt::write_all_at(&f, &hdr, 0).unwrap();
-    let c = Content { keys: Some(&keys) };
-    let pt = plaintext(8192 + 27);
-    c.write(&f, Some(&FILE_ID), 0, &pt).unwrap();
-    let backing = std::fs::read(&p).unwrap();
+    let backing = encrypted_file(&keys, &FILE_ID, &plaintext(8192 + 27));
     // A file whose last unit is 5 bytes (the short keystream).
-    let p2 = dir.path().join("g");
-    let f2 = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&p2)
-        .unwrap();
-    std::os::unix::fs::FileExt::write_all_at(&f2, &hdr, 0).unwrap();
-    c.write(&f2, Some(&FILE_ID), 0, &plaintext(4096 + 5))
-        .unwrap();
-    let backing2 = std::fs::read(&p2).unwrap();
+    let backing2 = encrypted_file(&keys, &FILE_ID, &plaintext(4096 + 5));
     let h = VolumeHeader {
         volume_id: "vol-0123456789abcdef0".into(),
         size: 1 << 30,
@@ -112,28 +81,15 @@ fn compute() -> Value {
 
 #[test]
 fn volume_vectors() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/volume.json");
-    let got = compute();
-    if std::env::var("KMSFS_REGEN_VECTORS").is_ok() {
-        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
-    }
-    let want: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(
-        got, want,
-        "the volume formats drifted from tests/vectors/volume.json"
-    );
+    vectors::check("volume", "the volume formats", compute());
 }
 
 #[test]
 fn volume_vectors_decode_and_bad_inputs_are_refused() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/volume.json");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let dek = SecretKey::from_slice(&unhex(v["dek"].as_str().unwrap()).unwrap()).unwrap();
+    let v = vectors::load("volume");
+    let dek = SecretKey::from_slice(&bytes(&v["dek"])).unwrap();
     let keys = VolumeKeys::derive(&dek);
-    let dirid: [u8; 16] = unhex(v["dirid"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let dirid: [u8; 16] = bytes(&v["dirid"]).try_into().unwrap();
     let name = v["name"]["backing"].as_str().unwrap();
     assert_eq!(
         names::decrypt(&keys.names, &dirid, name).unwrap(),
@@ -154,7 +110,7 @@ fn volume_vectors_decode_and_bad_inputs_are_refused() {
         OsStr::new(&"L".repeat(200))
     );
     // The header parses, verifies, and every flipped byte is refused.
-    let hb = unhex(v["volume_header"].as_str().unwrap()).unwrap();
+    let hb = bytes(&v["volume_header"]);
     let mac = VolumeKeys::header_mac(&dek);
     let h = VolumeHeader::parse_unverified(&hb).unwrap();
     assert_eq!(

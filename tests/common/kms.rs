@@ -1,5 +1,5 @@
-// Shared by the KMS integration tests (included as `mod common_kms` with #[path]).
-#![allow(dead_code)]
+//! An embedded KMS in a fresh home, with a manual clock, and shorthands for the requests
+//! the tests make most.
 
 use kmsfs::home::{Home, InitOptions};
 use kmsfs::kms::types::*;
@@ -52,13 +52,50 @@ pub fn open(home: &Home, clock: &ManualClock) -> Arc<Kms> {
     .unwrap()
 }
 
+/// An encryption context of `pairs`.
+pub fn ctx(pairs: &[(&str, &str)]) -> kmsfs::kms::EncryptionContext {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// An encryption context of `pairs`, as a request's optional field.
 pub fn ec(pairs: &[(&str, &str)]) -> Option<kmsfs::kms::EncryptionContext> {
-    Some(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
+    Some(ctx(pairs))
+}
+
+/// A list request for the things of `key`.
+pub fn of_key(key: &str) -> ListRequest {
+    ListRequest {
+        key_id: Some(key.into()),
+        ..Default::default()
+    }
+}
+
+/// A request for an AES-256 data key under `key`.
+pub fn aes_256(key: &str) -> GenerateDataKeyRequest {
+    GenerateDataKeyRequest {
+        key_id: key.into(),
+        key_spec: Some("AES_256".into()),
+        ..Default::default()
+    }
+}
+
+/// An alias request: `name` for `target`.
+pub fn alias(name: &str, target: &str) -> AliasRequest {
+    AliasRequest {
+        alias_name: name.into(),
+        target_key_id: target.into(),
+    }
+}
+
+/// A tag: `k` = `v`.
+pub fn tag(k: &str, v: &str) -> Tag {
+    Tag {
+        tag_key: k.into(),
+        tag_value: v.into(),
+    }
 }
 
 impl Env {
@@ -71,6 +108,11 @@ impl Env {
             .unwrap()
             .key_metadata
             .key_id
+    }
+
+    /// `N` new keys.
+    pub fn keys<const N: usize>(&self) -> [String; N] {
+        std::array::from_fn(|_| self.create_key())
     }
 
     pub fn encrypt(
@@ -105,12 +147,42 @@ impl Env {
     }
 
     pub fn describe(&self, key: &str) -> Result<KeyMetadata, kmsfs::kms::KmsError> {
-        self.c
-            .describe_key(KeyIdRequest {
-                key_id: key.into(),
-                grant_tokens: None,
-            })
-            .map(|r| r.key_metadata)
+        self.c.describe_key(self.kid(key)).map(|r| r.key_metadata)
+    }
+
+    /// Create the alias `name` for `target`.
+    pub fn create_alias(&self, name: &str, target: &str) -> Result<(), kmsfs::kms::KmsError> {
+        self.c.create_alias(alias(name, target))
+    }
+
+    /// Schedule the deletion of `key` after `days` (AWS's default of 30 for `None`).
+    pub fn schedule_deletion(
+        &self,
+        key: &str,
+        days: Option<u32>,
+    ) -> Result<ScheduleKeyDeletionResponse, kmsfs::kms::KmsError> {
+        self.c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+            key_id: key.into(),
+            pending_window_in_days: days,
+        })
+    }
+
+    /// The first page of `key`'s rotations.
+    pub fn rotations(&self, key: &str) -> Vec<RotationsListEntry> {
+        self.c.list_key_rotations(of_key(key)).unwrap().rotations
+    }
+
+    /// Tag `key` with `(key, value)` pairs.
+    pub fn tag(&self, key: &str, tags: &[(&str, &str)]) -> Result<(), kmsfs::kms::KmsError> {
+        self.c.tag_resource(TagResourceRequest {
+            key_id: key.into(),
+            tags: tags.iter().map(|(k, v)| tag(k, v)).collect(),
+        })
+    }
+
+    /// The first page of `key`'s tags.
+    pub fn tags(&self, key: &str) -> Vec<Tag> {
+        self.c.list_resource_tags(of_key(key)).unwrap().tags
     }
 
     pub fn kid(&self, key: &str) -> KeyIdRequest {

@@ -1,22 +1,18 @@
-// Shared by the mount tests (included as `mod common_mount` with #[path]): a home with a volume
-// mounted through the real binary, unmounted on drop.
-#![allow(dead_code)]
+//! A home with a volume mounted through the real binary, unmounted on drop; and the checks
+//! that skip a mount test where it cannot run (but fail it under CI).
 
+use super::cli::{cmd, create_key, init, run_ok};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_kmsfs");
+use std::process::Command;
 
 /// True when FUSE mounts can run here. With CI=true, its absence fails the test.
 pub fn fuse_or_skip(test: &str) -> bool {
-    let ok = Path::new("/dev/fuse").exists();
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{test}: /dev/fuse is missing but CI=true: mount tests must not be skipped");
-        }
-        eprintln!("{test}: SKIPPED: /dev/fuse is missing (set CI=true to make this a failure)");
-    }
-    ok
+    available(
+        test,
+        Path::new("/dev/fuse").exists(),
+        "/dev/fuse is missing but CI=true: mount tests must not be skipped",
+        "/dev/fuse is missing (set CI=true to make this a failure)",
+    )
 }
 
 /// True when `tool` is on PATH. With CI=true, its absence fails the test (CI installs it).
@@ -26,37 +22,22 @@ pub fn tool_or_skip(test: &str, tool: &str) -> bool {
         .arg(format!("command -v {tool}"))
         .output()
         .is_ok_and(|o| o.status.success());
+    available(
+        test,
+        ok,
+        &format!("{tool} is not installed but CI=true (.ci/run installs it)"),
+        &format!("{tool} is not installed"),
+    )
+}
+
+fn available(test: &str, ok: bool, under_ci: &str, skipped: &str) -> bool {
     if !ok {
         if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{test}: {tool} is not installed but CI=true (.ci/run installs it)");
+            panic!("{test}: {under_ci}");
         }
-        eprintln!("{test}: SKIPPED: {tool} is not installed");
+        eprintln!("{test}: SKIPPED: {skipped}");
     }
     ok
-}
-
-pub fn run(home: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .env("KMSFS_HOME", home)
-        .env_remove("KMSFS_CLOCK_OFFSET_SECS")
-        .args(args)
-        .output()
-        .expect("run kmsfs")
-}
-
-pub fn ok(home: &Path, args: &[&str]) -> serde_json::Value {
-    let o = run(home, args);
-    assert!(
-        o.status.success(),
-        "kmsfs {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let s = String::from_utf8_lossy(&o.stdout);
-    if s.trim().is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(&s).unwrap()
-    }
 }
 
 pub struct Mounted {
@@ -76,20 +57,25 @@ impl Mounted {
     /// As [`Mounted::new`], with extra `kmsfs mount` flags (e.g. `--allow-other`).
     pub fn with_options(size: &str, flags: &[&str]) -> Mounted {
         let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("home");
-        ok(&home, &["init"]);
-        let key = ok(&home, &["kms", "create-key"])["KeyMetadata"]["KeyId"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let vol = ok(
+        let home = init(dir.path());
+        let key = create_key(&home, "KeyId");
+        let v = run_ok(
             &home,
             &["volume", "create", "--size", size, "--kms-key-id", &key],
-        )["VolumeId"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let mnt = dir.path().join("mnt");
+        );
+        let vol = v["VolumeId"].as_str().unwrap().to_string();
+        Mounted::at(dir, home, vol, "mnt", flags)
+    }
+
+    /// The volume `vol` of `home` mounted on `dir/name` (made here), with `kmsfs mount` flags.
+    pub fn at(
+        dir: tempfile::TempDir,
+        home: PathBuf,
+        vol: String,
+        name: &str,
+        flags: &[&str],
+    ) -> Mounted {
+        let mnt = dir.path().join(name);
         std::fs::create_dir(&mnt).unwrap();
         let mut m = Mounted {
             dir,
@@ -109,13 +95,13 @@ impl Mounted {
     pub fn mount_with(&mut self, flags: &[&str]) {
         let mut args = vec!["mount", &self.vol, self.mnt.to_str().unwrap()];
         args.extend_from_slice(flags);
-        let v = ok(&self.home, &args);
+        let v = run_ok(&self.home, &args);
         assert_eq!(v["State"], "in-use", "{v}");
         self.mounted = true;
     }
 
     pub fn umount(&mut self) {
-        ok(&self.home, &["umount", self.mnt.to_str().unwrap()]);
+        run_ok(&self.home, &["umount", self.mnt.to_str().unwrap()]);
         self.mounted = false;
     }
 
@@ -135,10 +121,7 @@ impl Mounted {
 impl Drop for Mounted {
     fn drop(&mut self) {
         if self.mounted {
-            let _ = Command::new(BIN)
-                .env("KMSFS_HOME", &self.home)
-                .args(["umount", self.mnt.to_str().unwrap()])
-                .output();
+            let _ = cmd(&self.home, &["umount", self.mnt.to_str().unwrap()]).output();
             let _ = nix::mount::umount2(&self.mnt, nix::mount::MntFlags::MNT_DETACH);
         }
     }
