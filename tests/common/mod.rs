@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod kms;
 pub mod mount;
+pub mod object;
 pub mod pattern;
 pub mod vectors;
 
