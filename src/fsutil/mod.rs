@@ -156,6 +156,16 @@ pub struct FileLock {
 impl FileLock {
     /// Take the lock, waiting up to `timeout`. On timeout the error is `WouldBlock`.
     pub fn acquire(path: &Path, timeout: Duration) -> io::Result<FileLock> {
+        FileLock::acquire_as(path, timeout, false)
+    }
+
+    /// As [`FileLock::acquire`], but shared: other shared holders may hold it too, an
+    /// exclusive holder waits for all of them.
+    pub fn acquire_shared(path: &Path, timeout: Duration) -> io::Result<FileLock> {
+        FileLock::acquire_as(path, timeout, true)
+    }
+
+    fn acquire_as(path: &Path, timeout: Duration, shared: bool) -> io::Result<FileLock> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -166,7 +176,12 @@ impl FileLock {
         let start = Instant::now();
         let mut sleep = Duration::from_micros(200);
         loop {
-            match file.try_lock() {
+            let r = if shared {
+                file.try_lock_shared()
+            } else {
+                file.try_lock()
+            };
+            match r {
                 Ok(()) => return Ok(FileLock { file }),
                 Err(TryLockError::WouldBlock) => {
                     if start.elapsed() >= timeout {

@@ -4,12 +4,10 @@
 
 use super::ObjectError;
 use super::format::Sse;
-use crate::fsutil;
+use crate::fsutil::{self, FileLock};
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions, TryLockError};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A bucket's default encryption (S3's `ApplyServerSideEncryptionByDefault` and
 /// `BucketKeyEnabled`).
@@ -42,11 +40,11 @@ impl Default for BucketEncryption {
 /// `bucket.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct BucketConfig {
-    pub format: u32,
-    pub name: String,
-    pub creation_date_ms: i64,
-    pub encryption: BucketEncryption,
+pub(crate) struct BucketConfig {
+    pub(crate) format: u32,
+    pub(crate) name: String,
+    pub(crate) creation_date_ms: i64,
+    pub(crate) encryption: BucketEncryption,
 }
 
 /// A bucket as `bucket list` prints it.
@@ -58,14 +56,14 @@ pub struct BucketInfo {
 }
 
 impl BucketConfig {
-    pub fn info(&self) -> BucketInfo {
+    pub(crate) fn info(&self) -> BucketInfo {
         BucketInfo {
             name: self.name.clone(),
             creation_date: crate::timefmt::rfc3339(self.creation_date_ms),
         }
     }
 
-    pub fn read(path: &Path) -> Result<BucketConfig, ObjectError> {
+    pub(crate) fn read(path: &Path) -> Result<BucketConfig, ObjectError> {
         let b = std::fs::read(path).map_err(|e| ObjectError::io(path, e))?;
         let c: BucketConfig = serde_json::from_slice(&b)
             .map_err(|e| ObjectError::damaged(path, format!("bucket.json: {e}")))?;
@@ -78,7 +76,7 @@ impl BucketConfig {
         Ok(c)
     }
 
-    pub fn write(&self, path: &Path) -> Result<(), ObjectError> {
+    pub(crate) fn write(&self, path: &Path) -> Result<(), ObjectError> {
         let b = serde_json::to_vec_pretty(self).expect("bucket config serializes");
         fsutil::atomic_write(path, &b, 0o600).map_err(|e| ObjectError::io(path, e))
     }
@@ -135,7 +133,7 @@ pub fn check_name(name: &str) -> Result<(), ObjectError> {
 }
 
 /// Check an object key: 1 to 1024 bytes of UTF-8 (a `&str` is UTF-8), no NUL.
-pub fn check_key(key: &str) -> Result<(), ObjectError> {
+pub(crate) fn check_key(key: &str) -> Result<(), ObjectError> {
     if key.is_empty() {
         return Err(ObjectError::InvalidArgument(
             "the object key is empty".into(),
@@ -155,78 +153,46 @@ pub fn check_key(key: &str) -> Result<(), ObjectError> {
     Ok(())
 }
 
-/// A held bucket lock (shared or exclusive), released on drop.
-#[derive(Debug)]
-pub struct BucketLock {
-    file: File,
-}
-
-impl BucketLock {
-    /// Lock `path` shared (`exclusive = false`) or exclusively, waiting up to `timeout`.
-    pub fn acquire(
-        bucket: &str,
-        path: &Path,
-        exclusive: bool,
-        timeout: Duration,
-    ) -> Result<BucketLock, ObjectError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| ObjectError::io(path, e))?;
-        let start = Instant::now();
-        let mut sleep = Duration::from_micros(200);
-        loop {
-            let r = if exclusive {
-                file.try_lock()
-            } else {
-                file.try_lock_shared()
-            };
-            match r {
-                Ok(()) => return Ok(BucketLock { file }),
-                Err(TryLockError::WouldBlock) => {
-                    if start.elapsed() >= timeout {
-                        return Err(ObjectError::Locked(bucket.to_string()));
-                    }
-                    std::thread::sleep(sleep);
-                    sleep = (sleep * 2).min(Duration::from_millis(20));
-                }
-                Err(TryLockError::Error(e)) => return Err(ObjectError::io(path, e)),
-            }
-        }
-    }
-}
-
-impl Drop for BucketLock {
-    fn drop(&mut self) {
-        let _ = self.file.unlock();
-    }
+/// Lock a bucket's `path` shared (`exclusive = false`) or exclusively, waiting up to
+/// `timeout` (then `SlowDown`); released when the lock drops.
+pub(crate) fn lock(
+    bucket: &str,
+    path: &Path,
+    exclusive: bool,
+    timeout: Duration,
+) -> Result<FileLock, ObjectError> {
+    let r = if exclusive {
+        FileLock::acquire(path, timeout)
+    } else {
+        FileLock::acquire_shared(path, timeout)
+    };
+    r.map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => ObjectError::Locked(bucket.to_string()),
+        _ => ObjectError::io(path, e),
+    })
 }
 
 /// The files of one bucket.
 #[derive(Debug, Clone)]
-pub struct BucketPaths {
-    pub dir: PathBuf,
+pub(crate) struct BucketPaths {
+    pub(crate) dir: PathBuf,
 }
 
 impl BucketPaths {
-    pub fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.dir.join("bucket.json")
     }
-    pub fn objects(&self) -> PathBuf {
+    pub(crate) fn objects(&self) -> PathBuf {
         self.dir.join("objects")
     }
-    pub fn bucket_keys(&self) -> PathBuf {
+    pub(crate) fn bucket_keys(&self) -> PathBuf {
         self.dir.join("bucket-keys")
     }
-    pub fn lock(&self) -> PathBuf {
+    pub(crate) fn lock(&self) -> PathBuf {
         self.dir.join("lock")
     }
     /// `objects/<hex SHA-256 of the key>`.
-    pub fn object(&self, key: &str) -> PathBuf {
+    pub(crate) fn object(&self, key: &str) -> PathBuf {
         self.objects()
             .join(crate::crypto::hex(&crate::crypto::sha256(key.as_bytes())))
     }

@@ -41,18 +41,18 @@ pub const FIXED_LEN: usize = 96;
 /// Bytes of the header tag.
 pub const HEADER_TAG_LEN: usize = 32;
 /// The segment size new objects use.
-pub const DEFAULT_SEGMENT: u32 = 64 * 1024;
+pub(crate) const DEFAULT_SEGMENT: u32 = 64 * 1024;
 /// Segment sizes a reader accepts.
-pub const MIN_SEGMENT: u32 = 1024;
-pub const MAX_SEGMENT: u32 = 16 << 20;
+pub(crate) const MIN_SEGMENT: u32 = 1024;
+pub(crate) const MAX_SEGMENT: u32 = 16 << 20;
 /// Largest record a reader accepts.
-pub const MAX_RECORD: usize = 64 * 1024;
+pub(crate) const MAX_RECORD: usize = 64 * 1024;
 /// Largest object (S3's limit, 5 TiB).
-pub const MAX_CONTENT: u64 = 5 << 40;
+pub(crate) const MAX_CONTENT: u64 = 5 << 40;
 /// Bytes of a locally wrapped data key: nonce ‖ key ‖ tag.
-pub const LOCAL_WRAP_LEN: usize = 12 + 32 + TAG_LEN;
+pub(crate) const LOCAL_WRAP_LEN: usize = 12 + 32 + TAG_LEN;
 /// Prefix of every segment's AAD.
-pub const SEGMENT_AAD_LABEL: &[u8; 15] = b"kmsfs object v1";
+pub(crate) const SEGMENT_AAD_LABEL: &[u8; 15] = b"kmsfs object v1";
 const FLAG_BUCKET_KEY: u8 = 1;
 
 /// How an object is encrypted.
@@ -356,7 +356,7 @@ fn check_record(sse: Sse, bucket_key: bool, r: &Record) -> Result<(), FormatErro
 }
 
 /// The encryption-context key S3 binds objects and bucket keys to.
-pub const ARN_CONTEXT_KEY: &str = "aws:s3:arn";
+pub(crate) const ARN_CONTEXT_KEY: &str = "aws:s3:arn";
 
 /// The keys of one object, derived from its data key and salt.
 pub struct ObjectKeys {
@@ -495,7 +495,7 @@ pub fn wrap_local(
 }
 
 /// Unwrap what [`wrap_local`] made; fails on a wrong secret or context.
-pub fn unwrap_local(
+pub(crate) fn unwrap_local(
     secret: &SecretKey,
     how: LocalWrap,
     context: &EncryptionContext,

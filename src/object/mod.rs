@@ -14,29 +14,45 @@
 //! reordering, truncation or extension is found. The service acts as its own principal
 //! (`s3.amazonaws.com`) and reaches KMS only through [`crate::kms::Client`].
 //!
-//! - [`format`]: the object file (header, record, segments), key derivation, parsers;
+//! - [`format`](mod@format): the object file (header, record, segments), key derivation, parsers;
 //! - [`bucket`]: bucket names, `bucket.json`, the bucket lock;
-//! - [`bucket_key`]: the in-memory bucket-key cache;
-//! - [`service`]: [`ObjectService`], the plain Rust API the CLI and the FUSE view use;
+//! - [`service`]: [`ObjectService`], the plain Rust API the CLI and the FUSE view use, and
+//!   the plumbing its operations share; the operations by family: `buckets` (bucket
+//!   create, list, delete, default encryption), `put` (PUT, copy, DELETE), `get` (open,
+//!   GET, HEAD, stat) over `reader` ([`ObjectReader`]), `list` (ListObjectsV2); `info`:
+//!   what they report ([`ObjectInfo`], [`ObjectSummary`]);
+//! - `sse`: the key-wrapping policies (SSE-S3, SSE-KMS, SSE-C: how a data key is made
+//!   and kept for a PUT, and unwrapped for a read), with `bucket_key` (bucket keys: made,
+//!   stored, decrypted, cached in memory);
 //! - [`view`]: the bucket as a directory tree (`mount-bucket`), transport-free, over the
-//!   service; [`spool`]: its encrypted write spools; [`fuse`]: the thin fuser adaptor.
+//!   service; `spool`: its encrypted write spools; [`fuse`]: the thin fuser adaptor.
 //!
 //! Formats: docs/FORMAT.md section 9.
 
 pub mod bucket;
-pub mod bucket_key;
+mod bucket_key;
+mod buckets;
 pub mod format;
 pub mod fuse;
+mod get;
+mod info;
+mod list;
+mod put;
+mod reader;
 pub mod service;
-pub mod spool;
+mod spool;
+mod sse;
 pub mod view;
 
 pub use bucket::{BucketEncryption, BucketInfo};
 pub use format::Sse;
-pub use service::{
-    ByteRange, ListObjects, ListObjectsResult, ObjectInfo, ObjectOptions, ObjectReader,
-    ObjectService, ObjectSummary, PutOptions, S3_PRINCIPAL, SseCustomerKey,
-};
+pub use get::ByteRange;
+pub use info::{ObjectInfo, ObjectSummary};
+pub use list::{CommonPrefix, ListObjects, ListObjectsResult};
+pub use put::PutOptions;
+pub use reader::ObjectReader;
+pub use service::{ObjectOptions, ObjectService, S3_PRINCIPAL};
+pub use sse::SseCustomerKey;
 
 use crate::kms::KmsError;
 use std::path::PathBuf;

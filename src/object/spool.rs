@@ -10,27 +10,21 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Spool block size: each block is one XTS data unit, its index the tweak.
-pub const BLOCK: usize = 4096;
+const BLOCK: usize = 4096;
 
-/// An encrypted, random-access scratch file of plaintext length `len`.
-pub struct Spool {
+/// An encrypted, random-access scratch file of plaintext length `len` (`Debug` shows
+/// nothing of the key).
+#[derive(Debug)]
+pub(crate) struct Spool {
     file: File,
     key: XtsKey,
     len: u64,
 }
 
-impl std::fmt::Debug for Spool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spool")
-            .field("len", &self.len)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Spool {
     /// A new empty spool in `dir` (an unlinked file; nothing to clean up after a crash but
     /// ciphertext under a forgotten key).
-    pub fn new(dir: &Path) -> io::Result<Spool> {
+    pub(crate) fn new(dir: &Path) -> io::Result<Spool> {
         std::fs::create_dir_all(dir)?;
         let file = tempfile_in(dir)?;
         let key = XtsKey::new(
@@ -40,12 +34,8 @@ impl Spool {
         Ok(Spool { file, key, len: 0 })
     }
 
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     fn load(&self, b: u64, buf: &mut [u8; BLOCK]) -> io::Result<()> {
@@ -64,7 +54,7 @@ impl Spool {
     }
 
     /// Read up to `out.len()` bytes at `offset`; short at the end.
-    pub fn read_at(&self, offset: u64, out: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn read_at(&self, offset: u64, out: &mut [u8]) -> io::Result<usize> {
         if offset >= self.len {
             return Ok(0);
         }
@@ -83,7 +73,7 @@ impl Spool {
     }
 
     /// Write `data` at `offset`, growing the spool (a gap reads as zeros).
-    pub fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         if offset > self.len {
             self.set_len(offset)?;
         }
@@ -105,7 +95,7 @@ impl Spool {
     }
 
     /// Truncate or extend to `len` bytes (new bytes read as zeros).
-    pub fn set_len(&mut self, len: u64) -> io::Result<()> {
+    pub(crate) fn set_len(&mut self, len: u64) -> io::Result<()> {
         let bs = BLOCK as u64;
         let mut blk = zeroizing_block();
         if len < self.len {
@@ -132,7 +122,7 @@ impl Spool {
     }
 
     /// A reader of the whole plaintext, from the start.
-    pub fn reader(&self) -> SpoolReader<'_> {
+    pub(crate) fn reader(&self) -> SpoolReader<'_> {
         SpoolReader {
             spool: self,
             pos: 0,
@@ -141,7 +131,7 @@ impl Spool {
 }
 
 /// Sequential reader over a [`Spool`].
-pub struct SpoolReader<'a> {
+pub(crate) struct SpoolReader<'a> {
     spool: &'a Spool,
     pos: u64,
 }
