@@ -160,7 +160,7 @@ impl Manifest {
     }
 
     /// Bytes of all backing files (the snapshot's full size).
-    pub fn data_bytes(&self) -> u64 {
+    pub(crate) fn data_bytes(&self) -> u64 {
         self.entries
             .iter()
             .filter(|e| e.kind == EntryKind::File)

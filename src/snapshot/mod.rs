@@ -1,27 +1,26 @@
 //! EBS-style snapshots of volumes: point-in-time, incremental, content-addressed copies of a
 //! volume's backing tree (ciphertext when the volume is encrypted), with copies and
 //! restores that share the data key where the KMS key stays and re-encrypt every block
-//! where it changes. Sits on the volume layer; reaches KMS only through `kms::Client`.
+//! where it changes. Sits on the volume layer, which it reaches only through
+//! `volume::backing`; reaches KMS only through `kms::Client`.
 //!
 //! - [`store`]: the object store trait and its local-directory implementation;
 //! - [`manifest`]: a snapshot's manifest (format in docs/FORMAT.md);
-//! - [`tree`]: backing tree to chunks and back;
-//! - [`copy`]: plaintext tree copy between two volumes (re-encryption);
-//! - [`service`]: create, list, describe, delete, copy, verify, restore;
-//! - [`progress`]: the progress line on a terminal.
+//! - `tree`: stored tree to chunks and back;
+//! - `service`: create, list, describe, delete, copy, verify, restore;
+//! - `progress`: the progress line on a terminal.
 
-pub mod copy;
 pub mod manifest;
-pub mod progress;
-pub mod service;
+mod progress;
+mod service;
 pub mod store;
-pub mod tree;
+mod tree;
 
 pub use manifest::Manifest;
 pub use service::{SnapshotInfo, SnapshotService, VerifyReport};
 
 use crate::kms::KmsError;
-use crate::volume::VolumeError;
+use crate::volume::backing::VolumeError;
 use std::path::PathBuf;
 
 /// Errors of the snapshot layer.
@@ -55,7 +54,7 @@ pub enum SnapshotError {
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
-    Volume(#[from] VolumeError),
+    Volume(#[source] VolumeError),
     #[error("{0}")]
     Kms(#[from] KmsError),
     #[error("{path}: {source}")]
@@ -64,6 +63,16 @@ pub enum SnapshotError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<VolumeError> for SnapshotError {
+    /// A failed copy of a volume's files stays a snapshot error ([`SnapshotError::Copy`]).
+    fn from(e: VolumeError) -> SnapshotError {
+        match e {
+            VolumeError::Copy(why) => SnapshotError::Copy(why),
+            e => SnapshotError::Volume(e),
+        }
+    }
 }
 
 impl SnapshotError {

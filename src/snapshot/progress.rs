@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-pub struct Progress {
+pub(super) struct Progress {
     label: String,
     total: u64,
     done: u64,
@@ -20,12 +20,12 @@ fn mib(b: u64) -> f64 {
 
 impl Progress {
     /// A progress line for `total` bytes; drawn only if stderr is a terminal.
-    pub fn new(label: &str, total: u64) -> Progress {
+    pub(super) fn new(label: &str, total: u64) -> Progress {
         Progress::with(label, total, std::io::stderr().is_terminal())
     }
 
     /// Never drawn.
-    pub fn hidden() -> Progress {
+    pub(super) fn hidden() -> Progress {
         Progress::with("", 0, false)
     }
 
@@ -42,7 +42,7 @@ impl Progress {
         }
     }
 
-    pub fn add(&mut self, n: u64) {
+    pub(super) fn add(&mut self, n: u64) {
         self.done += n;
         if self.on && self.last.elapsed() >= Duration::from_millis(200) {
             self.last = Instant::now();
@@ -75,7 +75,7 @@ impl Progress {
     }
 
     /// Clear the line.
-    pub fn finish(&mut self) {
+    pub(super) fn finish(&mut self) {
         if self.shown {
             let mut e = std::io::stderr().lock();
             let _ = write!(e, "\r{:80}\r", "");

@@ -1,6 +1,7 @@
 //! The snapshot service of one home: create (consistent while mounted, incremental),
 //! list, describe, delete (frees exactly the chunks no other snapshot needs), copy, verify
-//! and restore to a new volume, following the EBS rules of DESIGN.md.
+//! and restore to a new volume, following the EBS rules (docs/ARCHITECTURE.md indexes where
+//! each rule is carried out and tested). Volumes are reached through `volume::backing` only.
 //!
 //! Layout: `snapshots/records/snap-*.json` (one record per snapshot, written last and
 //! atomically: a snapshot exists when its record does), `snapshots/objects/` (chunks and
@@ -8,8 +9,7 @@
 //! `snapshots/lock` (held while the store changes).
 
 use super::SnapshotError;
-use super::copy::copy_tree;
-use super::manifest::Manifest;
+use super::manifest::{Entry, Manifest};
 use super::progress::Progress;
 use super::store::{Hash, LocalStore, ObjectStore};
 use super::tree;
@@ -19,10 +19,9 @@ use crate::home::Home;
 use crate::kms::Client;
 use crate::kms::types::{DecryptRequest, KeyIdRequest};
 use crate::timefmt::now_ms;
-use crate::volume::header::HeaderBody;
-use crate::volume::keys::VolumeKeys;
-use crate::volume::{CreateVolume, VolumeError, VolumeFs, VolumeInfo, VolumeService};
+use crate::volume::backing::{self, CreateVolume, Held, StoredKey, VolumeInfo, Volumes};
 use serde::{Deserialize, Serialize};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,28 +65,54 @@ pub struct VerifyReport {
     pub problems: Vec<String>,
 }
 
-/// The principal the snapshot service acts as (EBS).
-pub const PRINCIPAL: &str = crate::volume::service::EBS_PRINCIPAL;
-
 pub struct SnapshotService {
     home: Home,
     kms: Arc<dyn Client>,
-    volumes: VolumeService,
+    volumes: Volumes,
     store: LocalStore,
 }
 
+/// The prefix of snapshot ids.
+const ID_PREFIX: &str = "snap";
+
 fn valid_id(id: &str) -> bool {
-    id.len() == 22
-        && id.starts_with("snap-")
-        && id[5..]
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    backing::is_resource_id(ID_PREFIX, id)
 }
 
 fn new_id() -> Result<String, SnapshotError> {
-    let mut b = [0u8; 9];
-    crate::crypto::fill_random(&mut b).map_err(|e| SnapshotError::Invalid(e.to_string()))?;
-    Ok(format!("snap-{}", &hex(&b)[..17]))
+    backing::new_resource_id(ID_PREFIX).map_err(|e| SnapshotError::Invalid(e.to_string()))
+}
+
+/// `r`'s value, or None where the file or directory at `path` does not exist.
+fn unless_missing<T>(r: io::Result<T>, path: &Path) -> Result<Option<T>, SnapshotError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SnapshotError::io(path, e)),
+    }
+}
+
+/// The manifest of the stored tree of `held` (a volume of `volume_id`) read as `entries`.
+fn manifest_of(volume_id: &str, held: &Held, entries: Vec<Entry>) -> Manifest {
+    let key = held.key().clone();
+    Manifest {
+        volume_id: volume_id.to_string(),
+        volume_size: held.size(),
+        encrypted: held.encrypted(),
+        kms_key_arn: key.kms_key_arn,
+        wrapped_dek: key.wrapped_dek,
+        dek_context: key.dek_context,
+        entries,
+    }
+}
+
+/// The data key `m` keeps, as a volume header keeps it.
+fn stored_key(m: &Manifest) -> StoredKey {
+    StoredKey {
+        kms_key_arn: m.kms_key_arn.clone(),
+        wrapped_dek: m.wrapped_dek.clone(),
+        dek_context: m.dek_context.clone(),
+    }
 }
 
 /// Total bytes of the regular files under `dir` (for the progress line).
@@ -109,16 +134,9 @@ fn du(dir: &Path) -> u64 {
     total
 }
 
-/// What keeps a volume still while it is read (held until dropped, never read).
-#[allow(dead_code)]
-enum Still {
-    Locked(FileLock),
-    Frozen(crate::volume::control::Frozen),
-}
-
 impl SnapshotService {
     pub fn new(home: Home, kms: Arc<dyn Client>) -> SnapshotService {
-        let volumes = VolumeService::new(home.clone(), kms.clone());
+        let volumes = Volumes::new(home.clone(), kms.clone());
         let store = LocalStore::new(&home.root().join("snapshots").join("objects"));
         SnapshotService {
             home,
@@ -169,12 +187,8 @@ impl SnapshotService {
 
     pub fn describe(&self, id: &str) -> Result<SnapshotInfo, SnapshotError> {
         let p = self.record_path(id)?;
-        let b = match std::fs::read(&p) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(SnapshotError::NotFound(id.to_string()));
-            }
-            Err(e) => return Err(SnapshotError::io(&p, e)),
+        let Some(b) = unless_missing(std::fs::read(&p), &p)? else {
+            return Err(SnapshotError::NotFound(id.to_string()));
         };
         serde_json::from_slice(&b)
             .map_err(|e| SnapshotError::Invalid(format!("{}: damaged record: {e}", p.display())))
@@ -183,10 +197,8 @@ impl SnapshotService {
     /// Every snapshot, oldest first.
     pub fn list(&self) -> Result<Vec<SnapshotInfo>, SnapshotError> {
         let dir = self.records();
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(SnapshotError::io(&dir, e)),
+        let Some(rd) = unless_missing(std::fs::read_dir(&dir), &dir)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for e in rd.flatten() {
@@ -273,38 +285,18 @@ impl SnapshotService {
     ) -> Result<SnapshotInfo, SnapshotError> {
         let _lock = self.lock()?;
         self.clean_tmp();
-        let dir = self.volumes.volume_dir(volume_id)?;
-        let lock = dir.join("lock");
-        let still = match FileLock::acquire(&lock, Duration::ZERO) {
-            Ok(l) => Still::Locked(l),
-            Err(_) => match self.volumes.mounted(volume_id) {
-                Some(m) => Still::Frozen(crate::volume::control::freeze(&dir, &m.mount_point)?),
-                None => Still::Locked(
-                    FileLock::acquire(&lock, fsutil::lock_timeout())
-                        .map_err(|_| VolumeError::InUse(volume_id.to_string()))?,
-                ),
-            },
-        };
-        let h = self.volumes.header(volume_id)?;
-        let prev = self.previous(volume_id, &h.body.wrapped_dek);
-        let data = dir.join("data");
+        let held = self.volumes.hold(volume_id)?;
+        let prev = self.previous(volume_id, &held.key().wrapped_dek);
         let mut progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            Progress::new(&format!("snapshot of {volume_id}"), du(&data))
+            Progress::new(&format!("snapshot of {volume_id}"), du(held.tree()))
         } else {
             Progress::hidden()
         };
-        let (entries, stats) = tree::capture(&data, &self.store, prev.as_ref(), &mut progress)?;
-        drop(still);
+        let (entries, stats) =
+            tree::capture(held.tree(), &self.store, prev.as_ref(), &mut progress)?;
+        let m = manifest_of(volume_id, &held, entries);
+        drop(held);
         progress.finish();
-        let m = Manifest {
-            volume_id: volume_id.to_string(),
-            volume_size: h.size,
-            encrypted: h.encrypted,
-            kms_key_arn: h.body.kms_key_arn.clone(),
-            wrapped_dek: h.body.wrapped_dek.clone(),
-            dek_context: h.body.dek_context.clone(),
-            entries,
-        };
         self.commit(&m, description, None, stats.bytes_added, stats.chunks_added)
     }
 
@@ -432,7 +424,7 @@ impl SnapshotService {
 
     fn restore_into(
         &self,
-        volumes: &VolumeService,
+        volumes: &Volumes,
         info: &SnapshotInfo,
         m: &Manifest,
         opts: &CreateVolume,
@@ -447,58 +439,42 @@ impl SnapshotService {
         let size = opts.size.max(m.volume_size);
         let (encrypt, same) = self.target(info, m, opts.kms_key_id.as_deref(), opts.encrypted)?;
         let mut progress = Progress::new(&format!("restore of {id}"), m.data_bytes());
+        let dek = if m.encrypted {
+            Some(self.unwrap(info, m)?)
+        } else {
+            None
+        };
         if same {
-            let dek = if m.encrypted {
-                Some(self.unwrap(info, m)?)
-            } else {
-                None
-            };
-            let body = HeaderBody {
-                kms_key_arn: m.kms_key_arn.clone(),
-                wrapped_dek: m.wrapped_dek.clone(),
-                dek_context: m.dek_context.clone(),
-                snapshot_id: Some(id.clone()),
-            };
-            return volumes.create_restored(size, body, dek.as_ref(), |data| {
+            return volumes.create_restored(size, stored_key(m), id, dek.as_ref(), |data| {
                 tree::restore(m, data, &self.store, &mut progress)
             });
         }
         debug_assert!(encrypt);
-        // A new data key: lay the snapshot's tree out in scratch space under its own key,
-        // then copy the plaintext into a new volume under the new key.
-        let src_keys = if m.encrypted {
-            Some(VolumeKeys::derive(&self.unwrap(info, m)?))
-        } else {
-            None
+        let opts = CreateVolume {
+            size,
+            kms_key_id: opts.kms_key_id.clone(),
+            encrypted: Some(true),
+            snapshot_id: Some(id.clone()),
         };
+        self.reencrypt(volumes, m, dek.as_ref(), &opts, &mut progress)
+    }
+
+    /// A new data key: lay the snapshot's stored tree out in scratch space under its own key
+    /// (`dek`), then copy the plaintext into a new volume made as `opts` asks.
+    fn reencrypt(
+        &self,
+        volumes: &Volumes,
+        m: &Manifest,
+        dek: Option<&SecretKey>,
+        opts: &CreateVolume,
+        progress: &mut Progress,
+    ) -> Result<VolumeInfo, SnapshotError> {
         let scratch = self.root().join("tmp").join(new_id()?);
-        let data = scratch.join("data");
-        fsutil::create_dir_durable(&data, 0o700).map_err(|e| SnapshotError::io(&data, e))?;
-        let r = (|| {
-            tree::restore(m, &data, &self.store, &mut Progress::hidden())?;
-            let src = VolumeFs::new(&data, src_keys, m.volume_size).map_err(VolumeError::from)?;
-            let v = volumes.create(&CreateVolume {
-                size,
-                kms_key_id: opts.kms_key_id.clone(),
-                encrypted: Some(true),
-                snapshot_id: Some(id.clone()),
-            })?;
-            let copied = volumes
-                .open(&v.volume_id)
-                .map_err(SnapshotError::from)
-                .and_then(|o| {
-                    copy_tree(&src, &o.fs, &mut progress)?;
-                    if let Ok(f) = std::fs::File::open(o.dir.join("data")) {
-                        let _ = nix::unistd::syncfs(&f);
-                    }
-                    Ok(())
-                });
-            if let Err(e) = copied {
-                let _ = volumes.delete(&v.volume_id);
-                return Err(e);
-            }
-            Ok(volumes.describe(&v.volume_id)?)
-        })();
+        fsutil::create_dir_durable(&scratch, 0o700).map_err(|e| SnapshotError::io(&scratch, e))?;
+        let r = tree::restore(m, &scratch, &self.store, &mut Progress::hidden()).and_then(|()| {
+            let mut told = |n| progress.add(n);
+            Ok(volumes.create_reencrypted(&scratch, dek, m.volume_size, opts, &mut told)?)
+        });
         let _ = std::fs::remove_dir_all(&scratch);
         r
     }
@@ -519,7 +495,7 @@ impl SnapshotService {
                 "--unencrypted and --kms-key-id contradict each other".into(),
             ));
         }
-        let by_default = self.volumes.settings()?.encryption_by_default;
+        let by_default = self.volumes.encryption_by_default()?;
         let encrypt = m.encrypted || key.is_some() || encrypted == Some(true) || by_default;
         let same = if m.encrypted {
             match key {
@@ -557,7 +533,7 @@ impl SnapshotService {
         }
         let dir = self.root().join("tmp").join("volumes");
         fsutil::create_dir_durable(&dir, 0o700).map_err(|e| SnapshotError::io(&dir, e))?;
-        let scratch = VolumeService::with_dir(self.home.clone(), self.kms.clone(), dir);
+        let scratch = Volumes::in_dir(self.home.clone(), self.kms.clone(), dir);
         let r = (|| {
             let v = self.restore_into(
                 &scratch,
@@ -570,20 +546,12 @@ impl SnapshotService {
                     snapshot_id: Some(id.to_string()),
                 },
             )?;
-            let h = scratch.header(&v.volume_id)?;
-            let data = scratch.volume_dir(&v.volume_id)?.join("data");
-            let mut progress = Progress::new(&format!("copy of {id}"), du(&data));
-            let (entries, stats) = tree::capture(&data, &self.store, None, &mut progress)?;
+            let held = scratch.hold(&v.volume_id)?;
+            let mut progress = Progress::new(&format!("copy of {id}"), du(held.tree()));
+            let (entries, stats) = tree::capture(held.tree(), &self.store, None, &mut progress)?;
             progress.finish();
-            let nm = Manifest {
-                volume_id: info.volume_id.clone(),
-                volume_size: h.size,
-                encrypted: true,
-                kms_key_arn: h.body.kms_key_arn.clone(),
-                wrapped_dek: h.body.wrapped_dek.clone(),
-                dek_context: h.body.dek_context.clone(),
-                entries,
-            };
+            let nm = manifest_of(&info.volume_id, &held, entries);
+            drop(held);
             self.commit(&nm, &desc, Some(id), stats.bytes_added, stats.chunks_added)
         })();
         self.clean_tmp();
@@ -592,6 +560,6 @@ impl SnapshotService {
 
     /// The principal this service acts as, for callers that set up KMS clients.
     pub fn principal() -> &'static str {
-        PRINCIPAL
+        backing::EBS_PRINCIPAL
     }
 }

@@ -37,7 +37,7 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
-    pub fn new(root: &Path) -> LocalStore {
+    pub(crate) fn new(root: &Path) -> LocalStore {
         LocalStore {
             root: root.to_path_buf(),
             dirty: Mutex::new(HashSet::new()),
@@ -132,6 +132,6 @@ impl ObjectStore for LocalStore {
 }
 
 /// `data`'s object name.
-pub fn name_of(data: &[u8]) -> Hash {
+pub(crate) fn name_of(data: &[u8]) -> Hash {
     sha256(data)
 }

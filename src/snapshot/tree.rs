@@ -18,20 +18,13 @@ use std::path::{Path, PathBuf};
 
 /// What a capture did.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct CaptureStats {
+pub(super) struct CaptureStats {
     /// Bytes of chunks added to the store.
-    pub bytes_added: u64,
-    pub chunks_added: u64,
+    pub(super) bytes_added: u64,
+    pub(super) chunks_added: u64,
     /// Bytes of backing files read (unchanged files are not read).
-    pub bytes_read: u64,
-    pub files_skipped: u64,
-}
-
-fn io_at(path: &Path, e: io::Error) -> SnapshotError {
-    SnapshotError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    }
+    pub(super) bytes_read: u64,
+    pub(super) files_skipped: u64,
 }
 
 fn join(data: &Path, rel: &[u8]) -> PathBuf {
@@ -48,7 +41,7 @@ fn ns(secs: i64, nsec: i64) -> i64 {
 
 /// Walk `data` and store every file's chunks that the store lacks. Files whose path, size,
 /// mtime, ctime and inode match `prev` reuse its chunk list without being read.
-pub fn capture(
+pub(super) fn capture(
     data: &Path,
     store: &dyn ObjectStore,
     prev: Option<&Manifest>,
@@ -63,16 +56,50 @@ pub fn capture(
                 .collect()
         })
         .unwrap_or_default();
+    let mut c = Capture {
+        data,
+        store,
+        prev,
+        links: HashMap::new(),
+        stats: CaptureStats::default(),
+        progress,
+    };
     let mut out = Vec::new();
-    let mut stats = CaptureStats::default();
-    let mut links: HashMap<u64, Vec<u8>> = HashMap::new();
     let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
     while let Some(rel) = stack.pop() {
-        let p = join(data, &rel);
-        let m = fs::symlink_metadata(&p).map_err(|e| io_at(&p, e))?;
+        if let Some(e) = c.entry(rel, &mut stack)? {
+            out.push(e);
+        }
+    }
+    Ok((out, c.stats))
+}
+
+/// One capture's state: what it reads and where it stores, what it has seen.
+struct Capture<'a> {
+    data: &'a Path,
+    store: &'a dyn ObjectStore,
+    /// The previous manifest's files by path.
+    prev: HashMap<&'a [u8], &'a Entry>,
+    /// Inode of a multiply-linked file -> the first path it was seen at.
+    links: HashMap<u64, Vec<u8>>,
+    stats: CaptureStats,
+    progress: &'a mut Progress,
+}
+
+impl Capture<'_> {
+    /// The entry of `rel` (None for a device node, which is not kept); a directory's
+    /// children go on `stack`.
+    fn entry(
+        &mut self,
+        rel: Vec<u8>,
+        stack: &mut Vec<Vec<u8>>,
+    ) -> Result<Option<Entry>, SnapshotError> {
+        use std::os::unix::fs::FileTypeExt;
+        let p = join(self.data, &rel);
+        let m = fs::symlink_metadata(&p).map_err(|e| SnapshotError::io(&p, e))?;
         let ft = m.file_type();
         let mut e = Entry {
-            path: rel.clone(),
+            path: rel,
             kind: EntryKind::Dir,
             mode: m.mode() & 0o7777,
             uid: m.uid(),
@@ -86,54 +113,21 @@ pub fn capture(
             xattrs: Vec::new(),
             chunks: Vec::new(),
         };
-        use std::os::unix::fs::FileTypeExt;
         if ft.is_dir() {
-            let mut names: Vec<Vec<u8>> = fs::read_dir(&p)
-                .map_err(|e| io_at(&p, e))?
-                .map(|d| d.map(|d| d.file_name().as_bytes().to_vec()))
-                .collect::<Result<_, _>>()
-                .map_err(|e| io_at(&p, e))?;
-            // Reverse order on the stack gives sorted order out.
-            names.sort_unstable_by(|a, b| b.cmp(a));
-            for n in names {
-                let mut c = rel.clone();
-                if !c.is_empty() {
-                    c.push(b'/');
-                }
-                c.extend_from_slice(&n);
-                stack.push(c);
-            }
+            push_children(&p, &e.path, stack)?;
         } else if ft.is_file() {
-            if m.nlink() > 1 {
-                if let Some(first) = links.get(&m.ino()) {
-                    e.kind = EntryKind::HardLink;
-                    e.target = first.clone();
-                    out.push(e);
-                    continue;
-                }
-                links.insert(m.ino(), rel.clone());
+            if let Some(first) = self.earlier_link(&e.path, &m) {
+                e.kind = EntryKind::HardLink;
+                e.target = first;
+                return Ok(Some(e));
             }
             e.kind = EntryKind::File;
             e.size = m.len();
-            match prev.get(rel.as_slice()) {
-                Some(pe)
-                    if pe.size == e.size
-                        && pe.mtime_ns == e.mtime_ns
-                        && pe.ctime_ns == e.ctime_ns
-                        && pe.ino == e.ino =>
-                {
-                    e.chunks = pe.chunks.clone();
-                    stats.files_skipped += 1;
-                    progress.add(e.size);
-                }
-                _ => {
-                    e.chunks = store_file(&p, e.size, store, &mut stats, progress)?;
-                }
-            }
+            self.contents(&p, &mut e)?;
         } else if ft.is_symlink() {
             e.kind = EntryKind::Symlink;
             e.target = fs::read_link(&p)
-                .map_err(|e| io_at(&p, e))?
+                .map_err(|e| SnapshotError::io(&p, e))?
                 .as_os_str()
                 .as_bytes()
                 .to_vec();
@@ -143,44 +137,95 @@ pub fn capture(
             e.kind = EntryKind::Socket;
         } else {
             // Device nodes cannot be made in a volume; nothing else to keep.
-            continue;
+            return Ok(None);
         }
-        e.xattrs = read_xattrs(&p).map_err(|err| io_at(&p, err))?;
-        out.push(e);
+        e.xattrs = read_xattrs(&p).map_err(|err| SnapshotError::io(&p, err))?;
+        Ok(Some(e))
     }
-    Ok((out, stats))
+
+    /// The first path of the file `m` if it has more links and one was seen before;
+    /// otherwise None, and `rel` is remembered as its first path.
+    fn earlier_link(&mut self, rel: &[u8], m: &fs::Metadata) -> Option<Vec<u8>> {
+        if m.nlink() <= 1 {
+            return None;
+        }
+        if let Some(first) = self.links.get(&m.ino()) {
+            return Some(first.clone());
+        }
+        self.links.insert(m.ino(), rel.to_vec());
+        None
+    }
+
+    /// The chunk list of file entry `e` at `p`: the previous snapshot's if the file is
+    /// unchanged, else read and stored.
+    fn contents(&mut self, p: &Path, e: &mut Entry) -> Result<(), SnapshotError> {
+        match self.prev.get(e.path.as_slice()) {
+            Some(pe)
+                if pe.size == e.size
+                    && pe.mtime_ns == e.mtime_ns
+                    && pe.ctime_ns == e.ctime_ns
+                    && pe.ino == e.ino =>
+            {
+                e.chunks = pe.chunks.clone();
+                self.stats.files_skipped += 1;
+                self.progress.add(e.size);
+            }
+            _ => e.chunks = self.store_file(p, e.size)?,
+        }
+        Ok(())
+    }
+
+    fn store_file(&mut self, p: &Path, size: u64) -> Result<Vec<Hash>, SnapshotError> {
+        let mut f = File::open(p).map_err(|e| SnapshotError::io(p, e))?;
+        let mut chunks = Vec::with_capacity(size.div_ceil(CHUNK as u64) as usize);
+        let mut buf = vec![0u8; CHUNK];
+        let mut left = size;
+        while left > 0 {
+            let want = left.min(CHUNK as u64) as usize;
+            f.read_exact(&mut buf[..want])
+                .map_err(|e| SnapshotError::io(p, e))?;
+            let h = name_of(&buf[..want]);
+            let store_err = |e| SnapshotError::Store(format!("{}: {e}", p.display()));
+            if self
+                .store
+                .put_if_absent(&h, &buf[..want])
+                .map_err(store_err)?
+            {
+                self.stats.bytes_added += want as u64;
+                self.stats.chunks_added += 1;
+            }
+            self.stats.bytes_read += want as u64;
+            chunks.push(h);
+            left -= want as u64;
+            self.progress.add(want as u64);
+        }
+        Ok(chunks)
+    }
 }
 
-fn store_file(
-    p: &Path,
-    size: u64,
-    store: &dyn ObjectStore,
-    stats: &mut CaptureStats,
-    progress: &mut Progress,
-) -> Result<Vec<Hash>, SnapshotError> {
-    let mut f = File::open(p).map_err(|e| io_at(p, e))?;
-    let mut chunks = Vec::with_capacity(size.div_ceil(CHUNK as u64) as usize);
-    let mut buf = vec![0u8; CHUNK];
-    let mut left = size;
-    while left > 0 {
-        let want = left.min(CHUNK as u64) as usize;
-        f.read_exact(&mut buf[..want]).map_err(|e| io_at(p, e))?;
-        let h = name_of(&buf[..want]);
-        let store_err = |e| SnapshotError::Store(format!("{}: {e}", p.display()));
-        if store.put_if_absent(&h, &buf[..want]).map_err(store_err)? {
-            stats.bytes_added += want as u64;
-            stats.chunks_added += 1;
+/// Push the children of directory `p` (at `rel`) on `stack`, so that they come off it in
+/// sorted order.
+fn push_children(p: &Path, rel: &[u8], stack: &mut Vec<Vec<u8>>) -> Result<(), SnapshotError> {
+    let mut names: Vec<Vec<u8>> = fs::read_dir(p)
+        .map_err(|e| SnapshotError::io(p, e))?
+        .map(|d| d.map(|d| d.file_name().as_bytes().to_vec()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| SnapshotError::io(p, e))?;
+    // Reverse order on the stack gives sorted order out.
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    for n in names {
+        let mut c = rel.to_vec();
+        if !c.is_empty() {
+            c.push(b'/');
         }
-        stats.bytes_read += want as u64;
-        chunks.push(h);
-        left -= want as u64;
-        progress.add(want as u64);
+        c.extend_from_slice(&n);
+        stack.push(c);
     }
-    Ok(chunks)
+    Ok(())
 }
 
 /// Fetch a chunk and check it against its name.
-pub fn fetch(store: &dyn ObjectStore, h: &Hash) -> Result<Vec<u8>, SnapshotError> {
+pub(super) fn fetch(store: &dyn ObjectStore, h: &Hash) -> Result<Vec<u8>, SnapshotError> {
     let name = crate::crypto::hex(h);
     let b = store.get(h).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => SnapshotError::MissingChunk(name.clone()),
@@ -193,7 +238,7 @@ pub fn fetch(store: &dyn ObjectStore, h: &Hash) -> Result<Vec<u8>, SnapshotError
 }
 
 /// Write the backing tree of `m` into the empty directory `data`.
-pub fn restore(
+pub(super) fn restore(
     m: &Manifest,
     data: &Path,
     store: &dyn ObjectStore,
@@ -225,7 +270,7 @@ pub fn restore(
                 }
             }
         };
-        r.map_err(|err| io_at(&p, err))?;
+        r.map_err(|err| SnapshotError::io(&p, err))?;
     }
     // Metadata after contents; directories deepest first so their times stay.
     for e in m.entries.iter().rev() {
@@ -233,7 +278,7 @@ pub fn restore(
             continue;
         }
         let p = join(data, &e.path);
-        set_meta(e, &p).map_err(|err| io_at(&p, err))?;
+        set_meta(e, &p).map_err(|err| SnapshotError::io(&p, err))?;
     }
     Ok(())
 }
@@ -249,7 +294,7 @@ fn restore_file(
         .create_new(true)
         .mode(0o600)
         .open(p)
-        .map_err(|err| io_at(p, err))?;
+        .map_err(|err| SnapshotError::io(p, err))?;
     let mut off = 0u64;
     for h in &e.chunks {
         let b = fetch(store, h).map_err(|err| match err {
@@ -265,7 +310,7 @@ fn restore_file(
         for (i, blk) in b.chunks(4096).enumerate() {
             if blk.iter().any(|&x| x != 0) {
                 f.write_all_at(blk, off + (i * 4096) as u64)
-                    .map_err(|err| io_at(p, err))?;
+                    .map_err(|err| SnapshotError::io(p, err))?;
             }
         }
         off += b.len() as u64;
@@ -278,7 +323,7 @@ fn restore_file(
             e.size
         )));
     }
-    f.set_len(e.size).map_err(|err| io_at(p, err))?;
+    f.set_len(e.size).map_err(|err| SnapshotError::io(p, err))?;
     Ok(())
 }
 

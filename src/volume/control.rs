@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The socket's name in the volume directory.
-pub const SOCKET: &str = "ctl.sock";
+pub(crate) const SOCKET: &str = "ctl.sock";
 
 /// Listen on `dir/ctl.sock` in a background thread for as long as the process lives.
 pub fn serve(dir: &Path, fs: Arc<VolumeFs>) -> std::io::Result<()> {
@@ -65,7 +65,7 @@ fn handle(conn: UnixStream, fs: &VolumeFs) {
 }
 
 /// Changes to a mounted volume held by its daemon; dropping this thaws it.
-pub struct Frozen {
+pub(crate) struct Frozen {
     conn: UnixStream,
 }
 
@@ -77,7 +77,7 @@ impl Drop for Frozen {
 
 /// Push the kernel's dirty pages of the mount at `mountpoint` to its daemon (syncfs), then
 /// ask the daemon of the volume in `dir` to hold all changes.
-pub fn freeze(dir: &Path, mountpoint: &Path) -> Result<Frozen, VolumeError> {
+pub(crate) fn freeze(dir: &Path, mountpoint: &Path) -> Result<Frozen, VolumeError> {
     if let Ok(f) = std::fs::File::open(mountpoint) {
         let _ = nix::unistd::syncfs(&f);
     }

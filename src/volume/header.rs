@@ -23,10 +23,10 @@ use std::collections::BTreeMap;
 use zerocopy::little_endian::{I64, U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-pub const MAGIC: [u8; 8] = *b"KMSFSVOL";
-pub const VERSION: u16 = 1;
-pub const FIXED_LEN: usize = 64;
-pub const SEAL_LEN: usize = 32;
+const MAGIC: [u8; 8] = *b"KMSFSVOL";
+const VERSION: u16 = 1;
+const FIXED_LEN: usize = 64;
+const SEAL_LEN: usize = 32;
 const FLAG_ENCRYPTED: u16 = 1;
 
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Clone, Copy)]

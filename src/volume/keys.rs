@@ -10,11 +10,11 @@ const SALT: &[u8] = b"kmsfs volume v1";
 /// The subkeys of one DEK.
 pub struct VolumeKeys {
     /// AES-256-XTS for file contents.
-    pub xts: XtsKey,
+    pub(crate) xts: XtsKey,
     /// Deterministic AES-256-GCM-SIV for names.
     pub names: AeadKey,
     /// AES-256-GCM-SIV (random nonces) for symlink targets and xattr values.
-    pub meta: AeadKey,
+    pub(crate) meta: AeadKey,
     /// HMAC-SHA-256 key sealing the volume header.
     pub header_mac: SecretKey,
 }

@@ -2,20 +2,30 @@
 //! with a per-volume data key (DEK). The DEK comes from GenerateDataKeyWithoutPlaintext
 //! under the volume's KMS key, is stored only wrapped in the volume header, and is
 //! decrypted into memory at mount. The service reaches KMS only through `kms::Client`.
+//!
+//! - [`service`]: create, list, describe, delete and open volumes, the account's settings,
+//!   and a volume directory's layout (`volume.hdr`, `data/`, `lock`, `mount.json`);
+//! - [`header`], [`keys`]: the header format and the DEK's subkeys;
+//! - [`control`]: the mount daemon's control socket (freeze and thaw);
+//! - [`backing`]: the one interface the snapshot layer uses;
+//! - `fs`, `content`, `names`, `behind`, `spin`, `fuse`: the file system and its FUSE adaptor.
 
+pub mod backing;
 pub mod behind;
 pub mod content;
-pub mod control;
+pub(crate) mod control;
 pub mod fs;
 pub mod fuse;
 pub mod header;
 pub mod keys;
 pub mod names;
-pub mod service;
+pub(crate) mod service;
 pub mod spin;
 
 pub use fs::{FsError, VolumeFs};
-pub use service::{CreateVolume, EbsSettings, MountedVolume, VolumeInfo, VolumeService};
+pub use service::{
+    CreateVolume, EBS_PRINCIPAL, EbsSettings, MountedVolume, OpenVolume, VolumeInfo, VolumeService,
+};
 
 use crate::kms::KmsError;
 use std::path::PathBuf;
@@ -50,6 +60,8 @@ pub enum VolumeError {
     Kms(#[from] KmsError),
     #[error("{0}")]
     Fs(#[from] FsError),
+    #[error("copying the volume's files: {0}")]
+    Copy(String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -65,6 +77,25 @@ impl VolumeError {
             source,
         }
     }
+}
+
+/// A new EBS resource id: `prefix` (`vol`, `snap`), a dash and 17 random lowercase hex
+/// digits.
+pub(crate) fn new_resource_id(prefix: &str) -> Result<String, crate::crypto::CryptoError> {
+    let mut b = [0u8; 9];
+    crate::crypto::fill_random(&mut b)?;
+    Ok(format!("{prefix}-{}", &crate::crypto::hex(&b)[..17]))
+}
+
+/// Whether `id` has the form of [`new_resource_id`]`(prefix)`.
+pub(crate) fn is_resource_id(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|h| {
+            h.len() == 17
+                && h.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        })
 }
 
 /// Parse a size such as `20GiB`, `512MiB`, `1G` (1 MiB to 64 TiB).

@@ -1,15 +1,21 @@
 //! The volume service: create, list, describe and delete volumes, the account's
 //! encryption-by-default settings, and opening a volume for mounting (Decrypt of its DEK).
 //! It acts as its own service principal (`ebs.amazonaws.com`) through `kms::Client`.
+//!
+//! A volume's directory (`volumes/<id>/` in the home) holds `volume.hdr` (written last: the
+//! directory is a volume once it exists), `data/` (the stored tree the file system keeps),
+//! `lock` (held while mounted or changed), and while mounted `mount.json` and `ctl.sock`.
+//! These names are spelled here only.
 
 use super::header::{HeaderBody, VolumeHeader};
 use super::keys::VolumeKeys;
-use super::{VolumeError, VolumeFs};
+use super::{VolumeError, VolumeFs, is_resource_id, new_resource_id};
 use crate::crypto::SecretKey;
 use crate::fsutil::{self, FileLock};
 use crate::home::Home;
 use crate::kms::Client;
 use crate::kms::types::{DecryptRequest, GenerateDataKeyRequest, KeyIdRequest};
+use crate::timefmt::now_ms;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +25,17 @@ use std::sync::Arc;
 pub const EBS_PRINCIPAL: &str = "ebs.amazonaws.com";
 /// The AWS-managed default key.
 pub const DEFAULT_KEY_ALIAS: &str = "alias/aws/ebs";
+
+/// The header in a volume's directory.
+const HEADER: &str = "volume.hdr";
+/// The stored tree (ciphertext names and contents when encrypted) in a volume's directory.
+const DATA: &str = "data";
+/// The lock file in a volume's directory.
+const LOCK: &str = "lock";
+/// Where a mounted volume is, beside its header.
+const MOUNT_RECORD: &str = "mount.json";
+/// The prefix of volume ids.
+const ID_PREFIX: &str = "vol";
 
 /// Account settings for volumes (`ebs.json` in the home).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,11 +115,17 @@ pub struct VolumeService {
 }
 
 fn valid_id(id: &str) -> bool {
-    id.len() == 21
-        && id.starts_with("vol-")
-        && id[4..]
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    is_resource_id(ID_PREFIX, id)
+}
+
+/// The stored tree in the volume directory `dir`.
+pub(crate) fn data_dir(dir: &Path) -> PathBuf {
+    dir.join(DATA)
+}
+
+/// The lock file of the volume directory `dir`.
+pub(crate) fn lock_file(dir: &Path) -> PathBuf {
+    dir.join(LOCK)
 }
 
 impl VolumeService {
@@ -113,7 +136,7 @@ impl VolumeService {
 
     /// A service whose volumes live in `dir` (scratch volumes, e.g. while a snapshot is
     /// copied under a new key); settings still come from the home.
-    pub fn with_dir(home: Home, kms: Arc<dyn Client>, dir: PathBuf) -> VolumeService {
+    pub(crate) fn with_dir(home: Home, kms: Arc<dyn Client>, dir: PathBuf) -> VolumeService {
         VolumeService { home, kms, dir }
     }
 
@@ -135,7 +158,7 @@ impl VolumeService {
             return Err(VolumeError::BadId(id.to_string()));
         }
         let d = self.volumes_dir().join(id);
-        if !d.join("volume.hdr").exists() {
+        if !d.join(HEADER).exists() {
             return Err(VolumeError::NotFound(id.to_string()));
         }
         Ok(d)
@@ -194,46 +217,22 @@ impl VolumeService {
             (None, None) => settings.encryption_by_default,
         };
         let id = new_id()?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as i64;
+        let now = now_ms();
         let (body, mac_key) = if encrypted {
             let key = opts
                 .kms_key_id
                 .clone()
                 .or(settings.default_kms_key_id.clone())
                 .unwrap_or_else(|| DEFAULT_KEY_ALIAS.to_string());
-            let ctx: BTreeMap<String, String> = [("aws:ebs:id".to_string(), id.clone())].into();
-            let r = self
-                .kms
-                .generate_data_key_without_plaintext(GenerateDataKeyRequest {
-                    key_id: key,
-                    key_spec: Some("AES_256".into()),
-                    encryption_context: Some(ctx.clone()),
-                    ..Default::default()
-                })?;
-            // Unwrap once to derive the header MAC key; the DEK is dropped (zeroized) here.
-            let dek = self.unwrap_dek(&id, &r.key_id, &r.ciphertext_blob, &ctx)?;
-            (
-                HeaderBody {
-                    kms_key_arn: Some(r.key_id),
-                    wrapped_dek: Some(r.ciphertext_blob),
-                    dek_context: ctx,
-                    snapshot_id: opts.snapshot_id.clone(),
-                },
-                Some(VolumeKeys::header_mac(&dek)),
-            )
+            self.new_dek(&id, key, opts.snapshot_id.clone())?
         } else {
-            (
-                HeaderBody {
-                    kms_key_arn: None,
-                    wrapped_dek: None,
-                    dek_context: BTreeMap::new(),
-                    snapshot_id: opts.snapshot_id.clone(),
-                },
-                None,
-            )
+            let body = HeaderBody {
+                kms_key_arn: None,
+                wrapped_dek: None,
+                dek_context: BTreeMap::new(),
+                snapshot_id: opts.snapshot_id.clone(),
+            };
+            (body, None)
         };
         let h = VolumeHeader {
             volume_id: id.clone(),
@@ -242,10 +241,7 @@ impl VolumeService {
             encrypted,
             body,
         };
-        let dir = self.volumes_dir().join(&id);
-        fsutil::create_dir_durable(&dir, 0o700).map_err(|e| VolumeError::io(&dir, e))?;
-        let data = dir.join("data");
-        std::fs::create_dir(&data).map_err(|e| VolumeError::io(&data, e))?;
+        let (dir, data) = self.lay_out(&id)?;
         // The root's directory id, so that an empty volume's layout is complete.
         if encrypted {
             let mut id16 = [0u8; 16];
@@ -254,15 +250,50 @@ impl VolumeService {
             let p = data.join(super::names::DIRIV);
             fsutil::atomic_write(&p, &id16, 0o400).map_err(|e| VolumeError::io(&p, e))?;
         }
-        let hp = dir.join("volume.hdr");
-        fsutil::atomic_write(&hp, &h.encode(mac_key.as_ref()), 0o600)
-            .map_err(|e| VolumeError::io(&hp, e))?;
+        write_header(&dir, &h, mac_key.as_ref())?;
         self.describe(&id)
+    }
+
+    /// A new DEK for volume `id` under `key` (GenerateDataKeyWithoutPlaintext), as the header
+    /// body keeps it, and its header MAC key.
+    fn new_dek(
+        &self,
+        id: &str,
+        key: String,
+        snapshot_id: Option<String>,
+    ) -> Result<(HeaderBody, Option<SecretKey>), VolumeError> {
+        let ctx: BTreeMap<String, String> = [("aws:ebs:id".to_string(), id.to_string())].into();
+        let r = self
+            .kms
+            .generate_data_key_without_plaintext(GenerateDataKeyRequest {
+                key_id: key,
+                key_spec: Some("AES_256".into()),
+                encryption_context: Some(ctx.clone()),
+                ..Default::default()
+            })?;
+        // Unwrap once to derive the header MAC key; the DEK is dropped (zeroized) here.
+        let dek = self.unwrap_dek(id, &r.key_id, &r.ciphertext_blob, &ctx)?;
+        let body = HeaderBody {
+            kms_key_arn: Some(r.key_id),
+            wrapped_dek: Some(r.ciphertext_blob),
+            dek_context: ctx,
+            snapshot_id,
+        };
+        Ok((body, Some(VolumeKeys::header_mac(&dek))))
+    }
+
+    /// Make the directory of a new volume `id` and its empty stored tree: `(dir, data)`.
+    fn lay_out(&self, id: &str) -> Result<(PathBuf, PathBuf), VolumeError> {
+        let dir = self.volumes_dir().join(id);
+        fsutil::create_dir_durable(&dir, 0o700).map_err(|e| VolumeError::io(&dir, e))?;
+        let data = data_dir(&dir);
+        std::fs::create_dir(&data).map_err(|e| VolumeError::io(&data, e))?;
+        Ok((dir, data))
     }
 
     /// Decrypt a wrapped DEK through KMS (as the volume service), naming `volume` and the
     /// key if KMS refuses.
-    pub fn unwrap_dek(
+    fn unwrap_dek(
         &self,
         volume: &str,
         key: &str,
@@ -289,7 +320,7 @@ impl VolumeService {
     /// Create a volume whose backing tree `fill` writes (a restore that keeps the data key):
     /// the header, sealed with `dek`'s MAC key, is written last, so a crash part-way leaves
     /// no volume in `list`.
-    pub fn create_restored<E: From<VolumeError>>(
+    pub(crate) fn create_restored<E: From<VolumeError>>(
         &self,
         size: u64,
         body: HeaderBody,
@@ -297,21 +328,14 @@ impl VolumeService {
         fill: impl FnOnce(&Path) -> Result<(), E>,
     ) -> Result<VolumeInfo, E> {
         let id = new_id()?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as i64;
         let h = VolumeHeader {
             volume_id: id.clone(),
             size,
-            created_ms: now,
+            created_ms: now_ms(),
             encrypted: dek.is_some(),
             body,
         };
-        let dir = self.volumes_dir().join(&id);
-        fsutil::create_dir_durable(&dir, 0o700).map_err(|e| VolumeError::io(&dir, e))?;
-        let data = dir.join("data");
-        std::fs::create_dir(&data).map_err(|e| VolumeError::io(&data, e))?;
+        let (dir, data) = self.lay_out(&id)?;
         if let Err(e) = fill(&data) {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e);
@@ -320,16 +344,13 @@ impl VolumeService {
         if let Ok(f) = std::fs::File::open(&data) {
             let _ = nix::unistd::syncfs(&f);
         }
-        let hp = dir.join("volume.hdr");
-        let mac = dek.map(VolumeKeys::header_mac);
-        fsutil::atomic_write(&hp, &h.encode(mac.as_ref()), 0o600)
-            .map_err(|e| VolumeError::io(&hp, e))?;
+        write_header(&dir, &h, dek.map(VolumeKeys::header_mac).as_ref())?;
         Ok(self.describe(&id)?)
     }
 
     /// Read a volume's header (its seal is checked at mount, when the DEK is known).
     pub fn header(&self, id: &str) -> Result<VolumeHeader, VolumeError> {
-        let p = self.volume_dir(id)?.join("volume.hdr");
+        let p = self.volume_dir(id)?.join(HEADER);
         let b = std::fs::read(&p).map_err(|e| VolumeError::io(&p, e))?;
         let h = VolumeHeader::parse_unverified(&b).map_err(|e| at(&p, e))?;
         if h.volume_id != id {
@@ -345,11 +366,11 @@ impl VolumeService {
     }
 
     pub fn mounted(&self, id: &str) -> Option<MountedVolume> {
-        let p = self.volumes_dir().join(id).join("mount.json");
-        let m: MountedVolume = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+        let dir = self.volumes_dir().join(id);
+        let m: MountedVolume =
+            serde_json::from_slice(&std::fs::read(dir.join(MOUNT_RECORD)).ok()?).ok()?;
         // Only while its daemon holds the volume lock.
-        let lock = self.volumes_dir().join(id).join("lock");
-        match FileLock::acquire(&lock, std::time::Duration::ZERO) {
+        match FileLock::acquire(&lock_file(&dir), std::time::Duration::ZERO) {
             Ok(_) => None,
             Err(_) => Some(m),
         }
@@ -397,10 +418,10 @@ impl VolumeService {
     /// Delete a volume that is not mounted.
     pub fn delete(&self, id: &str) -> Result<(), VolumeError> {
         let dir = self.volume_dir(id)?;
-        let _lock = FileLock::acquire(&dir.join("lock"), std::time::Duration::ZERO)
+        let _lock = FileLock::acquire(&lock_file(&dir), std::time::Duration::ZERO)
             .map_err(|_| VolumeError::InUse(id.to_string()))?;
         // Remove the header first: a crash part-way leaves no half volume in `list`.
-        let hp = dir.join("volume.hdr");
+        let hp = dir.join(HEADER);
         fsutil::durable_remove(&hp).map_err(|e| VolumeError::io(&hp, e))?;
         std::fs::remove_dir_all(&dir).map_err(|e| VolumeError::io(&dir, e))?;
         Ok(())
@@ -409,10 +430,10 @@ impl VolumeService {
     /// Lock the volume, Decrypt its DEK, check its header, and open its filesystem.
     pub fn open(&self, id: &str) -> Result<OpenVolume, VolumeError> {
         let dir = self.volume_dir(id)?;
-        let lock = FileLock::acquire(&dir.join("lock"), std::time::Duration::ZERO)
+        let lock = FileLock::acquire(&lock_file(&dir), std::time::Duration::ZERO)
             .map_err(|_| VolumeError::InUse(id.to_string()))?;
         let h = self.header(id)?;
-        let hp = dir.join("volume.hdr");
+        let hp = dir.join(HEADER);
         let keys = if h.encrypted {
             let key = h.body.kms_key_arn.clone().unwrap_or_default();
             let blob = h
@@ -428,7 +449,7 @@ impl VolumeService {
         } else {
             None
         };
-        let fs = VolumeFs::new(&dir.join("data"), keys, h.size)?;
+        let fs = VolumeFs::new(&data_dir(&dir), keys, h.size)?;
         Ok(OpenVolume {
             header: h,
             fs: Arc::new(fs),
@@ -441,7 +462,7 @@ impl VolumeService {
 impl OpenVolume {
     /// Record where the volume is mounted (removed by [`OpenVolume::unmounted`]).
     pub fn mounted_at(&self, mount_point: &Path) -> Result<(), VolumeError> {
-        let p = self.dir.join("mount.json");
+        let p = self.dir.join(MOUNT_RECORD);
         let m = MountedVolume {
             volume_id: self.header.volume_id.clone(),
             mount_point: mount_point.to_path_buf(),
@@ -452,7 +473,7 @@ impl OpenVolume {
     }
 
     pub fn unmounted(&self) {
-        let _ = std::fs::remove_file(self.dir.join("mount.json"));
+        let _ = std::fs::remove_file(self.dir.join(MOUNT_RECORD));
         let _ = std::fs::remove_file(self.dir.join(super::control::SOCKET));
     }
 }
@@ -468,7 +489,11 @@ fn at(path: &Path, e: VolumeError) -> VolumeError {
 }
 
 fn new_id() -> Result<String, VolumeError> {
-    let mut b = [0u8; 9];
-    crate::crypto::fill_random(&mut b).map_err(|e| VolumeError::Invalid(e.to_string()))?;
-    Ok(format!("vol-{}", &crate::crypto::hex(&b)[..17]))
+    new_resource_id(ID_PREFIX).map_err(|e| VolumeError::Invalid(e.to_string()))
+}
+
+/// Write the header of the volume in `dir`: from here on the directory is a volume.
+fn write_header(dir: &Path, h: &VolumeHeader, mac: Option<&SecretKey>) -> Result<(), VolumeError> {
+    let hp = dir.join(HEADER);
+    fsutil::atomic_write(&hp, &h.encode(mac), 0o600).map_err(|e| VolumeError::io(&hp, e))
 }
