@@ -100,12 +100,9 @@ impl XtsKey {
         &self,
         buf: &mut [u8],
         unit_size: usize,
-        mut tweak_of: impl FnMut(usize) -> u128,
+        tweak_of: impl FnMut(usize) -> u128,
     ) {
-        assert!(unit_size >= BLOCK, "XTS data units are at least 16 bytes");
-        for (i, unit) in buf.chunks_mut(unit_size).enumerate() {
-            self.encrypt_unit(unit, tweak_of(i));
-        }
+        self.units(buf, unit_size, tweak_of, Dir::Encrypt);
     }
 
     /// Decrypt what [`XtsKey::encrypt_units`] encrypted.
@@ -116,11 +113,26 @@ impl XtsKey {
         &self,
         buf: &mut [u8],
         unit_size: usize,
+        tweak_of: impl FnMut(usize) -> u128,
+    ) {
+        self.units(buf, unit_size, tweak_of, Dir::Decrypt);
+    }
+
+    /// [`XtsKey::encrypt_units`] or [`XtsKey::decrypt_units`].
+    fn units(
+        &self,
+        buf: &mut [u8],
+        unit_size: usize,
         mut tweak_of: impl FnMut(usize) -> u128,
+        dir: Dir,
     ) {
         assert!(unit_size >= BLOCK, "XTS data units are at least 16 bytes");
         for (i, unit) in buf.chunks_mut(unit_size).enumerate() {
-            self.decrypt_unit(unit, tweak_of(i));
+            let tweak = tweak_of(i);
+            match dir {
+                Dir::Encrypt => self.encrypt_unit(unit, tweak),
+                Dir::Decrypt => self.decrypt_unit(unit, tweak),
+            }
         }
     }
 
@@ -449,7 +461,8 @@ mod tests {
     fn ciphertext_stealing_known_answers() {
         let (ours, _) = ieee_key();
         let tweak = 0xff_ffff_ffff;
-        let full: [(usize, &str); 3] = [
+        // The ciphertext in hex, or for the long ones the hex of its SHA-256.
+        let answers: [(usize, &str); 5] = [
             (17, "e084fe17a0f4d617b2f3865c2cd78d4464"),
             (
                 31,
@@ -459,15 +472,6 @@ mod tests {
                 33,
                 "64497e5a831e4a932c09be3e5393376def5e83dd76a0ea36c1b26e4b8dc944f2aa",
             ),
-        ];
-        for (len, ct) in full {
-            let mut buf = counting(len);
-            ours.encrypt_sector(&mut buf, tweak);
-            assert_eq!(buf, unhex(ct).unwrap(), "len {len}");
-            ours.decrypt_sector(&mut buf, tweak);
-            assert_eq!(buf, counting(len), "len {len}");
-        }
-        let digests: [(usize, &str); 2] = [
             (
                 527,
                 "8f10f00a33404ce4547f0688f51d93978a21c0827bf2a445cc202aa6157e46b7",
@@ -477,13 +481,22 @@ mod tests {
                 "af7b63f881c49ea1ffb32e3b22fc4c07b18fb4542dff3bdc5cb62e867a2f6b33",
             ),
         ];
-        for (len, digest) in digests {
-            let mut buf = counting(len);
-            ours.encrypt_sector(&mut buf, tweak);
-            assert_eq!(sha256(&buf).to_vec(), unhex(digest).unwrap(), "len {len}");
-            ours.decrypt_sector(&mut buf, tweak);
-            assert_eq!(buf, counting(len), "len {len}");
+        for (len, answer) in answers {
+            let ct = stealing_round_trip(&ours, len, tweak);
+            let shown = if len > 64 { sha256(&ct).to_vec() } else { ct };
+            assert_eq!(shown, unhex(answer).unwrap(), "len {len}");
         }
+    }
+
+    /// The ciphertext of `counting(len)` as one sector under `tweak`, after checking that it
+    /// decrypts back.
+    fn stealing_round_trip(key: &XtsKey, len: usize, tweak: u128) -> Vec<u8> {
+        let mut buf = counting(len);
+        key.encrypt_sector(&mut buf, tweak);
+        let ct = buf.clone();
+        key.decrypt_sector(&mut buf, tweak);
+        assert_eq!(buf, counting(len), "len {len}");
+        ct
     }
 
     /// Every length 16..=600, one and several 4 KiB chunks (with and without stealing

@@ -47,9 +47,9 @@ pub const MAX_FRAME_LEN: u32 = 16 << 20;
 pub const DEFAULT_FRAME_LEN: u32 = 64 << 10;
 
 /// Frame type byte of a regular (not final) frame.
-pub const FRAME_REGULAR: u8 = 0x00;
+pub(super) const FRAME_REGULAR: u8 = 0x00;
 /// Frame type byte of the final frame.
-pub const FRAME_FINAL: u8 = 0x01;
+pub(super) const FRAME_FINAL: u8 = 0x01;
 
 /// HKDF info prefixes (followed by the suite id, big-endian).
 const INFO_KEY: &[u8] = b"KMSE v1 data key";
@@ -86,12 +86,12 @@ fn malformed(why: impl Into<String>) -> EnvelopeError {
 }
 
 /// The per-message keys derived from a data key.
-pub struct MessageKeys {
+pub(super) struct MessageKeys {
     /// Seals the header tag and every frame.
-    pub stream: StreamKey,
+    pub(super) stream: StreamKey,
     header: AeadKey,
     /// The commitment the header must carry.
-    pub commitment: [u8; COMMITMENT_LEN],
+    pub(super) commitment: [u8; COMMITMENT_LEN],
 }
 
 impl std::fmt::Debug for MessageKeys {
@@ -103,7 +103,11 @@ impl std::fmt::Debug for MessageKeys {
 impl MessageKeys {
     /// `key = HKDF(data key, salt = message id, info = "KMSE v1 data key" ‖ suite)`,
     /// `commitment = HKDF(data key, salt = message id, info = "KMSE v1 commitment" ‖ suite)`.
-    pub fn derive(data_key: &SecretKey, message_id: &[u8; MESSAGE_ID_LEN], suite: u16) -> Self {
+    pub(super) fn derive(
+        data_key: &SecretKey,
+        message_id: &[u8; MESSAGE_ID_LEN],
+        suite: u16,
+    ) -> Self {
         let info = |p: &[u8]| [p, &suite.to_be_bytes()].concat();
         let key = hkdf_sha256(data_key.expose(), message_id, &info(INFO_KEY));
         let commit = hkdf_sha256(data_key.expose(), message_id, &info(INFO_COMMIT));
@@ -117,7 +121,7 @@ impl MessageKeys {
     }
 
     /// The header tag over `body` (every header byte before the tag).
-    pub fn header_tag(&self, body: &[u8]) -> Result<[u8; TAG_LEN], EnvelopeError> {
+    pub(super) fn header_tag(&self, body: &[u8]) -> Result<[u8; TAG_LEN], EnvelopeError> {
         let sealed = self.header.seal(&HEADER_NONCE, body, &[])?;
         sealed
             .try_into()
@@ -125,7 +129,11 @@ impl MessageKeys {
     }
 
     /// Check the header tag over `body`.
-    pub fn verify_header(&self, body: &[u8], tag: &[u8; TAG_LEN]) -> Result<(), EnvelopeError> {
+    pub(super) fn verify_header(
+        &self,
+        body: &[u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), EnvelopeError> {
         self.header
             .open(&HEADER_NONCE, body, tag)
             .map(|_| ())
@@ -133,13 +141,13 @@ impl MessageKeys {
     }
 
     /// Whether `commitment` is this data key's (constant time).
-    pub fn commits_to(&self, commitment: &[u8; COMMITMENT_LEN]) -> bool {
+    pub(super) fn commits_to(&self, commitment: &[u8; COMMITMENT_LEN]) -> bool {
         crypto::secret_eq(&self.commitment, commitment)
     }
 }
 
 /// Check a frame length against the limits.
-pub fn check_frame_len(n: u32) -> Result<(), EnvelopeError> {
+pub(super) fn check_frame_len(n: u32) -> Result<(), EnvelopeError> {
     if (MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&n) {
         Ok(())
     } else {
@@ -156,7 +164,7 @@ fn put_str16(out: &mut Vec<u8>, b: &[u8]) {
 
 impl Header {
     /// Check what the encoder would otherwise write unparseably: limits and counts.
-    pub fn validate(&self) -> Result<(), EnvelopeError> {
+    pub(super) fn validate(&self) -> Result<(), EnvelopeError> {
         if self.suite != SUITE_HKDF_SHA256_AES256_GCM_SIV_STREAM_COMMIT {
             return Err(malformed(format!(
                 "unknown algorithm suite 0x{:04x}",
@@ -192,7 +200,7 @@ impl Header {
     }
 
     /// Every header byte before the tag (what the tag authenticates).
-    pub fn encode_body(&self) -> Vec<u8> {
+    pub(super) fn encode_body(&self) -> Vec<u8> {
         let ctx = encoding::encode(&self.context);
         let mut out = Vec::with_capacity(128 + ctx.len());
         out.extend_from_slice(&MAGIC);
@@ -228,7 +236,7 @@ impl Header {
 
     /// Read a header from `r`, a field at a time; returns it and its raw bytes (body ‖ tag).
     /// Never reads past the header's last byte.
-    pub fn read_from(r: &mut impl Read) -> Result<(Header, Vec<u8>), EnvelopeError> {
+    pub(super) fn read_from(r: &mut impl Read) -> Result<(Header, Vec<u8>), EnvelopeError> {
         let mut rd = FieldReader { r, raw: Vec::new() };
         let magic = rd.take(4, "magic")?;
         if magic != MAGIC {
@@ -384,7 +392,7 @@ impl<R: Read> FieldReader<'_, R> {
 }
 
 /// Fill `buf` from `r`; a clean or partial end of input is `eof()`, other errors are I/O.
-pub fn read_exact_or(
+pub(super) fn read_exact_or(
     r: &mut impl Read,
     buf: &mut [u8],
     eof: impl FnOnce() -> EnvelopeError,
@@ -394,13 +402,13 @@ pub fn read_exact_or(
 }
 
 /// Read until `buf` is full or the input ends; returns the bytes read.
-pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, EnvelopeError> {
+pub(super) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, EnvelopeError> {
     crate::fsutil::read_full(r, buf).map_err(EnvelopeError::Read)
 }
 
 /// The AAD of every frame: SHA-256 of the whole header (body ‖ tag), binding each frame to
 /// its message.
-pub fn frame_aad(header_bytes: &[u8]) -> [u8; 32] {
+pub(super) fn frame_aad(header_bytes: &[u8]) -> [u8; 32] {
     crypto::sha256(header_bytes)
 }
 

@@ -6,14 +6,14 @@
 //!
 //! One module, one job (arrows point down: envelope → `kms::Client`, `crypto`):
 //!
-//! - [`format`]: the message bytes: header encode/parse with explicit limits, key derivation
-//!   and commitment.
-//! - [`keyring`]: where data keys come from: the [`Keyring`] trait (the SDK's keyring and
+//! - [`format`](mod@format): the message bytes: header encode/parse with explicit limits,
+//!   key derivation and commitment.
+//! - `keyring`: where data keys come from: the [`Keyring`] trait (the SDK's keyring and
 //!   materials manager in one), [`KmsKeyring`] (GenerateDataKey / Decrypt through a
 //!   [`crate::kms::Client`]).
-//! - [`cache`]: [`DataKeyCache`] and [`CachingKeyring`], the SDK's caching materials
+//! - `cache`: [`DataKeyCache`] and [`CachingKeyring`], the SDK's caching materials
 //!   manager: reuse a data key for a bounded age, number of messages and bytes.
-//! - [`stream`]: [`encrypt`] and [`decrypt`] over `Read`/`Write` in bounded memory.
+//! - `stream`: [`encrypt`] and [`decrypt`] over `Read`/`Write` in bounded memory.
 //!
 //! ```no_run
 //! use kmsfs::envelope::{self, KmsKeyring, EncryptOptions, DecryptOptions};
@@ -29,12 +29,12 @@
 //! # Ok(()) }
 //! ```
 
-pub mod cache;
+mod cache;
 pub mod format;
-pub mod keyring;
-pub mod stream;
+mod keyring;
+mod stream;
 
-pub use cache::{CacheLimits, CachingKeyring, DataKeyCache};
+pub use cache::{CacheLimits, CacheStats, CachingKeyring, DataKeyCache};
 pub use format::{DEFAULT_FRAME_LEN, EncryptedDataKey, Header, MAX_FRAME_LEN, MIN_FRAME_LEN};
 pub use keyring::{DecryptionMaterials, EncryptionMaterials, Keyring, KmsKeyring};
 pub use stream::{DecryptInfo, DecryptOptions, EncryptInfo, EncryptOptions, decrypt, encrypt};

@@ -80,6 +80,15 @@ fn write_all(w: &mut impl Write, b: &[u8]) -> Result<(), EnvelopeError> {
     w.write_all(b).map_err(EnvelopeError::Write)
 }
 
+/// Totals of a message's frames, as [`encrypt`] wrote or [`decrypt`] read them.
+#[derive(Default)]
+struct FrameCount {
+    frames: u64,
+    plaintext_bytes: u64,
+    /// The frames' bytes on the wire (type bytes, length prefixes, ciphertext and tags).
+    frame_bytes: u64,
+}
+
 /// Encrypt everything `reader` yields under a fresh data key from `keyring`, bound to
 /// `context`, writing one message to `writer`.
 pub fn encrypt(
@@ -91,6 +100,34 @@ pub fn encrypt(
 ) -> Result<EncryptInfo, EnvelopeError> {
     format::check_frame_len(opts.frame_len)?;
     encoding::check(context).map_err(EnvelopeError::InvalidArgument)?;
+    let (header, keys) = new_header(keyring, context, opts)?;
+    let header_bytes = header.encode();
+    write_all(&mut writer, &header_bytes)?;
+    let aad = format::frame_aad(&header_bytes);
+    let count = seal_frames(&keys, &aad, &mut reader, &mut writer, opts)?;
+    writer.flush().map_err(EnvelopeError::Write)?;
+    Ok(EncryptInfo {
+        message_id: header.message_id,
+        key_arns: header
+            .edks
+            .iter()
+            .map(|e| e.provider_info.clone())
+            .collect(),
+        context: header.context,
+        frame_len: opts.frame_len,
+        frames: count.frames,
+        plaintext_bytes: count.plaintext_bytes,
+        message_bytes: header_bytes.len() as u64 + count.frame_bytes,
+    })
+}
+
+/// The header of a new message, with its tag, and the message's keys: a fresh data key
+/// from `keyring` (dropped once the keys are derived) and a random message id.
+fn new_header(
+    keyring: &dyn Keyring,
+    context: &EncryptionContext,
+    opts: &EncryptOptions,
+) -> Result<(Header, MessageKeys), EnvelopeError> {
     let materials = keyring.encryption_materials(context, opts.plaintext_len)?;
     let message_id = match opts.message_id {
         Some(id) => id,
@@ -117,68 +154,67 @@ pub fn encrypt(
     drop(materials);
     let body = header.encode_body();
     header.tag = keys.header_tag(&body)?;
-    let header_bytes = header.encode();
-    write_all(&mut writer, &header_bytes)?;
-    let aad = format::frame_aad(&header_bytes);
+    Ok((header, keys))
+}
 
+/// Add `n` plaintext bytes to `total`, refusing more than the `declared` length.
+fn count_plaintext(total: &mut u64, n: usize, declared: Option<u64>) -> Result<(), EnvelopeError> {
+    *total += n as u64;
+    match declared {
+        Some(d) if *total > d => Err(EnvelopeError::LengthExceeded { declared: d }),
+        _ => Ok(()),
+    }
+}
+
+/// Seal what `reader` yields into frames of `opts.frame_len` bytes, written to `writer`.
+/// A full frame is the final one only if nothing follows it: this reads one frame ahead.
+fn seal_frames(
+    keys: &MessageKeys,
+    aad: &[u8],
+    reader: &mut impl Read,
+    writer: &mut impl Write,
+    opts: &EncryptOptions,
+) -> Result<FrameCount, EnvelopeError> {
     let flen = opts.frame_len as usize;
     let mut cur = SecretBytes::zeroed(flen);
     let mut next = SecretBytes::zeroed(flen);
     let mut out = Vec::with_capacity(flen + TAG_LEN + 5);
-    let mut total: u64 = 0;
-    let mut index: u64 = 0;
-    let mut message_bytes = header_bytes.len() as u64;
-    let count = |n: usize, total: &mut u64| -> Result<(), EnvelopeError> {
-        *total += n as u64;
-        match opts.plaintext_len {
-            Some(d) if *total > d => Err(EnvelopeError::LengthExceeded { declared: d }),
-            _ => Ok(()),
-        }
-    };
-    let mut cur_n = read_full(&mut reader, cur.expose_mut())?;
-    count(cur_n, &mut total)?;
+    let mut count = FrameCount::default();
+    let mut cur_n = read_full(reader, cur.expose_mut())?;
+    count_plaintext(&mut count.plaintext_bytes, cur_n, opts.plaintext_len)?;
     loop {
-        // A full frame is the final one only if nothing follows it: read one frame ahead.
         let next_n = if cur_n == flen {
-            let n = read_full(&mut reader, next.expose_mut())?;
-            count(n, &mut total)?;
+            let n = read_full(reader, next.expose_mut())?;
+            count_plaintext(&mut count.plaintext_bytes, n, opts.plaintext_len)?;
             n
         } else {
             0
         };
         let last = next_n == 0;
-        out.clear();
-        if last {
-            out.push(FRAME_FINAL);
-            out.extend_from_slice(&(cur_n as u32).to_be_bytes());
-        } else {
-            out.push(FRAME_REGULAR);
-        }
+        start_frame(&mut out, last, cur_n);
+        let plain = &cur.expose()[..cur_n];
         keys.stream
-            .seal_segment(index, last, &aad, &cur.expose()[..cur_n], &mut out)?;
-        write_all(&mut writer, &out)?;
-        message_bytes += out.len() as u64;
-        index += 1;
+            .seal_segment(count.frames, last, aad, plain, &mut out)?;
+        write_all(writer, &out)?;
+        count.frame_bytes += out.len() as u64;
+        count.frames += 1;
         if last {
-            break;
+            return Ok(count);
         }
         std::mem::swap(&mut cur, &mut next);
         cur_n = next_n;
     }
-    writer.flush().map_err(EnvelopeError::Write)?;
-    Ok(EncryptInfo {
-        message_id,
-        key_arns: header
-            .edks
-            .iter()
-            .map(|e| e.provider_info.clone())
-            .collect(),
-        context: header.context,
-        frame_len: opts.frame_len,
-        frames: index,
-        plaintext_bytes: total,
-        message_bytes,
-    })
+}
+
+/// Start a frame in `out`: its type byte and, for the final frame, its content length.
+fn start_frame(out: &mut Vec<u8>, last: bool, content_len: usize) {
+    out.clear();
+    if last {
+        out.push(FRAME_FINAL);
+        out.extend_from_slice(&(content_len as u32).to_be_bytes());
+    } else {
+        out.push(FRAME_REGULAR);
+    }
 }
 
 /// Check that `have` holds every pair of `want`.
@@ -218,75 +254,93 @@ pub fn decrypt(
     }
     keys.verify_header(&raw[..raw.len() - TAG_LEN], &header.tag)?;
     let aad = format::frame_aad(&raw);
-
-    let flen = header.frame_len as usize;
-    let mut buf = vec![0u8; flen + TAG_LEN];
-    let mut index: u64 = 0;
-    let mut plaintext_bytes: u64 = 0;
-    let mut message_bytes = raw.len() as u64;
-    loop {
-        let truncated = || EnvelopeError::Truncated { frames: index };
-        let mut kind = [0u8; 1];
-        if read_full(&mut reader, &mut kind)? == 0 {
-            return Err(truncated());
-        }
-        let last = match kind[0] {
-            FRAME_REGULAR => false,
-            FRAME_FINAL => true,
-            other => {
-                return Err(EnvelopeError::Malformed(format!(
-                    "frame {index} has type 0x{other:02x} (0x00 regular, 0x01 final)"
-                )));
-            }
-        };
-        let (content_len, prefix) = if last {
-            let mut l = [0u8; 4];
-            read_exact_or(&mut reader, &mut l, truncated)?;
-            let n = u32::from_be_bytes(l) as usize;
-            if n > flen {
-                return Err(EnvelopeError::Malformed(format!(
-                    "the final frame holds {n} bytes, more than the frame length {flen}"
-                )));
-            }
-            if n == 0 && index > 0 {
-                return Err(EnvelopeError::Malformed(
-                    "an empty final frame after other frames (not canonical)".into(),
-                ));
-            }
-            (n, 5)
-        } else {
-            (flen, 1)
-        };
-        let sealed = &mut buf[..content_len + TAG_LEN];
-        read_exact_or(&mut reader, sealed, truncated)?;
-        let plain = keys
-            .stream
-            .open_segment(index, last, &aad, sealed)
-            .map_err(|_| EnvelopeError::FrameAuthentication { index })?;
-        message_bytes += (prefix + content_len + TAG_LEN) as u64;
-        index += 1;
-        if last {
-            let mut extra = [0u8; 1];
-            if read_full(&mut reader, &mut extra)? != 0 {
-                return Err(EnvelopeError::TrailingBytes);
-            }
-        }
-        write_all(&mut writer, plain.expose())?;
-        plaintext_bytes += content_len as u64;
-        if last {
-            break;
-        }
-    }
+    let count = open_frames(&keys, &aad, header.frame_len, &mut reader, &mut writer)?;
     writer.flush().map_err(EnvelopeError::Write)?;
     Ok(DecryptInfo {
         message_id: header.message_id,
         key_arn: materials.key_arn.clone(),
         context: header.context,
         frame_len: header.frame_len,
-        frames: index,
-        plaintext_bytes,
-        message_bytes,
+        frames: count.frames,
+        plaintext_bytes: count.plaintext_bytes,
+        message_bytes: raw.len() as u64 + count.frame_bytes,
     })
+}
+
+/// Read, authenticate and write the frames of a message, up to its final frame, and check
+/// that nothing follows it.
+fn open_frames(
+    keys: &MessageKeys,
+    aad: &[u8],
+    frame_len: u32,
+    reader: &mut impl Read,
+    writer: &mut impl Write,
+) -> Result<FrameCount, EnvelopeError> {
+    let flen = frame_len as usize;
+    let mut buf = vec![0u8; flen + TAG_LEN];
+    let mut count = FrameCount::default();
+    loop {
+        let index = count.frames;
+        let (last, content_len, prefix) = read_frame_prefix(reader, index, flen)?;
+        let sealed = &mut buf[..content_len + TAG_LEN];
+        read_exact_or(reader, sealed, || EnvelopeError::Truncated {
+            frames: index,
+        })?;
+        let plain = keys
+            .stream
+            .open_segment(index, last, aad, sealed)
+            .map_err(|_| EnvelopeError::FrameAuthentication { index })?;
+        count.frame_bytes += (prefix + content_len + TAG_LEN) as u64;
+        count.frames += 1;
+        if last {
+            let mut extra = [0u8; 1];
+            if read_full(reader, &mut extra)? != 0 {
+                return Err(EnvelopeError::TrailingBytes);
+            }
+        }
+        write_all(writer, plain.expose())?;
+        count.plaintext_bytes += content_len as u64;
+        if last {
+            return Ok(count);
+        }
+    }
+}
+
+/// Read frame `index`'s type byte and, for the final frame, its content length. Returns
+/// whether it is the final frame, its content length and the length of what was read.
+fn read_frame_prefix(
+    reader: &mut impl Read,
+    index: u64,
+    flen: usize,
+) -> Result<(bool, usize, usize), EnvelopeError> {
+    let truncated = || EnvelopeError::Truncated { frames: index };
+    let mut kind = [0u8; 1];
+    if read_full(reader, &mut kind)? == 0 {
+        return Err(truncated());
+    }
+    match kind[0] {
+        FRAME_REGULAR => return Ok((false, flen, 1)),
+        FRAME_FINAL => {}
+        other => {
+            return Err(EnvelopeError::Malformed(format!(
+                "frame {index} has type 0x{other:02x} (0x00 regular, 0x01 final)"
+            )));
+        }
+    }
+    let mut l = [0u8; 4];
+    read_exact_or(reader, &mut l, truncated)?;
+    let n = u32::from_be_bytes(l) as usize;
+    if n > flen {
+        return Err(EnvelopeError::Malformed(format!(
+            "the final frame holds {n} bytes, more than the frame length {flen}"
+        )));
+    }
+    if n == 0 && index > 0 {
+        return Err(EnvelopeError::Malformed(
+            "an empty final frame after other frames (not canonical)".into(),
+        ));
+    }
+    Ok((true, n, 5))
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ struct Io {
 }
 
 /// An append-only, hash-chained audit trail.
-pub struct AuditLog {
+pub(crate) struct AuditLog {
     path: PathBuf,
     head_path: PathBuf,
     pending: Mutex<Vec<AuditEvent>>,
@@ -298,7 +298,7 @@ impl Drop for AuditLog {
 }
 
 /// `audit.head` beside `audit.log`.
-pub fn head_path(log: &Path) -> PathBuf {
+fn head_path(log: &Path) -> PathBuf {
     log.with_file_name("audit.head")
 }
 
@@ -400,7 +400,7 @@ pub fn verify(path: &Path) -> Result<VerifyReport, AuditError> {
 }
 
 /// Read `audit.head`, if present.
-pub fn read_head(log: &Path) -> Result<Option<Head>, AuditError> {
+fn read_head(log: &Path) -> Result<Option<Head>, AuditError> {
     let hp = head_path(log);
     match std::fs::read(&hp) {
         Ok(b) => serde_json::from_slice(&b)

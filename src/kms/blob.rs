@@ -105,11 +105,7 @@ impl<'a> Blob<'a> {
 }
 
 /// Build the 40-byte header.
-pub fn header(
-    key_id: &[u8; 16],
-    material_version: u32,
-    nonce: &[u8; NONCE_LEN],
-) -> [u8; HEADER_LEN] {
+fn header(key_id: &[u8; 16], material_version: u32, nonce: &[u8; NONCE_LEN]) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..4].copy_from_slice(&MAGIC);
     h[4] = VERSION;

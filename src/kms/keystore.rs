@@ -43,22 +43,22 @@ struct KeystoreMeta {
 
 /// One alias.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AliasEntry {
+pub(super) struct AliasEntry {
     /// Target key id (UUID string).
-    pub target: String,
-    pub created_ms: i64,
-    pub updated_ms: i64,
+    pub(super) target: String,
+    pub(super) created_ms: i64,
+    pub(super) updated_ms: i64,
 }
 
 /// A key loaded from disk, with its materials expanded into ciphers.
-pub struct LoadedKey {
-    pub record: KeyRecord,
+pub(super) struct LoadedKey {
+    pub(super) record: KeyRecord,
     /// `ciphers[v - 1]` is the cipher of material version `v`.
-    pub ciphers: Vec<AeadKey>,
+    pub(super) ciphers: Vec<AeadKey>,
     /// `material_ids[v - 1]` is the hex `KeyMaterialId` of version `v`.
-    pub material_ids: Vec<String>,
+    pub(super) material_ids: Vec<String>,
     /// The key ARN, filled in by the KMS on first use.
-    pub arn: std::sync::OnceLock<String>,
+    pub(super) arn: std::sync::OnceLock<String>,
     stamp: Stamp,
 }
 
@@ -86,7 +86,7 @@ impl Stamp {
 type AliasTable = BTreeMap<String, AliasEntry>;
 
 /// The keystore of one home.
-pub struct Keystore {
+pub(super) struct Keystore {
     dir: PathBuf,
     keys_dir: PathBuf,
     id: Vec<u8>,
@@ -113,17 +113,17 @@ fn root_path(dir: &Path) -> PathBuf {
 
 impl Keystore {
     /// Whether a keystore exists in `dir`.
-    pub fn exists(dir: &Path) -> bool {
+    pub(super) fn exists(dir: &Path) -> bool {
         meta_path(dir).exists()
     }
 
     /// Whether the keystore in `dir` needs a passphrase.
-    pub fn needs_passphrase(dir: &Path) -> Result<bool, StoreError> {
+    pub(super) fn needs_passphrase(dir: &Path) -> Result<bool, StoreError> {
         Ok(read_meta(dir)?.root == "passphrase")
     }
 
     /// Create a new keystore in `dir`.
-    pub fn create(dir: &Path, source: RootKeySource) -> Result<Keystore, StoreError> {
+    pub(super) fn create(dir: &Path, source: RootKeySource) -> Result<Keystore, StoreError> {
         fsutil::create_dir_durable(dir, 0o700).map_err(|e| StoreError::io(dir, e))?;
         let keys_dir = dir.join("keys");
         fsutil::create_dir_durable(&keys_dir, 0o700).map_err(|e| StoreError::io(&keys_dir, e))?;
@@ -166,7 +166,10 @@ impl Keystore {
     }
 
     /// Open the keystore in `dir`; `passphrase` is needed when it was created with one.
-    pub fn open(dir: &Path, passphrase: Option<&SecretBytes>) -> Result<Keystore, StoreError> {
+    pub(super) fn open(
+        dir: &Path,
+        passphrase: Option<&SecretBytes>,
+    ) -> Result<Keystore, StoreError> {
         let meta = read_meta(dir)?;
         let mp = meta_path(dir);
         let damaged = |why: &str| StoreError::Damaged {
@@ -242,12 +245,8 @@ impl Keystore {
         }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Take the keystore's write lock (waits up to `KMSFS_LOCK_TIMEOUT_MS`).
-    pub fn lock(&self) -> Result<FileLock, StoreError> {
+    pub(super) fn lock(&self) -> Result<FileLock, StoreError> {
         let p = self.dir.join("lock");
         let timeout = fsutil::lock_timeout();
         FileLock::acquire(&p, timeout).map_err(|e| {
@@ -262,13 +261,13 @@ impl Keystore {
         })
     }
 
-    pub fn record_path(&self, id: &[u8; 16]) -> PathBuf {
+    pub(super) fn record_path(&self, id: &[u8; 16]) -> PathBuf {
         self.keys_dir
             .join(format!("{}.key", uuid::Uuid::from_bytes(*id)))
     }
 
     /// The key `id` as currently on disk (cached while unchanged), or `None` if absent.
-    pub fn get(&self, id: &[u8; 16]) -> Result<Option<Arc<LoadedKey>>, StoreError> {
+    pub(super) fn get(&self, id: &[u8; 16]) -> Result<Option<Arc<LoadedKey>>, StoreError> {
         let path = self.record_path(id);
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
@@ -288,7 +287,10 @@ impl Keystore {
     }
 
     /// Read `id` from disk, bypassing the cache (writers call this under the lock).
-    pub fn load_uncached(&self, id: &[u8; 16]) -> Result<Option<Arc<LoadedKey>>, StoreError> {
+    pub(super) fn load_uncached(
+        &self,
+        id: &[u8; 16],
+    ) -> Result<Option<Arc<LoadedKey>>, StoreError> {
         let path = self.record_path(id);
         let (bytes, stamp) = match read_with_stamp(&path) {
             Ok(x) => x,
@@ -311,7 +313,7 @@ impl Keystore {
     }
 
     /// Seal and write `rec` atomically. The caller holds the lock.
-    pub fn put(&self, rec: KeyRecord) -> Result<Arc<LoadedKey>, StoreError> {
+    pub(super) fn put(&self, rec: KeyRecord) -> Result<Arc<LoadedKey>, StoreError> {
         let path = self.record_path(&rec.key_id);
         let nonce = crypto::random_nonce()?;
         let sealed = record::seal(&self.root, &rec, &nonce)?;
@@ -327,7 +329,7 @@ impl Keystore {
     }
 
     /// Delete the record of `id`. The caller holds the lock.
-    pub fn remove(&self, id: &[u8; 16]) -> Result<(), StoreError> {
+    pub(super) fn remove(&self, id: &[u8; 16]) -> Result<(), StoreError> {
         let path = self.record_path(id);
         match fsutil::durable_remove(&path) {
             Ok(()) => {}
@@ -339,7 +341,7 @@ impl Keystore {
     }
 
     /// Ids of every key on disk, sorted.
-    pub fn list_ids(&self) -> Result<Vec<[u8; 16]>, StoreError> {
+    pub(super) fn list_ids(&self) -> Result<Vec<[u8; 16]>, StoreError> {
         let rd =
             std::fs::read_dir(&self.keys_dir).map_err(|e| StoreError::io(&self.keys_dir, e))?;
         let mut ids = Vec::new();
@@ -371,7 +373,7 @@ impl Keystore {
     }
 
     /// The alias table as on disk (cached while unchanged).
-    pub fn aliases(&self) -> Result<Arc<AliasTable>, StoreError> {
+    pub(super) fn aliases(&self) -> Result<Arc<AliasTable>, StoreError> {
         let path = self.alias_path();
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
@@ -414,7 +416,7 @@ impl Keystore {
     }
 
     /// Replace the alias table. The caller holds the lock.
-    pub fn put_aliases(&self, table: AliasTable) -> Result<(), StoreError> {
+    pub(super) fn put_aliases(&self, table: AliasTable) -> Result<(), StoreError> {
         let path = self.alias_path();
         let nonce = crypto::random_nonce()?;
         let mut out = ALIAS_MAGIC.to_vec();
@@ -453,7 +455,7 @@ impl LoadedKey {
     }
 
     /// The cipher of material `version`, if the key has it.
-    pub fn cipher(&self, version: u32) -> Option<&AeadKey> {
+    pub(super) fn cipher(&self, version: u32) -> Option<&AeadKey> {
         self.ciphers.get((version as usize).checked_sub(1)?)
     }
 }

@@ -1,16 +1,29 @@
 //! The KMS: symmetric keys whose material never leaves it unencrypted, aliases, rotation,
 //! scheduled deletion, AWS-managed service keys, and a hash-chained audit trail of every
 //! request. Services reach it only through [`Client`].
+//!
+//! - `service`: the [`Kms`] struct, open/create, the audit hook and key-state checks shared
+//!   by every operation; `resolve`: KeyId to key; `maintenance`: lazy deletion and rotation,
+//!   AWS-managed keys; `ops/`: the operations, one file per family, with their validation.
+//! - `client`: the [`Client`] trait and the in-process [`Embedded`] client.
+//! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
+//!   error names) and [`StoreError`].
+//! - Public for tools, tests and fuzzers: [`audit`] (the trail and its verification),
+//!   [`blob`] and [`record`] (the on-disk and wire formats), [`clock`], [`context`], and
+//!   [`types`] (the request and response shapes).
 
 pub mod audit;
 pub mod blob;
-pub mod client;
+mod client;
 pub mod clock;
 pub mod context;
-pub mod error;
-pub mod keystore;
+mod error;
+mod keystore;
+mod maintenance;
+mod ops;
 pub mod record;
-pub mod service;
+mod resolve;
+mod service;
 pub mod types;
 
 pub use client::{Client, Embedded};
