@@ -1,5 +1,6 @@
-//! The kmsfs home directory: where it is, its layout, and the account settings
-//! (account id, region) stored in `config.json`. Services keep their own files under it.
+//! The kmsfs home directory: where it is, its layout ([`Layout`]: which directory below the
+//! root holds what), and the account settings (account id, region) stored in `config.json`.
+//! Services keep their own files inside the directories the layout gives them.
 
 use crate::fsutil;
 use serde::{Deserialize, Serialize};
@@ -55,10 +56,87 @@ pub struct InitOptions {
     pub region: Option<String>,
 }
 
+/// Where things are below a home's root. It reads nothing, so it also serves before the
+/// home is opened (e.g. to find a volume's directory before its mount daemon opens the KMS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: &Path) -> Layout {
+        Layout {
+            root: root.to_path_buf(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The account settings, `config.json`.
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("config.json")
+    }
+
+    /// The KMS's directory (keystore, aliases, audit trail).
+    pub fn kms_dir(&self) -> PathBuf {
+        self.root.join("kms")
+    }
+
+    /// The KMS's audit trail, `kms/audit.log`.
+    pub fn audit_log(&self) -> PathBuf {
+        self.kms_dir().join("audit.log")
+    }
+
+    /// The volume service's directory: one directory per volume.
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.root.join("volumes")
+    }
+
+    /// A volume's directory (it may not exist).
+    pub fn volume_dir(&self, volume_id: &str) -> PathBuf {
+        self.volumes_dir().join(volume_id)
+    }
+
+    /// The log of the daemon that serves a mounted volume.
+    pub fn volume_mount_log(&self, volume_id: &str) -> PathBuf {
+        self.volume_dir(volume_id).join(MOUNT_LOG)
+    }
+
+    /// The object service's directory: one directory per bucket.
+    pub fn buckets_dir(&self) -> PathBuf {
+        self.root.join("buckets")
+    }
+
+    /// A bucket's directory (it may not exist).
+    pub fn bucket_dir(&self, bucket: &str) -> PathBuf {
+        self.buckets_dir().join(bucket)
+    }
+
+    /// Where a mounted bucket's directory view keeps files being written until their PUT.
+    pub fn bucket_spool(&self, bucket: &str) -> PathBuf {
+        self.bucket_dir(bucket).join("spool")
+    }
+
+    /// The log of the daemon that serves a mounted bucket.
+    pub fn bucket_mount_log(&self, bucket: &str) -> PathBuf {
+        self.bucket_dir(bucket).join(MOUNT_LOG)
+    }
+
+    /// The snapshot service's directory (chunk store, records).
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.root.join("snapshots")
+    }
+}
+
+/// A mount daemon's log, beside the files of the volume or bucket it serves.
+const MOUNT_LOG: &str = "mount.log";
+
 /// An opened home directory.
 #[derive(Debug, Clone)]
 pub struct Home {
-    root: PathBuf,
+    layout: Layout,
     config: AccountConfig,
 }
 
@@ -81,7 +159,8 @@ impl Home {
 
     /// Create a new home at `root`.
     pub fn init(root: &Path, opts: &InitOptions) -> Result<Home, HomeError> {
-        let cfg_path = root.join("config.json");
+        let layout = Layout::new(root);
+        let cfg_path = layout.config_file();
         if cfg_path.exists() {
             return Err(HomeError::AlreadyInitialized(root.to_path_buf()));
         }
@@ -116,47 +195,44 @@ impl Home {
         fsutil::create_dir_durable(root, 0o700).map_err(|e| HomeError::io(root, e))?;
         let bytes = serde_json::to_vec_pretty(&config).expect("config serializes");
         fsutil::atomic_write(&cfg_path, &bytes, 0o600).map_err(|e| HomeError::io(&cfg_path, e))?;
-        Ok(Home {
-            root: root.to_path_buf(),
-            config,
-        })
+        Ok(Home { layout, config })
     }
 
     /// Open an existing home.
     pub fn open(root: &Path) -> Result<Home, HomeError> {
-        let cfg_path = root.join("config.json");
-        let bytes = match std::fs::read(&cfg_path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(HomeError::NotInitialized(root.to_path_buf()));
+        let layout = Layout::new(root);
+        let cfg_path = layout.config_file();
+        let bytes = std::fs::read(&cfg_path).map_err(|e| {
+            let missing =
+                e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR);
+            if missing {
+                HomeError::NotInitialized(root.to_path_buf())
+            } else {
+                HomeError::io(&cfg_path, e)
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
-                return Err(HomeError::NotInitialized(root.to_path_buf()));
-            }
-            Err(e) => return Err(HomeError::io(&cfg_path, e)),
+        })?;
+        let corrupt = |why: String| HomeError::Corrupt {
+            path: cfg_path.clone(),
+            why,
         };
         let config: AccountConfig =
-            serde_json::from_slice(&bytes).map_err(|e| HomeError::Corrupt {
-                path: cfg_path.clone(),
-                why: e.to_string(),
-            })?;
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
         if config.format != CONFIG_FORMAT {
-            return Err(HomeError::Corrupt {
-                path: cfg_path,
-                why: format!(
-                    "format {} is not supported (this kmsfs reads {CONFIG_FORMAT})",
-                    config.format
-                ),
-            });
+            let f = config.format;
+            return Err(corrupt(format!(
+                "format {f} is not supported (this kmsfs reads {CONFIG_FORMAT})"
+            )));
         }
-        Ok(Home {
-            root: root.to_path_buf(),
-            config,
-        })
+        Ok(Home { layout, config })
     }
 
     pub fn root(&self) -> &Path {
-        &self.root
+        self.layout.root()
+    }
+
+    /// Where things are in this home.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     pub fn config(&self) -> &AccountConfig {
@@ -165,7 +241,22 @@ impl Home {
 
     /// The KMS's directory (keystore, aliases, audit trail).
     pub fn kms_dir(&self) -> PathBuf {
-        self.root.join("kms")
+        self.layout.kms_dir()
+    }
+
+    /// The volume service's directory.
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.layout.volumes_dir()
+    }
+
+    /// The object service's directory.
+    pub fn buckets_dir(&self) -> PathBuf {
+        self.layout.buckets_dir()
+    }
+
+    /// The snapshot service's directory.
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.layout.snapshots_dir()
     }
 }
 
@@ -187,6 +278,21 @@ fn random_account_id() -> Result<String, HomeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_names_the_directories_of_a_home() {
+        let l = Layout::new(Path::new("/h"));
+        assert_eq!(l.config_file(), Path::new("/h/config.json"));
+        assert_eq!(l.audit_log(), Path::new("/h/kms/audit.log"));
+        assert_eq!(l.volume_dir("vol-1"), Path::new("/h/volumes/vol-1"));
+        assert_eq!(
+            l.volume_mount_log("vol-1"),
+            Path::new("/h/volumes/vol-1/mount.log")
+        );
+        assert_eq!(l.bucket_spool("b"), Path::new("/h/buckets/b/spool"));
+        assert_eq!(l.bucket_mount_log("b"), Path::new("/h/buckets/b/mount.log"));
+        assert_eq!(l.snapshots_dir(), Path::new("/h/snapshots"));
+    }
 
     #[test]
     fn init_then_open() {

@@ -1,10 +1,12 @@
 //! kmsfs: local KMS-backed encrypted storage.
 //!
-//! Layers (arrows point down only, see `docs/DESIGN.md` in the shared map):
+//! Layers (arrows point down only; no module imports one above it):
 //!
 //! ```text
-//! cli                         (clap front end, the `kmsfs` binary)
+//! cli                         (clap front end, the `kmsfs` binary: parse, call, print)
 //!  |
+//! mount                       (mount lifecycle of volumes and buckets: mount points,
+//!  |                           daemons, signals, unmount)
 //! snapshot                    (EBS snapshots: chunk store, manifests, copies, restores)
 //!  |
 //! volume    object            (EBS volumes: header, encrypted backing tree, FUSE adaptor;
@@ -15,7 +17,8 @@
 //!  |
 //! kms                         (keys, aliases, rotation, deletion, audit trail, keystore)
 //!  |
-//! crypto, fsutil, home        (AEAD, KDFs, secrets; atomic files and locks; home layout)
+//! crypto, encoding, timefmt,  (AEAD, KDFs, secrets; encryption-context encoding; time
+//! fsutil, home                 formats; atomic files and locks; the home and its layout)
 //! ```
 
 pub mod cli;
@@ -26,6 +29,7 @@ pub mod fsutil;
 pub mod fuzzing;
 pub mod home;
 pub mod kms;
+pub mod mount;
 pub mod object;
 pub mod snapshot;
 pub mod timefmt;

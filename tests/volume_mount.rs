@@ -507,7 +507,7 @@ fn mount_refused_when_the_key_is_unusable() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(5), "{err}");
     assert!(err.contains(&key) && err.contains("is disabled"), "{err}");
-    assert!(!kmsfs::cli::volume_cmd::is_mount_point(&m.mnt));
+    assert!(!kmsfs::mount::is_mount_point(&m.mnt));
     run_ok(&m.home, &["kms", "enable-key", "--key-id", &key]);
     m.mount();
     assert_eq!(
@@ -785,4 +785,51 @@ fn mount_tunes_its_backing_device() {
     assert_eq!(read("read_ahead_kb"), "1024");
     assert_eq!(read("strict_limit"), "1");
     assert_eq!(read("max_ratio"), "50");
+}
+
+/// `kmsfs umount` unmounts only what kmsfs mounted: a tmpfs (or any other mount) on the
+/// directory is refused with the MOUNT exit code and left mounted, and a plain directory is
+/// "not mounted".
+#[test]
+fn umount_refuses_what_kmsfs_did_not_mount() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let dir = d.path().join("t");
+    std::fs::create_dir(&dir).unwrap();
+    let o = kmsfs(&home, &["umount", dir.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(9), "{err}");
+    assert!(err.contains("is not mounted"), "{err}");
+
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root; this test needs it"
+        );
+        eprintln!("umount_refuses_what_kmsfs_did_not_mount: tmpfs part skipped (not root)");
+        return;
+    }
+    nix::mount::mount(
+        Some("tmpfs"),
+        &dir,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _guard = Unmount(&dir);
+    let o = kmsfs(&home, &["umount", dir.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(9), "{err}");
+    assert!(err.contains("is not a kmsfs mount"), "{err}");
+    let still = kmsfs::mount::mount_at(&dir).expect("the tmpfs is still mounted");
+    assert_eq!(still.fstype, "tmpfs");
+    assert!(!still.is_kmsfs());
 }

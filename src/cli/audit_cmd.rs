@@ -1,111 +1,56 @@
 //! `kmsfs audit show` (filter the trail) and `kmsfs audit verify` (check the hash chain).
 //! Neither needs the root key: the trail holds no secrets.
 
-use super::output::Printer;
-use super::{Cli, CliError, Format, exit};
+use super::Format;
+use super::error::{self, CliError, OrFail};
+use super::session::Ctx;
 use crate::home::Home;
 use crate::kms::audit::{self, AuditLine};
 use clap::Subcommand;
-use std::path::Path;
+use std::path::PathBuf;
+
+// `audit show`: its filters.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ShowArgs {
+    /// Only requests on this key (key id or ARN).
+    #[arg(long)]
+    key_id: Option<String>,
+    /// Only requests at or after this time: RFC 3339 (2026-11-22T10:00:00Z) or an age (90m, 2h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only this operation (e.g. Decrypt).
+    #[arg(long)]
+    operation: Option<String>,
+    /// Only this principal ARN.
+    #[arg(long)]
+    principal: Option<String>,
+    /// Only refused requests.
+    #[arg(long)]
+    failures: bool,
+}
 
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Print audit lines (JSON lines; tab-separated with --output text).
-    Show {
-        /// Only requests on this key (key id or ARN).
-        #[arg(long)]
-        key_id: Option<String>,
-        /// Only requests at or after this time: RFC 3339 (2026-11-22T10:00:00Z) or an age (90m, 2h, 7d).
-        #[arg(long)]
-        since: Option<String>,
-        /// Only this operation (e.g. Decrypt).
-        #[arg(long)]
-        operation: Option<String>,
-        /// Only this principal ARN.
-        #[arg(long)]
-        principal: Option<String>,
-        /// Only refused requests.
-        #[arg(long)]
-        failures: bool,
-    },
+    Show(ShowArgs),
     /// Check every line's hash chain and the head; name the first line that was changed,
     /// removed, inserted or reordered.
     Verify,
 }
 
-fn log_path(root: &Path, what: &str) -> Result<std::path::PathBuf, CliError> {
-    let home = Home::open(root).map_err(|e| CliError::home(what, e))?;
-    Ok(home.kms_dir().join("audit.log"))
+/// The audit trail of the home at `root` (the home must exist; the KMS need not be opened).
+fn log_path(ctx: &Ctx, what: &str) -> Result<PathBuf, CliError> {
+    Ok(Home::open(&ctx.root).or_fail(what)?.layout().audit_log())
 }
 
-pub fn run(_cli: &Cli, root: &Path, cmd: &AuditCommand, out: &Printer) -> Result<(), CliError> {
+pub(super) fn run(ctx: &Ctx, cmd: &AuditCommand) -> Result<(), CliError> {
     match cmd {
-        AuditCommand::Show {
-            key_id,
-            since,
-            operation,
-            principal,
-            failures,
-        } => {
-            let what = "audit show failed";
-            let path = log_path(root, what)?;
-            let since_ms = match since {
-                Some(s) => Some(parse_since(s).map_err(|e| CliError::usage(what, e))?),
-                None => None,
-            };
-            let lines = audit::read_lines(&path)
-                .map_err(|e| CliError::new(what, e.to_string(), exit::AUDIT))?;
-            let keep = |l: &AuditLine| {
-                let key_ok = key_id.as_ref().is_none_or(|k| {
-                    let m = |a: &Option<String>| {
-                        a.as_ref()
-                            .is_some_and(|a| a == k || a.ends_with(&format!("/{k}")))
-                    };
-                    m(&l.key_arn) || m(&l.destination_key_arn)
-                });
-                let since_ok = since_ms.is_none_or(|s| {
-                    humantime::parse_rfc3339(&l.time)
-                        .map(|t| {
-                            t.duration_since(std::time::UNIX_EPOCH)
-                                .unwrap_or_default()
-                                .as_millis() as i64
-                                >= s
-                        })
-                        .unwrap_or(false)
-                });
-                key_ok
-                    && since_ok
-                    && operation.as_ref().is_none_or(|o| &l.operation == o)
-                    && principal.as_ref().is_none_or(|p| &l.principal == p)
-                    && (!failures || l.outcome == "Failure")
-            };
-            for l in lines.iter().filter(|l| keep(l)) {
-                match out.format {
-                    Format::Json => {
-                        println!("{}", serde_json::to_string(l).expect("line serializes"))
-                    }
-                    Format::Text => println!(
-                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                        l.seq,
-                        l.time,
-                        l.principal,
-                        l.operation,
-                        l.key_arn.as_deref().unwrap_or("-"),
-                        l.outcome,
-                        l.error_code.as_deref().unwrap_or("-")
-                    ),
-                }
-            }
-            Ok(())
-        }
+        AuditCommand::Show(a) => show(ctx, a),
         AuditCommand::Verify => {
             let what = "audit trail verification failed";
-            let path = log_path(root, what)?;
-            let rep = audit::verify(&path).map_err(|e| {
-                CliError::new(what, format!("{}: {e}", path.display()), exit::AUDIT)
-                    .hint("the trail was edited, truncated or reordered after it was written; keep a copy for investigation")
-            })?;
-            out.print(&serde_json::json!({
+            let path = log_path(ctx, what)?;
+            let rep = audit::verify(&path).map_err(|e| error::audit_tampered(what, &path, e))?;
+            ctx.out.print(&serde_json::json!({
                 "AuditTrail": path,
                 "Lines": rep.lines,
                 "Verified": true,
@@ -113,6 +58,61 @@ pub fn run(_cli: &Cli, root: &Path, cmd: &AuditCommand, out: &Printer) -> Result
             }))
         }
     }
+}
+
+/// `audit show`: the lines that pass every filter given.
+fn show(ctx: &Ctx, a: &ShowArgs) -> Result<(), CliError> {
+    let what = "audit show failed";
+    let path = log_path(ctx, what)?;
+    let since_ms = match &a.since {
+        Some(s) => Some(parse_since(s).map_err(|e| CliError::usage(what, e))?),
+        None => None,
+    };
+    let lines = audit::read_lines(&path).or_fail(what)?;
+    let keep = |l: &AuditLine| {
+        a.key_id.as_ref().is_none_or(|k| names_key(l, k))
+            && since_ms.is_none_or(|s| at_or_after(l, s))
+            && a.operation.as_ref().is_none_or(|o| &l.operation == o)
+            && a.principal.as_ref().is_none_or(|p| &l.principal == p)
+            && (!a.failures || l.outcome == "Failure")
+    };
+    for l in lines.iter().filter(|l| keep(l)) {
+        match ctx.out.format {
+            Format::Json => println!("{}", serde_json::to_string(l).expect("line serializes")),
+            Format::Text => println!(
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                l.seq,
+                l.time,
+                l.principal,
+                l.operation,
+                l.key_arn.as_deref().unwrap_or("-"),
+                l.outcome,
+                l.error_code.as_deref().unwrap_or("-")
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Whether the line's key (or destination key) is `k`, by ARN or by id.
+fn names_key(l: &AuditLine, k: &str) -> bool {
+    let m = |a: &Option<String>| {
+        a.as_ref()
+            .is_some_and(|a| a == k || a.ends_with(&format!("/{k}")))
+    };
+    m(&l.key_arn) || m(&l.destination_key_arn)
+}
+
+/// Whether the line was written at or after `since_ms`.
+fn at_or_after(l: &AuditLine, since_ms: i64) -> bool {
+    humantime::parse_rfc3339(&l.time)
+        .map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as i64
+                >= since_ms
+        })
+        .unwrap_or(false)
 }
 
 fn parse_since(s: &str) -> Result<i64, String> {

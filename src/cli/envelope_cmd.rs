@@ -8,12 +8,12 @@
 //! have seen the authenticated frames before the failure (the exit status tells).
 
 use super::args;
-use super::output::Printer;
-use super::{Cli, CliError, exit, open_kms};
+use super::error::{CliError, OrFail, exit};
+use super::session::{Ctx, Session};
 use crate::crypto::hex;
-use crate::envelope::{self, DecryptOptions, EncryptOptions, EnvelopeError, KmsKeyring};
-use crate::fsutil::PendingFile;
-use crate::kms::{Client, Embedded, EncryptionContext};
+use crate::envelope::{self, DecryptInfo, DecryptOptions, EncryptInfo, EncryptOptions, KmsKeyring};
+use crate::fsutil::{self, PendingFile};
+use crate::kms::{Client, EncryptionContext};
 use clap::Args;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -21,54 +21,42 @@ use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
-pub struct EncryptFileArgs {
+pub(crate) struct EncryptFileArgs {
     /// The KMS key: key id, key ARN, alias name (alias/...) or alias ARN.
     #[arg(long)]
-    pub key_id: String,
+    key_id: String,
     /// The file to encrypt, or `-` for stdin.
     #[arg(long, short = 'i')]
-    pub input: String,
+    input: String,
     /// Where to write the message, or `-` for stdout. (`--output` is the global result
     /// format, json or text.)
     #[arg(long = "out", short = 'o', visible_alias = "output-file")]
-    pub out: String,
+    out: String,
     /// Encryption context pairs: `k=v` (repeatable), `k=v,k2=v2`, or a JSON object.
     #[arg(long, num_args = 1..)]
-    pub encryption_context: Vec<String>,
+    encryption_context: Vec<String>,
     /// Plaintext bytes per frame (16 B .. 16 MiB; default 64 KiB).
     #[arg(long, default_value_t = envelope::DEFAULT_FRAME_LEN)]
-    pub frame_length: u32,
+    frame_length: u32,
 }
 
 #[derive(Debug, Args)]
-pub struct DecryptFileArgs {
+pub(crate) struct DecryptFileArgs {
     /// The message to decrypt, or `-` for stdin.
     #[arg(long, short = 'i')]
-    pub input: String,
+    input: String,
     /// Where to write the plaintext, or `-` for stdout. (`--output` is the global result
     /// format, json or text.)
     #[arg(long = "out", short = 'o', visible_alias = "output-file")]
-    pub out: String,
+    out: String,
     /// Pairs the message's encryption context must contain: `k=v` (repeatable),
     /// `k=v,k2=v2`, or a JSON object.
     #[arg(long, num_args = 1..)]
-    pub encryption_context: Vec<String>,
+    encryption_context: Vec<String>,
     /// Accept only messages whose data key this KMS key wrapped (default: the key the
     /// message names).
     #[arg(long)]
-    pub key_id: Option<String>,
-}
-
-/// Map an envelope error for the operation `what`.
-pub fn envelope_error(what: &str, e: EnvelopeError) -> CliError {
-    match e {
-        EnvelopeError::Kms(k) => CliError::kms(what, k),
-        EnvelopeError::InvalidArgument(m) => CliError::usage(what, m),
-        EnvelopeError::Crypto(c) => CliError::new(what, c.to_string(), exit::INTERNAL),
-        EnvelopeError::ContextMismatch(_) => CliError::new(what, e.to_string(), exit::ENVELOPE)
-            .hint("check the pairs given with --encryption-context"),
-        e => CliError::new(what, e.to_string(), exit::ENVELOPE),
-    }
+    key_id: Option<String>,
 }
 
 fn open_input(arg: &str, what: &str) -> Result<Box<dyn Read>, CliError> {
@@ -105,10 +93,7 @@ fn with_output<T>(
         ));
     }
     let mut p = PendingFile::create(path, mode).map_err(|e| {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = fsutil::parent_dir(path);
         CliError::usage(
             what,
             format!("cannot create the output in {}: {e}", dir.display()),
@@ -125,99 +110,112 @@ fn with_output<T>(
     Ok((r, true))
 }
 
-fn summary(
-    message_id: &[u8],
-    key_arn: &str,
-    ctx: &EncryptionContext,
-    (frame_len, frames, plaintext, message): (u32, u64, u64, u64),
-    output: &str,
-) -> serde_json::Value {
-    serde_json::json!({
-        "MessageId": hex(message_id),
-        "KeyId": key_arn,
-        "EncryptionContext": ctx,
-        "FrameLength": frame_len,
-        "Frames": frames,
-        "PlaintextBytes": plaintext,
-        "MessageBytes": message,
-        "Output": output,
-    })
+/// What `encrypt-file` and `decrypt-file` print when the output is a file.
+struct Summary<'a> {
+    message_id: &'a [u8],
+    key_arn: &'a str,
+    context: &'a EncryptionContext,
+    frame_len: u32,
+    frames: u64,
+    plaintext_bytes: u64,
+    message_bytes: u64,
 }
 
-pub fn run_encrypt(
-    cli: &Cli,
-    root: &Path,
-    a: &EncryptFileArgs,
-    out: &Printer,
+/// The summary of an operation's result.
+trait Summarize {
+    fn summary(&self) -> Summary<'_>;
+}
+
+impl Summarize for EncryptInfo {
+    fn summary(&self) -> Summary<'_> {
+        Summary {
+            message_id: &self.message_id,
+            key_arn: self.key_arns.first().map(String::as_str).unwrap_or(""),
+            context: &self.context,
+            frame_len: self.frame_len,
+            frames: self.frames,
+            plaintext_bytes: self.plaintext_bytes,
+            message_bytes: self.message_bytes,
+        }
+    }
+}
+
+impl Summarize for DecryptInfo {
+    fn summary(&self) -> Summary<'_> {
+        Summary {
+            message_id: &self.message_id,
+            key_arn: &self.key_arn,
+            context: &self.context,
+            frame_len: self.frame_len,
+            frames: self.frames,
+            plaintext_bytes: self.plaintext_bytes,
+            message_bytes: self.message_bytes,
+        }
+    }
+}
+
+impl Summary<'_> {
+    fn json(&self, output: &str) -> serde_json::Value {
+        serde_json::json!({
+            "MessageId": hex(self.message_id),
+            "KeyId": self.key_arn,
+            "EncryptionContext": self.context,
+            "FrameLength": self.frame_len,
+            "Frames": self.frames,
+            "PlaintextBytes": self.plaintext_bytes,
+            "MessageBytes": self.message_bytes,
+            "Output": output,
+        })
+    }
+}
+
+/// Run an envelope operation `op` (given the KMS client acting as the user) from the input
+/// to the output (a file of `mode`, or stdout), and print its summary when the output is a
+/// file.
+fn run_envelope<T: Summarize>(
+    ctx: &Ctx,
+    (input, output, mode): (&str, &str, u32),
+    what: &str,
+    op: impl FnOnce(Arc<dyn Client>, Box<dyn Read>, &mut dyn Write) -> Result<T, CliError>,
 ) -> Result<(), CliError> {
+    let input = open_input(input, what)?;
+    let (info, to_file) = ctx.session(what, |s: &Session| {
+        let client: Arc<dyn Client> = Arc::new(s.user());
+        with_output(output, mode, what, |w| op(client, input, w))
+    })?;
+    if to_file {
+        ctx.out.print(&info.summary().json(output))?;
+    }
+    Ok(())
+}
+
+pub(super) fn run_encrypt(ctx: &Ctx, a: &EncryptFileArgs) -> Result<(), CliError> {
     let what = "encrypt-file failed";
-    let ctx = args::context_pairs(&a.encryption_context)?;
-    let input = open_input(&a.input, what)?;
-    let (_home, kms) = open_kms(cli, root, what)?;
-    let client: Arc<dyn Client> = Arc::new(Embedded::as_os_user(kms.clone()));
-    let keyring = KmsKeyring::new(client, a.key_id.clone());
+    let context = args::context_pairs(&a.encryption_context)?;
     let opts = EncryptOptions {
         frame_len: a.frame_length,
         ..Default::default()
     };
-    let r = with_output(&a.out, 0o644, what, |w| {
-        envelope::encrypt(&keyring, &ctx, input, w, &opts).map_err(|e| envelope_error(what, e))
-    });
-    kms.flush_audit().map_err(|e| CliError::kms(what, e))?;
-    let (info, to_file) = r?;
-    if to_file {
-        out.print(&summary(
-            &info.message_id,
-            info.key_arns.first().map(String::as_str).unwrap_or(""),
-            &info.context,
-            (
-                info.frame_len,
-                info.frames,
-                info.plaintext_bytes,
-                info.message_bytes,
-            ),
-            &a.out,
-        ))?;
-    }
-    Ok(())
+    let encrypt = |client: Arc<dyn Client>, input: Box<dyn Read>, w: &mut dyn Write| {
+        let keyring = KmsKeyring::new(client, a.key_id.clone());
+        envelope::encrypt(&keyring, &context, input, w, &opts).or_fail(what)
+    };
+    let io = (a.input.as_str(), a.out.as_str(), 0o644);
+    run_envelope(ctx, io, what, encrypt)
 }
 
-pub fn run_decrypt(
-    cli: &Cli,
-    root: &Path,
-    a: &DecryptFileArgs,
-    out: &Printer,
-) -> Result<(), CliError> {
+pub(super) fn run_decrypt(ctx: &Ctx, a: &DecryptFileArgs) -> Result<(), CliError> {
     let what = "decrypt-file failed";
-    let required = args::context_pairs(&a.encryption_context)?;
-    let input = open_input(&a.input, what)?;
-    let (_home, kms) = open_kms(cli, root, what)?;
-    let client: Arc<dyn Client> = Arc::new(Embedded::as_os_user(kms.clone()));
-    let keyring = match &a.key_id {
-        Some(k) => KmsKeyring::new(client, k.clone()),
-        None => KmsKeyring::discovery(client),
-    };
     let opts = DecryptOptions {
-        required_context: required,
+        required_context: args::context_pairs(&a.encryption_context)?,
     };
-    let r = with_output(&a.out, 0o600, what, |w| {
-        envelope::decrypt(&keyring, input, w, &opts).map_err(|e| envelope_error(what, e))
-    });
-    kms.flush_audit().map_err(|e| CliError::kms(what, e))?;
-    let (info, to_file) = r?;
-    if to_file {
-        out.print(&summary(
-            &info.message_id,
-            &info.key_arn,
-            &info.context,
-            (
-                info.frame_len,
-                info.frames,
-                info.plaintext_bytes,
-                info.message_bytes,
-            ),
-            &a.out,
-        ))?;
-    }
-    Ok(())
+    let decrypt = |client: Arc<dyn Client>, input: Box<dyn Read>, w: &mut dyn Write| {
+        let keyring = match &a.key_id {
+            Some(k) => KmsKeyring::new(client, k.clone()),
+            None => KmsKeyring::discovery(client),
+        };
+        envelope::decrypt(&keyring, input, w, &opts).or_fail(what)
+    };
+    let io = (a.input.as_str(), a.out.as_str(), 0o600);
+    run_envelope(ctx, io, what, decrypt)
 }

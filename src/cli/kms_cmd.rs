@@ -1,84 +1,134 @@
-//! `kmsfs kms <verb>`: one subcommand per KMS operation, flags named as in `aws kms`.
+//! `kmsfs kms <verb>`: one subcommand per KMS operation, flags named as in `aws kms`, run
+//! as the calling OS user through [`crate::kms::Client`]. The verbs are handled by family:
+//! keys, aliases, cryptographic operations, key states (enable, disable, deletion, purge),
+//! rotation and tags.
 
 use super::args::{self, Literal};
-use super::output::Printer;
-use super::{Cli, CliError, open_kms};
+use super::error::{CliError, variant_name};
+use super::session::Session;
 use crate::kms::types::*;
 use crate::kms::{Client, Embedded};
 use clap::{Args, Subcommand};
-use std::path::Path;
 
 #[derive(Debug, Args)]
-pub struct KeyIdArg {
+pub(crate) struct KeyIdArg {
     /// Key id, key ARN, alias name (alias/...) or alias ARN.
     #[arg(long)]
-    pub key_id: String,
+    key_id: String,
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Items per page (1..1000).
     #[arg(long)]
-    pub limit: Option<u32>,
+    limit: Option<u32>,
     /// NextMarker from the previous page.
     #[arg(long)]
-    pub marker: Option<String>,
+    marker: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct DataKeyArgs {
+pub(crate) struct DataKeyArgs {
     #[arg(long)]
-    pub key_id: String,
+    key_id: String,
     /// AES_256 or AES_128.
     #[arg(long, conflicts_with = "number_of_bytes")]
-    pub key_spec: Option<String>,
+    key_spec: Option<String>,
     /// 1..1024.
     #[arg(long)]
-    pub number_of_bytes: Option<u32>,
+    number_of_bytes: Option<u32>,
     /// k=v,k2=v2 or a JSON object.
     #[arg(long)]
-    pub encryption_context: Option<String>,
+    encryption_context: Option<String>,
     #[arg(long, num_args = 1..)]
-    pub grant_tokens: Option<Vec<String>>,
+    grant_tokens: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateKeyArgs {
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long)]
+    key_usage: Option<String>,
+    #[arg(long)]
+    key_spec: Option<String>,
+    #[arg(long)]
+    customer_master_key_spec: Option<String>,
+    #[arg(long)]
+    origin: Option<String>,
+    /// A key policy document (JSON), or file://policy.json.
+    #[arg(long)]
+    policy: Option<String>,
+    /// TagKey=k,TagValue=v ... or a JSON list.
+    #[arg(long, num_args = 1..)]
+    tags: Vec<String>,
+    #[arg(long)]
+    multi_region: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AliasArgs {
+    #[arg(long)]
+    alias_name: String,
+    #[arg(long)]
+    target_key_id: String,
+}
+
+// What `encrypt` and `decrypt` both take after their data.
+#[derive(Debug, Args)]
+pub(crate) struct CryptoArgs {
+    #[arg(long)]
+    encryption_context: Option<String>,
+    #[arg(long)]
+    encryption_algorithm: Option<String>,
+    #[arg(long, num_args = 1..)]
+    grant_tokens: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EncryptArgs {
+    #[arg(long)]
+    key_id: String,
+    /// fileb://PATH, file://PATH, or the text itself.
+    #[arg(long)]
+    plaintext: String,
+    #[command(flatten)]
+    crypto: CryptoArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DecryptArgs {
+    /// fileb://PATH, or base64 as encrypt prints it.
+    #[arg(long)]
+    ciphertext_blob: String,
+    #[arg(long)]
+    key_id: Option<String>,
+    #[command(flatten)]
+    crypto: CryptoArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReEncryptArgs {
+    #[arg(long)]
+    ciphertext_blob: String,
+    #[arg(long)]
+    destination_key_id: String,
+    #[arg(long)]
+    source_key_id: Option<String>,
+    #[arg(long)]
+    source_encryption_context: Option<String>,
+    #[arg(long)]
+    destination_encryption_context: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum KmsCommand {
+pub(crate) enum KmsCommand {
     /// Create a symmetric key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).
-    CreateKey {
-        #[arg(long)]
-        description: Option<String>,
-        #[arg(long)]
-        key_usage: Option<String>,
-        #[arg(long)]
-        key_spec: Option<String>,
-        #[arg(long)]
-        customer_master_key_spec: Option<String>,
-        #[arg(long)]
-        origin: Option<String>,
-        /// A key policy document (JSON), or file://policy.json.
-        #[arg(long)]
-        policy: Option<String>,
-        /// TagKey=k,TagValue=v ... or a JSON list.
-        #[arg(long, num_args = 1..)]
-        tags: Vec<String>,
-        #[arg(long)]
-        multi_region: bool,
-    },
+    CreateKey(CreateKeyArgs),
     DescribeKey(KeyIdArg),
     ListKeys(ListArgs),
-    CreateAlias {
-        #[arg(long)]
-        alias_name: String,
-        #[arg(long)]
-        target_key_id: String,
-    },
-    UpdateAlias {
-        #[arg(long)]
-        alias_name: String,
-        #[arg(long)]
-        target_key_id: String,
-    },
+    CreateAlias(AliasArgs),
+    UpdateAlias(AliasArgs),
     DeleteAlias {
         #[arg(long)]
         alias_name: String,
@@ -90,46 +140,11 @@ pub enum KmsCommand {
         list: ListArgs,
     },
     /// Encrypt up to 4096 bytes.
-    Encrypt {
-        #[arg(long)]
-        key_id: String,
-        /// fileb://PATH, file://PATH, or the text itself.
-        #[arg(long)]
-        plaintext: String,
-        #[arg(long)]
-        encryption_context: Option<String>,
-        #[arg(long)]
-        encryption_algorithm: Option<String>,
-        #[arg(long, num_args = 1..)]
-        grant_tokens: Option<Vec<String>>,
-    },
+    Encrypt(EncryptArgs),
     /// Decrypt a ciphertext blob (the blob names its key).
-    Decrypt {
-        /// fileb://PATH, or base64 as encrypt prints it.
-        #[arg(long)]
-        ciphertext_blob: String,
-        #[arg(long)]
-        key_id: Option<String>,
-        #[arg(long)]
-        encryption_context: Option<String>,
-        #[arg(long)]
-        encryption_algorithm: Option<String>,
-        #[arg(long, num_args = 1..)]
-        grant_tokens: Option<Vec<String>>,
-    },
+    Decrypt(DecryptArgs),
     /// Decrypt and encrypt again under another key or context, without revealing the plaintext.
-    ReEncrypt {
-        #[arg(long)]
-        ciphertext_blob: String,
-        #[arg(long)]
-        destination_key_id: String,
-        #[arg(long)]
-        source_key_id: Option<String>,
-        #[arg(long)]
-        source_encryption_context: Option<String>,
-        #[arg(long)]
-        destination_encryption_context: Option<String>,
-    },
+    ReEncrypt(ReEncryptArgs),
     GenerateDataKey(DataKeyArgs),
     GenerateDataKeyWithoutPlaintext(DataKeyArgs),
     GenerateRandom {
@@ -197,20 +212,11 @@ pub enum KmsCommand {
     Purge,
 }
 
-impl KmsCommand {
-    /// The AWS operation name, for error messages.
-    fn operation(&self) -> String {
-        let dbg = format!("{self:?}");
-        let name = dbg
-            .split([' ', '(', '{'])
-            .next()
-            .unwrap_or("kms")
-            .to_string();
-        if name == "Purge" {
-            "purge".into()
-        } else {
-            name
-        }
+/// `<Operation> failed`, with the AWS operation name (`purge` for `kms purge`).
+pub(super) fn failed(cmd: &KmsCommand) -> String {
+    match cmd {
+        KmsCommand::Purge => "purge failed".into(),
+        cmd => format!("{} failed", variant_name(cmd)),
     }
 }
 
@@ -229,6 +235,13 @@ fn key(k: &KeyIdArg) -> KeyIdRequest {
     }
 }
 
+fn alias(a: &AliasArgs) -> AliasRequest {
+    AliasRequest {
+        alias_name: a.alias_name.clone(),
+        target_key_id: a.target_key_id.clone(),
+    }
+}
+
 fn data_key(a: &DataKeyArgs) -> Result<GenerateDataKeyRequest, CliError> {
     Ok(GenerateDataKeyRequest {
         key_id: a.key_id.clone(),
@@ -239,228 +252,204 @@ fn data_key(a: &DataKeyArgs) -> Result<GenerateDataKeyRequest, CliError> {
     })
 }
 
-pub fn run(cli: &Cli, root: &Path, cmd: &KmsCommand, out: &Printer) -> Result<(), CliError> {
-    let op = cmd.operation();
-    let what = format!("{op} failed");
-    let (_home, kms) = open_kms(cli, root, &what)?;
-    let c = Embedded::as_os_user(kms.clone());
-    let err = |e| CliError::kms(&what, e);
-    let r = dispatch(&c, cmd, out, &err);
-    // Every request's audit line reaches the disk before we exit.
-    kms.flush_audit().map_err(|e| CliError::kms(&what, e))?;
-    r
+/// `kmsfs kms <verb>`, as the calling OS user.
+pub(super) fn run(s: &Session, cmd: &KmsCommand) -> Result<(), CliError> {
+    let c = s.user();
+    [keys, aliases, crypto, states, rotation, tags]
+        .iter()
+        .find_map(|family| family(s, &c, cmd))
+        .expect("every kms verb is in a family")
 }
 
-fn dispatch(
-    c: &Embedded,
-    cmd: &KmsCommand,
-    out: &Printer,
-    err: &dyn Fn(crate::kms::KmsError) -> CliError,
-) -> Result<(), CliError> {
+/// What a verb family returns: `None` when the verb is not one of its.
+type Handled = Option<Result<(), CliError>>;
+
+/// Create, describe and list keys; their descriptions and policies.
+fn keys(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
     use KmsCommand as K;
-    match cmd {
-        K::CreateKey {
-            description,
-            key_usage,
-            key_spec,
-            customer_master_key_spec,
-            origin,
-            policy,
-            tags,
-            multi_region,
-        } => {
-            let policy = match policy {
-                Some(p) => Some(match p.strip_prefix("file://") {
-                    Some(f) => std::fs::read_to_string(f).map_err(|e| {
-                        CliError::usage("cannot read --policy", format!("{f}: {e}"))
-                    })?,
-                    None => p.clone(),
-                }),
-                None => None,
-            };
-            let r = c
-                .create_key(CreateKeyRequest {
-                    description: description.clone(),
-                    key_usage: key_usage.clone(),
-                    key_spec: key_spec.clone(),
-                    customer_master_key_spec: customer_master_key_spec.clone(),
-                    origin: origin.clone(),
-                    policy,
-                    tags: if tags.is_empty() {
-                        None
-                    } else {
-                        Some(args::tags(tags)?)
-                    },
-                    multi_region: multi_region.then_some(true),
-                    bypass_policy_lockout_safety_check: None,
-                })
-                .map_err(err)?;
-            out.print(&r)
-        }
-        K::DescribeKey(k) => out.print(&c.describe_key(key(k)).map_err(err)?),
-        K::ListKeys(l) => out.print(&c.list_keys(list(l, None)).map_err(err)?),
-        K::CreateAlias {
-            alias_name,
-            target_key_id,
-        } => c
-            .create_alias(AliasRequest {
-                alias_name: alias_name.clone(),
-                target_key_id: target_key_id.clone(),
-            })
-            .map_err(err),
-        K::UpdateAlias {
-            alias_name,
-            target_key_id,
-        } => c
-            .update_alias(AliasRequest {
-                alias_name: alias_name.clone(),
-                target_key_id: target_key_id.clone(),
-            })
-            .map_err(err),
-        K::DeleteAlias { alias_name } => c.delete_alias(alias_name).map_err(err),
-        K::ListAliases { key_id, list: l } => {
-            out.print(&c.list_aliases(list(l, key_id.clone())).map_err(err)?)
-        }
-        K::Encrypt {
-            key_id,
-            plaintext,
-            encryption_context,
-            encryption_algorithm,
-            grant_tokens,
-        } => {
-            let r = c
-                .encrypt(EncryptRequest {
-                    key_id: key_id.clone(),
-                    plaintext: args::blob(plaintext, "--plaintext", Literal::Text)?,
-                    encryption_context: args::context(encryption_context)?,
-                    grant_tokens: grant_tokens.clone(),
-                    encryption_algorithm: encryption_algorithm.clone(),
-                })
-                .map_err(err)?;
-            out.print(&r)
-        }
-        K::Decrypt {
-            ciphertext_blob,
-            key_id,
-            encryption_context,
-            encryption_algorithm,
-            grant_tokens,
-        } => {
-            let blob = args::blob(ciphertext_blob, "--ciphertext-blob", Literal::Base64)?;
-            let r = c
-                .decrypt(DecryptRequest {
-                    ciphertext_blob: blob.expose().to_vec(),
-                    encryption_context: args::context(encryption_context)?,
-                    grant_tokens: grant_tokens.clone(),
-                    key_id: key_id.clone(),
-                    encryption_algorithm: encryption_algorithm.clone(),
-                })
-                .map_err(err)?;
-            out.print(&r)
-        }
-        K::ReEncrypt {
-            ciphertext_blob,
-            destination_key_id,
-            source_key_id,
-            source_encryption_context,
-            destination_encryption_context,
-        } => {
-            let blob = args::blob(ciphertext_blob, "--ciphertext-blob", Literal::Base64)?;
-            let r = c
-                .re_encrypt(ReEncryptRequest {
-                    ciphertext_blob: blob.expose().to_vec(),
-                    source_encryption_context: args::context(source_encryption_context)?,
-                    source_key_id: source_key_id.clone(),
-                    destination_key_id: destination_key_id.clone(),
-                    destination_encryption_context: args::context(destination_encryption_context)?,
-                    ..Default::default()
-                })
-                .map_err(err)?;
-            out.print(&r)
-        }
-        K::GenerateDataKey(a) => out.print(&c.generate_data_key(data_key(a)?).map_err(err)?),
-        K::GenerateDataKeyWithoutPlaintext(a) => out.print(
-            &c.generate_data_key_without_plaintext(data_key(a)?)
-                .map_err(err)?,
-        ),
-        K::GenerateRandom { number_of_bytes } => out.print(
-            &c.generate_random(GenerateRandomRequest {
-                number_of_bytes: *number_of_bytes,
-            })
-            .map_err(err)?,
-        ),
-        K::EnableKey(k) => c.enable_key(key(k)).map_err(err),
-        K::DisableKey(k) => c.disable_key(key(k)).map_err(err),
-        K::ScheduleKeyDeletion {
-            key_id,
-            pending_window_in_days,
-        } => out.print(
-            &c.schedule_key_deletion(ScheduleKeyDeletionRequest {
-                key_id: key_id.clone(),
-                pending_window_in_days: *pending_window_in_days,
-            })
-            .map_err(err)?,
-        ),
-        K::CancelKeyDeletion(k) => out.print(&c.cancel_key_deletion(key(k)).map_err(err)?),
-        K::EnableKeyRotation {
-            key_id,
-            rotation_period_in_days,
-        } => c
-            .enable_key_rotation(EnableKeyRotationRequest {
-                key_id: key_id.clone(),
-                rotation_period_in_days: *rotation_period_in_days,
-            })
-            .map_err(err),
-        K::DisableKeyRotation(k) => c.disable_key_rotation(key(k)).map_err(err),
-        K::GetKeyRotationStatus(k) => out.print(&c.get_key_rotation_status(key(k)).map_err(err)?),
-        K::RotateKeyOnDemand(k) => out.print(&c.rotate_key_on_demand(key(k)).map_err(err)?),
-        K::ListKeyRotations { key_id, list: l } => out.print(
-            &c.list_key_rotations(list(l, Some(key_id.clone())))
-                .map_err(err)?,
-        ),
-        K::TagResource { key_id, tags } => c
-            .tag_resource(TagResourceRequest {
-                key_id: key_id.clone(),
-                tags: args::tags(tags)?,
-            })
-            .map_err(err),
-        K::UntagResource { key_id, tag_keys } => c
-            .untag_resource(UntagResourceRequest {
-                key_id: key_id.clone(),
-                tag_keys: tag_keys.clone(),
-            })
-            .map_err(err),
-        K::ListResourceTags { key_id, list: l } => out.print(
-            &c.list_resource_tags(list(l, Some(key_id.clone())))
-                .map_err(err)?,
-        ),
+    Some(match cmd {
+        K::CreateKey(a) => create_key(a).and_then(|r| s.reply(c.create_key(r))),
+        K::DescribeKey(k) => s.reply(c.describe_key(key(k))),
+        K::ListKeys(l) => s.reply(c.list_keys(list(l, None))),
         K::UpdateKeyDescription {
             key_id,
             description,
-        } => c
-            .update_key_description(UpdateKeyDescriptionRequest {
-                key_id: key_id.clone(),
-                description: description.clone(),
-            })
-            .map_err(err),
+        } => s.done(c.update_key_description(UpdateKeyDescriptionRequest {
+            key_id: key_id.clone(),
+            description: description.clone(),
+        })),
         K::GetKeyPolicy {
             key_id,
             policy_name,
-        } => out.print(
-            &c.get_key_policy(GetKeyPolicyRequest {
-                key_id: key_id.clone(),
-                policy_name: policy_name.clone(),
-            })
-            .map_err(err)?,
-        ),
-        K::ListKeyPolicies(k) => out.print(&c.list_key_policies(key(k)).map_err(err)?),
-        K::Purge => {
-            let r = c.kms().purge().map_err(err)?;
-            out.print(&serde_json::json!({
+        } => s.reply(c.get_key_policy(GetKeyPolicyRequest {
+            key_id: key_id.clone(),
+            policy_name: policy_name.clone(),
+        })),
+        K::ListKeyPolicies(k) => s.reply(c.list_key_policies(key(k))),
+        _ => return None,
+    })
+}
+
+fn create_key(a: &CreateKeyArgs) -> Result<CreateKeyRequest, CliError> {
+    let policy = match &a.policy {
+        Some(p) => Some(match p.strip_prefix("file://") {
+            Some(f) => std::fs::read_to_string(f)
+                .map_err(|e| CliError::usage("cannot read --policy", format!("{f}: {e}")))?,
+            None => p.clone(),
+        }),
+        None => None,
+    };
+    Ok(CreateKeyRequest {
+        description: a.description.clone(),
+        key_usage: a.key_usage.clone(),
+        key_spec: a.key_spec.clone(),
+        customer_master_key_spec: a.customer_master_key_spec.clone(),
+        origin: a.origin.clone(),
+        policy,
+        tags: if a.tags.is_empty() {
+            None
+        } else {
+            Some(args::tags(&a.tags)?)
+        },
+        multi_region: a.multi_region.then_some(true),
+        bypass_policy_lockout_safety_check: None,
+    })
+}
+
+fn aliases(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    use KmsCommand as K;
+    Some(match cmd {
+        K::CreateAlias(a) => s.done(c.create_alias(alias(a))),
+        K::UpdateAlias(a) => s.done(c.update_alias(alias(a))),
+        K::DeleteAlias { alias_name } => s.done(c.delete_alias(alias_name)),
+        K::ListAliases { key_id, list: l } => s.reply(c.list_aliases(list(l, key_id.clone()))),
+        _ => return None,
+    })
+}
+
+/// Encrypt, decrypt, re-encrypt; data keys and random bytes.
+fn crypto(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    use KmsCommand as K;
+    Some(match cmd {
+        K::Encrypt(a) => encrypt(a).and_then(|r| s.reply(c.encrypt(r))),
+        K::Decrypt(a) => decrypt(a).and_then(|r| s.reply(c.decrypt(r))),
+        K::ReEncrypt(a) => re_encrypt(a).and_then(|r| s.reply(c.re_encrypt(r))),
+        K::GenerateDataKey(a) => data_key(a).and_then(|r| s.reply(c.generate_data_key(r))),
+        K::GenerateDataKeyWithoutPlaintext(a) => {
+            data_key(a).and_then(|r| s.reply(c.generate_data_key_without_plaintext(r)))
+        }
+        K::GenerateRandom { number_of_bytes } => {
+            s.reply(c.generate_random(GenerateRandomRequest {
+                number_of_bytes: *number_of_bytes,
+            }))
+        }
+        _ => return None,
+    })
+}
+
+fn encrypt(a: &EncryptArgs) -> Result<EncryptRequest, CliError> {
+    let plaintext = args::blob(&a.plaintext, "--plaintext", Literal::Text)?;
+    let c = &a.crypto;
+    Ok(EncryptRequest {
+        key_id: a.key_id.clone(),
+        plaintext,
+        encryption_context: args::context(&c.encryption_context)?,
+        grant_tokens: c.grant_tokens.clone(),
+        encryption_algorithm: c.encryption_algorithm.clone(),
+    })
+}
+
+fn decrypt(a: &DecryptArgs) -> Result<DecryptRequest, CliError> {
+    let ciphertext_blob = ciphertext(&a.ciphertext_blob)?;
+    let c = &a.crypto;
+    Ok(DecryptRequest {
+        ciphertext_blob,
+        encryption_context: args::context(&c.encryption_context)?,
+        grant_tokens: c.grant_tokens.clone(),
+        key_id: a.key_id.clone(),
+        encryption_algorithm: c.encryption_algorithm.clone(),
+    })
+}
+
+fn re_encrypt(a: &ReEncryptArgs) -> Result<ReEncryptRequest, CliError> {
+    Ok(ReEncryptRequest {
+        ciphertext_blob: ciphertext(&a.ciphertext_blob)?,
+        source_encryption_context: args::context(&a.source_encryption_context)?,
+        source_key_id: a.source_key_id.clone(),
+        destination_key_id: a.destination_key_id.clone(),
+        destination_encryption_context: args::context(&a.destination_encryption_context)?,
+        ..Default::default()
+    })
+}
+
+/// A `--ciphertext-blob`: fileb://PATH, or base64.
+fn ciphertext(arg: &str) -> Result<Vec<u8>, CliError> {
+    let blob = args::blob(arg, "--ciphertext-blob", Literal::Base64)?;
+    Ok(blob.expose().to_vec())
+}
+
+/// Enable and disable keys, schedule and cancel their deletion, purge.
+fn states(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    use KmsCommand as K;
+    Some(match cmd {
+        K::EnableKey(k) => s.done(c.enable_key(key(k))),
+        K::DisableKey(k) => s.done(c.disable_key(key(k))),
+        K::ScheduleKeyDeletion {
+            key_id,
+            pending_window_in_days,
+        } => s.reply(c.schedule_key_deletion(ScheduleKeyDeletionRequest {
+            key_id: key_id.clone(),
+            pending_window_in_days: *pending_window_in_days,
+        })),
+        K::CancelKeyDeletion(k) => s.reply(c.cancel_key_deletion(key(k))),
+        K::Purge => s.reply(c.kms().purge().map(|r| {
+            serde_json::json!({
                 "DeletedKeys": r.deleted,
                 "RotatedKeys": r.rotated,
                 "DamagedRecords": r.damaged,
-            }))
+            })
+        })),
+        _ => return None,
+    })
+}
+
+/// Automatic and on-demand rotation.
+fn rotation(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    use KmsCommand as K;
+    Some(match cmd {
+        K::EnableKeyRotation {
+            key_id,
+            rotation_period_in_days,
+        } => s.done(c.enable_key_rotation(EnableKeyRotationRequest {
+            key_id: key_id.clone(),
+            rotation_period_in_days: *rotation_period_in_days,
+        })),
+        K::DisableKeyRotation(k) => s.done(c.disable_key_rotation(key(k))),
+        K::GetKeyRotationStatus(k) => s.reply(c.get_key_rotation_status(key(k))),
+        K::RotateKeyOnDemand(k) => s.reply(c.rotate_key_on_demand(key(k))),
+        K::ListKeyRotations { key_id, list: l } => {
+            s.reply(c.list_key_rotations(list(l, Some(key_id.clone()))))
         }
-    }
+        _ => return None,
+    })
+}
+
+fn tags(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    use KmsCommand as K;
+    Some(match cmd {
+        K::TagResource { key_id, tags } => args::tags(tags).and_then(|tags| {
+            s.done(c.tag_resource(TagResourceRequest {
+                key_id: key_id.clone(),
+                tags,
+            }))
+        }),
+        K::UntagResource { key_id, tag_keys } => s.done(c.untag_resource(UntagResourceRequest {
+            key_id: key_id.clone(),
+            tag_keys: tag_keys.clone(),
+        })),
+        K::ListResourceTags { key_id, list: l } => {
+            s.reply(c.list_resource_tags(list(l, Some(key_id.clone()))))
+        }
+        _ => return None,
+    })
 }

@@ -3,19 +3,19 @@
 //! [`crate::object::ObjectService`]. Object-layer failures exit with [`exit::OBJECT`].
 
 use super::args::{self, Literal};
-use super::output::Printer;
-use super::{Cli, CliError, exit, open_kms};
-use crate::kms::{Embedded, KmsError};
+use super::error::{CliError, OrFail, exit};
+use super::session::Session;
+use crate::fsutil::{self, PendingFile};
 use crate::object::{
-    BucketEncryption, ByteRange, ListObjects, ObjectError, ObjectService, PutOptions, S3_PRINCIPAL,
-    Sse, SseCustomerKey,
+    BucketEncryption, ByteRange, ListObjects, ObjectInfo, ObjectService, PutOptions, Sse,
+    SseCustomerKey,
 };
 use clap::Subcommand;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
-pub enum BucketCommand {
+pub(crate) enum BucketCommand {
     /// Create a bucket (default encryption: SSE-S3, as S3 gives new buckets).
     Create {
         bucket: String,
@@ -48,7 +48,7 @@ pub enum BucketCommand {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct EncryptionArgs {
+pub(crate) struct EncryptionArgs {
     /// AES256 (SSE-S3) or aws:kms (SSE-KMS); default: the bucket's default encryption.
     #[arg(long, value_parser = ["AES256", "aws:kms"])]
     sse: Option<String>,
@@ -67,7 +67,7 @@ pub struct EncryptionArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ObjectCommand {
+pub(crate) enum ObjectCommand {
     /// Store a file as BUCKET/KEY (replacing any object there); prints the object's SSE.
     Put {
         /// BUCKET/KEY (or s3://BUCKET/KEY).
@@ -124,58 +124,6 @@ pub enum ObjectCommand {
     },
 }
 
-/// Map an object-layer error for the operation `what`.
-pub fn object_error(what: &str, e: ObjectError) -> CliError {
-    match e {
-        ObjectError::Kms {
-            what: w,
-            key,
-            source,
-        } => match source {
-            KmsError::Store(s) => CliError::store(what, s),
-            KmsError::Internal(m) => {
-                CliError::new(what, format!("KMSInternalException: {m}"), exit::INTERNAL)
-            }
-            source => {
-                let hint = match &source {
-                    KmsError::Disabled(_) => {
-                        Some("enable the key with `kmsfs kms enable-key --key-id <id>`")
-                    }
-                    KmsError::InvalidState(m) if m.contains("pending deletion") => Some(
-                        "cancel the deletion with `kmsfs kms cancel-key-deletion --key-id <id>`, then enable the key",
-                    ),
-                    KmsError::NotFound(_) => Some(
-                        "list keys with `kmsfs kms list-keys` and aliases with `kmsfs kms list-aliases`",
-                    ),
-                    _ => None,
-                };
-                let e = ObjectError::Kms {
-                    what: w,
-                    key,
-                    source,
-                };
-                let mut c = CliError::new(what, e.to_string(), exit::REFUSED);
-                c.hint = hint.map(String::from);
-                c
-            }
-        },
-        ObjectError::InvalidArgument(_)
-        | ObjectError::InvalidBucketName(_)
-        | ObjectError::KeyTooLong(_) => CliError::new(what, e.to_string(), exit::USAGE),
-        ObjectError::Locked(_) => CliError::new(what, e.to_string(), exit::LOCKED)
-            .hint("wait for the other kmsfs command to finish, then try again"),
-        ObjectError::NoSuchBucket(_) => CliError::new(what, e.to_string(), exit::OBJECT)
-            .hint("list buckets with `kmsfs bucket list`"),
-        ObjectError::NoSuchKey { ref bucket, .. } => {
-            let h = format!("list objects with `kmsfs object list {bucket}`");
-            CliError::new(what, e.to_string(), exit::OBJECT).hint(h)
-        }
-        ObjectError::InvalidRequest(_) => CliError::new(what, e.to_string(), exit::OBJECT)
-            .hint("SSE-C objects need the key they were stored with: --sse-c-key fileb://KEY"),
-        e => CliError::new(what, e.to_string(), exit::OBJECT),
-    }
-}
-
 /// Split `BUCKET/KEY` (optionally `s3://BUCKET/KEY`).
 fn split_target(t: &str) -> Result<(&str, &str), CliError> {
     let t = t.strip_prefix("s3://").unwrap_or(t);
@@ -224,42 +172,22 @@ fn encryption_json(enc: &BucketEncryption) -> serde_json::Value {
     })
 }
 
-fn service(
-    cli: &Cli,
-    root: &Path,
-    what: &str,
-) -> Result<(ObjectService, Arc<crate::kms::Kms>), CliError> {
-    let (home, kms) = open_kms(cli, root, what)?;
-    let client = Arc::new(Embedded::new(kms.clone(), S3_PRINCIPAL));
-    Ok((ObjectService::new(&home, client), kms))
-}
-
-pub fn run_bucket(
-    cli: &Cli,
-    root: &Path,
-    cmd: &BucketCommand,
-    out: &Printer,
-) -> Result<(), CliError> {
-    let what = match cmd {
-        BucketCommand::Create { .. } => "bucket create failed",
-        BucketCommand::List => "bucket list failed",
-        BucketCommand::Delete { .. } => "bucket delete failed",
-        BucketCommand::PutEncryption { .. } => "bucket put-encryption failed",
-        BucketCommand::GetEncryption { .. } => "bucket get-encryption failed",
-    };
-    let (svc, kms) = service(cli, root, what)?;
-    let err = |e| object_error(what, e);
-    let r = match cmd {
-        BucketCommand::Create { bucket } => {
-            let b = svc.create_bucket(bucket).map_err(err)?;
-            out.print(&serde_json::json!({ "Location": format!("/{}", b.name), "Bucket": b }))
-        }
-        BucketCommand::List => {
-            out.print(&serde_json::json!({ "Buckets": svc.list_buckets().map_err(err)? }))
-        }
+/// `kmsfs bucket <verb>`.
+pub(super) fn bucket(s: &Session, cmd: &BucketCommand) -> Result<(), CliError> {
+    let svc = s.objects();
+    match cmd {
+        BucketCommand::Create { bucket } => s.reply(
+            svc.create_bucket(bucket)
+                .map(|b| serde_json::json!({ "Location": format!("/{}", b.name), "Bucket": b })),
+        ),
+        BucketCommand::List => s.reply(
+            svc.list_buckets()
+                .map(|b| serde_json::json!({ "Buckets": b })),
+        ),
         BucketCommand::Delete { bucket, force } => {
-            svc.delete_bucket(bucket, *force).map_err(err)?;
-            out.print(&serde_json::json!({ "Bucket": bucket, "Deleted": true }))
+            svc.delete_bucket(bucket, *force).or_fail(s.what)?;
+            s.out
+                .print(&serde_json::json!({ "Bucket": bucket, "Deleted": true }))
         }
         BucketCommand::PutEncryption {
             bucket,
@@ -272,75 +200,33 @@ pub fn run_bucket(
                 kms_master_key_id: kms_key_id.clone(),
                 bucket_key_enabled: bucket_key_enabled.unwrap_or(false),
             };
-            let e = svc.put_bucket_encryption(bucket, &enc).map_err(err)?;
-            out.print(&encryption_json(&e))
+            s.reply(
+                svc.put_bucket_encryption(bucket, &enc)
+                    .map(|e| encryption_json(&e)),
+            )
         }
-        BucketCommand::GetEncryption { bucket } => out.print(&encryption_json(
-            &svc.get_bucket_encryption(bucket).map_err(err)?,
-        )),
-    };
-    kms.flush_audit().map_err(|e| CliError::kms(what, e))?;
-    r
+        BucketCommand::GetEncryption { bucket } => s.reply(
+            svc.get_bucket_encryption(bucket)
+                .map(|e| encryption_json(&e)),
+        ),
+    }
 }
 
-pub fn run_object(
-    cli: &Cli,
-    root: &Path,
-    cmd: &ObjectCommand,
-    out: &Printer,
-) -> Result<(), CliError> {
-    let what = match cmd {
-        ObjectCommand::Put { .. } => "object put failed",
-        ObjectCommand::Get { .. } => "object get failed",
-        ObjectCommand::Head { .. } => "object head failed",
-        ObjectCommand::List { .. } => "object list failed",
-        ObjectCommand::Delete { .. } => "object delete failed",
-        ObjectCommand::Copy { .. } => "object copy failed",
-    };
-    let (svc, kms) = service(cli, root, what)?;
-    let err = |e| object_error(what, e);
-    let r = match cmd {
-        ObjectCommand::Put { target, body, enc } => {
-            let (b, k) = split_target(target)?;
-            let opts = put_options(enc)?;
-            let info = if body.as_os_str() == "-" {
-                svc.put_object(b, k, std::io::stdin().lock(), &opts)
-            } else {
-                let f = std::fs::File::open(body).map_err(|e| {
-                    CliError::usage("cannot read --body", format!("{}: {e}", body.display()))
-                })?;
-                svc.put_object(b, k, f, &opts)
-            }
-            .map_err(err)?;
-            out.print(&info)
-        }
+/// `kmsfs object <verb>`.
+pub(super) fn object(s: &Session, cmd: &ObjectCommand) -> Result<(), CliError> {
+    let svc = s.objects();
+    match cmd {
+        ObjectCommand::Put { target, body, enc } => s.out.print(&put(s, &svc, target, body, enc)?),
         ObjectCommand::Get {
             target,
             outfile,
             range,
             sse_c_key,
-        } => {
-            let (b, k) = split_target(target)?;
-            let range = range
-                .as_deref()
-                .map(ByteRange::parse)
-                .transpose()
-                .map_err(err)?;
-            let key = sse_c(sse_c_key)?;
-            if outfile.as_os_str() == "-" {
-                let stdout = std::io::stdout().lock();
-                svc.get_object(b, k, range, key.as_ref(), std::io::BufWriter::new(stdout))
-                    .map_err(err)?;
-                Ok(())
-            } else {
-                let info = get_to_file(&svc, b, k, range, key.as_ref(), outfile, what)?;
-                out.print(&info)
-            }
-        }
+        } => get(s, &svc, target, outfile, range.as_deref(), sse_c_key),
         ObjectCommand::Head { target, sse_c_key } => {
             let (b, k) = split_target(target)?;
             let key = sse_c(sse_c_key)?;
-            out.print(&svc.head_object(b, k, key.as_ref()).map_err(err)?)
+            s.reply(svc.head_object(b, k, key.as_ref()))
         }
         ObjectCommand::List {
             bucket,
@@ -355,12 +241,13 @@ pub fn run_object(
                 start_after: start_after.clone(),
                 max_keys: *max_keys,
             };
-            out.print(&svc.list_objects(bucket, &req).map_err(err)?)
+            s.reply(svc.list_objects(bucket, &req))
         }
         ObjectCommand::Delete { target } => {
             let (b, k) = split_target(target)?;
-            let existed = svc.delete_object(b, k).map_err(err)?;
-            out.print(&serde_json::json!({ "Bucket": b, "Key": k, "Deleted": existed }))
+            let existed = svc.delete_object(b, k).or_fail(s.what)?;
+            s.out
+                .print(&serde_json::json!({ "Bucket": b, "Key": k, "Deleted": existed }))
         }
         ObjectCommand::Copy {
             source,
@@ -372,104 +259,80 @@ pub fn run_object(
             let (b, k) = split_target(target)?;
             let src_key = sse_c(copy_source_sse_c_key)?;
             let opts = put_options(enc)?;
-            out.print(
-                &svc.copy_object(sb, sk, src_key.as_ref(), b, k, &opts)
-                    .map_err(err)?,
-            )
+            s.reply(svc.copy_object(sb, sk, src_key.as_ref(), b, k, &opts))
         }
-    };
-    kms.flush_audit().map_err(|e| CliError::kms(what, e))?;
-    r
+    }
+}
+
+/// `object put`: store the file `body` (`-`: standard input) as `target`.
+fn put(
+    s: &Session,
+    svc: &ObjectService,
+    target: &str,
+    body: &Path,
+    enc: &EncryptionArgs,
+) -> Result<ObjectInfo, CliError> {
+    let (b, k) = split_target(target)?;
+    let opts = put_options(enc)?;
+    if body.as_os_str() == "-" {
+        svc.put_object(b, k, std::io::stdin().lock(), &opts)
+    } else {
+        let f = std::fs::File::open(body).map_err(|e| {
+            CliError::usage("cannot read --body", format!("{}: {e}", body.display()))
+        })?;
+        svc.put_object(b, k, f, &opts)
+    }
+    .or_fail(s.what)
+}
+
+/// `object get`: write `target` (or a range of it) to `outfile` (`-`: standard output,
+/// with no result printed).
+fn get(
+    s: &Session,
+    svc: &ObjectService,
+    target: &str,
+    outfile: &Path,
+    range: Option<&str>,
+    sse_c_key: &Option<String>,
+) -> Result<(), CliError> {
+    let (b, k) = split_target(target)?;
+    let range = range.map(ByteRange::parse).transpose().or_fail(s.what)?;
+    let key = sse_c(sse_c_key)?;
+    if outfile.as_os_str() == "-" {
+        let stdout = BufWriter::new(std::io::stdout().lock());
+        svc.get_object(b, k, range, key.as_ref(), stdout)
+            .or_fail(s.what)?;
+        Ok(())
+    } else {
+        let info = get_to_file(svc, (b, k), range, key.as_ref(), outfile, s.what)?;
+        s.out.print(&info)
+    }
 }
 
 /// GET into a temp file beside `outfile`, renamed over it only once every byte has been
 /// authenticated: a failed GET leaves no partial output.
 fn get_to_file(
     svc: &ObjectService,
-    bucket: &str,
-    key: &str,
+    (bucket, key): (&str, &str),
     range: Option<ByteRange>,
     sse_c: Option<&SseCustomerKey>,
     outfile: &Path,
     what: &str,
-) -> Result<crate::object::ObjectInfo, CliError> {
-    let dir = match outfile.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+) -> Result<ObjectInfo, CliError> {
     let name = outfile
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("object");
-    let tmp = dir.join(format!(".{name}.kmsfs-get.{}", std::process::id()));
+    let tmp = fsutil::parent_dir(outfile).join(format!(".{name}.kmsfs-get.{}", std::process::id()));
     let io = |p: &Path, e: std::io::Error| {
         CliError::new(what, format!("{}: {e}", p.display()), exit::OBJECT)
     };
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| io(&tmp, e))?;
-    let r = (|| {
-        let info = svc
-            .get_object(bucket, key, range, sse_c, std::io::BufWriter::new(&f))
-            .map_err(|e| object_error(what, e))?;
-        f.sync_all().map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, outfile).map_err(|e| io(outfile, e))?;
-        Ok(info)
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
-}
-
-/// `kmsfs mount-bucket`: serve the bucket's directory view at `dir` (in a background daemon
-/// unless `--foreground`), until `kmsfs umount`.
-pub fn run_mount_bucket(
-    cli: &Cli,
-    root: &Path,
-    bucket: &str,
-    dir: &Path,
-    opts: super::volume_cmd::MountOptions,
-    out: &Printer,
-) -> Result<(), CliError> {
-    use super::volume_cmd::{mount_point, spawn_mount_daemon, watch_signals};
-    let what = format!("mount of bucket {bucket} failed");
-    let mp = mount_point(dir, &what)?;
-    // The bucket must exist before anything is started.
-    let (svc, kms) = service(cli, root, &what)?;
-    svc.get_bucket_encryption(bucket)
-        .map_err(|e| object_error(&what, e))?;
-    let bdir = root.join("buckets").join(bucket);
-    if !opts.foreground {
-        drop((svc, kms));
-        let pid = spawn_mount_daemon(
-            cli,
-            root,
-            &["mount-bucket", bucket],
-            &mp,
-            opts,
-            &bdir.join("mount.log"),
-            &what,
-        )?;
-        return out.print(&serde_json::json!({
-            "Bucket": bucket,
-            "MountPoint": mp,
-            "Pid": pid,
-        }));
-    }
-    let view = crate::object::view::BucketView::new(Arc::new(svc), bucket, bdir.join("spool"))
-        .map_err(|e| CliError::new(&what, e.to_string(), exit::OBJECT))?;
-    watch_signals(mp.clone());
-    eprintln!(
-        "kmsfs: bucket {bucket} mounted at {} (pid {})",
-        mp.display(),
-        std::process::id()
-    );
-    let r = crate::object::fuse::serve(Arc::new(view), &mp, opts.allow_other);
-    let _ = kms.flush_audit();
-    r.map_err(|e| CliError::new(&what, e.to_string(), exit::MOUNT))?;
-    eprintln!("kmsfs: bucket {bucket} unmounted from {}", mp.display());
-    Ok(())
+    // Created as files are by default (0o666 less the umask).
+    let mut f = PendingFile::create_as(outfile, tmp.clone(), 0o666).map_err(|e| io(&tmp, e))?;
+    let info = svc
+        .get_object(bucket, key, range, sse_c, BufWriter::new(f.writer()))
+        .or_fail(what)?;
+    f.file().sync_all().map_err(|e| io(&tmp, e))?;
+    f.commit().map_err(|e| io(outfile, e))?;
+    Ok(info)
 }

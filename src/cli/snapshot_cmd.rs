@@ -1,17 +1,13 @@
-//! `kmsfs snapshot ...`: create, list, describe, delete, copy and verify snapshots.
+//! `kmsfs snapshot ...`: create, list, describe, delete, copy and verify snapshots over
+//! [`crate::snapshot::SnapshotService`].
 
-use super::output::Printer;
-use super::volume_cmd::volume_error;
-use super::{Cli, CliError, exit, open_kms};
-use crate::kms::Embedded;
-use crate::snapshot::{SnapshotError, SnapshotService};
-use crate::volume::service::EBS_PRINCIPAL;
+use super::error::{self, CliError, OrFail};
+use super::session::Session;
+use crate::snapshot::SnapshotService;
 use clap::Subcommand;
-use std::path::Path;
-use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
-pub enum SnapshotCommand {
+pub(crate) enum SnapshotCommand {
     /// Snapshot a volume (mounted or not); prints the snapshot as JSON.
     Create {
         volume_id: String,
@@ -44,93 +40,63 @@ pub enum SnapshotCommand {
     },
 }
 
-pub fn snapshot_error(what: &str, e: SnapshotError) -> CliError {
-    match e {
-        SnapshotError::Volume(v) => volume_error(what, v),
-        SnapshotError::Kms(k) => CliError::kms(what, k),
-        SnapshotError::KeyUnusable { .. } => CliError::new(what, e.to_string(), exit::REFUSED)
-            .hint("check the key with `kmsfs kms describe-key --key-id <arn>`"),
-        SnapshotError::BadId(_)
-        | SnapshotError::Invalid(_)
-        | SnapshotError::MustStayEncrypted(_) => CliError::new(what, e.to_string(), exit::USAGE),
-        SnapshotError::NotFound(_) => CliError::new(what, e.to_string(), exit::SNAPSHOT)
-            .hint("list snapshots with `kmsfs snapshot list`"),
-        e => CliError::new(what, e.to_string(), exit::SNAPSHOT),
-    }
-}
-
-pub fn run(cli: &Cli, root: &Path, cmd: &SnapshotCommand, out: &Printer) -> Result<(), CliError> {
-    let what = match cmd {
-        SnapshotCommand::Create { .. } => "snapshot create failed",
-        SnapshotCommand::List => "snapshot list failed",
-        SnapshotCommand::Describe { .. } => "snapshot describe failed",
-        SnapshotCommand::Delete { .. } => "snapshot delete failed",
-        SnapshotCommand::Copy { .. } => "snapshot copy failed",
-        SnapshotCommand::Verify { .. } => "snapshot verify failed",
-    };
-    let (home, kms) = open_kms(cli, root, what)?;
-    let client = Arc::new(Embedded::new(kms.clone(), EBS_PRINCIPAL));
-    let svc = SnapshotService::new(home, client);
-    let err = |e| snapshot_error(what, e);
-    let r = match cmd {
+/// `kmsfs snapshot <verb>`.
+pub(super) fn snapshot(s: &Session, cmd: &SnapshotCommand) -> Result<(), CliError> {
+    let svc = s.snapshots();
+    match cmd {
         SnapshotCommand::Create {
             volume_id,
             description,
-        } => out.print(&svc.create(volume_id, description).map_err(err)?),
-        SnapshotCommand::List => {
-            out.print(&serde_json::json!({ "Snapshots": svc.list().map_err(err)? }))
-        }
-        SnapshotCommand::Describe { snapshot_id } => {
-            out.print(&svc.describe(snapshot_id).map_err(err)?)
-        }
+        } => s.reply(svc.create(volume_id, description)),
+        SnapshotCommand::List => s.reply(svc.list().map(|l| serde_json::json!({ "Snapshots": l }))),
+        SnapshotCommand::Describe { snapshot_id } => s.reply(svc.describe(snapshot_id)),
         SnapshotCommand::Delete { snapshot_id } => {
-            svc.delete(snapshot_id).map_err(err)?;
-            out.print(&serde_json::json!({ "SnapshotId": snapshot_id, "Deleted": true }))
+            svc.delete(snapshot_id).or_fail(s.what)?;
+            s.out
+                .print(&serde_json::json!({ "SnapshotId": snapshot_id, "Deleted": true }))
         }
         SnapshotCommand::Copy {
             snapshot_id,
             kms_key_id,
             encrypted,
             description,
-        } => out.print(
-            &svc.copy(
-                snapshot_id,
-                kms_key_id.as_deref(),
-                *encrypted,
-                description.as_deref(),
-            )
-            .map_err(err)?,
-        ),
-        SnapshotCommand::Verify { snapshot_id } => {
-            let ids = match snapshot_id {
-                Some(id) => vec![id.clone()],
-                None => svc
-                    .list()
-                    .map_err(err)?
-                    .into_iter()
-                    .map(|s| s.snapshot_id)
-                    .collect(),
-            };
-            let mut reports = Vec::new();
-            for id in &ids {
-                reports.push(svc.verify(id).map_err(err)?);
-            }
-            let bad: Vec<String> = reports
-                .iter()
-                .flat_map(|r| {
-                    r.problems
-                        .iter()
-                        .map(move |p| format!("{}: {p}", r.snapshot_id))
-                })
-                .collect();
-            out.print(&serde_json::json!({ "Snapshots": reports }))?;
-            if !bad.is_empty() {
-                return Err(CliError::new(what, bad.join("; "), exit::SNAPSHOT)
-                    .hint("restore what you need from an intact snapshot; a damaged one cannot be repaired"));
-            }
-            Ok(())
-        }
+        } => s.reply(svc.copy(
+            snapshot_id,
+            kms_key_id.as_deref(),
+            *encrypted,
+            description.as_deref(),
+        )),
+        SnapshotCommand::Verify { snapshot_id } => verify(s, &svc, snapshot_id.as_deref()),
+    }
+}
+
+/// `snapshot verify`: check one snapshot, or all; print the reports, then fail if any
+/// chunk is missing or damaged.
+fn verify(s: &Session, svc: &SnapshotService, snapshot_id: Option<&str>) -> Result<(), CliError> {
+    let ids = match snapshot_id {
+        Some(id) => vec![id.to_string()],
+        None => svc
+            .list()
+            .or_fail(s.what)?
+            .into_iter()
+            .map(|s| s.snapshot_id)
+            .collect(),
     };
-    kms.flush_audit().map_err(|e| CliError::kms(what, e))?;
-    r
+    let reports = ids
+        .iter()
+        .map(|id| svc.verify(id).or_fail(s.what))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bad: Vec<String> = reports
+        .iter()
+        .flat_map(|r| {
+            r.problems
+                .iter()
+                .map(move |p| format!("{}: {p}", r.snapshot_id))
+        })
+        .collect();
+    s.out.print(&serde_json::json!({ "Snapshots": reports }))?;
+    if !bad.is_empty() {
+        return Err(error::damaged_snapshots(s.what, &bad));
+    }
+    Ok(())
 }

@@ -134,7 +134,8 @@ pub fn create_dir_durable(dir: &Path, mode: u32) -> io::Result<()> {
     fsync_dir(&parent_dir(dir))
 }
 
-fn parent_dir(path: &Path) -> PathBuf {
+/// The directory `path` is in (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

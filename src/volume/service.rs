@@ -114,6 +114,12 @@ pub struct VolumeService {
     dir: PathBuf,
 }
 
+/// Whether `dir`, a volume's directory, holds a volume (its header). Reads no key, so it
+/// serves before the KMS is opened (e.g. before a mount daemon is started).
+pub fn is_volume_dir(dir: &Path) -> bool {
+    dir.join("volume.hdr").exists()
+}
+
 fn valid_id(id: &str) -> bool {
     is_resource_id(ID_PREFIX, id)
 }

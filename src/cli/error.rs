@@ -1,0 +1,392 @@
+//! Failures as the CLI reports them: a [`CliError`] prints as `kmsfs: <what failed>: <why>`,
+//! maybe a hint line, and exits with a code from [`exit`]. This is the one place where the
+//! errors of every layer below (home, KMS, volume, snapshot, object, envelope, mount, audit)
+//! become exit codes and hints ([`Failure`], [`OrFail`]).
+
+use crate::envelope::EnvelopeError;
+use crate::home::HomeError;
+use crate::kms::audit::AuditError;
+use crate::kms::{KmsError, StoreError};
+use crate::mount::MountError;
+use crate::object::ObjectError;
+use crate::snapshot::SnapshotError;
+use crate::volume::VolumeError;
+use std::path::Path;
+
+/// Exit codes (stable; documented in the README).
+pub(crate) mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// An unexpected internal failure.
+    pub const INTERNAL: i32 = 1;
+    /// Bad command line (clap's usage errors also exit 2).
+    pub const USAGE: i32 = 2;
+    /// The home is missing, not initialized, unreadable or damaged.
+    pub const HOME: i32 = 3;
+    /// The home is locked by another process (try again).
+    pub const LOCKED: i32 = 4;
+    /// The KMS refused the request (an AWS error such as NotFoundException).
+    pub const REFUSED: i32 = 5;
+    /// `audit verify` found a changed, removed or reordered line.
+    pub const AUDIT: i32 = 6;
+    /// Wrong passphrase or root key.
+    pub const ROOT_KEY: i32 = 7;
+    /// A volume problem: not found, in use, damaged header.
+    pub const VOLUME: i32 = 8;
+    /// Mounting or unmounting failed (FUSE unavailable, busy, not a mount point, not a
+    /// kmsfs mount).
+    pub const MOUNT: i32 = 9;
+    /// A snapshot problem: not found, a missing or damaged chunk or manifest.
+    pub const SNAPSHOT: i32 = 10;
+    /// A bucket or object problem (S3 error names): NoSuchBucket, NoSuchKey, BucketNotEmpty,
+    /// BucketAlreadyOwnedByYou, InvalidRange, AccessDenied (wrong SSE-C key), InvalidRequest
+    /// (SSE-C key missing or not applicable), a damaged or tampered object. KMS refusals of
+    /// an object's key exit with REFUSED (5), bad arguments with USAGE (2).
+    pub const OBJECT: i32 = 11;
+    /// An envelope message (`decrypt-file`) is malformed, altered, truncated or extended,
+    /// or lacks a required encryption context pair. (11 is left for objects.)
+    pub const ENVELOPE: i32 = 12;
+}
+
+/// Hints more than one failure gives.
+const LOCKED_HINT: &str = "wait for the other kmsfs command to finish, then try again";
+const CHECK_KEY_HINT: &str = "check the key with `kmsfs kms describe-key --key-id <arn>`";
+
+/// A failure as the CLI reports it.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    what: String,
+    why: String,
+    hint: Option<String>,
+    pub code: i32,
+}
+
+impl CliError {
+    pub fn new(what: impl Into<String>, why: impl Into<String>, code: i32) -> CliError {
+        CliError {
+            what: what.into(),
+            why: why.into(),
+            hint: None,
+            code,
+        }
+    }
+
+    pub fn hint(mut self, h: impl Into<String>) -> CliError {
+        self.hint = Some(h.into());
+        self
+    }
+
+    fn maybe_hint(mut self, h: Option<impl Into<String>>) -> CliError {
+        self.hint = h.map(Into::into);
+        self
+    }
+
+    pub fn usage(what: impl Into<String>, why: impl Into<String>) -> CliError {
+        CliError::new(what, why, exit::USAGE)
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "kmsfs: {}: {}", self.what, self.why)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\nkmsfs: hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `<noun> <verb> failed` for a subcommand, its verb named as on the command line
+/// (`PutEncryption` is `put-encryption`).
+pub(crate) fn failed(noun: &str, cmd: &impl std::fmt::Debug) -> String {
+    let mut verb = String::new();
+    for (i, c) in variant_name(cmd).chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            verb.push('-');
+        }
+        verb.push(c.to_ascii_lowercase());
+    }
+    format!("{noun} {verb} failed")
+}
+
+/// The name of an enum variant (`DescribeKey` for `DescribeKey(KeyIdArg { .. })`).
+pub(crate) fn variant_name(v: &impl std::fmt::Debug) -> String {
+    let dbg = format!("{v:?}");
+    dbg.split([' ', '(', '{'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// An error of a lower layer, as the CLI reports the failure of `what`.
+pub(crate) trait Failure {
+    fn failure(self, what: &str) -> CliError;
+}
+
+/// Report a lower layer's error as the failure of `what`: `svc.describe(id).or_fail(what)?`.
+pub(crate) trait OrFail<T> {
+    fn or_fail(self, what: &str) -> Result<T, CliError>;
+}
+
+impl<T, E: Failure> OrFail<T> for Result<T, E> {
+    fn or_fail(self, what: &str) -> Result<T, CliError> {
+        self.map_err(|e| e.failure(what))
+    }
+}
+
+/// An error already reported as the CLI reports it.
+impl Failure for CliError {
+    fn failure(self, _what: &str) -> CliError {
+        self
+    }
+}
+
+impl Failure for HomeError {
+    fn failure(self, what: &str) -> CliError {
+        match self {
+            HomeError::NotInitialized(p) => CliError::new(
+                what,
+                format!("no kmsfs home at {}", p.display()),
+                exit::HOME,
+            )
+            .hint(format!(
+                "run `kmsfs --home {} init` first, or point --home/KMSFS_HOME at an existing home",
+                p.display()
+            )),
+            HomeError::AlreadyInitialized(p) => CliError::new(
+                what,
+                format!("a kmsfs home already exists at {}", p.display()),
+                exit::HOME,
+            )
+            .hint("use it as it is, or choose another --home"),
+            HomeError::Invalid(m) => CliError::usage(what, m),
+            e => CliError::new(what, e.to_string(), exit::HOME),
+        }
+    }
+}
+
+impl Failure for StoreError {
+    fn failure(self, what: &str) -> CliError {
+        let code = match self {
+            StoreError::Locked { .. } => exit::LOCKED,
+            StoreError::WrongRootKey(_) => exit::ROOT_KEY,
+            StoreError::NoRootKey(_) | StoreError::Damaged { .. } | StoreError::Io { .. } => {
+                exit::HOME
+            }
+            StoreError::Crypto(_) => exit::INTERNAL,
+        };
+        let h = match self {
+            StoreError::Locked { .. } => Some(LOCKED_HINT),
+            StoreError::NoRootKey(_) => Some("create a home with `kmsfs init`"),
+            _ => None,
+        };
+        CliError::new(what, self.to_string(), code).maybe_hint(h)
+    }
+}
+
+impl Failure for KmsError {
+    fn failure(self, what: &str) -> CliError {
+        kms_failure(what, self, |e| e.to_string())
+    }
+}
+
+/// A KMS error; a refusal is worded `why(e)` (a layer above may name the key's use).
+fn kms_failure(what: &str, e: KmsError, why: impl FnOnce(KmsError) -> String) -> CliError {
+    match e {
+        KmsError::Store(s) => s.failure(what),
+        KmsError::Internal(m) => {
+            CliError::new(what, format!("KMSInternalException: {m}"), exit::INTERNAL)
+        }
+        e => {
+            let h = match &e {
+                KmsError::Disabled(_) => {
+                    Some("enable the key with `kmsfs kms enable-key --key-id <id>`")
+                }
+                KmsError::InvalidState(m) if m.contains("pending deletion") => Some(
+                    "cancel the deletion with `kmsfs kms cancel-key-deletion --key-id <id>`, then enable the key",
+                ),
+                KmsError::NotFound(_) => Some(
+                    "list keys with `kmsfs kms list-keys` and aliases with `kmsfs kms list-aliases`",
+                ),
+                _ => None,
+            };
+            CliError::new(what, why(e), exit::REFUSED).maybe_hint(h)
+        }
+    }
+}
+
+impl Failure for VolumeError {
+    fn failure(self, what: &str) -> CliError {
+        let (code, h) = match self {
+            VolumeError::Kms(k) => return k.failure(what),
+            VolumeError::KeyUnusable { .. } => (exit::REFUSED, Some(CHECK_KEY_HINT)),
+            VolumeError::EncryptionRequired => (
+                exit::USAGE,
+                Some("drop --unencrypted, or run `kmsfs config encryption-by-default disable`"),
+            ),
+            VolumeError::Invalid(_) | VolumeError::BadId(_) => (exit::USAGE, None),
+            VolumeError::NotFound(_) => {
+                (exit::VOLUME, Some("list volumes with `kmsfs volume list`"))
+            }
+            VolumeError::InUse(_) => (
+                exit::VOLUME,
+                Some("unmount it first with `kmsfs umount <dir>`"),
+            ),
+            _ => (exit::VOLUME, None),
+        };
+        CliError::new(what, self.to_string(), code).maybe_hint(h)
+    }
+}
+
+impl Failure for SnapshotError {
+    fn failure(self, what: &str) -> CliError {
+        let (code, h) = match self {
+            SnapshotError::Volume(v) => return v.failure(what),
+            SnapshotError::Kms(k) => return k.failure(what),
+            SnapshotError::KeyUnusable { .. } => (exit::REFUSED, Some(CHECK_KEY_HINT)),
+            SnapshotError::BadId(_)
+            | SnapshotError::Invalid(_)
+            | SnapshotError::MustStayEncrypted(_) => (exit::USAGE, None),
+            SnapshotError::NotFound(_) => (
+                exit::SNAPSHOT,
+                Some("list snapshots with `kmsfs snapshot list`"),
+            ),
+            _ => (exit::SNAPSHOT, None),
+        };
+        CliError::new(what, self.to_string(), code).maybe_hint(h)
+    }
+}
+
+/// `snapshot verify` found missing or damaged chunks.
+pub(crate) fn damaged_snapshots(what: &str, problems: &[String]) -> CliError {
+    CliError::new(what, problems.join("; "), exit::SNAPSHOT)
+        .hint("restore what you need from an intact snapshot; a damaged one cannot be repaired")
+}
+
+impl Failure for ObjectError {
+    fn failure(self, what: &str) -> CliError {
+        let e = match self {
+            ObjectError::Kms {
+                what: w,
+                key,
+                source,
+            } => {
+                return kms_failure(what, source, |source| {
+                    ObjectError::Kms {
+                        what: w,
+                        key,
+                        source,
+                    }
+                    .to_string()
+                });
+            }
+            e => e,
+        };
+        let (code, h) = match &e {
+            ObjectError::InvalidArgument(_)
+            | ObjectError::InvalidBucketName(_)
+            | ObjectError::KeyTooLong(_) => (exit::USAGE, None),
+            ObjectError::Locked(_) => (exit::LOCKED, Some(LOCKED_HINT.to_string())),
+            ObjectError::NoSuchBucket(_) => (
+                exit::OBJECT,
+                Some("list buckets with `kmsfs bucket list`".into()),
+            ),
+            ObjectError::NoSuchKey { bucket, .. } => (
+                exit::OBJECT,
+                Some(format!("list objects with `kmsfs object list {bucket}`")),
+            ),
+            ObjectError::InvalidRequest(_) => (
+                exit::OBJECT,
+                Some(
+                    "SSE-C objects need the key they were stored with: --sse-c-key fileb://KEY"
+                        .into(),
+                ),
+            ),
+            _ => (exit::OBJECT, None),
+        };
+        CliError::new(what, e.to_string(), code).maybe_hint(h)
+    }
+}
+
+impl Failure for EnvelopeError {
+    fn failure(self, what: &str) -> CliError {
+        match self {
+            EnvelopeError::Kms(k) => k.failure(what),
+            EnvelopeError::InvalidArgument(m) => CliError::usage(what, m),
+            EnvelopeError::Crypto(c) => CliError::new(what, c.to_string(), exit::INTERNAL),
+            EnvelopeError::ContextMismatch(_) => {
+                CliError::new(what, self.to_string(), exit::ENVELOPE)
+                    .hint("check the pairs given with --encryption-context")
+            }
+            e => CliError::new(what, e.to_string(), exit::ENVELOPE),
+        }
+    }
+}
+
+impl Failure for MountError {
+    fn failure(self, what: &str) -> CliError {
+        let (code, h) = match self {
+            MountError::Volume(v) => return v.failure(what),
+            MountError::DaemonExited { log, code } => {
+                // The daemon logged `kmsfs: <what>: <why>` (it is this command, run in the
+                // foreground): report its first line's why, and exit as it did.
+                let why = log
+                    .strip_prefix(&format!("kmsfs: {what}: "))
+                    .unwrap_or(&log);
+                let why = why.lines().next().unwrap_or("the mount daemon exited");
+                return CliError::new(what, why, code.unwrap_or(exit::MOUNT));
+            }
+            MountError::NoFuse => (
+                exit::MOUNT,
+                Some("load the fuse module (modprobe fuse) or run where /dev/fuse exists"),
+            ),
+            MountError::Unmount(_) => (
+                exit::MOUNT,
+                Some("close files and leave the directory, then try again"),
+            ),
+            MountError::NotKmsfs { .. } => (
+                exit::MOUNT,
+                Some(
+                    "`kmsfs umount` unmounts only the volumes and buckets kmsfs mounted; use umount(8) for other mounts",
+                ),
+            ),
+            MountError::Internal(_) => (exit::INTERNAL, None),
+            MountError::View(_) => (exit::OBJECT, None),
+            _ => (exit::MOUNT, None),
+        };
+        CliError::new(what, self.to_string(), code).maybe_hint(h)
+    }
+}
+
+impl Failure for AuditError {
+    fn failure(self, what: &str) -> CliError {
+        CliError::new(what, self.to_string(), exit::AUDIT)
+    }
+}
+
+/// `audit verify` found the trail at `path` changed.
+pub(crate) fn audit_tampered(what: &str, path: &Path, e: AuditError) -> CliError {
+    CliError::new(what, format!("{}: {e}", path.display()), exit::AUDIT).hint(
+        "the trail was edited, truncated or reordered after it was written; keep a copy for investigation",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_names_the_verb_as_typed() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        enum C {
+            List,
+            PutEncryption { bucket: String },
+            DescribeKey(u8),
+        }
+        assert_eq!(failed("bucket", &C::List), "bucket list failed");
+        let put = C::PutEncryption { bucket: "b".into() };
+        assert_eq!(failed("bucket", &put), "bucket put-encryption failed");
+        assert_eq!(variant_name(&C::DescribeKey(1)), "DescribeKey");
+    }
+}

@@ -1,0 +1,140 @@
+//! `kmsfs mount`, `kmsfs mount-bucket` and `kmsfs umount` over [`crate::mount`]. In the
+//! background (the default), a mount is served by a daemon: this binary run again with
+//! `--foreground`, its output in the volume's or bucket's mount log.
+
+use super::error::{CliError, OrFail};
+use super::session::Ctx;
+use crate::home::Layout;
+use crate::mount::{self, VolumeMount};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+// The arguments of both mounts: where, and whether to stay attached.
+#[derive(Debug, clap::Args)]
+pub(crate) struct MountPointArgs {
+    dir: PathBuf,
+    /// Stay attached; unmount with Ctrl-C or `kmsfs umount`.
+    #[arg(long)]
+    foreground: bool,
+}
+
+// `kmsfs mount`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct MountArgs {
+    volume_id: String,
+    #[command(flatten)]
+    at: MountPointArgs,
+    /// Let other users in (root, or `user_allow_other` in /etc/fuse.conf); the kernel then
+    /// checks every access against the files' modes. Without it only the mounting user
+    /// gets in, and the backing files' permissions apply to them, as with gocryptfs.
+    #[arg(long)]
+    allow_other: bool,
+}
+
+// `kmsfs mount-bucket`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct MountBucketArgs {
+    bucket: String,
+    #[command(flatten)]
+    at: MountPointArgs,
+    /// Let other users in (root, or `user_allow_other` in /etc/fuse.conf).
+    #[arg(long)]
+    allow_other: bool,
+}
+
+/// The arguments that make this binary serve `command` at `mp` in the foreground, as a
+/// mount daemon.
+fn daemon_args(ctx: &Ctx, command: &[&str], mp: &Path, allow_other: bool) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec!["--home".into(), ctx.root.clone().into()];
+    if let Some(p) = &ctx.cli.passphrase_file {
+        a.extend(["--passphrase-file".into(), p.into()]);
+    }
+    a.extend(command.iter().map(OsString::from));
+    a.extend([mp.into(), "--foreground".into()]);
+    if allow_other {
+        a.push("--allow-other".into());
+    }
+    a
+}
+
+pub(super) fn run_mount(ctx: &Ctx, a: &MountArgs) -> Result<(), CliError> {
+    let what = format!("mount of {} failed", a.volume_id);
+    let mp = mount::check_mount_point(&a.at.dir).or_fail(&what)?;
+    if a.at.foreground {
+        return serve_volume(ctx, a, &mp, &what);
+    }
+    let layout = Layout::new(&ctx.root);
+    mount::check_volume_exists(&layout, &a.volume_id).or_fail(&what)?;
+    let args = daemon_args(ctx, &["mount", &a.volume_id], &mp, a.allow_other);
+    mount::spawn_daemon(&args, &mp, &layout.volume_mount_log(&a.volume_id)).or_fail(&what)?;
+    let s = ctx.open(&what)?;
+    s.reply(mount::describe_when_in_use(&s.volumes(), &a.volume_id))
+}
+
+/// `kmsfs mount --foreground`: serve the volume until it is unmounted.
+fn serve_volume(ctx: &Ctx, a: &MountArgs, mp: &Path, what: &str) -> Result<(), CliError> {
+    let id = &a.volume_id;
+    let m = ctx.session(what, |s| {
+        VolumeMount::open(&s.volumes(), id, mp).or_fail(what)
+    })?;
+    m.serve(a.allow_other, || {
+        eprintln!(
+            "kmsfs: {id} mounted at {} (pid {})",
+            mp.display(),
+            std::process::id()
+        )
+    })
+    .or_fail(what)?;
+    eprintln!("kmsfs: {id} unmounted from {}", mp.display());
+    Ok(())
+}
+
+/// `kmsfs mount-bucket`: serve the bucket's directory view at `dir` (in a background daemon
+/// unless `--foreground`), until `kmsfs umount`.
+pub(super) fn run_mount_bucket(ctx: &Ctx, a: &MountBucketArgs) -> Result<(), CliError> {
+    let bucket = &a.bucket;
+    let what = format!("mount of bucket {bucket} failed");
+    let mp = mount::check_mount_point(&a.at.dir).or_fail(&what)?;
+    // The bucket must exist before anything is started.
+    let s = ctx.open(&what)?;
+    let svc = s.objects();
+    svc.get_bucket_encryption(bucket).or_fail(&what)?;
+    let layout = s.home.layout().clone();
+    if !a.at.foreground {
+        drop((svc, s));
+        let args = daemon_args(ctx, &["mount-bucket", bucket], &mp, a.allow_other);
+        let pid =
+            mount::spawn_daemon(&args, &mp, &layout.bucket_mount_log(bucket)).or_fail(&what)?;
+        return ctx.out.print(&serde_json::json!({
+            "Bucket": bucket,
+            "MountPoint": mp,
+            "Pid": pid,
+        }));
+    }
+    let spool = layout.bucket_spool(bucket);
+    let r = mount::serve_bucket(Arc::new(svc), bucket, spool, &mp, a.allow_other, || {
+        eprintln!(
+            "kmsfs: bucket {bucket} mounted at {} (pid {})",
+            mp.display(),
+            std::process::id()
+        )
+    });
+    let _ = s.kms.flush_audit();
+    r.or_fail(&what)?;
+    eprintln!("kmsfs: bucket {bucket} unmounted from {}", mp.display());
+    Ok(())
+}
+
+/// `kmsfs umount`: unmount a kmsfs mount (and no other) and wait for its daemon to finish
+/// writing.
+pub(super) fn run_umount(ctx: &Ctx, dir: &Path) -> Result<(), CliError> {
+    let what = format!("umount of {} failed", dir.display());
+    let mp = mount::kmsfs_mount_at(dir).or_fail(&what)?;
+    // Find the daemon (to wait for it to finish writing).
+    let s = ctx.open(&what)?;
+    let owner = mount::volume_daemon(&s.volumes(), &mp);
+    mount::unmount_and_wait(&mp, owner.as_ref().map(|m| m.pid)).or_fail(&what)?;
+    s.out
+        .print(&serde_json::json!({ "Unmounted": mp, "VolumeId": owner.map(|m| m.volume_id) }))
+}

@@ -1,0 +1,118 @@
+//! What a command runs with: [`Ctx`] (the parsed command line, the home's root, the
+//! printer) and, for commands that use the KMS, a [`Session`]: the home opened, its KMS
+//! unlocked (asking for the passphrase if the keystore has one), the services acting as
+//! their principals, and the audit trail flushed when the command is done.
+
+use super::error::{CliError, Failure, OrFail};
+use super::output::Printer;
+use super::{Cli, args};
+use crate::home::Home;
+use crate::kms::{Client, Embedded, Kms, KmsOptions};
+use crate::object::{ObjectService, S3_PRINCIPAL};
+use crate::snapshot::SnapshotService;
+use crate::volume::VolumeService;
+use crate::volume::service::EBS_PRINCIPAL;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The command line, where the home is, and how to print.
+pub(crate) struct Ctx<'a> {
+    pub cli: &'a Cli,
+    pub root: PathBuf,
+    pub out: Printer,
+}
+
+impl Ctx<'_> {
+    /// Open the home and its KMS for the command `what` (the name of its failure).
+    pub fn open<'s>(&'s self, what: &'s str) -> Result<Session<'s>, CliError> {
+        let home = Home::open(&self.root).or_fail(what)?;
+        let passphrase = if Kms::needs_passphrase(&home).or_fail(what)? {
+            Some(args::read_passphrase(
+                self.cli.passphrase_file.as_deref(),
+                false,
+            )?)
+        } else {
+            None
+        };
+        let kms = Kms::open(
+            &home,
+            KmsOptions {
+                passphrase,
+                audit_interval: None,
+                ..KmsOptions::default()
+            },
+        )
+        .or_fail(what)?;
+        Ok(Session {
+            home,
+            kms,
+            what,
+            out: &self.out,
+        })
+    }
+
+    /// Open a session for the command `what`, run `f` in it, and flush the audit trail
+    /// whatever `f` returned: every request's audit line reaches the disk before the
+    /// command exits.
+    pub fn session<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&Session) -> Result<T, CliError>,
+    ) -> Result<T, CliError> {
+        let s = self.open(what)?;
+        let r = f(&s);
+        s.flush()?;
+        r
+    }
+}
+
+/// A command's open home and KMS.
+pub(crate) struct Session<'a> {
+    pub home: Home,
+    pub kms: Arc<Kms>,
+    /// The name of the command's failure, e.g. `volume create failed`.
+    pub what: &'a str,
+    pub out: &'a Printer,
+}
+
+impl Session<'_> {
+    /// Print a service's reply, or report its error as the command's failure.
+    pub fn reply<T: serde::Serialize, E: Failure>(&self, r: Result<T, E>) -> Result<(), CliError> {
+        self.out.print(&r.or_fail(self.what)?)
+    }
+
+    /// A service call without a reply: report its error as the command's failure.
+    pub fn done<E: Failure>(&self, r: Result<(), E>) -> Result<(), CliError> {
+        r.or_fail(self.what)
+    }
+
+    /// A client acting as the calling OS user.
+    pub fn user(&self) -> Embedded {
+        Embedded::as_os_user(self.kms.clone())
+    }
+
+    /// A client acting as the service principal `principal`.
+    fn client(&self, principal: &str) -> Arc<dyn Client> {
+        Arc::new(Embedded::new(self.kms.clone(), principal))
+    }
+
+    /// The volume service (as `ebs.amazonaws.com`).
+    pub fn volumes(&self) -> VolumeService {
+        VolumeService::new(self.home.clone(), self.client(EBS_PRINCIPAL))
+    }
+
+    /// The snapshot service (as `ebs.amazonaws.com`).
+    pub fn snapshots(&self) -> SnapshotService {
+        SnapshotService::new(self.home.clone(), self.client(EBS_PRINCIPAL))
+    }
+
+    /// The object service (as `s3.amazonaws.com`).
+    pub fn objects(&self) -> ObjectService {
+        ObjectService::new(&self.home, self.client(S3_PRINCIPAL))
+    }
+
+    /// Write every buffered audit line to the disk.
+    pub fn flush(&self) -> Result<(), CliError> {
+        self.kms.flush_audit().or_fail(self.what)
+    }
+}

@@ -1,0 +1,60 @@
+//! Unmounting: umount(2) as root, `fusermount3 -u` otherwise; finding the daemon that
+//! serves a volume's mount and waiting for it to finish its writes.
+
+use super::MountError;
+use crate::volume::{MountedVolume, VolumeService};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long to wait for a daemon to exit after its mount is gone.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Unmount `mp` (lazily when `lazy`: detached now, gone when no longer busy).
+pub fn unmount(mp: &Path, lazy: bool) -> Result<(), MountError> {
+    if nix::unistd::getuid().is_root() {
+        let flags = if lazy {
+            nix::mount::MntFlags::MNT_DETACH
+        } else {
+            nix::mount::MntFlags::empty()
+        };
+        nix::mount::umount2(mp, flags).map_err(|e| MountError::Unmount(e.desc().to_string()))
+    } else {
+        let mut c = std::process::Command::new("fusermount3");
+        c.arg("-u");
+        if lazy {
+            c.arg("-z");
+        }
+        let o = c
+            .arg(mp)
+            .output()
+            .map_err(|e| MountError::Unmount(format!("fusermount3: {e}")))?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(MountError::Unmount(
+                String::from_utf8_lossy(&o.stderr).trim().to_string(),
+            ))
+        }
+    }
+}
+
+/// The volume whose daemon serves the mount on `mp`, if it is a volume's.
+pub fn volume_daemon(svc: &VolumeService, mp: &Path) -> Option<MountedVolume> {
+    svc.list()
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|v| svc.mounted(&v.volume_id).filter(|m| m.mount_point == mp))
+}
+
+/// Unmount `mp`, then wait (up to 30 s) for the daemon `pid`, if known, to finish writing.
+pub fn unmount_and_wait(mp: &Path, pid: Option<u32>) -> Result<(), MountError> {
+    unmount(mp, false)?;
+    if let Some(pid) = pid {
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        let t0 = Instant::now();
+        while nix::sys::signal::kill(pid, None).is_ok() && t0.elapsed() < EXIT_TIMEOUT {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    Ok(())
+}

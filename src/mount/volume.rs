@@ -1,0 +1,77 @@
+//! Mounting a volume: the checks before its daemon starts, serving it in the foreground
+//! (its control socket, signals, the FUSE session), and waiting until it shows as in use.
+
+use super::{MountError, watch_signals};
+use crate::home::Layout;
+use crate::volume::service::OpenVolume;
+use crate::volume::{VolumeError, VolumeInfo, VolumeService};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Before a mount daemon is started for `volume_id`: the volume must exist. Reads no key,
+/// so it needs no KMS.
+pub fn check_volume_exists(layout: &Layout, volume_id: &str) -> Result<(), MountError> {
+    if crate::volume::service::is_volume_dir(&layout.volume_dir(volume_id)) {
+        Ok(())
+    } else {
+        Err(VolumeError::NotFound(volume_id.into()).into())
+    }
+}
+
+/// After its daemon mounted it: the volume as `describe` shows it, once it is in use (or
+/// after about a second).
+pub fn describe_when_in_use(
+    svc: &VolumeService,
+    volume_id: &str,
+) -> Result<VolumeInfo, MountError> {
+    let mut v = svc.describe(volume_id)?;
+    for _ in 0..100 {
+        if v.state == "in-use" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        v = svc.describe(volume_id)?;
+    }
+    Ok(v)
+}
+
+/// A volume opened to be served at a mount point: locked, its keys in memory.
+pub struct VolumeMount {
+    volume: OpenVolume,
+    volume_id: String,
+    mount_point: PathBuf,
+}
+
+impl VolumeMount {
+    /// Lock the volume and Decrypt its data key (the KMS calls of a mount happen here).
+    pub fn open(
+        svc: &VolumeService,
+        volume_id: &str,
+        mp: &Path,
+    ) -> Result<VolumeMount, MountError> {
+        Ok(VolumeMount {
+            volume: svc.open(volume_id)?,
+            volume_id: volume_id.to_string(),
+            mount_point: mp.to_path_buf(),
+        })
+    }
+
+    /// Record the mount, open the control socket (through which `snapshot create` holds
+    /// changes while it reads the volume), unmount on SIGTERM, SIGINT or SIGHUP, call
+    /// `ready`, and serve until the volume is unmounted.
+    pub fn serve(self, allow_other: bool, ready: impl FnOnce()) -> Result<(), MountError> {
+        let v = &self.volume;
+        v.mounted_at(&self.mount_point)?;
+        crate::volume::control::serve(&v.dir, v.fs.clone()).map_err(MountError::ControlSocket)?;
+        watch_signals(self.mount_point.clone());
+        ready();
+        let r = crate::volume::fuse::serve(
+            v.fs.clone(),
+            &self.mount_point,
+            &self.volume_id,
+            allow_other,
+        );
+        v.unmounted();
+        r.map_err(MountError::Fuse)
+    }
+}
