@@ -183,7 +183,7 @@ impl Kms {
             return Err(StoreError::NoRootKey(dir).into());
         }
         let ks = Keystore::open(&dir, opts.passphrase.as_ref())?;
-        let audit = AuditLog::open(&dir.join("audit.log"), opts.audit_interval);
+        let audit = AuditLog::open(&home.layout().audit_log(), opts.audit_interval);
         let mut b = [0u8; 16];
         crypto::fill_random(&mut b)?;
         let kms = Arc::new(Kms {

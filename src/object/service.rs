@@ -108,7 +108,7 @@ impl ObjectService {
     pub fn with_options(home: &Home, kms: Arc<dyn Client>, opts: ObjectOptions) -> ObjectService {
         ObjectService {
             kms,
-            dir: home.root().join("buckets"),
+            dir: home.buckets_dir(),
             partition: home.config().partition.clone(),
             cache: BucketKeyCache::new(opts.bucket_key_ttl),
             opts,
@@ -185,7 +185,7 @@ impl ObjectService {
 /// Object files' paths, for tests and tools that look at the bytes.
 pub fn object_path(home: &Path, bucket: &str, key: &str) -> PathBuf {
     BucketPaths {
-        dir: home.join("buckets").join(bucket),
+        dir: crate::home::Layout::new(home).bucket_dir(bucket),
     }
     .object(key)
 }

@@ -137,7 +137,7 @@ fn du(dir: &Path) -> u64 {
 impl SnapshotService {
     pub fn new(home: Home, kms: Arc<dyn Client>) -> SnapshotService {
         let volumes = Volumes::new(home.clone(), kms.clone());
-        let store = LocalStore::new(&home.root().join("snapshots").join("objects"));
+        let store = LocalStore::new(&home.snapshots_dir().join("objects"));
         SnapshotService {
             home,
             kms,
@@ -147,7 +147,7 @@ impl SnapshotService {
     }
 
     fn root(&self) -> PathBuf {
-        self.home.root().join("snapshots")
+        self.home.snapshots_dir()
     }
 
     fn records(&self) -> PathBuf {

@@ -136,7 +136,7 @@ pub(crate) fn lock_file(dir: &Path) -> PathBuf {
 
 impl VolumeService {
     pub fn new(home: Home, kms: Arc<dyn Client>) -> VolumeService {
-        let dir = home.root().join("volumes");
+        let dir = home.volumes_dir();
         VolumeService { home, kms, dir }
     }
 
