@@ -218,7 +218,7 @@ pub struct VolumeFs {
     freeze: RwLock<()>,
     /// The kernel keeps the times (FUSE writeback cache) and sends them with SETATTR:
     /// a WRITE, which may arrive after that SETATTR, must not move the file's mtime.
-    kernel_times: AtomicBool,
+    kernel_times: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for VolumeFs {
