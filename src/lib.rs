@@ -26,6 +26,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod envelope;
 pub mod fsutil;
+pub(crate) mod fuseutil;
 pub mod fuzzing;
 pub mod home;
 pub mod kms;

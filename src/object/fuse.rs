@@ -3,11 +3,11 @@
 //! PUT and delete objects behind the mount, and close() must be the PUT.
 
 use super::view::{BucketView, NodeAttr, NodeKind, ROOT, ViewError};
+use crate::fuseutil::{self, ToErrno};
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
-    KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
-    WriteFlags,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo, KernelConfig,
+    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 use std::ffi::OsStr;
 use std::path::Path;
@@ -17,18 +17,28 @@ use std::time::{Duration, SystemTime};
 const TTL: Duration = Duration::from_secs(1);
 
 /// fuser's face of a bucket view.
-pub struct FuseBucket {
+pub(crate) struct FuseBucket {
     view: Arc<BucketView>,
     uid: u32,
     gid: u32,
 }
 
-fn errno(e: &ViewError) -> Errno {
-    Errno::from_i32(e.errno())
+impl ToErrno for ViewError {
+    fn errno(&self) -> i32 {
+        ViewError::errno(self)
+    }
+}
+
+/// The file type of a node.
+fn ftype(k: NodeKind) -> FileType {
+    match k {
+        NodeKind::File => FileType::RegularFile,
+        NodeKind::Dir => FileType::Directory,
+    }
 }
 
 impl FuseBucket {
-    pub fn new(view: Arc<BucketView>) -> FuseBucket {
+    pub(crate) fn new(view: Arc<BucketView>) -> FuseBucket {
         FuseBucket {
             view,
             uid: nix::unistd::getuid().as_raw(),
@@ -36,10 +46,10 @@ impl FuseBucket {
         }
     }
 
-    fn fattr(&self, a: &NodeAttr) -> FileAttr {
-        let (kind, perm, nlink) = match a.kind {
-            NodeKind::File => (FileType::RegularFile, 0o644, 1),
-            NodeKind::Dir => (FileType::Directory, 0o755, 2),
+    fn fattr(&self, a: NodeAttr) -> FileAttr {
+        let (perm, nlink) = match a.kind {
+            NodeKind::File => (0o644, 1),
+            NodeKind::Dir => (0o755, 2),
         };
         FileAttr {
             ino: INodeNo(a.ino),
@@ -49,7 +59,7 @@ impl FuseBucket {
             mtime: a.mtime,
             ctime: a.mtime,
             crtime: a.mtime,
-            kind,
+            kind: ftype(a.kind),
             perm,
             nlink,
             uid: self.uid,
@@ -59,19 +69,26 @@ impl FuseBucket {
             flags: 0,
         }
     }
+
+    /// An entry reply (valid for [`TTL`]) of a result.
+    fn entry(&self, reply: ReplyEntry, r: Result<NodeAttr, ViewError>) {
+        fuseutil::entry(reply, &TTL, r.map(|a| self.fattr(a)))
+    }
+
+    /// An attribute reply (valid for [`TTL`]) of a result.
+    fn attr(&self, reply: ReplyAttr, r: Result<NodeAttr, ViewError>) {
+        fuseutil::attr(reply, &TTL, r.map(|a| self.fattr(a)))
+    }
 }
 
 /// Mount `view` at `mountpoint` and serve until it is unmounted.
-pub fn serve(view: Arc<BucketView>, mountpoint: &Path, allow_other: bool) -> std::io::Result<()> {
-    let mut c = fuser::Config::default();
-    c.mount_options = vec![
-        fuser::MountOption::FSName(format!("s3:{}", view.bucket())),
-        fuser::MountOption::Subtype("kmsfs-bucket".into()),
-    ];
-    if allow_other {
-        c.mount_options.push(fuser::MountOption::DefaultPermissions);
-        c.acl = fuser::SessionACL::All;
-    }
+pub(crate) fn serve(
+    view: Arc<BucketView>,
+    mountpoint: &Path,
+    allow_other: bool,
+) -> std::io::Result<()> {
+    let fsname = format!("s3:{}", view.bucket());
+    let mut c = fuseutil::config(fsname, "kmsfs-bucket", allow_other);
     c.n_threads = Some(2);
     fuser::Session::new(FuseBucket::new(view), mountpoint, &c)?.run()
 }
@@ -84,17 +101,11 @@ impl Filesystem for FuseBucket {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        match self.view.lookup(parent.0, name) {
-            Ok(a) => reply.entry(&TTL, &self.fattr(&a), Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.entry(reply, self.view.lookup(parent.0, name))
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.view.getattr(ino.0) {
-            Ok(a) => reply.attr(&TTL, &self.fattr(&a)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.attr(reply, self.view.getattr(ino.0))
     }
 
     fn setattr(
@@ -120,10 +131,7 @@ impl Filesystem for FuseBucket {
             Some(s) => self.view.set_size(ino.0, s, fh.map(|f| f.0)),
             None => self.view.getattr(ino.0),
         };
-        match r {
-            Ok(a) => reply.attr(&TTL, &self.fattr(&a)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.attr(reply, r)
     }
 
     fn mkdir(
@@ -135,24 +143,15 @@ impl Filesystem for FuseBucket {
         _umask: u32,
         reply: ReplyEntry,
     ) {
-        match self.view.mkdir(parent.0, name) {
-            Ok(a) => reply.entry(&TTL, &self.fattr(&a), Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.entry(reply, self.view.mkdir(parent.0, name))
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.view.unlink(parent.0, name) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(reply, self.view.unlink(parent.0, name))
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.view.rmdir(parent.0, name) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(reply, self.view.rmdir(parent.0, name))
     }
 
     fn rename(
@@ -167,23 +166,18 @@ impl Filesystem for FuseBucket {
     ) {
         let bits = flags.bits();
         if bits & !libc::RENAME_NOREPLACE != 0 {
-            return reply.error(Errno::from_i32(libc::EINVAL));
+            return reply.error(Errno::EINVAL);
         }
         let no_replace = bits & libc::RENAME_NOREPLACE != 0;
-        match self
-            .view
-            .rename(parent.0, name, newparent.0, newname, no_replace)
-        {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(
+            reply,
+            self.view
+                .rename(parent.0, name, newparent.0, newname, no_replace),
+        )
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.view.open(ino.0, flags.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::opened(reply, self.view.open(ino.0, flags.0), FopenFlags::empty())
     }
 
     fn read(
@@ -197,10 +191,7 @@ impl Filesystem for FuseBucket {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.view.read(fh.0, offset, size) {
-            Ok(d) => reply.data(&d),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::data(reply, self.view.read(fh.0, offset, size))
     }
 
     fn write(
@@ -215,10 +206,7 @@ impl Filesystem for FuseBucket {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.view.write(fh.0, offset, data) {
-            Ok(n) => reply.written(n),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::written(reply, self.view.write(fh.0, offset, data))
     }
 
     fn flush(
@@ -230,10 +218,7 @@ impl Filesystem for FuseBucket {
         reply: ReplyEmpty,
     ) {
         // close(): the PUT, so that its error reaches the caller.
-        match self.view.flush(fh.0) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(reply, self.view.flush(fh.0))
     }
 
     fn fsync(
@@ -244,10 +229,7 @@ impl Filesystem for FuseBucket {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        match self.view.flush(fh.0) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(reply, self.view.flush(fh.0))
     }
 
     fn release(
@@ -260,10 +242,7 @@ impl Filesystem for FuseBucket {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        match self.view.release(fh.0) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(reply, self.view.release(fh.0))
     }
 
     fn readdir(
@@ -272,29 +251,26 @@ impl Filesystem for FuseBucket {
         ino: INodeNo,
         _fh: FileHandle,
         offset: u64,
-        mut reply: ReplyDirectory,
+        reply: ReplyDirectory,
     ) {
-        let entries = match self.view.readdir(ino.0) {
-            Ok(e) => e,
-            Err(e) => return reply.error(errno(&e)),
-        };
-        let dots = [
-            (ino.0, FileType::Directory, ".".to_string()),
-            (ROOT, FileType::Directory, "..".to_string()),
-        ];
-        let all = dots.into_iter().chain(entries.into_iter().map(|e| {
-            let t = match e.attr.kind {
-                NodeKind::File => FileType::RegularFile,
-                NodeKind::Dir => FileType::Directory,
-            };
-            (e.attr.ino, t, e.name)
-        }));
-        for (i, (ino, kind, name)) in all.enumerate().skip(offset as usize) {
-            if reply.add(INodeNo(ino), (i + 1) as u64, kind, &name) {
-                break;
+        let r = self.view.readdir(ino.0);
+        fuseutil::answer(reply, r, |mut reply, entries| {
+            let dots = [
+                (ino.0, FileType::Directory, ".".to_string()),
+                (ROOT, FileType::Directory, "..".to_string()),
+            ];
+            let all = dots.into_iter().chain(
+                entries
+                    .into_iter()
+                    .map(|e| (e.attr.ino, ftype(e.attr.kind), e.name)),
+            );
+            for (i, (ino, kind, name)) in all.enumerate().skip(offset as usize) {
+                if reply.add(INodeNo(ino), (i + 1) as u64, kind, &name) {
+                    break;
+                }
             }
-        }
-        reply.ok();
+            reply.ok();
+        })
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
@@ -321,15 +297,8 @@ impl Filesystem for FuseBucket {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        match self.view.create(parent.0, name) {
-            Ok((a, fh)) => reply.created(
-                &TTL,
-                &self.fattr(&a),
-                Generation(0),
-                FileHandle(fh),
-                FopenFlags::empty(),
-            ),
-            Err(e) => reply.error(errno(&e)),
-        }
+        let r = self.view.create(parent.0, name);
+        let r = r.map(|(a, fh)| (self.fattr(a), fh));
+        fuseutil::created(reply, &TTL, r, FopenFlags::empty())
     }
 }

@@ -14,11 +14,11 @@ use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 
 /// Bytes of a dense stream between two write-back starts.
-pub const STEP: u64 = 8 << 20;
+pub(crate) const STEP: u64 = 8 << 20;
 
 /// The writes of one open file since its last write-back start.
 #[derive(Default)]
-pub struct WriteBehind {
+pub(crate) struct WriteBehind {
     window: Mutex<Window>,
 }
 
@@ -62,7 +62,7 @@ impl WriteBehind {
     /// Note a write of `len` bytes at plaintext offset `off` of `file`, whose backing data
     /// sits at most `shift` bytes further on (the file header). Returns whether write-back
     /// was started.
-    pub fn note(&self, file: &File, off: u64, len: u64, shift: u64) -> bool {
+    pub(crate) fn note(&self, file: &File, off: u64, len: u64, shift: u64) -> bool {
         let r = self.window.lock().expect("write-behind").add(off, len);
         let Some((start, n)) = r else {
             return false;

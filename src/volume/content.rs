@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-pub const BLOCK: usize = 4096;
+pub(crate) const BLOCK: usize = 4096;
 pub const HEADER_LEN: u64 = 32;
 pub const MAGIC: [u8; 16] = *b"KMSFS-FILE-v1\0\0\0";
 
@@ -37,7 +37,7 @@ pub fn tweak(id: &[u8; 16], block: u64) -> u128 {
 }
 
 impl Content<'_> {
-    pub fn encrypted(&self) -> bool {
+    pub(crate) fn encrypted(&self) -> bool {
         self.keys.is_some()
     }
 
@@ -46,12 +46,12 @@ impl Content<'_> {
     }
 
     /// Plaintext size of a backing file of `backing_len` bytes.
-    pub fn plain_size(&self, backing_len: u64) -> u64 {
+    pub(crate) fn plain_size(&self, backing_len: u64) -> u64 {
         backing_len.saturating_sub(self.hdr())
     }
 
     /// Write a fresh header into an empty backing file; returns the file id.
-    pub fn init(&self, f: &File) -> Result<Option<[u8; 16]>, ContentError> {
+    pub(crate) fn init(&self, f: &File) -> Result<Option<[u8; 16]>, ContentError> {
         if !self.encrypted() {
             return Ok(None);
         }
@@ -65,7 +65,7 @@ impl Content<'_> {
     }
 
     /// Read the file id. An empty backing file (a crash before its header) gets one now.
-    pub fn file_id(&self, f: &File) -> Result<Option<[u8; 16]>, ContentError> {
+    pub(crate) fn file_id(&self, f: &File) -> Result<Option<[u8; 16]>, ContentError> {
         if !self.encrypted() {
             return Ok(None);
         }
@@ -98,7 +98,7 @@ impl Content<'_> {
     }
 
     /// Read up to `len` plaintext bytes at `offset`.
-    pub fn read(
+    pub(crate) fn read(
         &self,
         f: &File,
         id: Option<&[u8; 16]>,
@@ -170,7 +170,7 @@ impl Content<'_> {
 
     /// [`write`](Self::write) when the caller already knows the backing file's length
     /// `backing_len` (and holds the file's lock so that it cannot change).
-    pub fn write_at_len(
+    pub(crate) fn write_at_len(
         &self,
         f: &File,
         id: Option<&[u8; 16]>,
@@ -230,7 +230,7 @@ impl Content<'_> {
     }
 
     /// Change the plaintext size (the caller holds the file's write lock).
-    pub fn truncate(
+    pub(crate) fn truncate(
         &self,
         f: &File,
         id: Option<&[u8; 16]>,
@@ -277,7 +277,7 @@ fn is_zero(b: &[u8]) -> bool {
 }
 
 /// pread until `buf` is full or EOF; returns the bytes read.
-pub fn read_full_at(f: &File, buf: &mut [u8], mut off: u64) -> io::Result<usize> {
+pub(crate) fn read_full_at(f: &File, buf: &mut [u8], mut off: u64) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match f.read_at(&mut buf[n..], off) {

@@ -5,6 +5,7 @@
 
 use super::fs::{Attr, Caller, FsError, Kind, SetAttr, VolumeFs};
 use super::spin::{Req, Spin};
+use crate::fuseutil::{self, ToErrno, errno};
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
     KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
@@ -23,12 +24,12 @@ const TTL: Duration = Duration::from_secs(60);
 const MAX_REQUEST: u32 = 1 << 20;
 
 /// fuser's face of a volume.
-pub struct FuseVolume {
-    pub fs: Arc<VolumeFs>,
+pub(crate) struct FuseVolume {
+    fs: Arc<VolumeFs>,
     /// Tells the kernel to drop cached attributes we changed on our own (set once mounted).
-    pub notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
+    notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
     /// Keeps one dispatch loop polling while requests come (set once mounted).
-    pub spin: Arc<std::sync::OnceLock<Spin>>,
+    spin: Arc<std::sync::OnceLock<Spin>>,
 }
 
 impl FuseVolume {
@@ -38,8 +39,11 @@ impl FuseVolume {
     }
 }
 
-fn errno(e: &FsError) -> Errno {
-    Errno::from_i32(e.errno())
+impl ToErrno for FsError {
+    #[inline]
+    fn errno(&self) -> i32 {
+        FsError::errno(self)
+    }
 }
 
 fn ftype(k: Kind) -> FileType {
@@ -54,7 +58,8 @@ fn ftype(k: Kind) -> FileType {
     }
 }
 
-fn fattr(a: &Attr) -> FileAttr {
+#[inline]
+fn fattr(a: Attr) -> FileAttr {
     FileAttr {
         ino: INodeNo(a.ino),
         size: a.size,
@@ -72,6 +77,18 @@ fn fattr(a: &Attr) -> FileAttr {
         blksize: 4096,
         flags: 0,
     }
+}
+
+/// An entry reply (valid for [`TTL`]) of a result.
+#[inline]
+fn entry(reply: ReplyEntry, r: Result<Attr, FsError>) {
+    fuseutil::entry(reply, &TTL, r.map(fattr))
+}
+
+/// An attribute reply (valid for [`TTL`]) of a result.
+#[inline]
+fn attr(reply: ReplyAttr, r: Result<Attr, FsError>) {
+    fuseutil::attr(reply, &TTL, r.map(fattr))
 }
 
 fn caller(req: &Request) -> Caller {
@@ -94,16 +111,8 @@ fn when(t: Option<TimeOrNow>) -> Option<Option<SystemTime>> {
 /// modes and owners) are opened with that user's credentials, so the backing filesystem's
 /// checks apply; the kernel then need not re-read a directory's attributes before each path
 /// walk that follows a change in it (one round trip less per create, unlink or rename).
-pub fn config(name: &str, allow_other: bool) -> fuser::Config {
-    let mut c = fuser::Config::default();
-    c.mount_options = vec![
-        fuser::MountOption::FSName(name.to_string()),
-        fuser::MountOption::Subtype("kmsfs".into()),
-    ];
-    if allow_other {
-        c.mount_options.push(fuser::MountOption::DefaultPermissions);
-        c.acl = fuser::SessionACL::All;
-    }
+fn config(name: &str, allow_other: bool) -> fuser::Config {
+    let mut c = fuseutil::config(name.to_string(), "kmsfs", allow_other);
     c.n_threads = Some(
         std::thread::available_parallelism()
             .map_or(2, |n| n.get())
@@ -114,7 +123,7 @@ pub fn config(name: &str, allow_other: bool) -> fuser::Config {
 }
 
 /// Mount `fs` at `mountpoint` and serve until it is unmounted.
-pub fn serve(
+pub(crate) fn serve(
     fs: Arc<VolumeFs>,
     mountpoint: &Path,
     name: &str,
@@ -202,10 +211,7 @@ impl Filesystem for FuseVolume {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.lookup(parent.0, name) {
-            Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        entry(reply, self.fs.lookup(parent.0, name))
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
@@ -215,10 +221,7 @@ impl Filesystem for FuseVolume {
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.getattr_fh(ino.0, fh.map(|f| f.0)) {
-            Ok(a) => reply.attr(&TTL, &fattr(&a)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        attr(reply, self.fs.getattr_fh(ino.0, fh.map(|f| f.0)))
     }
 
     fn setattr(
@@ -258,18 +261,12 @@ impl Filesystem for FuseVolume {
                 .and_then(|_| self.fs.getattr_fh(ino.0, fh.map(|f| f.0))),
             r => r,
         };
-        match r {
-            Ok(a) => reply.attr(&TTL, &fattr(&a)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        attr(reply, r)
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.readlink(ino.0) {
-            Ok(t) => reply.data(&t),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::data(reply, self.fs.readlink(ino.0))
     }
 
     fn mknod(
@@ -283,13 +280,10 @@ impl Filesystem for FuseVolume {
         reply: ReplyEntry,
     ) {
         let _busy = self.busy(Req::Meta);
-        match self
+        let r = self
             .fs
-            .mknod(parent.0, name, mode & !umask, rdev, caller(req))
-        {
-            Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+            .mknod(parent.0, name, mode & !umask, rdev, caller(req));
+        entry(reply, r)
     }
 
     fn mkdir(
@@ -302,26 +296,18 @@ impl Filesystem for FuseVolume {
         reply: ReplyEntry,
     ) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.mkdir(parent.0, name, mode & !umask, caller(req)) {
-            Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        let r = self.fs.mkdir(parent.0, name, mode & !umask, caller(req));
+        entry(reply, r)
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.unlink(parent.0, name) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(reply, self.fs.unlink(parent.0, name))
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.rmdir(parent.0, name) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(reply, self.fs.rmdir(parent.0, name))
     }
 
     fn symlink(
@@ -333,13 +319,10 @@ impl Filesystem for FuseVolume {
         reply: ReplyEntry,
     ) {
         let _busy = self.busy(Req::Meta);
-        match self
+        let r = self
             .fs
-            .symlink(parent.0, link_name, target.as_os_str(), caller(req))
-        {
-            Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+            .symlink(parent.0, link_name, target.as_os_str(), caller(req));
+        entry(reply, r)
     }
 
     fn rename(
@@ -353,13 +336,10 @@ impl Filesystem for FuseVolume {
         reply: ReplyEmpty,
     ) {
         let _busy = self.busy(Req::Meta);
-        match self
+        let r = self
             .fs
-            .rename(parent.0, name, newparent.0, newname, flags.bits())
-        {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+            .rename(parent.0, name, newparent.0, newname, flags.bits());
+        fuseutil::empty(reply, r)
     }
 
     fn link(
@@ -371,18 +351,16 @@ impl Filesystem for FuseVolume {
         reply: ReplyEntry,
     ) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.link(ino.0, newparent.0, newname) {
-            Ok(a) => reply.entry(&TTL, &fattr(&a), Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        entry(reply, self.fs.link(ino.0, newparent.0, newname))
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.open(ino.0, flags.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::opened(
+            reply,
+            self.fs.open(ino.0, flags.0),
+            FopenFlags::FOPEN_KEEP_CACHE,
+        )
     }
 
     fn read(
@@ -397,10 +375,7 @@ impl Filesystem for FuseVolume {
         reply: ReplyData,
     ) {
         let _busy = self.busy(Req::Data);
-        match self.fs.read(fh.0, offset, size) {
-            Ok(d) => reply.data(&d),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::data(reply, self.fs.read(fh.0, offset, size))
     }
 
     fn write(
@@ -427,10 +402,7 @@ impl Filesystem for FuseVolume {
                 Err(e) => return reply.error(errno(&e)),
             }
         }
-        match self.fs.write(fh.0, offset, data) {
-            Ok(n) => reply.written(n),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::written(reply, self.fs.write(fh.0, offset, data))
     }
 
     fn flush(
@@ -472,18 +444,12 @@ impl Filesystem for FuseVolume {
         reply: ReplyEmpty,
     ) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.fsync(fh.0, datasync) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(reply, self.fs.fsync(fh.0, datasync))
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.opendir(ino.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::opened(reply, self.fs.opendir(ino.0), FopenFlags::empty())
     }
 
     fn readdir(
@@ -492,20 +458,18 @@ impl Filesystem for FuseVolume {
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
-        mut reply: ReplyDirectory,
+        reply: ReplyDirectory,
     ) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.readdir(fh.0, offset) {
-            Ok(entries) => {
-                for (off, e) in entries {
-                    if reply.add(INodeNo(e.ino), off, ftype(e.kind), &e.name) {
-                        break;
-                    }
+        let r = self.fs.readdir(fh.0, offset);
+        fuseutil::answer(reply, r, |mut reply, entries| {
+            for (off, e) in entries {
+                if reply.add(INodeNo(e.ino), off, ftype(e.kind), &e.name) {
+                    break;
                 }
-                reply.ok();
             }
-            Err(e) => reply.error(errno(&e)),
-        }
+            reply.ok();
+        })
     }
 
     fn readdirplus(
@@ -514,34 +478,25 @@ impl Filesystem for FuseVolume {
         ino: INodeNo,
         fh: FileHandle,
         offset: u64,
-        mut reply: ReplyDirectoryPlus,
+        reply: ReplyDirectoryPlus,
     ) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.readdir(fh.0, offset) {
-            Ok(entries) => {
-                for (off, e) in entries {
-                    let Ok(a) = self.fs.lookup_entry(ino.0, &e) else {
-                        continue;
-                    };
-                    if reply.add(
-                        INodeNo(a.ino),
-                        off,
-                        &e.name,
-                        &TTL,
-                        &fattr(&a),
-                        Generation(0),
-                    ) {
-                        // Not sent: undo the lookup count it took.
-                        if e.name != "." && e.name != ".." {
-                            self.fs.forget(a.ino, 1);
-                        }
-                        break;
+        let r = self.fs.readdir(fh.0, offset);
+        fuseutil::answer(reply, r, |mut reply, entries| {
+            for (off, e) in entries {
+                let Ok(a) = self.fs.lookup_entry(ino.0, &e) else {
+                    continue;
+                };
+                if reply.add(INodeNo(a.ino), off, &e.name, &TTL, &fattr(a), Generation(0)) {
+                    // Not sent: undo the lookup count it took.
+                    if e.name != "." && e.name != ".." {
+                        self.fs.forget(a.ino, 1);
                     }
+                    break;
                 }
-                reply.ok();
             }
-            Err(e) => reply.error(errno(&e)),
-        }
+            reply.ok();
+        })
     }
 
     fn releasedir(
@@ -576,28 +531,22 @@ impl Filesystem for FuseVolume {
         reply: ReplyEmpty,
     ) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.setxattr(ino.0, name, value, flags) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(reply, self.fs.setxattr(ino.0, name, value, flags))
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
         let _busy = self.busy(Req::Meta);
-        xattr_reply(self.fs.getxattr(ino.0, name), size, reply)
+        fuseutil::xattr(reply, size, self.fs.getxattr(ino.0, name))
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
         let _busy = self.busy(Req::Meta);
-        xattr_reply(self.fs.listxattr(ino.0), size, reply)
+        fuseutil::xattr(reply, size, self.fs.listxattr(ino.0))
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let _busy = self.busy(Req::Meta);
-        match self.fs.removexattr(ino.0, name) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        fuseutil::empty(reply, self.fs.removexattr(ino.0, name))
     }
 
     fn create(
@@ -611,27 +560,10 @@ impl Filesystem for FuseVolume {
         reply: ReplyCreate,
     ) {
         let _busy = self.busy(Req::Meta);
-        match self
+        let r = self
             .fs
-            .create(parent.0, name, mode & !umask, flags, caller(req))
-        {
-            Ok((a, fh)) => reply.created(
-                &TTL,
-                &fattr(&a),
-                Generation(0),
-                FileHandle(fh),
-                FopenFlags::FOPEN_KEEP_CACHE,
-            ),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-}
-
-fn xattr_reply(r: Result<Vec<u8>, FsError>, size: u32, reply: ReplyXattr) {
-    match r {
-        Ok(v) if size == 0 => reply.size(v.len() as u32),
-        Ok(v) if v.len() <= size as usize => reply.data(&v),
-        Ok(_) => reply.error(Errno::from_i32(libc::ERANGE)),
-        Err(e) => reply.error(errno(&e)),
+            .create(parent.0, name, mode & !umask, flags, caller(req));
+        let r = r.map(|(a, fh)| (fattr(a), fh));
+        fuseutil::created(reply, &TTL, r, FopenFlags::FOPEN_KEEP_CACHE)
     }
 }

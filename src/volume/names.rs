@@ -13,16 +13,16 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 /// The per-directory id file.
 pub const DIRIV: &str = ".kmsfs.diriv";
 /// Prefix of hashed long names.
-pub const LONG_PREFIX: &str = ".L.";
+pub(crate) const LONG_PREFIX: &str = ".L.";
 /// Suffix of the long-name sidecar.
-pub const LONG_SUFFIX: &str = ".name";
+pub(crate) const LONG_SUFFIX: &str = ".name";
 /// Longest backing name we create directly.
-pub const MAX_DIRECT: usize = 255;
+pub(crate) const MAX_DIRECT: usize = 255;
 /// Longest plaintext name accepted (as on Linux).
-pub const NAME_MAX: usize = 255;
+pub(crate) const NAME_MAX: usize = 255;
 
 /// Whether a backing entry is kmsfs bookkeeping, not a user file.
-pub fn is_internal(backing: &OsStr) -> bool {
+pub(crate) fn is_internal(backing: &OsStr) -> bool {
     let b = backing.as_bytes();
     b == DIRIV.as_bytes()
         || (b.starts_with(LONG_PREFIX.as_bytes()) && b.ends_with(LONG_SUFFIX.as_bytes()))
@@ -43,7 +43,7 @@ pub enum Stored {
 }
 
 impl Stored {
-    pub fn backing(&self) -> &OsStr {
+    pub(crate) fn backing(&self) -> &OsStr {
         match self {
             Stored::Direct(n) => n,
             Stored::Long { backing, .. } => backing,
@@ -82,7 +82,7 @@ pub fn decrypt(key: &AeadKey, dirid: &[u8; 16], encoded: &str) -> Option<OsStrin
 }
 
 /// The sidecar of a long backing name.
-pub fn sidecar(backing: &OsStr) -> OsString {
+pub(crate) fn sidecar(backing: &OsStr) -> OsString {
     let mut s = backing.to_os_string();
     s.push(LONG_SUFFIX);
     s

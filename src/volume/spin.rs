@@ -22,14 +22,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The environment variable that sets the idle window in microseconds (0 turns spinning off).
-pub const ENV: &str = "KMSFS_FUSE_SPIN_US";
+pub(crate) const ENV: &str = "KMSFS_FUSE_SPIN_US";
 
 /// Default idle window: a little longer than the gap between the requests of one
 /// process's back-to-back file operations, short enough that an idle mount is idle.
-pub const DEFAULT_WINDOW: Duration = Duration::from_micros(250);
+pub(crate) const DEFAULT_WINDOW: Duration = Duration::from_micros(250);
 
 /// How long polling stays off once requests were found to come in parallel.
-pub const BACK_OFF: Duration = Duration::from_millis(100);
+pub(crate) const BACK_OFF: Duration = Duration::from_millis(100);
 
 /// Requests are "in parallel" when, at the controller's checks (one per window) of a polling
 /// episode, two or more were being served at once at least 1 time in `PARALLEL_SHARE`
@@ -63,13 +63,13 @@ struct Inner {
 
 /// The spin controller of one mount. Dropping it stops the controller and restores
 /// blocking reads.
-pub struct Spin {
+pub(crate) struct Spin {
     inner: Arc<Inner>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// The idle window from the environment (`None` when spinning is off).
-pub fn window_from_env() -> Option<Duration> {
+pub(crate) fn window_from_env() -> Option<Duration> {
     match std::env::var(ENV).ok().and_then(|v| v.parse::<u64>().ok()) {
         Some(0) => None,
         Some(us) => Some(Duration::from_micros(us)),
@@ -97,7 +97,7 @@ fn set_nonblocking(fd: &OwnedFd, on: bool) {
 
 impl Spin {
     /// Start a controller for the session descriptor `fd` (duplicated; the caller keeps its own).
-    pub fn start(fd: BorrowedFd<'_>, window: Duration) -> std::io::Result<Spin> {
+    pub(crate) fn start(fd: BorrowedFd<'_>, window: Duration) -> std::io::Result<Spin> {
         let inner = Arc::new(Inner {
             fd: fd.try_clone_to_owned()?,
             window,
@@ -121,7 +121,7 @@ impl Spin {
 
     /// Count a request of kind `k`; the returned guard marks it served when dropped. Starts
     /// spinning if the loop is blocking now. Cheap when spinning.
-    pub fn note(&self, k: Req) -> Busy<'_> {
+    pub(crate) fn note(&self, k: Req) -> Busy<'_> {
         let i = &self.inner;
         let waited = k != Req::Async;
         if waited {
@@ -139,14 +139,15 @@ impl Spin {
     }
 
     /// Whether the descriptor is non-blocking now (for tests).
-    pub fn spinning(&self) -> bool {
+    #[cfg(test)]
+    fn spinning(&self) -> bool {
         self.inner.active.load(Ordering::Relaxed)
     }
 }
 
 /// What a request is, for the polling rules.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Req {
+pub(crate) enum Req {
     /// A request its caller waits for that does not move file contents (lookup, create, ...).
     Meta,
     /// A read or write of file contents.
@@ -156,7 +157,7 @@ pub enum Req {
 }
 
 /// A request being served (see [`Spin::note`]).
-pub struct Busy<'a> {
+pub(crate) struct Busy<'a> {
     spin: &'a Spin,
     waited: bool,
 }

@@ -1,0 +1,137 @@
+//! What the two FUSE adaptors (`volume::fuse` for volumes, `object::fuse` for bucket
+//! views) share: the errno of an error, fuser's reply for an operation's result, and the
+//! mount options common to both. Nothing here knows a volume or a bucket.
+
+use fuser::{
+    Errno, FileAttr, FileHandle, FopenFlags, Generation, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, ReplyXattr,
+};
+use std::time::Duration;
+
+/// An error a FUSE adaptor answers with an errno.
+pub(crate) trait ToErrno {
+    /// The errno for this error.
+    fn errno(&self) -> i32;
+}
+
+/// fuser's errno for `e`.
+#[inline]
+pub(crate) fn errno(e: &impl ToErrno) -> Errno {
+    Errno::from_i32(e.errno())
+}
+
+/// A reply that can carry an errno (every fuser reply has `error`, under no trait).
+pub(crate) trait Fail {
+    fn fail(self, e: Errno);
+}
+
+macro_rules! fail {
+    ($($t:ty),*) => {
+        $(impl Fail for $t {
+            #[inline]
+            fn fail(self, e: Errno) {
+                self.error(e)
+            }
+        })*
+    };
+}
+fail!(
+    ReplyEmpty,
+    ReplyData,
+    ReplyEntry,
+    ReplyAttr,
+    ReplyOpen,
+    ReplyWrite,
+    ReplyCreate,
+    ReplyXattr,
+    ReplyDirectory,
+    ReplyDirectoryPlus
+);
+
+/// Answer `reply` with `ok(reply, value)` on success and with the error's errno otherwise.
+#[inline]
+pub(crate) fn answer<R: Fail, T, E: ToErrno>(reply: R, r: Result<T, E>, ok: impl FnOnce(R, T)) {
+    match r {
+        Ok(v) => ok(reply, v),
+        Err(e) => reply.fail(errno(&e)),
+    }
+}
+
+/// An empty answer (or the errno).
+#[inline]
+pub(crate) fn empty<E: ToErrno>(reply: ReplyEmpty, r: Result<(), E>) {
+    answer(reply, r, |reply, ()| reply.ok())
+}
+
+/// A new or found entry, valid for `ttl` (generation 0: inode numbers are not reused
+/// while the kernel knows them).
+#[inline]
+pub(crate) fn entry<E: ToErrno>(reply: ReplyEntry, ttl: &Duration, r: Result<FileAttr, E>) {
+    answer(reply, r, |reply, a| reply.entry(ttl, &a, Generation(0)))
+}
+
+/// Attributes, valid for `ttl`.
+#[inline]
+pub(crate) fn attr<E: ToErrno>(reply: ReplyAttr, ttl: &Duration, r: Result<FileAttr, E>) {
+    answer(reply, r, |reply, a| reply.attr(ttl, &a))
+}
+
+/// Bytes read (or a symlink's target).
+#[inline]
+pub(crate) fn data<E: ToErrno>(reply: ReplyData, r: Result<Vec<u8>, E>) {
+    answer(reply, r, |reply, d| reply.data(&d))
+}
+
+/// The count of bytes written.
+#[inline]
+pub(crate) fn written<E: ToErrno>(reply: ReplyWrite, r: Result<u32, E>) {
+    answer(reply, r, |reply, n| reply.written(n))
+}
+
+/// An opened file or directory handle, with `flags` for the kernel.
+#[inline]
+pub(crate) fn opened<E: ToErrno>(reply: ReplyOpen, r: Result<u64, E>, flags: FopenFlags) {
+    answer(reply, r, |reply, fh| reply.opened(FileHandle(fh), flags))
+}
+
+/// A created and opened file: its attributes (valid for `ttl`) and handle.
+#[inline]
+pub(crate) fn created<E: ToErrno>(
+    reply: ReplyCreate,
+    ttl: &Duration,
+    r: Result<(FileAttr, u64), E>,
+    flags: FopenFlags,
+) {
+    answer(reply, r, |reply, (a, fh)| {
+        reply.created(ttl, &a, Generation(0), FileHandle(fh), flags)
+    })
+}
+
+/// An xattr value or name list: its size when the caller asks with `size` 0, else the
+/// bytes, or ERANGE when they do not fit `size`.
+pub(crate) fn xattr<E: ToErrno>(reply: ReplyXattr, size: u32, r: Result<Vec<u8>, E>) {
+    answer(reply, r, |reply, v| {
+        if size == 0 {
+            reply.size(v.len() as u32)
+        } else if v.len() <= size as usize {
+            reply.data(&v)
+        } else {
+            reply.error(Errno::from_i32(libc::ERANGE))
+        }
+    })
+}
+
+/// Mount options both mounts use: the file system's name and subtype, and with
+/// `allow_other` other users let in, the kernel checking each access against the modes.
+pub(crate) fn config(fsname: String, subtype: &str, allow_other: bool) -> fuser::Config {
+    let mut c = fuser::Config::default();
+    c.mount_options = vec![
+        fuser::MountOption::FSName(fsname),
+        fuser::MountOption::Subtype(subtype.into()),
+    ];
+    if allow_other {
+        c.mount_options.push(fuser::MountOption::DefaultPermissions);
+        c.acl = fuser::SessionACL::All;
+    }
+    c
+}

@@ -1,0 +1,117 @@
+//! Open files: the per-inode state every handle of a file shares (its content lock and
+//! file id), the handle table, open and release.
+
+use super::{FileState, FsError, FsResult, Handle, Ino, SetAttr, VolumeFs, WriteBehind};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+
+impl VolumeFs {
+    /// The shared state of `ino`'s content (made on first use, kept while a handle has it).
+    pub(super) fn state(&self, ino: Ino) -> Arc<FileState> {
+        let mut st = self.states.lock().expect("states");
+        if let Some(s) = st.get(&ino).and_then(|w| w.upgrade()) {
+            return s;
+        }
+        let s = Arc::new(FileState {
+            lock: RwLock::new(()),
+            id: Mutex::new(None),
+        });
+        st.insert(ino, Arc::downgrade(&s));
+        if st.len() > 4096 {
+            st.retain(|_, w| w.strong_count() > 0);
+        }
+        s
+    }
+
+    /// The file id of `f` (read from its header once, then kept in `st`).
+    pub(super) fn file_id(
+        &self,
+        f: &File,
+        st: &FileState,
+        path: &Path,
+    ) -> FsResult<Option<[u8; 16]>> {
+        let mut id = st.id.lock().expect("file id");
+        if let Some(i) = *id {
+            return Ok(i);
+        }
+        let got = self
+            .content()
+            .file_id(f)
+            .map_err(|e| self.damaged(path, e))?;
+        *id = Some(got);
+        Ok(got)
+    }
+
+    pub(super) fn add_handle(&self, file: File, ino: Ino, state: Arc<FileState>) -> u64 {
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.handles.write().expect("handles").insert(
+            fh,
+            Arc::new(Handle {
+                file,
+                ino,
+                state,
+                behind: WriteBehind::default(),
+            }),
+        );
+        fh
+    }
+
+    pub(super) fn handle(&self, fh: u64) -> FsResult<Arc<Handle>> {
+        self.handles
+            .read()
+            .expect("handles")
+            .get(&fh)
+            .cloned()
+            .ok_or(FsError::BadHandle)
+    }
+
+    pub fn open(&self, ino: Ino, flags: i32) -> FsResult<u64> {
+        let p = self.path(ino)?;
+        // Read access is always needed: partial-block writes read, and the kernel's
+        // writeback cache reads pages of write-only files.
+        let f = match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&p)
+        {
+            Ok(f) => f,
+            Err(e)
+                if e.raw_os_error() == Some(libc::EACCES)
+                    || e.raw_os_error() == Some(libc::EROFS) =>
+            {
+                if flags & libc::O_ACCMODE != libc::O_RDONLY {
+                    return Err(e.into());
+                }
+                OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&p)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let st = self.state(ino);
+        self.file_id(&f, &st, &p)?;
+        if flags & libc::O_TRUNC != 0 {
+            self.setattr(
+                ino,
+                SetAttr {
+                    size: Some(0),
+                    ..Default::default()
+                },
+                None,
+            )?;
+        }
+        Ok(self.add_handle(f, ino, st))
+    }
+
+    pub fn release(&self, fh: u64) {
+        let h = self.handles.write().expect("handles").remove(&fh);
+        // The backing file is closed here, outside the lock, so that requests looking up
+        // other handles do not wait for the close.
+        drop(h);
+    }
+}

@@ -1,0 +1,364 @@
+//! The volume's filesystem, independent of FUSE: every operation takes inode numbers and
+//! plaintext names and works on the encrypted backing tree. The FUSE adaptor (`fuse.rs`)
+//! is a thin layer over this; tests call it directly.
+//!
+//! Backing layout: a directory tree mirroring the plaintext one, names encrypted per
+//! directory (`names.rs`), contents per `content.rs`, modes, owners, times, hard links and
+//! special files kept by the backing filesystem itself. Inode numbers are the backing ones
+//! (the backing root swapped with 1, FUSE's root).
+//!
+//! This file holds the types, the [`VolumeFs`] state and the helpers every operation
+//! family shares; each family has its own file:
+//! - `inodes.rs`: the inode table (links and lookup counts), paths, attributes, forget;
+//! - `handles.rs`: open files, their shared state and handles, open/release;
+//! - `dirs.rs`: directory ids, stored names and long-name sidecars, lookup and listings;
+//! - `entries.rs`: making and removing entries (mkdir, mknod, symlink, create, link,
+//!   unlink, rmdir) and symlink targets;
+//! - `contents.rs`: read, write, fsync and truncation;
+//! - `setattr.rs`: modes, owners, sizes and times;
+//! - `rename.rs`: rename and exchange;
+//! - `xattr.rs`: extended attributes;
+//! - `accounting.rs`: the size limit, the bytes used and statfs.
+
+mod accounting;
+mod contents;
+mod dirs;
+mod entries;
+mod handles;
+mod inodes;
+mod rename;
+mod setattr;
+mod xattr;
+
+use super::behind::WriteBehind;
+use super::content::{Content, ContentError};
+use super::keys::VolumeKeys;
+use super::names;
+use std::collections::HashMap;
+use std::ffi::{CString, OsString};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+pub type Ino = u64;
+pub const ROOT: Ino = 1;
+
+/// Errors of the filesystem core, mapped to errno at the FUSE edge.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("no such file or directory")]
+    NotFound,
+    #[error("file exists")]
+    Exists,
+    #[error("not a directory")]
+    NotDir,
+    #[error("is a directory")]
+    IsDir,
+    #[error("directory not empty")]
+    NotEmpty,
+    #[error("no space left on the volume")]
+    NoSpace,
+    #[error("name too long")]
+    NameTooLong,
+    #[error("invalid argument")]
+    Invalid,
+    #[error("operation not permitted")]
+    NotPermitted,
+    #[error("operation not supported")]
+    NotSupported,
+    #[error("no such attribute")]
+    NoAttr,
+    #[error("result does not fit the buffer")]
+    Range,
+    #[error("bad file handle")]
+    BadHandle,
+    #[error("{path}: {why}")]
+    Damaged { path: PathBuf, why: String },
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+impl FsError {
+    /// The errno for this error.
+    pub fn errno(&self) -> i32 {
+        use FsError::*;
+        match self {
+            NotFound => libc::ENOENT,
+            Exists => libc::EEXIST,
+            NotDir => libc::ENOTDIR,
+            IsDir => libc::EISDIR,
+            NotEmpty => libc::ENOTEMPTY,
+            NoSpace => libc::ENOSPC,
+            NameTooLong => libc::ENAMETOOLONG,
+            Invalid => libc::EINVAL,
+            NotPermitted => libc::EPERM,
+            NotSupported => libc::EOPNOTSUPP,
+            NoAttr => libc::ENODATA,
+            Range => libc::ERANGE,
+            BadHandle => libc::EBADF,
+            Damaged { .. } => libc::EIO,
+            Io(e) => e.raw_os_error().unwrap_or(libc::EIO),
+        }
+    }
+}
+
+pub type FsResult<T> = Result<T, FsError>;
+
+/// File types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+}
+
+/// Attributes of a plaintext file.
+#[derive(Debug, Clone, Copy)]
+pub struct Attr {
+    pub ino: Ino,
+    pub size: u64,
+    pub blocks: u64,
+    pub atime: SystemTime,
+    pub mtime: SystemTime,
+    pub ctime: SystemTime,
+    pub kind: Kind,
+    pub perm: u16,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u32,
+}
+
+/// Who is asking (for the owner of new files).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Requested attribute changes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<Option<SystemTime>>,
+    pub mtime: Option<Option<SystemTime>>,
+}
+
+/// One directory entry.
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub ino: Ino,
+    pub kind: Kind,
+    pub name: OsString,
+}
+
+/// Filesystem statistics.
+#[derive(Debug, Clone, Copy)]
+pub struct Statfs {
+    pub blocks: u64,
+    pub bfree: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub bsize: u32,
+    pub namelen: u32,
+}
+
+struct Node {
+    /// (parent, backing name) of every link we know.
+    links: Vec<(Ino, OsString)>,
+    nlookup: u64,
+}
+
+/// Per-inode content state shared by every handle of the file.
+struct FileState {
+    lock: RwLock<()>,
+    id: Mutex<Option<Option<[u8; 16]>>>,
+}
+
+/// What an attribute request acts on: an open file or a path.
+enum Target {
+    Open(Arc<Handle>),
+    Path(PathBuf),
+}
+
+struct Handle {
+    file: File,
+    ino: Ino,
+    state: Arc<FileState>,
+    behind: WriteBehind,
+}
+
+/// The filesystem of one mounted volume.
+pub struct VolumeFs {
+    data: PathBuf,
+    keys: Option<VolumeKeys>,
+    size_limit: u64,
+    root_backing_ino: u64,
+    nodes: Mutex<HashMap<Ino, Node>>,
+    dirids: Mutex<HashMap<Ino, [u8; 16]>>,
+    handles: RwLock<HashMap<u64, Arc<Handle>>>,
+    dirs: Mutex<HashMap<u64, Vec<DirEntry>>>,
+    states: Mutex<HashMap<Ino, std::sync::Weak<FileState>>>,
+    next_fh: AtomicU64,
+    used: AtomicU64,
+    /// Every change to the backing tree holds this shared; a snapshot holds it exclusive
+    /// so that it reads the tree at one point in time.
+    freeze: RwLock<()>,
+    /// The kernel keeps the times (FUSE writeback cache) and sends them with SETATTR:
+    /// a WRITE, which may arrive after that SETATTR, must not move the file's mtime.
+    kernel_times: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for VolumeFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VolumeFs")
+            .field("data", &self.data)
+            .finish_non_exhaustive()
+    }
+}
+
+fn kind_of(ft: fs::FileType) -> Kind {
+    if ft.is_dir() {
+        Kind::Dir
+    } else if ft.is_symlink() {
+        Kind::Symlink
+    } else if ft.is_fifo() {
+        Kind::Fifo
+    } else if ft.is_socket() {
+        Kind::Socket
+    } else if ft.is_char_device() {
+        Kind::CharDevice
+    } else if ft.is_block_device() {
+        Kind::BlockDevice
+    } else {
+        Kind::File
+    }
+}
+
+fn time(secs: i64, nsec: i64) -> SystemTime {
+    if secs >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::new(secs as u64, nsec as u32)
+    } else {
+        SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+            + Duration::from_nanos(nsec as u64)
+    }
+}
+
+fn cpath(p: &Path) -> FsResult<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| FsError::Invalid)
+}
+
+/// The metadata of `p` (not following a symlink); a missing entry is [`FsError::NotFound`].
+fn entry_meta(p: &Path) -> FsResult<fs::Metadata> {
+    fs::symlink_metadata(p).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => FsError::NotFound,
+        _ => FsError::Io(e),
+    })
+}
+
+/// The errno-carrying error of the last failed libc call when `r` is not 0.
+#[inline]
+fn check_rc(r: libc::c_int) -> FsResult<()> {
+    if r != 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    Ok(())
+}
+
+impl VolumeFs {
+    /// Open the backing tree at `data` (created if missing). `keys` is None for an
+    /// unencrypted volume. `size_limit` is the volume size in bytes.
+    pub fn new(data: &Path, keys: Option<VolumeKeys>, size_limit: u64) -> FsResult<VolumeFs> {
+        fs::create_dir_all(data)?;
+        let meta = fs::symlink_metadata(data)?;
+        let fs = VolumeFs {
+            data: data.to_path_buf(),
+            keys,
+            size_limit,
+            root_backing_ino: meta.ino(),
+            nodes: Mutex::new(HashMap::new()),
+            dirids: Mutex::new(HashMap::new()),
+            handles: RwLock::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            states: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            used: AtomicU64::new(0),
+            freeze: RwLock::new(()),
+            kernel_times: AtomicBool::new(false),
+        };
+        if fs.keys.is_some() && !data.join(names::DIRIV).exists() {
+            fs.write_diriv(data)?;
+        }
+        fs.used.store(accounting::du(data)?, Ordering::Relaxed);
+        Ok(fs)
+    }
+
+    /// Held (shared) by every change to the backing tree.
+    #[inline]
+    fn hold(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.freeze.read().expect("freeze lock")
+    }
+
+    /// Holds every change to the backing tree until the guard is dropped (reads go on), so
+    /// that a snapshot sees the tree at one point in time.
+    pub fn freeze(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.freeze.write().expect("freeze lock")
+    }
+
+    #[inline]
+    fn content(&self) -> Content<'_> {
+        Content {
+            keys: self.keys.as_ref(),
+        }
+    }
+
+    /// The error for a content failure of the file at `path` (damage is logged).
+    fn damaged(&self, path: &Path, e: ContentError) -> FsError {
+        match e {
+            ContentError::Io(e) => FsError::Io(e),
+            ContentError::Damaged(why) => {
+                eprintln!("kmsfs: {}: {why}; answering EIO", path.display());
+                FsError::Damaged {
+                    path: path.to_path_buf(),
+                    why: why.into(),
+                }
+            }
+        }
+    }
+}
+
+/// `nonce ‖ ciphertext ‖ tag` of `plain` under the metadata key (symlink targets, xattrs).
+fn seal_meta(k: &VolumeKeys, aad: &[u8], plain: &[u8]) -> FsResult<Vec<u8>> {
+    let nonce = crate::crypto::random_nonce().map_err(|e| io::Error::other(e.to_string()))?;
+    let mut v = nonce.to_vec();
+    v.extend(
+        k.meta
+            .seal(&nonce, aad, plain)
+            .map_err(|_| FsError::Invalid)?,
+    );
+    Ok(v)
+}
+
+/// The plaintext of what [`seal_meta`] made; None if it is short or does not authenticate.
+fn open_meta(k: &VolumeKeys, aad: &[u8], raw: &[u8]) -> Option<Vec<u8>> {
+    if raw.len() < 12 + 16 {
+        return None;
+    }
+    let nonce: [u8; 12] = raw[..12].try_into().expect("12 bytes");
+    k.meta
+        .open(&nonce, aad, &raw[12..])
+        .ok()
+        .map(|v| v.expose().to_vec())
+}

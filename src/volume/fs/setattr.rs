@@ -1,0 +1,134 @@
+//! Attribute changes (SETATTR): mode, owner, size and times, on an open handle when the
+//! request names one (so that files unlinked while open answer), else through the path;
+//! and the set-user-ID/set-group-ID clearing after writes and truncates.
+
+use super::{Attr, FsResult, Ino, SetAttr, Target, VolumeFs, check_rc, cpath};
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// The timespec for one time of a SETATTR: omitted, now, or a given time.
+fn timespec(t: Option<Option<SystemTime>>) -> libc::timespec {
+    match t {
+        None => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        Some(None) => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_NOW,
+        },
+        Some(Some(t)) => {
+            let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+            libc::timespec {
+                tv_sec: d.as_secs() as i64,
+                tv_nsec: d.subsec_nanos() as i64,
+            }
+        }
+    }
+}
+
+impl VolumeFs {
+    /// Clears set-user-ID, and set-group-ID when group-execute is set, as the kernel does
+    /// after a write or truncate by a caller without CAP_FSETID. With
+    /// `FUSE_HANDLE_KILLPRIV_V2` (which spares every write a `security.capability` lookup)
+    /// this is the filesystem's job.
+    /// Returns whether the mode changed.
+    pub(crate) fn kill_suidgid(&self, ino: Ino, fh: Option<u64>) -> FsResult<bool> {
+        let m = u32::from(self.getattr_fh(ino, fh)?.perm);
+        let mut kept = m & !0o4000;
+        if m & 0o010 != 0 {
+            kept &= !0o2000;
+        }
+        if kept == m {
+            return Ok(false);
+        }
+        let a = SetAttr {
+            mode: Some(kept),
+            ..SetAttr::default()
+        };
+        self.setattr(ino, a, fh).map(|_| true)
+    }
+
+    pub fn setattr(&self, ino: Ino, a: SetAttr, fh: Option<u64>) -> FsResult<Attr> {
+        let _hold = self.hold();
+        let t = self.target(ino, fh)?;
+        if let Some(mode) = a.mode {
+            set_mode(&t, mode)?;
+        }
+        if a.uid.is_some() || a.gid.is_some() {
+            set_owner(&t, a.uid, a.gid)?;
+        }
+        if let Some(size) = a.size {
+            self.set_size(ino, &t, size)?;
+        }
+        if a.atime.is_some() || a.mtime.is_some() {
+            set_times(&t, a.atime, a.mtime)?;
+        }
+        self.attr_of_target(ino, &t)
+    }
+
+    fn set_size(&self, ino: Ino, t: &Target, size: u64) -> FsResult<()> {
+        let (file, st, path) = match t {
+            Target::Open(h) => (
+                h.file.try_clone()?,
+                h.state.clone(),
+                PathBuf::from(format!("inode {ino}")),
+            ),
+            Target::Path(p) => {
+                let p = p.clone();
+                (
+                    OpenOptions::new().read(true).write(true).open(&p)?,
+                    self.state(ino),
+                    p,
+                )
+            }
+        };
+        self.truncate(&file, &st, &path, size)
+    }
+}
+
+fn set_mode(t: &Target, mode: u32) -> FsResult<()> {
+    let perm = fs::Permissions::from_mode(mode & 0o7777);
+    match t {
+        Target::Open(h) => h.file.set_permissions(perm)?,
+        Target::Path(p) => fs::set_permissions(p, perm)?,
+    }
+    Ok(())
+}
+
+fn set_owner(t: &Target, uid: Option<u32>, gid: Option<u32>) -> FsResult<()> {
+    match t {
+        Target::Open(h) => std::os::unix::fs::fchown(&h.file, uid, gid)?,
+        Target::Path(p) => std::os::unix::fs::lchown(p, uid, gid)?,
+    }
+    Ok(())
+}
+
+fn set_times(
+    t: &Target,
+    atime: Option<Option<SystemTime>>,
+    mtime: Option<Option<SystemTime>>,
+) -> FsResult<()> {
+    let times = [timespec(atime), timespec(mtime)];
+    // SAFETY: a valid fd or C string, and two timespecs.
+    let r = match t {
+        Target::Open(h) => {
+            use std::os::fd::AsRawFd;
+            unsafe { libc::futimens(h.file.as_raw_fd(), times.as_ptr()) }
+        }
+        Target::Path(p) => {
+            let c = cpath(p)?;
+            unsafe {
+                libc::utimensat(
+                    libc::AT_FDCWD,
+                    c.as_ptr(),
+                    times.as_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            }
+        }
+    };
+    check_rc(r)
+}
