@@ -66,10 +66,8 @@ mod tests {
 
     #[test]
     fn set_get_list_remove() {
-        let d = tempfile::tempdir().unwrap();
-        let f = d.path().join("f");
-        std::fs::write(&f, b"").unwrap();
-        let p = CString::new(f.as_os_str().as_bytes()).unwrap();
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let p = CString::new(f.path().as_os_str().as_bytes()).unwrap();
         let n = CString::new("user.kmsfs-test").unwrap();
         if let Err(e) = set(&p, &n, b"v1", 0) {
             // tmpfs without user xattrs: nothing else to check here.

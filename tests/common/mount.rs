@@ -30,6 +30,17 @@ pub fn tool_or_skip(test: &str, tool: &str) -> bool {
     )
 }
 
+/// True when running as root (tests that act as other users or tune devices). With CI=true
+/// (CI runs as root), not being root fails the test.
+pub fn root_or_skip(test: &str) -> bool {
+    available(
+        test,
+        nix::unistd::geteuid().is_root(),
+        "CI=true but not root: this test needs root",
+        "needs root",
+    )
+}
+
 fn available(test: &str, ok: bool, under_ci: &str, skipped: &str) -> bool {
     if !ok {
         if std::env::var("CI").as_deref() == Ok("true") {
