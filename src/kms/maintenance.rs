@@ -6,7 +6,7 @@
 use super::clock::{DAY_MS, Millis};
 use super::error::KmsError;
 use super::keystore::{AliasEntry, LoadedKey};
-use super::ops::managed_policy;
+use super::policy::managed_policy;
 use super::record::{
     AutoRotation, KeyManager, KeyRecord, KeyState, Material, Material32, MaterialOrigin,
 };

@@ -4,7 +4,8 @@
 //!
 //! - `service`: the [`Kms`] struct, open/create, the audit hook and key-state checks shared
 //!   by every operation; `resolve`: KeyId to key; `maintenance`: lazy deletion and rotation,
-//!   AWS-managed keys; `ops/`: the operations, one file per family, with their validation.
+//!   AWS-managed keys; `policy`: key policy documents; `ops/`: the operations, one file per
+//!   family, with their validation.
 //! - `client`: the [`Client`] trait and the in-process [`Embedded`] client.
 //! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
 //!   error names) and [`StoreError`].
@@ -21,6 +22,7 @@ mod error;
 mod keystore;
 mod maintenance;
 mod ops;
+mod policy;
 pub mod record;
 mod resolve;
 mod service;

@@ -49,10 +49,9 @@ pub use format::Sse;
 pub use get::ByteRange;
 pub use info::{ObjectInfo, ObjectSummary};
 pub use list::{CommonPrefix, ListObjects, ListObjectsResult};
-pub use put::PutOptions;
 pub use reader::ObjectReader;
 pub use service::{ObjectOptions, ObjectService, S3_PRINCIPAL};
-pub use sse::SseCustomerKey;
+pub use sse::{PutOptions, SseCustomerKey};
 
 use crate::kms::KmsError;
 use std::path::PathBuf;

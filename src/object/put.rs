@@ -11,28 +11,12 @@ use super::bucket::{self, BucketPaths};
 use super::format::{self, Header, MAX_CONTENT, ObjectKeys, Sse};
 use super::info::ObjectInfo;
 use super::service::{ObjectService, random};
-use super::sse::{SseCustomerKey, plan};
+use super::sse::{PutOptions, SseCustomerKey, plan};
 use crate::crypto::{SecretBytes, TAG_LEN, hex, sha256};
 use crate::fsutil::{self, PendingFile};
-use crate::kms::EncryptionContext;
 use crate::timefmt::now_ms;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
-
-/// Options of a PUT (and of the destination of a copy).
-#[derive(Debug, Clone, Default)]
-pub struct PutOptions {
-    /// `AES256` or `aws:kms`; `None` takes the bucket's default. Not with `sse_c`.
-    pub sse: Option<Sse>,
-    /// With `aws:kms`: the key (id, ARN or alias); default the bucket's, else `alias/aws/s3`.
-    pub kms_key_id: Option<String>,
-    /// With `aws:kms`: added to `{"aws:s3:arn": ...}`.
-    pub encryption_context: EncryptionContext,
-    /// SSE-C: encrypt under this key (which is not stored).
-    pub sse_c: Option<SseCustomerKey>,
-    /// With `aws:kms`: use a bucket key; `None` takes the bucket's setting.
-    pub bucket_key_enabled: Option<bool>,
-}
 
 /// The prefix of a PUT's temp file in `objects/`: `.tmp.<pid>.<16 hex digits>`.
 const TMP_PREFIX: &str = ".tmp.";

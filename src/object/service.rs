@@ -9,7 +9,7 @@
 
 use super::ObjectError;
 use super::bucket::{self, BucketConfig, BucketPaths};
-use super::bucket_key::BucketKeyCache;
+use super::bucket_key::cache::BucketKeyCache;
 use super::format::DEFAULT_SEGMENT;
 use super::reader::ObjectReader;
 use crate::crypto::fill_random;

@@ -12,12 +12,26 @@
 use super::ObjectError;
 use super::bucket::{BucketEncryption, BucketPaths};
 use super::format::{self, Header, LocalWrap, Record, Sse, SseCCheck};
-use super::put::PutOptions;
 use super::service::{ObjectService, random};
 use crate::crypto::{SecretKey, secret_eq};
 use crate::kms::types::{DecryptRequest, GenerateDataKeyRequest, b64};
 use crate::kms::{EncryptionContext, KmsError};
 use std::path::Path;
+
+/// Options of a PUT (and of the destination of a copy).
+#[derive(Debug, Clone, Default)]
+pub struct PutOptions {
+    /// `AES256` or `aws:kms`; `None` takes the bucket's default. Not with `sse_c`.
+    pub sse: Option<Sse>,
+    /// With `aws:kms`: the key (id, ARN or alias); default the bucket's, else `alias/aws/s3`.
+    pub kms_key_id: Option<String>,
+    /// With `aws:kms`: added to `{"aws:s3:arn": ...}`.
+    pub encryption_context: EncryptionContext,
+    /// SSE-C: encrypt under this key (which is not stored).
+    pub sse_c: Option<SseCustomerKey>,
+    /// With `aws:kms`: use a bucket key; `None` takes the bucket's setting.
+    pub bucket_key_enabled: Option<bool>,
+}
 
 /// The AWS-managed key of SSE-S3 (and of SSE-KMS without a key id).
 pub(crate) const DEFAULT_KEY_ALIAS: &str = "alias/aws/s3";

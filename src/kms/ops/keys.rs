@@ -2,11 +2,11 @@
 //! the validation of a new key's usage, spec, origin and description.
 
 use super::Result;
-use super::policies::{check_policy, default_policy};
 use super::tags::validate_tags;
 use super::{check_grant_tokens, check_limit, invalid_marker, next_marker, page};
 use crate::kms::error::KmsError;
 use crate::kms::maintenance::new_record;
+use crate::kms::policy::{check_policy, default_policy};
 use crate::kms::record::{KeyManager, KeyState};
 use crate::kms::resolve::parse_uuid;
 use crate::kms::service::Call;

@@ -28,8 +28,6 @@ mod policies;
 mod rotation;
 mod tags;
 
-pub(super) use policies::managed_policy;
-
 use super::error::KmsError;
 use super::service::Kms;
 use super::types::*;
