@@ -1,6 +1,7 @@
 //! kmsfs: local KMS-backed encrypted storage.
 //!
-//! Layers (arrows point down only; no module imports one above it):
+//! Layers (arrows point down only; no module imports one above it). `docs/ARCHITECTURE.md`
+//! is the map of files and of which file holds which rule.
 //!
 //! ```text
 //! cli                         (clap front end, the `kmsfs` binary: parse, call, print)
@@ -18,7 +19,8 @@
 //! kms                         (keys, aliases, rotation, deletion, audit trail, keystore)
 //!  |
 //! crypto, encoding, timefmt,  (AEAD, KDFs, secrets; encryption-context encoding; time
-//! fsutil, home                 formats; atomic files and locks; the home and its layout)
+//! fsutil, home, fuseutil       formats; atomic files and locks; the home and its layout;
+//!                              what the two FUSE adaptors share)
 //! ```
 
 pub mod cli;
