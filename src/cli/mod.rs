@@ -1,5 +1,5 @@
 //! The command line: `kmsfs init`, `kmsfs kms <verb>` (AWS CLI verbs and flags, JSON
-//! output by default), `kmsfs audit show|verify`, volumes, snapshots, `kmsfs bucket|object`,
+//! output by default), `kmsfs audit show|verify`, `kmsfs credentials` (SigV4 access keys), volumes, snapshots, `kmsfs bucket|object`,
 //! `kmsfs mount|mount-bucket|umount` and `kmsfs encrypt-file|decrypt-file` (envelope
 //! messages). Each command parses its arguments, calls the service, and prints the result;
 //! failures print as `kmsfs: <what failed>: <why>` and exit with the codes in
@@ -7,6 +7,7 @@
 
 mod args;
 mod audit_cmd;
+mod credentials_cmd;
 mod envelope_cmd;
 mod error;
 mod kms_cmd;
@@ -74,6 +75,9 @@ enum Command {
     /// The audit trail of every KMS request.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Access keys for `kmsfs serve` (SigV4): create, add, list, delete.
+    #[command(subcommand)]
+    Credentials(credentials_cmd::CredentialsCommand),
     /// EBS-style encrypted volumes.
     #[command(subcommand)]
     Volume(volume_cmd::VolumeCommand),
@@ -144,6 +148,9 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         } => init(&ctx, *passphrase, account_id, region),
         Command::Kms(cmd) => ctx.session(&kms_cmd::failed(cmd), |s| kms_cmd::run(s, cmd)),
         Command::Audit(cmd) => audit_cmd::run(&ctx, cmd),
+        Command::Credentials(cmd) => ctx.session(&failed("credentials", cmd), |s| {
+            credentials_cmd::run(s, cmd)
+        }),
         Command::Volume(cmd) => ctx.session(&failed("volume", cmd), |s| volume_cmd::volume(s, cmd)),
         Command::Config(cmd) => ctx.session("config failed", |s| volume_cmd::config(s, cmd)),
         Command::Snapshot(cmd) => {

@@ -261,6 +261,21 @@ impl Keystore {
         })
     }
 
+    /// The folder of the access keys (`access_keys.rs`), one sealed file per key.
+    pub(super) fn access_keys_dir(&self) -> PathBuf {
+        self.dir.join("access-keys")
+    }
+
+    /// The root key, for what else the keystore seals (access keys).
+    pub(super) fn root(&self) -> &AeadKey {
+        &self.root
+    }
+
+    /// The keystore's random id, bound into what it seals.
+    pub(super) fn id(&self) -> &[u8] {
+        &self.id
+    }
+
     pub(super) fn record_path(&self, id: &[u8; 16]) -> PathBuf {
         self.keys_dir
             .join(format!("{}.key", uuid::Uuid::from_bytes(*id)))

@@ -7,12 +7,14 @@
 //!   AWS-managed keys; `policy`: key policy documents; `ops/`: the operations, one file per
 //!   family, with their validation.
 //! - `client`: the [`Client`] trait and the in-process [`Embedded`] client.
+//! - `access_keys`: the SigV4 access keys ([`AccessKey`]), sealed one per file.
 //! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
 //!   error names) and [`StoreError`].
 //! - Public for tools, tests and fuzzers: [`audit`] (the trail and its verification),
 //!   [`blob`] and [`record`] (the on-disk and wire formats), [`clock`], [`context`], and
 //!   [`types`] (the request and response shapes).
 
+mod access_keys;
 pub mod audit;
 pub mod blob;
 mod client;
@@ -28,6 +30,7 @@ mod resolve;
 mod service;
 pub mod types;
 
+pub use access_keys::{AccessKey, AccessKeyInfo};
 pub use client::{Client, Embedded};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;

@@ -1,0 +1,102 @@
+//! `kmsfs credentials create|add|list|delete`: the access keys `kmsfs serve` accepts SigV4
+//! requests from. `create` prints the new secret once, as `aws iam create-access-key` does;
+//! `list` never prints a secret.
+
+use super::error::{CliError, Failure, exit};
+use super::session::Session;
+use crate::kms::{AccessKeyInfo, KmsError};
+use crate::timefmt::rfc3339;
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CredentialsCommand {
+    /// Create an access key (`AKIA...`) and print its secret: the only time it is shown.
+    Create {
+        /// The IAM principal requests signed with the key act as (default: the account root).
+        #[arg(long)]
+        principal: Option<String>,
+    },
+    /// Register a fixed access key, e.g. `testing`/`testing` for test suites.
+    Add {
+        /// 1 to 128 letters, digits or `_`.
+        #[arg(long)]
+        access_key_id: String,
+        #[arg(long)]
+        secret_access_key: String,
+        /// The IAM principal requests signed with the key act as (default: the account root).
+        #[arg(long)]
+        principal: Option<String>,
+    },
+    /// List the access keys (never their secrets).
+    List,
+    /// Delete an access key: requests signed with it are refused from then on.
+    Delete {
+        #[arg(long)]
+        access_key_id: String,
+    },
+}
+
+/// An access key's metadata as IAM prints it, and the principal it acts as.
+fn metadata(k: &AccessKeyInfo) -> Value {
+    json!({
+        "AccessKeyId": k.access_key_id,
+        "Status": "Active",
+        "CreateDate": rfc3339(k.created_ms),
+        "Principal": k.principal,
+    })
+}
+
+/// A KMS refusal, with a hint about access keys rather than KMS keys.
+fn refused(what: &str, e: KmsError) -> CliError {
+    let hint = match &e {
+        KmsError::NotFound(_) => "list access keys with `kmsfs credentials list`",
+        KmsError::AlreadyExists(_) => {
+            "choose another id, or delete the old key with `kmsfs credentials delete --access-key-id ID`"
+        }
+        _ => return e.failure(what),
+    };
+    CliError::new(what, e.to_string(), exit::REFUSED).hint(hint)
+}
+
+pub(super) fn run(s: &Session, cmd: &CredentialsCommand) -> Result<(), CliError> {
+    let fail = |e| refused(s.what, e);
+    let root = || {
+        let a = s.kms.account();
+        format!("arn:{}:iam::{}:root", a.partition, a.account_id)
+    };
+    match cmd {
+        CredentialsCommand::Create { principal } => {
+            let principal = principal.clone().unwrap_or_else(root);
+            let (id, secret) = s.kms.create_access_key(&principal).map_err(fail)?;
+            let key = s.kms.access_key(&id).map_err(fail)?.ok_or_else(|| {
+                CliError::new(s.what, format!("access key {id} vanished"), exit::INTERNAL)
+            })?;
+            let mut v = metadata(&key.info());
+            let secret = String::from_utf8_lossy(secret.expose()).into_owned();
+            v["SecretAccessKey"] = Value::String(secret);
+            s.out.print(&json!({ "AccessKey": v }))
+        }
+        CredentialsCommand::Add {
+            access_key_id,
+            secret_access_key,
+            principal,
+        } => {
+            let principal = principal.clone().unwrap_or_else(root);
+            s.kms
+                .add_access_key(access_key_id, secret_access_key, &principal)
+                .map_err(fail)?;
+            let k = s.kms.access_key(access_key_id).map_err(fail)?;
+            let v = k.map(|k| metadata(&k.info()));
+            s.out.print(&json!({ "AccessKey": v }))
+        }
+        CredentialsCommand::List => {
+            let keys = s.kms.list_access_keys().map_err(fail)?;
+            let list: Vec<Value> = keys.iter().map(metadata).collect();
+            s.out.print(&json!({ "AccessKeyMetadata": list }))
+        }
+        CredentialsCommand::Delete { access_key_id } => {
+            s.kms.delete_access_key(access_key_id).map_err(fail)
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Access keys for SigV4 (what `kmsfs serve` authenticates requests with): one sealed file
+//! per key in `kms/access-keys/<AccessKeyId>`, mode 0600, replaced atomically. The file
+//! holds the key's principal, secret and creation time, sealed with the root key like a key
+//! record, its access key id bound into the associated data (a file copied to another id's
+//! name does not open). Creating, adding and deleting a key writes an audit line (operations
+//! `CreateAccessKey`, `AddAccessKey`, `DeleteAccessKey`); the secret is never in an audit
+//! line, an error or `Debug`.
+
+use super::error::{KmsError, StoreError};
+use super::service::Kms;
+use crate::crypto::{self, AeadKey, SecretBytes};
+use crate::fsutil;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// File magic: kmsfs credentials.
+const MAGIC: [u8; 4] = *b"KMSC";
+/// Format version.
+const VERSION: u8 = 1;
+/// Bytes before the ciphertext: magic, version, 3 zero bytes, nonce.
+const HEADER_LEN: usize = 20;
+/// Longest access key id (IAM's limit).
+const MAX_ID_LEN: usize = 128;
+/// Longest secret accepted by `add_access_key`.
+const MAX_SECRET_LEN: usize = 256;
+
+/// An access key with its secret.
+#[derive(Clone)]
+pub struct AccessKey {
+    pub access_key_id: String,
+    /// The IAM principal requests signed with the key act as.
+    pub principal: String,
+    /// The secret access key (UTF-8).
+    pub secret: SecretBytes,
+    pub created_ms: i64,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("principal", &self.principal)
+            .field("secret", &"<redacted>")
+            .field("created_ms", &self.created_ms)
+            .finish()
+    }
+}
+
+impl AccessKey {
+    /// The key without its secret.
+    pub fn info(&self) -> AccessKeyInfo {
+        AccessKeyInfo {
+            access_key_id: self.access_key_id.clone(),
+            principal: self.principal.clone(),
+            created_ms: self.created_ms,
+        }
+    }
+}
+
+/// An access key without its secret, as `list_access_keys` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyInfo {
+    pub access_key_id: String,
+    pub principal: String,
+    pub created_ms: i64,
+}
+
+/// The sealed plaintext, as written.
+#[derive(Serialize)]
+struct SealedOut<'a> {
+    principal: &'a str,
+    secret: &'a str,
+    created_ms: i64,
+}
+
+/// The sealed plaintext, as read.
+#[derive(Deserialize)]
+struct SealedIn {
+    principal: String,
+    secret: String,
+    created_ms: i64,
+}
+
+/// Whether `id` may name an access key: 1 to 128 of `A-Z a-z 0-9 _` (IAM's `[\w]+`; its
+/// minimum of 16 does not apply, test suites use `testing`).
+pub(crate) fn valid_access_key_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn validate(id: &str, secret: &str, principal: &str) -> Result<(), KmsError> {
+    if !valid_access_key_id(id) {
+        return Err(KmsError::Validation(format!(
+            "access key id '{}' must be 1 to {MAX_ID_LEN} letters, digits or '_'",
+            id.chars().take(MAX_ID_LEN + 1).collect::<String>()
+        )));
+    }
+    if secret.is_empty()
+        || secret.len() > MAX_SECRET_LEN
+        || !secret.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(KmsError::Validation(format!(
+            "the secret access key must be 1 to {MAX_SECRET_LEN} printable ASCII characters without spaces"
+        )));
+    }
+    if !principal.starts_with("arn:") || principal.chars().any(char::is_control) {
+        return Err(KmsError::Validation(format!(
+            "principal '{principal}' is not an ARN (e.g. arn:aws:iam::111122223333:root)"
+        )));
+    }
+    Ok(())
+}
+
+/// Associated data of the file of `id`: its header, the keystore id, the access key id.
+fn aad(header: &[u8], keystore_id: &[u8], id: &str) -> Vec<u8> {
+    let mut aad = header.to_vec();
+    aad.extend_from_slice(keystore_id);
+    aad.extend_from_slice(id.as_bytes());
+    aad
+}
+
+/// Seal `key` under `root` with `nonce` (the bytes of its file).
+fn seal(
+    root: &AeadKey,
+    keystore_id: &[u8],
+    key: &AccessKey,
+    nonce: &[u8; 12],
+) -> Result<Vec<u8>, crypto::CryptoError> {
+    let secret = std::str::from_utf8(key.secret.expose())
+        .map_err(|_| crypto::CryptoError::Length("the secret is not UTF-8"))?;
+    let plain = SecretBytes::new(
+        serde_json::to_vec(&SealedOut {
+            principal: &key.principal,
+            secret,
+            created_ms: key.created_ms,
+        })
+        .expect("an access key serializes"),
+    );
+    let mut out = MAGIC.to_vec();
+    out.push(VERSION);
+    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(nonce);
+    let aad = aad(&out, keystore_id, &key.access_key_id);
+    root.seal_into(nonce, &aad, plain.expose(), &mut out)?;
+    Ok(out)
+}
+
+/// Open the file bytes of access key `id`; the error says why (never with the secret).
+fn open(root: &AeadKey, keystore_id: &[u8], id: &str, bytes: &[u8]) -> Result<AccessKey, String> {
+    if bytes.len() < HEADER_LEN + crypto::TAG_LEN || bytes[..4] != MAGIC {
+        return Err("not a kmsfs access key file".into());
+    }
+    if bytes[4] != VERSION || bytes[5..8] != [0, 0, 0] {
+        return Err("unsupported access key file version".into());
+    }
+    let nonce: [u8; 12] = bytes[8..HEADER_LEN].try_into().expect("12 bytes");
+    let plain = root
+        .open(
+            &nonce,
+            &aad(&bytes[..HEADER_LEN], keystore_id, id),
+            &bytes[HEADER_LEN..],
+        )
+        .map_err(|_| {
+            "authentication failed (edited, damaged, renamed, or from another keystore)".to_string()
+        })?;
+    let s: SealedIn = serde_json::from_slice(plain.expose()).map_err(|e| {
+        format!(
+            "the sealed contents are not an access key ({})",
+            e.classify_name()
+        )
+    })?;
+    Ok(AccessKey {
+        access_key_id: id.to_string(),
+        principal: s.principal,
+        secret: SecretBytes::new(s.secret.into_bytes()),
+        created_ms: s.created_ms,
+    })
+}
+
+/// serde_json's error kinds, without the message (which could quote the secret).
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "I/O",
+            serde_json::error::Category::Syntax => "bad JSON",
+            serde_json::error::Category::Data => "missing or mistyped field",
+            serde_json::error::Category::Eof => "truncated JSON",
+        }
+    }
+}
+
+/// A new AWS-style access key id: `AKIA` and 16 characters of base32 (`A-Z 2-7`).
+fn new_access_key_id() -> Result<String, KmsError> {
+    const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut b = [0u8; 10];
+    crypto::fill_random(&mut b)?;
+    let bits = b.iter().fold(0u128, |acc, &x| (acc << 8) | u128::from(x));
+    let tail: String = (0..16)
+        .rev()
+        .map(|i| B32[((bits >> (5 * i)) & 31) as usize] as char)
+        .collect();
+    Ok(format!("AKIA{tail}"))
+}
+
+/// A new 40-character secret (30 random bytes in base64, as AWS's look).
+fn new_secret() -> Result<SecretBytes, KmsError> {
+    use base64::Engine;
+    let raw = crypto::random_secret(30)?;
+    let s = base64::engine::general_purpose::STANDARD.encode(raw.expose());
+    Ok(SecretBytes::new(s.into_bytes()))
+}
+
+impl Kms {
+    fn access_key_path(&self, id: &str) -> PathBuf {
+        self.ks.access_keys_dir().join(id)
+    }
+
+    /// The audit name of access key `id` (in the line's `keyArn` field).
+    fn access_key_arn(&self, id: &str) -> String {
+        let a = &self.account;
+        format!("arn:{}:iam::{}:access-key/{id}", a.partition, a.account_id)
+    }
+
+    /// Read access key `id` from its file; `None` if it has none.
+    fn read_access_key(&self, id: &str) -> Result<Option<AccessKey>, KmsError> {
+        let path = self.access_key_path(id);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io(&path, e).into()),
+        };
+        let key = open(self.ks.root(), self.ks.id(), id, &bytes)
+            .map_err(|why| StoreError::Damaged { path, why })?;
+        Ok(Some(key))
+    }
+
+    /// Write `key` under the lock, refusing an id that exists; one audit line as `operation`.
+    fn store_access_key(&self, operation: &'static str, key: &AccessKey) -> Result<(), KmsError> {
+        let caller: Arc<str> = Arc::from(self.os_principal());
+        self.run(&caller, operation, |call| {
+            if valid_access_key_id(&key.access_key_id) {
+                call.note_key(self.access_key_arn(&key.access_key_id));
+            }
+            validate(
+                &key.access_key_id,
+                std::str::from_utf8(key.secret.expose()).unwrap_or(""),
+                &key.principal,
+            )?;
+            let _g = self.ks.lock()?;
+            let path = self.access_key_path(&key.access_key_id);
+            if path.exists() {
+                return Err(KmsError::AlreadyExists(format!(
+                    "Access key '{}' already exists",
+                    key.access_key_id
+                )));
+            }
+            let dir = self.ks.access_keys_dir();
+            fsutil::create_dir_durable(&dir, 0o700).map_err(|e| StoreError::io(&dir, e))?;
+            let sealed = seal(self.ks.root(), self.ks.id(), key, &crypto::random_nonce()?)?;
+            fsutil::atomic_write(&path, &sealed, 0o600).map_err(|e| StoreError::io(&path, e))?;
+            Ok(())
+        })
+    }
+
+    /// Register the access key `access_key_id` with `secret`, acting as `principal` (e.g.
+    /// `arn:aws:iam::ACCOUNT:root`). `AlreadyExistsException` if the id is taken.
+    pub fn add_access_key(
+        &self,
+        access_key_id: &str,
+        secret: &str,
+        principal: &str,
+    ) -> Result<(), KmsError> {
+        let key = AccessKey {
+            access_key_id: access_key_id.to_string(),
+            principal: principal.to_string(),
+            secret: SecretBytes::from_slice(secret.as_bytes()),
+            created_ms: self.now_ms(),
+        };
+        self.store_access_key("AddAccessKey", &key)
+    }
+
+    /// Create an access key for `principal`: its new id (`AKIA...`) and secret.
+    pub fn create_access_key(&self, principal: &str) -> Result<(String, SecretBytes), KmsError> {
+        let key = AccessKey {
+            access_key_id: new_access_key_id()?,
+            principal: principal.to_string(),
+            secret: new_secret()?,
+            created_ms: self.now_ms(),
+        };
+        self.store_access_key("CreateAccessKey", &key)?;
+        Ok((key.access_key_id, key.secret))
+    }
+
+    /// The access key `access_key_id` with its secret; `None` if there is none (or the id
+    /// cannot name one). A damaged or swapped file is an error naming the file.
+    pub fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>, KmsError> {
+        if !valid_access_key_id(access_key_id) {
+            return Ok(None);
+        }
+        self.read_access_key(access_key_id)
+    }
+
+    /// Every access key, by id, without secrets.
+    pub fn list_access_keys(&self) -> Result<Vec<AccessKeyInfo>, KmsError> {
+        let dir = self.ks.access_keys_dir();
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(&dir, e).into()),
+        };
+        let mut ids = Vec::new();
+        for ent in rd {
+            let ent = ent.map_err(|e| StoreError::io(&dir, e))?;
+            if let Some(name) = ent.file_name().to_str().filter(|n| valid_access_key_id(n)) {
+                ids.push(name.to_string());
+            }
+        }
+        ids.sort();
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(k) = self.read_access_key(&id)? {
+                out.push(k.info());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delete access key `access_key_id`; `NotFoundException` if there is none.
+    pub fn delete_access_key(&self, access_key_id: &str) -> Result<(), KmsError> {
+        let caller: Arc<str> = Arc::from(self.os_principal());
+        self.run(&caller, "DeleteAccessKey", |call| {
+            let missing =
+                || KmsError::NotFound(format!("Access key '{access_key_id}' does not exist"));
+            if !valid_access_key_id(access_key_id) {
+                return Err(missing());
+            }
+            call.note_key(self.access_key_arn(access_key_id));
+            let _g = self.ks.lock()?;
+            let path = self.access_key_path(access_key_id);
+            match fsutil::durable_remove(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing()),
+                Err(e) => Err(StoreError::io(&path, e).into()),
+            }
+        })
+    }
+}
