@@ -130,3 +130,55 @@ pub fn envelope_message(data: &[u8]) {
         assert_eq!(info.message_bytes, data.len() as u64);
     }
 }
+
+/// The time of the request the SigV4 fuzz target verifies (2015-08-30T12:36:00Z).
+pub const SIGV4_TIME_SECS: u64 = 1_440_938_160;
+/// The secret of every access key, for the SigV4 fuzz target.
+pub const SIGV4_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+/// The body of the request the SigV4 fuzz target verifies.
+pub const SIGV4_BODY: &[u8] = b"{\"KeyId\":\"alias/fuzz\"}";
+
+/// The headers of the request the SigV4 fuzz target verifies, but its `Authorization`.
+pub fn sigv4_headers() -> Vec<(String, String)> {
+    [
+        ("host", "127.0.0.1:5125"),
+        ("x-amz-date", "20150830T123600Z"),
+        ("x-amz-target", "TrentService.DescribeKey"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Parse an `Authorization` header (one that parses must parse the same after being
+/// written out again), then verify a fixed `kms` request carrying it, every access key's
+/// secret being [`SIGV4_SECRET`].
+pub fn sigv4_header(data: &[u8]) {
+    use crate::server::sigv4::{self, Request};
+    let Ok(value) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(a) = sigv4::parse_authorization(value) {
+        let again = a.to_header();
+        assert_eq!(
+            sigv4::parse_authorization(&again).as_ref(),
+            Ok(&a),
+            "a parsed Authorization header parses differently once written out"
+        );
+    }
+    let mut headers = sigv4_headers();
+    headers.push(("authorization".into(), value.into()));
+    let req = Request {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body: SIGV4_BODY,
+    };
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(SIGV4_TIME_SECS);
+    let _ = sigv4::verify(&req, "kms", now, |_| {
+        Some(crate::crypto::SecretBytes::from_slice(
+            SIGV4_SECRET.as_bytes(),
+        ))
+    });
+}

@@ -24,6 +24,7 @@ const TARGETS: &[Target] = &[
     ("snapshot_manifest", fuzzing::snapshot_manifest),
     ("object_file", fuzzing::object_file),
     ("envelope_message", fuzzing::envelope_message),
+    ("sigv4_header", fuzzing::sigv4_header),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -507,7 +508,55 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("snapshot_manifest", manifests),
         ("object_file", object_seeds()),
         ("envelope_message", envelope_seeds()),
+        ("sigv4_header", sigv4_seeds()),
     ]
+}
+
+/// The `Authorization` header of the fuzz target's request, signed by `akid`.
+fn sigv4_signed(akid: &str) -> String {
+    use kmsfs::server::sigv4::{Request, sign};
+    let headers = fuzzing::sigv4_headers();
+    let req = Request {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body: fuzzing::SIGV4_BODY,
+    };
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(fuzzing::SIGV4_TIME_SECS);
+    let out = sign(&req, "kms", "us-east-1", akid, fuzzing::SIGV4_SECRET, now);
+    out.into_iter()
+        .find(|(n, _)| n == "authorization")
+        .unwrap()
+        .1
+}
+
+/// Authorization headers: valid ones (verifying under the fuzz target's secret), damaged
+/// copies, and one of each parse or scope refusal.
+fn sigv4_seeds() -> Vec<Vec<u8>> {
+    let good = sigv4_signed("AKIDEXAMPLE");
+    let mut out: Vec<String> = vec![
+        good.clone(),
+        sigv4_signed("testing"),
+        good.replace(", ", ","),
+    ];
+    for (from, to) in [
+        ("AWS4-HMAC-SHA256 ", "AWS4-HMAC-SHA512 "),
+        (", Signature=", ", Signature=0, Signature="),
+        (", Signature=", ", Other=1, Signature="),
+        ("/20150830/", "/20150831/"),
+        ("/kms/", "/s3/"),
+        ("host;", "x-amz-target;host;"),
+        ("host;", ""),
+        ("aws4_request", "aws4_request/"),
+        ("AKIDEXAMPLE", "AKID/EXAMPLE"),
+    ] {
+        out.push(good.replace(from, to));
+    }
+    out.push(good.to_uppercase());
+    let mut seeds: Vec<Vec<u8>> = out.into_iter().map(String::into_bytes).collect();
+    seeds.extend(damaged(good.as_bytes()));
+    seeds
 }
 
 #[test]
@@ -629,6 +678,29 @@ fn corpora_reach_the_decoders() {
         })
         .count();
     assert!(opened >= 4, "only {opened} envelope seeds decrypt");
+    let verified = files("sigv4_header")
+        .iter()
+        .filter(|h| {
+            let mut headers = fuzzing::sigv4_headers();
+            headers.push(("authorization".into(), String::from_utf8_lossy(h).into()));
+            let req = kmsfs::server::sigv4::Request {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: fuzzing::SIGV4_BODY,
+            };
+            let now =
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(fuzzing::SIGV4_TIME_SECS);
+            let secret = |_: &str| {
+                Some(kmsfs::crypto::SecretBytes::from_slice(
+                    fuzzing::SIGV4_SECRET.as_bytes(),
+                ))
+            };
+            kmsfs::server::sigv4::verify(&req, "kms", now, secret).is_ok()
+        })
+        .count();
+    assert!(verified >= 3, "only {verified} SigV4 seeds verify");
 }
 
 #[test]
