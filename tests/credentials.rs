@@ -3,7 +3,7 @@
 //! `kmsfs credentials create|add|list|delete` as a user runs them.
 
 mod common;
-use common::cli::{fails, init, kmsfs, run_ok};
+use common::cli::{fails, init, kmsfs, ok, run_ok};
 use common::kms::{ACCOUNT, env};
 use kmsfs::kms::KmsError;
 use kmsfs::server::sigv4::{self, AuthError, Request};
@@ -179,6 +179,19 @@ fn requests_verify_against_stored_keys() {
     );
 }
 
+/// `kmsfs credentials add` of `id`, `secret` for `principal`.
+fn add(home: &std::path::Path, id: &str, secret: &str, principal: &str) -> std::process::Output {
+    let args = [
+        "credentials",
+        "add",
+        "--access-key-id",
+        id,
+        "--secret-access-key",
+        secret,
+    ];
+    kmsfs(home, &[&args[..], &["--principal", principal]].concat())
+}
+
 #[test]
 fn the_cli_creates_lists_adds_and_deletes() {
     let dir = tempfile::tempdir().unwrap();
@@ -193,19 +206,12 @@ fn the_cli_creates_lists_adds_and_deletes() {
         (Some("Active"), Some(ROOT))
     );
     assert!(k["CreateDate"].as_str().unwrap().ends_with('Z'));
-    let a = run_ok(
+    let a = ok(&add(
         &home,
-        &[
-            "credentials",
-            "add",
-            "--access-key-id",
-            "testing",
-            "--secret-access-key",
-            "testing",
-            "--principal",
-            "arn:aws:iam::111122223333:user/ci",
-        ],
-    );
+        "testing",
+        "testing",
+        "arn:aws:iam::111122223333:user/ci",
+    ));
     assert_eq!(a["AccessKey"]["AccessKeyId"], "testing");
     assert!(a["AccessKey"].get("SecretAccessKey").is_none());
     let l = run_ok(&home, &["credentials", "list"]);
@@ -221,29 +227,9 @@ fn the_cli_creates_lists_adds_and_deletes() {
         .map(|k| k["AccessKeyId"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [id.as_str(), "testing"]);
-    let o = kmsfs(
-        &home,
-        &[
-            "credentials",
-            "add",
-            "--access-key-id",
-            "testing",
-            "--secret-access-key",
-            "x",
-        ],
-    );
+    let o = add(&home, "testing", "x", ROOT);
     fails(&o, 5, "credentials add failed: AlreadyExistsException");
-    let o = kmsfs(
-        &home,
-        &[
-            "credentials",
-            "add",
-            "--access-key-id",
-            "a/b",
-            "--secret-access-key",
-            "x",
-        ],
-    );
+    let o = add(&home, "a/b", "x", ROOT);
     fails(&o, 5, "ValidationException");
     assert_eq!(
         run_ok(

@@ -310,9 +310,9 @@ fn parse_amz_date(s: &str) -> Result<SystemTime, AuthError> {
     humantime::parse_rfc3339(&rfc).map_err(|_| bad())
 }
 
-/// `t` as `YYYYMMDD'T'HHMMSS'Z'`.
+/// `t` as `YYYYMMDD'T'HHMMSS'Z'` (a time before 1970 as 1970).
 pub fn amz_date(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t)
+    humantime::format_rfc3339_seconds(t.max(SystemTime::UNIX_EPOCH))
         .to_string()
         .replace(['-', ':'], "")
 }
