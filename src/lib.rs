@@ -34,6 +34,7 @@ pub mod home;
 pub mod kms;
 pub mod mount;
 pub mod object;
+pub mod server;
 pub mod snapshot;
 pub mod timefmt;
 pub mod volume;
