@@ -9,6 +9,7 @@ use crate::kms::audit::AuditError;
 use crate::kms::{KmsError, StoreError};
 use crate::mount::MountError;
 use crate::object::ObjectError;
+use crate::server::ServerError;
 use crate::snapshot::SnapshotError;
 use crate::volume::VolumeError;
 use std::path::Path;
@@ -355,6 +356,21 @@ impl Failure for MountError {
             _ => (exit::MOUNT, None),
         };
         CliError::new(what, self.to_string(), code).maybe_hint(h)
+    }
+}
+
+impl Failure for ServerError {
+    fn failure(self, what: &str) -> CliError {
+        match self {
+            ServerError::Home(h) => h.failure(what),
+            ServerError::Kms(k) => k.failure(what),
+            ServerError::Usage(m) => CliError::usage(what, m),
+            e @ ServerError::NotLoopback(_) => CliError::usage(what, e.to_string())
+                .hint("listen on 127.0.0.1 (the default) or [::1]"),
+            e @ ServerError::Listen { .. } => CliError::usage(what, e.to_string())
+                .hint("choose another --listen address; port 0 picks a free one"),
+            e @ ServerError::Runtime(_) => CliError::new(what, e.to_string(), exit::INTERNAL),
+        }
     }
 }
 

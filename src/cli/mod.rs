@@ -14,6 +14,7 @@ mod kms_cmd;
 mod mount_cmd;
 mod object_cmd;
 mod output;
+mod serve_cmd;
 mod session;
 mod snapshot_cmd;
 mod volume_cmd;
@@ -106,6 +107,9 @@ enum Command {
     /// Decrypt an envelope message; the plaintext file appears only if all of it
     /// authenticated.
     DecryptFile(envelope_cmd::DecryptFileArgs),
+    /// Serve the KMS as an AWS endpoint (JSON 1.1, SigV4) for boto3, the AWS CLI and the
+    /// AWS SDKs: prints one JSON line with the endpoint, then serves until SIGTERM/SIGINT.
+    Serve(serve_cmd::ServeArgs),
 }
 
 /// Run the CLI; returns the process exit code.
@@ -163,6 +167,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Umount { dir } => mount_cmd::run_umount(&ctx, dir),
         Command::EncryptFile(a) => envelope_cmd::run_encrypt(&ctx, a),
         Command::DecryptFile(a) => envelope_cmd::run_decrypt(&ctx, a),
+        Command::Serve(a) => serve_cmd::run(&ctx, a),
     }
 }
 

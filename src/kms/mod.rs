@@ -36,4 +36,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;
 pub use error::{KmsError, StoreError};
 pub use keystore::RootKeySource;
+/// Every operation once (for front ends that dispatch by AWS name, e.g. `server`).
+pub(crate) use ops::for_each_operation;
 pub use service::{Kms, KmsOptions, PurgeReport};

@@ -81,7 +81,7 @@ macro_rules! for_each_operation {
         }
     };
 }
-pub(super) use for_each_operation;
+pub(crate) use for_each_operation;
 
 /// The public methods of [`Kms`]: each operation, for a principal, with its audit line.
 macro_rules! kms_methods {

@@ -1,0 +1,163 @@
+//! One request, after its body is read: authenticate it (SigV4 against the endpoint's
+//! access keys), find its operation from `X-Amz-Target`, deserialize the request shape,
+//! call the `Kms` method as the access key's principal and serialize the response. The
+//! table of operations comes from `kms::for_each_operation!`, so every operation the
+//! embedded KMS has is served (DeleteAlias, which takes an alias name, is written out).
+//! Synchronous: the HTTP layer runs it on a blocking thread.
+
+use super::credentials::Credentials;
+use super::error::WireError;
+use super::sigv4;
+use crate::kms::Kms;
+use crate::kms::types::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// The `X-Amz-Target` prefix of KMS operations.
+const TARGET_PREFIX: &str = "TrentService.";
+/// The signing name of the service.
+const SERVICE: &str = "kms";
+
+/// A request as read off the wire.
+pub(crate) struct WireRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Names lowercase, values as sent.
+    pub headers: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+}
+
+impl WireRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the server answers requests with: the KMS, the access keys, the region served.
+pub(crate) struct Endpoint {
+    pub kms: Arc<Kms>,
+    pub credentials: Box<dyn Credentials>,
+}
+
+impl Endpoint {
+    /// Answer one request: the response body (empty for operations without output).
+    pub fn handle(&self, req: &WireRequest) -> Result<Vec<u8>, WireError> {
+        let principal = self.authenticate(req)?;
+        if req.method != "POST" || req.path != "/" {
+            let what = format!("{} {}", req.method, req.path);
+            return Err(WireError::UnknownOperation(what));
+        }
+        let target = req.header("x-amz-target").unwrap_or_default();
+        let operation = target
+            .strip_prefix(TARGET_PREFIX)
+            .ok_or_else(|| WireError::UnknownOperation(target.to_string()))?;
+        let content_type = req.header("content-type").unwrap_or_default();
+        if !content_type.contains("json") {
+            return Err(WireError::UnsupportedMediaType(content_type.to_string()));
+        }
+        call(&self.kms, &principal, operation, &req.body)
+    }
+
+    /// Verify the signature; the principal of its access key. The scope's region must be
+    /// the home's.
+    fn authenticate(&self, req: &WireRequest) -> Result<Arc<str>, WireError> {
+        let principal = std::cell::RefCell::new(None);
+        let signed = sigv4::Request {
+            method: &req.method,
+            path: &req.path,
+            query: &req.query,
+            headers: &req.headers,
+            body: &req.body,
+        };
+        let v = sigv4::verify(&signed, SERVICE, SystemTime::now(), |id| {
+            let (secret, p) = self.credentials.secret_for(id)?;
+            *principal.borrow_mut() = Some(p);
+            Some(secret)
+        })?;
+        let serves = &self.kms.account().region;
+        if &v.region != serves {
+            return Err(WireError::WrongRegion {
+                asked: v.region,
+                serves: serves.clone(),
+            });
+        }
+        let p = principal.into_inner();
+        p.map(Arc::from)
+            .ok_or_else(|| WireError::Internal("a verified access key has no principal".into()))
+    }
+}
+
+/// DeleteAlias's request shape.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DeleteAliasRequest {
+    alias_name: String,
+}
+
+/// A request shape from its JSON body (an empty body is `{}`).
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    Ok(serde_json::from_slice(body)?)
+}
+
+/// A response body: the shape's JSON, or nothing for an operation without output.
+fn respond<T: Serialize>(out: T) -> Result<Vec<u8>, WireError> {
+    let v = serde_json::to_vec(&out).map_err(|e| WireError::Internal(e.to_string()))?;
+    Ok(if v == b"null" { Vec::new() } else { v })
+}
+
+macro_rules! dispatch_table {
+    ($($family:ident::$name:ident($req:ty) -> $out:ty = $aws:literal;)*) => {
+        /// The AWS names of every operation served.
+        pub const OPERATIONS: &[&str] = &[$($aws,)* "DeleteAlias"];
+
+        /// Run `operation` with the JSON request `body` as `principal`.
+        pub(crate) fn call(
+            kms: &Kms,
+            principal: &Arc<str>,
+            operation: &str,
+            body: &[u8],
+        ) -> Result<Vec<u8>, WireError> {
+            match operation {
+                $($aws => respond(kms.$name(principal, parse::<$req>(body)?)?),)*
+                "DeleteAlias" => {
+                    let r: DeleteAliasRequest = parse(body)?;
+                    respond(kms.delete_alias(principal, &r.alias_name)?)
+                }
+                _ => Err(WireError::UnknownOperation(format!("{TARGET_PREFIX}{operation}"))),
+            }
+        }
+    };
+}
+crate::kms::for_each_operation!(dispatch_table);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies() {
+        let r: KeyIdRequest = parse(b"").unwrap();
+        assert_eq!(r.key_id, "");
+        let r: ListRequest = parse(br#"{"Limit": 5, "Unknown": 1}"#).unwrap();
+        assert_eq!(r.limit, Some(5));
+        assert!(parse::<ListRequest>(br#"{"Limit": "five"}"#).is_err());
+        assert!(parse::<DecryptRequest>(br#"{"CiphertextBlob": "!!"}"#).is_err());
+        assert!(respond(()).unwrap().is_empty());
+        assert_eq!(
+            respond(KeyIdResponse { key_id: "k".into() }).unwrap(),
+            br#"{"KeyId":"k"}"#
+        );
+        assert!(OPERATIONS.contains(&"Encrypt") && OPERATIONS.contains(&"DeleteAlias"));
+    }
+}

@@ -1,0 +1,170 @@
+//! HTTP/1.1 over hyper: accept connections (keep-alive, graceful shutdown), read a request's
+//! body up to [`MAX_BODY`] (a larger one is refused without being kept), run the request
+//! on a blocking thread ([`Endpoint::handle`]) and build the response: `200` with
+//! `application/x-amz-json-1.1`, or the AWS error shape with `X-Amzn-ErrorType`; every
+//! response carries `x-amzn-RequestId`.
+
+use super::dispatch::{Endpoint, WireRequest};
+use super::error::WireError;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Largest request body read (1 MiB; a KMS request is at most a few KiB).
+pub const MAX_BODY: u64 = 1 << 20;
+/// A refused body is read and dropped up to this size, so that the client, which sends it
+/// whole before reading, gets the refusal; past it the connection is closed.
+const DRAIN_MAX: u64 = 16 << 20;
+/// How long a refused body may take to arrive.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers (also ends idle keep-alive
+/// connections that never send another request).
+const HEADER_TIME: Duration = Duration::from_secs(60);
+/// How long in-flight requests get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+const JSON_11: &str = "application/x-amz-json-1.1";
+
+/// Accept connections on `listener` until `stop` resolves, then let in-flight requests
+/// finish (at most [`SHUTDOWN_GRACE`]).
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    ep: Arc<Endpoint>,
+    stop: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIME);
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(_) => {
+                    // Out of descriptors or an aborted handshake: wait, go on.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let ep = ep.clone();
+        let svc = hyper::service::service_fn(move |req| respond(ep.clone(), req));
+        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// A response: status, body, and whether the connection must close after it.
+struct Reply {
+    result: Result<Vec<u8>, WireError>,
+    close: bool,
+}
+
+async fn respond(
+    ep: Arc<Endpoint>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let reply = match read(req).await {
+        Ok(wire) => {
+            let result = tokio::task::spawn_blocking(move || ep.handle(&wire))
+                .await
+                .unwrap_or_else(|e| Err(WireError::Internal(format!("the request failed: {e}"))));
+            Reply {
+                result,
+                close: false,
+            }
+        }
+        Err(e) => Reply {
+            result: Err(e),
+            close: true,
+        },
+    };
+    Ok(build(reply, &request_id))
+}
+
+/// Read a request whole, its body up to [`MAX_BODY`]. A refusal closes the connection.
+async fn read(req: Request<Incoming>) -> Result<WireRequest, WireError> {
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(n) = declared.filter(|&n| n > MAX_BODY) {
+        if n <= DRAIN_MAX {
+            let _ = tokio::time::timeout(DRAIN_TIME, drain(body)).await;
+        }
+        return Err(WireError::TooLarge(n));
+    }
+    let body = match Limited::new(body, MAX_BODY as usize).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(WireError::TooLarge(MAX_BODY + 1));
+        }
+        Err(e) => {
+            return Err(WireError::Serialization(format!(
+                "the body could not be read: {e}"
+            )));
+        }
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (n.as_str().to_string(), v)
+        })
+        .collect();
+    Ok(WireRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        headers,
+        body,
+    })
+}
+
+/// Read and drop a body.
+async fn drain(mut body: Incoming) {
+    while let Some(Ok(_)) = body.frame().await {}
+}
+
+fn build(reply: Reply, request_id: &str) -> Response<Full<Bytes>> {
+    let (status, body, error) = match reply.result {
+        Ok(b) => (200, b, None),
+        Err(e) => (e.http_status(), e.body(), Some(e.code())),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_11));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if let Some(code) = error {
+        h.insert("x-amzn-errortype", HeaderValue::from_static(code));
+    }
+    if reply.close {
+        h.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}

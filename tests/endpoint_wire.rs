@@ -1,0 +1,377 @@
+//! `kmsfs serve` on the wire: a real server process, raw HTTP/1.1 over a std `TcpStream`
+//! with keep-alive, requests signed with `kmsfs::server::sigv4::sign`. Operations answer
+//! AWS's shapes; bad input of every kind answers an AWS error shape with its code, never a
+//! 500 or a hang; SIGTERM stops the server (exit 0) and removes its ephemeral home; the audit
+//! trail of a served home verifies and names the access key's principal.
+
+mod common;
+
+use common::cli::{init, kmsfs, kmsfs_env, ok, s};
+use kmsfs::server::sigv4;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+const REGION: &str = "us-east-1";
+/// The principal of `--credentials` keys.
+const ACCOUNT_ROOT: &str = "arn:aws:iam::111122223333:root";
+
+/// A running `kmsfs serve`.
+struct Served {
+    child: Child,
+    addr: String,
+    home: PathBuf,
+}
+
+impl Served {
+    /// `kmsfs serve ARGS` with `TMPDIR=tmp`, once it printed its ready line.
+    fn start(tmp: &Path, args: &[&str]) -> Served {
+        let mut child = Command::new(common::cli::BIN)
+            .env_remove("KMSFS_PASSPHRASE")
+            .env("TMPDIR", tmp)
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start kmsfs serve");
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap();
+        BufReader::new(out).read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(v["Region"], REGION);
+        assert_eq!(v["AccountId"], "111122223333");
+        let url = v["Endpoint"].as_str().unwrap();
+        Served {
+            addr: url.strip_prefix("http://").unwrap().to_string(),
+            home: PathBuf::from(v["Home"].as_str().unwrap()),
+            child,
+        }
+    }
+
+    fn ephemeral(tmp: &Path) -> Served {
+        Served::start(
+            tmp,
+            &[
+                "--ephemeral",
+                "--credentials",
+                "testing:testing",
+                "--account-id",
+                "111122223333",
+                "--region",
+                REGION,
+            ],
+        )
+    }
+
+    fn connect(&self) -> Conn {
+        let s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Conn {
+            r: BufReader::new(s.try_clone().unwrap()),
+            s,
+            host: self.addr.clone(),
+        }
+    }
+
+    /// SIGTERM, then the exit code.
+    fn stop(mut self) -> Option<i32> {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One keep-alive connection.
+struct Conn {
+    s: TcpStream,
+    r: BufReader<TcpStream>,
+    host: String,
+}
+
+/// A response: status, headers (lowercase names), JSON body (`Null` when empty).
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        let h = self.headers.iter().find(|(n, _)| n == name);
+        h.map(|(_, v)| v.as_str())
+    }
+
+    /// An AWS error with `code` and `status`.
+    fn error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.body["__type"].as_str()),
+            (status, Some(code)),
+            "{}",
+            self.body
+        );
+        assert_eq!(self.header("x-amzn-errortype"), Some(code));
+        assert!(self.body["message"].is_string());
+    }
+}
+
+impl Conn {
+    /// `TrentService.<op>` with `body`, signed with (`id`, `secret`) unless `None`.
+    fn call_raw(&mut self, op: &str, body: &[u8], key: Option<(&str, &str)>, region: &str) -> Resp {
+        let mut headers = vec![
+            (
+                "content-type".to_string(),
+                "application/x-amz-json-1.1".to_string(),
+            ),
+            ("host".to_string(), self.host.clone()),
+            ("x-amz-target".to_string(), format!("TrentService.{op}")),
+        ];
+        if let Some((id, secret)) = key {
+            let req = sigv4::Request {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body,
+            };
+            let added = sigv4::sign(&req, "kms", region, id, secret, SystemTime::now());
+            headers.extend(added);
+        }
+        let mut head = String::from("POST / HTTP/1.1\r\n");
+        for (n, v) in &headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+        self.s.write_all(head.as_bytes()).unwrap();
+        self.s.write_all(body).unwrap();
+        self.read_response()
+    }
+
+    fn call(&mut self, op: &str, body: Value) -> Resp {
+        let b = serde_json::to_vec(&body).unwrap();
+        self.call_raw(op, &b, Some(("testing", "testing")), REGION)
+    }
+
+    /// A call that must succeed: its body.
+    fn ok(&mut self, op: &str, body: Value) -> Value {
+        let r = self.call(op, body);
+        assert_eq!(r.status, 200, "{op}: {}", r.body);
+        assert_eq!(r.header("content-type"), Some("application/x-amz-json-1.1"));
+        assert!(r.header("x-amzn-requestid").is_some_and(|v| v.len() == 36));
+        r.body
+    }
+
+    fn read_response(&mut self) -> Resp {
+        let mut line = String::new();
+        self.r.read_line(&mut line).unwrap();
+        let status = line
+            .split(' ')
+            .nth(1)
+            .unwrap_or_else(|| panic!("status line: {line:?}"));
+        let status = status.parse().unwrap();
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            self.r.read_line(&mut line).unwrap();
+            let Some((n, v)) = line.trim_end().split_once(':') else {
+                break;
+            };
+            headers.push((n.to_ascii_lowercase(), v.trim().to_string()));
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .unwrap()
+            .1
+            .parse()
+            .unwrap();
+        let mut body = vec![0; len];
+        self.r.read_exact(&mut body).unwrap();
+        let body = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap()
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+#[test]
+fn operations_round_trip_on_one_keep_alive_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Served::ephemeral(tmp.path());
+    let mut c = srv.connect();
+    let created = c.ok("CreateKey", json!({"Description": "wire"}));
+    let arn = created["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    assert!(
+        arn.starts_with("arn:aws:kms:us-east-1:111122223333:key/"),
+        "{arn}"
+    );
+    let ctx = json!({"purpose": "test"});
+    let enc = c.ok(
+        "Encrypt",
+        json!({"KeyId": arn, "Plaintext": "aGVsbG8=", "EncryptionContext": ctx}),
+    );
+    assert_eq!(enc["KeyId"], arn.as_str());
+    let blob = enc["CiphertextBlob"].as_str().unwrap();
+    let dec = c.ok(
+        "Decrypt",
+        json!({"CiphertextBlob": blob, "EncryptionContext": ctx}),
+    );
+    assert_eq!(
+        (dec["Plaintext"].as_str(), dec["KeyId"].as_str()),
+        (Some("aGVsbG8="), Some(arn.as_str()))
+    );
+    let wrong = c.call(
+        "Decrypt",
+        json!({"CiphertextBlob": blob, "EncryptionContext": {"purpose": "other"}}),
+    );
+    wrong.error(400, "InvalidCiphertextException");
+    let d = c.ok("DescribeKey", json!({"KeyId": arn}));
+    assert_eq!(d["KeyMetadata"]["KeyState"], "Enabled");
+    assert!(d["KeyMetadata"]["CreationDate"].is_number());
+    let l = c.ok("ListKeys", json!({}));
+    assert!(
+        l["Keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["KeyArn"] == arn.as_str())
+    );
+    // An operation without output: 200 and an empty body.
+    assert_eq!(c.ok("DisableKey", json!({"KeyId": arn})), Value::Null);
+    c.call("Encrypt", json!({"KeyId": arn, "Plaintext": "aGk="}))
+        .error(400, "DisabledException");
+    assert_eq!(c.ok("EnableKey", json!({"KeyId": arn})), Value::Null);
+    c.ok(
+        "CreateAlias",
+        json!({"AliasName": "alias/wire", "TargetKeyId": arn}),
+    );
+    c.ok(
+        "Encrypt",
+        json!({"KeyId": "alias/wire", "Plaintext": "aGk="}),
+    );
+    assert_eq!(
+        c.ok("DeleteAlias", json!({"AliasName": "alias/wire"})),
+        Value::Null
+    );
+    c.call("DescribeKey", json!({"KeyId": "alias/wire"}))
+        .error(400, "NotFoundException");
+    // An empty body is `{}`.
+    let r = c.call_raw("ListAliases", b"", Some(("testing", "testing")), REGION);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn bad_input_gets_aws_error_shapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Served::ephemeral(tmp.path());
+    let mut c = srv.connect();
+    let key = Some(("testing", "testing"));
+    c.call("Frobnicate", json!({}))
+        .error(400, "UnknownOperationException");
+    c.call_raw("Encrypt", b"{\"KeyId\": ", key, REGION)
+        .error(400, "SerializationException");
+    c.call("ListKeys", json!({"Limit": "ten"}))
+        .error(400, "SerializationException");
+    c.call("Decrypt", json!({"CiphertextBlob": "not base64!"}))
+        .error(400, "SerializationException");
+    let r = c.call_raw("ListKeys", b"{}", None, REGION);
+    assert!((400..500).contains(&r.status), "{}", r.status);
+    let code = r.body["__type"].as_str().unwrap();
+    assert!(code.starts_with("MissingAuthenticationToken"), "{code}");
+    r.error(r.status, code);
+    c.call_raw("ListKeys", b"{}", Some(("testing", "wrong")), REGION)
+        .error(400, "InvalidSignatureException");
+    c.call_raw("ListKeys", b"{}", Some(("nobody", "x")), REGION)
+        .error(400, "UnrecognizedClientException");
+    let r = c.call_raw("ListKeys", b"{}", key, "eu-west-1");
+    r.error(400, "UnrecognizedClientException");
+    assert!(r.body["message"].as_str().unwrap().contains(REGION));
+    // Still the same connection after all of these.
+    c.ok("ListKeys", json!({}));
+    // 2 MiB: refused with an AWS error, and the connection closed.
+    let big = vec![b' '; 2 << 20];
+    let r = c.call_raw("ListKeys", &big, key, REGION);
+    r.error(413, "RequestEntityTooLargeException");
+    assert_eq!(r.header("connection"), Some("close"));
+    srv.connect().ok("ListKeys", json!({}));
+}
+
+#[test]
+fn sigterm_exits_zero_and_removes_the_ephemeral_home() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Served::ephemeral(tmp.path());
+    assert!(srv.home.starts_with(tmp.path()) && srv.home.join("config.json").exists());
+    let mut idle = srv.connect();
+    idle.ok("ListKeys", json!({}));
+    let home = srv.home.clone();
+    assert_eq!(srv.stop(), Some(0));
+    assert!(!home.exists());
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_served_home_keeps_a_verifying_trail_naming_the_access_key_principal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = init(tmp.path());
+    let args = ["--home", s(&home), "--credentials", "testing:testing"];
+    let srv = Served::start(tmp.path(), &args);
+    let mut c = srv.connect();
+    let arn = c.ok("CreateKey", json!({}))["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.ok("Encrypt", json!({"KeyId": arn, "Plaintext": "aGk="}));
+    c.call(
+        "Encrypt",
+        json!({"KeyId": "alias/none", "Plaintext": "aGk="}),
+    )
+    .error(400, "NotFoundException");
+    assert_eq!(srv.stop(), Some(0));
+    assert!(home.join("config.json").exists());
+    assert_eq!(ok(&kmsfs(&home, &["audit", "verify"]))["Verified"], true);
+    let shown = kmsfs(
+        &home,
+        &[
+            "audit",
+            "show",
+            "--principal",
+            ACCOUNT_ROOT,
+            "--operation",
+            "Encrypt",
+        ],
+    );
+    assert!(shown.status.success());
+    let lines: Vec<Value> = String::from_utf8_lossy(&shown.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+}
+
+#[test]
+fn refuses_a_non_loopback_address() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["serve", "--ephemeral", "--listen", "0.0.0.0:0"];
+    let o = kmsfs_env(&tmp.path().join("h"), &args, &[("TMPDIR", s(tmp.path()))]);
+    common::cli::fails(&o, 2, "not a loopback address");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
