@@ -1,0 +1,148 @@
+//! Real AWS clients against a real `kmsfs serve`: boto3 (every operation of the CLI tour,
+//! error names as exceptions, paginators), the AWS CLI v1, and the AWS Encryption SDK
+//! (pointed at the endpoint only by `AWS_ENDPOINT_URL_KMS`; its caching CMM's KMS calls
+//! counted in the audit trail). The clients come from the Python venv `.ci/run` makes.
+
+mod common;
+use common::cli::{init, run_ok};
+use common::serve::*;
+use std::path::Path;
+
+fn script(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn check(o: std::process::Output, what: &str) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{what} failed: {}\nstdout:\n{out}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+#[test]
+fn boto3_tour() {
+    let Some(bin) = python_or_skip("boto3_tour") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let home = init(d.path());
+    let s = Server::start(&home, &[]);
+    let o = aws_tool(&bin, "python3", &s.endpoint)
+        .arg(script("boto3_tour.py"))
+        .output()
+        .unwrap();
+    let out = check(o, "boto3_tour.py");
+    assert!(out.contains("boto3 tour: all ok"), "{out}");
+    s.stop();
+    // Every request is in the trail under the access key's principal, and it verifies.
+    run_ok(&home, &["audit", "verify"]);
+    let n = audit_lines(&home, &["--principal", "arn:aws:iam::111122223333:root"]);
+    assert!(n > 30, "{n} audit lines of the access key's principal");
+}
+
+#[test]
+fn aws_cli_round_trip() {
+    let Some(bin) = python_or_skip("aws_cli_round_trip") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let home = init(d.path());
+    let s = Server::start(&home, &[]);
+    let aws = |args: &[&str]| -> serde_json::Value {
+        let o = aws_tool(&bin, "aws", &s.endpoint)
+            .args(["--output", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        serde_json::from_str(&check(o, &format!("aws {args:?}"))).unwrap()
+    };
+    let key = aws(&["kms", "create-key", "--description", "cli"]);
+    let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let pt = d.path().join("pt");
+    std::fs::write(&pt, b"hello from the aws cli").unwrap();
+    let fileb = format!("fileb://{}", pt.display());
+    let ct = aws(&[
+        "kms",
+        "encrypt",
+        "--key-id",
+        &id,
+        "--plaintext",
+        &fileb,
+        "--encryption-context",
+        "purpose=test",
+    ]);
+    let blob = ct["CiphertextBlob"].as_str().unwrap();
+    let ctf = d.path().join("ct");
+    std::fs::write(&ctf, base64_decode(blob)).unwrap();
+    let ctb = format!("fileb://{}", ctf.display());
+    let back = aws(&[
+        "kms",
+        "decrypt",
+        "--ciphertext-blob",
+        &ctb,
+        "--encryption-context",
+        "purpose=test",
+    ]);
+    assert_eq!(
+        base64_decode(back["Plaintext"].as_str().unwrap()),
+        b"hello from the aws cli"
+    );
+    // A refusal is AWS's error name on stderr and a non-zero exit.
+    let o = aws_tool(&bin, "aws", &s.endpoint)
+        .args(["kms", "decrypt", "--ciphertext-blob", &ctb])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("InvalidCiphertextException"), "{err}");
+    s.stop();
+}
+
+#[test]
+fn encryption_sdk_through_the_endpoint_variable() {
+    let Some(bin) = python_or_skip("encryption_sdk_through_the_endpoint_variable") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let home = init(d.path());
+    let key = run_ok(&home, &["kms", "create-key"]);
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    let s = Server::start(&home, &[]);
+    let o = aws_tool(&bin, "python3", &s.endpoint)
+        .args([script("esdk_tour.py"), arn])
+        .output()
+        .unwrap();
+    let out = check(o, "esdk_tour.py");
+    assert!(out.contains("ok: caching CMM"), "{out}");
+    s.stop();
+    // One data key for the 1 MiB message, then one per 10 messages through the cache.
+    assert_eq!(
+        audit_lines(&home, &["--operation", "GenerateDataKey"]),
+        1 + 3
+    );
+}
+
+/// How many audit lines `kmsfs audit show FILTERS` prints (one JSON object a line).
+fn audit_lines(home: &Path, filters: &[&str]) -> usize {
+    let mut args = vec!["audit", "show"];
+    args.extend_from_slice(filters);
+    let o = common::cli::kmsfs(home, &args);
+    check(o, "kmsfs audit show")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}

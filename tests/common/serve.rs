@@ -1,0 +1,106 @@
+//! A real `kmsfs serve` process for the endpoint tests, and the Python clients (boto3, the
+//! AWS CLI, the Encryption SDK) from the venv `.ci/run` makes (`target/py-venv`, or
+//! `KMSFS_PYTHON_VENV`).
+
+use super::cli::cmd;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The credentials every endpoint test signs with (registered by `--credentials`).
+pub const ACCESS_KEY_ID: &str = "testing";
+pub const SECRET_ACCESS_KEY: &str = "testing";
+
+/// A `kmsfs serve` on `home` (initialized by the caller), stopped with SIGTERM on drop.
+pub struct Server {
+    pub child: Child,
+    pub endpoint: String,
+}
+
+impl Server {
+    /// Start `kmsfs serve` on `home` with `extra` arguments and the test credentials; wait
+    /// for its ready line.
+    pub fn start(home: &Path, extra: &[&str]) -> Server {
+        let creds = format!("{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}");
+        let mut args = vec!["serve", "--credentials", &creds];
+        args.extend_from_slice(extra);
+        let mut child = cmd(home, &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start kmsfs serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the ready line");
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("kmsfs serve's ready line is not JSON ({e}): {line:?}"));
+        let endpoint = v["Endpoint"].as_str().expect("Endpoint").to_string();
+        Server { child, endpoint }
+    }
+
+    /// Stop the server (SIGTERM) and check that it exits 0.
+    pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let st = self.child.wait().expect("wait for kmsfs serve");
+        assert!(
+            st.success() || std::thread::panicking(),
+            "kmsfs serve exited {st}"
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
+
+/// The Python venv's `bin/` with boto3, awscli and aws-encryption-sdk, when there is one.
+/// With CI=true (CI installs it), its absence fails the test.
+pub fn python_or_skip(test: &str) -> Option<PathBuf> {
+    let venv = std::env::var_os("KMSFS_PYTHON_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py-venv"));
+    let bin = venv.join("bin");
+    let ok = Command::new(bin.join("python3"))
+        .args(["-c", "import boto3, awscli, aws_encryption_sdk"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(bin);
+    }
+    let why = format!(
+        "no Python venv with boto3, awscli and aws-encryption-sdk at {}",
+        venv.display()
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: {why} but CI=true (.ci/run makes it)");
+    }
+    eprintln!(
+        "{test}: SKIPPED: {why} (python3 -m venv target/py-venv && target/py-venv/bin/pip install boto3 awscli aws-encryption-sdk)"
+    );
+    None
+}
+
+/// A command from the venv's `bin/` pointed at `endpoint` the way AWS tools are
+/// (`AWS_ENDPOINT_URL_KMS`, the standard credential variables, no config files).
+pub fn aws_tool(bin: &Path, program: &str, endpoint: &str) -> Command {
+    let mut c = Command::new(bin.join(program));
+    c.env("AWS_ENDPOINT_URL_KMS", endpoint)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN");
+    c
+}
