@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! cli                         (clap front end, the `kmsfs` binary: parse, call, print)
+//!  |     server               (`kmsfs serve`: the KMS as an AWS JSON 1.1 endpoint, SigV4)
 //!  |
 //! mount                       (mount lifecycle of volumes and buckets: mount points,
 //!  |                           daemons, signals, unmount)
