@@ -25,8 +25,8 @@ const MAX_ID_LEN: usize = 128;
 /// Longest secret accepted by `add_access_key`.
 const MAX_SECRET_LEN: usize = 256;
 
-/// An access key with its secret.
-#[derive(Clone)]
+/// An access key with its secret (which `Debug` shows redacted, as `SecretBytes` does).
+#[derive(Clone, Debug)]
 pub struct AccessKey {
     pub access_key_id: String,
     /// The IAM principal requests signed with the key act as.
@@ -34,17 +34,6 @@ pub struct AccessKey {
     /// The secret access key (UTF-8).
     pub secret: SecretBytes,
     pub created_ms: i64,
-}
-
-impl std::fmt::Debug for AccessKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessKey")
-            .field("access_key_id", &self.access_key_id)
-            .field("principal", &self.principal)
-            .field("secret", &"<redacted>")
-            .field("created_ms", &self.created_ms)
-            .finish()
-    }
 }
 
 impl AccessKey {

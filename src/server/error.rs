@@ -33,19 +33,23 @@ pub enum ServerError {
     Kms(#[from] KmsError),
 }
 
+/// Largest request body read (1 MiB; a KMS request is at most a few KiB); a larger one is
+/// refused with [`WireError::TooLarge`].
+pub const MAX_BODY: u64 = 1 << 20;
+
 /// Why one request failed, as the wire tells it.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
-    #[error("{0}")]
+    #[error(transparent)]
     Kms(#[from] KmsError),
-    #[error("{0}")]
+    #[error(transparent)]
     Auth(#[from] AuthError),
     /// The body is not the operation's JSON shape (syntax, types, base64).
     #[error("{0}")]
     Serialization(String),
     #[error("operation {0} is not supported")]
     UnknownOperation(String),
-    #[error("the request body ({0} bytes) is over the limit of {limit} bytes", limit = super::http::MAX_BODY)]
+    #[error("the request body ({0} bytes) is over the limit of {limit} bytes", limit = MAX_BODY)]
     TooLarge(u64),
     #[error("the content type '{0}' is not JSON; send application/x-amz-json-1.1")]
     UnsupportedMediaType(String),

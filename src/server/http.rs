@@ -19,8 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// Largest request body read (1 MiB; a KMS request is at most a few KiB).
-pub const MAX_BODY: u64 = 1 << 20;
+use super::error::MAX_BODY;
 /// A refused body is read and dropped up to this size, so that the client, which sends it
 /// whole before reading, gets the refusal; past it the connection is closed.
 const DRAIN_MAX: u64 = 16 << 20;

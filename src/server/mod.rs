@@ -23,8 +23,8 @@ pub mod sigv4;
 pub use credentials::{Credentials, KmsAccessKeys};
 pub use dispatch::OPERATIONS;
 pub use ephemeral::EphemeralHome;
+pub use error::MAX_BODY;
 pub use error::{ServerError, WireError};
-pub use http::MAX_BODY;
 
 use crate::kms::Kms;
 use dispatch::Endpoint;

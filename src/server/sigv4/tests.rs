@@ -172,6 +172,16 @@ fn without(headers: &[(String, String)], name: &str) -> Vec<(String, String)> {
     headers.iter().filter(|(n, _)| n != name).cloned().collect()
 }
 
+/// A request signed with `testing`/`testing` at a fixed time: (time, body, headers, its
+/// Authorization value).
+fn fixture() -> (SystemTime, &'static [u8], Vec<(String, String)>, String) {
+    let t = at(1_800_000_000);
+    let body: &[u8] = b"{}";
+    let good = signed("testing", "testing", t, body);
+    let auth = auth_of(&good);
+    (t, body, good, auth)
+}
+
 fn auth_of(headers: &[(String, String)]) -> String {
     headers
         .iter()
@@ -183,10 +193,7 @@ fn auth_of(headers: &[(String, String)]) -> String {
 
 #[test]
 fn each_refusal_gives_its_error() {
-    let t = at(1_800_000_000);
-    let body = b"{}";
-    let good = signed("testing", "testing", t, body);
-    let auth = auth_of(&good);
+    let (t, body, good, auth) = fixture();
     let check = |headers: &[(String, String)], body: &[u8], now: SystemTime| {
         verify(&req("POST", headers, body), "kms", now, secrets).unwrap_err()
     };
@@ -249,10 +256,7 @@ fn each_refusal_gives_its_error() {
 
 #[test]
 fn date_and_signed_header_rules() {
-    let t = at(1_800_000_000);
-    let body = b"{}";
-    let good = signed("testing", "testing", t, body);
-    let auth = auth_of(&good);
+    let (t, body, good, auth) = fixture();
     let check = |headers: &[(String, String)]| {
         verify(&req("POST", headers, body), "kms", t, secrets).unwrap_err()
     };
