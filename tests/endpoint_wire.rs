@@ -375,3 +375,53 @@ fn refuses_a_non_loopback_address() {
     common::cli::fails(&o, 2, "not a loopback address");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
+
+/// moto's reset route: with --ephemeral (or --allow-reset) an unsigned `POST
+/// /moto-api/reset` deletes every key and alias and answers `{"status": "ok"}`; without it
+/// the route is an unsigned request like any other, and refused.
+#[test]
+fn moto_reset_route_wipes_keys_only_when_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Served::ephemeral(tmp.path());
+    let mut c = s.connect();
+    let k = c.ok("CreateKey", json!({}));
+    let id = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    c.ok(
+        "CreateAlias",
+        json!({"AliasName": "alias/r", "TargetKeyId": id}),
+    );
+    let reset = |c: &mut Conn| {
+        let head = format!(
+            "POST /moto-api/reset HTTP/1.1\r\nhost: {}\r\ncontent-length: 0\r\n\r\n",
+            c.host
+        );
+        c.s.write_all(head.as_bytes()).unwrap();
+        c.read_response()
+    };
+    let r = reset(&mut c);
+    assert_eq!((r.status, &r.body), (200, &json!({"status": "ok"})));
+    assert_eq!(c.ok("ListKeys", json!({}))["Keys"], json!([]));
+    assert_eq!(c.ok("ListAliases", json!({}))["Aliases"], json!([]));
+    c.call("DescribeKey", json!({"KeyId": id}))
+        .error(400, "NotFoundException");
+    assert_eq!(s.stop(), Some(0));
+
+    // A persistent home without --allow-reset: refused, nothing deleted.
+    let home = common::cli::init(tmp.path());
+    let key = common::cli::create_key(&home, "KeyId");
+    let s = Served::start(
+        tmp.path(),
+        &[
+            "--home",
+            home.to_str().unwrap(),
+            "--credentials",
+            "testing:testing",
+        ],
+    );
+    let mut c = s.connect();
+    let r = reset(&mut c);
+    assert!(r.status >= 400, "{}", r.status);
+    let mut c = s.connect();
+    c.ok("DescribeKey", json!({"KeyId": key}));
+    assert_eq!(s.stop(), Some(0));
+}

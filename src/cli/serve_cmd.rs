@@ -31,6 +31,10 @@ pub(crate) struct ServeArgs {
     /// account root (arn:aws:iam::ACCOUNT:root).
     #[arg(long = "credentials", value_name = "ID:SECRET")]
     credentials: Vec<String>,
+    /// Answer moto's `POST /moto-api/reset` (not signed): delete every key and alias, for
+    /// test suites that reset between tests. On by default with --ephemeral.
+    #[arg(long)]
+    allow_reset: bool,
 }
 
 pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
@@ -57,6 +61,7 @@ pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         kms: kms.clone(),
         listen: a.listen.clone(),
         credentials,
+        allow_reset: a.allow_reset || a.ephemeral,
     })
     .or_fail(WHAT)?;
     ready(&server, &home, a.credentials.is_empty())?;

@@ -72,6 +72,23 @@ impl Kms {
         Ok(())
     }
 
+    /// Delete every key (customer and AWS-managed) and every alias, as moto's
+    /// `POST /moto-api/reset` does; the endpoint offers it to test suites when told to.
+    /// Access keys and the audit trail stay. How many keys were deleted.
+    pub fn reset(&self, principal: &Arc<str>) -> Result<usize, KmsError> {
+        self.run(principal, "Reset", |_| {
+            let _g = self.ks.lock()?;
+            let ids = self.ks.list_ids()?;
+            if !self.ks.aliases()?.is_empty() {
+                self.ks.put_aliases(Default::default())?;
+            }
+            for id in &ids {
+                self.ks.remove(id)?;
+            }
+            Ok(ids.len())
+        })
+    }
+
     /// Run lazy maintenance over every key (at open, and for `kmsfs kms purge`).
     pub fn purge(&self) -> Result<PurgeReport, KmsError> {
         let mut rep = PurgeReport::default();

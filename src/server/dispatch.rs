@@ -43,11 +43,22 @@ impl WireRequest {
 pub(crate) struct Endpoint {
     pub kms: Arc<Kms>,
     pub credentials: Box<dyn Credentials>,
+    /// Serve moto's unauthenticated `POST /moto-api/reset` (wipes every key and alias).
+    pub allow_reset: bool,
 }
+
+/// moto's reset route (server mode), for test suites that reset between tests.
+const RESET_PATH: &str = "/moto-api/reset";
+/// Who the audit trail says asked for a reset (the route is not signed, as in moto).
+const RESET_PRINCIPAL: &str = "anonymous (POST /moto-api/reset)";
 
 impl Endpoint {
     /// Answer one request: the response body (empty for operations without output).
     pub fn handle(&self, req: &WireRequest) -> Result<Vec<u8>, WireError> {
+        if self.allow_reset && req.method == "POST" && req.path == RESET_PATH {
+            self.kms.reset(&Arc::from(RESET_PRINCIPAL))?;
+            return Ok(br#"{"status": "ok"}"#.to_vec());
+        }
         let principal = self.authenticate(req)?;
         if req.method != "POST" || req.path != "/" {
             let what = format!("{} {}", req.method, req.path);

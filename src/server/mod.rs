@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub listen: String,
     /// Access keys (`id`, `secret`) to register as the account root's before serving.
     pub credentials: Vec<(String, String)>,
+    /// Serve moto's `POST /moto-api/reset` (unsigned; wipes every key and alias).
+    pub allow_reset: bool,
 }
 
 /// A bound endpoint, not yet serving.
@@ -93,6 +95,7 @@ impl Server {
         let endpoint = Arc::new(Endpoint {
             kms: opts.kms,
             credentials,
+            allow_reset: opts.allow_reset,
         });
         Ok(Server {
             runtime,
