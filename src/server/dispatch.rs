@@ -31,7 +31,7 @@ pub(crate) struct WireRequest {
 }
 
 impl WireRequest {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)

@@ -85,9 +85,15 @@ async fn respond(
     let request_id = uuid::Uuid::new_v4().to_string();
     let reply = match read(req).await {
         Ok(wire) => {
-            let result = tokio::task::spawn_blocking(move || ep.handle(&wire))
-                .await
-                .unwrap_or_else(|e| Err(WireError::Internal(format!("the request failed: {e}"))));
+            let result = if runs_inline(&wire) {
+                ep.handle(&wire)
+            } else {
+                tokio::task::spawn_blocking(move || ep.handle(&wire))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(WireError::Internal(format!("the request failed: {e}")))
+                    })
+            };
             Reply {
                 result,
                 close: false,
@@ -99,6 +105,28 @@ async fn respond(
         },
     };
     Ok(build(reply, &request_id))
+}
+
+/// Operations served on the runtime's worker thread, not handed to a blocking thread: the
+/// data-plane calls, tens of microseconds of CPU with a symmetric key, that write nothing
+/// synchronously (the audit trail is buffered and flushed by its own thread). For them the
+/// handoff to a blocking thread and back (two thread wake-ups per request) cost more than
+/// the call. With an RSA key a Decrypt holds a worker for a millisecond or two, the other
+/// worker serving meanwhile. Everything else (creating keys, policies, grants, signing:
+/// file writes with fsync, or milliseconds of CPU) runs on the blocking threads.
+const INLINE_OPERATIONS: &[&str] = &[
+    "TrentService.Encrypt",
+    "TrentService.Decrypt",
+    "TrentService.ReEncrypt",
+    "TrentService.GenerateDataKey",
+    "TrentService.GenerateDataKeyWithoutPlaintext",
+    "TrentService.GenerateRandom",
+    "TrentService.DescribeKey",
+];
+
+fn runs_inline(wire: &WireRequest) -> bool {
+    wire.header("x-amz-target")
+        .is_some_and(|t| INLINE_OPERATIONS.contains(&t))
 }
 
 /// Read a request whole, its body up to [`MAX_BODY`]. A refusal closes the connection.
