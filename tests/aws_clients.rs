@@ -146,3 +146,52 @@ fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
+
+/// `kmsfs credentials export` prints a profile that boto3 uses as it is: the credentials
+/// and the config file with `endpoint_url`, nothing else set.
+#[test]
+fn exported_profile_points_boto3_at_the_endpoint() {
+    let Some(bin) = python_or_skip("exported_profile_points_boto3_at_the_endpoint") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let home = init(d.path());
+    let s = Server::start(&home, &[]);
+    let o = common::cli::kmsfs(
+        &home,
+        &[
+            "credentials",
+            "export",
+            "--profile",
+            "local",
+            "--endpoint-url",
+            &s.endpoint,
+        ],
+    );
+    let text = check(o, "kmsfs credentials export");
+    let (creds, config) = text.split_once("# ~/.aws/config").unwrap();
+    assert!(
+        creds.contains("[local]") && creds.contains("aws_secret_access_key = testing"),
+        "{text}"
+    );
+    std::fs::write(d.path().join("credentials"), creds).unwrap();
+    std::fs::write(d.path().join("config"), config).unwrap();
+    let o = std::process::Command::new(bin.join("python3"))
+        .args([
+            "-c",
+            "import boto3; k = boto3.client('kms').create_key()['KeyMetadata']; print(k['Arn'])",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("AWS_SHARED_CREDENTIALS_FILE", d.path().join("credentials"))
+        .env("AWS_CONFIG_FILE", d.path().join("config"))
+        .env("AWS_PROFILE", "local")
+        .output()
+        .unwrap();
+    let out = check(o, "boto3 with the exported profile");
+    assert!(
+        out.starts_with("arn:aws:kms:us-east-1:111122223333:key/"),
+        "{out}"
+    );
+    s.stop();
+}

@@ -35,6 +35,19 @@ pub(crate) enum CredentialsCommand {
         #[arg(long)]
         access_key_id: String,
     },
+    /// Print an AWS profile for an access key (its `~/.aws/credentials` and `~/.aws/config`
+    /// sections, with `endpoint_url`) to paste into the AWS tools' files.
+    Export {
+        /// The profile's name.
+        #[arg(long, default_value = "kmsfs")]
+        profile: String,
+        /// The access key (default: the only one there is).
+        #[arg(long)]
+        access_key_id: Option<String>,
+        /// The endpoint `kmsfs serve` printed (`"Endpoint"` of its ready line).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
 }
 
 /// An access key's metadata as IAM prints it, and the principal it acts as.
@@ -98,5 +111,60 @@ pub(super) fn run(s: &Session, cmd: &CredentialsCommand) -> Result<(), CliError>
         CredentialsCommand::Delete { access_key_id } => {
             s.kms.delete_access_key(access_key_id).map_err(fail)
         }
+        CredentialsCommand::Export {
+            profile,
+            access_key_id,
+            endpoint_url,
+        } => export(
+            s,
+            profile,
+            access_key_id.as_deref(),
+            endpoint_url.as_deref(),
+        ),
     }
+}
+
+/// `kmsfs credentials export`: the profile's two sections, as text.
+fn export(
+    s: &Session,
+    profile: &str,
+    id: Option<&str>,
+    endpoint: Option<&str>,
+) -> Result<(), CliError> {
+    let fail = |e| refused(s.what, e);
+    let id = match id {
+        Some(id) => id.to_string(),
+        None => match s.kms.list_access_keys().map_err(fail)?.as_slice() {
+            [one] => one.access_key_id.clone(),
+            keys => {
+                return Err(CliError::usage(
+                    s.what,
+                    format!("there are {} access keys: name one", keys.len()),
+                )
+                .hint("--access-key-id ID (see `kmsfs credentials list`; `kmsfs credentials create` makes one)"));
+            }
+        },
+    };
+    let key = s.kms.access_key(&id).map_err(fail)?.ok_or_else(|| {
+        refused(
+            s.what,
+            KmsError::NotFound(format!("access key {id} does not exist")),
+        )
+    })?;
+    let region = &s.kms.account().region;
+    let endpoint = match endpoint {
+        Some(u) => format!("endpoint_url = {u}\n"),
+        None => {
+            "# endpoint_url = http://127.0.0.1:PORT   (the Endpoint kmsfs serve prints)\n".into()
+        }
+    };
+    let secret = String::from_utf8_lossy(key.secret.expose()).into_owned();
+    let text = format!(
+        "# ~/.aws/credentials\n[{profile}]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n\n\
+         # ~/.aws/config\n[profile {profile}]\nregion = {region}\n{endpoint}"
+    );
+    use std::io::Write;
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| CliError::new(s.what, format!("stdout: {e}"), exit::INTERNAL))
 }
