@@ -68,7 +68,7 @@ fn remote_client_round_trips_and_maps_errors() {
     // Many requests over the pooled keep-alive connections.
     for _ in 0..20 {
         let p = decrypt(&c, &blob, &[("purpose", "test")]).unwrap();
-        assert_eq!(&p.plaintext.expose()[..], b"attack at dawn");
+        assert_eq!(p.plaintext.expose(), b"attack at dawn");
     }
     let wrong = decrypt(&c, &blob, &[("purpose", "other")]).unwrap_err();
     assert!(matches!(wrong, KmsError::InvalidCiphertext(_)), "{wrong:?}");
