@@ -224,3 +224,92 @@ fn cli_volume_round_trip_through_the_endpoint() {
     assert!(audited(&kms_home, "Decrypt") >= 2);
     assert_eq!(audited(&home, "Decrypt"), 0);
 }
+
+/// A fake endpoint answering each request with the next of `replies` (status, body), then
+/// closing the connection (without saying so, as an idle timeout would): the requests'
+/// `x-amz-target`s.
+fn fake_endpoint(
+    replies: Vec<(u16, &'static str)>,
+) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let t = std::thread::spawn(move || {
+        let mut targets = Vec::new();
+        for (status, body) in replies {
+            let (s, _) = l.accept().unwrap();
+            let mut r = BufReader::new(s);
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                if let Some(v) = lower.strip_prefix("x-amz-target:") {
+                    targets.push(v.trim().to_string());
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            r.read_exact(&mut vec![0; len]).unwrap();
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            r.get_mut().write_all((head + body).as_bytes()).unwrap();
+        }
+        targets
+    });
+    (url, t)
+}
+
+#[test]
+fn throttling_5xx_and_closed_connections_are_retried() {
+    let random = r#"{"Plaintext":"AAECAw=="}"#;
+    let (url, t) = fake_endpoint(vec![
+        (500, r#"{"__type":"KMSInternalException","message":"boom"}"#),
+        (
+            400,
+            r#"{"__type":"ThrottlingException","message":"slow down"}"#,
+        ),
+        (200, random),
+        (200, random),
+    ]);
+    let c = remote(&url).with_retries(3, Duration::from_millis(5));
+    let req = || GenerateRandomRequest {
+        number_of_bytes: Some(4),
+    };
+    // Two failures retried, the third attempt answers.
+    let r = c.generate_random(req()).unwrap();
+    assert_eq!(r.plaintext.expose(), &[0, 1, 2, 3]);
+    // The pooled connection was closed by the server: a fresh one, no error.
+    c.generate_random(req()).unwrap();
+    let targets = t.join().unwrap();
+    assert_eq!(targets, vec!["trentservice.generaterandom"; 4]);
+}
+
+#[test]
+fn client_errors_are_not_retried_and_keep_their_variant() {
+    let (url, t) = fake_endpoint(vec![
+        (400, r#"{"__type":"NotFoundException","message":"no key"}"#),
+        (503, "<html>unavailable</html>"),
+        (503, "<html>unavailable</html>"),
+    ]);
+    let c = remote(&url).with_retries(2, Duration::from_millis(5));
+    let kid = || KeyIdRequest {
+        key_id: "alias/x".into(),
+        ..Default::default()
+    };
+    let e = c.describe_key(kid()).unwrap_err();
+    assert!(
+        matches!(&e, KmsError::NotFound(m) if m == "no key"),
+        "{e:?}"
+    );
+    // A 5xx without an AWS error body: retried, then reported with its status.
+    let e = c.describe_key(kid()).unwrap_err();
+    assert!(e.to_string().contains("HTTP 503"), "{e}");
+    assert_eq!(t.join().unwrap().len(), 3);
+}

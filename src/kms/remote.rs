@@ -341,6 +341,43 @@ mod tests {
     }
 
     #[test]
+    fn requests_are_signed_with_the_session_token() {
+        let r = Remote::new(
+            "http://127.0.0.1:1",
+            "eu-west-2",
+            "id",
+            Zeroizing::new("s".into()),
+        )
+        .unwrap()
+        .with_session_token(Zeroizing::new("tok".into()));
+        let h = r.signed_headers("Encrypt", b"{}");
+        let get = |name: &str| h.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("host"), Some("127.0.0.1:1"));
+        assert_eq!(get("x-amz-target"), Some("TrentService.Encrypt"));
+        assert_eq!(get("x-amz-security-token"), Some("tok"));
+        assert!(
+            get("authorization")
+                .unwrap()
+                .contains("x-amz-security-token")
+        );
+        let req = crate::sigv4::Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &h,
+            body: b"{}",
+        };
+        let v = crate::sigv4::verify(&req, "kms", SystemTime::now(), |_| {
+            Some(crate::crypto::SecretBytes::from_slice(b"s"))
+        })
+        .unwrap();
+        assert_eq!(
+            (v.access_key_id.as_str(), v.region.as_str()),
+            ("id", "eu-west-2")
+        );
+    }
+
+    #[test]
     fn backoff_is_full_jitter_under_the_ceiling() {
         let base = Duration::from_millis(100);
         for attempt in 1..6 {
