@@ -154,7 +154,7 @@ pub fn sigv4_headers() -> Vec<(String, String)> {
 /// written out again), then verify a fixed `kms` request carrying it, every access key's
 /// secret being [`SIGV4_SECRET`].
 pub fn sigv4_header(data: &[u8]) {
-    use crate::server::sigv4::{self, Request};
+    use crate::sigv4::{self, Request};
     let Ok(value) = std::str::from_utf8(data) else {
         return;
     };

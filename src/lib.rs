@@ -15,13 +15,14 @@
 //!  |          |                S3 buckets and SSE objects: STREAM segments, bucket keys)
 //!  |          |   envelope     (envelope messages for applications, data key cache)
 //!  |          |      |
-//! kms::Client                 (trait: the only way services reach the KMS)
+//! kms::Client                 (trait: the only way services reach the KMS; Embedded in
+//!  |                           this process, Remote over HTTP to an endpoint)
 //!  |
 //! kms                         (keys, aliases, rotation, deletion, audit trail, keystore)
 //!  |
 //! crypto, encoding, timefmt,  (AEAD, KDFs, secrets; encryption-context encoding; time
-//! fsutil, home, fuseutil       formats; atomic files and locks; the home and its layout;
-//!                              what the two FUSE adaptors share)
+//! fsutil, home, fuseutil,      formats; atomic files and locks; the home and its layout;
+//! sigv4                        what the two FUSE adaptors share; AWS SigV4 sign/verify)
 //! ```
 
 pub mod cli;
@@ -36,6 +37,7 @@ pub mod kms;
 pub mod mount;
 pub mod object;
 pub mod server;
+pub mod sigv4;
 pub mod snapshot;
 pub mod timefmt;
 pub mod volume;

@@ -1,5 +1,6 @@
 //! `kmsfs encrypt-file` and `kmsfs decrypt-file`: envelope messages (docs/FORMAT.md section
-//! 10) from and to files or stdin/stdout (`-`), through the embedded KMS as the calling user.
+//! 10) from and to files or stdin/stdout (`-`), through the embedded KMS as the calling user
+//! (or the `--kms-endpoint` KMS as its access key's principal).
 //!
 //! A file output is written to a temporary file beside it (mode 0600 for plaintext) and
 //! renamed into place only when the whole message was processed: a failed decryption (an
@@ -180,7 +181,7 @@ fn run_envelope<T: Summarize>(
 ) -> Result<(), CliError> {
     let input = open_input(input, what)?;
     let (info, to_file) = ctx.session(what, |s: &Session| {
-        let client: Arc<dyn Client> = Arc::new(s.user());
+        let client = s.user_client();
         with_output(output, mode, what, |w| op(client, input, w))
     })?;
     if to_file {

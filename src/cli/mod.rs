@@ -52,6 +52,12 @@ pub(crate) struct Cli {
     /// Read the keystore passphrase from this file (else $KMSFS_PASSPHRASE, else a prompt).
     #[arg(long, global = true)]
     passphrase_file: Option<PathBuf>,
+    /// Reach the KMS at this endpoint (http://HOST:PORT, e.g. a `kmsfs serve` of another
+    /// home) for volumes, snapshots, buckets, objects, mounts and envelope files, signing with
+    /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] for AWS_REGION (default
+    /// us-east-1). `kmsfs kms` and `kmsfs credentials` always use the home's embedded KMS.
+    #[arg(long, global = true, env = "KMSFS_KMS_ENDPOINT", value_name = "URL")]
+    kms_endpoint: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,7 +76,8 @@ enum Command {
         #[arg(long)]
         region: Option<String>,
     },
-    /// Key Management Service operations (verbs and flags as in `aws kms`).
+    /// Key Management Service operations (verbs and flags as in `aws kms`) on the home's
+    /// embedded KMS (`--kms-endpoint` does not apply: use the AWS CLI against an endpoint).
     #[command(subcommand)]
     Kms(kms_cmd::KmsCommand),
     /// The audit trail of every KMS request.

@@ -50,6 +50,10 @@ fn daemon_args(ctx: &Ctx, command: &[&str], mp: &Path, allow_other: bool) -> Vec
     if let Some(p) = &ctx.cli.passphrase_file {
         a.extend(["--passphrase-file".into(), p.into()]);
     }
+    // The daemon reaches the same KMS (the credentials come with the environment).
+    if let Some(url) = &ctx.cli.kms_endpoint {
+        a.extend(["--kms-endpoint".into(), url.into()]);
+    }
     a.extend(command.iter().map(OsString::from));
     a.extend([mp.into(), "--foreground".into()]);
     if allow_other {

@@ -1,13 +1,16 @@
 //! What a command runs with: [`Ctx`] (the parsed command line, the home's root, the
 //! printer) and, for commands that use the KMS, a [`Session`]: the home opened, its KMS
 //! unlocked (asking for the passphrase if the keystore has one), the services acting as
-//! their principals, and the audit trail flushed when the command is done.
+//! their principals, and the audit trail flushed when the command is done. With
+//! `--kms-endpoint`, the services (volumes, snapshots, objects, envelope files) reach the
+//! KMS through a [`Remote`] client instead, acting as its access key's principal; `kmsfs
+//! kms` verbs keep the embedded KMS.
 
 use super::error::{CliError, Failure, OrFail};
 use super::output::Printer;
 use super::{Cli, args};
 use crate::home::Home;
-use crate::kms::{Client, Embedded, Kms, KmsOptions};
+use crate::kms::{Client, Embedded, Kms, KmsOptions, Remote};
 use crate::object::{ObjectService, S3_PRINCIPAL};
 use crate::snapshot::SnapshotService;
 use crate::volume::VolumeService;
@@ -43,9 +46,16 @@ impl Ctx<'_> {
             },
         )
         .or_fail(what)?;
+        let remote = match &self.cli.kms_endpoint {
+            Some(url) => Some(Arc::new(
+                Remote::from_env(Some(url)).map_err(|e| CliError::usage(what, e.to_string()))?,
+            )),
+            None => None,
+        };
         Ok(Session {
             home,
             kms,
+            remote,
             what,
             out: &self.out,
         })
@@ -70,6 +80,8 @@ impl Ctx<'_> {
 pub(crate) struct Session<'a> {
     pub home: Home,
     pub kms: Arc<Kms>,
+    /// The KMS endpoint the services use instead of `kms` (`--kms-endpoint`).
+    pub remote: Option<Arc<Remote>>,
     /// The name of the command's failure, e.g. `volume create failed`.
     pub what: &'a str,
     pub out: &'a Printer,
@@ -91,9 +103,22 @@ impl Session<'_> {
         Embedded::as_os_user(self.kms.clone())
     }
 
-    /// A client acting as the service principal `principal`.
+    /// The KMS client of a command acting as the user (envelope files): the endpoint's
+    /// when there is one, else the embedded KMS as the calling OS user.
+    pub fn user_client(&self) -> Arc<dyn Client> {
+        match &self.remote {
+            Some(r) => r.clone(),
+            None => Arc::new(self.user()),
+        }
+    }
+
+    /// A client acting as the service principal `principal` (with an endpoint: its access
+    /// key's principal).
     fn client(&self, principal: &str) -> Arc<dyn Client> {
-        Arc::new(Embedded::new(self.kms.clone(), principal))
+        match &self.remote {
+            Some(r) => r.clone(),
+            None => Arc::new(Embedded::new(self.kms.clone(), principal)),
+        }
     }
 
     /// The volume service (as `ebs.amazonaws.com`).

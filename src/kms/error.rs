@@ -109,6 +109,39 @@ impl KmsError {
         }
     }
 
+    /// The error an endpoint answered with `code` (`__type`, with or without a
+    /// `namespace#` prefix) and `message`: the inverse of [`KmsError::code`]. An unknown
+    /// code (an authentication failure, a protocol error) is `Internal`, the code kept in
+    /// the message.
+    pub fn from_code(code: &str, message: impl Into<String>) -> KmsError {
+        use KmsError::*;
+        let code = code_tail(code.rsplit_once('#').map_or(code, |(_, c)| c));
+        let m = message.into();
+        match code {
+            "NotFoundException" => NotFound(m),
+            "DisabledException" => Disabled(m),
+            "KMSInvalidStateException" => InvalidState(m),
+            "InvalidCiphertextException" => InvalidCiphertext(m),
+            "IncorrectKeyException" => IncorrectKey(m),
+            "ValidationException" => Validation(m),
+            "AlreadyExistsException" => AlreadyExists(m),
+            "InvalidAliasNameException" => InvalidAliasName(m),
+            "LimitExceededException" => LimitExceeded(m),
+            "UnsupportedOperationException" => UnsupportedOperation(m),
+            "TagException" => Tag(m),
+            "InvalidMarkerException" => InvalidMarker(m),
+            "InvalidArnException" => InvalidArn(m),
+            "AccessDeniedException" => AccessDenied(m),
+            "InvalidKeyUsageException" => InvalidKeyUsage(m),
+            "InvalidGrantTokenException" => InvalidGrantToken(m),
+            "ThrottlingException" => Throttling(m),
+            "SerializationException" => Serialization(m),
+            "MalformedPolicyDocumentException" => MalformedPolicyDocument(m),
+            "KMSInternalException" => Internal(m),
+            other => Internal(format!("{other}: {m}")),
+        }
+    }
+
     /// The message without the code prefix.
     pub fn message(&self) -> String {
         let s = self.to_string();
@@ -132,6 +165,11 @@ impl KmsError {
             "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
         ))
     }
+}
+
+/// `code` without a `:`-suffix some endpoints add (`Code:http://...`).
+fn code_tail(code: &str) -> &str {
+    code.split_once(':').map_or(code, |(c, _)| c)
 }
 
 impl From<crate::crypto::CryptoError> for KmsError {

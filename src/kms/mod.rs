@@ -6,7 +6,8 @@
 //!   by every operation; `resolve`: KeyId to key; `maintenance`: lazy deletion and rotation,
 //!   AWS-managed keys; `policy`: key policy documents; `ops/`: the operations, one file per
 //!   family, with their validation.
-//! - `client`: the [`Client`] trait and the in-process [`Embedded`] client.
+//! - `client`: the [`Client`] trait and the in-process [`Embedded`] client; `remote`: the
+//!   [`Remote`] client of a KMS endpoint (AWS JSON 1.1 over HTTP, SigV4, retries).
 //! - `access_keys`: the SigV4 access keys ([`AccessKey`]), sealed one per file.
 //! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
 //!   error names) and [`StoreError`].
@@ -26,6 +27,7 @@ mod maintenance;
 mod ops;
 mod policy;
 pub mod record;
+pub mod remote;
 mod resolve;
 mod service;
 pub mod types;
@@ -38,4 +40,5 @@ pub use error::{KmsError, StoreError};
 pub use keystore::RootKeySource;
 /// Every operation once (for front ends that dispatch by AWS name, e.g. `server`).
 pub(crate) use ops::for_each_operation;
+pub use remote::{Remote, RemoteConfigError};
 pub use service::{Kms, KmsOptions, PurgeReport};

@@ -7,9 +7,9 @@
 
 use super::credentials::Credentials;
 use super::error::WireError;
-use super::sigv4;
 use crate::kms::Kms;
 use crate::kms::types::*;
+use crate::sigv4;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! place where KMS errors, signature errors and bad request bodies become AWS error shapes
 //! (`{"__type": CODE, "message": MSG}`) and HTTP status codes.
 
-use super::sigv4::AuthError;
 use crate::home::HomeError;
 use crate::kms::KmsError;
+use crate::sigv4::AuthError;
 use std::net::SocketAddr;
 
 /// Why `kmsfs serve` could not start, or stopped.

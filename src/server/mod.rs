@@ -8,7 +8,8 @@
 //! - `http`: connections, body limit, keep-alive, request ids, responses.
 //! - `dispatch`: authentication, `X-Amz-Target` to operation, request and response shapes.
 //! - `error`: [`ServerError`] (startup) and [`WireError`] (the AWS error shapes).
-//! - `sigv4`: signing and verifying AWS Signature Version 4.
+//! - `sigv4`: a re-export of [`crate::sigv4`] (signing and verifying AWS Signature Version 4,
+//!   which the remote KMS client shares), for the tests and fuzz targets that name it here.
 //! - `credentials`: the access keys the endpoint accepts.
 //! - `ephemeral`: a throwaway home deleted at exit (`--ephemeral`).
 //!
@@ -19,7 +20,10 @@ mod dispatch;
 mod ephemeral;
 mod error;
 mod http;
-pub mod sigv4;
+/// AWS Signature Version 4 (now [`crate::sigv4`], shared with the remote KMS client).
+pub mod sigv4 {
+    pub use crate::sigv4::*;
+}
 
 pub use credentials::{Credentials, KmsAccessKeys};
 pub use dispatch::OPERATIONS;

@@ -1,0 +1,406 @@
+//! `Remote`: a [`Client`] that speaks AWS JSON 1.1 to a KMS endpoint (`kmsfs serve`, or any
+//! endpoint that speaks AWS KMS's protocol): `POST /` with `X-Amz-Target:
+//! TrentService.<Operation>`, every request signed with SigV4 ([`crate::sigv4`]), the
+//! response parsed into the [`types`](super::types) shapes and an error body (`{"__type",
+//! "message"}`) mapped back to its [`KmsError`] variant ([`KmsError::from_code`]).
+//!
+//! Synchronous, like the services that call it: a small HTTP/1.1 client over
+//! `std::net::TcpStream` ([`http`]) with keep-alive (idle connections pooled; a connection
+//! the server closed is replaced). Retries as botocore's standard mode: at most 3 attempts,
+//! on `ThrottlingException`, 5xx and connection errors, with exponential backoff and full
+//! jitter. Plain `http://` only (TLS is not supported yet).
+
+mod http;
+
+use super::client::Client;
+use super::error::KmsError;
+use super::ops::for_each_operation;
+use super::types::*;
+use http::{Conn, Reply};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+use zeroize::Zeroizing;
+
+/// The signing name of the service.
+const SERVICE: &str = "kms";
+/// Attempts per request (botocore's standard mode).
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The first retry waits up to this long; each further one up to twice as long.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// No wait is longer than this (botocore's cap).
+const BACKOFF_CAP: Duration = Duration::from_secs(20);
+/// Idle connections kept for reuse.
+const MAX_IDLE: usize = 8;
+
+/// Why a [`Remote`] could not be configured.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RemoteConfigError(String);
+
+/// A KMS reached over HTTP, acting as the principal of its access key.
+pub struct Remote {
+    /// `host:port` as the endpoint URL gives it (the `host` header, and where to connect).
+    authority: String,
+    region: String,
+    access_key_id: String,
+    secret: Zeroizing<String>,
+    session_token: Option<Zeroizing<String>>,
+    idle: Mutex<Vec<Conn>>,
+    timeout: Duration,
+    max_attempts: u32,
+    backoff_base: Duration,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("endpoint", &self.endpoint())
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `host[:port]` of an `http://` endpoint URL (a path other than `/` is refused).
+fn parse_endpoint(url: &str) -> Result<String, RemoteConfigError> {
+    let bad = |why: &str| RemoteConfigError(format!("KMS endpoint '{url}': {why}"));
+    let Some(rest) = url.strip_prefix("http://") else {
+        if url.starts_with("https://") {
+            return Err(bad(
+                "https is not supported yet (kmsfs serve speaks plain HTTP on loopback); use http://",
+            ));
+        }
+        return Err(bad("not an http:// URL"));
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return Err(bad("expected http://HOST[:PORT] with no path"));
+    }
+    Ok(authority.to_string())
+}
+
+/// The first of `names` set (and not empty) in the environment.
+fn env_first(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+}
+
+impl Remote {
+    /// A client of the endpoint `url` (`http://HOST[:PORT]`) signing for `region` with the
+    /// access key `access_key_id` and its secret.
+    pub fn new(
+        url: &str,
+        region: &str,
+        access_key_id: &str,
+        secret: Zeroizing<String>,
+    ) -> Result<Remote, RemoteConfigError> {
+        Ok(Remote {
+            authority: parse_endpoint(url)?,
+            region: region.to_string(),
+            access_key_id: access_key_id.to_string(),
+            secret,
+            session_token: None,
+            idle: Mutex::new(Vec::new()),
+            timeout: Duration::from_secs(30),
+            max_attempts: MAX_ATTEMPTS,
+            backoff_base: BACKOFF_BASE,
+        })
+    }
+
+    /// Sign with a session token too (`x-amz-security-token`, temporary credentials).
+    pub fn with_session_token(mut self, token: Zeroizing<String>) -> Remote {
+        self.session_token = Some(token);
+        self
+    }
+
+    /// Retry at most `max_attempts - 1` times, the first retry after up to `base`.
+    pub fn with_retries(mut self, max_attempts: u32, base: Duration) -> Remote {
+        self.max_attempts = max_attempts.max(1);
+        self.backoff_base = base;
+        self
+    }
+
+    /// A client configured as the AWS tools are: the endpoint `endpoint`, else
+    /// `KMSFS_KMS_ENDPOINT`, else `AWS_ENDPOINT_URL_KMS`; the access key from
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN` when set); the
+    /// region from `AWS_REGION`, else `AWS_DEFAULT_REGION`, else us-east-1.
+    pub fn from_env(endpoint: Option<&str>) -> Result<Remote, RemoteConfigError> {
+        let url = endpoint
+            .map(str::to_string)
+            .or_else(|| env_first(&["KMSFS_KMS_ENDPOINT", "AWS_ENDPOINT_URL_KMS"]))
+            .ok_or_else(|| {
+                RemoteConfigError(
+                    "no KMS endpoint: give --kms-endpoint, KMSFS_KMS_ENDPOINT or AWS_ENDPOINT_URL_KMS"
+                        .into(),
+                )
+            })?;
+        let missing = |v: &str| {
+            RemoteConfigError(format!(
+                "the KMS endpoint {url} needs credentials: {v} is not set"
+            ))
+        };
+        let id = env_first(&["AWS_ACCESS_KEY_ID"]).ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?;
+        let secret = env_first(&["AWS_SECRET_ACCESS_KEY"])
+            .ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?;
+        let region =
+            env_first(&["AWS_REGION", "AWS_DEFAULT_REGION"]).unwrap_or_else(|| "us-east-1".into());
+        let r = Remote::new(&url, &region, &id, Zeroizing::new(secret))?;
+        Ok(match env_first(&["AWS_SESSION_TOKEN"]) {
+            Some(t) => r.with_session_token(Zeroizing::new(t)),
+            None => r,
+        })
+    }
+
+    /// The endpoint URL.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.authority)
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Run the operation `op` with the request shape `req`: its response shape.
+    fn call<Req: Serialize, Out: DeserializeOwned>(
+        &self,
+        op: &str,
+        req: &Req,
+    ) -> Result<Out, KmsError> {
+        let body = serde_json::to_vec(req)
+            .map_err(|e| KmsError::Internal(format!("{op}: cannot encode the request: {e}")))?;
+        let reply = self.send_with_retries(op, &body)?;
+        let body = if reply.body.iter().all(u8::is_ascii_whitespace) {
+            b"null".as_slice()
+        } else {
+            &reply.body
+        };
+        serde_json::from_slice(body).map_err(|e| {
+            KmsError::Internal(format!(
+                "{op}: the endpoint {} answered a body that is not the response shape: {e}",
+                self.endpoint()
+            ))
+        })
+    }
+
+    /// Send, retrying throttling, 5xx and connection errors with backoff: the successful
+    /// reply, or the last failure.
+    fn send_with_retries(&self, op: &str, body: &[u8]) -> Result<Reply, KmsError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (err, retryable) = match self.send(op, body) {
+                Ok(r) if (200..300).contains(&r.status) => return Ok(r),
+                Ok(r) => {
+                    let e = r.error();
+                    let retry = r.status >= 500 || matches!(e, KmsError::Throttling(_));
+                    (e, retry)
+                }
+                Err(e) => (
+                    KmsError::Internal(format!(
+                        "{op}: cannot reach the KMS endpoint {}: {e}",
+                        self.endpoint()
+                    )),
+                    true,
+                ),
+            };
+            if !retryable || attempt >= self.max_attempts {
+                return Err(err);
+            }
+            std::thread::sleep(backoff(self.backoff_base, attempt));
+        }
+    }
+
+    /// One attempt: on a pooled connection (a fresh one if the pooled one turns out to
+    /// have been closed by the server before answering), else a new connection.
+    fn send(&self, op: &str, body: &[u8]) -> std::io::Result<Reply> {
+        let head = self.signed_headers(op, body);
+        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let (conn, reply) = match pooled {
+            Some(mut c) => match c.exchange(&head, body) {
+                Ok(r) => (c, r),
+                Err(e) if http::is_stale(&e) => {
+                    let mut c = Conn::open(&self.authority, self.timeout)?;
+                    let r = c.exchange(&head, body)?;
+                    (c, r)
+                }
+                Err(e) => return Err(e),
+            },
+            None => {
+                let mut c = Conn::open(&self.authority, self.timeout)?;
+                let r = c.exchange(&head, body)?;
+                (c, r)
+            }
+        };
+        if reply.keep_alive {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+        Ok(reply)
+    }
+
+    /// The request's headers, signed (names lowercase; `content-length` is added unsigned
+    /// when the request is written).
+    fn signed_headers(&self, op: &str, body: &[u8]) -> Vec<(String, String)> {
+        let mut headers = vec![
+            ("host".to_string(), self.authority.clone()),
+            (
+                "content-type".to_string(),
+                "application/x-amz-json-1.1".to_string(),
+            ),
+            ("x-amz-target".to_string(), format!("TrentService.{op}")),
+        ];
+        if let Some(t) = &self.session_token {
+            headers.push(("x-amz-security-token".into(), t.to_string()));
+        }
+        let req = crate::sigv4::Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body,
+        };
+        let added = crate::sigv4::sign(
+            &req,
+            SERVICE,
+            &self.region,
+            &self.access_key_id,
+            &self.secret,
+            SystemTime::now(),
+        );
+        headers.extend(added);
+        headers
+    }
+}
+
+/// The wait before retry number `attempt` (1, 2, ...): full jitter, uniformly random in
+/// `0 ..= min(cap, base * 2^(attempt-1))`.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let ceiling = base
+        .saturating_mul(1u32 << (attempt - 1).min(16))
+        .min(BACKOFF_CAP);
+    let mut r = [0u8; 8];
+    if crate::crypto::fill_random(&mut r).is_err() {
+        return ceiling / 2;
+    }
+    let f = (u64::from_le_bytes(r) >> 11) as f64 / (1u64 << 53) as f64;
+    ceiling.mul_f64(f)
+}
+
+/// DeleteAlias's request shape.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteAliasRequest<'a> {
+    alias_name: &'a str,
+}
+
+/// [`Client`] for [`Remote`], from the one list of operations ([`for_each_operation!`]).
+macro_rules! remote_client {
+    ($($family:ident::$name:ident($req:ty) -> $out:ty = $aws:literal;)*) => {
+        impl Client for Remote {
+            $(fn $name(&self, r: $req) -> Result<$out, KmsError> {
+                self.call($aws, &r)
+            })*
+
+            fn delete_alias(&self, alias_name: &str) -> Result<(), KmsError> {
+                self.call("DeleteAlias", &DeleteAliasRequest { alias_name })
+            }
+        }
+    };
+}
+for_each_operation!(remote_client);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_accepted_and_refused() {
+        assert_eq!(
+            parse_endpoint("http://127.0.0.1:5125").unwrap(),
+            "127.0.0.1:5125"
+        );
+        assert_eq!(parse_endpoint("http://[::1]:80/").unwrap(), "[::1]:80");
+        assert_eq!(parse_endpoint("http://localhost").unwrap(), "localhost");
+        let e = parse_endpoint("https://kms.us-east-1.amazonaws.com").unwrap_err();
+        assert!(e.to_string().contains("https is not supported"), "{e}");
+        for bad in [
+            "ftp://x",
+            "127.0.0.1:5125",
+            "http://",
+            "http://h/path",
+            "http://u@h",
+        ] {
+            assert!(parse_endpoint(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requests_are_signed_with_the_session_token() {
+        let r = Remote::new(
+            "http://127.0.0.1:1",
+            "eu-west-2",
+            "id",
+            Zeroizing::new("s".into()),
+        )
+        .unwrap()
+        .with_session_token(Zeroizing::new("tok".into()));
+        let h = r.signed_headers("Encrypt", b"{}");
+        let get = |name: &str| h.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("host"), Some("127.0.0.1:1"));
+        assert_eq!(get("x-amz-target"), Some("TrentService.Encrypt"));
+        assert_eq!(get("x-amz-security-token"), Some("tok"));
+        assert!(
+            get("authorization")
+                .unwrap()
+                .contains("x-amz-security-token")
+        );
+        let req = crate::sigv4::Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &h,
+            body: b"{}",
+        };
+        let v = crate::sigv4::verify(&req, "kms", SystemTime::now(), |_| {
+            Some(crate::crypto::SecretBytes::from_slice(b"s"))
+        })
+        .unwrap();
+        assert_eq!(
+            (v.access_key_id.as_str(), v.region.as_str()),
+            ("id", "eu-west-2")
+        );
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_under_the_ceiling() {
+        let base = Duration::from_millis(100);
+        for attempt in 1..6 {
+            let ceiling = base * (1 << (attempt - 1));
+            for _ in 0..50 {
+                assert!(backoff(base, attempt) <= ceiling);
+            }
+        }
+        assert!(backoff(base, 40) <= BACKOFF_CAP);
+    }
+
+    #[test]
+    fn error_codes_map_back() {
+        for code in [
+            "NotFoundException",
+            "DisabledException",
+            "KMSInvalidStateException",
+        ] {
+            assert_eq!(KmsError::from_code(code, "m").code(), code);
+        }
+        let e = KmsError::from_code("com.amazonaws.kms#InvalidCiphertextException", "m");
+        assert!(matches!(e, KmsError::InvalidCiphertext(_)));
+        let e = KmsError::from_code("InvalidSignatureException", "bad sig");
+        assert!(matches!(&e, KmsError::Internal(m) if m == "InvalidSignatureException: bad sig"));
+    }
+}
