@@ -6,7 +6,7 @@
 mod common;
 use common::cli::{init, run_ok};
 use common::serve::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn script(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -15,6 +15,15 @@ fn script(name: &str) -> String {
         .to_str()
         .unwrap()
         .to_string()
+}
+
+/// The venv's `bin/` (or `None`: the test is skipped, see [`python_or_skip`]), a temporary
+/// directory and a home initialized in it.
+fn setup(test: &str) -> Option<(PathBuf, tempfile::TempDir, PathBuf)> {
+    let bin = python_or_skip(test)?;
+    let d = tempfile::tempdir().unwrap();
+    let home = init(d.path());
+    Some((bin, d, home))
 }
 
 fn check(o: std::process::Output, what: &str) -> String {
@@ -30,11 +39,9 @@ fn check(o: std::process::Output, what: &str) -> String {
 
 #[test]
 fn boto3_tour() {
-    let Some(bin) = python_or_skip("boto3_tour") else {
+    let Some((bin, _dir, home)) = setup("boto3_tour") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let home = init(d.path());
     let s = Server::start(&home, &[]);
     let o = aws_tool(&bin, "python3", &s.endpoint)
         .arg(script("boto3_tour.py"))
@@ -51,11 +58,9 @@ fn boto3_tour() {
 
 #[test]
 fn aws_cli_round_trip() {
-    let Some(bin) = python_or_skip("aws_cli_round_trip") else {
+    let Some((bin, d, home)) = setup("aws_cli_round_trip") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let home = init(d.path());
     let s = Server::start(&home, &[]);
     let aws = |args: &[&str]| -> serde_json::Value {
         let o = aws_tool(&bin, "aws", &s.endpoint)
@@ -109,11 +114,9 @@ fn aws_cli_round_trip() {
 
 #[test]
 fn encryption_sdk_through_the_endpoint_variable() {
-    let Some(bin) = python_or_skip("encryption_sdk_through_the_endpoint_variable") else {
+    let Some((bin, _dir, home)) = setup("encryption_sdk_through_the_endpoint_variable") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let home = init(d.path());
     let key = run_ok(&home, &["kms", "create-key"]);
     let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
     let s = Server::start(&home, &[]);
@@ -151,11 +154,9 @@ fn base64_decode(s: &str) -> Vec<u8> {
 /// and the config file with `endpoint_url`, nothing else set.
 #[test]
 fn exported_profile_points_boto3_at_the_endpoint() {
-    let Some(bin) = python_or_skip("exported_profile_points_boto3_at_the_endpoint") else {
+    let Some((bin, d, home)) = setup("exported_profile_points_boto3_at_the_endpoint") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let home = init(d.path());
     let s = Server::start(&home, &[]);
     let o = common::cli::kmsfs(
         &home,

@@ -12,16 +12,16 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 const REGION: &str = "us-east-1";
 /// The principal of `--credentials` keys.
 const ACCOUNT_ROOT: &str = "arn:aws:iam::111122223333:root";
 
-/// A running `kmsfs serve`.
+/// A running `kmsfs serve` (stopped on drop), its address and home.
 struct Served {
-    child: Child,
+    server: common::serve::Server,
     addr: String,
     home: PathBuf,
 }
@@ -29,26 +29,20 @@ struct Served {
 impl Served {
     /// `kmsfs serve ARGS` with `TMPDIR=tmp`, once it printed its ready line.
     fn start(tmp: &Path, args: &[&str]) -> Served {
-        let mut child = Command::new(common::cli::BIN)
-            .env_remove("KMSFS_PASSPHRASE")
+        let mut c = Command::new(common::cli::BIN);
+        c.env_remove("KMSFS_PASSPHRASE")
             .env("TMPDIR", tmp)
             .arg("serve")
             .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start kmsfs serve");
-        let mut line = String::new();
-        let out = child.stdout.take().unwrap();
-        BufReader::new(out).read_line(&mut line).unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            .stderr(Stdio::null());
+        let server = common::serve::Server::spawn(c);
+        let v = &server.ready;
         assert_eq!(v["Region"], REGION);
         assert_eq!(v["AccountId"], "111122223333");
-        let url = v["Endpoint"].as_str().unwrap();
         Served {
-            addr: url.strip_prefix("http://").unwrap().to_string(),
+            addr: server.endpoint.strip_prefix("http://").unwrap().to_string(),
             home: PathBuf::from(v["Home"].as_str().unwrap()),
-            child,
+            server,
         }
     }
 
@@ -78,20 +72,8 @@ impl Served {
     }
 
     /// SIGTERM, then the exit code.
-    fn stop(mut self) -> Option<i32> {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        self.child.wait().unwrap().code()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn stop(self) -> Option<i32> {
+        self.server.stop_code()
     }
 }
 

@@ -11,54 +11,67 @@ use std::process::{Child, Command, Stdio};
 pub const ACCESS_KEY_ID: &str = "testing";
 pub const SECRET_ACCESS_KEY: &str = "testing";
 
-/// A `kmsfs serve` on `home` (initialized by the caller), stopped with SIGTERM on drop.
+/// A running `kmsfs serve`, stopped with SIGTERM on drop (and then it must exit 0).
 pub struct Server {
     pub child: Child,
+    /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    /// Its ready line (`Endpoint`, `Region`, `AccountId`, `Home`).
+    pub ready: serde_json::Value,
 }
 
 impl Server {
-    /// Start `kmsfs serve` on `home` with `extra` arguments and the test credentials; wait
-    /// for its ready line.
+    /// Start `kmsfs serve` on `home` (initialized by the caller) with `extra` arguments and
+    /// the test credentials; wait for its ready line.
     pub fn start(home: &Path, extra: &[&str]) -> Server {
         let creds = format!("{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}");
         let mut args = vec!["serve", "--credentials", &creds];
         args.extend_from_slice(extra);
-        let mut child = cmd(home, &args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start kmsfs serve");
+        Server::spawn(cmd(home, &args))
+    }
+
+    /// Spawn `c` (a `kmsfs serve` command) with its stdout piped; wait for its ready line.
+    pub fn spawn(mut c: Command) -> Server {
+        let mut child = c.stdout(Stdio::piped()).spawn().expect("start kmsfs serve");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .expect("read the ready line");
-        let v: serde_json::Value = serde_json::from_str(&line)
+        let ready: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("kmsfs serve's ready line is not JSON ({e}): {line:?}"));
-        let endpoint = v["Endpoint"].as_str().expect("Endpoint").to_string();
-        Server { child, endpoint }
+        let endpoint = ready["Endpoint"].as_str().expect("Endpoint").to_string();
+        Server {
+            child,
+            endpoint,
+            ready,
+        }
     }
 
     /// Stop the server (SIGTERM) and check that it exits 0.
-    pub fn stop(mut self) {
-        self.terminate();
+    pub fn stop(self) {
+        assert_eq!(self.stop_code(), Some(0), "kmsfs serve's exit code");
     }
 
-    fn terminate(&mut self) {
+    /// Stop the server (SIGTERM): its exit code.
+    pub fn stop_code(mut self) -> Option<i32> {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> Option<i32> {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let st = self.child.wait().expect("wait for kmsfs serve");
-        assert!(
-            st.success() || std::thread::panicking(),
-            "kmsfs serve exited {st}"
-        );
+        self.child.wait().expect("wait for kmsfs serve").code()
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            self.terminate();
+            let code = self.terminate();
+            assert!(
+                code == Some(0) || std::thread::panicking(),
+                "kmsfs serve exited {code:?}"
+            );
         }
     }
 }
