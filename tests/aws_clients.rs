@@ -1,7 +1,8 @@
 //! Real AWS clients against a real `kmsfs serve`: boto3 (every operation of the CLI tour,
 //! error names as exceptions, paginators), the AWS CLI v1, and the AWS Encryption SDK
 //! (pointed at the endpoint only by `AWS_ENDPOINT_URL_KMS`; its caching CMM's KMS calls
-//! counted in the audit trail). The clients come from the Python venv `.ci/run` makes.
+//! counted in the audit trail; with its own boto3 client, and the MPL keyring; 1 MiB and
+//! 100 MiB messages). The clients come from the Python venv `.ci/run` makes.
 
 mod common;
 use common::cli::{init, run_ok};
@@ -132,6 +133,41 @@ fn encryption_sdk_through_the_endpoint_variable() {
         audit_lines(&home, &["--operation", "GenerateDataKey"]),
         1 + 3
     );
+}
+
+/// The Encryption SDK with a KMS client the application builds (the legacy provider's
+/// `add_regional_client` overridden, and the Material Providers Library's AWS KMS keyring),
+/// with `AWS_ENDPOINT_URL_KMS` removed: 1 MiB in memory and 100 MiB streamed, each way.
+#[test]
+fn encryption_sdk_with_its_own_client_and_the_mpl_keyring() {
+    let Some((bin, dir, home)) = setup("encryption_sdk_with_its_own_client_and_the_mpl_keyring")
+    else {
+        return;
+    };
+    let key = run_ok(&home, &["kms", "create-key"]);
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    let s = Server::start(&home, &[]);
+    let scratch = dir.path().join("esdk");
+    std::fs::create_dir(&scratch).unwrap();
+    let o = aws_tool(&bin, "python3", &s.endpoint)
+        .args([script("esdk_clients.py"), arn, s.endpoint.clone()])
+        .arg(&scratch)
+        .output()
+        .unwrap();
+    let out = check(o, "esdk_clients.py");
+    for step in [
+        "ok: custom client, 1 MiB",
+        "ok: custom-client, 100 MiB streamed",
+        "ok: MPL keyring, 1 MiB",
+        "ok: mpl-keyring, 100 MiB streamed",
+    ] {
+        assert!(out.contains(step), "{step} missing from:\n{out}");
+    }
+    s.stop();
+    // Four messages: one data key and one unwrap each, all through the endpoint.
+    assert_eq!(audit_lines(&home, &["--operation", "GenerateDataKey"]), 4);
+    assert_eq!(audit_lines(&home, &["--operation", "Decrypt"]), 4);
+    assert_eq!(audit_lines(&home, &["--failures"]), 0);
 }
 
 /// How many audit lines `kmsfs audit show FILTERS` prints (one JSON object a line).

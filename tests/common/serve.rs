@@ -84,7 +84,10 @@ pub fn python_or_skip(test: &str) -> Option<PathBuf> {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py-venv"));
     let bin = venv.join("bin");
     let ok = Command::new(bin.join("python3"))
-        .args(["-c", "import boto3, awscli, aws_encryption_sdk"])
+        .args([
+            "-c",
+            "import boto3, awscli, aws_encryption_sdk, aws_cryptographic_material_providers",
+        ])
         .output()
         .is_ok_and(|o| o.status.success());
     if ok {
@@ -98,7 +101,7 @@ pub fn python_or_skip(test: &str) -> Option<PathBuf> {
         panic!("{test}: {why} but CI=true (.ci/run makes it)");
     }
     eprintln!(
-        "{test}: SKIPPED: {why} (python3 -m venv target/py-venv && target/py-venv/bin/pip install boto3 awscli aws-encryption-sdk)"
+        "{test}: SKIPPED: {why} (python3 -m venv target/py-venv && target/py-venv/bin/pip install boto3 awscli 'aws-encryption-sdk[MPL]')"
     );
     None
 }
