@@ -182,3 +182,15 @@ pub fn sigv4_header(data: &[u8]) {
         ))
     });
 }
+
+/// Parse an AWS config or credentials file (`~/.aws/config`): a parse that succeeds must
+/// give the same sections when the file is read again.
+pub fn aws_config(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let a = crate::awsconfig::parse(&text, "fuzz");
+    let b = crate::awsconfig::parse(&text, "fuzz");
+    assert_eq!(a.is_ok(), b.is_ok());
+    if let (Ok(a), Ok(b)) = (a, b) {
+        assert_eq!(a, b);
+    }
+}

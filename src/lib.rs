@@ -25,6 +25,7 @@
 //! sigv4                        what the two FUSE adaptors share; AWS SigV4 sign/verify)
 //! ```
 
+pub mod awsconfig;
 pub mod cli;
 pub mod crypto;
 pub mod encoding;

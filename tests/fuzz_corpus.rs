@@ -25,6 +25,7 @@ const TARGETS: &[Target] = &[
     ("object_file", fuzzing::object_file),
     ("envelope_message", fuzzing::envelope_message),
     ("sigv4_header", fuzzing::sigv4_header),
+    ("aws_config", fuzzing::aws_config),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -509,7 +510,29 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("object_file", object_seeds()),
         ("envelope_message", envelope_seeds()),
         ("sigv4_header", sigv4_seeds()),
+        ("aws_config", aws_config_seeds()),
     ]
+}
+
+/// AWS config and credentials files: profiles, a services section, continuation lines,
+/// comments, and broken ones.
+fn aws_config_seeds() -> Vec<Vec<u8>> {
+    let good = "# c\n[default]\nregion = eu-west-1\n[profile p]\nservices = s\nca_bundle = /ca.pem\n\
+                [services s]\nkms =\n  endpoint_url = https://127.0.0.1:4599\n  ; c\n";
+    let creds = "[p]\naws_access_key_id=AKIA\naws_secret_access_key : s\nKey = one\n  two\n";
+    let mut seeds: Vec<Vec<u8>> = [
+        good,
+        creds,
+        "[a\n",
+        "[a]\n[a]\n",
+        "[a]\nk =\n  x\n",
+        "k = v\n",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    seeds.extend(damaged(good.as_bytes()));
+    seeds
 }
 
 /// The `Authorization` header of the fuzz target's request, signed by `akid`.
