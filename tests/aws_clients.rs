@@ -187,13 +187,24 @@ fn base64_decode(s: &str) -> Vec<u8> {
 }
 
 /// `kmsfs credentials export` prints a profile that boto3 uses as it is: the credentials
-/// and the config file with `endpoint_url`, nothing else set.
+/// and the config file with `endpoint_url`, nothing else set; the access key is the one
+/// `kmsfs init` made for the account root.
 #[test]
 fn exported_profile_points_boto3_at_the_endpoint() {
     let Some((bin, d, home)) = setup("exported_profile_points_boto3_at_the_endpoint") else {
         return;
     };
     let s = Server::start(&home, &[]);
+    // The account root's access key that `kmsfs init` made (beside the test's `testing`).
+    let keys = run_ok(&home, &["credentials", "list"]);
+    let keys = keys["AccessKeyMetadata"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let id = keys
+        .iter()
+        .map(|k| k["AccessKeyId"].as_str().unwrap())
+        .find(|id| id.starts_with("AKIA"))
+        .unwrap()
+        .to_string();
     let o = common::cli::kmsfs(
         &home,
         &[
@@ -201,6 +212,8 @@ fn exported_profile_points_boto3_at_the_endpoint() {
             "export",
             "--profile",
             "local",
+            "--access-key-id",
+            &id,
             "--endpoint-url",
             &s.endpoint,
         ],
@@ -208,7 +221,7 @@ fn exported_profile_points_boto3_at_the_endpoint() {
     let text = check(o, "kmsfs credentials export");
     let (creds, config) = text.split_once("# ~/.aws/config").unwrap();
     assert!(
-        creds.contains("[local]") && creds.contains("aws_secret_access_key = testing"),
+        creds.contains("[local]") && creds.contains(&format!("aws_access_key_id = {id}")),
         "{text}"
     );
     std::fs::write(d.path().join("credentials"), creds).unwrap();

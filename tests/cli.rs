@@ -150,7 +150,7 @@ fn tour_of_the_cli() {
     );
     let v = run_ok(&home, &["audit", "verify"]);
     assert_eq!(v["Verified"], true);
-    assert_eq!(v["Lines"], 12);
+    assert_eq!(v["Lines"], 13, "init's CreateAccessKey and 12 KMS requests");
 }
 
 #[test]
@@ -386,6 +386,7 @@ fn two_processes_on_one_home() {
     let keys = run_ok(&home, &["kms", "list-keys", "--limit", "1000"]);
     assert_eq!(keys["Keys"].as_array().unwrap().len(), 25);
     let v = run_ok(&home, &["audit", "verify"]);
-    // create-key, then per process 12 × 3 requests, then list-aliases and list-keys.
-    assert_eq!(v["Lines"], 1 + 2 * 36 + 2);
+    // init's CreateAccessKey, create-key, then per process 12 × 3 requests, then
+    // list-aliases and list-keys.
+    assert_eq!(v["Lines"], 1 + 1 + 2 * 36 + 2);
 }

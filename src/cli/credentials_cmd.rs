@@ -72,6 +72,36 @@ fn refused(what: &str, e: KmsError) -> CliError {
     CliError::new(what, e.to_string(), exit::REFUSED).hint(hint)
 }
 
+/// The account root's first access key, made by `kmsfs init` (the secret is shown this once
+/// and kept only sealed under the root key): its metadata and secret as IAM prints them.
+pub(super) fn first_access_key(
+    home: &crate::home::Home,
+    passphrase: Option<crate::crypto::SecretBytes>,
+) -> Result<Value, KmsError> {
+    let kms = crate::kms::Kms::open(
+        home,
+        crate::kms::KmsOptions {
+            passphrase,
+            audit_interval: None,
+            ..Default::default()
+        },
+    )?;
+    let a = kms.account();
+    let root = format!("arn:{}:iam::{}:root", a.partition, a.account_id);
+    let (id, secret) = kms.create_access_key(&root)?;
+    let key = kms
+        .access_key(&id)?
+        .ok_or_else(|| KmsError::Internal(format!("access key {id} vanished")))?;
+    kms.flush_audit()?;
+    Ok(with_secret(metadata(&key.info()), &secret))
+}
+
+/// An access key's metadata with its secret (shown once, at creation).
+fn with_secret(mut v: Value, secret: &crate::crypto::SecretBytes) -> Value {
+    v["SecretAccessKey"] = Value::String(String::from_utf8_lossy(secret.expose()).into_owned());
+    v
+}
+
 pub(super) fn run(s: &Session, cmd: &CredentialsCommand) -> Result<(), CliError> {
     let fail = |e| refused(s.what, e);
     let root = || {
@@ -85,10 +115,8 @@ pub(super) fn run(s: &Session, cmd: &CredentialsCommand) -> Result<(), CliError>
             let key = s.kms.access_key(&id).map_err(fail)?.ok_or_else(|| {
                 CliError::new(s.what, format!("access key {id} vanished"), exit::INTERNAL)
             })?;
-            let mut v = metadata(&key.info());
-            let secret = String::from_utf8_lossy(secret.expose()).into_owned();
-            v["SecretAccessKey"] = Value::String(secret);
-            s.out.print(&json!({ "AccessKey": v }))
+            s.out
+                .print(&json!({ "AccessKey": with_secret(metadata(&key.info()), &secret) }))
         }
         CredentialsCommand::Add {
             access_key_id,

@@ -184,11 +184,15 @@ fn init(
     account_id: &Option<String>,
     region: &Option<String>,
 ) -> Result<(), CliError> {
-    let source = if passphrase {
+    let pass = if passphrase {
         let file = ctx.cli.passphrase_file.as_deref();
-        RootKeySource::Passphrase(args::read_passphrase(file, true)?)
+        Some(args::read_passphrase(file, true)?)
     } else {
-        RootKeySource::RandomFile
+        None
+    };
+    let source = match &pass {
+        Some(p) => RootKeySource::Passphrase(p.clone()),
+        None => RootKeySource::RandomFile,
     };
     let home = Home::init(
         &ctx.root,
@@ -199,11 +203,13 @@ fn init(
     )
     .or_fail("init failed")?;
     Kms::create(&home, source).or_fail("init failed")?;
+    let access_key = credentials_cmd::first_access_key(&home, pass).or_fail("init failed")?;
     let c = home.config();
     ctx.out.print(&serde_json::json!({
         "Home": home.root(),
         "AccountId": c.account_id,
         "Region": c.region,
         "RootKey": if passphrase { "passphrase (Argon2id)" } else { "file (kms/root.key, mode 0600)" },
+        "AccessKey": access_key,
     }))
 }
