@@ -89,6 +89,31 @@ impl Layout {
         self.kms_dir().join("audit.log")
     }
 
+    /// The endpoint's TLS material (`kmsfs serve --tls`), `kms/tls/`.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.kms_dir().join("tls")
+    }
+
+    /// The local CA's certificate, `kms/tls/ca.pem` (what clients trust).
+    pub fn tls_ca_cert(&self) -> PathBuf {
+        self.tls_dir().join("ca.pem")
+    }
+
+    /// The local CA's private key, `kms/tls/ca.key` (mode 0600).
+    pub fn tls_ca_key(&self) -> PathBuf {
+        self.tls_dir().join("ca.key")
+    }
+
+    /// The endpoint's certificate, signed by the local CA, `kms/tls/server.pem`.
+    pub fn tls_server_cert(&self) -> PathBuf {
+        self.tls_dir().join("server.pem")
+    }
+
+    /// The endpoint's private key, `kms/tls/server.key` (mode 0600).
+    pub fn tls_server_key(&self) -> PathBuf {
+        self.tls_dir().join("server.key")
+    }
+
     /// The volume service's directory: one directory per volume.
     pub fn volumes_dir(&self) -> PathBuf {
         self.root.join("volumes")
@@ -292,6 +317,8 @@ mod tests {
         assert_eq!(l.bucket_spool("b"), Path::new("/h/buckets/b/spool"));
         assert_eq!(l.bucket_mount_log("b"), Path::new("/h/buckets/b/mount.log"));
         assert_eq!(l.snapshots_dir(), Path::new("/h/snapshots"));
+        assert_eq!(l.tls_ca_cert(), Path::new("/h/kms/tls/ca.pem"));
+        assert_eq!(l.tls_server_key(), Path::new("/h/kms/tls/server.key"));
     }
 
     #[test]

@@ -104,15 +104,18 @@ fn remote_client_round_trips_and_maps_errors() {
 }
 
 #[test]
-fn https_endpoints_are_refused() {
+fn other_schemes_are_refused() {
     let e = Remote::new(
-        "https://kms.us-east-1.amazonaws.com",
+        "ftp://kms.us-east-1.amazonaws.com",
         "us-east-1",
         "id",
         Zeroizing::new("s".into()),
     )
     .unwrap_err();
-    assert!(e.to_string().contains("https is not supported"), "{e}");
+    assert!(
+        e.to_string().contains("not an http:// or https:// URL"),
+        "{e}"
+    );
 }
 
 /// Run `kmsfs --kms-endpoint ENDPOINT ARGS` on `home` with the test credentials.

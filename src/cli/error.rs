@@ -366,10 +366,12 @@ impl Failure for ServerError {
             ServerError::Kms(k) => k.failure(what),
             ServerError::Usage(m) => CliError::usage(what, m),
             e @ ServerError::NotLoopback(_) => CliError::usage(what, e.to_string())
-                .hint("listen on 127.0.0.1 (the default) or [::1]"),
+                .hint("listen on 127.0.0.1 (the default), or add --tls"),
             e @ ServerError::Listen { .. } => CliError::usage(what, e.to_string())
                 .hint("choose another --listen address; port 0 picks a free one"),
-            e @ ServerError::Runtime(_) => CliError::new(what, e.to_string(), exit::INTERNAL),
+            e @ (ServerError::Runtime(_) | ServerError::Tls(_)) => {
+                CliError::new(what, e.to_string(), exit::INTERNAL)
+            }
         }
     }
 }

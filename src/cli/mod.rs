@@ -52,12 +52,16 @@ pub(crate) struct Cli {
     /// Read the keystore passphrase from this file (else $KMSFS_PASSPHRASE, else a prompt).
     #[arg(long, global = true)]
     passphrase_file: Option<PathBuf>,
-    /// Reach the KMS at this endpoint (http://HOST:PORT, e.g. a `kmsfs serve` of another
+    /// Reach the KMS at this endpoint (http[s]://HOST:PORT, e.g. a `kmsfs serve` of another
     /// home) for volumes, snapshots, buckets, objects, mounts and envelope files, signing with
     /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] for AWS_REGION (default
     /// us-east-1). `kmsfs kms` and `kmsfs credentials` always use the home's embedded KMS.
     #[arg(long, global = true, env = "KMSFS_KMS_ENDPOINT", value_name = "URL")]
     kms_endpoint: Option<String>,
+    /// Trust the CA certificates of this PEM file for an https --kms-endpoint (e.g. the
+    /// output of `kmsfs serve --print-ca`); else AWS_CA_BUNDLE, else the system's roots.
+    #[arg(long, global = true, env = "KMSFS_KMS_CA_BUNDLE", value_name = "PATH")]
+    kms_ca_bundle: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }

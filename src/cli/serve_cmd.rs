@@ -1,13 +1,14 @@
-//! `kmsfs serve`: open the home (or make an ephemeral one), bind the endpoint, print one
-//! JSON line when ready (`{"Endpoint", "Region", "AccountId", "Home"}`), serve until
-//! SIGTERM/SIGINT, flush the audit trail and exit 0.
+//! `kmsfs serve`: open the home (or make an ephemeral one), bind the endpoint (HTTPS with
+//! `--tls`), print one JSON line when ready (`{"Endpoint", "Region", "AccountId", "Home"}`,
+//! and `"CaBundle"` with TLS), serve until SIGTERM/SIGINT, flush the audit trail and exit 0.
+//! `--print-ca` prints the home's CA certificate and exits.
 
 use super::args;
 use super::error::{CliError, OrFail};
 use super::session::Ctx;
 use crate::home::{Home, InitOptions};
 use crate::kms::{Kms, KmsOptions};
-use crate::server::{EphemeralHome, ServeOptions, Server};
+use crate::server::{EphemeralHome, ServeOptions, Server, Transport};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -15,9 +16,21 @@ const WHAT: &str = "serve failed";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on (loopback only: TLS comes later); port 0 picks a free port.
+    /// Address to listen on; port 0 picks a free port. Beyond loopback it needs --tls (or
+    /// --insecure-http).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
+    /// Serve HTTPS with a certificate signed by the home's local CA (both made in
+    /// kms/tls/ when needed); clients trust the CA (`kmsfs serve --print-ca`).
+    #[arg(long)]
+    tls: bool,
+    /// Serve plain HTTP on a non-loopback --listen address (requests cross the network
+    /// in the clear).
+    #[arg(long, conflicts_with = "tls")]
+    insecure_http: bool,
+    /// Print the home's CA certificate (PEM, made if needed) for clients to trust, and exit.
+    #[arg(long, conflicts_with = "ephemeral")]
+    print_ca: bool,
     /// Serve a new temporary home (random root key file), deleted at exit.
     #[arg(long)]
     ephemeral: bool,
@@ -38,6 +51,9 @@ pub(crate) struct ServeArgs {
 }
 
 pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
+    if a.print_ca {
+        return print_ca(ctx);
+    }
     let credentials = a
         .credentials
         .iter()
@@ -60,6 +76,13 @@ pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
     let server = Server::bind(ServeOptions {
         kms: kms.clone(),
         listen: a.listen.clone(),
+        transport: if a.tls {
+            Transport::Tls(home.layout().clone())
+        } else {
+            Transport::Http {
+                insecure: a.insecure_http,
+            }
+        },
         credentials,
         allow_reset: a.allow_reset || a.ephemeral,
     })
@@ -70,6 +93,17 @@ pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
     drop(kms);
     drop(ephemeral);
     r
+}
+
+/// `--print-ca`: the CA certificate of the home on stdout.
+fn print_ca(ctx: &Ctx) -> Result<(), CliError> {
+    const WHAT: &str = "serve --print-ca failed";
+    let home = Home::open(&ctx.root).or_fail(WHAT)?;
+    let pem = crate::server::ca_pem(home.layout(), &home.config().account_id).or_fail(WHAT)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(pem.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::new(WHAT, format!("stdout: {e}"), super::error::exit::INTERNAL))
 }
 
 /// `ID:SECRET`.
@@ -103,12 +137,15 @@ fn open_kms(ctx: &Ctx, home: &Home) -> Result<Arc<Kms>, CliError> {
 /// Print the one ready line on stdout (flushed) and a hint on stderr.
 fn ready(server: &Server, home: &Home, no_keys: bool) -> Result<(), CliError> {
     let c = home.config();
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "Endpoint": server.url(),
         "Region": c.region,
         "AccountId": c.account_id,
         "Home": home.root(),
     });
+    if let Some(ca) = server.ca_bundle() {
+        line["CaBundle"] = serde_json::json!(ca);
+    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")
         .and_then(|()| out.flush())
@@ -120,6 +157,16 @@ fn ready(server: &Server, home: &Home, no_keys: bool) -> Result<(), CliError> {
         c.region,
         server.url()
     );
+    if let Some(ca) = server.ca_bundle() {
+        eprintln!(
+            "kmsfs: clients trust its certificate with AWS_CA_BUNDLE={} (or `aws --ca-bundle`, boto3's verify=, kmsfs --kms-ca-bundle)",
+            ca.display()
+        );
+    } else if !server.is_loopback() {
+        eprintln!(
+            "kmsfs: warning: serving plain HTTP beyond loopback (--insecure-http): requests, signatures and plaintexts cross the network in the clear; use --tls"
+        );
+    }
     if no_keys {
         eprintln!("kmsfs: hint: no access key can sign requests; pass --credentials ID:SECRET");
     }

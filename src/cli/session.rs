@@ -48,7 +48,8 @@ impl Ctx<'_> {
         .or_fail(what)?;
         let remote = match &self.cli.kms_endpoint {
             Some(url) => Some(Arc::new(
-                Remote::from_env(Some(url)).map_err(|e| CliError::usage(what, e.to_string()))?,
+                Remote::from_env(Some(url), self.cli.kms_ca_bundle.as_deref())
+                    .map_err(|e| CliError::usage(what, e.to_string()))?,
             )),
             None => None,
         };

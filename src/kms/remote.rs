@@ -8,9 +8,10 @@
 //! `std::net::TcpStream` ([`http`]) with keep-alive (idle connections pooled; a connection
 //! the server closed is replaced). Retries as botocore's standard mode: at most 3 attempts,
 //! on `ThrottlingException`, 5xx and connection errors, with exponential backoff and full
-//! jitter. Plain `http://` only (TLS is not supported yet).
+//! jitter. `http://` or `https://` (rustls; whom it trusts: [`tls`]).
 
 mod http;
+mod tls;
 
 use super::client::Client;
 use super::error::KmsError;
@@ -19,7 +20,8 @@ use super::types::*;
 use http::{Conn, Reply};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use zeroize::Zeroizing;
 
@@ -43,6 +45,8 @@ pub struct RemoteConfigError(String);
 pub struct Remote {
     /// `host:port` as the endpoint URL gives it (the `host` header, and where to connect).
     authority: String,
+    /// For `https://`: whom to trust.
+    tls: Option<Arc<rustls::ClientConfig>>,
     region: String,
     access_key_id: String,
     secret: Zeroizing<String>,
@@ -64,22 +68,20 @@ impl std::fmt::Debug for Remote {
     }
 }
 
-/// The `host[:port]` of an `http://` endpoint URL (a path other than `/` is refused).
-fn parse_endpoint(url: &str) -> Result<String, RemoteConfigError> {
+/// Whether an endpoint URL (`http://` or `https://`) is https, and its `host[:port]` (a
+/// path other than `/` is refused).
+fn parse_endpoint(url: &str) -> Result<(bool, String), RemoteConfigError> {
     let bad = |why: &str| RemoteConfigError(format!("KMS endpoint '{url}': {why}"));
-    let Some(rest) = url.strip_prefix("http://") else {
-        if url.starts_with("https://") {
-            return Err(bad(
-                "https is not supported yet (kmsfs serve speaks plain HTTP on loopback); use http://",
-            ));
-        }
-        return Err(bad("not an http:// URL"));
+    let (https, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        (None, None) => return Err(bad("not an http:// or https:// URL")),
     };
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-        return Err(bad("expected http://HOST[:PORT] with no path"));
+        return Err(bad("expected http[s]://HOST[:PORT] with no path"));
     }
-    Ok(authority.to_string())
+    Ok((https, authority.to_string()))
 }
 
 /// The first of `names` set (and not empty) in the environment.
@@ -90,16 +92,24 @@ fn env_first(names: &[&str]) -> Option<String> {
 }
 
 impl Remote {
-    /// A client of the endpoint `url` (`http://HOST[:PORT]`) signing for `region` with the
-    /// access key `access_key_id` and its secret.
+    /// A client of the endpoint `url` (`http[s]://HOST[:PORT]`) signing for `region` with
+    /// the access key `access_key_id` and its secret. Over https it trusts the platform's
+    /// roots ([`Remote::with_ca_bundle`] to trust a CA of your own).
     pub fn new(
         url: &str,
         region: &str,
         access_key_id: &str,
         secret: Zeroizing<String>,
     ) -> Result<Remote, RemoteConfigError> {
+        let (https, authority) = parse_endpoint(url)?;
+        let tls = if https {
+            Some(tls::client_config(None)?)
+        } else {
+            None
+        };
         Ok(Remote {
-            authority: parse_endpoint(url)?,
+            authority,
+            tls,
             region: region.to_string(),
             access_key_id: access_key_id.to_string(),
             secret,
@@ -109,6 +119,15 @@ impl Remote {
             max_attempts: MAX_ATTEMPTS,
             backoff_base: BACKOFF_BASE,
         })
+    }
+
+    /// Over https, trust the CA certificates of the PEM file `bundle` (e.g. the output of
+    /// `kmsfs serve --print-ca`) instead of the platform's roots. No effect over http.
+    pub fn with_ca_bundle(mut self, bundle: &Path) -> Result<Remote, RemoteConfigError> {
+        if self.tls.is_some() {
+            self.tls = Some(tls::client_config(Some(bundle))?);
+        }
+        Ok(self)
     }
 
     /// Sign with a session token too (`x-amz-security-token`, temporary credentials).
@@ -127,8 +146,13 @@ impl Remote {
     /// A client configured as the AWS tools are: the endpoint `endpoint`, else
     /// `KMSFS_KMS_ENDPOINT`, else `AWS_ENDPOINT_URL_KMS`; the access key from
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN` when set); the
-    /// region from `AWS_REGION`, else `AWS_DEFAULT_REGION`, else us-east-1.
-    pub fn from_env(endpoint: Option<&str>) -> Result<Remote, RemoteConfigError> {
+    /// region from `AWS_REGION`, else `AWS_DEFAULT_REGION`, else us-east-1. Over https it
+    /// trusts the CA bundle file `ca_bundle`, else `KMSFS_KMS_CA_BUNDLE`, else
+    /// `AWS_CA_BUNDLE`, else the platform's roots.
+    pub fn from_env(
+        endpoint: Option<&str>,
+        ca_bundle: Option<&Path>,
+    ) -> Result<Remote, RemoteConfigError> {
         let url = endpoint
             .map(str::to_string)
             .or_else(|| env_first(&["KMSFS_KMS_ENDPOINT", "AWS_ENDPOINT_URL_KMS"]))
@@ -148,7 +172,13 @@ impl Remote {
             .ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?;
         let region =
             env_first(&["AWS_REGION", "AWS_DEFAULT_REGION"]).unwrap_or_else(|| "us-east-1".into());
-        let r = Remote::new(&url, &region, &id, Zeroizing::new(secret))?;
+        let mut r = Remote::new(&url, &region, &id, Zeroizing::new(secret))?;
+        let bundle = ca_bundle
+            .map(Path::to_path_buf)
+            .or_else(|| env_first(&["KMSFS_KMS_CA_BUNDLE", "AWS_CA_BUNDLE"]).map(Into::into));
+        if let Some(b) = bundle {
+            r = r.with_ca_bundle(&b)?;
+        }
         Ok(match env_first(&["AWS_SESSION_TOKEN"]) {
             Some(t) => r.with_session_token(Zeroizing::new(t)),
             None => r,
@@ -157,7 +187,8 @@ impl Remote {
 
     /// The endpoint URL.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.authority)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.authority)
     }
 
     pub fn region(&self) -> &str {
@@ -199,13 +230,20 @@ impl Remote {
                     let retry = r.status >= 500 || matches!(e, KmsError::Throttling(_));
                     (e, retry)
                 }
-                Err(e) => (
-                    KmsError::Internal(format!(
-                        "{op}: cannot reach the KMS endpoint {}: {e}",
-                        self.endpoint()
-                    )),
-                    true,
-                ),
+                Err(e) => match tls::failure(&e) {
+                    // Not retried: the same certificate would come back.
+                    Some(t) => (
+                        KmsError::Internal(format!("{op}: {}", tls::explain(&self.endpoint(), t))),
+                        false,
+                    ),
+                    None => (
+                        KmsError::Internal(format!(
+                            "{op}: cannot reach the KMS endpoint {}: {e}",
+                            self.endpoint()
+                        )),
+                        true,
+                    ),
+                },
             };
             if !retryable || attempt >= self.max_attempts {
                 return Err(err);
@@ -223,14 +261,14 @@ impl Remote {
             Some(mut c) => match c.exchange(&head, body) {
                 Ok(r) => (c, r),
                 Err(e) if http::is_stale(&e) => {
-                    let mut c = Conn::open(&self.authority, self.timeout)?;
+                    let mut c = Conn::open(&self.authority, self.tls.as_ref(), self.timeout)?;
                     let r = c.exchange(&head, body)?;
                     (c, r)
                 }
                 Err(e) => return Err(e),
             },
             None => {
-                let mut c = Conn::open(&self.authority, self.timeout)?;
+                let mut c = Conn::open(&self.authority, self.tls.as_ref(), self.timeout)?;
                 let r = c.exchange(&head, body)?;
                 (c, r)
             }
@@ -321,14 +359,17 @@ mod tests {
 
     #[test]
     fn endpoints_accepted_and_refused() {
+        let ok = |u: &str| parse_endpoint(u).unwrap();
         assert_eq!(
-            parse_endpoint("http://127.0.0.1:5125").unwrap(),
-            "127.0.0.1:5125"
+            ok("http://127.0.0.1:5125"),
+            (false, "127.0.0.1:5125".into())
         );
-        assert_eq!(parse_endpoint("http://[::1]:80/").unwrap(), "[::1]:80");
-        assert_eq!(parse_endpoint("http://localhost").unwrap(), "localhost");
-        let e = parse_endpoint("https://kms.us-east-1.amazonaws.com").unwrap_err();
-        assert!(e.to_string().contains("https is not supported"), "{e}");
+        assert_eq!(ok("http://[::1]:80/"), (false, "[::1]:80".into()));
+        assert_eq!(ok("http://localhost"), (false, "localhost".into()));
+        assert_eq!(
+            ok("https://h.example:4599"),
+            (true, "h.example:4599".into())
+        );
         for bad in [
             "ftp://x",
             "127.0.0.1:5125",

@@ -14,11 +14,14 @@ pub enum ServerError {
     /// A bad option (`--listen`, `--credentials`).
     #[error("{0}")]
     Usage(String),
-    /// A non-loopback address without TLS.
+    /// A non-loopback address without TLS (and without `--insecure-http`).
     #[error(
-        "{0} is not a loopback address; kmsfs serve speaks plain HTTP and listens on loopback only (127.0.0.1, ::1)"
+        "{0} is not a loopback address: plain HTTP would carry requests and keys in the clear; add --tls to serve HTTPS, or --insecure-http to serve plain HTTP anyway"
     )]
     NotLoopback(SocketAddr),
+    /// The TLS material could not be made or read.
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,

@@ -1,6 +1,6 @@
-//! HTTP/1.1 over hyper: accept connections (keep-alive, graceful shutdown), read a request's
-//! body up to [`MAX_BODY`] (a larger one is refused without being kept), run the request
-//! on a blocking thread ([`Endpoint::handle`]) and build the response: `200` with
+//! HTTP/1.1 over hyper: accept connections (TLS when configured, keep-alive, graceful
+//! shutdown), read a request's body up to [`MAX_BODY`] (a larger one is refused without
+//! being kept), run the request on a blocking thread ([`Endpoint::handle`]) and build the response: `200` with
 //! `application/x-amz-json-1.1`, or the AWS error shape with `X-Amzn-ErrorType`; every
 //! response carries `x-amzn-RequestId`.
 
@@ -10,14 +10,17 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use super::error::MAX_BODY;
 /// A refused body is read and dropped up to this size, so that the client, which sends it
@@ -28,20 +31,24 @@ const DRAIN_TIME: Duration = Duration::from_secs(10);
 /// How long a client may take to send a request's headers (also ends idle keep-alive
 /// connections that never send another request).
 const HEADER_TIME: Duration = Duration::from_secs(60);
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIME: Duration = Duration::from_secs(10);
 /// How long in-flight requests get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 const JSON_11: &str = "application/x-amz-json-1.1";
 
 /// Accept connections on `listener` until `stop` resolves, then let in-flight requests
-/// finish (at most [`SHUTDOWN_GRACE`]).
+/// finish (at most [`SHUTDOWN_GRACE`]). With `tls`, each connection is served after its TLS
+/// handshake (on its own task, at most [`HANDSHAKE_TIME`]; a failed one closes it).
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     ep: Arc<Endpoint>,
+    tls: Option<TlsAcceptor>,
     stop: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
+    let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)
         .timer(TokioTimer::new())
@@ -60,16 +67,35 @@ pub(crate) async fn accept_loop(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let ep = ep.clone();
-        let svc = hyper::service::service_fn(move |req| respond(ep.clone(), req));
-        let conn = builder.serve_connection(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let (ep, builder, watcher) = (ep.clone(), builder.clone(), graceful.watcher());
+        match &tls {
+            None => {
+                tokio::spawn(serve_connection(stream, ep, builder, watcher));
+            }
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let handshake = tokio::time::timeout(HANDSHAKE_TIME, acceptor.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
+                        serve_connection(stream, ep, builder, watcher).await;
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// Serve the requests of one connection (plain or TLS) until it closes, or until shutdown
+/// once its request in flight is answered.
+async fn serve_connection<I>(io: I, ep: Arc<Endpoint>, builder: http1::Builder, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| respond(ep.clone(), req));
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    let _ = watcher.watch(conn).await;
 }
 
 /// A response: status, body, and whether the connection must close after it.

@@ -1,10 +1,14 @@
-//! The HTTP/1.1 the remote client needs, over a std `TcpStream`: write one `POST /` with a
-//! `content-length` body, read the status line, the headers and the body (by
-//! `content-length` or chunked), and tell whether the connection may be reused.
+//! The HTTP/1.1 the remote client needs, over a std `TcpStream` (or rustls over it for
+//! `https://`): write one `POST /` with a `content-length` body, read the status line, the
+//! headers and the body (by `content-length` or chunked), and tell whether the connection
+//! may be reused.
 
 use crate::kms::KmsError;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest status line or header line read.
@@ -16,7 +20,38 @@ const MAX_BODY: usize = 16 << 20;
 
 /// An open connection to the endpoint.
 pub(super) struct Conn {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Stream>,
+}
+
+/// A connection's bytes: plain, or TLS.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
 }
 
 /// A response: the status, the body, whether the connection may carry another request.
@@ -72,20 +107,45 @@ fn invalid(why: impl Into<String>) -> io::Error {
 }
 
 impl Conn {
-    /// Connect to `authority` (`host[:port]`, port 80 when absent).
-    pub fn open(authority: &str, timeout: Duration) -> io::Result<Conn> {
+    /// Connect to `authority` (`host[:port]`; port 80, or 443 with `tls`, when absent), and
+    /// with `tls` complete the handshake (a certificate that does not verify fails here).
+    pub fn open(
+        authority: &str,
+        tls: Option<&Arc<ClientConfig>>,
+        timeout: Duration,
+    ) -> io::Result<Conn> {
         let has_port = match authority.rfind(':') {
             Some(i) => !authority[i..].contains(']'),
             None => false,
         };
-        let stream = if has_port {
+        let host = if has_port {
+            &authority[..authority.rfind(':').unwrap_or(authority.len())]
+        } else {
+            authority
+        };
+        let port = if tls.is_some() { 443 } else { 80 };
+        let mut tcp = if has_port {
             TcpStream::connect(authority)?
         } else {
-            TcpStream::connect(format!("{authority}:80"))?
+            TcpStream::connect(format!("{authority}:{port}"))?
         };
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
+        tcp.set_nodelay(true)?;
+        tcp.set_read_timeout(Some(timeout))?;
+        tcp.set_write_timeout(Some(timeout))?;
+        let stream = match tls {
+            None => Stream::Plain(tcp),
+            Some(config) => {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let name = ServerName::try_from(host.to_string())
+                    .map_err(|e| invalid(format!("the host name {host:?}: {e}")))?;
+                let mut c =
+                    ClientConnection::new(config.clone(), name).map_err(io::Error::other)?;
+                while c.is_handshaking() {
+                    c.complete_io(&mut tcp)?;
+                }
+                Stream::Tls(Box::new(StreamOwned::new(c, tcp)))
+            }
+        };
         Ok(Conn {
             stream: BufReader::new(stream),
         })
@@ -100,7 +160,9 @@ impl Conn {
         head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
         let mut msg = head.into_bytes();
         msg.extend_from_slice(body);
-        self.stream.get_mut().write_all(&msg)?;
+        let stream = self.stream.get_mut();
+        stream.write_all(&msg)?;
+        stream.flush()?;
         self.read_reply()
     }
 
@@ -111,6 +173,12 @@ impl Conn {
             .read_until(b'\n', &mut buf)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        if buf.starts_with(&[0x15, 0x03]) {
+            // A TLS alert record: a TLS endpoint refusing plain HTTP.
+            return Err(invalid(
+                "the endpoint answered with a TLS alert: it speaks https, use an https:// URL",
+            ));
         }
         if buf.last() != Some(&b'\n') {
             return Err(invalid("a response line is too long or cut short"));
