@@ -194,3 +194,18 @@ pub fn aws_config(data: &[u8]) {
         assert_eq!(a, b);
     }
 }
+
+/// Parse and validate a seed file (TOML): a file that parses has unique key ids, and a
+/// refusal names the file.
+pub fn seed_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match crate::kms::Seed::parse(text, "fuzz.toml") {
+        Ok(s) => assert!(s.len() <= text.len(), "more keys than bytes"),
+        Err(e) => assert!(
+            e.message().starts_with("seed file fuzz.toml"),
+            "a refusal that does not name the file: {e}"
+        ),
+    }
+}

@@ -114,6 +114,13 @@ impl Layout {
         self.tls_dir().join("server.key")
     }
 
+    /// The keystores of the regions other than the home's, `kms/regions/` (one directory
+    /// per region: its keys and aliases; the home's region keeps `kms/keys/` and
+    /// `kms/aliases.kms`).
+    pub fn kms_regions_dir(&self) -> PathBuf {
+        self.kms_dir().join("regions")
+    }
+
     /// The volume service's directory: one directory per volume.
     pub fn volumes_dir(&self) -> PathBuf {
         self.root.join("volumes")
@@ -199,23 +206,12 @@ impl Home {
             )));
         }
         let region = opts.region.clone().unwrap_or_else(|| "us-east-1".into());
-        if !valid_region(&region) {
-            return Err(HomeError::Invalid(format!(
-                "region '{region}' is not a region name like us-east-1"
-            )));
-        }
-        let partition = if region.starts_with("cn-") {
-            "aws-cn"
-        } else if region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        };
+        check_region(&region)?;
         let config = AccountConfig {
             format: CONFIG_FORMAT,
             account_id,
+            partition: partition_of(&region).into(),
             region,
-            partition: partition.into(),
         };
         fsutil::create_dir_durable(root, 0o700).map_err(|e| HomeError::io(root, e))?;
         let bytes = serde_json::to_vec_pretty(&config).expect("config serializes");
@@ -285,6 +281,42 @@ impl Home {
     }
 }
 
+impl AccountConfig {
+    /// The same account in `region` (its partition follows the region: `cn-*` is
+    /// `aws-cn`, `us-gov-*` is `aws-us-gov`).
+    pub fn in_region(&self, region: &str) -> Result<AccountConfig, HomeError> {
+        check_region(region)?;
+        Ok(AccountConfig {
+            region: region.to_string(),
+            partition: partition_of(region).into(),
+            ..self.clone()
+        })
+    }
+}
+
+/// The partition of a region.
+fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// A region name like `us-east-1`: lowercase letters, digits and dashes, at most 32
+/// characters (it names a directory of the home).
+pub fn check_region(region: &str) -> Result<(), HomeError> {
+    if valid_region(region) {
+        Ok(())
+    } else {
+        Err(HomeError::Invalid(format!(
+            "region '{region}' is not a region name like us-east-1"
+        )))
+    }
+}
+
 fn valid_region(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 32
@@ -319,6 +351,30 @@ mod tests {
         assert_eq!(l.snapshots_dir(), Path::new("/h/snapshots"));
         assert_eq!(l.tls_ca_cert(), Path::new("/h/kms/tls/ca.pem"));
         assert_eq!(l.tls_server_key(), Path::new("/h/kms/tls/server.key"));
+        assert_eq!(l.kms_regions_dir(), Path::new("/h/kms/regions"));
+    }
+
+    #[test]
+    fn the_partition_follows_the_region() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Home::init(d.path(), &InitOptions::default()).unwrap();
+        let c = h.config();
+        assert_eq!(
+            (c.region.as_str(), c.partition.as_str()),
+            ("us-east-1", "aws")
+        );
+        for (r, p) in [
+            ("eu-west-1", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+        ] {
+            let o = c.in_region(r).unwrap();
+            assert_eq!((o.region.as_str(), o.partition.as_str()), (r, p));
+            assert_eq!(o.account_id, c.account_id);
+        }
+        for bad in ["", "EU-WEST-1", "euwest1", "../x-1", &"a-".repeat(17)] {
+            assert!(c.in_region(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

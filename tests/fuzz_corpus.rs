@@ -26,6 +26,7 @@ const TARGETS: &[Target] = &[
     ("envelope_message", fuzzing::envelope_message),
     ("sigv4_header", fuzzing::sigv4_header),
     ("aws_config", fuzzing::aws_config),
+    ("seed_file", fuzzing::seed_file),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -511,6 +512,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("envelope_message", envelope_seeds()),
         ("sigv4_header", sigv4_seeds()),
         ("aws_config", aws_config_seeds()),
+        ("seed_file", seed_file_seeds()),
     ]
 }
 
@@ -532,6 +534,41 @@ fn aws_config_seeds() -> Vec<Vec<u8>> {
     .map(|s| s.as_bytes().to_vec())
     .collect();
     seeds.extend(damaged(good.as_bytes()));
+    seeds
+}
+
+/// Seed files: valid ones (every field, each material encoding, several regions), and one
+/// of each refusal.
+fn seed_file_seeds() -> Vec<Vec<u8>> {
+    let full = concat!(
+        "[[keys]]\nkey_id = \"11111111-2222-3333-4444-555555555555\"\nregion = \"us-west-2\"\n",
+        "description = \"app key\"\naliases = [\"alias/app\", \"alias/app-2\"]\n",
+        "tags = { Project = \"demo\", Owner = \"qa\" }\nenabled = false\nrotation_period_days = 365\n",
+        "key_material = [\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\",\n",
+        "  \"2122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40\"]\n\n",
+        "[[keys]]\nkey_id = \"11111111-2222-3333-4444-555555555556\"\naliases = [\"alias/app\"]\n",
+    );
+    let mut out: Vec<String> = vec![
+        full.to_string(),
+        String::new(),
+        "keys = [{ key_id = \"11111111-2222-3333-4444-555555555557\", region = \"cn-north-1\" }]\n"
+            .into(),
+    ];
+    for (from, to) in [
+        ("555555555555\"", "5555\""),            // not a UUID
+        ("us-west-2", "Mars"),                   // not a region
+        ("alias/app-2", "alias/aws/ebs"),        // reserved alias
+        ("Owner", "aws:owner"),                  // reserved tag
+        ("365", "7"),                            // rotation period out of range
+        ("eHyA=", "eHy"),                        // material of a bad length
+        ("enabled = false", "colour = 1"),       // unknown field
+        ("555555555556", "555555555555"),        // a key twice
+        ("[[keys]]\nkey_id", "[[keys]\nkey_id"), // broken TOML
+    ] {
+        out.push(full.replacen(from, to, 1));
+    }
+    let mut seeds: Vec<Vec<u8>> = out.into_iter().map(String::into_bytes).collect();
+    seeds.extend(damaged(full.as_bytes()));
     seeds
 }
 
@@ -701,6 +738,11 @@ fn corpora_reach_the_decoders() {
         })
         .count();
     assert!(opened >= 4, "only {opened} envelope seeds decrypt");
+    let parsed = files("seed_file")
+        .iter()
+        .filter(|f| kmsfs::kms::Seed::parse(&String::from_utf8_lossy(f), "t").is_ok())
+        .count();
+    assert!(parsed >= 3, "only {parsed} seed file seeds parse");
 }
 
 #[test]

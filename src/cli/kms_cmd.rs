@@ -4,11 +4,12 @@
 //! rotation and tags.
 
 use super::args::{self, Literal};
-use super::error::{CliError, variant_name};
+use super::error::{CliError, OrFail, variant_name};
 use super::session::Session;
 use crate::kms::types::*;
-use crate::kms::{Client, Embedded};
+use crate::kms::{Client, Embedded, Seed};
 use clap::{Args, Subcommand};
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub(crate) struct KeyIdArg {
@@ -121,6 +122,16 @@ pub(crate) struct ReEncryptArgs {
     destination_encryption_context: Option<String>,
 }
 
+/// `kmsfs kms [--region R] <verb>`.
+#[derive(Debug, Args)]
+pub(crate) struct KmsArgs {
+    /// The region to act in (default: the home's); each region has its own keys and aliases.
+    #[arg(long, global = true)]
+    region: Option<String>,
+    #[command(subcommand)]
+    pub command: KmsCommand,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum KmsCommand {
     /// Create a symmetric key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).
@@ -210,12 +221,19 @@ pub(crate) enum KmsCommand {
     ListKeyPolicies(KeyIdArg),
     /// Delete keys whose waiting period is over and apply due rotations now.
     Purge,
+    /// Apply a seed file (TOML: keys with fixed ids, material, aliases, tags; see the
+    /// README): creates what is missing, keeps what is there, refuses a conflict.
+    Seed {
+        /// The seed file.
+        file: std::path::PathBuf,
+    },
 }
 
 /// `<Operation> failed`, with the AWS operation name (`purge` for `kms purge`).
 pub(super) fn failed(cmd: &KmsCommand) -> String {
     match cmd {
         KmsCommand::Purge => "purge failed".into(),
+        KmsCommand::Seed { .. } => "seed failed".into(),
         cmd => format!("{} failed", variant_name(cmd)),
     }
 }
@@ -252,10 +270,14 @@ fn data_key(a: &DataKeyArgs) -> Result<GenerateDataKeyRequest, CliError> {
     })
 }
 
-/// `kmsfs kms <verb>`, as the calling OS user.
-pub(super) fn run(s: &Session, cmd: &KmsCommand) -> Result<(), CliError> {
-    let c = s.user();
-    [keys, aliases, crypto, states, rotation, tags]
+/// `kmsfs kms <verb>`, as the calling OS user, in the home's region or `--region`.
+pub(super) fn run(s: &Session, a: &KmsArgs) -> Result<(), CliError> {
+    let (c, cmd) = (s.user(), &a.command);
+    let c = match &a.region {
+        Some(r) => Embedded::new(c.kms().in_region(r).or_fail(s.what)?, c.principal()),
+        None => c,
+    };
+    [keys, aliases, crypto, states, rotation, tags, seed]
         .iter()
         .find_map(|family| family(s, &c, cmd))
         .expect("every kms verb is in a family")
@@ -432,6 +454,21 @@ fn rotation(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         }
         _ => return None,
     })
+}
+
+/// Apply a seed file; keys without a region go to the command's region.
+fn seed(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    let KmsCommand::Seed { file } = cmd else {
+        return None;
+    };
+    Some(
+        Seed::read(file)
+            .map_err(|e| CliError::usage(s.what, e.message()))
+            .and_then(|seed| {
+                let principal = c.principal().into();
+                s.reply(c.kms().apply_seed(&principal, &Arc::new(seed)))
+            }),
+    )
 }
 
 fn tags(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {

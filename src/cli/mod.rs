@@ -82,8 +82,7 @@ enum Command {
     },
     /// Key Management Service operations (verbs and flags as in `aws kms`) on the home's
     /// embedded KMS (`--kms-endpoint` does not apply: use the AWS CLI against an endpoint).
-    #[command(subcommand)]
-    Kms(kms_cmd::KmsCommand),
+    Kms(kms_cmd::KmsArgs),
     /// The audit trail of every KMS request.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
@@ -161,7 +160,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             account_id,
             region,
         } => init(&ctx, *passphrase, account_id, region),
-        Command::Kms(cmd) => ctx.session(&kms_cmd::failed(cmd), |s| kms_cmd::run(s, cmd)),
+        Command::Kms(a) => ctx.session(&kms_cmd::failed(&a.command), |s| kms_cmd::run(s, a)),
         Command::Audit(cmd) => audit_cmd::run(&ctx, cmd),
         Command::Credentials(cmd) => ctx.session(&failed("credentials", cmd), |s| {
             credentials_cmd::run(s, cmd)

@@ -7,7 +7,7 @@ use super::args;
 use super::error::{CliError, OrFail};
 use super::session::Ctx;
 use crate::home::{Home, InitOptions};
-use crate::kms::{Kms, KmsOptions};
+use crate::kms::{Kms, KmsOptions, Seed};
 use crate::server::{EphemeralHome, ServeOptions, Server, Transport};
 use std::io::Write;
 use std::sync::Arc;
@@ -48,6 +48,10 @@ pub(crate) struct ServeArgs {
     /// test suites that reset between tests. On by default with --ephemeral.
     #[arg(long)]
     allow_reset: bool,
+    /// A seed file to apply before serving (repeatable; see the README, "Seed files"); a
+    /// reset applies the seeds again.
+    #[arg(long = "seed", value_name = "FILE")]
+    seeds: Vec<std::path::PathBuf>,
 }
 
 pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
@@ -73,6 +77,7 @@ pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         None => Home::open(&ctx.root).or_fail(WHAT)?,
     };
     let kms = open_kms(ctx, &home)?;
+    apply_seeds(&kms, &a.seeds)?;
     let server = Server::bind(ServeOptions {
         kms: kms.clone(),
         listen: a.listen.clone(),
@@ -104,6 +109,22 @@ fn print_ca(ctx: &Ctx) -> Result<(), CliError> {
     out.write_all(pem.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| CliError::new(WHAT, format!("stdout: {e}"), super::error::exit::INTERNAL))
+}
+
+/// Apply the `--seed` files in order, as the calling OS user (each reported on stderr).
+fn apply_seeds(kms: &Arc<Kms>, files: &[std::path::PathBuf]) -> Result<(), CliError> {
+    let principal: Arc<str> = kms.os_principal().into();
+    for f in files {
+        let seed = Seed::read(f).map_err(|e| CliError::usage(WHAT, e.message()))?;
+        let r = kms.apply_seed(&principal, &Arc::new(seed)).or_fail(WHAT)?;
+        let created = r.keys.iter().filter(|k| k.result == "created").count();
+        eprintln!(
+            "kmsfs: seed {}: {created} keys created, {} kept",
+            f.display(),
+            r.keys.len() - created
+        );
+    }
+    Ok(())
 }
 
 /// `ID:SECRET`.

@@ -90,7 +90,9 @@ pub(super) struct Keystore {
     dir: PathBuf,
     keys_dir: PathBuf,
     id: Vec<u8>,
-    root: AeadKey,
+    root: Arc<AeadKey>,
+    /// A region's keystore creates its directories at its first write.
+    lazy_dirs: bool,
     cache: RwLock<HashMap<[u8; 16], Arc<LoadedKey>>>,
     aliases: RwLock<Option<(Stamp, Arc<AliasTable>)>>,
 }
@@ -235,18 +237,39 @@ impl Keystore {
     }
 
     fn assemble(dir: &Path, id: Vec<u8>, root: AeadKey) -> Keystore {
+        Keystore::with_root(dir, id, Arc::new(root), false)
+    }
+
+    fn with_root(dir: &Path, id: Vec<u8>, root: Arc<AeadKey>, lazy_dirs: bool) -> Keystore {
         Keystore {
             dir: dir.to_path_buf(),
             keys_dir: dir.join("keys"),
             id,
             root,
+            lazy_dirs,
             cache: RwLock::new(HashMap::new()),
             aliases: RwLock::new(None),
         }
     }
 
+    /// The keystore of another region in `dir` (`kms/regions/<region>/`): the same root key,
+    /// its own keys, aliases and lock. Its alias table is bound to `region` as well as to
+    /// this keystore's id. Nothing is created before its first write.
+    pub(super) fn for_region(&self, dir: &Path, region: &str) -> Keystore {
+        let mut id = self.id.clone();
+        id.extend_from_slice(b"/region/");
+        id.extend_from_slice(region.as_bytes());
+        Keystore::with_root(dir, id, self.root.clone(), true)
+    }
+
     /// Take the keystore's write lock (waits up to `KMSFS_LOCK_TIMEOUT_MS`).
     pub(super) fn lock(&self) -> Result<FileLock, StoreError> {
+        if self.lazy_dirs && !self.keys_dir.is_dir() {
+            let regions = fsutil::parent_dir(&self.dir);
+            for d in [&regions, &self.dir, &self.keys_dir] {
+                fsutil::create_dir_durable(d, 0o700).map_err(|e| StoreError::io(d, e))?;
+            }
+        }
         let p = self.dir.join("lock");
         let timeout = fsutil::lock_timeout();
         FileLock::acquire(&p, timeout).map_err(|e| {
@@ -357,8 +380,13 @@ impl Keystore {
 
     /// Ids of every key on disk, sorted.
     pub(super) fn list_ids(&self) -> Result<Vec<[u8; 16]>, StoreError> {
-        let rd =
-            std::fs::read_dir(&self.keys_dir).map_err(|e| StoreError::io(&self.keys_dir, e))?;
+        let rd = match std::fs::read_dir(&self.keys_dir) {
+            Ok(rd) => rd,
+            Err(e) if self.lazy_dirs && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(StoreError::io(&self.keys_dir, e)),
+        };
         let mut ids = Vec::new();
         for ent in rd {
             let ent = ent.map_err(|e| StoreError::io(&self.keys_dir, e))?;

@@ -72,21 +72,18 @@ impl Kms {
         Ok(())
     }
 
-    /// Delete every key (customer and AWS-managed) and every alias, as moto's
-    /// `POST /moto-api/reset` does; the endpoint offers it to test suites when told to.
-    /// Access keys and the audit trail stay. How many keys were deleted.
-    pub fn reset(&self, principal: &Arc<str>) -> Result<usize, KmsError> {
-        self.run(principal, "Reset", |_| {
-            let _g = self.ks.lock()?;
-            let ids = self.ks.list_ids()?;
-            if !self.ks.aliases()?.is_empty() {
-                self.ks.put_aliases(Default::default())?;
-            }
-            for id in &ids {
-                self.ks.remove(id)?;
-            }
-            Ok(ids.len())
-        })
+    /// Delete every key (customer and AWS-managed) and every alias of this KMS's region
+    /// (for [`Kms::reset`], which does it in every region). How many keys were deleted.
+    pub(super) fn wipe(&self) -> Result<usize, KmsError> {
+        let _g = self.ks.lock()?;
+        let ids = self.ks.list_ids()?;
+        if !self.ks.aliases()?.is_empty() {
+            self.ks.put_aliases(Default::default())?;
+        }
+        for id in &ids {
+            self.ks.remove(id)?;
+        }
+        Ok(ids.len())
     }
 
     /// Run lazy maintenance over every key (at open, and for `kmsfs kms purge`).

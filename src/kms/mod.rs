@@ -8,6 +8,8 @@
 //!   family, with their validation.
 //! - `client`: the [`Client`] trait and the in-process [`Embedded`] client; `remote`: the
 //!   [`Remote`] client of a KMS endpoint (AWS JSON 1.1 over HTTP, SigV4, retries).
+//! - `regions`: the KMS of each region of the home ([`Kms::in_region`]), and the reset of
+//!   every region; `seed` and `seed_apply`: seed files ([`Seed`]), parsed and applied.
 //! - `access_keys`: the SigV4 access keys ([`AccessKey`]), sealed one per file.
 //! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
 //!   error names) and [`StoreError`].
@@ -27,8 +29,11 @@ mod maintenance;
 mod ops;
 mod policy;
 pub mod record;
+mod regions;
 pub mod remote;
 mod resolve;
+mod seed;
+mod seed_apply;
 mod service;
 pub mod types;
 
@@ -41,4 +46,6 @@ pub use keystore::RootKeySource;
 /// Every operation once (for front ends that dispatch by AWS name, e.g. `server`).
 pub(crate) use ops::for_each_operation;
 pub use remote::{Remote, RemoteConfigError};
+pub use seed::Seed;
+pub use seed_apply::{SEED_KEY_OPERATION, SeedReport, SeededKey};
 pub use service::{Kms, KmsOptions, PurgeReport};

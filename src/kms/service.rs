@@ -11,6 +11,7 @@ use super::context::EncryptionContext;
 use super::error::{KmsError, StoreError};
 use super::keystore::{Keystore, LoadedKey, RootKeySource};
 use super::record::{KeyManager, KeyRecord, KeyState};
+use super::regions::Regions;
 use super::types::KeyMetadata;
 use crate::crypto::{self, SecretBytes};
 use crate::home::{AccountConfig, Home};
@@ -135,6 +136,13 @@ impl Call<'_> {
     }
 }
 
+/// The random base of a KMS's request ids.
+fn random_request_base() -> Result<u128, KmsError> {
+    let mut b = [0u8; 16];
+    crypto::fill_random(&mut b)?;
+    Ok(u128::from_le_bytes(b))
+}
+
 /// An encryption context as an audit line shows it: absent when empty.
 fn shown_context(ec: &Option<EncryptionContext>) -> Option<EncryptionContext> {
     ec.as_ref().filter(|e| !e.is_empty()).cloned()
@@ -148,6 +156,9 @@ pub struct Kms {
     pub(super) account: AccountConfig,
     req_base: u128,
     req_ctr: AtomicU64,
+    /// The other regions of the home, and the seeds to apply again after a reset
+    /// (`regions.rs`).
+    pub(super) regions: Regions,
 }
 
 impl std::fmt::Debug for Kms {
@@ -184,18 +195,38 @@ impl Kms {
         }
         let ks = Keystore::open(&dir, opts.passphrase.as_ref())?;
         let audit = AuditLog::open(&home.layout().audit_log(), opts.audit_interval);
-        let mut b = [0u8; 16];
-        crypto::fill_random(&mut b)?;
-        let kms = Arc::new(Kms {
+        let req_base = random_request_base()?;
+        let regions_dir = home.layout().kms_regions_dir();
+        let kms = Arc::new_cyclic(|me| Kms {
             ks,
             audit,
             clock: opts.clock,
             account: home.config().clone(),
-            req_base: u128::from_le_bytes(b),
+            req_base,
             req_ctr: AtomicU64::new(0),
+            regions: Regions::of_home(me.clone(), regions_dir),
         });
         kms.purge()?;
         Ok(kms)
+    }
+
+    /// The KMS of another region of the same home: its keystore `ks`, this KMS's audit
+    /// trail and clock (see `regions.rs`).
+    pub(super) fn sibling(
+        &self,
+        ks: Keystore,
+        account: AccountConfig,
+        regions: Regions,
+    ) -> Result<Kms, KmsError> {
+        Ok(Kms {
+            ks,
+            audit: self.audit.clone(),
+            clock: self.clock.clone(),
+            account,
+            req_base: random_request_base()?,
+            req_ctr: AtomicU64::new(0),
+            regions,
+        })
     }
 
     /// Whether the keystore of `home` needs a passphrase to open.

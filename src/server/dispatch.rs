@@ -39,7 +39,8 @@ impl WireRequest {
     }
 }
 
-/// What the server answers requests with: the KMS, the access keys, the region served.
+/// What the server answers requests with: the KMS (of the home's region; the scope of each
+/// request picks its region's), the access keys.
 pub(crate) struct Endpoint {
     pub kms: Arc<Kms>,
     pub credentials: Box<dyn Credentials>,
@@ -59,7 +60,7 @@ impl Endpoint {
             self.kms.reset(&Arc::from(RESET_PRINCIPAL))?;
             return Ok(br#"{"status": "ok"}"#.to_vec());
         }
-        let principal = self.authenticate(req)?;
+        let (principal, kms) = self.authenticate(req)?;
         if req.method != "POST" || req.path != "/" {
             let what = format!("{} {}", req.method, req.path);
             return Err(WireError::UnknownOperation(what));
@@ -72,12 +73,12 @@ impl Endpoint {
         if !content_type.contains("json") {
             return Err(WireError::UnsupportedMediaType(content_type.to_string()));
         }
-        call(&self.kms, &principal, operation, &req.body)
+        call(&kms, &principal, operation, &req.body)
     }
 
-    /// Verify the signature; the principal of its access key. The scope's region must be
-    /// the home's.
-    fn authenticate(&self, req: &WireRequest) -> Result<Arc<str>, WireError> {
+    /// Verify the signature; the principal of its access key, and the KMS of the region
+    /// of its credential scope (every region of the home is served).
+    fn authenticate(&self, req: &WireRequest) -> Result<(Arc<str>, Arc<Kms>), WireError> {
         let principal = std::cell::RefCell::new(None);
         let signed = sigv4::Request {
             method: &req.method,
@@ -91,16 +92,13 @@ impl Endpoint {
             *principal.borrow_mut() = Some(p);
             Some(secret)
         })?;
-        let serves = &self.kms.account().region;
-        if &v.region != serves {
-            return Err(WireError::WrongRegion {
-                asked: v.region,
-                serves: serves.clone(),
-            });
-        }
+        crate::home::check_region(&v.region).map_err(|_| WireError::BadRegion(v.region.clone()))?;
+        let kms = self.kms.in_region(&v.region)?;
         let p = principal.into_inner();
-        p.map(Arc::from)
-            .ok_or_else(|| WireError::Internal("a verified access key has no principal".into()))
+        let p = p
+            .map(Arc::from)
+            .ok_or_else(|| WireError::Internal("a verified access key has no principal".into()))?;
+        Ok((p, kms))
     }
 }
 

@@ -56,11 +56,11 @@ pub enum WireError {
     TooLarge(u64),
     #[error("the content type '{0}' is not JSON; send application/x-amz-json-1.1")]
     UnsupportedMediaType(String),
-    /// The credential scope names another region than the home's.
+    /// The credential scope names no valid region.
     #[error(
-        "this endpoint serves the region {serves}; the request was signed for {asked}. Sign requests for {serves}."
+        "the request was signed for the region '{0}', which is not a region name like us-east-1"
     )]
-    WrongRegion { asked: String, serves: String },
+    BadRegion(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -81,7 +81,7 @@ impl WireError {
             WireError::UnknownOperation(_) => "UnknownOperationException",
             WireError::TooLarge(_) => "RequestEntityTooLargeException",
             WireError::UnsupportedMediaType(_) => "UnsupportedMediaTypeException",
-            WireError::WrongRegion { .. } => "UnrecognizedClientException",
+            WireError::BadRegion(_) => "UnrecognizedClientException",
             WireError::Internal(_) => "InternalFailure",
         }
     }

@@ -12,7 +12,7 @@ use crate::timefmt::epoch_secs;
 
 /// AliasName: 1 to 256 characters of `[a-zA-Z0-9:/_-]`, `alias/` and a name, not in the
 /// `alias/aws/` space of AWS-managed keys.
-fn check_alias_name(name: &str) -> Result<()> {
+pub(in crate::kms) fn check_alias_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 256 {
         return Err(KmsError::bound(
             name,

@@ -111,7 +111,7 @@ fn check_key_kind(req: &CreateKeyRequest) -> Result<()> {
 }
 
 /// Description: at most 8192 characters.
-fn check_description(d: &str) -> Result<()> {
+pub(in crate::kms) fn check_description(d: &str) -> Result<()> {
     if d.len() > 8192 {
         return Err(KmsError::bound(
             format!("<{} characters>", d.len()),

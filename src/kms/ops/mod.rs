@@ -31,7 +31,12 @@ mod tags;
 use super::error::KmsError;
 use super::service::Kms;
 use super::types::*;
+/// The checks a seed file's keys pass too (`seed.rs`).
+pub(super) use aliases::check_alias_name;
+pub(super) use keys::check_description;
+pub(super) use rotation::check_rotation_period;
 use std::sync::Arc;
+pub(super) use tags::validate_tags;
 
 /// The result of an operation or a check.
 type Result<T, E = KmsError> = std::result::Result<T, E>;

@@ -13,7 +13,7 @@ use crate::kms::types::*;
 use crate::timefmt::epoch_secs;
 
 /// RotationPeriodInDays: 90 to 2560, 365 when absent.
-fn check_rotation_period(days: Option<u32>) -> Result<u32> {
+pub(in crate::kms) fn check_rotation_period(days: Option<u32>) -> Result<u32> {
     check_in_range(days.unwrap_or(365), "rotationPeriodInDays", 90, 2560, "")
 }
 

@@ -9,7 +9,7 @@ use crate::kms::types::*;
 use std::collections::BTreeMap;
 
 /// Merge `new` tags into `old` with AWS's rules.
-pub(super) fn validate_tags(
+pub(in crate::kms) fn validate_tags(
     old: &BTreeMap<String, String>,
     new: &[Tag],
 ) -> Result<BTreeMap<String, String>> {
