@@ -373,6 +373,9 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             request_id: format!("00000000-0000-4000-8000-00000000000{seq}"),
             principal: Arc::from("arn:aws:iam::111122223333:root"),
             operation: "Decrypt",
+            aws_region: None,
+            source_ip_address: None,
+            user_agent: None,
             key_arn: Some(
                 "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000001"
                     .into(),
@@ -414,6 +417,9 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         request_id: "00000000-0000-4000-8000-000000000009".into(),
         principal: Arc::from("arn:aws:iam::111122223333:user/alice"),
         operation: "ReEncrypt",
+        aws_region: None,
+        source_ip_address: None,
+        user_agent: None,
         key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/a".into()),
         destination_key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/b".into()),
         encryption_context: Some([("a".to_string(), "1".to_string())].into()),

@@ -3,6 +3,7 @@
 //! AWS-managed keys (`alias/aws/<service>`), created on first use, and new key records and
 //! material.
 
+use super::caller::Caller;
 use super::clock::{DAY_MS, Millis};
 use super::error::KmsError;
 use super::keystore::{AliasEntry, LoadedKey};
@@ -75,8 +76,8 @@ impl Kms {
     /// Delete every key (customer and AWS-managed) and every alias, as moto's
     /// `POST /moto-api/reset` does; the endpoint offers it to test suites when told to.
     /// Access keys and the audit trail stay. How many keys were deleted.
-    pub fn reset(&self, principal: &Arc<str>) -> Result<usize, KmsError> {
-        self.run(principal, "Reset", |_| {
+    pub fn reset(&self, caller: &Caller) -> Result<usize, KmsError> {
+        self.run(caller, "Reset", |_| {
             let _g = self.ks.lock()?;
             let ids = self.ks.list_ids()?;
             if !self.ks.aliases()?.is_empty() {

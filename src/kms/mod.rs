@@ -8,6 +8,8 @@
 //!   family, with their validation.
 //! - `client`: the [`Client`] trait and the in-process [`Embedded`] client; `remote`: the
 //!   [`Remote`] client of a KMS endpoint (AWS JSON 1.1 over HTTP, SigV4, retries).
+//! - `caller`: [`Caller`], who makes a request and from where (the principal, and for the
+//!   trail the source address, user agent and request id).
 //! - `access_keys`: the SigV4 access keys ([`AccessKey`]), sealed one per file.
 //! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
 //!   error names) and [`StoreError`].
@@ -18,6 +20,7 @@
 mod access_keys;
 pub mod audit;
 pub mod blob;
+mod caller;
 mod client;
 pub mod clock;
 pub mod context;
@@ -33,6 +36,7 @@ mod service;
 pub mod types;
 
 pub use access_keys::{AccessKey, AccessKeyInfo};
+pub use caller::{Caller, MAX_USER_AGENT};
 pub use client::{Client, Embedded};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;
