@@ -14,6 +14,9 @@ use kmsfs::snapshot::manifest::{CHUNK, Entry, EntryKind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[path = "fuzz_corpus/endpoint.rs"]
+mod endpoint;
+
 type Target = (&'static str, fn(&[u8]));
 const TARGETS: &[Target] = &[
     ("blob", fuzzing::blob),
@@ -25,6 +28,7 @@ const TARGETS: &[Target] = &[
     ("object_file", fuzzing::object_file),
     ("envelope_message", fuzzing::envelope_message),
     ("sigv4_header", fuzzing::sigv4_header),
+    ("endpoint_request", fuzzing::endpoint_request),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -515,6 +519,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("object_file", object_seeds()),
         ("envelope_message", envelope_seeds()),
         ("sigv4_header", sigv4_seeds()),
+        ("endpoint_request", endpoint::seeds()),
     ]
 }
 
@@ -684,6 +689,15 @@ fn corpora_reach_the_decoders() {
         })
         .count();
     assert!(opened >= 4, "only {opened} envelope seeds decrypt");
+    let ops = kmsfs::server::OPERATIONS.len();
+    let answered = files("endpoint_request")
+        .iter()
+        .filter(|r| fuzzing::endpoint_answer(r) == 200)
+        .count();
+    assert!(
+        answered >= ops,
+        "only {answered} endpoint seeds succeed (of {ops} operations, each sent twice)"
+    );
 }
 
 #[test]

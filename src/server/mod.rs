@@ -32,7 +32,8 @@ pub use error::MAX_BODY;
 pub use error::{ServerError, WireError};
 
 use crate::kms::Kms;
-use dispatch::Endpoint;
+/// (`WireRequest` for the endpoint fuzz target, `crate::fuzzing`.)
+pub(crate) use dispatch::{Endpoint, WireRequest};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 
