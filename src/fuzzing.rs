@@ -209,3 +209,242 @@ pub fn seed_file(data: &[u8]) {
         ),
     }
 }
+
+/// The access key id of the endpoint fuzz target's own signatures (any id verifies under
+/// [`SIGV4_SECRET`]).
+pub const ENDPOINT_ACCESS_KEY: &str = "AKIAFUZZFUZZFUZZFUZZ";
+/// The first byte of an endpoint fuzz input that the target signs itself.
+pub const ENDPOINT_SIGN: u8 = b'!';
+/// In the body of an input the target signs: replaced by the id of the enabled key, of the
+/// disabled key, and by a ciphertext of the enabled key under the context `{"a":"b"}`
+/// (before signing, so that the fuzzer reaches the operations that take no alias).
+pub const ENDPOINT_PLACEHOLDERS: [&str; 3] = ["@KEY@", "@DISABLED@", "@BLOB@"];
+/// Requests answered by one KMS before the target starts over with a new home.
+const ENDPOINT_ROUNDS: u32 = 20_000;
+
+/// The endpoint fuzz target's home: a key `alias/fuzz` (enabled) and `alias/fuzz-disabled`.
+struct EndpointState {
+    endpoint: crate::server::Endpoint,
+    /// Deleted (after the endpoint's KMS flushed its trail) when the state is dropped.
+    _home: crate::server::EphemeralHome,
+    /// What [`ENDPOINT_PLACEHOLDERS`] stand for.
+    values: [String; 3],
+    rounds: u32,
+}
+
+impl EndpointState {
+    fn new() -> EndpointState {
+        use crate::kms::{Kms, KmsOptions, ManualClock};
+        use std::sync::Arc;
+        let opts = crate::home::InitOptions {
+            account_id: Some("111122223333".into()),
+            region: Some("us-east-1".into()),
+        };
+        let home = crate::server::EphemeralHome::create(&opts).expect("a fuzzing home");
+        let clock = ManualClock::new(SIGV4_TIME_SECS as i64 * 1000);
+        let kms_opts = KmsOptions {
+            clock: Arc::new(clock),
+            passphrase: None,
+            // Batches of 8192 lines: one fsync per batch, not per request.
+            audit_interval: Some(std::time::Duration::from_secs(3600)),
+        };
+        let kms = Kms::open(home.home(), kms_opts).expect("the fuzzing KMS opens");
+        let values = fuzz_keys(&kms);
+        let endpoint = crate::server::Endpoint {
+            kms,
+            credentials: Box::new(FuzzCredentials),
+            allow_reset: true,
+        };
+        EndpointState {
+            endpoint,
+            _home: home,
+            values,
+            rounds: 0,
+        }
+    }
+
+    /// The trail of every request answered must verify (hostile input never breaks it).
+    fn check_trail(&self) {
+        let kms = &self.endpoint.kms;
+        kms.flush_audit().expect("the fuzzing trail is written");
+        if let Err(e) = crate::kms::audit::verify(kms.audit_path()) {
+            panic!("the audit trail of the fuzzed endpoint does not verify: {e}");
+        }
+    }
+
+    /// `body` with the placeholders replaced.
+    fn substitute(&self, body: &[u8]) -> Vec<u8> {
+        let mut out = body.to_vec();
+        for (p, v) in ENDPOINT_PLACEHOLDERS.iter().zip(&self.values) {
+            out = replace_all(&out, p.as_bytes(), v.as_bytes());
+        }
+        out
+    }
+}
+
+/// The fuzz home's keys: `alias/fuzz` (enabled) and `alias/fuzz-disabled`; the values of
+/// [`ENDPOINT_PLACEHOLDERS`].
+fn fuzz_keys(kms: &crate::kms::Kms) -> [String; 3] {
+    use crate::kms::Caller;
+    use crate::kms::types::{AliasRequest, CreateKeyRequest, EncryptRequest, KeyIdRequest};
+    let me = Caller::from("arn:aws:iam::111122223333:root");
+    let mut ids = Vec::new();
+    for alias in ["alias/fuzz", "alias/fuzz-disabled"] {
+        let key = kms.create_key(&me, CreateKeyRequest::default());
+        let key_id = key.expect("a key").key_metadata.key_id;
+        let r = AliasRequest {
+            alias_name: alias.to_string(),
+            target_key_id: key_id.clone(),
+        };
+        kms.create_alias(&me, r).expect("an alias");
+        ids.push(key_id);
+    }
+    let r = EncryptRequest {
+        key_id: ids[0].clone(),
+        plaintext: crate::crypto::SecretBytes::from_slice(b"fuzz"),
+        encryption_context: Some([("a".to_string(), "b".to_string())].into()),
+        ..Default::default()
+    };
+    let blob = kms.encrypt(&me, r).expect("a ciphertext").ciphertext_blob;
+    let r = KeyIdRequest {
+        key_id: ids[1].clone(),
+        grant_tokens: None,
+    };
+    kms.disable_key(&me, r).expect("disabled");
+    use base64::Engine;
+    let blob = base64::engine::general_purpose::STANDARD.encode(blob);
+    [ids[0].clone(), ids[1].clone(), blob]
+}
+
+/// `data` with every `from` replaced by `to`.
+fn replace_all(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        if data[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(data[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Every access key's secret is [`SIGV4_SECRET`]; its principal is the account root.
+struct FuzzCredentials;
+
+impl crate::server::Credentials for FuzzCredentials {
+    fn secret_for(&self, _: &str) -> Option<(crate::crypto::SecretBytes, String)> {
+        let s = crate::crypto::SecretBytes::from_slice(SIGV4_SECRET.as_bytes());
+        Some((s, "arn:aws:iam::111122223333:root".into()))
+    }
+}
+
+/// A request as the HTTP layer hands it to the endpoint, from text: a request line
+/// (`METHOD TARGET [VERSION]`), header lines (`Name: value`) up to an empty line, then the
+/// body. Lines end in LF or CRLF; bytes that are not UTF-8 are replaced, as the HTTP layer
+/// does with header values.
+fn wire_request(data: &[u8]) -> crate::server::WireRequest {
+    let (head, body) = match data.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => (&data[..i], &data[i + 4..]),
+        None => match data.windows(2).position(|w| w == b"\n\n") {
+            Some(i) => (&data[..i], &data[i + 2..]),
+            None => (data, &[][..]),
+        },
+    };
+    let head = String::from_utf8_lossy(head);
+    let mut lines = head.lines();
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_string();
+    let target = first.next().unwrap_or_default();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    crate::server::WireRequest {
+        method,
+        path: path.to_string(),
+        query: query.to_string(),
+        headers,
+        body: bytes::Bytes::copy_from_slice(body),
+        peer: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+        request_id: "00000000-0000-4000-8000-00000000f022".into(),
+    }
+}
+
+/// Everything from the bytes of a request to the KMS call: the request as text (see
+/// `fuzz/README.md`; an input starting with [`ENDPOINT_SIGN`] is signed by the target
+/// first, its [`ENDPOINT_PLACEHOLDERS`] replaced, so that mutated bodies get past the
+/// signature), then authentication (SigV4 at [`SIGV4_TIME_SECS`], any access key's secret
+/// being [`SIGV4_SECRET`]), `X-Amz-Target`, `Content-Type`, the request shape and the
+/// operation, against a KMS on a temporary home made once (and again every 20 000
+/// requests). Never a panic, never a 5xx, an error body is AWS's JSON shape, and the audit
+/// trail still verifies.
+pub fn endpoint_request(data: &[u8]) {
+    endpoint_answer(data);
+}
+
+/// [`endpoint_request`], returning the HTTP status of the answer (for the corpus test: how
+/// many seeds reach an operation and succeed).
+pub fn endpoint_answer(data: &[u8]) -> u16 {
+    thread_local! {
+        static STATE: std::cell::RefCell<Option<EndpointState>> = const {
+            std::cell::RefCell::new(None)
+        };
+    }
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(SIGV4_TIME_SECS);
+    let (sign, data) = match data.split_first() {
+        Some((&ENDPOINT_SIGN, rest)) => (true, rest),
+        _ => (false, data),
+    };
+    let mut req = wire_request(data);
+    STATE.with_borrow_mut(|state| {
+        let st = state.get_or_insert_with(EndpointState::new);
+        if sign {
+            req.body = st.substitute(&req.body).into();
+            sign_wire_request(&mut req, now);
+        }
+        let status = match st.endpoint.handle_at(&req, now) {
+            Ok(_) => 200,
+            Err(e) => {
+                assert!(e.http_status() < 500, "a 5xx answer: {e:?}");
+                let v: serde_json::Value =
+                    serde_json::from_slice(&e.body()).expect("an error body is JSON");
+                assert_eq!(v["__type"], e.code());
+                e.http_status()
+            }
+        };
+        st.rounds += 1;
+        if st.rounds >= ENDPOINT_ROUNDS {
+            st.check_trail();
+            *state = None;
+        }
+        status
+    })
+}
+
+/// Sign `req` (every header it has) as [`ENDPOINT_ACCESS_KEY`] for `kms` in us-east-1.
+fn sign_wire_request(req: &mut crate::server::WireRequest, now: std::time::SystemTime) {
+    use crate::sigv4::{Request, sign};
+    req.headers
+        .retain(|(n, _)| n != "authorization" && n != "x-amz-date" && !n.is_empty());
+    let signed = Request {
+        method: &req.method,
+        path: &req.path,
+        query: &req.query,
+        headers: &req.headers,
+        body: &req.body,
+    };
+    let added = sign(
+        &signed,
+        "kms",
+        "us-east-1",
+        ENDPOINT_ACCESS_KEY,
+        SIGV4_SECRET,
+        now,
+    );
+    req.headers.extend(added);
+}

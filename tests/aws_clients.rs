@@ -245,3 +245,49 @@ fn exported_profile_points_boto3_at_the_endpoint() {
     );
     s.stop();
 }
+
+/// The audit line of a boto3 request carries what CloudTrail records: the access key's
+/// principal, `sourceIPAddress` 127.0.0.1, boto3's user agent with the custom suffix,
+/// `awsRegion`, and as `requestId` the id boto3 reports (`ResponseMetadata.RequestId`, from
+/// `x-amzn-RequestId`), for a refused request too.
+#[test]
+fn boto3_requests_are_audited_with_their_caller() {
+    let Some((bin, _dir, home)) = setup("boto3_requests_are_audited_with_their_caller") else {
+        return;
+    };
+    let s = Server::start(&home, &[]);
+    let o = aws_tool(&bin, "python3", &s.endpoint)
+        .arg(script("boto3_caller.py"))
+        .output()
+        .unwrap();
+    let ids: serde_json::Value = serde_json::from_str(&check(o, "boto3_caller.py")).unwrap();
+    s.stop();
+    run_ok(&home, &["audit", "verify"]);
+    for (which, outcome) in [("ok", "Success"), ("refused", "Failure")] {
+        let id = ids[which].as_str().unwrap();
+        let o = common::cli::kmsfs(&home, &["audit", "show", "--request-id", id]);
+        let out = check(o, "kmsfs audit show --request-id");
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{which}: the lines of request {id}: {out}");
+        let l = &lines[0];
+        assert_eq!(l["requestId"], id);
+        assert_eq!(l["operation"], "Encrypt");
+        assert_eq!(l["outcome"], outcome);
+        assert_eq!(l["principal"], "arn:aws:iam::111122223333:root");
+        assert_eq!(l["sourceIPAddress"], "127.0.0.1");
+        assert_eq!(l["awsRegion"], "us-east-1");
+        let ua = l["userAgent"].as_str().unwrap_or_default();
+        assert!(
+            ua.contains("Boto3/") && ua.contains("kmsfs-test/1"),
+            "{which}: user agent {ua:?}"
+        );
+        let key = ids["key_id"].as_str().unwrap();
+        assert!(l["keyArn"].as_str().unwrap().ends_with(key), "{l}");
+        if outcome == "Failure" {
+            assert_eq!(l["errorCode"], "DisabledException");
+        }
+    }
+}

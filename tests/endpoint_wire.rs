@@ -1,8 +1,10 @@
 //! `kmsfs serve` on the wire: a real server process, raw HTTP/1.1 over a std `TcpStream`
 //! with keep-alive, requests signed with `kmsfs::server::sigv4::sign`. Operations answer
 //! AWS's shapes; bad input of every kind answers an AWS error shape with its code, never a
-//! 500 or a hang; SIGTERM stops the server (exit 0) and removes its ephemeral home; the audit
-//! trail of a served home verifies and names the access key's principal.
+//! 500 or a hang (HTTP framing garbage too: a 4xx or a closed connection); SIGTERM stops the
+//! server (exit 0) and removes its ephemeral home; the audit trail of a served home verifies
+//! and each line names the access key's principal, the client's address and user agent, the
+//! region and the request id of the response.
 
 mod common;
 
@@ -68,6 +70,7 @@ impl Served {
             r: BufReader::new(s.try_clone().unwrap()),
             s,
             host: self.addr.clone(),
+            user_agent: None,
         }
     }
 
@@ -82,6 +85,8 @@ struct Conn {
     s: TcpStream,
     r: BufReader<TcpStream>,
     host: String,
+    /// Sent (and signed) as `User-Agent` when set.
+    user_agent: Option<Vec<u8>>,
 }
 
 /// A response: status, headers (lowercase names), JSON body (`Null` when empty).
@@ -113,6 +118,24 @@ impl Resp {
 impl Conn {
     /// `TrentService.<op>` with `body`, signed with (`id`, `secret`) unless `None`.
     fn call_raw(&mut self, op: &str, body: &[u8], key: Option<(&str, &str)>, region: &str) -> Resp {
+        self.send(op, body, key, region);
+        self.read_response()
+    }
+
+    /// [`Conn::call_raw`] in the home region for a request the server may refuse by closing
+    /// the connection: the status, or `None` if it closed without a response.
+    fn try_call_raw(&mut self, op: &str, body: &[u8], key: Option<(&str, &str)>) -> Option<u16> {
+        self.send(op, body, key, REGION);
+        let mut line = String::new();
+        match self.r.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => line.split(' ').nth(1).map(|s| s.parse().unwrap()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+            Err(e) => panic!("no answer and no close: {e}"),
+        }
+    }
+
+    fn send(&mut self, op: &str, body: &[u8], key: Option<(&str, &str)>, region: &str) {
         let mut headers = vec![
             (
                 "content-type".to_string(),
@@ -121,6 +144,10 @@ impl Conn {
             ("host".to_string(), self.host.clone()),
             ("x-amz-target".to_string(), format!("TrentService.{op}")),
         ];
+        if let Some(ua) = &self.user_agent {
+            let ua = String::from_utf8_lossy(ua).into_owned();
+            headers.push(("user-agent".to_string(), ua));
+        }
         if let Some((id, secret)) = key {
             let req = sigv4::Request {
                 method: "POST",
@@ -132,14 +159,23 @@ impl Conn {
             let added = sigv4::sign(&req, "kms", region, id, secret, SystemTime::now());
             headers.extend(added);
         }
-        let mut head = String::from("POST / HTTP/1.1\r\n");
+        let mut head = b"POST / HTTP/1.1\r\n".to_vec();
         for (n, v) in &headers {
-            head.push_str(&format!("{n}: {v}\r\n"));
+            // The user agent goes as its bytes (the signed copy is its lossy UTF-8).
+            let v = match (n.as_str(), &self.user_agent) {
+                ("user-agent", Some(ua)) => ua.clone(),
+                _ => v.clone().into_bytes(),
+            };
+            head.extend_from_slice(format!("{n}: ").as_bytes());
+            head.extend_from_slice(&v);
+            head.extend_from_slice(b"\r\n");
         }
-        head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
-        self.s.write_all(head.as_bytes()).unwrap();
-        self.s.write_all(body).unwrap();
-        self.read_response()
+        head.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+        // The server may refuse and close before it has read everything.
+        let _ = self
+            .s
+            .write_all(&head)
+            .and_then(|()| self.s.write_all(body));
     }
 
     fn call(&mut self, op: &str, body: Value) -> Resp {
@@ -407,4 +443,201 @@ fn moto_reset_route_wipes_keys_only_when_allowed() {
     let mut c = s.connect();
     c.ok("DescribeKey", json!({"KeyId": key}));
     assert_eq!(s.stop(), Some(0));
+}
+
+/// The audit lines of `home` (after the server stopped): JSON objects.
+fn trail(home: &Path) -> Vec<Value> {
+    let o = kmsfs(home, &["audit", "show"]);
+    assert!(o.status.success());
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The audit line of each request through the endpoint carries what CloudTrail records:
+/// the access key's principal, `sourceIPAddress`, `userAgent`, `awsRegion`, and as
+/// `requestId` the response's `x-amzn-RequestId`, for a refusal too. A request that fails
+/// authentication writes no line. A hostile user agent (10 KiB of quotes, backslashes,
+/// braces, tabs and bytes that are not UTF-8) is cut to 1 KiB, and the trail verifies; NUL
+/// and line breaks cannot reach it (HTTP refuses or splits them; the unit tests of
+/// `kms::caller` and the fuzz target cover the rest).
+#[test]
+fn audit_lines_carry_the_caller_and_the_request_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = init(tmp.path());
+    let args = ["--home", s(&home), "--credentials", "testing:testing"];
+    let srv = Served::start(tmp.path(), &args);
+    let mut c = srv.connect();
+    c.user_agent = Some(b"wire-test/1.0 (kmsfs)".to_vec());
+    let created = c.call("CreateKey", json!({}));
+    let arn = created.body["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id_of = |r: &Resp| r.header("x-amzn-requestid").unwrap().to_string();
+    let enc = c.call("Encrypt", json!({"KeyId": arn, "Plaintext": "aGk="}));
+    assert_eq!(enc.status, 200);
+    c.ok("DisableKey", json!({"KeyId": arn}));
+    let refused = c.call("Encrypt", json!({"KeyId": arn, "Plaintext": "aGk="}));
+    refused.error(400, "DisabledException");
+    let bad_sig = c.call_raw("ListKeys", b"{}", Some(("testing", "wrong")), REGION);
+    bad_sig.error(400, "InvalidSignatureException");
+    let mut hostile = Vec::new();
+    while hostile.len() < 10 << 10 {
+        hostile.extend_from_slice(b"\"},\\\"\t{\xff\xfe ");
+    }
+    c.user_agent = Some(hostile);
+    let h = c.call("ListKeys", json!({}));
+    assert_eq!(h.status, 200, "{}", h.body);
+    // NUL in a header: HTTP refuses the request (a 4xx, or the connection closes).
+    let mut n = srv.connect();
+    n.user_agent = Some(b"evil\0agent".to_vec());
+    let status = n.try_call_raw("ListKeys", b"{}", Some(("testing", "testing")));
+    assert!(status.is_none_or(|s| (400..500).contains(&s)), "{status:?}");
+    // A line break ends the header: what follows is another header, not the user agent's.
+    let mut l = srv.connect();
+    l.user_agent = Some(b"split\r\nx-injected: 1".to_vec());
+    let split = l.call("ListKeys", json!({}));
+    assert!(split.status < 500);
+    assert_eq!(srv.stop(), Some(0));
+    assert_eq!(ok(&kmsfs(&home, &["audit", "verify"]))["Verified"], true);
+
+    let lines = trail(&home);
+    let by_id =
+        |id: &str| -> Vec<&Value> { lines.iter().filter(|l| l["requestId"] == id).collect() };
+    for (r, outcome) in [(&enc, "Success"), (&refused, "Failure"), (&h, "Success")] {
+        let id = id_of(r);
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        let found = by_id(&id);
+        assert_eq!(found.len(), 1, "the line of {id}: {lines:#?}");
+        let l = found[0];
+        assert_eq!(l["outcome"], outcome);
+        assert_eq!(l["principal"], ACCOUNT_ROOT);
+        assert_eq!(l["sourceIPAddress"], "127.0.0.1");
+        assert_eq!(l["awsRegion"], REGION);
+    }
+    let l = by_id(&id_of(&enc))[0];
+    assert_eq!(l["userAgent"], "wire-test/1.0 (kmsfs)");
+    assert_eq!(l["keyArn"], arn.as_str());
+    assert_eq!(by_id(&id_of(&refused))[0]["errorCode"], "DisabledException");
+    // Authentication failed: no line (as CloudTrail).
+    assert!(by_id(&id_of(&bad_sig)).is_empty());
+    let ua = by_id(&id_of(&h))[0]["userAgent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(ua.len() <= 1024 && ua.len() > 1000, "{} bytes", ua.len());
+    assert!(ua.starts_with("\"},\\\""), "{ua:?}");
+    assert!(!ua.chars().any(char::is_control), "{ua:?}");
+    assert!(lines.iter().all(|l| {
+        l["userAgent"]
+            .as_str()
+            .is_none_or(|u| !u.contains("x-injected"))
+    }));
+}
+
+/// What a raw exchange on a new connection ended with: the response's status, or `None`
+/// when the server closed the connection without one. Panics if the server neither answers
+/// nor closes within 30 s (a hang).
+fn raw_exchange(addr: &str, parts: &[(&[u8], Duration)]) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    for (bytes, pause) in parts {
+        // The server may close before it has read everything: not an error here.
+        if s.write_all(bytes).is_err() {
+            break;
+        }
+        std::thread::sleep(*pause);
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("no answer and no close within 30 s ({e}): a hang"),
+        }
+    }
+    let line = String::from_utf8_lossy(&got);
+    let status = line.split(' ').nth(1)?;
+    Some(
+        status
+            .parse()
+            .unwrap_or_else(|_| panic!("status line {line:?}")),
+    )
+}
+
+/// HTTP framing garbage gets a 4xx or a closed connection, never a 5xx or a hang: a bad
+/// request line, a bad Content-Length, a bad chunk size, a NUL in a header, 1 MiB of
+/// headers, a body that stops arriving (refused after 10 s); the server serves on.
+#[test]
+fn framing_garbage_gets_a_4xx_or_a_closed_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Served::ephemeral(tmp.path());
+    let post = "POST / HTTP/1.1\r\nhost: x\r\nx-amz-target: TrentService.ListKeys\r\n";
+    let huge = format!("{post}x-big: {}\r\n\r\n", "a".repeat(1 << 20));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("not HTTP", b"HELLO THERE\r\n\r\n".to_vec()),
+        (
+            "binary",
+            vec![0x16, 0x03, 0x01, 0x00, 0xff, 0, 0, 0, 13, 10, 13, 10],
+        ),
+        (
+            "bad version",
+            b"POST / HTTP/9.9\r\nhost: x\r\n\r\n".to_vec(),
+        ),
+        (
+            "bad length",
+            format!("{post}content-length: ten\r\n\r\n").into_bytes(),
+        ),
+        (
+            "two lengths",
+            format!("{post}content-length: 2\r\ncontent-length: 3\r\n\r\n{{}}").into_bytes(),
+        ),
+        (
+            "bad chunk",
+            format!("{post}transfer-encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n").into_bytes(),
+        ),
+        (
+            "NUL in a header",
+            format!("{post}x-a: b\0c\r\n\r\n").into_bytes(),
+        ),
+        (
+            "no colon",
+            format!("{post}just a line\r\n\r\n").into_bytes(),
+        ),
+        ("huge headers", huge.into_bytes()),
+    ];
+    for (what, bytes) in &cases {
+        let status = raw_exchange(&srv.addr, &[(bytes, Duration::ZERO)]);
+        assert!(
+            status.is_none_or(|s| (400..500).contains(&s)),
+            "{what}: {status:?}"
+        );
+    }
+    // A body that stops arriving: refused (408) after 10 s, not held forever.
+    let head =
+        format!("{post}content-type: application/x-amz-json-1.1\r\ncontent-length: 100\r\n\r\n");
+    let t = std::time::Instant::now();
+    let status = raw_exchange(
+        &srv.addr,
+        &[
+            (head.as_bytes(), Duration::ZERO),
+            (b"{\"Li", Duration::ZERO),
+        ],
+    );
+    assert!(
+        status.is_none_or(|s| (400..500).contains(&s)),
+        "slow body: {status:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(25), "{:?}", t.elapsed());
+    srv.connect().ok("ListKeys", json!({}));
+    assert_eq!(srv.stop(), Some(0));
 }

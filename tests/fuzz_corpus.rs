@@ -14,6 +14,9 @@ use kmsfs::snapshot::manifest::{CHUNK, Entry, EntryKind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[path = "fuzz_corpus/endpoint.rs"]
+mod endpoint;
+
 type Target = (&'static str, fn(&[u8]));
 const TARGETS: &[Target] = &[
     ("blob", fuzzing::blob),
@@ -27,6 +30,7 @@ const TARGETS: &[Target] = &[
     ("sigv4_header", fuzzing::sigv4_header),
     ("aws_config", fuzzing::aws_config),
     ("seed_file", fuzzing::seed_file),
+    ("endpoint_request", fuzzing::endpoint_request),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -375,6 +379,9 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             request_id: format!("00000000-0000-4000-8000-00000000000{seq}"),
             principal: Arc::from("arn:aws:iam::111122223333:root"),
             operation: "Decrypt",
+            aws_region: None,
+            source_ip_address: None,
+            user_agent: None,
             key_arn: Some(
                 "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000001"
                     .into(),
@@ -416,6 +423,9 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         request_id: "00000000-0000-4000-8000-000000000009".into(),
         principal: Arc::from("arn:aws:iam::111122223333:user/alice"),
         operation: "ReEncrypt",
+        aws_region: None,
+        source_ip_address: None,
+        user_agent: None,
         key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/a".into()),
         destination_key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/b".into()),
         encryption_context: Some([("a".to_string(), "1".to_string())].into()),
@@ -513,6 +523,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("sigv4_header", sigv4_seeds()),
         ("aws_config", aws_config_seeds()),
         ("seed_file", seed_file_seeds()),
+        ("endpoint_request", endpoint::seeds()),
     ]
 }
 
@@ -743,6 +754,15 @@ fn corpora_reach_the_decoders() {
         .filter(|f| kmsfs::kms::Seed::parse(&String::from_utf8_lossy(f), "t").is_ok())
         .count();
     assert!(parsed >= 3, "only {parsed} seed file seeds parse");
+    let ops = kmsfs::server::OPERATIONS.len();
+    let answered = files("endpoint_request")
+        .iter()
+        .filter(|r| fuzzing::endpoint_answer(r) == 200)
+        .count();
+    assert!(
+        answered >= ops,
+        "only {answered} endpoint seeds succeed (of {ops} operations, each sent twice)"
+    );
 }
 
 #[test]

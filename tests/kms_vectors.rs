@@ -60,6 +60,9 @@ fn audit_lines() -> Vec<Vec<u8>> {
             request_id: format!("00000000-0000-4000-8000-00000000000{seq}"),
             principal: Arc::from("arn:aws:iam::111122223333:user/alice"),
             operation: op,
+            aws_region: None,
+            source_ip_address: None,
+            user_agent: None,
             key_arn: Some(
                 "arn:aws:kms:us-east-1:111122223333:key/1b4e28ba-2fa1-41d2-883f-0eb16faaf210"
                     .into(),
@@ -74,6 +77,28 @@ fn audit_lines() -> Vec<Vec<u8>> {
         out.push(line);
     }
     out
+}
+
+/// The line of a request through the endpoint: with the optional members `awsRegion`,
+/// `sourceIPAddress` and `userAgent` (the first line of its own trail).
+fn endpoint_audit_line() -> Vec<u8> {
+    let e = AuditEvent {
+        time_ms: 1_800_000_004_000,
+        request_id: "6f1c4a52-83d0-4b4e-9d6e-0a4f1f7e2c11".into(),
+        principal: Arc::from("arn:aws:iam::111122223333:root"),
+        operation: "Encrypt",
+        aws_region: Some("us-east-1".into()),
+        source_ip_address: Some(Arc::from("127.0.0.1")),
+        user_agent: Some(Arc::from("Boto3/1.35.0 md/Botocore#1.35.0 kmsfs-test/1")),
+        key_arn: Some(
+            "arn:aws:kms:us-east-1:111122223333:key/1b4e28ba-2fa1-41d2-883f-0eb16faaf210".into(),
+        ),
+        destination_key_arn: None,
+        encryption_context: None,
+        destination_encryption_context: None,
+        error: Some(("DisabledException", "the key is disabled".to_string())),
+    };
+    serde_json::to_vec(&AuditLine::from_event(&e, 1, GENESIS)).unwrap()
 }
 
 #[test]
@@ -109,6 +134,10 @@ fn compute() -> Value {
         "audit": {
             "lines": lines.iter().map(|l| String::from_utf8(l.clone()).unwrap()).collect::<Vec<_>>(),
             "hashes": lines.iter().map(|l| hex(&sha256(l))).collect::<Vec<_>>(),
+        },
+        "audit_endpoint": {
+            "line": String::from_utf8(endpoint_audit_line()).unwrap(),
+            "hash": hex(&sha256(&endpoint_audit_line())),
         },
     })
 }
@@ -255,6 +284,29 @@ fn bad_records_are_refused_with_the_right_error() {
     assert_eq!(
         record::open(&root, &magic, &KEY_ID).unwrap_err(),
         RecordError::BadMagic
+    );
+}
+
+#[test]
+fn an_endpoint_line_verifies_and_reads_back() {
+    let v = vectors::load("kms");
+    let line = v["audit_endpoint"]["line"].as_str().unwrap();
+    let head = Head {
+        seq: 1,
+        hash: v["audit_endpoint"]["hash"].as_str().unwrap().into(),
+    };
+    let rep = verify_bytes(format!("{line}\n").as_bytes(), Some(head)).unwrap();
+    assert_eq!(rep.lines, 1);
+    let l: AuditLine = serde_json::from_str(line).unwrap();
+    assert_eq!(l.aws_region.as_deref(), Some("us-east-1"));
+    assert_eq!(l.source_ip_address.as_deref(), Some("127.0.0.1"));
+    assert!(line.contains(r#""sourceIPAddress":"127.0.0.1""#));
+    assert!(l.user_agent.unwrap().ends_with("kmsfs-test/1"));
+    // The lines written before these members existed read back without them.
+    let old: AuditLine = serde_json::from_str(v["audit"]["lines"][0].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (old.aws_region, old.source_ip_address, old.user_agent),
+        (None, None, None)
     );
 }
 

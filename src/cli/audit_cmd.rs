@@ -27,11 +27,19 @@ pub(crate) struct ShowArgs {
     /// Only refused requests.
     #[arg(long)]
     failures: bool,
+    /// Only the request with this id (the `x-amzn-RequestId` an endpoint answered with).
+    #[arg(long)]
+    request_id: Option<String>,
+    /// Only requests from this source (an IP address, or a service's host name).
+    #[arg(long)]
+    source_ip: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Print audit lines (JSON lines; tab-separated with --output text).
+    /// Print audit lines (JSON lines; tab-separated with --output text: seq, time,
+    /// principal, operation, key, outcome, error code, source IP address, request id, user
+    /// agent).
     Show(ShowArgs),
     /// Check every line's hash chain and the head; name the first line that was changed,
     /// removed, inserted or reordered.
@@ -75,19 +83,26 @@ fn show(ctx: &Ctx, a: &ShowArgs) -> Result<(), CliError> {
             && a.operation.as_ref().is_none_or(|o| &l.operation == o)
             && a.principal.as_ref().is_none_or(|p| &l.principal == p)
             && (!a.failures || l.outcome == "Failure")
+            && a.request_id.as_ref().is_none_or(|r| &l.request_id == r)
+            && a.source_ip
+                .as_ref()
+                .is_none_or(|s| l.source_ip_address.as_ref() == Some(s))
     };
     for l in lines.iter().filter(|l| keep(l)) {
         match ctx.out.format {
             Format::Json => println!("{}", serde_json::to_string(l).expect("line serializes")),
             Format::Text => println!(
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 l.seq,
                 l.time,
                 l.principal,
                 l.operation,
                 l.key_arn.as_deref().unwrap_or("-"),
                 l.outcome,
-                l.error_code.as_deref().unwrap_or("-")
+                l.error_code.as_deref().unwrap_or("-"),
+                l.source_ip_address.as_deref().unwrap_or("-"),
+                l.request_id,
+                l.user_agent.as_deref().unwrap_or("-"),
             ),
         }
     }

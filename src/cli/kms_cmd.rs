@@ -465,7 +465,7 @@ fn seed(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         Seed::read(file)
             .map_err(|e| CliError::usage(s.what, e.message()))
             .and_then(|seed| {
-                let principal = c.principal().into();
+                let principal = crate::kms::Caller::from(c.principal());
                 s.reply(c.kms().apply_seed(&principal, &Arc::new(seed)))
             }),
     )

@@ -113,7 +113,7 @@ fn print_ca(ctx: &Ctx) -> Result<(), CliError> {
 
 /// Apply the `--seed` files in order, as the calling OS user (each reported on stderr).
 fn apply_seeds(kms: &Arc<Kms>, files: &[std::path::PathBuf]) -> Result<(), CliError> {
-    let principal: Arc<str> = kms.os_principal().into();
+    let principal = crate::kms::Caller::from(kms.os_principal());
     for f in files {
         let seed = Seed::read(f).map_err(|e| CliError::usage(WHAT, e.message()))?;
         let r = kms.apply_seed(&principal, &Arc::new(seed)).or_fail(WHAT)?;

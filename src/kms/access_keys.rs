@@ -6,13 +6,13 @@
 //! `CreateAccessKey`, `AddAccessKey`, `DeleteAccessKey`); the secret is never in an audit
 //! line, an error or `Debug`.
 
+use super::caller::Caller;
 use super::error::{KmsError, StoreError};
 use super::service::Kms;
 use crate::crypto::{self, AeadKey, SecretBytes};
 use crate::fsutil;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// File magic: kmsfs credentials.
 const MAGIC: [u8; 4] = *b"KMSC";
@@ -231,7 +231,7 @@ impl Kms {
 
     /// Write `key` under the lock, refusing an id that exists; one audit line as `operation`.
     fn store_access_key(&self, operation: &'static str, key: &AccessKey) -> Result<(), KmsError> {
-        let caller: Arc<str> = Arc::from(self.os_principal());
+        let caller = Caller::new(self.os_principal());
         self.run(&caller, operation, |call| {
             if valid_access_key_id(&key.access_key_id) {
                 call.note_key(self.access_key_arn(&key.access_key_id));
@@ -322,7 +322,7 @@ impl Kms {
 
     /// Delete access key `access_key_id`; `NotFoundException` if there is none.
     pub fn delete_access_key(&self, access_key_id: &str) -> Result<(), KmsError> {
-        let caller: Arc<str> = Arc::from(self.os_principal());
+        let caller = Caller::new(self.os_principal());
         self.run(&caller, "DeleteAccessKey", |call| {
             let missing =
                 || KmsError::NotFound(format!("Access key '{access_key_id}' does not exist"));

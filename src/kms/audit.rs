@@ -8,7 +8,8 @@
 //! exclusive lock, fsynced, then the head replaced atomically: a crash loses at most the
 //! last unsynced batch, and what remains still verifies. A torn last line (a crash inside
 //! a write) is cut off by the next writer and reported, not counted as tampering, by verify.
-//! Lines never hold plaintext or key material.
+//! Lines never hold plaintext or key material. `awsRegion`, `sourceIPAddress` and
+//! `userAgent` are optional members (lines written before they existed still verify).
 
 use super::context::EncryptionContext;
 use crate::crypto::{hex, sha256};
@@ -31,6 +32,12 @@ pub struct AuditEvent {
     pub request_id: String,
     pub principal: Arc<str>,
     pub operation: &'static str,
+    /// The region the request acted in (absent in lines written before it was recorded).
+    pub aws_region: Option<String>,
+    /// The client's address, or a service's host name (see `kms::Caller`).
+    pub source_ip_address: Option<Arc<str>>,
+    /// The client's `User-Agent`, bounded and without control characters.
+    pub user_agent: Option<Arc<str>>,
     pub key_arn: Option<String>,
     pub destination_key_arn: Option<String>,
     pub encryption_context: Option<EncryptionContext>,
@@ -48,6 +55,16 @@ pub struct AuditLine {
     pub request_id: String,
     pub principal: String,
     pub operation: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub aws_region: Option<String>,
+    #[serde(
+        rename = "sourceIPAddress",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub source_ip_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user_agent: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub key_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -73,6 +90,9 @@ impl AuditLine {
             request_id: e.request_id.clone(),
             principal: e.principal.to_string(),
             operation: e.operation.to_string(),
+            aws_region: e.aws_region.clone(),
+            source_ip_address: e.source_ip_address.as_deref().map(str::to_string),
+            user_agent: e.user_agent.as_deref().map(str::to_string),
             key_arn: e.key_arn.clone(),
             destination_key_arn: e.destination_key_arn.clone(),
             encryption_context: e.encryption_context.clone(),

@@ -2,25 +2,27 @@
 //! `Embedded` runs the operations in this process against the home's keystore; a remote
 //! client speaking the AWS JSON protocol implements the same trait.
 
+use super::caller::Caller;
 use super::error::KmsError;
 use super::ops::for_each_operation;
 use super::service::Kms;
 use super::types::*;
 use std::sync::Arc;
 
-/// The in-process KMS, acting for one principal.
+/// The in-process KMS, acting for one caller.
 #[derive(Debug, Clone)]
 pub struct Embedded {
     kms: Arc<Kms>,
-    principal: Arc<str>,
+    caller: Caller,
 }
 
 impl Embedded {
-    /// A client for `principal` (an IAM ARN, or a service principal such as `ebs.amazonaws.com`).
-    pub fn new(kms: Arc<Kms>, principal: impl Into<Arc<str>>) -> Embedded {
+    /// A client for `caller`: a principal (an IAM ARN, or a service principal such as
+    /// `ebs.amazonaws.com`), or a [`Caller`] with where the requests come from.
+    pub fn new(kms: Arc<Kms>, caller: impl Into<Caller>) -> Embedded {
         Embedded {
             kms,
-            principal: principal.into(),
+            caller: caller.into(),
         }
     }
 
@@ -35,7 +37,11 @@ impl Embedded {
     }
 
     pub fn principal(&self) -> &str {
-        &self.principal
+        self.caller.principal()
+    }
+
+    pub fn caller(&self) -> &Caller {
+        &self.caller
     }
 }
 
@@ -55,11 +61,11 @@ macro_rules! client {
 
         impl Client for Embedded {
             $(fn $name(&self, r: $req) -> Result<$out, KmsError> {
-                self.kms.$name(&self.principal, r)
+                self.kms.$name(&self.caller, r)
             })*
 
             fn delete_alias(&self, alias_name: &str) -> Result<(), KmsError> {
-                self.kms.delete_alias(&self.principal, alias_name)
+                self.kms.delete_alias(&self.caller, alias_name)
             }
         }
     };

@@ -10,6 +10,8 @@
 //!   [`Remote`] client of a KMS endpoint (AWS JSON 1.1 over HTTP, SigV4, retries).
 //! - `regions`: the KMS of each region of the home ([`Kms::in_region`]), and the reset of
 //!   every region; `seed` and `seed_apply`: seed files ([`Seed`]), parsed and applied.
+//! - `caller`: [`Caller`], who makes a request and from where (the principal, and for the
+//!   trail the source address, user agent and request id).
 //! - `access_keys`: the SigV4 access keys ([`AccessKey`]), sealed one per file.
 //! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
 //!   error names) and [`StoreError`].
@@ -20,6 +22,7 @@
 mod access_keys;
 pub mod audit;
 pub mod blob;
+mod caller;
 mod client;
 pub mod clock;
 pub mod context;
@@ -38,6 +41,7 @@ mod service;
 pub mod types;
 
 pub use access_keys::{AccessKey, AccessKeyInfo};
+pub use caller::{Caller, MAX_USER_AGENT};
 pub use client::{Client, Embedded};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;

@@ -5,6 +5,7 @@
 //! and clock. [`Kms::in_region`] opens a region's KMS on first use and keeps it;
 //! [`Kms::reset`] wipes every region, then applies the seeds applied so far again.
 
+use super::caller::Caller;
 use super::error::KmsError;
 use super::seed::Seed;
 use super::service::Kms;
@@ -34,7 +35,7 @@ struct Others {
 #[derive(Clone)]
 struct AppliedSeed {
     seed: Arc<Seed>,
-    principal: Arc<str>,
+    principal: Caller,
     region: String,
 }
 
@@ -129,7 +130,7 @@ impl Kms {
     /// when told to), then apply the seeds applied so far again, so that a reset goes back
     /// to the seeded state. Access keys and the audit trail stay. How many keys were
     /// deleted.
-    pub fn reset(&self, principal: &Arc<str>) -> Result<usize, KmsError> {
+    pub fn reset(&self, principal: &Caller) -> Result<usize, KmsError> {
         let home = self.home_kms()?;
         let deleted = home.run(principal, "Reset", |_| {
             let mut n = home.wipe()?;
@@ -155,7 +156,7 @@ impl Kms {
     /// Remember a seed applied in this KMS's region, to apply it again after a reset.
     pub(super) fn remember_seed(
         &self,
-        principal: &Arc<str>,
+        principal: &Caller,
         seed: &Arc<Seed>,
     ) -> Result<(), KmsError> {
         let home = self.home_kms()?;

@@ -9,6 +9,7 @@
 //! two homes seeded alike report the same `KeyMaterialId`s; their ciphertexts (which name
 //! the key id and the material version) decrypt in either.
 
+use super::caller::Caller;
 use super::clock::{DAY_MS, Millis};
 use super::error::KmsError;
 use super::keystore::AliasEntry;
@@ -66,11 +67,7 @@ struct Step<'a> {
 impl Kms {
     /// Apply `seed` as `principal`: its keys without a region go to this KMS's region, the
     /// others to theirs. Remembered, so that [`Kms::reset`] applies it again.
-    pub fn apply_seed(
-        &self,
-        principal: &Arc<str>,
-        seed: &Arc<Seed>,
-    ) -> Result<SeedReport, KmsError> {
+    pub fn apply_seed(&self, principal: &Caller, seed: &Arc<Seed>) -> Result<SeedReport, KmsError> {
         let report = self.apply_seed_once(principal, seed)?;
         self.remember_seed(principal, seed)?;
         Ok(report)
@@ -79,7 +76,7 @@ impl Kms {
     /// Apply `seed` (see [`Kms::apply_seed`]) without remembering it.
     pub(super) fn apply_seed_once(
         &self,
-        principal: &Arc<str>,
+        principal: &Caller,
         seed: &Seed,
     ) -> Result<SeedReport, KmsError> {
         let here = self.account.region.as_str();
@@ -179,7 +176,7 @@ impl Kms {
     /// the lock.
     fn run_seed_step(
         &self,
-        principal: &Arc<str>,
+        principal: &Caller,
         s: &Step,
         now: Millis,
     ) -> Result<SeededKey, KmsError> {
@@ -219,7 +216,7 @@ impl Kms {
     /// Run `f` as a request of `principal` on the key `arn`, with its audit line.
     fn audited(
         &self,
-        principal: &Arc<str>,
+        principal: &Caller,
         operation: &'static str,
         arn: &str,
         f: impl FnOnce() -> Result<(), KmsError>,
@@ -337,8 +334,8 @@ enabled = false
         ))
     }
 
-    fn p() -> Arc<str> {
-        Arc::from("arn:aws:iam::111122223333:user/tester")
+    fn p() -> Caller {
+        Caller::from("arn:aws:iam::111122223333:user/tester")
     }
 
     fn key(id: &str) -> KeyIdRequest {

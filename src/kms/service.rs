@@ -6,6 +6,7 @@
 //! validation, in `ops/`.
 
 use super::audit::{AuditEvent, AuditLog};
+use super::caller::{AWS_INTERNAL, Caller};
 use super::clock::{Clock, Millis};
 use super::context::EncryptionContext;
 use super::error::{KmsError, StoreError};
@@ -306,10 +307,12 @@ impl Kms {
         .to_string()
     }
 
-    /// Run one request and write its audit line.
+    /// Run one request and write its audit line: who asked and from where (`caller`), the
+    /// region, what the request touched, and its outcome. The request id is the caller's
+    /// (the endpoint's `x-amzn-RequestId`), or a new one.
     pub(super) fn run<T>(
         &self,
-        principal: &Arc<str>,
+        caller: &Caller,
         operation: &'static str,
         f: impl FnOnce(&Call) -> Result<T, KmsError>,
     ) -> Result<T, KmsError> {
@@ -324,9 +327,14 @@ impl Kms {
         let trail = call.trail.into_inner();
         self.audit.record(AuditEvent {
             time_ms: self.clock.now_ms(),
-            request_id: self.request_id(),
-            principal: principal.clone(),
+            request_id: caller
+                .request_id()
+                .map_or_else(|| self.request_id(), str::to_string),
+            principal: caller.principal().clone(),
             operation,
+            aws_region: Some(self.account.region.clone()),
+            source_ip_address: caller.source_ip().cloned(),
+            user_agent: caller.user_agent().cloned(),
             key_arn: trail.key_arn,
             destination_key_arn: trail.dest_arn,
             encryption_context: trail.ec,
@@ -338,11 +346,15 @@ impl Kms {
 
     /// Write the audit line of an action the KMS took by itself.
     pub(super) fn system_event(&self, operation: &'static str, key_arn: String) {
+        let internal: Arc<str> = Arc::from(AWS_INTERNAL);
         self.audit.record(AuditEvent {
             time_ms: self.clock.now_ms(),
             request_id: self.request_id(),
             principal: Arc::from(KMS_SERVICE_PRINCIPAL),
             operation,
+            aws_region: Some(self.account.region.clone()),
+            source_ip_address: Some(internal.clone()),
+            user_agent: Some(internal),
             key_arn: Some(key_arn),
             destination_key_arn: None,
             encryption_context: None,

@@ -1,14 +1,18 @@
 //! One request, after its body is read: authenticate it (SigV4 against the endpoint's
 //! access keys), find its operation from `X-Amz-Target`, deserialize the request shape,
-//! call the `Kms` method as the access key's principal and serialize the response. The
+//! call the `Kms` method as the access key's principal (a [`Caller`] with the client's
+//! address, user agent and the response's request id, for the audit line) and serialize
+//! the response. A request refused before it reaches an operation (authentication, an
+//! unknown target, a body that does not parse) writes no audit line, as CloudTrail logs no
+//! request that fails authentication. The
 //! table of operations comes from `kms::for_each_operation!`, so every operation the
 //! embedded KMS has is served (DeleteAlias, which takes an alias name, is written out).
 //! Synchronous: the HTTP layer runs it on a blocking thread.
 
 use super::credentials::Credentials;
 use super::error::WireError;
-use crate::kms::Kms;
 use crate::kms::types::*;
+use crate::kms::{Caller, Kms};
 use crate::sigv4;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,6 +32,10 @@ pub(crate) struct WireRequest {
     /// Names lowercase, values as sent.
     pub headers: Vec<(String, String)>,
     pub body: bytes::Bytes,
+    /// The client's address (the audit line's `sourceIPAddress`).
+    pub peer: Option<std::net::IpAddr>,
+    /// The id the response carries in `x-amzn-RequestId` (and the audit line too).
+    pub request_id: String,
 }
 
 impl WireRequest {
@@ -56,11 +64,17 @@ const RESET_PRINCIPAL: &str = "anonymous (POST /moto-api/reset)";
 impl Endpoint {
     /// Answer one request: the response body (empty for operations without output).
     pub fn handle(&self, req: &WireRequest) -> Result<Vec<u8>, WireError> {
+        self.handle_at(req, SystemTime::now())
+    }
+
+    /// [`Endpoint::handle`] with the signature's clock-skew check made against `now` (the
+    /// fuzz target verifies requests signed at a fixed time).
+    pub fn handle_at(&self, req: &WireRequest, now: SystemTime) -> Result<Vec<u8>, WireError> {
         if self.allow_reset && req.method == "POST" && req.path == RESET_PATH {
-            self.kms.reset(&Arc::from(RESET_PRINCIPAL))?;
+            self.kms.reset(&caller(req, RESET_PRINCIPAL))?;
             return Ok(br#"{"status": "ok"}"#.to_vec());
         }
-        let (principal, kms) = self.authenticate(req)?;
+        let (principal, kms) = self.authenticate(req, now)?;
         if req.method != "POST" || req.path != "/" {
             let what = format!("{} {}", req.method, req.path);
             return Err(WireError::UnknownOperation(what));
@@ -73,12 +87,16 @@ impl Endpoint {
         if !content_type.contains("json") {
             return Err(WireError::UnsupportedMediaType(content_type.to_string()));
         }
-        call(&kms, &principal, operation, &req.body)
+        call(&kms, &caller(req, principal), operation, &req.body)
     }
 
     /// Verify the signature; the principal of its access key, and the KMS of the region
     /// of its credential scope (every region of the home is served).
-    fn authenticate(&self, req: &WireRequest) -> Result<(Arc<str>, Arc<Kms>), WireError> {
+    fn authenticate(
+        &self,
+        req: &WireRequest,
+        now: SystemTime,
+    ) -> Result<(Arc<str>, Arc<Kms>), WireError> {
         let principal = std::cell::RefCell::new(None);
         let signed = sigv4::Request {
             method: &req.method,
@@ -87,7 +105,7 @@ impl Endpoint {
             headers: &req.headers,
             body: &req.body,
         };
-        let v = sigv4::verify(&signed, SERVICE, SystemTime::now(), |id| {
+        let v = sigv4::verify(&signed, SERVICE, now, |id| {
             let (secret, p) = self.credentials.secret_for(id)?;
             *principal.borrow_mut() = Some(p);
             Some(secret)
@@ -100,6 +118,13 @@ impl Endpoint {
             .ok_or_else(|| WireError::Internal("a verified access key has no principal".into()))?;
         Ok((p, kms))
     }
+}
+
+/// The caller of a request, as `principal`: for the audit line, the client's address, its
+/// `User-Agent` and the request id of the response.
+fn caller(req: &WireRequest, principal: impl Into<Arc<str>>) -> Caller {
+    let ua = req.header("user-agent");
+    Caller::remote(principal, req.peer, ua, &req.request_id)
 }
 
 /// DeleteAlias's request shape.
@@ -130,18 +155,18 @@ macro_rules! dispatch_table {
         /// The AWS names of every operation served.
         pub const OPERATIONS: &[&str] = &[$($aws,)* "DeleteAlias"];
 
-        /// Run `operation` with the JSON request `body` as `principal`.
+        /// Run `operation` with the JSON request `body` for `caller`.
         pub(crate) fn call(
             kms: &Kms,
-            principal: &Arc<str>,
+            caller: &Caller,
             operation: &str,
             body: &[u8],
         ) -> Result<Vec<u8>, WireError> {
             match operation {
-                $($aws => respond(kms.$name(principal, parse::<$req>(body)?)?),)*
+                $($aws => respond(kms.$name(caller, parse::<$req>(body)?)?),)*
                 "DeleteAlias" => {
                     let r: DeleteAliasRequest = parse(body)?;
-                    respond(kms.delete_alias(principal, &r.alias_name)?)
+                    respond(kms.delete_alias(caller, &r.alias_name)?)
                 }
                 _ => Err(WireError::UnknownOperation(format!("{TARGET_PREFIX}{operation}"))),
             }

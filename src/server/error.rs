@@ -54,6 +54,9 @@ pub enum WireError {
     UnknownOperation(String),
     #[error("the request body ({0} bytes) is over the limit of {limit} bytes", limit = MAX_BODY)]
     TooLarge(u64),
+    /// The body did not arrive in time (the connection is closed).
+    #[error("the request body did not arrive within {0} seconds")]
+    RequestTimeout(u64),
     #[error("the content type '{0}' is not JSON; send application/x-amz-json-1.1")]
     UnsupportedMediaType(String),
     /// The credential scope names no valid region.
@@ -80,6 +83,7 @@ impl WireError {
             WireError::Serialization(_) => "SerializationException",
             WireError::UnknownOperation(_) => "UnknownOperationException",
             WireError::TooLarge(_) => "RequestEntityTooLargeException",
+            WireError::RequestTimeout(_) => "RequestTimeoutException",
             WireError::UnsupportedMediaType(_) => "UnsupportedMediaTypeException",
             WireError::BadRegion(_) => "UnrecognizedClientException",
             WireError::Internal(_) => "InternalFailure",
@@ -92,6 +96,7 @@ impl WireError {
             WireError::Kms(e) => e.http_status(),
             WireError::Auth(e) => e.http_status(),
             WireError::TooLarge(_) => 413,
+            WireError::RequestTimeout(_) => 408,
             WireError::UnsupportedMediaType(_) => 415,
             WireError::Internal(_) => 500,
             _ => 400,

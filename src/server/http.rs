@@ -16,6 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -28,6 +29,9 @@ use super::error::MAX_BODY;
 const DRAIN_MAX: u64 = 16 << 20;
 /// How long a refused body may take to arrive.
 const DRAIN_TIME: Duration = Duration::from_secs(10);
+/// How long a request's body may take to arrive (a KMS request is a few KiB); a slower one is
+/// refused with `RequestTimeoutException` (408, which clients retry) and the connection closed.
+const BODY_TIME: Duration = Duration::from_secs(10);
 /// How long a client may take to send a request's headers (also ends idle keep-alive
 /// connections that never send another request).
 const HEADER_TIME: Duration = Duration::from_secs(60);
@@ -55,9 +59,9 @@ pub(crate) async fn accept_loop(
         .header_read_timeout(HEADER_TIME);
     tokio::pin!(stop);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok((s, _)) => s,
+                Ok((s, a)) => (s, a.ip()),
                 Err(_) => {
                     // Out of descriptors or an aborted handshake: wait, go on.
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -70,14 +74,14 @@ pub(crate) async fn accept_loop(
         let (ep, builder, watcher) = (ep.clone(), builder.clone(), graceful.watcher());
         match &tls {
             None => {
-                tokio::spawn(serve_connection(stream, ep, builder, watcher));
+                tokio::spawn(serve_connection(stream, peer, ep, builder, watcher));
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let handshake = tokio::time::timeout(HANDSHAKE_TIME, acceptor.accept(stream));
                     if let Ok(Ok(stream)) = handshake.await {
-                        serve_connection(stream, ep, builder, watcher).await;
+                        serve_connection(stream, peer, ep, builder, watcher).await;
                     }
                 });
             }
@@ -89,11 +93,16 @@ pub(crate) async fn accept_loop(
 
 /// Serve the requests of one connection (plain or TLS) until it closes, or until shutdown
 /// once its request in flight is answered.
-async fn serve_connection<I>(io: I, ep: Arc<Endpoint>, builder: http1::Builder, watcher: Watcher)
-where
+async fn serve_connection<I>(
+    io: I,
+    peer: IpAddr,
+    ep: Arc<Endpoint>,
+    builder: http1::Builder,
+    watcher: Watcher,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = hyper::service::service_fn(move |req| respond(ep.clone(), req));
+    let svc = hyper::service::service_fn(move |req| respond(ep.clone(), peer, req));
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     let _ = watcher.watch(conn).await;
 }
@@ -104,13 +113,18 @@ struct Reply {
     close: bool,
 }
 
+/// Answer one request from `peer`; its request id goes to the response's
+/// `x-amzn-RequestId` and to its audit line.
 async fn respond(
     ep: Arc<Endpoint>,
+    peer: IpAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let reply = match read(req).await {
-        Ok(wire) => {
+        Ok(mut wire) => {
+            wire.peer = Some(peer);
+            wire.request_id.clone_from(&request_id);
             let result = if runs_inline(&wire) {
                 ep.handle(&wire)
             } else {
@@ -168,7 +182,11 @@ async fn read(req: Request<Incoming>) -> Result<WireRequest, WireError> {
         }
         return Err(WireError::TooLarge(n));
     }
-    let body = match Limited::new(body, MAX_BODY as usize).collect().await {
+    let collect = Limited::new(body, MAX_BODY as usize).collect();
+    let Ok(collected) = tokio::time::timeout(BODY_TIME, collect).await else {
+        return Err(WireError::RequestTimeout(BODY_TIME.as_secs()));
+    };
+    let body = match collected {
         Ok(b) => b.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return Err(WireError::TooLarge(MAX_BODY + 1));
@@ -193,6 +211,8 @@ async fn read(req: Request<Incoming>) -> Result<WireRequest, WireError> {
         query: parts.uri.query().unwrap_or_default().to_string(),
         headers,
         body,
+        peer: None,
+        request_id: String::new(),
     })
 }
 

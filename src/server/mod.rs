@@ -36,7 +36,8 @@ pub use tls::ca_pem;
 
 use crate::home::Layout;
 use crate::kms::Kms;
-use dispatch::Endpoint;
+/// (`WireRequest` for the endpoint fuzz target, `crate::fuzzing`.)
+pub(crate) use dispatch::{Endpoint, WireRequest};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -28,6 +28,7 @@ mod policies;
 mod rotation;
 mod tags;
 
+use super::caller::Caller;
 use super::error::KmsError;
 use super::service::Kms;
 use super::types::*;
@@ -35,7 +36,6 @@ use super::types::*;
 pub(super) use aliases::check_alias_name;
 pub(super) use keys::check_description;
 pub(super) use rotation::check_rotation_period;
-use std::sync::Arc;
 pub(super) use tags::validate_tags;
 
 /// The result of an operation or a check.
@@ -88,14 +88,14 @@ macro_rules! for_each_operation {
 }
 pub(crate) use for_each_operation;
 
-/// The public methods of [`Kms`]: each operation, for a principal, with its audit line.
+/// The public methods of [`Kms`]: each operation, for a caller, with its audit line.
 macro_rules! kms_methods {
     ($($family:ident::$name:ident($req:ty) -> $out:ty = $aws:literal;)*) => {
         impl Kms {
             $(
-                #[doc = concat!("`", $aws, "` for `principal`, written to the audit trail.")]
-                pub fn $name(&self, principal: &Arc<str>, req: $req) -> Result<$out> {
-                    self.run(principal, $aws, |c| $family::$name(c, req))
+                #[doc = concat!("`", $aws, "` for `caller`, written to the audit trail.")]
+                pub fn $name(&self, caller: &Caller, req: $req) -> Result<$out> {
+                    self.run(caller, $aws, |c| $family::$name(c, req))
                 }
             )*
         }
@@ -104,9 +104,9 @@ macro_rules! kms_methods {
 for_each_operation!(kms_methods);
 
 impl Kms {
-    /// `DeleteAlias` for `principal`, written to the audit trail.
-    pub fn delete_alias(&self, principal: &Arc<str>, alias_name: &str) -> Result<()> {
-        self.run(principal, "DeleteAlias", |c| {
+    /// `DeleteAlias` for `caller`, written to the audit trail.
+    pub fn delete_alias(&self, caller: &Caller, alias_name: &str) -> Result<()> {
+        self.run(caller, "DeleteAlias", |c| {
             aliases::delete_alias(c, alias_name)
         })
     }
