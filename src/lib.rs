@@ -22,7 +22,8 @@
 //!  |
 //! crypto, encoding, timefmt,  (AEAD, KDFs, secrets; encryption-context encoding; time
 //! fsutil, home, fuseutil,      formats; atomic files and locks; the home and its layout;
-//! sigv4                        what the two FUSE adaptors share; AWS SigV4 sign/verify)
+//! sigv4, awsconfig             what the two FUSE adaptors share; AWS SigV4 sign/verify;
+//!                              the AWS config and credentials files)
 //! ```
 
 pub mod awsconfig;

@@ -5,7 +5,7 @@
 //! audit trail showing the calls that came through the endpoint.
 
 mod common;
-use common::cli::{init, kmsfs_env, ok, s};
+use common::cli::{init, kmsfs_env, ok, run_ok, s};
 use common::serve::*;
 use kmsfs::kms::types::*;
 use kmsfs::kms::{Client, EncryptionContext, KmsError, Remote};
@@ -226,6 +226,84 @@ fn cli_volume_round_trip_through_the_endpoint() {
     assert!(audited(&kms_home, "GenerateDataKeyWithoutPlaintext") >= 1);
     assert!(audited(&kms_home, "Decrypt") >= 2);
     assert_eq!(audited(&home, "Decrypt"), 0);
+}
+
+/// `--profile NAME` alone selects the remote KMS: the endpoint, access key and region of an
+/// AWS profile (the one `kmsfs credentials export` prints for the serving home's first access
+/// key) in the files `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE` name; mount daemons
+/// get the profile too. An unknown profile is a usage error naming it.
+#[test]
+fn cli_profile_selects_the_endpoint_and_its_credentials() {
+    let fuse = common::mount::fuse_or_skip("cli_profile_selects_the_endpoint_and_its_credentials");
+    let d = tempfile::tempdir().unwrap();
+    let kms_home = init(&d.path().join("kms"));
+    let home = init(&d.path().join("client"));
+    let server = Server::start(&kms_home, &[]);
+    let key = create_key(&remote(&server.endpoint));
+    let keys = run_ok(&kms_home, &["credentials", "list"]);
+    let id = keys["AccessKeyMetadata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["AccessKeyId"].as_str().unwrap().to_string())
+        .find(|id| id.starts_with("AKIA"))
+        .unwrap();
+    let export = [
+        "credentials",
+        "export",
+        "--profile",
+        "far",
+        "--access-key-id",
+        &id,
+        "--endpoint-url",
+        &server.endpoint,
+    ];
+    let text = String::from_utf8(ok_raw(kmsfs_env(&kms_home, &export, &[]))).unwrap();
+    let (creds, config) = text.split_once("# ~/.aws/config").unwrap();
+    let (cf, cc) = (d.path().join("config"), d.path().join("credentials"));
+    std::fs::write(&cc, creds).unwrap();
+    std::fs::write(&cf, config).unwrap();
+    let env = [
+        ("AWS_CONFIG_FILE", cf.to_str().unwrap()),
+        ("AWS_SHARED_CREDENTIALS_FILE", cc.to_str().unwrap()),
+    ];
+    let run = |args: &[&str]| {
+        ok(&kmsfs_env(
+            &home,
+            &[&["--profile", "far"], args].concat(),
+            &env,
+        ))
+    };
+    let v = run(&["volume", "create", "--size", "64MiB", "--kms-key-id", &key]);
+    let vol = v["VolumeId"].as_str().unwrap().to_string();
+    if fuse {
+        let mnt = d.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        run(&["mount", &vol, s(&mnt)]);
+        std::fs::write(mnt.join("f"), b"through a profile").unwrap();
+        run(&["umount", s(&mnt)]);
+        run(&["mount", &vol, s(&mnt)]);
+        assert_eq!(std::fs::read(mnt.join("f")).unwrap(), b"through a profile");
+        run(&["umount", s(&mnt)]);
+    }
+    let o = kmsfs_env(&home, &["--profile", "near", "volume", "list"], &env);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("profile 'near'"), "{err}");
+    server.stop();
+    assert_eq!(audited(&kms_home, "GenerateDataKeyWithoutPlaintext"), 1);
+    assert_eq!(audited(&home, "GenerateDataKeyWithoutPlaintext"), 0);
+    let lines = ok_raw(kmsfs_env(
+        &kms_home,
+        &["audit", "show", "--operation", "Decrypt"],
+        &[],
+    ));
+    let lines = String::from_utf8(lines).unwrap();
+    // Each mount unwraps the volume's key (the mount command checks it first).
+    assert!(lines.lines().count() >= if fuse { 2 } else { 0 }, "{lines}");
+    for l in lines.lines() {
+        assert!(l.contains("arn:aws:iam::111122223333:root"), "{l}");
+    }
 }
 
 /// A fake endpoint answering each request with the next of `replies` (status, body), then

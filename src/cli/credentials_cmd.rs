@@ -36,11 +36,9 @@ pub(crate) enum CredentialsCommand {
         access_key_id: String,
     },
     /// Print an AWS profile for an access key (its `~/.aws/credentials` and `~/.aws/config`
-    /// sections, with `endpoint_url`) to paste into the AWS tools' files.
+    /// sections, with `endpoint_url`) to paste into the AWS tools' files; the profile is
+    /// named by the global `--profile NAME` (default `kmsfs`).
     Export {
-        /// The profile's name.
-        #[arg(long, default_value = "kmsfs")]
-        profile: String,
         /// The access key (default: the only one there is).
         #[arg(long)]
         access_key_id: Option<String>,
@@ -102,7 +100,12 @@ fn with_secret(mut v: Value, secret: &crate::crypto::SecretBytes) -> Value {
     v
 }
 
-pub(super) fn run(s: &Session, cmd: &CredentialsCommand) -> Result<(), CliError> {
+/// Run `cmd`; `profile` is the global `--profile` (the name `export` gives the profile).
+pub(super) fn run(
+    s: &Session,
+    cmd: &CredentialsCommand,
+    profile: Option<&str>,
+) -> Result<(), CliError> {
     let fail = |e| refused(s.what, e);
     let root = || {
         let a = s.kms.account();
@@ -140,12 +143,11 @@ pub(super) fn run(s: &Session, cmd: &CredentialsCommand) -> Result<(), CliError>
             s.kms.delete_access_key(access_key_id).map_err(fail)
         }
         CredentialsCommand::Export {
-            profile,
             access_key_id,
             endpoint_url,
         } => export(
             s,
-            profile,
+            profile.unwrap_or("kmsfs"),
             access_key_id.as_deref(),
             endpoint_url.as_deref(),
         ),

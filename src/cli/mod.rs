@@ -62,6 +62,14 @@ pub(crate) struct Cli {
     /// output of `kmsfs serve --print-ca`); else AWS_CA_BUNDLE, else the system's roots.
     #[arg(long, global = true, env = "KMSFS_KMS_CA_BUNDLE", value_name = "PATH")]
     kms_ca_bundle: Option<PathBuf>,
+    /// Sign requests to the KMS endpoint with this AWS profile's access key (from
+    /// ~/.aws/credentials and ~/.aws/config, as the AWS CLI reads them, e.g. one printed by
+    /// `kmsfs credentials export`); its `endpoint_url`, `region` and `ca_bundle` apply too,
+    /// so `--profile NAME` alone selects a remote KMS (not for `kmsfs kms` and `kmsfs
+    /// credentials`, which work on the home's own KMS; `credentials export` names the
+    /// profile it prints with it).
+    #[arg(long, global = true, value_name = "NAME")]
+    profile: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -163,7 +171,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Kms(a) => ctx.session(&kms_cmd::failed(&a.command), |s| kms_cmd::run(s, a)),
         Command::Audit(cmd) => audit_cmd::run(&ctx, cmd),
         Command::Credentials(cmd) => ctx.session(&failed("credentials", cmd), |s| {
-            credentials_cmd::run(s, cmd)
+            credentials_cmd::run(s, cmd, ctx.cli.profile.as_deref())
         }),
         Command::Volume(cmd) => ctx.session(&failed("volume", cmd), |s| volume_cmd::volume(s, cmd)),
         Command::Config(cmd) => ctx.session("config failed", |s| volume_cmd::config(s, cmd)),

@@ -54,6 +54,9 @@ fn daemon_args(ctx: &Ctx, command: &[&str], mp: &Path, allow_other: bool) -> Vec
     if let Some(url) = &ctx.cli.kms_endpoint {
         a.extend(["--kms-endpoint".into(), url.into()]);
     }
+    if let Some(p) = &ctx.cli.profile {
+        a.extend(["--profile".into(), p.into()]);
+    }
     if let Some(ca) = &ctx.cli.kms_ca_bundle {
         a.extend(["--kms-ca-bundle".into(), ca.into()]);
     }

@@ -46,12 +46,22 @@ impl Ctx<'_> {
             },
         )
         .or_fail(what)?;
-        let remote = match &self.cli.kms_endpoint {
-            Some(url) => Some(Arc::new(
-                Remote::from_env(Some(url), self.cli.kms_ca_bundle.as_deref())
-                    .map_err(|e| CliError::usage(what, e.to_string()))?,
-            )),
-            None => None,
+        let (url, profile) = (
+            self.cli.kms_endpoint.as_deref(),
+            self.cli.profile.as_deref(),
+        );
+        // `kmsfs kms` and `kmsfs credentials` always act on the home's own KMS.
+        let own = matches!(
+            self.cli.command,
+            super::Command::Kms(_) | super::Command::Credentials(_)
+        );
+        let remote = if !own && (url.is_some() || profile.is_some()) {
+            let ca = self.cli.kms_ca_bundle.as_deref();
+            let r = Remote::configured(url, profile, ca)
+                .map_err(|e| CliError::usage(what, e.to_string()))?;
+            Some(Arc::new(r))
+        } else {
+            None
         };
         Ok(Session {
             home,

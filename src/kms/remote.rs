@@ -84,13 +84,6 @@ fn parse_endpoint(url: &str) -> Result<(bool, String), RemoteConfigError> {
     Ok((https, authority.to_string()))
 }
 
-/// The first of `names` set (and not empty) in the environment.
-fn env_first(names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
-}
-
 impl Remote {
     /// A client of the endpoint `url` (`http[s]://HOST[:PORT]`) signing for `region` with
     /// the access key `access_key_id` and its secret. Over https it trusts the platform's
@@ -143,46 +136,73 @@ impl Remote {
         self
     }
 
-    /// A client configured as the AWS tools are: the endpoint `endpoint`, else
-    /// `KMSFS_KMS_ENDPOINT`, else `AWS_ENDPOINT_URL_KMS`; the access key from
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN` when set); the
-    /// region from `AWS_REGION`, else `AWS_DEFAULT_REGION`, else us-east-1. Over https it
-    /// trusts the CA bundle file `ca_bundle`, else `KMSFS_KMS_CA_BUNDLE`, else
-    /// `AWS_CA_BUNDLE`, else the platform's roots.
+    /// A client configured as the AWS tools are (see [`crate::awsconfig`]): the endpoint
+    /// `endpoint`, else `KMSFS_KMS_ENDPOINT`, else `AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL`,
+    /// the profile's `services` entry or `endpoint_url`; the access key of the profile
+    /// `profile` (`--profile`), else of `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`
+    /// (`AWS_SESSION_TOKEN`), else of the profile `AWS_PROFILE` or `default` in
+    /// `~/.aws/credentials` and `~/.aws/config`; the region from `AWS_REGION`,
+    /// `AWS_DEFAULT_REGION`, the profile, else us-east-1. Over https it trusts the CA bundle
+    /// file `ca_bundle`, else `KMSFS_KMS_CA_BUNDLE`, else `AWS_CA_BUNDLE`, else the profile's
+    /// `ca_bundle`, else the platform's roots.
+    pub fn configured(
+        endpoint: Option<&str>,
+        profile: Option<&str>,
+        ca_bundle: Option<&Path>,
+    ) -> Result<Remote, RemoteConfigError> {
+        let env = crate::awsconfig::process_env;
+        let s = crate::awsconfig::resolve(SERVICE, profile, &env)
+            .map_err(|e| RemoteConfigError(e.to_string()))?;
+        let url = endpoint
+            .map(str::to_string)
+            .or_else(|| env("KMSFS_KMS_ENDPOINT"))
+            .or_else(|| s.endpoint_url.clone())
+            .ok_or_else(|| {
+                RemoteConfigError(
+                    "no KMS endpoint: give --kms-endpoint, KMSFS_KMS_ENDPOINT, AWS_ENDPOINT_URL_KMS or a profile with endpoint_url"
+                        .into(),
+                )
+            })?;
+        let from = match &s.profile {
+            Some(p) if profile.is_some() || s.access_key_id.is_none() => {
+                format!("the profile '{p}'")
+            }
+            _ => "the environment".to_string(),
+        };
+        let missing = |v: &str| {
+            RemoteConfigError(format!(
+                "the KMS endpoint {url} needs credentials: {from} has no {v} (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give --profile NAME)"
+            ))
+        };
+        let id = s
+            .access_key_id
+            .clone()
+            .ok_or_else(|| missing("access key id"))?;
+        let secret = s
+            .secret_access_key
+            .clone()
+            .ok_or_else(|| missing("secret access key"))?;
+        let region = s.region.clone().unwrap_or_else(|| "us-east-1".into());
+        let mut r = Remote::new(&url, &region, &id, secret)?;
+        let bundle = ca_bundle
+            .map(Path::to_path_buf)
+            .or_else(|| env("KMSFS_KMS_CA_BUNDLE").map(Into::into))
+            .or(s.ca_bundle.clone());
+        if let Some(b) = bundle {
+            r = r.with_ca_bundle(&b)?;
+        }
+        Ok(match s.session_token.clone() {
+            Some(t) => r.with_session_token(t),
+            None => r,
+        })
+    }
+
+    /// [`Remote::configured`] without `--profile`.
     pub fn from_env(
         endpoint: Option<&str>,
         ca_bundle: Option<&Path>,
     ) -> Result<Remote, RemoteConfigError> {
-        let url = endpoint
-            .map(str::to_string)
-            .or_else(|| env_first(&["KMSFS_KMS_ENDPOINT", "AWS_ENDPOINT_URL_KMS"]))
-            .ok_or_else(|| {
-                RemoteConfigError(
-                    "no KMS endpoint: give --kms-endpoint, KMSFS_KMS_ENDPOINT or AWS_ENDPOINT_URL_KMS"
-                        .into(),
-                )
-            })?;
-        let missing = |v: &str| {
-            RemoteConfigError(format!(
-                "the KMS endpoint {url} needs credentials: {v} is not set"
-            ))
-        };
-        let id = env_first(&["AWS_ACCESS_KEY_ID"]).ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?;
-        let secret = env_first(&["AWS_SECRET_ACCESS_KEY"])
-            .ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?;
-        let region =
-            env_first(&["AWS_REGION", "AWS_DEFAULT_REGION"]).unwrap_or_else(|| "us-east-1".into());
-        let mut r = Remote::new(&url, &region, &id, Zeroizing::new(secret))?;
-        let bundle = ca_bundle
-            .map(Path::to_path_buf)
-            .or_else(|| env_first(&["KMSFS_KMS_CA_BUNDLE", "AWS_CA_BUNDLE"]).map(Into::into));
-        if let Some(b) = bundle {
-            r = r.with_ca_bundle(&b)?;
-        }
-        Ok(match env_first(&["AWS_SESSION_TOKEN"]) {
-            Some(t) => r.with_session_token(Zeroizing::new(t)),
-            None => r,
-        })
+        Remote::configured(endpoint, None, ca_bundle)
     }
 
     /// The endpoint URL.
