@@ -11,7 +11,7 @@
 //! docs/BENCHMARKS.md). Directly: `cargo bench --bench endpoint`, with `MOTO_SERVER` the
 //! path of `moto_server` (default `target/bench-venv/bin/moto_server`). `BENCH_SECS`,
 //! `BENCH_WARMUP_SECS`, `BENCH_CONNS` (e.g. `1,8`) and `BENCH_SERVERS` (`kmsfs,moto`)
-//! change the cases. The Markdown table
+//! change the cases; `BENCH_KMSFS` runs another `kmsfs` binary (to compare two builds). The Markdown table
 //! goes to stdout; progress to stderr.
 
 use base64::Engine;
@@ -201,7 +201,8 @@ impl Server {
 }
 
 fn start_kmsfs() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kmsfs"))
+    let exe = std::env::var("BENCH_KMSFS").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kmsfs").into());
+    let mut child = Command::new(exe)
         .args([
             "serve",
             "--ephemeral",

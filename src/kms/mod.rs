@@ -32,7 +32,7 @@ mod resolve;
 mod service;
 pub mod types;
 
-pub use access_keys::{AccessKey, AccessKeyInfo};
+pub use access_keys::{AccessKey, AccessKeyCache, AccessKeyInfo};
 pub use client::{Client, Embedded};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;
