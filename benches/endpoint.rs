@@ -7,7 +7,7 @@
 //! request's latency includes the reconnect it needed), and the server's CPU per request
 //! (`utime + stime` of its process from `/proc/<pid>/stat`, before and after).
 //!
-//! Run it with `scripts/bench/endpoint.sh` (makes the moto venv, appends the table to
+//! Run it with `scripts/bench/endpoint.sh` (makes the moto venv, writes the table into
 //! docs/BENCHMARKS.md). Directly: `cargo bench --bench endpoint`, with `MOTO_SERVER` the
 //! path of `moto_server` (default `target/bench-venv/bin/moto_server`). `BENCH_SECS`,
 //! `BENCH_WARMUP_SECS`, `BENCH_CONNS` (e.g. `1,8`) and `BENCH_SERVERS` (`kmsfs,moto`)
