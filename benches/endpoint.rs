@@ -7,11 +7,11 @@
 //! request's latency includes the reconnect it needed), and the server's CPU per request
 //! (`utime + stime` of its process from `/proc/<pid>/stat`, before and after).
 //!
-//! Run it with `scripts/bench/endpoint.sh` (makes the moto venv, appends the table to
+//! Run it with `scripts/bench/endpoint.sh` (makes the moto venv, writes the table into
 //! docs/BENCHMARKS.md). Directly: `cargo bench --bench endpoint`, with `MOTO_SERVER` the
 //! path of `moto_server` (default `target/bench-venv/bin/moto_server`). `BENCH_SECS`,
 //! `BENCH_WARMUP_SECS`, `BENCH_CONNS` (e.g. `1,8`) and `BENCH_SERVERS` (`kmsfs,moto`)
-//! change the cases. The Markdown table
+//! change the cases; `BENCH_KMSFS` runs another `kmsfs` binary (to compare two builds). The Markdown table
 //! goes to stdout; progress to stderr.
 
 use base64::Engine;
@@ -28,12 +28,15 @@ const REGION: &str = "us-east-1";
 const ID: &str = "testing";
 const SECRET: &str = "testing";
 
-/// One keep-alive connection to `addr`, reopened when the server closes it.
+/// One keep-alive connection to `addr`, reopened when the server closes it. The request
+/// and status-line buffers are reused from one request to the next.
 struct Conn {
     addr: SocketAddr,
     host: String,
     stream: Option<BufReader<TcpStream>>,
     connects: u64,
+    msg: Vec<u8>,
+    line: String,
 }
 
 struct Resp {
@@ -48,6 +51,8 @@ impl Conn {
             host: addr.to_string(),
             stream: None,
             connects: 0,
+            msg: Vec::with_capacity(2048),
+            line: String::with_capacity(256),
         }
     }
 
@@ -61,7 +66,8 @@ impl Conn {
         Ok(self.stream.as_mut().unwrap())
     }
 
-    /// `TrentService.<op>` with `body`, signed now.
+    /// `TrentService.<op>` with `body`, signed now (the signing key is derived once a day,
+    /// by `sigv4::sign`'s per-thread cache: botocore derives it on every request).
     fn call(&mut self, op: &str, body: &[u8]) -> std::io::Result<Resp> {
         let mut headers = vec![
             (
@@ -80,51 +86,67 @@ impl Conn {
         };
         let added = sigv4::sign(&req, "kms", REGION, ID, SECRET, SystemTime::now());
         headers.extend(added);
-        let mut msg = Vec::with_capacity(1024 + body.len());
+        let mut msg = std::mem::take(&mut self.msg);
+        msg.clear();
         msg.extend_from_slice(b"POST / HTTP/1.1\r\n");
         for (n, v) in &headers {
-            msg.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+            for part in [n.as_bytes(), b": ", v.as_bytes(), b"\r\n"] {
+                msg.extend_from_slice(part);
+            }
         }
-        msg.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+        msg.extend_from_slice(b"content-length: ");
+        msg.extend_from_slice(body.len().to_string().as_bytes());
+        msg.extend_from_slice(b"\r\n\r\n");
         msg.extend_from_slice(body);
         // A kept-alive connection the server has meanwhile closed fails on write or on
         // the status line: reconnect once and resend.
+        let mut result = None;
         for attempt in 0..2 {
             let reused = self.stream.is_some();
-            let r = self.exchange(&msg);
-            match r {
-                Ok(r) => return Ok(r),
+            match self.exchange(&msg) {
+                Ok(r) => {
+                    result = Some(Ok(r));
+                    break;
+                }
                 Err(_) if reused && attempt == 0 => self.stream = None,
                 Err(e) => {
                     self.stream = None;
-                    return Err(e);
+                    result = Some(Err(e));
+                    break;
                 }
             }
         }
-        unreachable!()
+        self.msg = msg;
+        result.expect("the loop ends with a result")
     }
 
     fn exchange(&mut self, msg: &[u8]) -> std::io::Result<Resp> {
+        let mut line = std::mem::take(&mut self.line);
+        let r = self.exchange_with(msg, &mut line);
+        self.line = line;
+        r
+    }
+
+    fn exchange_with(&mut self, msg: &[u8], line: &mut String) -> std::io::Result<Resp> {
         let s = self.stream()?;
         s.get_mut().write_all(msg)?;
-        let mut line = String::new();
-        if s.read_line(&mut line)? == 0 {
+        line.clear();
+        if s.read_line(line)? == 0 {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "connection closed before the status line",
             ));
         }
         let mut parts = line.split_whitespace();
-        let version = parts.next().unwrap_or("").to_string();
+        let mut close = parts.next() == Some("HTTP/1.0");
         let status: u16 = parts
             .next()
             .and_then(|c| c.parse().ok())
             .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
         let mut length = None;
-        let mut close = version == "HTTP/1.0";
         loop {
             line.clear();
-            s.read_line(&mut line)?;
+            s.read_line(line)?;
             let l = line.trim_end();
             if l.is_empty() {
                 break;
@@ -201,7 +223,8 @@ impl Server {
 }
 
 fn start_kmsfs() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kmsfs"))
+    let exe = std::env::var("BENCH_KMSFS").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kmsfs").into());
+    let mut child = Command::new(exe)
         .args([
             "serve",
             "--ephemeral",

@@ -5,11 +5,14 @@
 //! minutes of skew, the credential scope's date), the scope's service, looks the access key
 //! up, rebuilds the canonical request and string to sign, and compares the signature in
 //! constant time. [`sign`] builds the same canonical request from the client's side. The
-//! error codes and messages are AWS's, as JSON services answer them.
+//! error codes and messages are AWS's, as JSON services answer them. Both sides derive the
+//! signing key of a secret and scope once per thread (a small cache, zeroized, keyed by a
+//! hash of the secret and the scope: a new day or a changed secret derives a new key).
 
 use crate::crypto::{self, SecretBytes};
 use hmac::{KeyInit, Mac};
 use std::time::{Duration, SystemTime};
+use zeroize::Zeroizing;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -319,6 +322,9 @@ pub fn amz_date(t: SystemTime) -> String {
 
 /// Refuse a date more than [`MAX_SKEW`] from `now`, in AWS's words.
 fn check_skew(date: SystemTime, now: SystemTime) -> Result<(), AuthError> {
+    if date + MAX_SKEW >= now && date <= now + MAX_SKEW {
+        return Ok(());
+    }
     let (d, n) = (amz_date(date), amz_date(now));
     if date + MAX_SKEW < now {
         return Err(AuthError::RequestExpired(format!(
@@ -405,24 +411,45 @@ fn canonical_query(query: &str) -> String {
 /// The canonical request over the headers `signed` (sorted, lowercase); `None` if one of
 /// them is not in the request.
 fn canonical_request(req: &Request, signed: &[&str], payload_hash: &str) -> Option<String> {
-    let mut cr = format!(
-        "{}\n{}\n{}\n",
-        req.method,
-        canonical_uri(req.path),
-        canonical_query(req.query)
-    );
+    let mut cr = String::with_capacity(512);
+    cr.push_str(req.method);
+    cr.push('\n');
+    cr.push_str(&canonical_uri(req.path));
+    cr.push('\n');
+    cr.push_str(&canonical_query(req.query));
+    cr.push('\n');
     for name in signed {
-        let values = header_values(req.headers, name);
-        if values.is_empty() {
-            return None;
-        }
-        let trimmed: Vec<String> = values
+        cr.push_str(name);
+        cr.push(':');
+        let mut values = req
+            .headers
             .iter()
-            .map(|v| v.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
-        cr.push_str(&format!("{name}:{}\n", trimmed.join(",")));
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .peekable();
+        values.peek()?;
+        // Values joined with ',', each with its runs of whitespace made one space.
+        for (i, (_, v)) in values.enumerate() {
+            if i > 0 {
+                cr.push(',');
+            }
+            for (j, word) in v.split_ascii_whitespace().enumerate() {
+                if j > 0 {
+                    cr.push(' ');
+                }
+                cr.push_str(word);
+            }
+        }
+        cr.push('\n');
     }
-    cr.push_str(&format!("\n{}\n{payload_hash}", signed.join(";")));
+    cr.push('\n');
+    for (i, name) in signed.iter().enumerate() {
+        if i > 0 {
+            cr.push(';');
+        }
+        cr.push_str(name);
+    }
+    cr.push('\n');
+    cr.push_str(payload_hash);
     Some(cr)
 }
 
@@ -432,6 +459,65 @@ fn hmac(key: &[u8], data: &[u8]) -> HmacSha256 {
     m
 }
 
+/// The signing key of `secret` for the scope `(date, region, service)`: HMAC-SHA256 of
+/// the scope's parts in turn, keyed first with `AWS4` and the secret.
+fn derive_signing_key(
+    secret: &[u8],
+    (date, region, service): (&str, &str, &str),
+) -> Zeroizing<[u8; 32]> {
+    let mut k = SecretBytes::new(b"AWS4".to_vec());
+    k.expose_mut().extend_from_slice(secret);
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&hmac(k.expose(), date.as_bytes()).finalize().into_bytes());
+    for part in [region, service, "aws4_request"] {
+        let next = hmac(&key[..], part.as_bytes()).finalize().into_bytes();
+        key.copy_from_slice(&next);
+    }
+    key
+}
+
+/// Signing keys each thread derived last, at most this many (a key is valid for one day,
+/// region and service; a server sees few access keys).
+const SIGNING_KEYS_PER_THREAD: usize = 8;
+
+/// A cached signing key: what it was derived from (hashed: SHA-256 of the secret and the
+/// scope, so that the cache holds no secret), and the key, zeroized when dropped.
+type CachedSigningKey = ([u8; 32], Zeroizing<[u8; 32]>);
+
+thread_local! {
+    static SIGNING_KEYS: std::cell::RefCell<Vec<CachedSigningKey>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`derive_signing_key`] through this thread's cache: a new secret or scope (a new day)
+/// derives a new key; the same ones reuse it (four HMACs saved per request).
+fn signing_key(secret: &[u8], scope: (&str, &str, &str)) -> Zeroizing<[u8; 32]> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [
+        secret,
+        scope.0.as_bytes(),
+        scope.1.as_bytes(),
+        scope.2.as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    let id: [u8; 32] = h.finalize().into();
+    SIGNING_KEYS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, key)) = cache.iter().find(|(i, _)| *i == id) {
+            return key.clone();
+        }
+        let key = derive_signing_key(secret, scope);
+        if cache.len() >= SIGNING_KEYS_PER_THREAD {
+            cache.remove(0);
+        }
+        cache.push((id, key.clone()));
+        key
+    })
+}
+
 /// The final HMAC over the string to sign, not yet finalized (to verify or to read).
 fn signature_mac(
     secret: &[u8],
@@ -439,28 +525,13 @@ fn signature_mac(
     (date, region, service): (&str, &str, &str),
     canonical_request: &str,
 ) -> HmacSha256 {
-    let mut k = SecretBytes::new(b"AWS4".to_vec());
-    k.expose_mut().extend_from_slice(secret);
-    let mut key = SecretBytes::new(
-        hmac(k.expose(), date.as_bytes())
-            .finalize()
-            .into_bytes()
-            .to_vec(),
-    );
-    for part in [region, service, "aws4_request"] {
-        key = SecretBytes::new(
-            hmac(key.expose(), part.as_bytes())
-                .finalize()
-                .into_bytes()
-                .to_vec(),
-        );
-    }
+    let key = signing_key(secret, (date, region, service));
     let string_to_sign = format!(
         "{ALGORITHM}\n{amz_date}\n{}\n{}",
         scope(date, region, service),
         crypto::hex(&crypto::sha256(canonical_request.as_bytes()))
     );
-    hmac(key.expose(), string_to_sign.as_bytes())
+    hmac(&key[..], string_to_sign.as_bytes())
 }
 
 /// The payload hash: hex SHA-256 of the body, which `x-amz-content-sha256` must repeat if

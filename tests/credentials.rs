@@ -1,14 +1,18 @@
 //! Access keys for SigV4: stored sealed one per file (0600), a swapped or edited file
-//! refused by name, audit lines without the secret, requests verified against them, and
-//! `kmsfs credentials create|add|list|delete` as a user runs them.
+//! refused by name, audit lines without the secret, requests verified against them,
+//! `kmsfs credentials create|add|list|delete` as a user runs them, and the cache of opened
+//! keys (a running server's) following every change of their files at once.
 
 mod common;
 use common::cli::{fails, init, kmsfs, ok, run_ok};
 use common::kms::{ACCOUNT, env};
-use kmsfs::kms::KmsError;
+use kmsfs::kms::types::ListRequest;
+use kmsfs::kms::{AccessKeyCache, Client, KmsError, Remote};
 use kmsfs::server::sigv4::{self, AuthError, Request};
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use zeroize::Zeroizing;
 
 const ROOT: &str = "arn:aws:iam::111122223333:root";
 
@@ -262,4 +266,105 @@ fn the_cli_creates_lists_adds_and_deletes() {
     );
     let o = kmsfs(&dir.path().join("nohome"), &["credentials", "list"]);
     fails(&o, 3, "no kmsfs home");
+}
+
+/// Longer than the time a key file must have been unchanged for the cache to keep it.
+const SETTLE: Duration = Duration::from_millis(250);
+
+#[test]
+fn cached_keys_follow_their_files_at_once() {
+    let e = env();
+    let cache = AccessKeyCache::new();
+    let get = || e.kms.access_key_cached(&cache, "alice");
+    let secret = || get().unwrap().map(|k| k.secret.expose().to_vec());
+    e.kms.add_access_key("alice", "secret-one", ROOT).unwrap();
+    assert_eq!(secret().as_deref(), Some(&b"secret-one"[..]));
+    std::thread::sleep(SETTLE);
+    let (a, b) = (get().unwrap().unwrap(), get().unwrap().unwrap());
+    assert!(Arc::ptr_eq(&a, &b), "a settled key file is read once");
+    // Deleted, then added again at once with a secret of the same length (the same file
+    // size, likely the same inode), with and without a lookup in between.
+    e.kms.delete_access_key("alice").unwrap();
+    assert!(get().unwrap().is_none());
+    e.kms.add_access_key("alice", "secret-two", ROOT).unwrap();
+    assert_eq!(secret().as_deref(), Some(&b"secret-two"[..]));
+    std::thread::sleep(SETTLE);
+    assert!(Arc::ptr_eq(
+        &get().unwrap().unwrap(),
+        &get().unwrap().unwrap()
+    ));
+    e.kms.delete_access_key("alice").unwrap();
+    e.kms.add_access_key("alice", "secret-333", ROOT).unwrap();
+    assert_eq!(secret().as_deref(), Some(&b"secret-333"[..]));
+    // A file edited in place (same inode, same size) is read again, and refused.
+    std::thread::sleep(SETTLE);
+    assert!(Arc::ptr_eq(
+        &get().unwrap().unwrap(),
+        &get().unwrap().unwrap()
+    ));
+    let path = keys_dir(&e.home).join("alice");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(get().is_err());
+    assert!(get().is_err(), "an error is not cached either");
+    std::fs::remove_file(&path).unwrap();
+    assert!(get().unwrap().is_none());
+    assert!(e.kms.access_key_cached(&cache, "../x").unwrap().is_none());
+}
+
+/// A remote client of `endpoint` signing with `id` and `secret`.
+fn remote(endpoint: &str, id: &str, secret: &str) -> Remote {
+    Remote::new(
+        endpoint,
+        "us-east-1",
+        id,
+        Zeroizing::new(secret.to_string()),
+    )
+    .unwrap()
+    .with_retries(1, Duration::from_millis(1))
+}
+
+/// The AWS error name a request signed by `c` gets, or `OK`.
+fn outcome(c: &Remote) -> String {
+    match c.list_keys(ListRequest::default()) {
+        Ok(_) => "OK".into(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_running_server_refuses_a_deleted_or_changed_key_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = init(dir.path());
+    let server = common::serve::Server::start(&home, &[]);
+    ok(&add(&home, "alice", "secret-one", ROOT));
+    let one = remote(&server.endpoint, "alice", "secret-one");
+    assert_eq!(outcome(&one), "OK");
+    std::thread::sleep(SETTLE);
+    assert_eq!(outcome(&one), "OK");
+    assert_eq!(outcome(&one), "OK", "the server's cached key");
+    run_ok(
+        &home,
+        &["credentials", "delete", "--access-key-id", "alice"],
+    );
+    let refused = outcome(&one);
+    assert!(refused.contains("UnrecognizedClientException"), "{refused}");
+    // Added again by another process with another secret: the old one is refused, the
+    // new one accepted, on the same kept-alive connection.
+    ok(&add(&home, "alice", "secret-two", ROOT));
+    let refused = outcome(&one);
+    assert!(refused.contains("InvalidSignatureException"), "{refused}");
+    let two = remote(&server.endpoint, "alice", "secret-two");
+    assert_eq!(outcome(&two), "OK");
+    std::thread::sleep(SETTLE);
+    assert_eq!(outcome(&two), "OK");
+    run_ok(
+        &home,
+        &["credentials", "delete", "--access-key-id", "alice"],
+    );
+    let refused = outcome(&two);
+    assert!(refused.contains("UnrecognizedClientException"), "{refused}");
+    server.stop();
 }

@@ -4,15 +4,19 @@
 //! record, its access key id bound into the associated data (a file copied to another id's
 //! name does not open). Creating, adding and deleting a key writes an audit line (operations
 //! `CreateAccessKey`, `AddAccessKey`, `DeleteAccessKey`); the secret is never in an audit
-//! line, an error or `Debug`.
+//! line, an error or `Debug`. [`AccessKeyCache`] keeps opened keys for a server that looks
+//! one up on every request, each reused only while its file is unchanged.
 
 use super::caller::Caller;
 use super::error::{KmsError, StoreError};
+use super::keystore::{Stamp, read_with_stamp};
 use super::service::Kms;
 use crate::crypto::{self, AeadKey, SecretBytes};
 use crate::fsutil;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 /// File magic: kmsfs credentials.
 const MAGIC: [u8; 4] = *b"KMSC";
@@ -24,6 +28,12 @@ const HEADER_LEN: usize = 20;
 const MAX_ID_LEN: usize = 128;
 /// Longest secret accepted by `add_access_key`.
 const MAX_SECRET_LEN: usize = 256;
+/// Most keys an [`AccessKeyCache`] holds; a new one past it empties the cache first.
+const MAX_CACHED: usize = 256;
+/// A key file changed less than this long (ns) before it was read is not cached. File
+/// times can be as coarse as a clock tick: a file replaced within the tick it was written,
+/// by one of the same size on a recycled inode, would have an unchanged stamp.
+const SETTLE_NS: i64 = 100_000_000;
 
 /// An access key with its secret (which `Debug` shows redacted, as `SecretBytes` does).
 #[derive(Clone, Debug)]
@@ -53,6 +63,58 @@ pub struct AccessKeyInfo {
     pub access_key_id: String,
     pub principal: String,
     pub created_ms: i64,
+}
+
+/// Access keys opened by [`Kms::access_key_cached`], each with the [`Stamp`] (device, inode,
+/// size, mtime, ctime) of the file it was read from: a lookup of an unchanged key is one
+/// `stat` instead of reading and unsealing its file. Every write replaces the file (a new
+/// ctime) and a delete removes it, so a key changed or deleted by this process or another
+/// (`kmsfs credentials delete`) is seen by the next lookup; a file is cached only once its
+/// ctime is [`SETTLE_NS`] old, so that its next change cannot have the same ctime. The
+/// secrets are zeroized when dropped (replaced, evicted, or with the cache).
+#[derive(Default)]
+pub struct AccessKeyCache {
+    keys: RwLock<HashMap<String, (Stamp, Arc<AccessKey>)>>,
+}
+
+impl AccessKeyCache {
+    pub fn new() -> AccessKeyCache {
+        AccessKeyCache::default()
+    }
+
+    fn get(&self, id: &str, stamp: Stamp) -> Option<Arc<AccessKey>> {
+        let keys = self.keys.read().expect("access key cache lock");
+        keys.get(id)
+            .filter(|(s, _)| *s == stamp)
+            .map(|(_, k)| k.clone())
+    }
+
+    fn put(&self, stamp: Stamp, key: Arc<AccessKey>) {
+        let mut keys = self.keys.write().expect("access key cache lock");
+        if keys.len() >= MAX_CACHED && !keys.contains_key(&key.access_key_id) {
+            keys.clear();
+        }
+        keys.insert(key.access_key_id.clone(), (stamp, key));
+    }
+
+    fn forget(&self, id: &str) {
+        self.keys.write().expect("access key cache lock").remove(id);
+    }
+}
+
+impl std::fmt::Debug for AccessKeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.keys.read().map(|k| k.len()).unwrap_or(0);
+        f.debug_struct("AccessKeyCache").field("keys", &n).finish()
+    }
+}
+
+/// The wall clock in nanoseconds since the epoch (the clock file times are on).
+fn now_ns() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
 /// The sealed plaintext, as written.
@@ -216,17 +278,17 @@ impl Kms {
         format!("arn:{}:iam::{}:access-key/{id}", a.partition, a.account_id)
     }
 
-    /// Read access key `id` from its file; `None` if it has none.
-    fn read_access_key(&self, id: &str) -> Result<Option<AccessKey>, KmsError> {
+    /// Read access key `id` from its file, with the file's stamp; `None` if it has none.
+    fn read_access_key(&self, id: &str) -> Result<Option<(AccessKey, Stamp)>, KmsError> {
         let path = self.access_key_path(id);
-        let bytes = match std::fs::read(&path) {
+        let (bytes, stamp) = match read_with_stamp(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io(&path, e).into()),
         };
         let key = open(self.ks.root(), self.ks.id(), id, &bytes)
             .map_err(|why| StoreError::Damaged { path, why })?;
-        Ok(Some(key))
+        Ok(Some((key, stamp)))
     }
 
     /// Write `key` under the lock, refusing an id that exists; one audit line as `operation`.
@@ -292,7 +354,48 @@ impl Kms {
         if !valid_access_key_id(access_key_id) {
             return Ok(None);
         }
-        self.read_access_key(access_key_id)
+        Ok(self.read_access_key(access_key_id)?.map(|(k, _)| k))
+    }
+
+    /// [`Kms::access_key`] through `cache`: the cached key while its file is unchanged
+    /// (one `stat`), else the file read and unsealed again.
+    pub fn access_key_cached(
+        &self,
+        cache: &AccessKeyCache,
+        access_key_id: &str,
+    ) -> Result<Option<Arc<AccessKey>>, KmsError> {
+        if !valid_access_key_id(access_key_id) {
+            return Ok(None);
+        }
+        let path = self.access_key_path(access_key_id);
+        match std::fs::metadata(&path) {
+            Ok(m) => {
+                if let Some(k) = cache.get(access_key_id, Stamp::of(&m)) {
+                    return Ok(Some(k));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                cache.forget(access_key_id);
+                return Ok(None);
+            }
+            Err(e) => return Err(StoreError::io(&path, e).into()),
+        }
+        let read_at = now_ns();
+        match self.read_access_key(access_key_id) {
+            Ok(Some((key, stamp))) => {
+                let key = Arc::new(key);
+                if stamp.ctime_ns() <= read_at - SETTLE_NS {
+                    cache.put(stamp, key.clone());
+                } else {
+                    cache.forget(access_key_id);
+                }
+                Ok(Some(key))
+            }
+            r => {
+                cache.forget(access_key_id);
+                r.map(|_| None)
+            }
+        }
     }
 
     /// Every access key, by id, without secrets.
@@ -313,7 +416,7 @@ impl Kms {
         ids.sort();
         let mut out = Vec::new();
         for id in ids {
-            if let Some(k) = self.read_access_key(&id)? {
+            if let Some((k, _)) = self.read_access_key(&id)? {
                 out.push(k.info());
             }
         }

@@ -62,8 +62,9 @@ pub(super) struct LoadedKey {
     stamp: Stamp,
 }
 
+/// A file's identity: a cached copy of its contents is reused while this is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub(super) struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
@@ -72,7 +73,7 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn of(m: &std::fs::Metadata) -> Stamp {
+    pub(super) fn of(m: &std::fs::Metadata) -> Stamp {
         Stamp {
             dev: m.dev(),
             ino: m.ino(),
@@ -80,6 +81,11 @@ impl Stamp {
             mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
             ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
         }
+    }
+
+    /// The file's ctime, in nanoseconds since the epoch.
+    pub(super) fn ctime_ns(&self) -> i64 {
+        self.ctime_ns
     }
 }
 
@@ -521,7 +527,8 @@ fn read_meta(dir: &Path) -> Result<KeystoreMeta, StoreError> {
     })
 }
 
-fn read_with_stamp(path: &Path) -> std::io::Result<(Vec<u8>, Stamp)> {
+/// A file's bytes and the stamp of the file they were read from.
+pub(super) fn read_with_stamp(path: &Path) -> std::io::Result<(Vec<u8>, Stamp)> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let stamp = Stamp::of(&f.metadata()?);

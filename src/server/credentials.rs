@@ -4,7 +4,7 @@
 //! ID:SECRET` on `kmsfs serve` registers a pair there before serving.
 
 use crate::crypto::SecretBytes;
-use crate::kms::{Kms, KmsError};
+use crate::kms::{AccessKeyCache, Kms, KmsError};
 use std::sync::Arc;
 
 /// Where the endpoint finds access keys.
@@ -13,13 +13,26 @@ pub trait Credentials: Send + Sync {
     fn secret_for(&self, access_key_id: &str) -> Option<(SecretBytes, String)>;
 }
 
-/// The KMS's access-key store, read on every request (so a key deleted with `kmsfs
-/// credentials delete` stops working at once).
-pub struct KmsAccessKeys(pub Arc<Kms>);
+/// The KMS's access-key store, looked up on every request: its file's `stat`, the key
+/// unsealed again only when the file changed (so a key deleted with `kmsfs credentials
+/// delete` stops working at once).
+pub struct KmsAccessKeys {
+    kms: Arc<Kms>,
+    cache: AccessKeyCache,
+}
+
+impl KmsAccessKeys {
+    pub fn new(kms: Arc<Kms>) -> KmsAccessKeys {
+        KmsAccessKeys {
+            kms,
+            cache: AccessKeyCache::new(),
+        }
+    }
+}
 
 impl Credentials for KmsAccessKeys {
     fn secret_for(&self, access_key_id: &str) -> Option<(SecretBytes, String)> {
-        match self.0.access_key(access_key_id) {
+        match self.kms.access_key_cached(&self.cache, access_key_id) {
             Ok(Some(k)) => Some((k.secret.clone(), k.principal.clone())),
             Ok(None) => None,
             Err(e) => {

@@ -138,7 +138,7 @@ impl Server {
         let principal = format!("arn:{}:iam::{}:root", a.partition, a.account_id);
         credentials::register(&opts.kms, &opts.credentials, &principal)
             .map_err(ServerError::Kms)?;
-        let credentials = Box::new(KmsAccessKeys(opts.kms.clone()));
+        let credentials = Box::new(KmsAccessKeys::new(opts.kms.clone()));
         let endpoint = Arc::new(Endpoint {
             kms: opts.kms,
             credentials,

@@ -406,3 +406,62 @@ fn codes_statuses_and_messages_are_awss() {
         assert_eq!(e.to_string(), format!("{code}: {msg}"));
     }
 }
+
+#[test]
+fn signing_keys_are_cached_per_secret_and_scope() {
+    let scope = ("20150830", "us-east-1", "iam");
+    let key = signing_key(b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", scope);
+    // AWS's example signing key (Signature Version 4, "derive a signing key").
+    assert_eq!(
+        crypto::hex(&key[..]),
+        "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
+    );
+    let again = signing_key(b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", scope);
+    assert_eq!(key, again);
+    // A new day, region, service or secret: a new key, the one derived afresh.
+    for (secret, scope) in [
+        (
+            &b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"[..],
+            ("20150831", "us-east-1", "iam"),
+        ),
+        (
+            &b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"[..],
+            ("20150830", "eu-west-1", "iam"),
+        ),
+        (
+            &b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"[..],
+            ("20150830", "us-east-1", "kms"),
+        ),
+        (&b"another secret"[..], scope),
+    ] {
+        let k = signing_key(secret, scope);
+        assert_ne!(k, key, "{scope:?}");
+        assert_eq!(k, derive_signing_key(secret, scope), "{scope:?}");
+    }
+    for day in 10..30 {
+        signing_key(b"s", (&format!("201501{day}"), "r", "s"));
+    }
+    SIGNING_KEYS.with(|c| assert_eq!(c.borrow().len(), SIGNING_KEYS_PER_THREAD));
+}
+
+#[test]
+fn a_cached_signing_key_does_not_outlive_its_secret() {
+    let t = at(1_440_938_160);
+    let body = b"{}";
+    let headers = signed("AKID", "secret-one", t, body);
+    let one = |_: &str| Some(SecretBytes::from_slice(b"secret-one"));
+    let two = |_: &str| Some(SecretBytes::from_slice(b"secret-two"));
+    let r = req("POST", &headers, body);
+    assert!(verify(&r, "kms", t, one).is_ok());
+    assert!(verify(&r, "kms", t, one).is_ok());
+    assert_eq!(verify(&r, "kms", t, two), Err(AuthError::InvalidSignature));
+    // The next day's request, signed with the same secret, verifies with its own key.
+    let next = t + Duration::from_secs(86_400);
+    let headers = signed("AKID", "secret-one", next, body);
+    let r = req("POST", &headers, body);
+    assert!(verify(&r, "kms", next, one).is_ok());
+    assert_eq!(
+        verify(&r, "kms", next, two),
+        Err(AuthError::InvalidSignature)
+    );
+}
