@@ -32,8 +32,9 @@ fn summary_of_skipped_tests() {
         // Straight to the terminal: the harness captures eprintln! of a passing test.
         let _ = writeln!(
             std::io::stderr(),
-            "SKIPPED {} tests ({}): {}",
+            "SKIPPED {} test{} ({}): {}",
             skipped.len(),
+            if skipped.len() == 1 { "" } else { "s" },
             skip::OPT_OUT,
             skipped.join(", ")
         );
