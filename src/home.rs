@@ -126,14 +126,15 @@ impl Layout {
         self.root.join("volumes")
     }
 
-    /// A volume's directory (it may not exist).
-    pub fn volume_dir(&self, volume_id: &str) -> PathBuf {
-        self.volumes_dir().join(volume_id)
+    /// A volume's directory (it may not exist). Refuses an id that is not a name (see
+    /// [`named`]), before anything is done with the path.
+    pub fn volume_dir(&self, volume_id: &str) -> Result<PathBuf, HomeError> {
+        Ok(self.volumes_dir().join(named("volume id", volume_id)?))
     }
 
     /// The log of the daemon that serves a mounted volume.
-    pub fn volume_mount_log(&self, volume_id: &str) -> PathBuf {
-        self.volume_dir(volume_id).join(MOUNT_LOG)
+    pub fn volume_mount_log(&self, volume_id: &str) -> Result<PathBuf, HomeError> {
+        Ok(self.volume_dir(volume_id)?.join(MOUNT_LOG))
     }
 
     /// The object service's directory: one directory per bucket.
@@ -141,19 +142,19 @@ impl Layout {
         self.root.join("buckets")
     }
 
-    /// A bucket's directory (it may not exist).
-    pub fn bucket_dir(&self, bucket: &str) -> PathBuf {
-        self.buckets_dir().join(bucket)
+    /// A bucket's directory (it may not exist). Refuses a bucket name that is not a name.
+    pub fn bucket_dir(&self, bucket: &str) -> Result<PathBuf, HomeError> {
+        Ok(self.buckets_dir().join(named("bucket name", bucket)?))
     }
 
     /// Where a mounted bucket's directory view keeps files being written until their PUT.
-    pub fn bucket_spool(&self, bucket: &str) -> PathBuf {
-        self.bucket_dir(bucket).join("spool")
+    pub fn bucket_spool(&self, bucket: &str) -> Result<PathBuf, HomeError> {
+        Ok(self.bucket_dir(bucket)?.join("spool"))
     }
 
     /// The log of the daemon that serves a mounted bucket.
-    pub fn bucket_mount_log(&self, bucket: &str) -> PathBuf {
-        self.bucket_dir(bucket).join(MOUNT_LOG)
+    pub fn bucket_mount_log(&self, bucket: &str) -> Result<PathBuf, HomeError> {
+        Ok(self.bucket_dir(bucket)?.join(MOUNT_LOG))
     }
 
     /// The snapshot service's directory (chunk store, records).
@@ -164,6 +165,17 @@ impl Layout {
 
 /// A mount daemon's log, beside the files of the volume or bucket it serves.
 const MOUNT_LOG: &str = "mount.log";
+
+/// `id` (a volume id, a bucket name: `kind`) if it names one entry of a directory: not
+/// empty, not `.` or `..`, no `/` or NUL, not hidden. Every path the layout builds from an
+/// id goes through here, so an id such as `../../x` is refused before anything is written.
+/// (Each service then checks its ids' full syntax.)
+fn named<'a>(kind: &str, id: &'a str) -> Result<&'a str, HomeError> {
+    if id.is_empty() || id.starts_with('.') || id.contains(['/', '\0']) {
+        return Err(HomeError::Invalid(format!("'{id}' is not a {kind}")));
+    }
+    Ok(id)
+}
 
 /// An opened home directory.
 #[derive(Debug, Clone)]
@@ -341,17 +353,39 @@ mod tests {
         let l = Layout::new(Path::new("/h"));
         assert_eq!(l.config_file(), Path::new("/h/config.json"));
         assert_eq!(l.audit_log(), Path::new("/h/kms/audit.log"));
-        assert_eq!(l.volume_dir("vol-1"), Path::new("/h/volumes/vol-1"));
         assert_eq!(
-            l.volume_mount_log("vol-1"),
+            l.volume_dir("vol-1").unwrap(),
+            Path::new("/h/volumes/vol-1")
+        );
+        assert_eq!(
+            l.volume_mount_log("vol-1").unwrap(),
             Path::new("/h/volumes/vol-1/mount.log")
         );
-        assert_eq!(l.bucket_spool("b"), Path::new("/h/buckets/b/spool"));
-        assert_eq!(l.bucket_mount_log("b"), Path::new("/h/buckets/b/mount.log"));
+        assert_eq!(
+            l.bucket_spool("b").unwrap(),
+            Path::new("/h/buckets/b/spool")
+        );
+        assert_eq!(
+            l.bucket_mount_log("b").unwrap(),
+            Path::new("/h/buckets/b/mount.log")
+        );
         assert_eq!(l.snapshots_dir(), Path::new("/h/snapshots"));
         assert_eq!(l.tls_ca_cert(), Path::new("/h/kms/tls/ca.pem"));
         assert_eq!(l.tls_server_key(), Path::new("/h/kms/tls/server.key"));
         assert_eq!(l.kms_regions_dir(), Path::new("/h/kms/regions"));
+    }
+
+    /// Every path built from an id stays in its directory: ids that are paths are refused.
+    #[test]
+    fn layout_refuses_ids_that_are_not_names() {
+        let l = Layout::new(Path::new("/h"));
+        for bad in ["", ".", "..", "../../x", "a/b", "/etc", ".hidden", "a\0b"] {
+            assert!(l.volume_dir(bad).is_err(), "{bad:?}");
+            assert!(l.volume_mount_log(bad).is_err(), "{bad:?}");
+            assert!(l.bucket_dir(bad).is_err(), "{bad:?}");
+            assert!(l.bucket_spool(bad).is_err(), "{bad:?}");
+            assert!(l.bucket_mount_log(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -274,3 +274,285 @@ fn umount_refuses_what_kmsfs_did_not_mount() {
     assert_eq!(still.fstype, "tmpfs");
     assert!(!still.is_kmsfs());
 }
+
+/// Wait (up to 30 s) until `cond` holds; whether it did.
+fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < std::time::Duration::from_secs(30) {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+/// SIGTERM, SIGINT (Ctrl-C) and SIGHUP end `kmsfs mount --foreground` as `kmsfs umount`
+/// does: the mount is gone from /proc/self/mountinfo (no dead "Transport endpoint is not
+/// connected" mount), the daemon exits 0, and what was written before the signal (not
+/// fsync'ed: still in the kernel's writeback cache) is there after a remount.
+#[test]
+fn signals_unmount_a_foreground_mount_and_exit_0() {
+    if !fuse_or_skip("signals_unmount_a_foreground_mount_and_exit_0") {
+        return;
+    }
+    use nix::sys::signal::Signal;
+    let mut m = Mounted::new("1GiB");
+    m.umount();
+    let mnt = m.mnt.to_str().unwrap().to_string();
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        let log = m.dir.path().join(format!("{sig}.log"));
+        let mut child = common::cli::cmd(&m.home, &["mount", &m.vol, &mnt, "--foreground"])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_for(|| kmsfs::mount::mount_at(&m.mnt).is_some()),
+            "not mounted: {}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        let body = format!("written before {sig}\n").repeat(1000);
+        std::fs::write(m.mnt.join(sig.as_str()), &body).unwrap();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+        let mut status = None;
+        assert!(
+            wait_for(|| {
+                status = child.try_wait().unwrap();
+                status.is_some()
+            }),
+            "the daemon did not exit on {sig}"
+        );
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(status.unwrap().code(), Some(0), "{sig}: {logged}");
+        assert!(
+            kmsfs::mount::mount_at(&m.mnt).is_none(),
+            "{sig} left a mount behind: {logged}"
+        );
+        assert!(std::fs::read_dir(&m.mnt).is_ok(), "{sig}: dead mount point");
+    }
+    m.mount();
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        let got = std::fs::read_to_string(m.mnt.join(sig.as_str())).unwrap();
+        assert_eq!(got, format!("written before {sig}\n").repeat(1000));
+    }
+}
+
+/// The same signal mechanism serves bucket mounts: SIGTERM to a `kmsfs mount-bucket` daemon
+/// unmounts it, the daemon exits, and a file written through the mount is an object.
+#[test]
+fn sigterm_unmounts_a_bucket_daemon() {
+    if !fuse_or_skip("sigterm_unmounts_a_bucket_daemon") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let home = common::cli::init(d.path());
+    common::cli::run_ok(&home, &["bucket", "create", "photos"]);
+    let mnt = d.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let v = common::cli::run_ok(&home, &["mount-bucket", "photos", mnt.to_str().unwrap()]);
+    let pid = nix::unistd::Pid::from_raw(v["Pid"].as_i64().unwrap() as i32);
+    std::fs::write(mnt.join("cat.txt"), b"meow").unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let log = home.join("buckets/photos/mount.log");
+    assert!(
+        wait_for(|| nix::sys::signal::kill(pid, None).is_err()),
+        "the bucket daemon did not exit: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let left = kmsfs::mount::mount_at(&mnt);
+    if left.is_some() {
+        let _ = nix::mount::umount2(&mnt, nix::mount::MntFlags::MNT_DETACH);
+    }
+    assert!(left.is_none(), "SIGTERM left a mount behind: {logged}");
+    assert!(logged.contains("unmounted"), "{logged}");
+    let body = d.path().join("out");
+    common::cli::run_ok(
+        &home,
+        &["object", "get", "photos/cat.txt", body.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read(&body).unwrap(), b"meow");
+}
+
+/// A mount would hide the files of a non-empty directory: `kmsfs mount` and `kmsfs
+/// mount-bucket` refuse it (exit 9, "is not empty", a hint naming `--nonempty`), as gocryptfs
+/// does, and mount over it with `--nonempty`.
+#[test]
+fn mounting_over_a_nonempty_directory_needs_nonempty() {
+    if !fuse_or_skip("mounting_over_a_nonempty_directory_needs_nonempty") {
+        return;
+    }
+    let mut m = Mounted::new("1GiB");
+    m.umount();
+    std::fs::write(m.mnt.join("hidden"), b"x").unwrap();
+    let mnt_path = m.mnt.to_str().unwrap().to_string();
+    let mnt = mnt_path.as_str();
+    for args in [
+        vec!["mount", &m.vol, mnt],
+        vec!["mount", &m.vol, mnt, "--foreground"],
+        vec!["mount-bucket", "bkt", mnt],
+    ] {
+        if args[0] == "mount-bucket" {
+            common::cli::run_ok(&m.home, &["bucket", "create", "bkt"]);
+        }
+        let o = kmsfs(&m.home, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(9), "{args:?}: {err}");
+        assert!(
+            err.contains("is not empty") && err.contains("--nonempty"),
+            "{err}"
+        );
+        assert!(kmsfs::mount::mount_at(&m.mnt).is_none());
+    }
+    m.mount_with(&["--nonempty"]);
+    assert!(!m.mnt.join("hidden").exists());
+    m.umount();
+    let v = common::cli::run_ok(&m.home, &["mount-bucket", "bkt", mnt, "--nonempty"]);
+    assert_eq!(v["Bucket"], "bkt");
+    common::cli::run_ok(&m.home, &["umount", mnt]);
+    assert_eq!(std::fs::read(m.mnt.join("hidden")).unwrap(), b"x");
+}
+
+/// `kmsfs umount` of a volume mounted on a passphrase home asks for no passphrase (nor reads
+/// a key): without one, with no terminal, it unmounts and exits 0.
+#[test]
+fn umount_needs_no_passphrase() {
+    if !fuse_or_skip("umount_needs_no_passphrase") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let pw = [("KMSFS_PASSPHRASE", "correct horse battery staple")];
+    let run = |args: &[&str]| common::cli::ok(&common::cli::kmsfs_env(&home, args, &pw));
+    run(&["init", "--passphrase"]);
+    let key = run(&["kms", "create-key"])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v = run(&["volume", "create", "--size", "1GiB", "--kms-key-id", &key]);
+    let vol = v["VolumeId"].as_str().unwrap();
+    let mnt = d.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    run(&["mount", vol, mnt.to_str().unwrap()]);
+    let o = common::cli::cmd(&home, &["umount", mnt.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let left = kmsfs::mount::mount_at(&mnt);
+    if left.is_some() {
+        let _ = nix::mount::umount2(&mnt, nix::mount::MntFlags::MNT_DETACH);
+    }
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(left.is_none());
+    assert_eq!(common::cli::ok(&o)["VolumeId"], vol);
+}
+
+/// An id that is a path (`../../h2/volumes/VOL`, a volume of another home) is refused (exit
+/// 2) before anything is written: no `mount.log` appears outside the home, nothing is
+/// mounted. Bucket names likewise.
+#[test]
+fn ids_that_are_paths_are_refused_before_any_effect() {
+    let d = tempfile::tempdir().unwrap();
+    let h1 = common::cli::init(&d.path().join("1"));
+    let h2 = common::cli::init(&d.path().join("2"));
+    let key = common::cli::create_key(&h2, "KeyId");
+    let v = common::cli::run_ok(
+        &h2,
+        &["volume", "create", "--size", "1GiB", "--kms-key-id", &key],
+    );
+    let vol = v["VolumeId"].as_str().unwrap();
+    let other = h2.join("volumes").join(vol);
+    // From h1/volumes/ (d/1/home/volumes/) to d/2/home/volumes/VOL.
+    let rel = format!("../../../2/home/volumes/{vol}");
+    std::fs::create_dir_all(h1.join("volumes")).unwrap();
+    assert!(h1.join("volumes").join(&rel).join("volume.hdr").exists());
+    let mnt = d.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let m = mnt.to_str().unwrap();
+    for args in [
+        vec!["mount", &rel, m],
+        vec!["mount", &rel, m, "--foreground"],
+        vec!["mount-bucket", "../x", m],
+        vec!["mount-bucket", "../x", m, "--foreground"],
+    ] {
+        let o = kmsfs(&h1, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            !other.join("mount.log").exists(),
+            "{args:?} wrote {}",
+            other.display()
+        );
+        assert!(!h1.join("x").exists(), "{args:?} wrote outside buckets/");
+        assert!(kmsfs::mount::mount_at(&mnt).is_none());
+    }
+}
+
+/// Run by [`an_unavailable_requirement_fails_unless_opted_out`] in a child process (with
+/// `KMSFS_TEST_SKIP_PROBE` set); on its own it does nothing.
+#[test]
+fn skip_probe() {
+    if std::env::var_os("KMSFS_TEST_SKIP_PROBE").is_some() {
+        tool_or_skip("skip_probe", "kmsfs-no-such-tool");
+    }
+}
+
+/// A test whose requirement (here a tool) is missing FAILS, unless the user opted out of that
+/// kind with KMSFS_SKIP_UNAVAILABLE: then it passes, says SKIPPED on the terminal, and is
+/// recorded for the run's summary line; under CI=true it fails even then.
+#[test]
+fn an_unavailable_requirement_fails_unless_opted_out() {
+    let exe = std::env::current_exe().unwrap();
+    let probe = |env: &[(&str, &str)]| {
+        let mut c = Command::new(&exe);
+        c.args(["--exact", "skip_probe", "--test-threads=1"])
+            .env("KMSFS_TEST_SKIP_PROBE", "1")
+            .env_remove("CI")
+            .env_remove(common::skip::OPT_OUT);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let record = common::skip::dir().join(format!(
+        "{}-mount_daemon.txt",
+        common::skip::run_id_of(std::process::id())
+    ));
+    let _ = std::fs::remove_file(&record);
+
+    let o = probe(&[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "a missing tool passed: {out}");
+    assert!(
+        out.contains("KMSFS_SKIP_UNAVAILABLE=kmsfs-no-such-tool"),
+        "{out}"
+    );
+    assert!(!record.exists());
+
+    for optout in ["kmsfs-no-such-tool", "fio,kmsfs-no-such-tool", "1"] {
+        let o = probe(&[(common::skip::OPT_OUT, optout)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{optout}: {err}");
+        assert!(err.contains("skip_probe: SKIPPED"), "{optout}: {err}");
+    }
+    let recorded = std::fs::read_to_string(&record).unwrap_or_default();
+    let _ = std::fs::remove_file(&record);
+    assert_eq!(
+        recorded
+            .matches("mount_daemon::skip_probe: SKIPPED")
+            .count(),
+        3,
+        "{recorded}"
+    );
+
+    let o = probe(&[(common::skip::OPT_OUT, "fio")]);
+    assert!(
+        !o.status.success(),
+        "opting out of fio skipped another tool"
+    );
+    let o = probe(&[(common::skip::OPT_OUT, "1"), ("CI", "true")]);
+    assert!(!o.status.success(), "CI=true skipped a test");
+    let _ = std::fs::remove_file(&record);
+}

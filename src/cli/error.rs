@@ -328,6 +328,13 @@ impl Failure for MountError {
     fn failure(self, what: &str) -> CliError {
         let (code, h) = match self {
             MountError::Volume(v) => return v.failure(what),
+            MountError::Home(h) => return h.failure(what),
+            MountError::NotEmpty(_) => (
+                exit::MOUNT,
+                Some(
+                    "mount on an empty directory, or pass --nonempty to hide its files while mounted",
+                ),
+            ),
             MountError::DaemonExited { log, code } => {
                 // The daemon logged `kmsfs: <what>: <why>` (it is this command, run in the
                 // foreground): report its first line's why, and exit as it did.

@@ -14,9 +14,12 @@ use std::sync::Arc;
 #[derive(Debug, clap::Args)]
 pub(crate) struct MountPointArgs {
     dir: PathBuf,
-    /// Stay attached; unmount with Ctrl-C or `kmsfs umount`.
+    /// Stay attached; unmount with Ctrl-C (or SIGTERM, SIGHUP) or `kmsfs umount`.
     #[arg(long)]
     foreground: bool,
+    /// Mount even if the directory is not empty (its files are hidden while mounted).
+    #[arg(long)]
+    nonempty: bool,
 }
 
 // `kmsfs mount`.
@@ -45,7 +48,13 @@ pub(crate) struct MountBucketArgs {
 
 /// The arguments that make this binary serve `command` at `mp` in the foreground, as a
 /// mount daemon.
-fn daemon_args(ctx: &Ctx, command: &[&str], mp: &Path, allow_other: bool) -> Vec<OsString> {
+fn daemon_args(
+    ctx: &Ctx,
+    command: &[&str],
+    at: &MountPointArgs,
+    mp: &Path,
+    allow_other: bool,
+) -> Vec<OsString> {
     let mut a: Vec<OsString> = vec!["--home".into(), ctx.root.clone().into()];
     if let Some(p) = &ctx.cli.passphrase_file {
         a.extend(["--passphrase-file".into(), p.into()]);
@@ -62,6 +71,9 @@ fn daemon_args(ctx: &Ctx, command: &[&str], mp: &Path, allow_other: bool) -> Vec
     }
     a.extend(command.iter().map(OsString::from));
     a.extend([mp.into(), "--foreground".into()]);
+    if at.nonempty {
+        a.push("--nonempty".into());
+    }
     if allow_other {
         a.push("--allow-other".into());
     }
@@ -70,14 +82,15 @@ fn daemon_args(ctx: &Ctx, command: &[&str], mp: &Path, allow_other: bool) -> Vec
 
 pub(super) fn run_mount(ctx: &Ctx, a: &MountArgs) -> Result<(), CliError> {
     let what = format!("mount of {} failed", a.volume_id);
-    let mp = mount::check_mount_point(&a.at.dir).or_fail(&what)?;
+    let layout = Layout::new(&ctx.root);
+    let log = layout.volume_mount_log(&a.volume_id).or_fail(&what)?;
+    let mp = mount::check_mount_point(&a.at.dir, a.at.nonempty).or_fail(&what)?;
     if a.at.foreground {
         return serve_volume(ctx, a, &mp, &what);
     }
-    let layout = Layout::new(&ctx.root);
     mount::check_volume_exists(&layout, &a.volume_id).or_fail(&what)?;
-    let args = daemon_args(ctx, &["mount", &a.volume_id], &mp, a.allow_other);
-    mount::spawn_daemon(&args, &mp, &layout.volume_mount_log(&a.volume_id)).or_fail(&what)?;
+    let args = daemon_args(ctx, &["mount", &a.volume_id], &a.at, &mp, a.allow_other);
+    mount::spawn_daemon(&args, &mp, &log).or_fail(&what)?;
     let s = ctx.open(&what)?;
     s.reply(mount::describe_when_in_use(&s.volumes(), &a.volume_id))
 }
@@ -105,24 +118,25 @@ fn serve_volume(ctx: &Ctx, a: &MountArgs, mp: &Path, what: &str) -> Result<(), C
 pub(super) fn run_mount_bucket(ctx: &Ctx, a: &MountBucketArgs) -> Result<(), CliError> {
     let bucket = &a.bucket;
     let what = format!("mount of bucket {bucket} failed");
-    let mp = mount::check_mount_point(&a.at.dir).or_fail(&what)?;
+    let log = Layout::new(&ctx.root)
+        .bucket_mount_log(bucket)
+        .or_fail(&what)?;
+    let mp = mount::check_mount_point(&a.at.dir, a.at.nonempty).or_fail(&what)?;
     // The bucket must exist before anything is started.
     let s = ctx.open(&what)?;
     let svc = s.objects();
     svc.get_bucket_encryption(bucket).or_fail(&what)?;
-    let layout = s.home.layout().clone();
     if !a.at.foreground {
         drop((svc, s));
-        let args = daemon_args(ctx, &["mount-bucket", bucket], &mp, a.allow_other);
-        let pid =
-            mount::spawn_daemon(&args, &mp, &layout.bucket_mount_log(bucket)).or_fail(&what)?;
+        let args = daemon_args(ctx, &["mount-bucket", bucket], &a.at, &mp, a.allow_other);
+        let pid = mount::spawn_daemon(&args, &mp, &log).or_fail(&what)?;
         return ctx.out.print(&serde_json::json!({
             "Bucket": bucket,
             "MountPoint": mp,
             "Pid": pid,
         }));
     }
-    let spool = layout.bucket_spool(bucket);
+    let spool = s.home.layout().bucket_spool(bucket).or_fail(&what)?;
     let r = mount::serve_bucket(Arc::new(svc), bucket, spool, &mp, a.allow_other, || {
         eprintln!(
             "kmsfs: bucket {bucket} mounted at {} (pid {})",
@@ -137,14 +151,13 @@ pub(super) fn run_mount_bucket(ctx: &Ctx, a: &MountBucketArgs) -> Result<(), Cli
 }
 
 /// `kmsfs umount`: unmount a kmsfs mount (and no other) and wait for its daemon to finish
-/// writing.
+/// writing. Opens no KMS: unmounting needs no key (nor a passphrase).
 pub(super) fn run_umount(ctx: &Ctx, dir: &Path) -> Result<(), CliError> {
     let what = format!("umount of {} failed", dir.display());
     let mp = mount::kmsfs_mount_at(dir).or_fail(&what)?;
     // Find the daemon (to wait for it to finish writing).
-    let s = ctx.open(&what)?;
-    let owner = mount::volume_daemon(&s.volumes(), &mp);
+    let owner = mount::volume_daemon(&Layout::new(&ctx.root), &mp);
     mount::unmount_and_wait(&mp, owner.as_ref().map(|m| m.pid)).or_fail(&what)?;
-    s.out
+    ctx.out
         .print(&serde_json::json!({ "Unmounted": mp, "VolumeId": owner.map(|m| m.volume_id) }))
 }

@@ -1,6 +1,6 @@
 //! Mounting a bucket: its directory view served over FUSE in the foreground.
 
-use super::{MountError, watch_signals};
+use super::{MountError, unmount_on_signal};
 use crate::object::ObjectService;
 use crate::object::view::BucketView;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ pub fn serve_bucket(
     ready: impl FnOnce(),
 ) -> Result<(), MountError> {
     let view = BucketView::new(svc, bucket, spool)?;
-    watch_signals(mp.to_path_buf());
+    unmount_on_signal(mp.to_path_buf()).map_err(MountError::Internal)?;
     ready();
     crate::object::fuse::serve(Arc::new(view), mp, allow_other).map_err(MountError::Fuse)
 }

@@ -15,10 +15,11 @@ mod volume;
 pub use bucket::serve_bucket;
 pub use daemon::spawn_daemon;
 pub use point::{MountEntry, check_mount_point, is_mount_point, kmsfs_mount_at, mount_at};
-pub use signals::watch_signals;
+pub use signals::unmount_on_signal;
 pub use unmount::{unmount, unmount_and_wait, volume_daemon};
 pub use volume::{VolumeMount, check_volume_exists, describe_when_in_use};
 
+use crate::home::HomeError;
 use crate::object::view::ViewError;
 use crate::volume::VolumeError;
 use std::io;
@@ -40,6 +41,9 @@ pub enum MountError {
     NotADirectory(PathBuf),
     #[error("{} is already a mount point", .0.display())]
     AlreadyMounted(PathBuf),
+    /// Mounting would hide the directory's files (refused unless `--nonempty`).
+    #[error("{} is not empty", .0.display())]
+    NotEmpty(PathBuf),
     /// The directory to unmount could not be resolved.
     #[error("{0}")]
     Resolve(#[source] io::Error),
@@ -73,6 +77,9 @@ pub enum MountError {
     Fuse(#[source] io::Error),
     #[error(transparent)]
     Volume(#[from] VolumeError),
+    /// An id that is not a name (the home's layout refused it).
+    #[error(transparent)]
+    Home(#[from] HomeError),
     /// The bucket's directory view could not be opened.
     #[error(transparent)]
     View(#[from] ViewError),

@@ -63,9 +63,10 @@ pub fn is_mount_point(dir: &Path) -> bool {
     mount_at(dir).is_some()
 }
 
-/// Check that FUSE is here and that `dir` is a directory not yet mounted on; its canonical
-/// path.
-pub fn check_mount_point(dir: &Path) -> Result<PathBuf, MountError> {
+/// Check that FUSE is here and that `dir` is a directory not yet mounted on, and empty
+/// unless `nonempty` (a mount hides the files below it; gocryptfs refuses too); its
+/// canonical path.
+pub fn check_mount_point(dir: &Path, nonempty: bool) -> Result<PathBuf, MountError> {
     if !Path::new("/dev/fuse").exists() {
         return Err(MountError::NoFuse);
     }
@@ -75,6 +76,12 @@ pub fn check_mount_point(dir: &Path) -> Result<PathBuf, MountError> {
     }
     if is_mount_point(&mp) {
         return Err(MountError::AlreadyMounted(mp));
+    }
+    if !nonempty {
+        let mut entries = std::fs::read_dir(&mp).map_err(|e| MountError::io(&mp, e))?;
+        if entries.next().is_some() {
+            return Err(MountError::NotEmpty(mp));
+        }
     }
     Ok(mp)
 }

@@ -2,7 +2,8 @@
 //! serves a volume's mount and waiting for it to finish its writes.
 
 use super::MountError;
-use crate::volume::{MountedVolume, VolumeService};
+use crate::home::Layout;
+use crate::volume::MountedVolume;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -38,12 +39,13 @@ pub fn unmount(mp: &Path, lazy: bool) -> Result<(), MountError> {
     }
 }
 
-/// The volume whose daemon serves the mount on `mp`, if it is a volume's.
-pub fn volume_daemon(svc: &VolumeService, mp: &Path) -> Option<MountedVolume> {
-    svc.list()
-        .unwrap_or_default()
-        .into_iter()
-        .find_map(|v| svc.mounted(&v.volume_id).filter(|m| m.mount_point == mp))
+/// The volume whose daemon serves the mount on `mp`, if it is a volume's (from the volumes'
+/// mount records: no KMS, no key, no passphrase).
+pub fn volume_daemon(layout: &Layout, mp: &Path) -> Option<MountedVolume> {
+    let rd = std::fs::read_dir(layout.volumes_dir()).ok()?;
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| crate::volume::service::mounted_in(&e.path()))
+        .find(|m| m.mount_point == mp)
 }
 
 /// Unmount `mp`, then wait (up to 30 s) for the daemon `pid`, if known, to finish writing.

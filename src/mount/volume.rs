@@ -1,7 +1,7 @@
 //! Mounting a volume: the checks before its daemon starts, serving it in the foreground
 //! (its control socket, signals, the FUSE session), and waiting until it shows as in use.
 
-use super::{MountError, watch_signals};
+use super::{MountError, unmount_on_signal};
 use crate::home::Layout;
 use crate::volume::service::OpenVolume;
 use crate::volume::{VolumeError, VolumeInfo, VolumeService};
@@ -11,7 +11,7 @@ use std::time::Duration;
 /// Before a mount daemon is started for `volume_id`: the volume must exist. Reads no key,
 /// so it needs no KMS.
 pub fn check_volume_exists(layout: &Layout, volume_id: &str) -> Result<(), MountError> {
-    if crate::volume::service::is_volume_dir(&layout.volume_dir(volume_id)) {
+    if crate::volume::service::is_volume_dir(&layout.volume_dir(volume_id)?) {
         Ok(())
     } else {
         Err(VolumeError::NotFound(volume_id.into()).into())
@@ -63,7 +63,7 @@ impl VolumeMount {
         let v = &self.volume;
         v.mounted_at(&self.mount_point)?;
         crate::volume::control::serve(&v.dir, v.fs.clone()).map_err(MountError::ControlSocket)?;
-        watch_signals(self.mount_point.clone());
+        unmount_on_signal(self.mount_point.clone()).map_err(MountError::Internal)?;
         ready();
         let r = crate::volume::fuse::serve(
             v.fs.clone(),

@@ -185,7 +185,7 @@ impl ObjectService {
 /// Object files' paths, for tests and tools that look at the bytes.
 pub fn object_path(home: &Path, bucket: &str, key: &str) -> PathBuf {
     BucketPaths {
-        dir: crate::home::Layout::new(home).bucket_dir(bucket),
+        dir: crate::home::Layout::new(home).buckets_dir().join(bucket),
     }
     .object(key)
 }

@@ -120,6 +120,17 @@ pub fn is_volume_dir(dir: &Path) -> bool {
     dir.join("volume.hdr").exists()
 }
 
+/// Where the volume in directory `dir` is mounted, while its daemon holds the volume lock
+/// (reads no key: `kmsfs umount` needs none).
+pub fn mounted_in(dir: &Path) -> Option<MountedVolume> {
+    let m: MountedVolume =
+        serde_json::from_slice(&std::fs::read(dir.join(MOUNT_RECORD)).ok()?).ok()?;
+    match FileLock::acquire(&lock_file(dir), std::time::Duration::ZERO) {
+        Ok(_) => None,
+        Err(_) => Some(m),
+    }
+}
+
 fn valid_id(id: &str) -> bool {
     is_resource_id(ID_PREFIX, id)
 }
@@ -372,14 +383,7 @@ impl VolumeService {
     }
 
     pub fn mounted(&self, id: &str) -> Option<MountedVolume> {
-        let dir = self.volumes_dir().join(id);
-        let m: MountedVolume =
-            serde_json::from_slice(&std::fs::read(dir.join(MOUNT_RECORD)).ok()?).ok()?;
-        // Only while its daemon holds the volume lock.
-        match FileLock::acquire(&lock_file(&dir), std::time::Duration::ZERO) {
-            Ok(_) => None,
-            Err(_) => Some(m),
-        }
+        mounted_in(&self.volumes_dir().join(id))
     }
 
     pub fn describe(&self, id: &str) -> Result<VolumeInfo, VolumeError> {

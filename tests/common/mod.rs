@@ -9,6 +9,7 @@ pub mod mount;
 pub mod object;
 pub mod pattern;
 pub mod serve;
+pub mod skip;
 pub mod vectors;
 
 /// The value of the environment variable `name` parsed, or `default` when it is unset or

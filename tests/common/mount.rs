@@ -1,21 +1,25 @@
 //! A home with a volume mounted through the real binary, unmounted on drop; and the checks
-//! that skip a mount test where it cannot run (but fail it under CI).
+//! that fail a mount test where it cannot run, unless the user opted out (`common::skip`).
 
 use super::cli::{cmd, create_key, init, run_ok};
+use super::skip::available;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// True when FUSE mounts can run here. With CI=true, its absence fails the test.
+/// True when FUSE mounts can run here; else the test fails (or is skipped if the user set
+/// `KMSFS_SKIP_UNAVAILABLE=fuse`).
 pub fn fuse_or_skip(test: &str) -> bool {
     available(
         test,
+        "fuse",
         Path::new("/dev/fuse").exists(),
-        "/dev/fuse is missing but CI=true: mount tests must not be skipped",
-        "/dev/fuse is missing (set CI=true to make this a failure)",
+        "/dev/fuse is missing",
+        "load the fuse module, or give the container /dev/fuse",
     )
 }
 
-/// True when `tool` is on PATH. With CI=true, its absence fails the test (CI installs it).
+/// True when `tool` is on PATH; else the test fails (or is skipped if the user set
+/// `KMSFS_SKIP_UNAVAILABLE=TOOL`).
 pub fn tool_or_skip(test: &str, tool: &str) -> bool {
     let ok = Command::new("sh")
         .arg("-c")
@@ -24,31 +28,23 @@ pub fn tool_or_skip(test: &str, tool: &str) -> bool {
         .is_ok_and(|o| o.status.success());
     available(
         test,
+        tool,
         ok,
-        &format!("{tool} is not installed but CI=true (.ci/run installs it)"),
         &format!("{tool} is not installed"),
+        ".ci/run installs it",
     )
 }
 
-/// True when running as root (tests that act as other users or tune devices). With CI=true
-/// (CI runs as root), not being root fails the test.
+/// True when running as root (tests that act as other users or tune devices); else the
+/// test fails (or is skipped if the user set `KMSFS_SKIP_UNAVAILABLE=root`).
 pub fn root_or_skip(test: &str) -> bool {
     available(
         test,
+        "root",
         nix::unistd::geteuid().is_root(),
-        "CI=true but not root: this test needs root",
-        "needs root",
+        "this test needs root",
+        "run the tests as root; CI does",
     )
-}
-
-fn available(test: &str, ok: bool, under_ci: &str, skipped: &str) -> bool {
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{test}: {under_ci}");
-        }
-        eprintln!("{test}: SKIPPED: {skipped}");
-    }
-    ok
 }
 
 pub struct Mounted {
