@@ -14,6 +14,20 @@ pub(crate) trait ToErrno {
     fn errno(&self) -> i32;
 }
 
+/// The errno of a failed backing call: its own, so that a full disk stays ENOSPC (or
+/// EDQUOT) and never turns into EIO; errors without one by their kind; EIO otherwise.
+pub(crate) fn io_errno(e: &std::io::Error) -> i32 {
+    use std::io::ErrorKind::*;
+    e.raw_os_error().unwrap_or(match e.kind() {
+        StorageFull => libc::ENOSPC,
+        QuotaExceeded => libc::EDQUOT,
+        NotFound => libc::ENOENT,
+        PermissionDenied => libc::EACCES,
+        AlreadyExists => libc::EEXIST,
+        _ => libc::EIO,
+    })
+}
+
 /// fuser's errno for `e`.
 #[inline]
 pub(crate) fn errno(e: &impl ToErrno) -> Errno {
@@ -123,6 +137,8 @@ pub(crate) fn xattr<E: ToErrno>(reply: ReplyXattr, size: u32, r: Result<Vec<u8>,
 
 /// Mount options both mounts use: the file system's name and subtype, and with
 /// `allow_other` other users let in, the kernel checking each access against the modes.
+/// Neither `Dev` nor `Suid` is ever given, so fuser mounts `nodev,nosuid`: a device node in
+/// a volume can be made (as root) but not opened, and set-id bits grant nothing.
 pub(crate) fn config(fsname: String, subtype: &str, allow_other: bool) -> fuser::Config {
     let mut c = fuser::Config::default();
     c.mount_options = vec![

@@ -558,3 +558,63 @@ fn real_tools_work_on_the_mount() {
         assert!(out.contains("ok") && out.contains("20000"), "{out}");
     }
 }
+
+/// As root, character and block devices are made as ext4 makes them (type and rdev kept,
+/// in the backing tree too); the mount is `nodev`, so opening one is refused. FIFOs and
+/// sockets work.
+#[test]
+fn device_nodes_fifos_and_sockets() {
+    let test = "device_nodes_fifos_and_sockets";
+    if !fuse_or_skip(test) || !root_or_skip(test) {
+        return;
+    }
+    use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut m = Mounted::new("64MiB");
+    let (chr, blk) = (m.mnt.join("null"), m.mnt.join("loop200"));
+    let rw = Mode::from_bits_truncate(0o666);
+    mknod(&chr, SFlag::S_IFCHR, rw, makedev(1, 3)).expect("mknod of a character device");
+    mknod(&blk, SFlag::S_IFBLK, rw, makedev(7, 200)).expect("mknod of a block device");
+    let check = |m: &Mounted| {
+        let (c, b) = (chr.metadata().unwrap(), blk.metadata().unwrap());
+        assert!(c.file_type().is_char_device(), "{c:?}");
+        assert!(b.file_type().is_block_device(), "{b:?}");
+        assert_eq!((c.rdev(), b.rdev()), (makedev(1, 3), makedev(7, 200)));
+        for p in [&chr, &blk] {
+            let e = std::fs::File::open(p).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{}: {e}", p.display());
+        }
+        let kinds: Vec<_> = std::fs::read_dir(m.backing())
+            .unwrap()
+            .map(|e| e.unwrap().file_type().unwrap())
+            .filter(|t| t.is_char_device() || t.is_block_device())
+            .collect();
+        assert_eq!(
+            kinds.len(),
+            2,
+            "the backing tree holds the two device nodes"
+        );
+    };
+    check(&m);
+    m.umount();
+    m.mount();
+    check(&m);
+    // A FIFO carries bytes between a writer and a reader.
+    let fifo = m.mnt.join("fifo");
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600)).unwrap();
+    let w = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, b"through the fifo").unwrap())
+    };
+    assert_eq!(std::fs::read(&fifo).unwrap(), b"through the fifo");
+    w.join().unwrap();
+    // A Unix socket bound in the mount accepts a connection.
+    let sock = m.mnt.join("sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    assert!(sock.metadata().unwrap().file_type().is_socket());
+    let mut c = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    c.write_all(b"ping").unwrap();
+    let mut got = [0u8; 4];
+    l.accept().unwrap().0.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ping");
+}

@@ -180,9 +180,20 @@ impl SnapshotService {
         })
     }
 
-    /// Scratch space of an earlier copy that did not finish.
+    /// Scratch space of an earlier copy that did not finish, and the temp files of store
+    /// writers that died (under the lock, no other process writes the store).
     fn clean_tmp(&self) {
         let _ = std::fs::remove_dir_all(self.root().join("tmp"));
+        let _ = self.store.sweep_temp();
+    }
+
+    /// A change to the store that failed (a full disk) keeps no chunk that nothing
+    /// references: collect them at once, still under the lock. The failure stands.
+    fn collect_on_failure<T>(&self, r: Result<T, SnapshotError>) -> Result<T, SnapshotError> {
+        if r.is_err() {
+            let _ = self.gc();
+        }
+        r
     }
 
     pub fn describe(&self, id: &str) -> Result<SnapshotInfo, SnapshotError> {
@@ -285,6 +296,12 @@ impl SnapshotService {
     ) -> Result<SnapshotInfo, SnapshotError> {
         let _lock = self.lock()?;
         self.clean_tmp();
+        let r = self.capture(volume_id, description);
+        self.collect_on_failure(r)
+    }
+
+    /// [`SnapshotService::create`] under the store's lock.
+    fn capture(&self, volume_id: &str, description: &str) -> Result<SnapshotInfo, SnapshotError> {
         let held = self.volumes.hold(volume_id)?;
         let prev = self.previous(volume_id, &held.key().wrapped_dek);
         let mut progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -555,7 +572,7 @@ impl SnapshotService {
             self.commit(&nm, &desc, Some(id), stats.bytes_added, stats.chunks_added)
         })();
         self.clean_tmp();
-        r
+        self.collect_on_failure(r)
     }
 
     /// The principal this service acts as, for callers that set up KMS clients.

@@ -25,6 +25,8 @@ pub trait ObjectStore: Send + Sync {
     fn list(&self) -> io::Result<Vec<Hash>>;
     /// Remove the object (no error if absent).
     fn delete(&self, hash: &Hash) -> io::Result<()>;
+    /// Remove the temp files of writers that died before renaming them into place.
+    fn sweep_temp(&self) -> io::Result<()>;
     /// Make every `put_if_absent` so far durable.
     fn flush(&self) -> io::Result<()>;
 }
@@ -59,19 +61,19 @@ impl ObjectStore for LocalStore {
         }
         let dir = p.parent().expect("fan-out dir").to_path_buf();
         if !dir.is_dir() {
-            crate::fsutil::create_dir_durable(&dir, 0o700)?;
+            crate::fsutil::create_dir_durable(&dir, 0o700).map_err(|e| at(&dir, e))?;
         }
-        let tmp = dir.join(format!(".tmp.{}.{}", std::process::id(), &hex(hash)[..16]));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_data()?;
-        drop(f);
-        std::fs::rename(&tmp, &p)?;
+        let tmp = dir.join(format!(
+            "{TMP_PREFIX}{}.{}",
+            std::process::id(),
+            &hex(hash)[..16]
+        ));
+        let written = write_new(&tmp, data).and_then(|()| std::fs::rename(&tmp, &p));
+        if let Err(e) = written {
+            // A full store keeps no partial object.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(at(&tmp, e));
+        }
         self.dirty.lock().expect("dirty").insert(dir);
         Ok(true)
     }
@@ -122,6 +124,27 @@ impl ObjectStore for LocalStore {
         }
     }
 
+    fn sweep_temp(&self) -> io::Result<()> {
+        let rd = match std::fs::read_dir(&self.root) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for d in rd {
+            let d = d?;
+            if !d.file_type()?.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(d.path())? {
+                let f = f?;
+                if writer_gone(&f.file_name()) {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn flush(&self) -> io::Result<()> {
         let dirs: Vec<PathBuf> = self.dirty.lock().expect("dirty").drain().collect();
         for d in dirs {
@@ -129,6 +152,42 @@ impl ObjectStore for LocalStore {
         }
         Ok(())
     }
+}
+
+/// The prefix of an object's temp file: `.tmp.<pid>.<16 hex digits of its name>`.
+const TMP_PREFIX: &str = ".tmp.";
+
+/// `e` naming the store's file `p` (a full store names the store, not what was copied).
+fn at(p: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", p.display()))
+}
+
+/// Write `data` to the new file `p`, durably.
+fn write_new(p: &Path, data: &[u8]) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(p)?;
+    f.write_all(data)?;
+    f.sync_data()
+}
+
+/// Whether `name` is the temp file of a writer whose process is gone (a live writer's pid
+/// is alive, so its file stays).
+fn writer_gone(name: &std::ffi::OsStr) -> bool {
+    let Some(pid) = name
+        .to_str()
+        .and_then(|n| n.strip_prefix(TMP_PREFIX))
+        .and_then(|n| n.split('.').next())
+        .and_then(|n| n.parse::<i32>().ok())
+    else {
+        return false;
+    };
+    pid <= 0
+        || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            == Err(nix::errno::Errno::ESRCH)
 }
 
 /// `data`'s object name.

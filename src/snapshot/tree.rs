@@ -185,7 +185,7 @@ impl Capture<'_> {
             f.read_exact(&mut buf[..want])
                 .map_err(|e| SnapshotError::io(p, e))?;
             let h = name_of(&buf[..want]);
-            let store_err = |e| SnapshotError::Store(format!("{}: {e}", p.display()));
+            let store_err = |e: std::io::Error| SnapshotError::Store(e.to_string());
             if self
                 .store
                 .put_if_absent(&h, &buf[..want])

@@ -68,7 +68,7 @@ impl ViewError {
             ViewError::BadHandle => libc::EBADF,
             ViewError::BadName(_) => libc::EINVAL,
             ViewError::NotSupported => libc::EOPNOTSUPP,
-            ViewError::Spool(e) => e.raw_os_error().unwrap_or(libc::EIO),
+            ViewError::Spool(e) => crate::fuseutil::io_errno(e),
             ViewError::Object(e) => match e {
                 ObjectError::NoSuchKey { .. } | ObjectError::NoSuchBucket(_) => libc::ENOENT,
                 ObjectError::KeyTooLong(_) => libc::ENAMETOOLONG,

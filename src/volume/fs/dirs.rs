@@ -27,7 +27,8 @@ fn check_name(name: &OsStr) -> FsResult<()> {
 }
 
 impl VolumeFs {
-    /// Give the new directory `dir` a fresh random id.
+    /// Give the new directory `dir` a fresh random id. A failure (a full disk) leaves no id
+    /// file: never an empty one.
     pub(super) fn write_diriv(&self, dir: &Path) -> FsResult<[u8; 16]> {
         let mut id = [0u8; 16];
         crate::crypto::fill_random(&mut id).map_err(|e| io::Error::other(e.to_string()))?;
@@ -37,8 +38,12 @@ impl VolumeFs {
             .create_new(true)
             .mode(0o400)
             .open(&p)?;
-        std::os::unix::fs::FileExt::write_all_at(&f, &id, 0)?;
-        f.sync_all()?;
+        let written =
+            std::os::unix::fs::FileExt::write_all_at(&f, &id, 0).and_then(|()| f.sync_all());
+        if let Err(e) = written {
+            let _ = fs::remove_file(&p);
+            return Err(e.into());
+        }
         Ok(id)
     }
 
@@ -99,11 +104,23 @@ impl VolumeFs {
         }
     }
 
-    /// Create a long-name sidecar if needed (before creating the entry).
+    /// Create a long-name sidecar if needed (before creating the entry). It appears whole
+    /// or not at all (written beside it, then renamed), and one already holding the same
+    /// name (a rename onto an existing long name) is kept as it is.
     pub(super) fn put_sidecar(&self, dir: &Path, s: &Stored) -> FsResult<()> {
-        if let Stored::Long { backing, full } = s {
-            let p = dir.join(names::sidecar(backing));
-            fs::write(&p, full.as_bytes())?;
+        let Stored::Long { backing, full } = s else {
+            return Ok(());
+        };
+        let p = dir.join(names::sidecar(backing));
+        if fs::read(&p).is_ok_and(|b| b == full.as_bytes()) {
+            return Ok(());
+        }
+        let mut tmp = backing.to_os_string();
+        tmp.push(format!(".{}{}", std::process::id(), names::LONG_SUFFIX));
+        let tmp = dir.join(tmp);
+        if let Err(e) = fs::write(&tmp, full.as_bytes()).and_then(|()| fs::rename(&tmp, &p)) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e.into());
         }
         Ok(())
     }

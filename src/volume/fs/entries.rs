@@ -5,9 +5,9 @@ use super::{
     Attr, Caller, FsError, FsResult, Ino, VolumeFs, check_rc, cpath, entry_meta, open_meta,
     seal_meta,
 };
-use crate::volume::names::Stored;
+use crate::volume::names::{self, Stored};
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -17,15 +17,20 @@ use std::path::Path;
 const SYMLINK_AAD: &[u8] = b"kmsfs symlink v1";
 
 impl VolumeFs {
-    /// Make a new entry in `parent` with `make(path)` and return its attributes (those
-    /// `make` returns, from an open descriptor, else read through the path).
-    fn make(
+    /// Make a new entry in `parent`: `build(path)` is the one call that creates it,
+    /// `finish(path, built)` completes it (a directory's id, a file's header, its mode) and
+    /// may return its attributes from an open descriptor (else they are read through the
+    /// path). Either the entry is whole, or nothing is left: a failure part-way (a full disk)
+    /// removes what was made, its long-name sidecar included, and reports the backing
+    /// call's error (ENOSPC stays ENOSPC).
+    fn make<T>(
         &self,
         parent: Ino,
         name: &OsStr,
         caller: Caller,
-        make: impl FnOnce(&Path) -> FsResult<Option<fs::Metadata>>,
-    ) -> FsResult<Attr> {
+        build: impl FnOnce(&Path) -> FsResult<T>,
+        finish: impl FnOnce(&Path, &mut T) -> FsResult<Option<fs::Metadata>>,
+    ) -> FsResult<(Attr, T)> {
         let _hold = self.hold();
         let s = self.stored(parent, name)?;
         let dir = self.path(parent)?;
@@ -37,39 +42,65 @@ impl VolumeFs {
             }
             self.put_sidecar(&dir, &s)?;
         }
-        let made = match make(&p) {
-            Ok(m) => m,
-            Err(e) => {
-                if matches!(s, Stored::Long { .. }) {
-                    self.drop_sidecar(&dir, s.backing());
-                }
-                return Err(match e {
-                    FsError::Io(e) if e.kind() == io::ErrorKind::AlreadyExists => FsError::Exists,
-                    e => e,
-                });
+        let undo = |e: FsError, made: bool| {
+            if let FsError::Io(e) = &e
+                && e.kind() == io::ErrorKind::AlreadyExists
+            {
+                // Another create won: the entry and its sidecar are its.
+                return FsError::Exists;
             }
+            if made {
+                self.unmake(&p);
+            }
+            self.drop_sidecar(&dir, s.backing());
+            e
         };
-        let mut m = match made {
+        let mut built = build(&p).map_err(|e| undo(e, false))?;
+        let m = finish(&p, &mut built)
+            .and_then(|m| self.own(&p, m, caller))
+            .map_err(|e| undo(e, true))?;
+        Ok((self.remember(parent, s.backing(), &m), built))
+    }
+
+    /// The attributes of the new entry `p` (`m` if known), owned by `caller`.
+    fn own(&self, p: &Path, m: Option<fs::Metadata>, caller: Caller) -> FsResult<fs::Metadata> {
+        let m = match m {
             Some(m) => m,
-            None => fs::symlink_metadata(&p)?,
+            None => fs::symlink_metadata(p)?,
         };
-        if m.uid() != caller.uid || m.gid() != caller.gid {
-            let _ = std::os::unix::fs::lchown(&p, Some(caller.uid), Some(caller.gid));
-            m = fs::symlink_metadata(&p)?;
+        if m.uid() == caller.uid && m.gid() == caller.gid {
+            return Ok(m);
         }
-        Ok(self.remember(parent, s.backing(), &m))
+        let _ = std::os::unix::fs::lchown(p, Some(caller.uid), Some(caller.gid));
+        Ok(fs::symlink_metadata(p)?)
+    }
+
+    /// Remove the entry `p` that a create made but could not finish (a directory holds at
+    /// most its id file then).
+    fn unmake(&self, p: &Path) {
+        match fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() => {
+                let _ = fs::remove_file(p.join(names::DIRIV));
+                let _ = fs::remove_dir(p);
+            }
+            Ok(_) => {
+                let _ = fs::remove_file(p);
+            }
+            Err(_) => {}
+        }
     }
 
     pub fn mkdir(&self, parent: Ino, name: &OsStr, mode: u32, caller: Caller) -> FsResult<Attr> {
         let enc = self.keys.is_some();
-        self.make(parent, name, caller, |p| {
-            fs::DirBuilder::new().mode(0o700).create(p)?;
+        let build = |p: &Path| Ok(fs::DirBuilder::new().mode(0o700).create(p)?);
+        let finish = |p: &Path, _: &mut ()| {
             if enc {
                 self.write_diriv(p)?;
             }
             fs::set_permissions(p, fs::Permissions::from_mode(mode & 0o7777))?;
             Ok(None)
-        })
+        };
+        Ok(self.make(parent, name, caller, build, finish)?.0)
     }
 
     pub fn mknod(
@@ -86,15 +117,17 @@ impl VolumeFs {
             self.release(fh);
             return Ok(a);
         }
-        if fmt != libc::S_IFIFO && fmt != libc::S_IFSOCK {
-            return Err(FsError::NotPermitted);
+        // FIFOs, sockets and devices as the backing file system makes them: a device node
+        // needs CAP_MKNOD there as on ext4, and the mount's `nodev` governs opening it.
+        if ![libc::S_IFIFO, libc::S_IFSOCK, libc::S_IFCHR, libc::S_IFBLK].contains(&fmt) {
+            return Err(FsError::Invalid);
         }
-        self.make(parent, name, caller, |p| {
+        let build = |p: &Path| {
             let c = cpath(p)?;
             // SAFETY: c is a valid C string.
-            check_rc(unsafe { libc::mknod(c.as_ptr(), mode, rdev as libc::dev_t) })?;
-            Ok(None)
-        })
+            check_rc(unsafe { libc::mknod(c.as_ptr(), mode, rdev as libc::dev_t) })
+        };
+        Ok(self.make(parent, name, caller, build, |_, _| Ok(None))?.0)
     }
 
     pub fn symlink(
@@ -116,10 +149,8 @@ impl VolumeFs {
                 OsString::from(enc)
             }
         };
-        self.make(parent, name, caller, |p| {
-            std::os::unix::fs::symlink(&stored_target, p)?;
-            Ok(None)
-        })
+        let build = |p: &Path| Ok(std::os::unix::fs::symlink(&stored_target, p)?);
+        Ok(self.make(parent, name, caller, build, |_, _| Ok(None))?.0)
     }
 
     pub fn readlink(&self, ino: Ino) -> FsResult<Vec<u8>> {
@@ -166,25 +197,21 @@ impl VolumeFs {
         flags: i32,
         caller: Caller,
     ) -> FsResult<(Attr, u64)> {
-        let mut file = None;
-        let mut id = None;
-        let attr = self.make(parent, name, caller, |p| {
+        let build = |p: &Path| {
             let f = OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create_new(true)
                 .mode(mode & 0o7777)
                 .open(p)?;
-            // The header before the attributes are read, so that they include its write.
-            id = self
-                .content()
-                .init(&f)
-                .map_err(|e| FsError::Io(io::Error::other(e.to_string())))?;
-            let m = f.metadata()?;
-            file = Some(f);
-            Ok(Some(m))
-        })?;
-        let file = file.expect("created");
+            Ok((f, None))
+        };
+        // The header before the attributes are read, so that they include its write.
+        let finish = |p: &Path, (f, id): &mut (File, Option<[u8; 16]>)| {
+            *id = self.content().init(f).map_err(|e| self.damaged(p, e))?;
+            Ok(Some(f.metadata()?))
+        };
+        let (attr, (file, id)) = self.make(parent, name, caller, build, finish)?;
         let st = self.state(attr.ino);
         *st.id.lock().expect("file id") = Some(id);
         let _ = flags;
@@ -205,7 +232,10 @@ impl VolumeFs {
             return Err(FsError::Exists);
         }
         self.put_sidecar(&dir, &s)?;
-        fs::hard_link(&src, &p)?;
+        if let Err(e) = fs::hard_link(&src, &p) {
+            self.drop_sidecar(&dir, s.backing());
+            return Err(e.into());
+        }
         let m = fs::symlink_metadata(&p)?;
         Ok(self.remember(newparent, s.backing(), &m))
     }

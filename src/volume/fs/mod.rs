@@ -102,7 +102,7 @@ impl FsError {
             Range => libc::ERANGE,
             BadHandle => libc::EBADF,
             Damaged { .. } => libc::EIO,
-            Io(e) => e.raw_os_error().unwrap_or(libc::EIO),
+            Io(e) => crate::fuseutil::io_errno(e),
         }
     }
 }
