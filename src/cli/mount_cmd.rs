@@ -33,6 +33,10 @@ pub(crate) struct MountArgs {
     /// gets in, and the backing files' permissions apply to them, as with gocryptfs.
     #[arg(long)]
     allow_other: bool,
+    /// (The daemon `kmsfs mount` starts:) read the volume's data key from stdin, in the
+    /// format of docs/FORMAT.md "Mount daemon key pipe", instead of opening the KMS.
+    #[arg(long, hide = true, requires = "foreground")]
+    key_from_stdin: bool,
 }
 
 // `kmsfs mount-bucket`.
@@ -47,15 +51,29 @@ pub(crate) struct MountBucketArgs {
 }
 
 /// The arguments that make this binary serve `command` at `mp` in the foreground, as a
-/// mount daemon.
+/// mount daemon. Only a daemon that opens the KMS (`kms`: a bucket's) is told how to reach
+/// it; a volume daemon gets its key over its stdin instead.
 fn daemon_args(
     ctx: &Ctx,
     command: &[&str],
     at: &MountPointArgs,
     mp: &Path,
     allow_other: bool,
+    kms: bool,
 ) -> Vec<OsString> {
     let mut a: Vec<OsString> = vec!["--home".into(), ctx.root.clone().into()];
+    a.extend(command.iter().map(OsString::from));
+    a.extend([mp.into(), "--foreground".into()]);
+    if at.nonempty {
+        a.push("--nonempty".into());
+    }
+    if allow_other {
+        a.push("--allow-other".into());
+    }
+    if !kms {
+        a.push("--key-from-stdin".into());
+        return a;
+    }
     if let Some(p) = &ctx.cli.passphrase_file {
         a.extend(["--passphrase-file".into(), p.into()]);
     }
@@ -69,14 +87,6 @@ fn daemon_args(
     if let Some(ca) = &ctx.cli.kms_ca_bundle {
         a.extend(["--kms-ca-bundle".into(), ca.into()]);
     }
-    a.extend(command.iter().map(OsString::from));
-    a.extend([mp.into(), "--foreground".into()]);
-    if at.nonempty {
-        a.push("--nonempty".into());
-    }
-    if allow_other {
-        a.push("--allow-other".into());
-    }
     a
 }
 
@@ -89,18 +99,46 @@ pub(super) fn run_mount(ctx: &Ctx, a: &MountArgs) -> Result<(), CliError> {
         return serve_volume(ctx, a, &mp, &what);
     }
     mount::check_volume_exists(&layout, &a.volume_id).or_fail(&what)?;
-    let args = daemon_args(ctx, &["mount", &a.volume_id], &a.at, &mp, a.allow_other);
-    mount::spawn_daemon(&args, &mp, &log).or_fail(&what)?;
-    let s = ctx.open(&what)?;
-    s.reply(mount::describe_when_in_use(&s.volumes(), &a.volume_id))
+    // The KMS is used here only: the daemon gets the data key over its stdin.
+    let args = daemon_args(
+        ctx,
+        &["mount", &a.volume_id],
+        &a.at,
+        &mp,
+        a.allow_other,
+        false,
+    );
+    ctx.session(&what, |s| {
+        let svc = s.volumes();
+        let dek = mount::unlock_volume(&svc, &a.volume_id).or_fail(&what)?;
+        let msg = mount::encode_key(dek.as_ref());
+        drop(dek);
+        mount::spawn_daemon(&args, &mp, &log, Some(&msg.0[..msg.1])).or_fail(&what)?;
+        drop(msg);
+        s.reply(mount::describe_when_in_use(&svc, &a.volume_id))
+    })
 }
 
-/// `kmsfs mount --foreground`: serve the volume until it is unmounted.
+/// `kmsfs mount --foreground`: serve the volume until it is unmounted. The process holds
+/// only the volume's subkeys while it serves: its data key comes over stdin (the daemon of
+/// `kmsfs mount`) or is Decrypted here by a KMS that is closed (and zeroized) before the
+/// mount; it is undumpable and wipes the secret variables from its environment.
 fn serve_volume(ctx: &Ctx, a: &MountArgs, mp: &Path, what: &str) -> Result<(), CliError> {
     let id = &a.volume_id;
-    let m = ctx.session(what, |s| {
-        VolumeMount::open(&s.volumes(), id, mp).or_fail(what)
-    })?;
+    mount::protect_process();
+    let layout = Layout::new(&ctx.root);
+    let dek = if a.key_from_stdin {
+        mount::read_key_from_stdin().or_fail(what)?
+    } else {
+        mount::check_volume_exists(&layout, id).or_fail(what)?;
+        let dek = ctx.session(what, |s| {
+            mount::unlock_volume(&s.volumes(), id).or_fail(what)
+        })?;
+        dek.map(mount::lock_key)
+    };
+    mount::scrub_environment();
+    let m = VolumeMount::open(&layout, id, dek.as_deref(), mp).or_fail(what)?;
+    drop(dek);
     m.serve(a.allow_other, || {
         eprintln!(
             "kmsfs: {id} mounted at {} (pid {})",
@@ -128,14 +166,25 @@ pub(super) fn run_mount_bucket(ctx: &Ctx, a: &MountBucketArgs) -> Result<(), Cli
     svc.get_bucket_encryption(bucket).or_fail(&what)?;
     if !a.at.foreground {
         drop((svc, s));
-        let args = daemon_args(ctx, &["mount-bucket", bucket], &a.at, &mp, a.allow_other);
-        let pid = mount::spawn_daemon(&args, &mp, &log).or_fail(&what)?;
+        let args = daemon_args(
+            ctx,
+            &["mount-bucket", bucket],
+            &a.at,
+            &mp,
+            a.allow_other,
+            true,
+        );
+        let pid = mount::spawn_daemon(&args, &mp, &log, None).or_fail(&what)?;
         return ctx.out.print(&serde_json::json!({
             "Bucket": bucket,
             "MountPoint": mp,
             "Pid": pid,
         }));
     }
+    // A bucket daemon holds the KMS (it makes a data key per object), but not the secrets
+    // that opened it.
+    mount::protect_process();
+    mount::scrub_environment();
     let spool = s.home.layout().bucket_spool(bucket).or_fail(&what)?;
     let r = mount::serve_bucket(Arc::new(svc), bucket, spool, &mp, a.allow_other, || {
         eprintln!(

@@ -4,12 +4,14 @@
 
 mod aead;
 mod kdf;
+mod locked;
 mod secret;
 pub mod stream;
 mod xts;
 
 pub use aead::{AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
 pub use kdf::{PassphraseParams, derive_from_passphrase, hkdf_sha256};
+pub use locked::Locked;
 pub use secret::{SecretBytes, SecretKey, ct_eq as secret_eq};
 pub use xts::XtsKey;
 

@@ -15,7 +15,17 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// foreground) as a detached daemon logging to `log_path`, and wait until `mp` is mounted;
 /// the daemon's pid. If the daemon exits first, the error carries what it logged meanwhile
 /// and its exit code.
-pub fn spawn_daemon(args: &[OsString], mp: &Path, log_path: &Path) -> Result<u32, MountError> {
+///
+/// With `key` (a volume daemon, which needs no KMS), the daemon's stdin is a pipe that
+/// carries `key` and then ends, and its environment has none of the secret variables
+/// ([`super::secrets::SECRET_VARS`]); without, stdin is /dev/null and the daemon inherits
+/// the environment (a bucket daemon opens the KMS with it, then wipes it).
+pub fn spawn_daemon(
+    args: &[OsString],
+    mp: &Path,
+    log_path: &Path,
+    key: Option<&[u8]>,
+) -> Result<u32, MountError> {
     use std::os::unix::process::CommandExt;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -24,14 +34,25 @@ pub fn spawn_daemon(args: &[OsString], mp: &Path, log_path: &Path) -> Result<u32
         .map_err(|e| MountError::io(log_path, e))?;
     let start = std::fs::metadata(log_path).map(|m| m.len()).unwrap_or(0);
     let exe = std::env::current_exe().map_err(MountError::Internal)?;
-    let mut child = Command::new(exe)
-        .args(args)
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(MountError::Internal)?)
         .stderr(log)
-        .process_group(0)
-        .spawn()
-        .map_err(MountError::Spawn)?;
+        .process_group(0);
+    if key.is_some() {
+        cmd.stdin(Stdio::piped());
+        for v in super::secrets::SECRET_VARS {
+            cmd.env_remove(v);
+        }
+    }
+    let mut child = cmd.spawn().map_err(MountError::Spawn)?;
+    if let (Some(key), Some(mut pipe)) = (key, child.stdin.take()) {
+        use std::io::Write;
+        // A message of a few dozen bytes fits the pipe's buffer: this never blocks. If the
+        // daemon died first, the error it logged is reported below.
+        let _ = pipe.write_all(key);
+    }
     let t0 = Instant::now();
     loop {
         if is_mount_point(mp) {

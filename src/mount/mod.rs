@@ -8,6 +8,7 @@
 mod bucket;
 mod daemon;
 mod point;
+mod secrets;
 mod signals;
 mod unmount;
 mod volume;
@@ -15,9 +16,12 @@ mod volume;
 pub use bucket::serve_bucket;
 pub use daemon::spawn_daemon;
 pub use point::{MountEntry, check_mount_point, is_mount_point, kmsfs_mount_at, mount_at};
+pub use secrets::{
+    SECRET_VARS, encode_key, lock_key, protect_process, read_key_from_stdin, scrub_environment,
+};
 pub use signals::unmount_on_signal;
 pub use unmount::{unmount, unmount_and_wait, volume_daemon};
-pub use volume::{VolumeMount, check_volume_exists, describe_when_in_use};
+pub use volume::{VolumeMount, check_volume_exists, describe_when_in_use, unlock_volume};
 
 use crate::home::HomeError;
 use crate::object::view::ViewError;
@@ -68,6 +72,9 @@ pub enum MountError {
     /// The mount daemon exited before its mount came up: what it logged, and its exit code.
     #[error("the mount daemon exited: {}", log.lines().next().unwrap_or_default())]
     DaemonExited { log: String, code: Option<i32> },
+    /// A volume daemon's key pipe (its stdin) did not hold a key message.
+    #[error("key pipe: {0}")]
+    KeyPipe(String),
     #[error("the mount did not come up within 60 s")]
     Timeout,
     #[error("control socket: {0}")]

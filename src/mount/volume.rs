@@ -2,6 +2,7 @@
 //! (its control socket, signals, the FUSE session), and waiting until it shows as in use.
 
 use super::{MountError, unmount_on_signal};
+use crate::crypto::SecretKey;
 use crate::home::Layout;
 use crate::volume::service::OpenVolume;
 use crate::volume::{VolumeError, VolumeInfo, VolumeService};
@@ -35,7 +36,17 @@ pub fn describe_when_in_use(
     Ok(v)
 }
 
-/// A volume opened to be served at a mount point: locked, its keys in memory.
+/// What mounting `volume_id` needs from the KMS (the only KMS call of a mount, made before
+/// any daemon starts): its data key, Decrypted, its header checked (`None`: unencrypted).
+pub fn unlock_volume(
+    svc: &VolumeService,
+    volume_id: &str,
+) -> Result<Option<SecretKey>, MountError> {
+    Ok(svc.unlock(volume_id)?)
+}
+
+/// A volume opened to be served at a mount point: locked, its subkeys in memory (and not
+/// the KMS, nor the data key they come from).
 pub struct VolumeMount {
     volume: OpenVolume,
     volume_id: String,
@@ -43,14 +54,24 @@ pub struct VolumeMount {
 }
 
 impl VolumeMount {
-    /// Lock the volume and Decrypt its data key (the KMS calls of a mount happen here).
+    /// Lock the volume of `layout` and open it with its data key `dek` (from
+    /// [`unlock_volume`], here or in the process that started this daemon). Opens no KMS.
     pub fn open(
-        svc: &VolumeService,
+        layout: &Layout,
         volume_id: &str,
+        dek: Option<&SecretKey>,
         mp: &Path,
     ) -> Result<VolumeMount, MountError> {
+        check_volume_exists(layout, volume_id)?;
+        let volume = OpenVolume::open(&layout.volume_dir(volume_id)?, volume_id, dek)?;
+        if !volume.keys_mlocked() {
+            eprintln!(
+                "kmsfs: warning: the volume's keys could not be locked in memory (mlock refused: \
+                 RLIMIT_MEMLOCK, `ulimit -l`); they may be swapped out"
+            );
+        }
         Ok(VolumeMount {
-            volume: svc.open(volume_id)?,
+            volume,
             volume_id: volume_id.to_string(),
             mount_point: mp.to_path_buf(),
         })

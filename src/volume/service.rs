@@ -103,6 +103,7 @@ pub struct OpenVolume {
     pub header: VolumeHeader,
     pub fs: Arc<VolumeFs>,
     pub dir: PathBuf,
+    keys_mlocked: bool,
     _lock: FileLock,
 }
 
@@ -367,19 +368,7 @@ impl VolumeService {
 
     /// Read a volume's header (its seal is checked at mount, when the DEK is known).
     pub fn header(&self, id: &str) -> Result<VolumeHeader, VolumeError> {
-        let p = self.volume_dir(id)?.join(HEADER);
-        let b = std::fs::read(&p).map_err(|e| VolumeError::io(&p, e))?;
-        let h = VolumeHeader::parse_unverified(&b).map_err(|e| at(&p, e))?;
-        if h.volume_id != id {
-            return Err(at(
-                &p,
-                VolumeError::DamagedHeader(format!("it names volume {}", h.volume_id)),
-            ));
-        }
-        if !h.encrypted {
-            VolumeHeader::verify_seal(&b, None).map_err(|e| at(&p, e))?;
-        }
-        Ok(h)
+        read_header(&self.volume_dir(id)?, id)
     }
 
     pub fn mounted(&self, id: &str) -> Option<MountedVolume> {
@@ -439,37 +428,72 @@ impl VolumeService {
 
     /// Lock the volume, Decrypt its DEK, check its header, and open its filesystem.
     pub fn open(&self, id: &str) -> Result<OpenVolume, VolumeError> {
+        let dek = self.unlock(id)?;
+        OpenVolume::open(&self.volume_dir(id)?, id, dek.as_ref())
+    }
+
+    /// What mounting volume `id` needs from the KMS: its DEK, Decrypted (`None` for an
+    /// unencrypted volume), its header checked against it. A mount daemon is handed this and
+    /// never opens the KMS ([`OpenVolume::open`]).
+    pub fn unlock(&self, id: &str) -> Result<Option<SecretKey>, VolumeError> {
         let dir = self.volume_dir(id)?;
-        let lock = FileLock::acquire(&lock_file(&dir), std::time::Duration::ZERO)
-            .map_err(|_| VolumeError::InUse(id.to_string()))?;
-        let h = self.header(id)?;
-        let hp = dir.join(HEADER);
-        let keys = if h.encrypted {
-            let key = h.body.kms_key_arn.clone().unwrap_or_default();
-            let blob = h
-                .body
-                .wrapped_dek
-                .as_ref()
-                .expect("encrypted volumes have a DEK");
-            let dek = self.unwrap_dek(id, &key, blob, &h.body.dek_context)?;
-            let raw = std::fs::read(&hp).map_err(|e| VolumeError::io(&hp, e))?;
-            VolumeHeader::verify_seal(&raw, Some(&VolumeKeys::header_mac(&dek)))
-                .map_err(|e| at(&hp, e))?;
-            Some(VolumeKeys::derive(&dek))
-        } else {
-            None
-        };
-        let fs = VolumeFs::new(&data_dir(&dir), keys, h.size)?;
-        Ok(OpenVolume {
-            header: h,
-            fs: Arc::new(fs),
-            dir,
-            _lock: lock,
-        })
+        let h = read_header(&dir, id)?;
+        if !h.encrypted {
+            return Ok(None);
+        }
+        let key = h.body.kms_key_arn.clone().unwrap_or_default();
+        let blob = h
+            .body
+            .wrapped_dek
+            .as_ref()
+            .expect("encrypted volumes have a DEK");
+        let dek = self.unwrap_dek(id, &key, blob, &h.body.dek_context)?;
+        verify_header(&dir, &dek)?;
+        Ok(Some(dek))
     }
 }
 
 impl OpenVolume {
+    /// Lock the volume in `dir` (volume `id`), check its header against `dek` (which must
+    /// be given exactly when the volume is encrypted), and open its filesystem with the
+    /// DEK's subkeys. Needs no KMS.
+    pub fn open(dir: &Path, id: &str, dek: Option<&SecretKey>) -> Result<OpenVolume, VolumeError> {
+        let lock = FileLock::acquire(&lock_file(dir), std::time::Duration::ZERO)
+            .map_err(|_| VolumeError::InUse(id.to_string()))?;
+        let h = read_header(dir, id)?;
+        let keys = match (h.encrypted, dek) {
+            (true, Some(dek)) => {
+                verify_header(dir, dek)?;
+                Some(VolumeKeys::derive(dek))
+            }
+            (false, None) => None,
+            (true, None) => {
+                return Err(VolumeError::Invalid(format!(
+                    "{id} is encrypted: its data key is needed"
+                )));
+            }
+            (false, Some(_)) => {
+                return Err(VolumeError::Invalid(format!(
+                    "{id} is not encrypted: it takes no data key"
+                )));
+            }
+        };
+        let keys_mlocked = keys.as_ref().is_none_or(VolumeKeys::is_mlocked);
+        let fs = VolumeFs::new(&data_dir(dir), keys, h.size)?;
+        Ok(OpenVolume {
+            header: h,
+            fs: Arc::new(fs),
+            dir: dir.to_path_buf(),
+            keys_mlocked,
+            _lock: lock,
+        })
+    }
+
+    /// Whether the volume's subkeys are mlocked (true when it has none).
+    pub fn keys_mlocked(&self) -> bool {
+        self.keys_mlocked
+    }
+
     /// Record where the volume is mounted (removed by [`OpenVolume::unmounted`]).
     pub fn mounted_at(&self, mount_point: &Path) -> Result<(), VolumeError> {
         let p = self.dir.join(MOUNT_RECORD);
@@ -486,6 +510,30 @@ impl OpenVolume {
         let _ = std::fs::remove_file(self.dir.join(MOUNT_RECORD));
         let _ = std::fs::remove_file(self.dir.join(super::control::SOCKET));
     }
+}
+
+/// Read the header of volume `id` in `dir`; an unencrypted one's seal is checked here.
+fn read_header(dir: &Path, id: &str) -> Result<VolumeHeader, VolumeError> {
+    let p = dir.join(HEADER);
+    let b = std::fs::read(&p).map_err(|e| VolumeError::io(&p, e))?;
+    let h = VolumeHeader::parse_unverified(&b).map_err(|e| at(&p, e))?;
+    if h.volume_id != id {
+        return Err(at(
+            &p,
+            VolumeError::DamagedHeader(format!("it names volume {}", h.volume_id)),
+        ));
+    }
+    if !h.encrypted {
+        VolumeHeader::verify_seal(&b, None).map_err(|e| at(&p, e))?;
+    }
+    Ok(h)
+}
+
+/// Check the seal of the encrypted volume's header in `dir` with `dek`'s MAC key.
+fn verify_header(dir: &Path, dek: &SecretKey) -> Result<(), VolumeError> {
+    let hp = dir.join(HEADER);
+    let raw = std::fs::read(&hp).map_err(|e| VolumeError::io(&hp, e))?;
+    VolumeHeader::verify_seal(&raw, Some(&VolumeKeys::header_mac(dek))).map_err(|e| at(&hp, e))
 }
 
 fn at(path: &Path, e: VolumeError) -> VolumeError {
