@@ -154,8 +154,15 @@ fn audit_trail_records_every_request_and_verifies() {
     assert!(lines[2].key_arn.as_deref().unwrap().ends_with(&id));
     let ids: std::collections::HashSet<_> = lines.iter().map(|l| l.request_id.clone()).collect();
     assert_eq!(ids.len(), lines.len(), "request ids are unique");
+    // CreateKey changes state: its `Pending` line was written ahead of the key.
     let rep = kmsfs::kms::audit::verify(e.kms.audit_path()).unwrap();
-    assert_eq!(rep.lines, 5);
+    assert_eq!(rep.lines, 6);
+    let all = kmsfs::kms::audit::read_all_lines(e.kms.audit_path()).unwrap();
+    assert_eq!(
+        (all[0].operation.as_str(), all[0].outcome.as_str()),
+        ("CreateKey", "Pending")
+    );
+    assert_eq!(all[0].request_id, all[1].request_id);
 }
 
 #[test]
@@ -170,7 +177,8 @@ fn audit_tampering_is_found_and_named() {
     let path = e.kms.audit_path().to_path_buf();
     let orig = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = orig.lines().collect();
-    assert_eq!(lines.len(), 6);
+    // CreateKey's Pending and Success lines, five Encrypt lines.
+    assert_eq!(lines.len(), 7);
     let check = |content: String, want_line: u64| {
         std::fs::write(&path, content).unwrap();
         match verify(&path) {
@@ -194,19 +202,19 @@ fn audit_tampering_is_found_and_named() {
     check(join(v), 3);
     // Last line changed: the head catches it.
     let mut v = lines.clone();
-    let changed = v[5].replace("Encrypt", "Decrypt");
-    v[5] = &changed;
-    check(join(v), 6);
+    let changed = v[6].replace("Encrypt", "Decrypt");
+    v[6] = &changed;
+    check(join(v), 7);
     // Cut from the end.
     check(join(lines[..4].to_vec()), 5);
     // Restored: passes; a torn tail is tolerated and reported.
-    std::fs::write(&path, format!("{orig}{{\"seq\":7,\"ti")).unwrap();
+    std::fs::write(&path, format!("{orig}{{\"seq\":8,\"ti")).unwrap();
     let rep = verify(&path).unwrap();
-    assert_eq!((rep.lines, rep.torn_tail_bytes), (6, 12));
+    assert_eq!((rep.lines, rep.torn_tail_bytes), (7, 12));
     // The next writer cuts the torn tail and goes on chaining.
     e.encrypt(&id, b"x", None);
     e.kms.flush_audit().unwrap();
-    assert_eq!(verify(&path).unwrap().lines, 7);
+    assert_eq!(verify(&path).unwrap().lines, 8);
 }
 
 #[test]
@@ -254,10 +262,11 @@ fn concurrent_threads_share_one_kms() {
         20
     );
     e.kms.flush_audit().unwrap();
-    // CreateKey, 400 Encrypt/Decrypt, 20 CreateAlias, the ListAliases above.
+    // CreateKey, 400 Encrypt/Decrypt, 20 CreateAlias, the ListAliases above; the two
+    // changes (CreateKey, CreateAlias) have a Pending line each as well.
     assert_eq!(
         kmsfs::kms::audit::verify(e.kms.audit_path()).unwrap().lines,
-        1 + 4 * 50 * 2 + 20 + 1
+        2 + 4 * 50 * 2 + 2 * 20 + 1
     );
 }
 
@@ -268,5 +277,38 @@ fn errors_map_to_aws_status() {
     assert_eq!(
         KmsError::Disabled("m".into()).to_string(),
         "DisabledException: m"
+    );
+}
+
+/// A refused Encrypt with a 10 MB encryption context adds at most one capped line to the
+/// trail, which says what was cut; the trail still verifies.
+#[test]
+fn oversized_context_is_refused_and_its_line_is_capped() {
+    let e = env();
+    let id = e.create_key();
+    let path = e.kms.audit_path().to_path_buf();
+    e.kms.flush_audit().unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    let big: kmsfs::kms::EncryptionContext = [("k".to_string(), "\u{1}".repeat(10 << 20))].into();
+    for _ in 0..3 {
+        let r = e.c.encrypt(EncryptRequest {
+            key_id: id.clone(),
+            plaintext: SecretBytes::from_slice(b"x"),
+            encryption_context: Some(big.clone()),
+            ..Default::default()
+        });
+        assert_eq!(code(r), "ValidationException");
+    }
+    e.kms.flush_audit().unwrap();
+    let grown = std::fs::metadata(&path).unwrap().len() - before;
+    let cap = kmsfs::kms::audit::MAX_LINE as u64 + 1;
+    assert!(grown <= 3 * cap, "the trail grew by {grown} bytes");
+    kmsfs::kms::audit::verify(&path).unwrap();
+    let last = e.audit_lines().pop().unwrap();
+    assert_eq!(last.operation, "Encrypt");
+    assert_eq!(last.encryption_context, None);
+    assert_eq!(
+        last.truncated.as_deref(),
+        Some(&["encryptionContext".to_string()][..])
     );
 }

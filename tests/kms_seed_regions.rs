@@ -175,7 +175,13 @@ fn kms_seed_applies_once_and_refuses_conflicts() {
     );
     // The seed's audit lines, and a trail that verifies.
     let trail = std::fs::read_to_string(home.join("kms/audit.log")).unwrap();
-    assert_eq!(trail.matches("\"operation\":\"SeedKey\"").count(), 2);
+    let seeded = |outcome: &str| {
+        (trail.lines())
+            .filter(|l| l.contains("\"operation\":\"SeedKey\"") && l.contains(outcome))
+            .count()
+    };
+    // Written ahead (Pending), then with the outcome.
+    assert_eq!((seeded("\"Pending\""), seeded("\"Success\"")), (2, 2));
     assert!(!trail.contains(M1) && !trail.contains(M2));
     assert_eq!(run_ok(&home, &["audit", "verify"])["Verified"], true);
 }

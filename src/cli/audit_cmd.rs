@@ -6,6 +6,7 @@ use super::error::{self, CliError, OrFail};
 use super::session::Ctx;
 use crate::home::Home;
 use crate::kms::audit::{self, AuditLine};
+use crate::kms::audit_check;
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -42,7 +43,8 @@ pub(crate) enum AuditCommand {
     /// agent).
     Show(ShowArgs),
     /// Check every line's hash chain and the head; name the first line that was changed,
-    /// removed, inserted or reordered.
+    /// removed, inserted or reordered. Then check the keystore against the trail: name
+    /// every key (of every region) that has no CreateKey (or SeedKey) line.
     Verify,
 }
 
@@ -56,8 +58,22 @@ pub(super) fn run(ctx: &Ctx, cmd: &AuditCommand) -> Result<(), CliError> {
         AuditCommand::Show(a) => show(ctx, a),
         AuditCommand::Verify => {
             let what = "audit trail verification failed";
-            let path = log_path(ctx, what)?;
+            let home = Home::open(&ctx.root).or_fail(what)?;
+            let path = home.layout().audit_log();
             let rep = audit::verify(&path).map_err(|e| error::audit_tampered(what, &path, e))?;
+            let lines = audit::read_all_lines(&path).or_fail(what)?;
+            let missing = audit_check::keys_without_line(&home, &lines).map_err(|source| {
+                let path = home.kms_dir();
+                error::audit_tampered(what, &path.clone(), audit::AuditError::Io { path, source })
+            })?;
+            if !missing.is_empty() {
+                let e = audit::AuditError::Damaged(format!(
+                    "{} key(s) of the keystore have no CreateKey line: {}",
+                    missing.len(),
+                    missing.join(", ")
+                ));
+                return Err(error::audit_tampered(what, &path, e));
+            }
             ctx.out.print(&serde_json::json!({
                 "AuditTrail": path,
                 "Lines": rep.lines,

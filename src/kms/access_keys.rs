@@ -314,8 +314,7 @@ impl Kms {
             let dir = self.ks.access_keys_dir();
             fsutil::create_dir_durable(&dir, 0o700).map_err(|e| StoreError::io(&dir, e))?;
             let sealed = seal(self.ks.root(), self.ks.id(), key, &crypto::random_nonce()?)?;
-            fsutil::atomic_write(&path, &sealed, 0o600).map_err(|e| StoreError::io(&path, e))?;
-            Ok(())
+            self.ks.write_file(&path, &sealed)
         })
     }
 
@@ -435,7 +434,7 @@ impl Kms {
             call.note_key(self.access_key_arn(access_key_id));
             let _g = self.ks.lock()?;
             let path = self.access_key_path(access_key_id);
-            match fsutil::durable_remove(&path) {
+            match self.ks.remove_file(&path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing()),
                 Err(e) => Err(StoreError::io(&path, e).into()),

@@ -79,6 +79,9 @@ pub struct AuditLine {
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error_message: Option<String>,
+    /// The members cut to keep the line within [`MAX_LINE`] (absent when nothing was cut).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub truncated: Option<Vec<String>>,
     pub prev: String,
 }
 
@@ -105,10 +108,62 @@ impl AuditLine {
             .into(),
             error_code: e.error.as_ref().map(|(c, _)| c.to_string()),
             error_message: e.error.as_ref().map(|(_, m)| m.clone()),
+            truncated: None,
             prev: prev.to_string(),
         }
     }
+
+    /// The line of `e` as written: `Pending` when written ahead of the request's effect,
+    /// cut to at most [`MAX_LINE`] bytes (without its newline).
+    pub fn encode(e: &AuditEvent, pending: bool, seq: u64, prev: &str) -> Vec<u8> {
+        let mut line = AuditLine::from_event(e, seq, prev);
+        if pending {
+            line.outcome = "Pending".into();
+        }
+        let bytes = serde_json::to_vec(&line).expect("audit line serializes");
+        if bytes.len() <= MAX_LINE {
+            return bytes;
+        }
+        let mut cut = Vec::new();
+        if line.encryption_context.take().is_some() {
+            cut.push("encryptionContext".to_string());
+        }
+        if line.destination_encryption_context.take().is_some() {
+            cut.push("destinationEncryptionContext".to_string());
+        }
+        line.truncated = Some(cut.clone());
+        let bytes = serde_json::to_vec(&line).expect("audit line serializes");
+        if bytes.len() <= MAX_LINE {
+            return bytes;
+        }
+        // Every string member at most MAX_MEMBER characters (6 bytes each when escaped):
+        // the line then fits whatever they hold.
+        for (name, v) in [
+            ("requestId", Some(&mut line.request_id)),
+            ("principal", Some(&mut line.principal)),
+            ("awsRegion", line.aws_region.as_mut()),
+            ("sourceIPAddress", line.source_ip_address.as_mut()),
+            ("userAgent", line.user_agent.as_mut()),
+            ("keyArn", line.key_arn.as_mut()),
+            ("destinationKeyArn", line.destination_key_arn.as_mut()),
+            ("errorMessage", line.error_message.as_mut()),
+        ] {
+            if let Some(v) = v
+                && let Some((i, _)) = v.char_indices().nth(MAX_MEMBER)
+            {
+                v.truncate(i);
+                cut.push(name.to_string());
+            }
+        }
+        line.truncated = Some(cut);
+        serde_json::to_vec(&line).expect("audit line serializes")
+    }
 }
+
+/// The most bytes one line of the trail holds (without its newline).
+pub const MAX_LINE: usize = 16 * 1024;
+/// The most characters a string member keeps when a line must be cut.
+const MAX_MEMBER: usize = 256;
 
 /// `audit.head`: the last line written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +205,8 @@ struct Io {
 pub(crate) struct AuditLog {
     path: PathBuf,
     head_path: PathBuf,
-    pending: Mutex<Vec<AuditEvent>>,
+    /// Lines not yet written: the event, and whether it is a `Pending` line.
+    pending: Mutex<Vec<(AuditEvent, bool)>>,
     io: Mutex<Io>,
     batch: usize,
     /// The error of the last failed background flush; the next request fails with it.
@@ -213,7 +269,7 @@ impl AuditLog {
     pub fn record(&self, e: AuditEvent) {
         let full = {
             let mut p = self.pending.lock().expect("audit lock");
-            p.push(e);
+            p.push((e, false));
             p.len() >= self.batch
         };
         if full {
@@ -227,6 +283,37 @@ impl AuditLog {
         }
     }
 
+    /// Whether every request's line is written before the request returns (no interval).
+    pub fn synchronous(&self) -> bool {
+        self.batch == 1
+    }
+
+    /// Write the buffered lines and then `e` (`Pending` if `pending`) now, fsynced, with the
+    /// head. If that fails, nothing of it is in the trail: the buffered lines stay buffered
+    /// and `e` is dropped.
+    pub fn write_now(&self, e: AuditEvent, pending: bool) -> Result<(), AuditError> {
+        let mut io = self.io.lock().expect("audit io lock");
+        let mut events = std::mem::take(&mut *self.pending.lock().expect("audit lock"));
+        events.push((e, pending));
+        let r = self.write_batch(&mut io, &events);
+        if r.is_err() {
+            events.pop();
+            self.put_back(&mut io, events);
+        }
+        r
+    }
+
+    /// Put lines that could not be written back in front of the buffer, so that nothing is
+    /// lost if a later flush succeeds.
+    fn put_back(&self, io: &mut Io, events: Vec<(AuditEvent, bool)>) {
+        let mut p = self.pending.lock().expect("audit lock");
+        let later = std::mem::take(&mut *p);
+        *p = events;
+        p.extend(later);
+        io.tail = None;
+        io.file = None;
+    }
+
     /// Write every buffered event, fsync, and update the head.
     pub fn flush(&self) -> Result<(), AuditError> {
         let mut io = self.io.lock().expect("audit io lock");
@@ -236,18 +323,15 @@ impl AuditLog {
         }
         let r = self.write_batch(&mut io, &events);
         if r.is_err() {
-            // Put them back in front so that nothing is lost if a later flush succeeds.
-            let mut p = self.pending.lock().expect("audit lock");
-            let later = std::mem::take(&mut *p);
-            *p = events;
-            p.extend(later);
-            io.tail = None;
-            io.file = None;
+            self.put_back(&mut io, events);
         }
         r
     }
 
-    fn write_batch(&self, io: &mut Io, events: &[AuditEvent]) -> Result<(), AuditError> {
+    /// Append `events` under the lock, fsync, and replace the head. On any failure the
+    /// trail is cut back to where it was: a batch is in the trail whole or not at all, so
+    /// that writing it again never repeats a line.
+    fn write_batch(&self, io: &mut Io, events: &[(AuditEvent, bool)]) -> Result<(), AuditError> {
         let ioerr = |source| AuditError::Io {
             path: self.path.clone(),
             source,
@@ -283,25 +367,33 @@ impl AuditLog {
         };
         let mut buf = Vec::with_capacity(events.len() * 300);
         let (mut seq, mut hash) = (tail.seq, tail.hash);
-        for e in events {
+        for (e, pending) in events {
             seq += 1;
-            let line = AuditLine::from_event(e, seq, &hex(&hash));
-            let start = buf.len();
-            serde_json::to_writer(&mut buf, &line).expect("audit line serializes");
-            hash = sha256(&buf[start..]);
+            let line = AuditLine::encode(e, *pending, seq, &hex(&hash));
+            hash = sha256(&line);
+            buf.extend_from_slice(&line);
             buf.push(b'\n');
         }
-        file.write_all(&buf).map_err(ioerr)?;
-        file.sync_data().map_err(ioerr)?;
         let head = Head {
             seq,
             hash: hex(&hash),
         };
         let hb = serde_json::to_vec(&head).expect("head serializes");
-        fsutil::atomic_write(&self.head_path, &hb, 0o600).map_err(|source| AuditError::Io {
-            path: self.head_path.clone(),
-            source,
-        })?;
+        let written = file
+            .write_all(&buf)
+            .and_then(|()| file.sync_data())
+            .map_err(ioerr)
+            .and_then(|()| {
+                fsutil::atomic_write(&self.head_path, &hb, 0o600).map_err(|source| AuditError::Io {
+                    path: self.head_path.clone(),
+                    source,
+                })
+            });
+        if let Err(e) = written {
+            // Cut what was appended; the head still names the old last line.
+            let _ = file.set_len(tail.len).and_then(|()| file.sync_data());
+            return Err(e);
+        }
         io.tail = Some(Tail {
             len: tail.len + buf.len() as u64,
             seq,
@@ -507,8 +599,21 @@ pub fn verify_bytes(data: &[u8], head: Option<Head>) -> Result<VerifyReport, Aud
     })
 }
 
-/// Parse every complete line (for `audit show`).
+/// Every request once, as `audit show` lists them: every complete line, without the
+/// `Pending` lines of requests whose outcome line follows (a `Pending` line stays only for a
+/// request a crash cut short).
 pub fn read_lines(path: &Path) -> Result<Vec<AuditLine>, AuditError> {
+    let mut lines = read_all_lines(path)?;
+    let done: std::collections::HashSet<String> = (lines.iter())
+        .filter(|l| l.outcome != "Pending")
+        .map(|l| l.request_id.clone())
+        .collect();
+    lines.retain(|l| l.outcome != "Pending" || !done.contains(&l.request_id));
+    Ok(lines)
+}
+
+/// Parse every complete line, `Pending` lines included.
+pub fn read_all_lines(path: &Path) -> Result<Vec<AuditLine>, AuditError> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

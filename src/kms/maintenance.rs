@@ -51,8 +51,7 @@ impl Kms {
             }
             rec.rotation = Some(rot);
             let arn = self.arn(&id);
-            let loaded = self.ks.put(rec)?;
-            self.system_event("RotateKey", arn);
+            let loaded = self.system_action("RotateKey", arn, || self.ks.put(rec))?;
             return Ok(Some(loaded));
         }
         Ok(Some(cur))
@@ -60,16 +59,16 @@ impl Kms {
 
     /// Delete a key and its aliases. The caller holds the lock.
     pub(super) fn delete_locked(&self, id: &[u8; 16]) -> Result<(), KmsError> {
-        let target = uuid::Uuid::from_bytes(*id).to_string();
-        let table = self.ks.aliases()?;
-        if table.values().any(|e| e.target == target) {
-            let mut t = (*table).clone();
-            t.retain(|_, e| e.target != target);
-            self.ks.put_aliases(t)?;
-        }
-        self.ks.remove(id)?;
-        self.system_event("DeleteKey", self.arn(id));
-        Ok(())
+        self.system_action("DeleteKey", self.arn(id), || {
+            let target = uuid::Uuid::from_bytes(*id).to_string();
+            let table = self.ks.aliases()?;
+            if table.values().any(|e| e.target == target) {
+                let mut t = (*table).clone();
+                t.retain(|_, e| e.target != target);
+                self.ks.put_aliases(t)?;
+            }
+            self.ks.remove(id)
+        })
     }
 
     /// Delete every key (customer and AWS-managed) and every alias of this KMS's region
@@ -136,19 +135,20 @@ impl Kms {
             next_ms: now + 365 * DAY_MS,
         });
         let id = rec.key_id;
-        let loaded = self.ks.put(rec)?;
-        let mut t = (*table).clone();
-        t.insert(
-            alias,
-            AliasEntry {
-                target: uuid::Uuid::from_bytes(id).to_string(),
-                created_ms: now,
-                updated_ms: now,
-            },
-        );
-        self.ks.put_aliases(t)?;
-        self.system_event("CreateKey", self.arn(&id));
-        Ok(loaded)
+        self.system_action("CreateKey", self.arn(&id), || {
+            let loaded = self.ks.put(rec)?;
+            let mut t = (*table).clone();
+            t.insert(
+                alias,
+                AliasEntry {
+                    target: uuid::Uuid::from_bytes(id).to_string(),
+                    created_ms: now,
+                    updated_ms: now,
+                },
+            );
+            self.ks.put_aliases(t)?;
+            Ok(loaded)
+        })
     }
 }
 

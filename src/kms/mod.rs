@@ -21,6 +21,8 @@
 
 mod access_keys;
 pub mod audit;
+mod audit_ahead;
+pub mod audit_check;
 pub mod blob;
 mod caller;
 mod client;

@@ -200,7 +200,7 @@ impl Kms {
                     updated_ms: now,
                 };
                 t.insert(a.clone(), entry);
-                Ok(self.ks.put_aliases(t)?)
+                self.ks.put_aliases(t)
             })?;
         }
         Ok(SeededKey {

@@ -6,6 +6,7 @@
 //! validation, in `ops/`.
 
 use super::audit::{AuditEvent, AuditLog};
+use super::audit_ahead::{Gated, Request};
 use super::caller::{AWS_INTERNAL, Caller};
 use super::clock::{Clock, Millis};
 use super::context::EncryptionContext;
@@ -17,7 +18,7 @@ use super::types::KeyMetadata;
 use crate::crypto::{self, SecretBytes};
 use crate::home::{AccountConfig, Home};
 use crate::timefmt::epoch_secs;
-use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -65,21 +66,12 @@ impl Default for KmsOptions {
     }
 }
 
-/// What a request touched, for its audit line.
-#[derive(Default)]
-struct Trail {
-    key_arn: Option<String>,
-    dest_arn: Option<String>,
-    ec: Option<EncryptionContext>,
-    dest_ec: Option<EncryptionContext>,
-}
-
 /// One request in flight: the KMS (whose methods it offers, by `Deref`) and what the
 /// request touched, for its audit line. Every operation is a function of a `Call` and its
 /// request.
 pub(super) struct Call<'a> {
     kms: &'a Kms,
-    trail: RefCell<Trail>,
+    req: Rc<Request>,
 }
 
 impl std::ops::Deref for Call<'_> {
@@ -93,22 +85,22 @@ impl std::ops::Deref for Call<'_> {
 impl Call<'_> {
     /// The key the request used (its source key, for ReEncrypt).
     pub(super) fn note_key(&self, arn: String) {
-        self.trail.borrow_mut().key_arn = Some(arn);
+        self.req.event.borrow_mut().key_arn = Some(arn);
     }
 
     /// ReEncrypt's destination key.
     pub(super) fn note_destination_key(&self, arn: String) {
-        self.trail.borrow_mut().dest_arn = Some(arn);
+        self.req.event.borrow_mut().destination_key_arn = Some(arn);
     }
 
     /// The request's encryption context (not shown when empty).
     pub(super) fn note_context(&self, ec: &Option<EncryptionContext>) {
-        self.trail.borrow_mut().ec = shown_context(ec);
+        self.req.event.borrow_mut().encryption_context = shown_context(ec);
     }
 
     /// ReEncrypt's destination encryption context (not shown when empty).
     pub(super) fn note_destination_context(&self, ec: &Option<EncryptionContext>) {
-        self.trail.borrow_mut().dest_ec = shown_context(ec);
+        self.req.event.borrow_mut().destination_encryption_context = shown_context(ec);
     }
 
     /// Resolve a management KeyId, note it, and apply `f` to the key's freshest record
@@ -151,7 +143,8 @@ fn shown_context(ec: &Option<EncryptionContext>) -> Option<EncryptionContext> {
 
 /// The embedded KMS of one home.
 pub struct Kms {
-    pub(super) ks: Keystore,
+    /// The keystore, whose writes wait for their audit line (`audit_ahead.rs`).
+    pub(super) ks: Gated,
     audit: Arc<AuditLog>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) account: AccountConfig,
@@ -199,7 +192,7 @@ impl Kms {
         let req_base = random_request_base()?;
         let regions_dir = home.layout().kms_regions_dir();
         let kms = Arc::new_cyclic(|me| Kms {
-            ks,
+            ks: Gated::new(ks),
             audit,
             clock: opts.clock,
             account: home.config().clone(),
@@ -220,7 +213,7 @@ impl Kms {
         regions: Regions,
     ) -> Result<Kms, KmsError> {
         Ok(Kms {
-            ks,
+            ks: Gated::new(ks),
             audit: self.audit.clone(),
             clock: self.clock.clone(),
             account,
@@ -309,23 +302,15 @@ impl Kms {
 
     /// Run one request and write its audit line: who asked and from where (`caller`), the
     /// region, what the request touched, and its outcome. The request id is the caller's
-    /// (the endpoint's `x-amzn-RequestId`), or a new one.
+    /// (the endpoint's `x-amzn-RequestId`), or a new one. A request that changes state has
+    /// its line written ahead of the change as well (`audit_ahead.rs`).
     pub(super) fn run<T>(
         &self,
         caller: &Caller,
         operation: &'static str,
         f: impl FnOnce(&Call) -> Result<T, KmsError>,
     ) -> Result<T, KmsError> {
-        let call = Call {
-            kms: self,
-            trail: RefCell::default(),
-        };
-        let r = match self.audit.check_healthy() {
-            Ok(()) => f(&call),
-            Err(e) => Err(KmsError::Internal(e)),
-        };
-        let trail = call.trail.into_inner();
-        self.audit.record(AuditEvent {
+        let event = AuditEvent {
             time_ms: self.clock.now_ms(),
             request_id: caller
                 .request_id()
@@ -335,32 +320,59 @@ impl Kms {
             aws_region: Some(self.account.region.clone()),
             source_ip_address: caller.source_ip().cloned(),
             user_agent: caller.user_agent().cloned(),
-            key_arn: trail.key_arn,
-            destination_key_arn: trail.dest_arn,
-            encryption_context: trail.ec,
-            destination_encryption_context: trail.dest_ec,
-            error: r.as_ref().err().map(|e| (e.code(), e.message())),
-        });
-        r
-    }
-
-    /// Write the audit line of an action the KMS took by itself.
-    pub(super) fn system_event(&self, operation: &'static str, key_arn: String) {
-        let internal: Arc<str> = Arc::from(AWS_INTERNAL);
-        self.audit.record(AuditEvent {
-            time_ms: self.clock.now_ms(),
-            request_id: self.request_id(),
-            principal: Arc::from(KMS_SERVICE_PRINCIPAL),
-            operation,
-            aws_region: Some(self.account.region.clone()),
-            source_ip_address: Some(internal.clone()),
-            user_agent: Some(internal),
-            key_arn: Some(key_arn),
+            key_arn: None,
             destination_key_arn: None,
             encryption_context: None,
             destination_encryption_context: None,
             error: None,
-        });
+        };
+        let req = Request::new(self.audit.clone(), event);
+        let call = Call {
+            kms: self,
+            req: req.clone(),
+        };
+        let r = {
+            let _in_flight = req.enter();
+            match self.audit.check_healthy() {
+                Ok(()) => f(&call),
+                Err(e) => Err(KmsError::Internal(e)),
+            }
+        };
+        req.finish(self.clock.now_ms(), r)
+    }
+
+    /// Run `f`, an action the KMS takes by itself on the key `key_arn` (an automatic
+    /// rotation or deletion, an AWS-managed key's creation), as a request of the KMS's
+    /// service principal, with its audit line.
+    pub(super) fn system_action<T>(
+        &self,
+        operation: &'static str,
+        key_arn: String,
+        f: impl FnOnce() -> Result<T, KmsError>,
+    ) -> Result<T, KmsError> {
+        let internal: Arc<str> = Arc::from(AWS_INTERNAL);
+        let req = Request::new(
+            self.audit.clone(),
+            AuditEvent {
+                time_ms: self.clock.now_ms(),
+                request_id: self.request_id(),
+                principal: Arc::from(KMS_SERVICE_PRINCIPAL),
+                operation,
+                aws_region: Some(self.account.region.clone()),
+                source_ip_address: Some(internal.clone()),
+                user_agent: Some(internal),
+                key_arn: Some(key_arn),
+                destination_key_arn: None,
+                encryption_context: None,
+                destination_encryption_context: None,
+                error: None,
+            },
+        );
+        let r = {
+            let _in_flight = req.enter();
+            f()
+        };
+        req.finish(self.clock.now_ms(), r)
     }
 
     // ----- key-state checks -----------------------------------------------------------------
