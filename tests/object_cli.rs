@@ -422,7 +422,7 @@ fn put_processes_share_one_bucket_key_per_period() {
         }
     });
     let gdk = generate_data_keys(&home);
-    assert_eq!(gdk.len(), 1, "50 PUT processes, one bucket key: {gdk:?}");
+    assert_eq!(gdk.len(), 1, "GenerateDataKey calls for 50 PUT processes");
     assert_eq!(
         gdk[0]["encryptionContext"]["aws:s3:arn"], "arn:aws:s3:::shared",
         "{gdk:?}"
