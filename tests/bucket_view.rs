@@ -234,3 +234,88 @@ fn a_mounted_bucket_works_with_ordinary_tools() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+/// A mounted bucket, unmounted when dropped (also when a check fails).
+struct BucketMount<'a> {
+    home: &'a Path,
+    mnt: std::path::PathBuf,
+}
+
+impl<'a> BucketMount<'a> {
+    fn new(home: &'a Path, bucket: &str, mnt: std::path::PathBuf) -> BucketMount<'a> {
+        std::fs::create_dir_all(&mnt).unwrap();
+        run_ok(home, &["mount-bucket", bucket, s(&mnt)]);
+        BucketMount { home, mnt }
+    }
+}
+
+impl Drop for BucketMount<'_> {
+    fn drop(&mut self) {
+        let _ = common::cli::kmsfs(self.home, &["umount", s(&self.mnt)]);
+    }
+}
+
+/// `ls -a1` of `dir`.
+fn ls_a(dir: &Path) -> String {
+    let o = sh(&format!("ls -a1 '{}'", dir.display()));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into()
+}
+
+#[test]
+fn a_mount_hides_dot_keys_denies_sse_c_and_blocks_bucket_delete() {
+    if !fuse_or_skip("a_mount_hides_dot_keys_denies_sse_c_and_blocks_bucket_delete") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = init(dir.path());
+    run_ok(&home, &["bucket", "create", "odd"]);
+    let body = dir.path().join("body");
+    std::fs::write(&body, b"body").unwrap();
+    let ck = dir.path().join("customer.key");
+    std::fs::write(&ck, [7u8; 32]).unwrap();
+    let ck_arg = format!("fileb://{}", s(&ck));
+    for k in [
+        "a/.",
+        "a/..",
+        "a/./b",
+        "a/../c",
+        "a/real.txt",
+        "/lead",
+        "//double",
+        "a//x",
+    ] {
+        run_ok(
+            &home,
+            &["object", "put", &format!("odd/{k}"), "--body", s(&body)],
+        );
+    }
+    run_ok(
+        &home,
+        &[
+            "object",
+            "put",
+            "odd/secret.txt",
+            "--body",
+            s(&body),
+            "--sse-c-key",
+            &ck_arg,
+        ],
+    );
+    let m = BucketMount::new(&home, "odd", dir.path().join("mnt"));
+    // Keys whose segments cannot be file names are not shown (`kmsfs object list` has them).
+    assert_eq!(ls_a(&m.mnt), ".\n..\na\nsecret.txt\n");
+    assert_eq!(ls_a(&m.mnt.join("a")), ".\n..\nreal.txt\n");
+    assert_eq!(std::fs::read(m.mnt.join("a/real.txt")).unwrap(), b"body");
+    // An SSE-C object: the mount has no key for it, so EACCES, as the README says.
+    let e = std::fs::read(m.mnt.join("secret.txt")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e}");
+    // `bucket delete --force` is refused while the bucket is mounted; nothing is deleted.
+    let o = common::cli::kmsfs(&home, &["bucket", "delete", "odd", "--force"]);
+    common::cli::fails(&o, 11, "mounted");
+    assert_eq!(std::fs::read(m.mnt.join("a/real.txt")).unwrap(), b"body");
+    let l = run_ok(&home, &["object", "list", "odd"]);
+    assert_eq!(l["Contents"].as_array().unwrap().len(), 9, "{l}");
+    drop(m);
+    run_ok(&home, &["bucket", "delete", "odd", "--force"]);
+}

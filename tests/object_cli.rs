@@ -391,3 +391,72 @@ fn concurrent_put_processes_and_a_reader_see_whole_versions() {
         .count();
     assert_eq!(objects, 1, "no temp files left");
 }
+
+/// The `GenerateDataKey` lines of the audit trail (`kmsfs audit show`), parsed.
+fn generate_data_keys(home: &std::path::Path) -> Vec<serde_json::Value> {
+    let o = kmsfs(home, &["audit", "show", "--operation", "GenerateDataKey"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn put_processes_share_one_bucket_key_per_period() {
+    let (d, home) = home_with_bucket("shared");
+    let key = create_key(&home, "Arn");
+    bucket_kms_default(&home, "shared", &key);
+    let body = d.path().join("body");
+    std::fs::write(&body, b"one of many").unwrap();
+    let put = |i: usize| {
+        let k = format!("shared/o{i}");
+        run_ok(&home, &["object", "put", &k, "--body", s(&body)]);
+    };
+    // 10 PUT processes one after another, then 40 more, 4 at a time.
+    (0..10).for_each(put);
+    std::thread::scope(|sc| {
+        for t in 0..4 {
+            sc.spawn(move || (0..10).for_each(|i| put(10 + t * 10 + i)));
+        }
+    });
+    let gdk = generate_data_keys(&home);
+    assert_eq!(gdk.len(), 1, "GenerateDataKey calls for 50 PUT processes");
+    assert_eq!(
+        gdk[0]["encryptionContext"]["aws:s3:arn"], "arn:aws:s3:::shared",
+        "{gdk:?}"
+    );
+    for i in 0..50 {
+        let o = kmsfs(&home, &["object", "get", &format!("shared/o{i}"), "-"]);
+        assert_eq!(
+            o.stdout,
+            b"one of many",
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let h = run_ok(&home, &["object", "head", &format!("shared/o{i}")]);
+        assert_eq!(h["BucketKeyEnabled"], true);
+    }
+    // The current-key file holds ids, not keys, and only its owner reads it.
+    let cur = home.join("buckets/shared/bucket-key.json");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&cur).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cur).unwrap()).unwrap();
+    assert_eq!(v["Current"][0]["KmsKeyId"], key.as_str(), "{v}");
+    // A damaged file: the next PUT makes a fresh bucket key, and everything stays readable.
+    std::fs::write(&cur, b"{\"Format\": 1, \"Current\": [garbage").unwrap();
+    put(50);
+    put(51);
+    assert_eq!(generate_data_keys(&home).len(), 2);
+    for i in [0, 49, 50, 51] {
+        let o = kmsfs(&home, &["object", "get", &format!("shared/o{i}"), "-"]);
+        assert_eq!(
+            o.stdout,
+            b"one of many",
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

@@ -370,6 +370,63 @@ fn objects_stay_readable_after_the_bucket_key_changes() {
     assert!(out.is_empty());
 }
 
+/// Two services on one home stand for two processes: each has its own cache, and they share
+/// the bucket's current key through `bucket-key.json`, until it expires for both.
+#[test]
+fn processes_share_the_current_bucket_key_until_it_expires() {
+    let e = env();
+    let key = e.create_key();
+    let opts = || ObjectOptions {
+        bucket_key_ttl: Duration::from_millis(700),
+        ..Default::default()
+    };
+    let s1 = svc_with(&e, opts());
+    let s2 = svc_with(&e, opts());
+    s1.create_bucket("share").unwrap();
+    let put = |s: &ObjectService, k: &str| {
+        s.put_object("share", k, k.as_bytes(), &kms_opts(&key, Some(true)))
+            .unwrap();
+    };
+    let (g0, d0) = (count(&e, "GenerateDataKey"), count(&e, "Decrypt"));
+    put(&s1, "a");
+    put(&s2, "b");
+    put(&s2, "c");
+    assert_eq!(
+        count(&e, "GenerateDataKey") - g0,
+        1,
+        "one bucket key for both"
+    );
+    assert_eq!(
+        count(&e, "Decrypt") - d0,
+        1,
+        "the second process Decrypts it once"
+    );
+    // Expired for both: the first writer after the period makes the next, the other uses it.
+    std::thread::sleep(Duration::from_millis(800));
+    put(&s2, "d");
+    put(&s1, "e");
+    assert_eq!(
+        count(&e, "GenerateDataKey") - g0,
+        2,
+        "one more after the period"
+    );
+    let keys_dir = e.home.root().join("buckets/share/bucket-keys");
+    assert_eq!(std::fs::read_dir(&keys_dir).unwrap().count(), 2);
+    for k in ["a", "b", "c", "d", "e"] {
+        assert_eq!(get(&s1, "share", k, None), k.as_bytes());
+        assert_eq!(get(&s2, "share", k, None), k.as_bytes());
+    }
+    // A current key that names a missing blob is replaced by a fresh one, never used.
+    std::thread::sleep(Duration::from_millis(800));
+    put(&s1, "f");
+    for f in std::fs::read_dir(&keys_dir).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    put(&s2, "g");
+    assert_eq!(count(&e, "GenerateDataKey") - g0, 4);
+    assert_eq!(get(&s2, "share", "g", None), b"g");
+}
+
 #[test]
 fn sse_c_needs_the_same_key() {
     let (e, s) = setup("ssec");

@@ -296,6 +296,10 @@ impl Failure for ObjectError {
                 exit::OBJECT,
                 Some(format!("list objects with `kmsfs object list {bucket}`")),
             ),
+            ObjectError::Mounted(_) => (
+                exit::OBJECT,
+                Some("unmount it first with `kmsfs umount <dir>`".into()),
+            ),
             ObjectError::InvalidRequest(_) => (
                 exit::OBJECT,
                 Some(

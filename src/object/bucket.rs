@@ -191,6 +191,17 @@ impl BucketPaths {
     pub(crate) fn lock(&self) -> PathBuf {
         self.dir.join("lock")
     }
+    /// The bucket keys writers use now, shared by every process.
+    pub(crate) fn current_bucket_key(&self) -> PathBuf {
+        self.dir.join("bucket-key.json")
+    }
+    pub(crate) fn current_bucket_key_lock(&self) -> PathBuf {
+        self.dir.join("bucket-key.lock")
+    }
+    /// flock: shared by each `mount-bucket` of the bucket for as long as it is mounted.
+    pub(crate) fn mount_lock(&self) -> PathBuf {
+        self.dir.join("mount.lock")
+    }
     /// `objects/<hex SHA-256 of the key>`.
     pub(crate) fn object(&self, key: &str) -> PathBuf {
         self.objects()

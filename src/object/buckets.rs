@@ -4,9 +4,13 @@ use super::ObjectError;
 use super::bucket::{self, BucketConfig, BucketEncryption, BucketInfo};
 use super::format::Sse;
 use super::service::ObjectService;
-use crate::fsutil;
+use crate::fsutil::{self, FileLock};
 use crate::kms::types::KeyIdRequest;
 use crate::timefmt::now_ms;
+use std::time::Duration;
+
+/// How long `delete_bucket` waits for the mounts of a bucket to end before it refuses.
+const UNMOUNT_GRACE: Duration = Duration::from_secs(2);
 
 impl ObjectService {
     /// Create a bucket with S3's default encryption (SSE-S3).
@@ -60,10 +64,17 @@ impl ObjectService {
         Ok(out)
     }
 
-    /// Delete a bucket: refused while it holds objects unless `force` (which deletes them).
+    /// Delete a bucket: refused while it is mounted, and while it holds objects unless
+    /// `force` (which deletes them).
     pub fn delete_bucket(&self, name: &str, force: bool) -> Result<(), ObjectError> {
         let (p, _) = self.existing(name)?;
         let _l = self.lock(name, &p, true)?;
+        // Every mount holds the mount lock shared while it is mounted; a daemon just
+        // unmounted gets a moment to exit.
+        let _m = FileLock::acquire(&p.mount_lock(), UNMOUNT_GRACE).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => ObjectError::Mounted(name.to_string()),
+            _ => ObjectError::io(p.mount_lock(), e),
+        })?;
         if !force && self.object_files(&p)?.next().is_some() {
             return Err(ObjectError::BucketNotEmpty(name.to_string()));
         }

@@ -68,6 +68,9 @@ pub enum ObjectError {
     BucketAlreadyOwnedByYou(String),
     #[error("BucketNotEmpty: the bucket {0} is not empty (delete its objects, or use --force)")]
     BucketNotEmpty(String),
+    /// `bucket delete` of a bucket that `kmsfs mount-bucket` has mounted.
+    #[error("BucketMounted: the bucket {0} is mounted (kmsfs mount-bucket)")]
+    Mounted(String),
     #[error("InvalidBucketName: {0}")]
     InvalidBucketName(String),
     #[error("KeyTooLongError: {0}")]
@@ -140,6 +143,7 @@ impl ObjectError {
             NoSuchKey { .. } => "NoSuchKey".into(),
             BucketAlreadyOwnedByYou(_) => "BucketAlreadyOwnedByYou".into(),
             BucketNotEmpty(_) => "BucketNotEmpty".into(),
+            Mounted(_) => "BucketMounted".into(),
             InvalidBucketName(_) => "InvalidBucketName".into(),
             KeyTooLong(_) => "KeyTooLongError".into(),
             InvalidArgument(_) => "InvalidArgument".into(),
@@ -160,7 +164,7 @@ impl ObjectError {
         use ObjectError::*;
         match self {
             NoSuchBucket(_) | NoSuchKey { .. } | NoEncryptionConfiguration(_) => 404,
-            BucketAlreadyOwnedByYou(_) | BucketNotEmpty(_) => 409,
+            BucketAlreadyOwnedByYou(_) | BucketNotEmpty(_) | Mounted(_) => 409,
             InvalidRange(_) => 416,
             AccessDenied(_) => 403,
             Locked(_) => 503,

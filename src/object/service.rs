@@ -162,6 +162,19 @@ impl ObjectService {
         Ok(l)
     }
 
+    /// Mark an existing bucket mounted until the lock drops: `delete_bucket` is refused
+    /// meanwhile. Any number of mounts may hold it.
+    pub(crate) fn hold_mounted(&self, bucket: &str) -> Result<FileLock, ObjectError> {
+        let (p, _) = self.existing(bucket)?;
+        let l = bucket::lock(bucket, &p.mount_lock(), false, self.opts.lock_timeout)
+            .map_err(|e| gone_bucket(bucket, e))?;
+        // The bucket may have been deleted while we waited.
+        if !p.config().exists() {
+            return Err(ObjectError::NoSuchBucket(bucket.to_string()));
+        }
+        Ok(l)
+    }
+
     /// The object files of a bucket (not the temp files of PUTs under way).
     pub(crate) fn object_files(
         &self,

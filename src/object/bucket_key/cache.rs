@@ -56,14 +56,14 @@ impl BucketKeyCache {
         }
     }
 
-    /// The current key of `bucket` under `kms_key_id` (as the request names it), or a new
-    /// one from `make` if there is none or it expired. `make` runs under the cache's lock,
-    /// so concurrent writers ask KMS once.
+    /// The current key of `bucket` under `kms_key_id` (as the request names it), or one from
+    /// `make` (with how long it stays current, at most the cache's period) if there is none
+    /// or it expired. `make` runs under the cache's lock, so concurrent writers ask once.
     pub(crate) fn current<E>(
         &self,
         bucket: &str,
         kms_key_id: &str,
-        make: impl FnOnce() -> Result<BucketKey, E>,
+        make: impl FnOnce() -> Result<(BucketKey, Duration), E>,
     ) -> Result<BucketKey, E> {
         let mut w = self.writers.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -72,13 +72,13 @@ impl BucketKeyCache {
         if let Some(t) = w.get(&k) {
             return Ok(t.value.clone());
         }
-        let made = make()?;
+        let (made, left) = make()?;
         self.insert_for_read(made.id, made.key.clone());
         w.insert(
             k,
             Timed {
                 value: made.clone(),
-                expires: now + self.ttl,
+                expires: now + left.min(self.ttl),
             },
         );
         Ok(made)
@@ -138,7 +138,7 @@ mod tests {
             let k = c
                 .current::<()>("b", "k", || {
                     calls += 1;
-                    Ok(key(1))
+                    Ok((key(1), Duration::MAX))
                 })
                 .unwrap();
             assert_eq!(k.id, [1; 16]);
@@ -149,7 +149,7 @@ mod tests {
         assert!(c.get_for_read(&[1; 16]).is_none());
         c.current::<()>("b", "k", || {
             calls += 1;
-            Ok(key(2))
+            Ok((key(2), Duration::MAX))
         })
         .unwrap();
         assert_eq!(calls, 2);

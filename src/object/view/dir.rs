@@ -7,6 +7,13 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::time::SystemTime;
 
+/// Whether a key's path segment can be a file name: not empty (keys with a leading `/` or
+/// `//`), `.` or `..`. The view does not show keys with other segments; `kmsfs object list`
+/// does, and `object get`/`delete` reach them.
+fn shown(segment: &str) -> bool {
+    !matches!(segment, "" | "." | "..")
+}
+
 impl BucketView {
     /// The folder `ino`'s entries (without `.` and `..`), in key order.
     pub fn readdir(&self, ino: u64) -> ViewResult<Vec<DirEntry>> {
@@ -41,11 +48,14 @@ impl BucketView {
             let rest = &key[prefix.len()..];
             match rest.split_once('/') {
                 None if rest.is_empty() => {} // the folder's own marker
+                // No file name can reach these keys (see `shown`).
+                None if !shown(rest) => {}
+                Some((d, _)) if !shown(d) => {}
                 None => {
                     let attr = NodeAttr::file(self.ino_of(&key), size, millis(ms));
                     out.insert(rest.to_string(), attr);
                 }
-                Some((d, _)) if d.is_empty() || out.contains_key(d) => {}
+                Some((d, _)) if out.contains_key(d) => {}
                 Some((d, _)) => {
                     let attr = self.dir_attr(self.ino_of(&join(dir, d)));
                     out.insert(d.to_string(), attr);

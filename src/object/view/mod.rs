@@ -72,7 +72,11 @@ impl ViewError {
             ViewError::Object(e) => match e {
                 ObjectError::NoSuchKey { .. } | ObjectError::NoSuchBucket(_) => libc::ENOENT,
                 ObjectError::KeyTooLong(_) => libc::ENAMETOOLONG,
-                ObjectError::AccessDenied(_) | ObjectError::Kms { .. } => libc::EACCES,
+                // A refused KMS key; an SSE-C object, whose key a mount never has.
+                ObjectError::AccessDenied(_)
+                | ObjectError::InvalidRequest(_)
+                | ObjectError::Kms { .. } => libc::EACCES,
+                ObjectError::Mounted(_) => libc::EBUSY,
                 ObjectError::InvalidArgument(_) | ObjectError::InvalidRange(_) => libc::EINVAL,
                 ObjectError::Locked(_) => libc::EAGAIN,
                 _ => libc::EIO,
@@ -138,6 +142,8 @@ pub struct BucketView {
     started: SystemTime,
     /// The bucket's keys as last listed (a listing reads every object's header).
     index: Mutex<Option<Index>>,
+    /// Held (shared) for the view's life: the bucket cannot be deleted while it is mounted.
+    _mounted: crate::fsutil::FileLock,
 }
 
 impl std::fmt::Debug for BucketView {
@@ -161,6 +167,7 @@ fn join(dir: &str, name: &str) -> String {
 impl BucketView {
     /// The view of `bucket` (which must exist); spools go to `spool_dir`.
     pub fn new(svc: Arc<ObjectService>, bucket: &str, spool_dir: PathBuf) -> ViewResult<Self> {
+        let mounted = svc.hold_mounted(bucket)?;
         svc.get_bucket_encryption(bucket).or_else(|e| match e {
             ObjectError::NoEncryptionConfiguration(_) => Ok(Default::default()),
             e => Err(e),
@@ -179,6 +186,7 @@ impl BucketView {
             pending: Mutex::new(BTreeMap::new()),
             started: SystemTime::now(),
             index: Mutex::new(None),
+            _mounted: mounted,
         })
     }
 
