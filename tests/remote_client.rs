@@ -187,11 +187,28 @@ fn cli_envelope_files_through_the_endpoint() {
         std::fs::read(&back).unwrap(),
         std::fs::read(&plain).unwrap()
     );
+    // The AWS tools' own variable selects the endpoint too.
+    let env = [
+        ("AWS_ENDPOINT_URL_KMS", ep.as_str()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+    ];
+    let args = [
+        "decrypt-file",
+        "-i",
+        s(&msg),
+        "-o",
+        s(&back),
+        "--encryption-context",
+        ctx,
+    ];
+    ok(&kmsfs_env(&home, &args, &env));
     server.stop();
     assert_eq!(audited(&kms_home, "GenerateDataKey"), 1);
-    assert_eq!(audited(&kms_home, "Decrypt"), 1);
+    assert_eq!(audited(&kms_home, "Decrypt"), 2);
     // The client home's own KMS saw none of it.
     assert_eq!(audited(&home, "GenerateDataKey"), 0);
+    assert_eq!(audited(&home, "Decrypt"), 0);
 }
 
 #[test]

@@ -55,7 +55,8 @@ pub(crate) struct Cli {
     /// Reach the KMS at this endpoint (http[s]://HOST:PORT, e.g. a `kmsfs serve` of another
     /// home) for volumes, snapshots, buckets, objects, mounts and envelope files, signing with
     /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] for AWS_REGION (default
-    /// us-east-1). `kmsfs kms` and `kmsfs credentials` always use the home's embedded KMS.
+    /// us-east-1); AWS_ENDPOINT_URL_KMS in the environment does the same. `kmsfs kms` and
+    /// `kmsfs credentials` always use the home's embedded KMS.
     #[arg(long, global = true, env = "KMSFS_KMS_ENDPOINT", value_name = "URL")]
     kms_endpoint: Option<String>,
     /// Trust the CA certificates of this PEM file for an https --kms-endpoint (e.g. the

@@ -55,7 +55,9 @@ impl Ctx<'_> {
             self.cli.command,
             super::Command::Kms(_) | super::Command::Credentials(_)
         );
-        let remote = if !own && (url.is_some() || profile.is_some()) {
+        // `--kms-endpoint`, `--profile`, or the AWS tools' own variable for a KMS endpoint.
+        let env_endpoint = crate::awsconfig::process_env("AWS_ENDPOINT_URL_KMS").is_some();
+        let remote = if !own && (url.is_some() || profile.is_some() || env_endpoint) {
             let ca = self.cli.kms_ca_bundle.as_deref();
             let r = Remote::configured(url, profile, ca)
                 .map_err(|e| CliError::usage(what, e.to_string()))?;
