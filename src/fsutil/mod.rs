@@ -110,6 +110,26 @@ pub fn read_full(r: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// The name prefix of temp files named after their writer's pid (`.tmp.<pid>.<n>`), as the
+/// object PUTs and the snapshot store write them.
+pub const TEMP_PREFIX: &str = ".tmp.";
+
+/// Whether `name` is a temp file `.tmp.<pid>.…` of a writer whose process is gone (a crash
+/// between create and rename); a live writer's pid is alive, so its file stays.
+pub fn dead_writers_temp(name: &std::ffi::OsStr) -> bool {
+    let Some(pid) = name
+        .to_str()
+        .and_then(|n| n.strip_prefix(TEMP_PREFIX))
+        .and_then(|n| n.split('.').next())
+        .and_then(|n| n.parse::<i32>().ok())
+    else {
+        return false;
+    };
+    pid <= 0
+        || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            == Err(nix::errno::Errno::ESRCH)
+}
+
 /// Remove `path` and make the removal durable.
 pub fn durable_remove(path: &Path) -> io::Result<()> {
     fs::remove_file(path)?;

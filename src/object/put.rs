@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 
 /// The prefix of a PUT's temp file in `objects/`: `.tmp.<pid>.<16 hex digits>`.
-const TMP_PREFIX: &str = ".tmp.";
+use crate::fsutil::TEMP_PREFIX as TMP_PREFIX;
 
 /// Why streaming a body into segments stopped.
 enum StreamError {
@@ -169,19 +169,7 @@ impl ObjectService {
             return;
         };
         for e in rd.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix(TMP_PREFIX))
-                .and_then(|n| n.split('.').next())
-                .and_then(|n| n.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let gone = pid <= 0
-                || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-                    == Err(nix::errno::Errno::ESRCH);
-            if gone {
+            if crate::fsutil::dead_writers_temp(&e.file_name()) {
                 let _ = std::fs::remove_file(e.path());
             }
         }

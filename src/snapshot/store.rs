@@ -3,6 +3,8 @@
 //! directory (`snapshots/objects/ab/abcd...`); an object store can implement the same trait.
 
 use crate::crypto::{hex, sha256, unhex};
+// An object's temp file: `.tmp.<pid>.<16 hex digits of its name>`.
+use crate::fsutil::TEMP_PREFIX as TMP_PREFIX;
 use std::collections::HashSet;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -137,7 +139,7 @@ impl ObjectStore for LocalStore {
             }
             for f in std::fs::read_dir(d.path())? {
                 let f = f?;
-                if writer_gone(&f.file_name()) {
+                if crate::fsutil::dead_writers_temp(&f.file_name()) {
                     let _ = std::fs::remove_file(f.path());
                 }
             }
@@ -154,9 +156,6 @@ impl ObjectStore for LocalStore {
     }
 }
 
-/// The prefix of an object's temp file: `.tmp.<pid>.<16 hex digits of its name>`.
-const TMP_PREFIX: &str = ".tmp.";
-
 /// `e` naming the store's file `p` (a full store names the store, not what was copied).
 fn at(p: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", p.display()))
@@ -172,22 +171,6 @@ fn write_new(p: &Path, data: &[u8]) -> io::Result<()> {
         .open(p)?;
     f.write_all(data)?;
     f.sync_data()
-}
-
-/// Whether `name` is the temp file of a writer whose process is gone (a live writer's pid
-/// is alive, so its file stays).
-fn writer_gone(name: &std::ffi::OsStr) -> bool {
-    let Some(pid) = name
-        .to_str()
-        .and_then(|n| n.strip_prefix(TMP_PREFIX))
-        .and_then(|n| n.split('.').next())
-        .and_then(|n| n.parse::<i32>().ok())
-    else {
-        return false;
-    };
-    pid <= 0
-        || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-            == Err(nix::errno::Errno::ESRCH)
 }
 
 /// `data`'s object name.
