@@ -1,20 +1,32 @@
-//! Extended attributes of a path, never following a final symlink (the `l*xattr` calls),
-//! as safe functions over C strings. Callers decide what the names and values mean.
+//! Extended attributes of a path, as safe functions over C strings: with `follow` false
+//! never following a final symlink (the `l*xattr` calls); with it true following it (the
+//! plain calls: for `/proc/self/fd/N` paths, which lead to the entry a descriptor holds).
+//! Callers decide what the names and values mean.
 
 use std::ffi::CStr;
 use std::io;
 
 /// The value of attribute `name` of `path`.
-pub fn get(path: &CStr, name: &CStr) -> io::Result<Vec<u8>> {
+pub fn get(path: &CStr, name: &CStr, follow: bool) -> io::Result<Vec<u8>> {
+    let call = if follow {
+        libc::getxattr
+    } else {
+        libc::lgetxattr
+    };
     // SAFETY: valid C strings; `sized` passes a buffer of `len` bytes (or null and 0).
-    sized(|buf, len| unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf, len) })
+    sized(|buf, len| unsafe { call(path.as_ptr(), name.as_ptr(), buf, len) })
 }
 
 /// Set attribute `name` of `path` to `value` (`flags`: 0, `XATTR_CREATE` or `XATTR_REPLACE`).
-pub fn set(path: &CStr, name: &CStr, value: &[u8], flags: i32) -> io::Result<()> {
+pub fn set(path: &CStr, name: &CStr, value: &[u8], flags: i32, follow: bool) -> io::Result<()> {
+    let call = if follow {
+        libc::setxattr
+    } else {
+        libc::lsetxattr
+    };
     // SAFETY: valid C strings and a live buffer of value.len() bytes.
     let r = unsafe {
-        libc::lsetxattr(
+        call(
             path.as_ptr(),
             name.as_ptr(),
             value.as_ptr() as *const libc::c_void,
@@ -29,9 +41,14 @@ pub fn set(path: &CStr, name: &CStr, value: &[u8], flags: i32) -> io::Result<()>
 }
 
 /// The attribute names of `path`, as the kernel lists them (each followed by a NUL byte).
-pub fn list(path: &CStr) -> io::Result<Vec<u8>> {
+pub fn list(path: &CStr, follow: bool) -> io::Result<Vec<u8>> {
+    let call = if follow {
+        libc::listxattr
+    } else {
+        libc::llistxattr
+    };
     // SAFETY: valid C string; `sized` passes a buffer of `len` bytes (or null and 0).
-    sized(|buf, len| unsafe { libc::llistxattr(path.as_ptr(), buf as *mut libc::c_char, len) })
+    sized(|buf, len| unsafe { call(path.as_ptr(), buf as *mut libc::c_char, len) })
 }
 
 /// Ask `call` for the size (null buffer), then for the bytes into a buffer of that size.
@@ -50,9 +67,14 @@ fn sized(call: impl Fn(*mut libc::c_void, usize) -> isize) -> io::Result<Vec<u8>
 }
 
 /// Remove attribute `name` of `path`.
-pub fn remove(path: &CStr, name: &CStr) -> io::Result<()> {
+pub fn remove(path: &CStr, name: &CStr, follow: bool) -> io::Result<()> {
+    let call = if follow {
+        libc::removexattr
+    } else {
+        libc::lremovexattr
+    };
     // SAFETY: valid C strings.
-    if unsafe { libc::lremovexattr(path.as_ptr(), name.as_ptr()) } != 0 {
+    if unsafe { call(path.as_ptr(), name.as_ptr()) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
@@ -69,19 +91,22 @@ mod tests {
         let f = tempfile::NamedTempFile::new().unwrap();
         let p = CString::new(f.path().as_os_str().as_bytes()).unwrap();
         let n = CString::new("user.kmsfs-test").unwrap();
-        if let Err(e) = set(&p, &n, b"v1", 0) {
+        if let Err(e) = set(&p, &n, b"v1", 0, false) {
             // tmpfs without user xattrs: nothing else to check here.
             assert_eq!(e.raw_os_error(), Some(libc::ENOTSUP), "{e}");
             return;
         }
-        assert_eq!(get(&p, &n).unwrap(), b"v1");
+        assert_eq!(get(&p, &n, false).unwrap(), b"v1");
         assert!(
-            list(&p)
+            list(&p, false)
                 .unwrap()
                 .split(|&b| b == 0)
                 .any(|x| x == b"user.kmsfs-test")
         );
-        remove(&p, &n).unwrap();
-        assert_eq!(get(&p, &n).unwrap_err().raw_os_error(), Some(libc::ENODATA));
+        remove(&p, &n, false).unwrap();
+        assert_eq!(
+            get(&p, &n, false).unwrap_err().raw_os_error(),
+            Some(libc::ENODATA)
+        );
     }
 }

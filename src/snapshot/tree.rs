@@ -344,7 +344,7 @@ fn set_meta(e: &Entry, p: &Path) -> io::Result<()> {
     }
     for (n, v) in &e.xattrs {
         let name = CString::new(n.clone()).map_err(io::Error::other)?;
-        xattr::set(&c, &name, v, 0)?;
+        xattr::set(&c, &name, v, 0, false)?;
     }
     if e.kind != EntryKind::Symlink {
         // SAFETY: valid C string.
@@ -375,7 +375,7 @@ fn set_meta(e: &Entry, p: &Path) -> io::Result<()> {
 /// The `user.*` extended attributes of `p` (not following symlinks), sorted.
 fn read_xattrs(p: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    let names = match xattr::list(&c) {
+    let names = match xattr::list(&c, false) {
         Ok(n) => n,
         Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -383,7 +383,7 @@ fn read_xattrs(p: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::new();
     for name in names.split(|&b| b == 0).filter(|n| n.starts_with(b"user.")) {
         let cn = CString::new(name).map_err(io::Error::other)?;
-        out.push((name.to_vec(), xattr::get(&c, &cn)?));
+        out.push((name.to_vec(), xattr::get(&c, &cn, false)?));
     }
     out.sort();
     Ok(out)

@@ -1,11 +1,12 @@
 //! Space accounting: the bytes the volume's data uses on disk (counted at open, kept up to
 //! date by every write, truncate and removal), the size limit, and statfs.
 
-use super::{Statfs, VolumeFs, names};
-use std::fs;
+use super::at::{self, DirFd};
+use super::{Kind, Statfs, VolumeFs, names};
+use std::ffi::OsString;
 use std::io;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 impl VolumeFs {
@@ -49,19 +50,25 @@ impl VolumeFs {
     }
 }
 
-/// Allocated bytes under `dir` (hard links counted once).
-pub(super) fn du(dir: &Path) -> io::Result<u64> {
+/// Allocated bytes under the directory `root` (hard links counted once), walked through
+/// directory handles: a directory waiting to be walked is its parent's handle and its name,
+/// so that the descriptors open at once stay at most one per level.
+pub(super) fn du(root: BorrowedFd) -> io::Result<u64> {
     let mut seen = std::collections::HashSet::new();
     let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d)? {
-            let e = e?;
-            let m = e.metadata()?;
-            if m.is_dir() {
-                stack.push(e.path());
-            } else if seen.insert(m.ino()) {
-                total += m.blocks() * 512;
+    let top: DirFd = Arc::new(at::open_dir(root, ".".as_ref())?);
+    let mut stack: Vec<(DirFd, OsString)> = vec![(top, ".".into())];
+    while let Some((parent, name)) = stack.pop() {
+        let d: DirFd = Arc::new(at::open_dir(parent.as_fd(), &name)?);
+        drop(parent);
+        for e in at::list(d.as_fd())? {
+            if e.kind == Kind::Dir {
+                stack.push((d.clone(), e.name));
+            } else {
+                let m = at::stat(d.as_fd(), &e.name)?;
+                if seen.insert(m.ino) {
+                    total += m.blocks * 512;
+                }
             }
         }
     }

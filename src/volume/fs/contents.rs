@@ -6,7 +6,6 @@ use super::{FileState, FsError, FsResult, Handle, Ino, VolumeFs, check_rc};
 use crate::volume::content::{BLOCK, ContentError, HEADER_LEN};
 use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 
 impl VolumeFs {
@@ -38,7 +37,7 @@ impl VolumeFs {
     /// The error for a content failure of the open file `ino`.
     #[cold]
     fn content_error(&self, ino: Ino, e: ContentError) -> FsError {
-        self.damaged(Path::new(&format!("inode {ino}")), e)
+        self.damaged_ino(ino, e)
     }
 
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Vec<u8>> {
@@ -112,17 +111,17 @@ impl VolumeFs {
         Ok(())
     }
 
-    /// Cut or extend `file` (state `st`, named `path` in errors) to `size` plaintext bytes,
+    /// Cut or extend `file` (state `st`, of inode `ino`) to `size` plaintext bytes,
     /// under its write lock; growth counts against the size limit.
     pub(super) fn truncate(
         &self,
         file: &File,
         st: &FileState,
-        path: &Path,
+        ino: Ino,
         size: u64,
     ) -> FsResult<()> {
         let _w = st.lock.write().expect("file lock");
-        let id = self.file_id(file, st, path)?;
+        let id = self.file_id(file, st, ino)?;
         let before = file.metadata()?.blocks() * 512;
         let cur = self.content().plain_size(file.metadata()?.len());
         if size > cur && self.over_limit((size - cur).min(1 << 20)) {
@@ -130,7 +129,7 @@ impl VolumeFs {
         }
         self.content()
             .truncate(file, id.as_ref(), size)
-            .map_err(|e| self.damaged(path, e))?;
+            .map_err(|e| self.damaged_ino(ino, e))?;
         self.account(before, file.metadata()?.blocks() * 512);
         Ok(())
     }

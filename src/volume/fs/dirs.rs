@@ -2,18 +2,23 @@
 //! context of its entries), how a plaintext name is stored (direct or long with a sidecar),
 //! lookup, and directory listings kept per handle.
 
-use super::{
-    Attr, DirEntry, FsError, FsResult, Ino, Kind, ROOT, VolumeFs, entry_meta, kind_of, names,
-};
+use super::at::{self, At};
+use super::{Attr, DirEntry, FsError, FsResult, Ino, Kind, ROOT, VolumeFs, entry_meta, names};
 use crate::volume::keys::VolumeKeys;
 use crate::volume::names::Stored;
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, OpenOptions};
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirEntryExt, OpenOptionsExt};
-use std::path::Path;
 use std::sync::atomic::Ordering;
+
+/// The name of a directory's id file.
+fn diriv() -> &'static OsStr {
+    OsStr::new(names::DIRIV)
+}
+
+/// Longest long-name sidecar read (a name is at most 255 bytes; its encoding is longer).
+const SIDECAR_MAX: usize = 4096;
 
 fn check_name(name: &OsStr) -> FsResult<()> {
     let b = name.as_bytes();
@@ -29,28 +34,20 @@ fn check_name(name: &OsStr) -> FsResult<()> {
 impl VolumeFs {
     /// Give the new directory `dir` a fresh random id. A failure (a full disk) leaves no id
     /// file: never an empty one.
-    pub(super) fn write_diriv(&self, dir: &Path) -> FsResult<[u8; 16]> {
+    pub(super) fn write_diriv(&self, dir: BorrowedFd) -> FsResult<[u8; 16]> {
         let mut id = [0u8; 16];
         crate::crypto::fill_random(&mut id).map_err(|e| io::Error::other(e.to_string()))?;
-        let p = dir.join(names::DIRIV);
-        let f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o400)
-            .open(&p)?;
-        let written =
-            std::os::unix::fs::FileExt::write_all_at(&f, &id, 0).and_then(|()| f.sync_all());
-        if let Err(e) = written {
-            let _ = fs::remove_file(&p);
-            return Err(e.into());
-        }
+        at::write_new(dir, diriv(), &id, 0o400, true)?;
         Ok(id)
     }
 
-    /// Put back the id of directory `dir` (backing inode `backing_ino`) when removing it
-    /// failed after its id file was removed (best effort, from the cached id).
-    pub(super) fn restore_diriv(&self, dir: &Path, backing_ino: u64) {
-        if self.keys.is_some() && !dir.join(names::DIRIV).exists() {
+    /// Put back the id of the directory at `a` (backing inode `backing_ino`) when removing
+    /// it failed after its id file was removed (best effort, from the cached id).
+    pub(super) fn restore_diriv(&self, a: &At, backing_ino: u64) {
+        let Ok(dir) = at::open_dir(a.fd(), a.name()) else {
+            return;
+        };
+        if self.keys.is_some() && at::stat(dir.as_fd(), diriv()).is_err() {
             let id = self
                 .dirids
                 .lock()
@@ -58,20 +55,21 @@ impl VolumeFs {
                 .get(&self.fuse_ino(backing_ino))
                 .copied();
             if let Some(id) = id {
-                let _ = fs::write(dir.join(names::DIRIV), id);
+                let _ = at::write_new(dir.as_fd(), diriv(), &id, 0o400, true);
             }
         }
     }
 
-    /// Before removing or replacing directory `dir`: it must hold nothing but its id file,
-    /// which goes.
-    pub(super) fn clear_dir(&self, dir: &Path) -> FsResult<()> {
-        for e in fs::read_dir(dir)? {
-            if e?.file_name() != names::DIRIV {
+    /// Before removing or replacing the directory at `a`: it must hold nothing but its id
+    /// file, which goes.
+    pub(super) fn clear_dir(&self, a: &At) -> FsResult<()> {
+        let dir = at::open_dir(a.fd(), a.name())?;
+        for e in at::list(dir.as_fd())? {
+            if e.name != diriv() {
                 return Err(FsError::NotEmpty);
             }
         }
-        let _ = fs::remove_file(dir.join(names::DIRIV));
+        let _ = at::unlink(dir.as_fd(), diriv(), false);
         Ok(())
     }
 
@@ -79,17 +77,23 @@ impl VolumeFs {
         if let Some(d) = self.dirids.lock().expect("dirids").get(&ino) {
             return Ok(*d);
         }
-        let p = self.path(ino)?.join(names::DIRIV);
-        let b = fs::read(&p).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => FsError::Damaged {
-                path: p.clone(),
-                why: "the directory's id file is missing".into(),
-            },
+        let dir = self.dir_fd(ino)?;
+        let damaged = |why: String| FsError::Damaged {
+            path: self.describe(ino).join(names::DIRIV),
+            why,
+        };
+        let b = at::read_small(dir.as_fd(), diriv(), 16).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => damaged("the directory's id file is missing".into()),
+            _ if e.raw_os_error() == Some(libc::EFBIG) => {
+                damaged("the directory id must be 16 bytes, found more".into())
+            }
             _ => FsError::Io(e),
         })?;
-        let id: [u8; 16] = b.as_slice().try_into().map_err(|_| FsError::Damaged {
-            path: p.clone(),
-            why: format!("the directory id must be 16 bytes, found {}", b.len()),
+        let id: [u8; 16] = b.as_slice().try_into().map_err(|_| {
+            damaged(format!(
+                "the directory id must be 16 bytes, found {}",
+                b.len()
+            ))
         })?;
         self.dirids.lock().expect("dirids").insert(ino, id);
         Ok(id)
@@ -104,70 +108,68 @@ impl VolumeFs {
         }
     }
 
-    /// Create a long-name sidecar if needed (before creating the entry). It appears whole
-    /// or not at all (written beside it, then renamed), and one already holding the same
-    /// name (a rename onto an existing long name) is kept as it is.
-    pub(super) fn put_sidecar(&self, dir: &Path, s: &Stored) -> FsResult<()> {
+    /// Create a long-name sidecar in `dir` if needed (before creating the entry). It
+    /// appears whole or not at all (written beside it, then renamed), and one already
+    /// holding the same name (a rename onto an existing long name) is kept as it is.
+    pub(super) fn put_sidecar(&self, dir: BorrowedFd, s: &Stored) -> FsResult<()> {
         let Stored::Long { backing, full } = s else {
             return Ok(());
         };
-        let p = dir.join(names::sidecar(backing));
-        if fs::read(&p).is_ok_and(|b| b == full.as_bytes()) {
+        let side = names::sidecar(backing);
+        if at::read_small(dir, &side, SIDECAR_MAX).is_ok_and(|b| b == full.as_bytes()) {
             return Ok(());
         }
         let mut tmp = backing.to_os_string();
         tmp.push(format!(".{}{}", std::process::id(), names::LONG_SUFFIX));
-        let tmp = dir.join(tmp);
-        if let Err(e) = fs::write(&tmp, full.as_bytes()).and_then(|()| fs::rename(&tmp, &p)) {
-            let _ = fs::remove_file(&tmp);
+        let _ = at::unlink(dir, &tmp, false);
+        at::write_new(dir, &tmp, full.as_bytes(), 0o644, false)?;
+        if let Err(e) = at::rename((dir, &tmp), (dir, &side), 0) {
+            let _ = at::unlink(dir, &tmp, false);
             return Err(e.into());
         }
         Ok(())
     }
 
-    pub(super) fn drop_sidecar(&self, dir: &Path, backing: &OsStr) {
+    pub(super) fn drop_sidecar(&self, dir: BorrowedFd, backing: &OsStr) {
         if backing
             .as_bytes()
             .starts_with(names::LONG_PREFIX.as_bytes())
         {
-            let _ = fs::remove_file(dir.join(names::sidecar(backing)));
+            let _ = at::unlink(dir, &names::sidecar(backing), false);
         }
     }
 
     pub fn lookup(&self, parent: Ino, name: &OsStr) -> FsResult<Attr> {
         let s = self.stored(parent, name)?;
-        let p = self.path(parent)?.join(s.backing());
-        let m = entry_meta(&p)?;
+        let m = entry_meta(&self.child(parent, s.backing())?)?;
         Ok(self.remember(parent, s.backing(), &m))
     }
 
     /// List a directory (decrypting names); kept per handle so offsets are stable.
     pub fn opendir(&self, ino: Ino) -> FsResult<u64> {
-        let p = self.path(ino)?;
+        let dir = self.dir_fd(ino)?;
         let mut out = self.dots(ino);
         let dirid = match &self.keys {
             Some(_) => Some(self.dirid(ino)?),
             None => None,
         };
-        for e in fs::read_dir(&p)? {
-            let e = e?;
-            let bname = e.file_name();
+        for e in at::list(dir.as_fd())? {
+            let bname = e.name;
             let name = match (&self.keys, dirid) {
                 (Some(k), Some(d)) => {
                     if names::is_internal(&bname) || bname == names::DIRIV {
                         continue;
                     }
-                    match plain_name(k, &d, &p, &bname) {
+                    match self.plain_name(k, &d, (ino, dir.as_fd()), &bname) {
                         Some(n) => n,
                         None => continue,
                     }
                 }
                 _ => bname,
             };
-            let ft = e.file_type()?;
             out.push(DirEntry {
-                ino: self.fuse_ino(e.ino()),
-                kind: kind_of(ft),
+                ino: self.fuse_ino(e.ino),
+                kind: e.kind,
                 name,
             });
         }
@@ -218,23 +220,31 @@ impl VolumeFs {
     pub fn releasedir(&self, fh: u64) {
         self.dirs.lock().expect("dirs").remove(&fh);
     }
-}
 
-/// The plaintext name of the entry `bname` of directory `dir` (id `dirid`); None, and the
-/// entry hidden, if its sidecar is unreadable or the name does not decrypt.
-fn plain_name(k: &VolumeKeys, dirid: &[u8; 16], dir: &Path, bname: &OsStr) -> Option<OsString> {
-    let b = bname.as_bytes();
-    let encoded = if b.starts_with(names::LONG_PREFIX.as_bytes()) {
-        fs::read_to_string(dir.join(names::sidecar(bname))).ok()?
-    } else {
-        bname.to_str()?.to_string()
-    };
-    let name = names::decrypt(&k.names, dirid, &encoded);
-    if name.is_none() {
-        eprintln!(
-            "kmsfs: {}: name does not decrypt; hidden",
-            dir.join(bname).display()
-        );
+    /// The plaintext name of the entry `bname` of directory `ino` (open as `dir`, id
+    /// `dirid`); None, and the entry hidden, if its sidecar is unreadable or the name does
+    /// not decrypt.
+    fn plain_name(
+        &self,
+        k: &VolumeKeys,
+        dirid: &[u8; 16],
+        (ino, dir): (Ino, BorrowedFd),
+        bname: &OsStr,
+    ) -> Option<OsString> {
+        let b = bname.as_bytes();
+        let encoded = if b.starts_with(names::LONG_PREFIX.as_bytes()) {
+            let raw = at::read_small(dir, &names::sidecar(bname), SIDECAR_MAX).ok()?;
+            String::from_utf8(raw).ok()?
+        } else {
+            bname.to_str()?.to_string()
+        };
+        let name = names::decrypt(&k.names, dirid, &encoded);
+        if name.is_none() {
+            eprintln!(
+                "kmsfs: {}: name does not decrypt; hidden",
+                self.describe(ino).join(bname).display()
+            );
+        }
+        name
     }
-    name
 }

@@ -1,26 +1,24 @@
 //! Making and removing entries: mkdir, mknod, symlink (targets sealed), create, hard links,
 //! unlink and rmdir, and reading a symlink's target back.
 
-use super::{
-    Attr, Caller, FsError, FsResult, Ino, VolumeFs, check_rc, cpath, entry_meta, open_meta,
-    seal_meta,
-};
+use super::at::{self, At, Meta};
+use super::{Attr, Caller, FsError, FsResult, Ino, VolumeFs, entry_meta, open_meta, seal_meta};
 use crate::volume::names::{self, Stored};
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::sync::Arc;
 
 /// Associated data of a sealed symlink target.
 const SYMLINK_AAD: &[u8] = b"kmsfs symlink v1";
 
 impl VolumeFs {
-    /// Make a new entry in `parent`: `build(path)` is the one call that creates it,
-    /// `finish(path, built)` completes it (a directory's id, a file's header, its mode) and
+    /// Make a new entry in `parent`: `build(at)` is the one call that creates it,
+    /// `finish(at, built)` completes it (a directory's id, a file's header, its mode) and
     /// may return its attributes from an open descriptor (else they are read through the
-    /// path). Either the entry is whole, or nothing is left: a failure part-way (a full disk)
+    /// entry). Either the entry is whole, or nothing is left: a failure part-way (a full disk)
     /// removes what was made, its long-name sidecar included, and reports the backing
     /// call's error (ENOSPC stays ENOSPC).
     fn make<T>(
@@ -28,19 +26,18 @@ impl VolumeFs {
         parent: Ino,
         name: &OsStr,
         caller: Caller,
-        build: impl FnOnce(&Path) -> FsResult<T>,
-        finish: impl FnOnce(&Path, &mut T) -> FsResult<Option<fs::Metadata>>,
+        build: impl FnOnce(&At) -> FsResult<T>,
+        finish: impl FnOnce(&At, &mut T) -> FsResult<Option<Meta>>,
     ) -> FsResult<(Attr, T)> {
         let _hold = self.hold();
         let s = self.stored(parent, name)?;
-        let dir = self.path(parent)?;
-        let p = dir.join(s.backing());
+        let p = self.child(parent, s.backing())?;
         if let Stored::Long { .. } = s {
             // The sidecar must not clobber another entry's.
-            if fs::symlink_metadata(&p).is_ok() {
+            if entry_meta(&p).is_ok() {
                 return Err(FsError::Exists);
             }
-            self.put_sidecar(&dir, &s)?;
+            self.put_sidecar(p.fd(), &s)?;
         }
         let undo = |e: FsError, made: bool| {
             if let FsError::Io(e) = &e
@@ -52,7 +49,7 @@ impl VolumeFs {
             if made {
                 self.unmake(&p);
             }
-            self.drop_sidecar(&dir, s.backing());
+            self.drop_sidecar(p.fd(), s.backing());
             e
         };
         let mut built = build(&p).map_err(|e| undo(e, false))?;
@@ -63,28 +60,30 @@ impl VolumeFs {
     }
 
     /// The attributes of the new entry `p` (`m` if known), owned by `caller`.
-    fn own(&self, p: &Path, m: Option<fs::Metadata>, caller: Caller) -> FsResult<fs::Metadata> {
+    fn own(&self, p: &At, m: Option<Meta>, caller: Caller) -> FsResult<Meta> {
         let m = match m {
             Some(m) => m,
-            None => fs::symlink_metadata(p)?,
+            None => entry_meta(p)?,
         };
-        if m.uid() == caller.uid && m.gid() == caller.gid {
+        if m.uid == caller.uid && m.gid == caller.gid {
             return Ok(m);
         }
-        let _ = std::os::unix::fs::lchown(p, Some(caller.uid), Some(caller.gid));
-        Ok(fs::symlink_metadata(p)?)
+        let _ = at::chown(p, Some(caller.uid), Some(caller.gid));
+        entry_meta(p)
     }
 
     /// Remove the entry `p` that a create made but could not finish (a directory holds at
     /// most its id file then).
-    fn unmake(&self, p: &Path) {
-        match fs::symlink_metadata(p) {
+    fn unmake(&self, p: &At) {
+        match entry_meta(p) {
             Ok(m) if m.is_dir() => {
-                let _ = fs::remove_file(p.join(names::DIRIV));
-                let _ = fs::remove_dir(p);
+                if let Ok(d) = at::open_dir(p.fd(), p.name()) {
+                    let _ = at::unlink(d.as_fd(), OsStr::new(names::DIRIV), false);
+                }
+                let _ = at::unlink(p.fd(), p.name(), true);
             }
             Ok(_) => {
-                let _ = fs::remove_file(p);
+                let _ = at::unlink(p.fd(), p.name(), false);
             }
             Err(_) => {}
         }
@@ -92,15 +91,25 @@ impl VolumeFs {
 
     pub fn mkdir(&self, parent: Ino, name: &OsStr, mode: u32, caller: Caller) -> FsResult<Attr> {
         let enc = self.keys.is_some();
-        let build = |p: &Path| Ok(fs::DirBuilder::new().mode(0o700).create(p)?);
-        let finish = |p: &Path, _: &mut ()| {
-            if enc {
-                self.write_diriv(p)?;
-            }
-            fs::set_permissions(p, fs::Permissions::from_mode(mode & 0o7777))?;
+        let build = |p: &At| {
+            at::mkdir(p.fd(), p.name(), 0o700)?;
             Ok(None)
         };
-        Ok(self.make(parent, name, caller, build, finish)?.0)
+        // The new directory's handle is kept: what is made next is likely made in it.
+        let finish = |p: &At, fd: &mut Option<OwnedFd>| {
+            let d = at::open_dir(p.fd(), p.name())?;
+            if enc {
+                self.write_diriv(d.as_fd())?;
+            }
+            at::chmod(p, mode)?;
+            *fd = Some(d);
+            Ok(None)
+        };
+        let (a, fd) = self.make(parent, name, caller, build, finish)?;
+        if let Some(fd) = fd {
+            self.keep_dir_fd(a.ino, Arc::new(fd));
+        }
+        Ok(a)
     }
 
     pub fn mknod(
@@ -122,11 +131,7 @@ impl VolumeFs {
         if ![libc::S_IFIFO, libc::S_IFSOCK, libc::S_IFCHR, libc::S_IFBLK].contains(&fmt) {
             return Err(FsError::Invalid);
         }
-        let build = |p: &Path| {
-            let c = cpath(p)?;
-            // SAFETY: c is a valid C string.
-            check_rc(unsafe { libc::mknod(c.as_ptr(), mode, rdev as libc::dev_t) })
-        };
+        let build = |p: &At| Ok(at::mknod(p, mode, u64::from(rdev))?);
         Ok(self.make(parent, name, caller, build, |_, _| Ok(None))?.0)
     }
 
@@ -149,43 +154,36 @@ impl VolumeFs {
                 OsString::from(enc)
             }
         };
-        let build = |p: &Path| Ok(std::os::unix::fs::symlink(&stored_target, p)?);
+        let build = |p: &At| Ok(at::symlink(&stored_target, p)?);
         Ok(self.make(parent, name, caller, build, |_, _| Ok(None))?.0)
     }
 
     pub fn readlink(&self, ino: Ino) -> FsResult<Vec<u8>> {
-        let p = self.path(ino)?;
-        let t = fs::read_link(&p)?;
-        match &self.keys {
-            None => Ok(t.as_os_str().as_bytes().to_vec()),
-            Some(k) => {
-                use base64::Engine;
-                let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(t.as_os_str().as_bytes())
-                    .map_err(|_| FsError::Damaged {
-                        path: p.clone(),
-                        why: "symlink target is not kmsfs ciphertext".into(),
-                    })?;
-                if raw.len() < 12 + 16 {
-                    return Err(FsError::Damaged {
-                        path: p,
-                        why: "symlink target too short".into(),
-                    });
-                }
-                open_meta(k, SYMLINK_AAD, &raw).ok_or_else(|| FsError::Damaged {
-                    path: p,
-                    why: "symlink target does not authenticate".into(),
-                })
-            }
+        let t = at::readlink(&self.at(ino)?)?;
+        let Some(k) = &self.keys else {
+            return Ok(t.as_bytes().to_vec());
+        };
+        let damaged = |why: &str| FsError::Damaged {
+            path: self.describe(ino),
+            why: why.into(),
+        };
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t.as_bytes())
+            .map_err(|_| damaged("symlink target is not kmsfs ciphertext"))?;
+        if raw.len() < 12 + 16 {
+            return Err(damaged("symlink target too short"));
         }
+        open_meta(k, SYMLINK_AAD, &raw)
+            .ok_or_else(|| damaged("symlink target does not authenticate"))
     }
 
     /// The plaintext length of a symlink's target from its backing metadata.
-    pub(super) fn symlink_plain_len(&self, m: &fs::Metadata) -> u64 {
+    pub(super) fn symlink_plain_len(&self, m: &Meta) -> u64 {
         match &self.keys {
-            None => m.size(),
+            None => m.size,
             // base64url(nonce 12 ‖ ct ‖ tag 16) without padding.
-            Some(_) => (m.size() * 3 / 4).saturating_sub(28),
+            Some(_) => (m.size * 3 / 4).saturating_sub(28),
         }
     }
 
@@ -197,19 +195,17 @@ impl VolumeFs {
         flags: i32,
         caller: Caller,
     ) -> FsResult<(Attr, u64)> {
-        let build = |p: &Path| {
-            let f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(mode & 0o7777)
-                .open(p)?;
-            Ok((f, None))
+        let build = |p: &At| {
+            let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
+            Ok((at::open(p.fd(), p.name(), flags, mode)?, None))
         };
         // The header before the attributes are read, so that they include its write.
-        let finish = |p: &Path, (f, id): &mut (File, Option<[u8; 16]>)| {
-            *id = self.content().init(f).map_err(|e| self.damaged(p, e))?;
-            Ok(Some(f.metadata()?))
+        let finish = |p: &At, (f, id): &mut (File, Option<[u8; 16]>)| {
+            *id = self
+                .content()
+                .init(f)
+                .map_err(|e| self.damaged(&self.describe(parent).join(p.name()), e))?;
+            Ok(Some(Meta::of(f)?))
         };
         let (attr, (file, id)) = self.make(parent, name, caller, build, finish)?;
         let st = self.state(attr.ino);
@@ -221,22 +217,21 @@ impl VolumeFs {
 
     pub fn link(&self, ino: Ino, newparent: Ino, newname: &OsStr) -> FsResult<Attr> {
         let _hold = self.hold();
-        let src = self.path(ino)?;
-        if fs::symlink_metadata(&src)?.is_dir() {
+        let src = self.at(ino)?;
+        if entry_meta(&src)?.is_dir() {
             return Err(FsError::NotPermitted);
         }
         let s = self.stored(newparent, newname)?;
-        let dir = self.path(newparent)?;
-        let p = dir.join(s.backing());
-        if fs::symlink_metadata(&p).is_ok() {
+        let p = self.child(newparent, s.backing())?;
+        if entry_meta(&p).is_ok() {
             return Err(FsError::Exists);
         }
-        self.put_sidecar(&dir, &s)?;
-        if let Err(e) = fs::hard_link(&src, &p) {
-            self.drop_sidecar(&dir, s.backing());
+        self.put_sidecar(p.fd(), &s)?;
+        if let Err(e) = at::link(&src, &p) {
+            self.drop_sidecar(p.fd(), s.backing());
             return Err(e.into());
         }
-        let m = fs::symlink_metadata(&p)?;
+        let m = entry_meta(&p)?;
         Ok(self.remember(newparent, s.backing(), &m))
     }
 
@@ -251,8 +246,7 @@ impl VolumeFs {
     fn unlink_entry(&self, parent: Ino, name: &OsStr, dir_expected: bool) -> FsResult<()> {
         let _hold = self.hold();
         let s = self.stored(parent, name)?;
-        let dir = self.path(parent)?;
-        let p = dir.join(s.backing());
+        let p = self.child(parent, s.backing())?;
         let m = entry_meta(&p)?;
         let is_dir = m.is_dir();
         if dir_expected && !is_dir {
@@ -263,18 +257,19 @@ impl VolumeFs {
         }
         if is_dir {
             self.clear_dir(&p)?;
-            if let Err(e) = fs::remove_dir(&p) {
-                self.restore_diriv(&p, m.ino());
+            if let Err(e) = at::unlink(p.fd(), p.name(), true) {
+                self.restore_diriv(&p, m.ino);
                 return Err(e.into());
             }
+            self.drop_dir_fd(self.fuse_ino(m.ino));
         } else {
-            fs::remove_file(&p)?;
-            if m.nlink() <= 1 {
-                self.account(m.blocks() * 512, 0);
+            at::unlink(p.fd(), p.name(), false)?;
+            if m.nlink <= 1 {
+                self.account(m.blocks * 512, 0);
             }
         }
-        self.drop_sidecar(&dir, s.backing());
-        self.unlink_node(self.fuse_ino(m.ino()), parent, s.backing());
+        self.drop_sidecar(p.fd(), s.backing());
+        self.unlink_node(self.fuse_ino(m.ino), parent, s.backing());
         Ok(())
     }
 }

@@ -1,10 +1,9 @@
 //! Open files: the per-inode state every handle of a file shares (its content lock and
 //! file id), the handle table, open and release.
 
+use super::at;
 use super::{FileState, FsError, FsResult, Handle, Ino, SetAttr, VolumeFs, WriteBehind};
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::fs::File;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -27,12 +26,7 @@ impl VolumeFs {
     }
 
     /// The file id of `f` (read from its header once, then kept in `st`).
-    pub(super) fn file_id(
-        &self,
-        f: &File,
-        st: &FileState,
-        path: &Path,
-    ) -> FsResult<Option<[u8; 16]>> {
+    pub(super) fn file_id(&self, f: &File, st: &FileState, ino: Ino) -> FsResult<Option<[u8; 16]>> {
         let mut id = st.id.lock().expect("file id");
         if let Some(i) = *id {
             return Ok(i);
@@ -40,7 +34,7 @@ impl VolumeFs {
         let got = self
             .content()
             .file_id(f)
-            .map_err(|e| self.damaged(path, e))?;
+            .map_err(|e| self.damaged_ino(ino, e))?;
         *id = Some(got);
         Ok(got)
     }
@@ -69,15 +63,10 @@ impl VolumeFs {
     }
 
     pub fn open(&self, ino: Ino, flags: i32) -> FsResult<u64> {
-        let p = self.path(ino)?;
+        let p = self.at(ino)?;
         // Read access is always needed: partial-block writes read, and the kernel's
         // writeback cache reads pages of write-only files.
-        let f = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&p)
-        {
+        let f = match at::open(p.fd(), p.name(), libc::O_RDWR, 0) {
             Ok(f) => f,
             Err(e)
                 if e.raw_os_error() == Some(libc::EACCES)
@@ -86,15 +75,12 @@ impl VolumeFs {
                 if flags & libc::O_ACCMODE != libc::O_RDONLY {
                     return Err(e.into());
                 }
-                OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&p)?
+                at::open(p.fd(), p.name(), libc::O_RDONLY, 0)?
             }
             Err(e) => return Err(e.into()),
         };
         let st = self.state(ino);
-        self.file_id(&f, &st, &p)?;
+        self.file_id(&f, &st, ino)?;
         if flags & libc::O_TRUNC != 0 {
             self.setattr(
                 ino,

@@ -1,11 +1,16 @@
 //! The inode table: which (parent, backing name) links each inode the kernel knows has, its
-//! lookup count, the backing path of an inode, and the attributes of an inode or handle.
+//! lookup count; where an inode is in the backing tree (a directory handle and a name, the
+//! handles of directories cached), and the attributes of an inode or handle.
 
-use super::{Attr, FsError, FsResult, Ino, Kind, Node, ROOT, Target, VolumeFs, kind_of, time};
-use std::ffi::OsStr;
-use std::fs;
-use std::os::unix::fs::MetadataExt;
+use super::at::{self, At, DirFd, Meta};
+use super::{Attr, FsError, FsResult, Ino, Kind, Node, ROOT, Target, VolumeFs, time};
+use std::ffi::{OsStr, OsString};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Deepest chain of links followed up to the root (more means a cycle: damage).
+const MAX_DEPTH: usize = 1 << 16;
 
 impl VolumeFs {
     /// The inode number FUSE sees for a backing inode (the backing root swapped with 1).
@@ -20,32 +25,105 @@ impl VolumeFs {
         }
     }
 
-    /// The backing path of `ino` (through the first known link).
-    pub(super) fn path(&self, ino: Ino) -> FsResult<PathBuf> {
+    /// The backing path of `ino` through its first known link, for messages only (every
+    /// operation goes through directory handles: [`VolumeFs::at`]).
+    pub(super) fn describe(&self, ino: Ino) -> PathBuf {
         let nodes = self.nodes.lock().expect("nodes");
         let mut parts = Vec::new();
         let mut cur = ino;
-        let mut depth = 0;
         while cur != ROOT {
-            let n = nodes.get(&cur).ok_or(FsError::NotFound)?;
-            let (p, name) = n.links.first().ok_or(FsError::NotFound)?;
-            parts.push(name.clone());
-            cur = *p;
-            depth += 1;
-            if depth > 4096 {
-                return Err(FsError::Invalid);
+            match nodes.get(&cur).and_then(|n| n.links.first()) {
+                Some((p, name)) if parts.len() < MAX_DEPTH => {
+                    parts.push(name.clone());
+                    cur = *p;
+                }
+                _ => return self.data.join(format!("<inode {ino}>")),
             }
         }
         let mut path = self.data.clone();
         for p in parts.iter().rev() {
             path.push(p);
         }
-        Ok(path)
+        path
+    }
+
+    /// The first known link of `ino`: its parent and its backing name there.
+    fn first_link(&self, ino: Ino) -> FsResult<(Ino, OsString)> {
+        let nodes = self.nodes.lock().expect("nodes");
+        let n = nodes.get(&ino).ok_or(FsError::NotFound)?;
+        n.links.first().cloned().ok_or(FsError::NotFound)
+    }
+
+    /// Where `ino` is: its parent directory's handle and its backing name (the root: the
+    /// root's handle and `.`).
+    pub(super) fn at(&self, ino: Ino) -> FsResult<At> {
+        if ino == ROOT {
+            return Ok(At {
+                dir: self.root.clone(),
+                name: ".".into(),
+            });
+        }
+        let (parent, name) = self.first_link(ino)?;
+        Ok(At {
+            dir: self.dir_fd(parent)?,
+            name,
+        })
+    }
+
+    /// The entry `backing` of directory `parent`.
+    pub(super) fn child(&self, parent: Ino, backing: &OsStr) -> FsResult<At> {
+        Ok(At {
+            dir: self.dir_fd(parent)?,
+            name: backing.to_os_string(),
+        })
+    }
+
+    /// The handle of directory `ino`: cached, or opened from the nearest ancestor whose
+    /// handle is cached (the root's always is), one name at a time, never through a
+    /// symlink.
+    pub(super) fn dir_fd(&self, ino: Ino) -> FsResult<DirFd> {
+        if ino == ROOT {
+            return Ok(self.root.clone());
+        }
+        if let Some(fd) = self.dirfds.lock().expect("dirfds").get(&ino) {
+            return Ok(fd.clone());
+        }
+        let mut chain = Vec::new();
+        let mut cur = ino;
+        let mut fd = loop {
+            let (parent, name) = self.first_link(cur)?;
+            chain.push((cur, name));
+            if parent == ROOT {
+                break self.root.clone();
+            }
+            if let Some(fd) = self.dirfds.lock().expect("dirfds").get(&parent) {
+                break fd.clone();
+            }
+            if chain.len() > MAX_DEPTH {
+                return Err(FsError::Invalid);
+            }
+            cur = parent;
+        };
+        for (ino, name) in chain.into_iter().rev() {
+            fd = Arc::new(at::open_dir(fd.as_fd(), &name)?);
+            self.dirfds.lock().expect("dirfds").put(ino, fd.clone());
+        }
+        Ok(fd)
+    }
+
+    /// Keep `fd` as the handle of the directory `ino` (just made).
+    pub(super) fn keep_dir_fd(&self, ino: Ino, fd: DirFd) {
+        self.dirfds.lock().expect("dirfds").put(ino, fd);
+    }
+
+    /// Drop the handle of directory `ino` (removed: its inode number may come back).
+    pub(super) fn drop_dir_fd(&self, ino: Ino) {
+        self.dirfds.lock().expect("dirfds").pop(&ino);
     }
 
     /// Register a link and count a lookup.
-    pub(super) fn remember(&self, parent: Ino, backing: &OsStr, m: &fs::Metadata) -> Attr {
-        let ino = self.fuse_ino(m.ino());
+    pub(super) fn remember(&self, parent: Ino, backing: &OsStr, m: &Meta) -> Attr {
+        let ino = self.fuse_ino(m.ino);
         let mut nodes = self.nodes.lock().expect("nodes");
         let n = nodes.entry(ino).or_insert_with(|| Node {
             links: Vec::new(),
@@ -70,6 +148,8 @@ impl VolumeFs {
             if node.nlookup == 0 {
                 nodes.remove(&ino);
                 self.dirids.lock().expect("dirids").remove(&ino);
+                drop(nodes);
+                self.drop_dir_fd(ino);
             }
         }
     }
@@ -101,26 +181,26 @@ impl VolumeFs {
             .unwrap_or(ROOT)
     }
 
-    pub(super) fn attr_of(&self, ino: Ino, m: &fs::Metadata) -> Attr {
-        let kind = kind_of(m.file_type());
+    pub(super) fn attr_of(&self, ino: Ino, m: &Meta) -> Attr {
+        let kind = m.kind();
         let size = match kind {
-            Kind::File => self.content().plain_size(m.size()),
+            Kind::File => self.content().plain_size(m.size),
             Kind::Symlink => self.symlink_plain_len(m),
-            _ => m.size(),
+            _ => m.size,
         };
         Attr {
             ino,
             size,
-            blocks: m.blocks(),
-            atime: time(m.atime(), m.atime_nsec()),
-            mtime: time(m.mtime(), m.mtime_nsec()),
-            ctime: time(m.ctime(), m.ctime_nsec()),
+            blocks: m.blocks,
+            atime: time(m.atime.0, m.atime.1),
+            mtime: time(m.mtime.0, m.mtime.1),
+            ctime: time(m.ctime.0, m.ctime.1),
             kind,
-            perm: (m.mode() & 0o7777) as u16,
-            nlink: m.nlink() as u32,
-            uid: m.uid(),
-            gid: m.gid(),
-            rdev: m.rdev() as u32,
+            perm: (m.mode & 0o7777) as u16,
+            nlink: m.nlink as u32,
+            uid: m.uid,
+            gid: m.gid,
+            rdev: m.rdev as u32,
         }
     }
 
@@ -137,22 +217,22 @@ impl VolumeFs {
 
     pub(super) fn attr_of_target(&self, ino: Ino, t: &Target) -> FsResult<Attr> {
         let m = match t {
-            Target::Open(h) => h.file.metadata()?,
-            Target::Path(p) => fs::symlink_metadata(p)?,
+            Target::Open(h) => Meta::of(&h.file)?,
+            Target::At(a) => at::stat(a.fd(), a.name())?,
         };
         Ok(self.attr_of(ino, &m))
     }
 
     /// What a request on `ino` acts on: the handle `fh` if it is of `ino`; else the inode's
-    /// path; else (the path is gone: unlinked while open) any open handle of `ino`.
+    /// entry; else (the path is gone: unlinked while open) any open handle of `ino`.
     pub(super) fn target(&self, ino: Ino, fh: Option<u64>) -> FsResult<Target> {
         let hs = self.handles.read().expect("handles");
         if let Some(h) = fh.and_then(|f| hs.get(&f)).filter(|h| h.ino == ino) {
             return Ok(Target::Open(h.clone()));
         }
         drop(hs);
-        match self.path(ino) {
-            Ok(p) => Ok(Target::Path(p)),
+        match self.at(ino) {
+            Ok(a) => Ok(Target::At(a)),
             Err(e) => self
                 .handles
                 .read()

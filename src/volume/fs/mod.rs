@@ -7,9 +7,16 @@
 //! special files kept by the backing filesystem itself. Inode numbers are the backing ones
 //! (the backing root swapped with 1, FUSE's root).
 //!
+//! Every backing operation is relative to an open directory handle (`at.rs`: `openat`,
+//! `mkdirat`, `renameat2`, ... never a path, never following a symlink); the handles of
+//! directories in use are kept in an LRU cache, opened on a miss from the nearest cached
+//! ancestor down.
+//!
 //! This file holds the types, the [`VolumeFs`] state and the helpers every operation
 //! family shares; each family has its own file:
-//! - `inodes.rs`: the inode table (links and lookup counts), paths, attributes, forget;
+//! - `at.rs`: the backing calls on (directory handle, name), and [`Meta`](at::Meta);
+//! - `inodes.rs`: the inode table (links and lookup counts), directory handles,
+//!   attributes, forget;
 //! - `handles.rs`: open files, their shared state and handles, open/release;
 //! - `dirs.rs`: directory ids, stored names and long-name sidecars, lookup and listings;
 //! - `entries.rs`: making and removing entries (mkdir, mknod, symlink, create, link,
@@ -21,6 +28,7 @@
 //! - `accounting.rs`: the size limit, the bytes used and statfs.
 
 mod accounting;
+mod at;
 mod contents;
 mod dirs;
 mod entries;
@@ -34,12 +42,13 @@ use super::behind::WriteBehind;
 use super::content::{Content, ContentError};
 use super::keys::VolumeKeys;
 use super::names;
+use at::{At, DirFd, Meta};
 use std::collections::HashMap;
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::num::NonZeroUsize;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -187,10 +196,10 @@ struct FileState {
     id: Mutex<Option<Option<[u8; 16]>>>,
 }
 
-/// What an attribute request acts on: an open file or a path.
+/// What an attribute request acts on: an open file or an entry of the backing tree.
 enum Target {
     Open(Arc<Handle>),
-    Path(PathBuf),
+    At(At),
 }
 
 struct Handle {
@@ -202,7 +211,12 @@ struct Handle {
 
 /// The filesystem of one mounted volume.
 pub struct VolumeFs {
+    /// The backing tree's root (named in messages only: operations use `root`).
     data: PathBuf,
+    /// The backing root, open.
+    root: DirFd,
+    /// Open handles of directories in use, by inode.
+    dirfds: Mutex<lru::LruCache<Ino, DirFd>>,
     keys: Option<VolumeKeys>,
     size_limit: u64,
     root_backing_ino: u64,
@@ -229,24 +243,6 @@ impl std::fmt::Debug for VolumeFs {
     }
 }
 
-fn kind_of(ft: fs::FileType) -> Kind {
-    if ft.is_dir() {
-        Kind::Dir
-    } else if ft.is_symlink() {
-        Kind::Symlink
-    } else if ft.is_fifo() {
-        Kind::Fifo
-    } else if ft.is_socket() {
-        Kind::Socket
-    } else if ft.is_char_device() {
-        Kind::CharDevice
-    } else if ft.is_block_device() {
-        Kind::BlockDevice
-    } else {
-        Kind::File
-    }
-}
-
 fn time(secs: i64, nsec: i64) -> SystemTime {
     if secs >= 0 {
         SystemTime::UNIX_EPOCH + Duration::new(secs as u64, nsec as u32)
@@ -256,13 +252,13 @@ fn time(secs: i64, nsec: i64) -> SystemTime {
     }
 }
 
-fn cpath(p: &Path) -> FsResult<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| FsError::Invalid)
-}
+/// Most directory handles kept open (each is a descriptor).
+const DIR_HANDLES: usize = 4096;
 
-/// The metadata of `p` (not following a symlink); a missing entry is [`FsError::NotFound`].
-fn entry_meta(p: &Path) -> FsResult<fs::Metadata> {
-    fs::symlink_metadata(p).map_err(|e| match e.kind() {
+/// The attributes of the entry `a` (not following a symlink); a missing entry is
+/// [`FsError::NotFound`].
+fn entry_meta(a: &At) -> FsResult<Meta> {
+    at::stat(a.fd(), a.name()).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => FsError::NotFound,
         _ => FsError::Io(e),
     })
@@ -283,11 +279,16 @@ impl VolumeFs {
     pub fn new(data: &Path, keys: Option<VolumeKeys>, size_limit: u64) -> FsResult<VolumeFs> {
         fs::create_dir_all(data)?;
         let meta = fs::symlink_metadata(data)?;
+        let root: DirFd = Arc::new(at::open_root(data)?);
         let fs = VolumeFs {
             data: data.to_path_buf(),
+            root: root.clone(),
+            dirfds: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(DIR_HANDLES).expect("not zero"),
+            )),
             keys,
             size_limit,
-            root_backing_ino: meta.ino(),
+            root_backing_ino: std::os::unix::fs::MetadataExt::ino(&meta),
             nodes: Mutex::new(HashMap::new()),
             dirids: Mutex::new(HashMap::new()),
             handles: RwLock::new(HashMap::new()),
@@ -298,10 +299,11 @@ impl VolumeFs {
             freeze: RwLock::new(()),
             kernel_times: AtomicBool::new(false),
         };
-        if fs.keys.is_some() && !data.join(names::DIRIV).exists() {
-            fs.write_diriv(data)?;
+        if fs.keys.is_some() && at::stat(root.as_fd(), names::DIRIV.as_ref()).is_err() {
+            fs.write_diriv(root.as_fd())?;
         }
-        fs.used.store(accounting::du(data)?, Ordering::Relaxed);
+        fs.used
+            .store(accounting::du(root.as_fd())?, Ordering::Relaxed);
         Ok(fs)
     }
 
@@ -324,7 +326,14 @@ impl VolumeFs {
         }
     }
 
+    /// The error for a content failure of the file `ino` (damage is logged).
+    #[cold]
+    fn damaged_ino(&self, ino: Ino, e: ContentError) -> FsError {
+        self.damaged(&self.describe(ino), e)
+    }
+
     /// The error for a content failure of the file at `path` (damage is logged).
+    #[cold]
     fn damaged(&self, path: &Path, e: ContentError) -> FsError {
         match e {
             ContentError::Io(e) => FsError::Io(e),

@@ -1,21 +1,28 @@
 //! Rename: plain (replacing a file or an empty directory), RENAME_NOREPLACE and
 //! RENAME_EXCHANGE, with long-name sidecars and the inode table kept in step.
 
-use super::{FsError, FsResult, Ino, VolumeFs, check_rc, cpath, entry_meta};
+use super::at::{self, At, Meta};
+use super::{FsError, FsResult, Ino, VolumeFs, entry_meta};
 use crate::volume::names::Stored;
 use std::ffi::OsStr;
-use std::fs;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 
-/// Both ends of a rename: the stored names, their directories and backing paths.
+/// Both ends of a rename: the stored names and the backing entries.
 struct Ends {
     from: Stored,
     to: Stored,
-    fdir: PathBuf,
-    tdir: PathBuf,
-    fp: PathBuf,
-    tp: PathBuf,
+    fp: At,
+    tp: At,
+}
+
+impl Ends {
+    /// The rename itself.
+    fn rename(&self, flags: u32) -> std::io::Result<()> {
+        at::rename(
+            (self.fp.fd(), self.fp.name()),
+            (self.tp.fd(), self.tp.name()),
+            flags,
+        )
+    }
 }
 
 impl VolumeFs {
@@ -31,7 +38,7 @@ impl VolumeFs {
         let _hold = self.hold();
         let e = self.ends(parent, name, newparent, newname)?;
         let fm = entry_meta(&e.fp)?;
-        let victim = fs::symlink_metadata(&e.tp).ok();
+        let victim = entry_meta(&e.tp).ok();
         if flags & libc::RENAME_NOREPLACE != 0 && victim.is_some() {
             return Err(FsError::Exists);
         }
@@ -44,23 +51,23 @@ impl VolumeFs {
         if let Some(vm) = &victim {
             self.clear_victim(&fm, vm, &e.tp)?;
         }
-        self.put_sidecar(&e.tdir, &e.to)?;
-        if let Err(err) = fs::rename(&e.fp, &e.tp) {
+        self.put_sidecar(e.tp.fd(), &e.to)?;
+        if let Err(err) = e.rename(0) {
             if let Some(vm) = &victim
                 && vm.is_dir()
             {
-                self.restore_diriv(&e.tp, vm.ino());
+                self.restore_diriv(&e.tp, vm.ino);
             }
             return Err(err.into());
         }
-        if e.from.backing() != e.to.backing() || e.fdir != e.tdir {
-            self.drop_sidecar(&e.fdir, e.from.backing());
+        if e.from.backing() != e.to.backing() || parent != newparent {
+            self.drop_sidecar(e.fp.fd(), e.from.backing());
         }
         if let Some(vm) = victim {
             self.replaced(&fm, &vm, newparent, e.to.backing());
         }
         self.relink(
-            self.fuse_ino(fm.ino()),
+            self.fuse_ino(fm.ino),
             (parent, e.from.backing()),
             (newparent, e.to.backing()),
         );
@@ -70,18 +77,9 @@ impl VolumeFs {
     fn ends(&self, parent: Ino, name: &OsStr, newparent: Ino, newname: &OsStr) -> FsResult<Ends> {
         let from = self.stored(parent, name)?;
         let to = self.stored(newparent, newname)?;
-        let fdir = self.path(parent)?;
-        let tdir = self.path(newparent)?;
-        let fp = fdir.join(from.backing());
-        let tp = tdir.join(to.backing());
-        Ok(Ends {
-            from,
-            to,
-            fdir,
-            tdir,
-            fp,
-            tp,
-        })
+        let fp = self.child(parent, from.backing())?;
+        let tp = self.child(newparent, to.backing())?;
+        Ok(Ends { from, to, fp, tp })
     }
 
     /// RENAME_EXCHANGE of `fm` (at `e.fp`) and `vm` (at `e.tp`); `parents` are (from, to).
@@ -89,13 +87,13 @@ impl VolumeFs {
         &self,
         e: &Ends,
         (parent, newparent): (Ino, Ino),
-        fm: &fs::Metadata,
-        vm: &fs::Metadata,
+        fm: &Meta,
+        vm: &Meta,
     ) -> FsResult<()> {
-        self.put_sidecar(&e.tdir, &e.from)?;
-        self.put_sidecar(&e.fdir, &e.to)?;
-        renameat2(&e.fp, &e.tp, libc::RENAME_EXCHANGE)?;
-        let (a, b) = (self.fuse_ino(fm.ino()), self.fuse_ino(vm.ino()));
+        self.put_sidecar(e.tp.fd(), &e.from)?;
+        self.put_sidecar(e.fp.fd(), &e.to)?;
+        e.rename(libc::RENAME_EXCHANGE)?;
+        let (a, b) = (self.fuse_ino(fm.ino), self.fuse_ino(vm.ino));
         self.relink(a, (parent, e.from.backing()), (newparent, e.to.backing()));
         self.relink(b, (newparent, e.to.backing()), (parent, e.from.backing()));
         Ok(())
@@ -103,7 +101,7 @@ impl VolumeFs {
 
     /// Before `fm` replaces `vm` (at `tp`): both of a kind, and a directory empty (its id
     /// file removed).
-    fn clear_victim(&self, fm: &fs::Metadata, vm: &fs::Metadata, tp: &Path) -> FsResult<()> {
+    fn clear_victim(&self, fm: &Meta, vm: &Meta, tp: &At) -> FsResult<()> {
         if vm.is_dir() != fm.is_dir() {
             return Err(if vm.is_dir() {
                 FsError::IsDir
@@ -119,27 +117,15 @@ impl VolumeFs {
 
     /// After `fm` replaced `vm` at (`newparent`, `to`): that link of `vm` is gone, and the
     /// space of its last link is free.
-    fn replaced(&self, fm: &fs::Metadata, vm: &fs::Metadata, newparent: Ino, to: &OsStr) {
-        let vino = self.fuse_ino(vm.ino());
-        if vino != self.fuse_ino(fm.ino()) {
+    fn replaced(&self, fm: &Meta, vm: &Meta, newparent: Ino, to: &OsStr) {
+        let vino = self.fuse_ino(vm.ino);
+        if vino != self.fuse_ino(fm.ino) {
             self.unlink_node(vino, newparent, to);
-            if !vm.is_dir() && vm.nlink() <= 1 {
-                self.account(vm.blocks() * 512, 0);
+            if vm.is_dir() {
+                self.drop_dir_fd(vino);
+            } else if vm.nlink <= 1 {
+                self.account(vm.blocks * 512, 0);
             }
         }
     }
-}
-
-fn renameat2(from: &Path, to: &Path, flags: u32) -> FsResult<()> {
-    let (a, b) = (cpath(from)?, cpath(to)?);
-    // SAFETY: valid C strings.
-    check_rc(unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            flags,
-        )
-    })
 }

@@ -2,10 +2,10 @@
 //! request names one (so that files unlinked while open answer), else through the path;
 //! and the set-user-ID/set-group-ID clearing after writes and truncates.
 
-use super::{Attr, FsResult, Ino, SetAttr, Target, VolumeFs, check_rc, cpath};
-use std::fs::{self, OpenOptions};
+use super::at;
+use super::{Attr, FsResult, Ino, SetAttr, Target, VolumeFs, check_rc};
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 /// The timespec for one time of a SETATTR: omitted, now, or a given time.
@@ -70,22 +70,14 @@ impl VolumeFs {
     }
 
     fn set_size(&self, ino: Ino, t: &Target, size: u64) -> FsResult<()> {
-        let (file, st, path) = match t {
-            Target::Open(h) => (
-                h.file.try_clone()?,
-                h.state.clone(),
-                PathBuf::from(format!("inode {ino}")),
+        let (file, st) = match t {
+            Target::Open(h) => (h.file.try_clone()?, h.state.clone()),
+            Target::At(a) => (
+                at::open(a.fd(), a.name(), libc::O_RDWR, 0)?,
+                self.state(ino),
             ),
-            Target::Path(p) => {
-                let p = p.clone();
-                (
-                    OpenOptions::new().read(true).write(true).open(&p)?,
-                    self.state(ino),
-                    p,
-                )
-            }
         };
-        self.truncate(&file, &st, &path, size)
+        self.truncate(&file, &st, ino, size)
     }
 }
 
@@ -93,7 +85,7 @@ fn set_mode(t: &Target, mode: u32) -> FsResult<()> {
     let perm = fs::Permissions::from_mode(mode & 0o7777);
     match t {
         Target::Open(h) => h.file.set_permissions(perm)?,
-        Target::Path(p) => fs::set_permissions(p, perm)?,
+        Target::At(a) => at::chmod(a, mode)?,
     }
     Ok(())
 }
@@ -101,7 +93,7 @@ fn set_mode(t: &Target, mode: u32) -> FsResult<()> {
 fn set_owner(t: &Target, uid: Option<u32>, gid: Option<u32>) -> FsResult<()> {
     match t {
         Target::Open(h) => std::os::unix::fs::fchown(&h.file, uid, gid)?,
-        Target::Path(p) => std::os::unix::fs::lchown(p, uid, gid)?,
+        Target::At(a) => at::chown(a, uid, gid)?,
     }
     Ok(())
 }
@@ -112,23 +104,12 @@ fn set_times(
     mtime: Option<Option<SystemTime>>,
 ) -> FsResult<()> {
     let times = [timespec(atime), timespec(mtime)];
-    // SAFETY: a valid fd or C string, and two timespecs.
-    let r = match t {
+    match t {
         Target::Open(h) => {
             use std::os::fd::AsRawFd;
-            unsafe { libc::futimens(h.file.as_raw_fd(), times.as_ptr()) }
+            // SAFETY: a valid fd and two timespecs.
+            check_rc(unsafe { libc::futimens(h.file.as_raw_fd(), times.as_ptr()) })
         }
-        Target::Path(p) => {
-            let c = cpath(p)?;
-            unsafe {
-                libc::utimensat(
-                    libc::AT_FDCWD,
-                    c.as_ptr(),
-                    times.as_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
-            }
-        }
-    };
-    check_rc(r)
+        Target::At(a) => Ok(at::utimens(a, times[0], times[1])?),
+    }
 }

@@ -1,7 +1,8 @@
 //! Extended attributes: only the `user.` namespace; on an encrypted volume the names are
 //! encrypted (deterministically, one context for all) and the values sealed.
 
-use super::{FsError, FsResult, Ino, VolumeFs, cpath, names, open_meta, seal_meta};
+use super::at;
+use super::{FsError, FsResult, Ino, VolumeFs, names, open_meta, seal_meta};
 use crate::fsutil::xattr;
 use crate::volume::names::Stored;
 use std::ffi::{CString, OsStr};
@@ -12,6 +13,13 @@ use std::os::unix::ffi::OsStrExt;
 const XATTR_DIRID: [u8; 16] = [0xA5; 16];
 
 impl VolumeFs {
+    /// The entry `ino` as a path for the xattr calls: `/proc/self/fd/N` of an `O_PATH`
+    /// descriptor of it (the xattr calls take no directory handle), with the descriptor.
+    fn xattr_target(&self, ino: Ino) -> FsResult<(CString, std::os::fd::OwnedFd)> {
+        let fd = at::open_path(&self.at(ino)?)?;
+        Ok((at::fd_path(&fd), fd))
+    }
+
     fn xattr_name(&self, name: &OsStr) -> FsResult<CString> {
         let b = name.as_bytes();
         if !b.starts_with(b"user.") {
@@ -32,21 +40,21 @@ impl VolumeFs {
 
     pub fn setxattr(&self, ino: Ino, name: &OsStr, value: &[u8], flags: i32) -> FsResult<()> {
         let _hold = self.hold();
-        let p = cpath(&self.path(ino)?)?;
+        let (p, _fd) = self.xattr_target(ino)?;
         let n = self.xattr_name(name)?;
         let v = match &self.keys {
             None => value.to_vec(),
             Some(k) => seal_meta(k, n.as_bytes(), value)?,
         };
-        Ok(xattr::set(&p, &n, &v, flags)?)
+        Ok(xattr::set(&p, &n, &v, flags, true)?)
     }
 
     pub fn getxattr(&self, ino: Ino, name: &OsStr) -> FsResult<Vec<u8>> {
         // The name first: the kernel asks for `security.capability` before every write, and
         // that answer must cost no path lookup and no syscall.
         let n = self.xattr_name(name)?;
-        let p = cpath(&self.path(ino)?)?;
-        let raw = xattr::get(&p, &n)?;
+        let (p, _fd) = self.xattr_target(ino)?;
+        let raw = xattr::get(&p, &n, true)?;
         match &self.keys {
             None => Ok(raw),
             Some(k) => open_meta(k, n.as_bytes(), &raw)
@@ -55,8 +63,8 @@ impl VolumeFs {
     }
 
     pub fn listxattr(&self, ino: Ino) -> FsResult<Vec<u8>> {
-        let p = cpath(&self.path(ino)?)?;
-        let buf = xattr::list(&p)?;
+        let (p, _fd) = self.xattr_target(ino)?;
+        let buf = xattr::list(&p, true)?;
         let mut out = Vec::new();
         for name in buf.split(|&b| b == 0).filter(|s| !s.is_empty()) {
             let Some(rest) = name.strip_prefix(b"user.") else {
@@ -80,8 +88,8 @@ impl VolumeFs {
 
     pub(crate) fn removexattr(&self, ino: Ino, name: &OsStr) -> FsResult<()> {
         let _hold = self.hold();
-        let p = cpath(&self.path(ino)?)?;
+        let (p, _fd) = self.xattr_target(ino)?;
         let n = self.xattr_name(name)?;
-        Ok(xattr::remove(&p, &n)?)
+        Ok(xattr::remove(&p, &n, true)?)
     }
 }
