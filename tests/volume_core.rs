@@ -423,3 +423,49 @@ fn a_damaged_file_header_is_an_error_naming_the_file_and_nothing_else_breaks() {
     let fh = fs.open(b.ino, libc::O_RDONLY).unwrap();
     assert_eq!(fs.read(fh, 0, 100).unwrap(), b"bystander");
 }
+
+/// The backing directories of `dir` (not following symlinks).
+fn backing_dirs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.is_symlink())
+        .collect()
+}
+
+#[test]
+fn a_mkdir_cut_short_by_a_crash_is_usable_and_a_damaged_directory_is_named() {
+    let (e, svc) = setup();
+    let id = vol(&svc, None);
+    let open = svc.open(&id).unwrap();
+    open.fs.mkdir(ROOT, OsStr::new("cut"), 0o755, ME).unwrap();
+    let d = open.fs.mkdir(ROOT, OsStr::new("full"), 0o755, ME).unwrap();
+    let (_, fh) = open
+        .fs
+        .create(d.ino, OsStr::new("f"), 0o600, 0, ME)
+        .unwrap();
+    open.fs.release(fh);
+    drop(open);
+    // What a kill -9 between making a directory and writing its id leaves: no id file; and
+    // a directory holding entries whose id file is gone (damage).
+    let data = e.home.root().join("volumes").join(&id).join("data");
+    for dir in backing_dirs(&data) {
+        std::fs::remove_file(dir.join(".kmsfs.diriv")).unwrap();
+    }
+    let open = svc.open(&id).unwrap();
+    let fs = &open.fs;
+    let cut = fs.lookup(ROOT, OsStr::new("cut")).unwrap();
+    let (_, fh) = fs
+        .create(cut.ino, OsStr::new("now-usable"), 0o600, 0, ME)
+        .unwrap();
+    fs.release(fh);
+    let listed = fs.readdir(fs.opendir(cut.ino).unwrap(), 0).unwrap();
+    assert!(listed.iter().any(|(_, e)| e.name == "now-usable"));
+    let full = fs.lookup(ROOT, OsStr::new("full")).unwrap();
+    let err = fs
+        .opendir(full.ino)
+        .err()
+        .expect("a damaged directory lists");
+    assert_eq!(err.errno(), libc::EIO);
+    assert!(err.to_string().contains(".kmsfs.diriv"), "{err}");
+}

@@ -82,13 +82,17 @@ impl VolumeFs {
             path: self.describe(ino).join(names::DIRIV),
             why,
         };
-        let b = at::read_small(dir.as_fd(), diriv(), 16).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => damaged("the directory's id file is missing".into()),
-            _ if e.raw_os_error() == Some(libc::EFBIG) => {
-                damaged("the directory id must be 16 bytes, found more".into())
+        let read = || at::read_small(dir.as_fd(), diriv(), 16);
+        let b = match read() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.give_id(ino, &dir, read)?,
+            Err(e) if e.raw_os_error() == Some(libc::EFBIG) => {
+                return Err(damaged(
+                    "the directory id must be 16 bytes, found more".into(),
+                ));
             }
-            _ => FsError::Io(e),
-        })?;
+            Err(e) => return Err(e.into()),
+        };
         let id: [u8; 16] = b.as_slice().try_into().map_err(|_| {
             damaged(format!(
                 "the directory id must be 16 bytes, found {}",
@@ -97,6 +101,35 @@ impl VolumeFs {
         })?;
         self.dirids.lock().expect("dirids").insert(ino, id);
         Ok(id)
+    }
+
+    /// The id of directory `ino` (open as `dir`), which has no id file: an empty directory
+    /// (a `mkdir` cut short between making the directory and writing its id, by a crash)
+    /// gets a new one, as no name in it was encrypted under the old; one holding entries is
+    /// damaged. `read` reads the id file (another request may write it first).
+    fn give_id(
+        &self,
+        ino: Ino,
+        dir: &at::DirFd,
+        read: impl Fn() -> io::Result<Vec<u8>>,
+    ) -> FsResult<Vec<u8>> {
+        if at::list(dir.as_fd())?.iter().any(|e| e.name != diriv()) {
+            return Err(FsError::Damaged {
+                path: self.describe(ino).join(names::DIRIV),
+                why: "the directory's id file is missing".into(),
+            });
+        }
+        match self.write_diriv(dir.as_fd()) {
+            Ok(id) => {
+                eprintln!(
+                    "kmsfs: {}: an empty directory without an id (a mkdir cut short); given one",
+                    self.describe(ino).display()
+                );
+                Ok(id.to_vec())
+            }
+            Err(FsError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => Ok(read()?),
+            Err(e) => Err(e),
+        }
     }
 
     /// How `name` is stored in directory `parent`.
