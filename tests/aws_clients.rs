@@ -27,17 +27,6 @@ fn setup(test: &str) -> Option<(PathBuf, tempfile::TempDir, PathBuf)> {
     Some((bin, d, home))
 }
 
-fn check(o: std::process::Output, what: &str) -> String {
-    let out = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(
-        o.status.success(),
-        "{what} failed: {}\nstdout:\n{out}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
 #[test]
 fn boto3_tour() {
     let Some((bin, _dir, home)) = setup("boto3_tour") else {
@@ -48,7 +37,7 @@ fn boto3_tour() {
         .arg(script("boto3_tour.py"))
         .output()
         .unwrap();
-    let out = check(o, "boto3_tour.py");
+    let out = check(&o, "boto3_tour.py");
     assert!(out.contains("boto3 tour: all ok"), "{out}");
     s.stop();
     // Every request is in the trail under the access key's principal, and it verifies.
@@ -69,7 +58,7 @@ fn aws_cli_round_trip() {
             .args(args)
             .output()
             .unwrap();
-        serde_json::from_str(&check(o, &format!("aws {args:?}"))).unwrap()
+        serde_json::from_str(&check(&o, &format!("aws {args:?}"))).unwrap()
     };
     let key = aws(&["kms", "create-key", "--description", "cli"]);
     let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
@@ -125,7 +114,7 @@ fn encryption_sdk_through_the_endpoint_variable() {
         .args([script("esdk_tour.py"), arn])
         .output()
         .unwrap();
-    let out = check(o, "esdk_tour.py");
+    let out = check(&o, "esdk_tour.py");
     assert!(out.contains("ok: caching CMM"), "{out}");
     s.stop();
     // One data key for the 1 MiB message, then one per 10 messages through the cache.
@@ -154,7 +143,7 @@ fn encryption_sdk_with_its_own_client_and_the_mpl_keyring() {
         .arg(&scratch)
         .output()
         .unwrap();
-    let out = check(o, "esdk_clients.py");
+    let out = check(&o, "esdk_clients.py");
     for step in [
         "ok: custom client, 1 MiB",
         "ok: custom-client, 100 MiB streamed",
@@ -175,7 +164,7 @@ fn audit_lines(home: &Path, filters: &[&str]) -> usize {
     let mut args = vec!["audit", "show"];
     args.extend_from_slice(filters);
     let o = common::cli::kmsfs(home, &args);
-    check(o, "kmsfs audit show")
+    check(&o, "kmsfs audit show")
         .lines()
         .filter(|l| !l.trim().is_empty())
         .count()
@@ -199,12 +188,7 @@ fn exported_profile_points_boto3_at_the_endpoint() {
     let keys = run_ok(&home, &["credentials", "list"]);
     let keys = keys["AccessKeyMetadata"].as_array().unwrap();
     assert_eq!(keys.len(), 2, "{keys:?}");
-    let id = keys
-        .iter()
-        .map(|k| k["AccessKeyId"].as_str().unwrap())
-        .find(|id| id.starts_with("AKIA"))
-        .unwrap()
-        .to_string();
+    let id = root_access_key(&home);
     let o = common::cli::kmsfs(
         &home,
         &[
@@ -218,7 +202,7 @@ fn exported_profile_points_boto3_at_the_endpoint() {
             &s.endpoint,
         ],
     );
-    let text = check(o, "kmsfs credentials export");
+    let text = check(&o, "kmsfs credentials export");
     let (creds, config) = text.split_once("# ~/.aws/config").unwrap();
     assert!(
         creds.contains("[local]") && creds.contains(&format!("aws_access_key_id = {id}")),
@@ -238,7 +222,7 @@ fn exported_profile_points_boto3_at_the_endpoint() {
         .env("AWS_PROFILE", "local")
         .output()
         .unwrap();
-    let out = check(o, "boto3 with the exported profile");
+    let out = check(&o, "boto3 with the exported profile");
     assert!(
         out.starts_with("arn:aws:kms:us-east-1:111122223333:key/"),
         "{out}"
@@ -260,13 +244,13 @@ fn boto3_requests_are_audited_with_their_caller() {
         .arg(script("boto3_caller.py"))
         .output()
         .unwrap();
-    let ids: serde_json::Value = serde_json::from_str(&check(o, "boto3_caller.py")).unwrap();
+    let ids: serde_json::Value = serde_json::from_str(&check(&o, "boto3_caller.py")).unwrap();
     s.stop();
     run_ok(&home, &["audit", "verify"]);
     for (which, outcome) in [("ok", "Success"), ("refused", "Failure")] {
         let id = ids[which].as_str().unwrap();
         let o = common::cli::kmsfs(&home, &["audit", "show", "--request-id", id]);
-        let out = check(o, "kmsfs audit show --request-id");
+        let out = check(&o, "kmsfs audit show --request-id");
         let lines: Vec<serde_json::Value> = out
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

@@ -13,7 +13,6 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use zeroize::Zeroizing;
 
 /// `kmsfs serve --ephemeral --tls` (plus `extra`) with the test credentials.
 fn ephemeral_tls(extra: &[&str]) -> Server {
@@ -27,30 +26,13 @@ fn ca_bundle(server: &Server) -> PathBuf {
     PathBuf::from(server.ready["CaBundle"].as_str().expect("CaBundle"))
 }
 
-fn remote(endpoint: &str) -> Remote {
-    Remote::new(
-        endpoint,
-        "us-east-1",
-        ACCESS_KEY_ID,
-        Zeroizing::new(SECRET_ACCESS_KEY.to_string()),
-    )
-    .unwrap()
-    .with_retries(3, Duration::from_millis(10))
+/// The test client with quick retries (the TLS cases fail fast).
+fn quick(endpoint: &str) -> Remote {
+    remote(endpoint).with_retries(3, Duration::from_millis(10))
 }
 
 fn trusting(endpoint: &str, ca: &Path) -> Remote {
-    remote(endpoint).with_ca_bundle(ca).unwrap()
-}
-
-fn check(o: &std::process::Output, what: &str) -> String {
-    let out = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(
-        o.status.success(),
-        "{what} failed: {}\nstdout:\n{out}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
+    quick(endpoint).with_ca_bundle(ca).unwrap()
 }
 
 #[test]
@@ -259,14 +241,14 @@ fn an_untrusted_certificate_is_a_clear_error() {
         assert!(err.contains(part), "{part:?} not in {err}");
     }
     // The library client: the same error, not retried.
-    let e = remote(&server.endpoint)
+    let e = quick(&server.endpoint)
         .list_keys(ListRequest::default())
         .unwrap_err();
     assert!(e.to_string().contains("UnknownIssuer"), "{e}");
     // A bundle that is not PEM: refused when the client is made.
     let junk = d.path().join("junk.pem");
     std::fs::write(&junk, "not a certificate").unwrap();
-    let e = remote(&server.endpoint).with_ca_bundle(&junk).unwrap_err();
+    let e = quick(&server.endpoint).with_ca_bundle(&junk).unwrap_err();
     assert!(e.to_string().contains("no certificate"), "{e}");
     server.stop();
 }
@@ -290,7 +272,7 @@ fn plain_http_to_the_tls_port_fails_promptly() {
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     assert!(!got.starts_with(b"HTTP/"), "{got:?}");
     // The remote client given http:// for a TLS endpoint: an error that says so.
-    let e = remote(&format!("http://{authority}"))
+    let e = quick(&format!("http://{authority}"))
         .list_keys(ListRequest::default())
         .unwrap_err();
     assert!(e.to_string().contains("it speaks https"), "{e}");
@@ -306,9 +288,7 @@ fn plain_http_to_the_tls_port_fails_promptly() {
         &["serve", "--ephemeral"],
     ));
     let https = plain.endpoint.replace("http://", "https://");
-    let e = remote(&https)
-        .list_keys(ListRequest::default())
-        .unwrap_err();
+    let e = quick(&https).list_keys(ListRequest::default()).unwrap_err();
     assert!(e.to_string().contains("does it serve https?"), "{e}");
     plain.stop();
 }
@@ -352,7 +332,7 @@ fn non_loopback_listen_needs_tls_or_insecure_http() {
         "{}",
         server.ready
     );
-    remote(&server.endpoint)
+    quick(&server.endpoint)
         .list_keys(ListRequest::default())
         .unwrap();
     server.stop();

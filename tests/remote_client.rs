@@ -5,23 +5,13 @@
 //! audit trail showing the calls that came through the endpoint.
 
 mod common;
-use common::cli::{init, kmsfs_env, ok, run_ok, s};
+use common::cli::{init, kmsfs_env, ok, s};
 use common::serve::*;
 use kmsfs::kms::types::*;
 use kmsfs::kms::{Client, EncryptionContext, KmsError, Remote};
 use std::path::Path;
 use std::time::Duration;
 use zeroize::Zeroizing;
-
-fn remote(endpoint: &str) -> Remote {
-    Remote::new(
-        endpoint,
-        "us-east-1",
-        ACCESS_KEY_ID,
-        Zeroizing::new(SECRET_ACCESS_KEY.to_string()),
-    )
-    .unwrap()
-}
 
 fn context(pairs: &[(&str, &str)]) -> Option<EncryptionContext> {
     common::kms::ec(pairs)
@@ -257,14 +247,7 @@ fn cli_profile_selects_the_endpoint_and_its_credentials() {
     let home = init(&d.path().join("client"));
     let server = Server::start(&kms_home, &[]);
     let key = create_key(&remote(&server.endpoint));
-    let keys = run_ok(&kms_home, &["credentials", "list"]);
-    let id = keys["AccessKeyMetadata"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["AccessKeyId"].as_str().unwrap().to_string())
-        .find(|id| id.starts_with("AKIA"))
-        .unwrap();
+    let id = root_access_key(&kms_home);
     let export = [
         "credentials",
         "export",

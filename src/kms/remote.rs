@@ -197,14 +197,6 @@ impl Remote {
         })
     }
 
-    /// [`Remote::configured`] without `--profile`.
-    pub fn from_env(
-        endpoint: Option<&str>,
-        ca_bundle: Option<&Path>,
-    ) -> Result<Remote, RemoteConfigError> {
-        Remote::configured(endpoint, None, ca_bundle)
-    }
-
     /// The endpoint URL.
     pub fn endpoint(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };

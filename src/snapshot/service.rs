@@ -70,6 +70,9 @@ pub struct SnapshotService {
     kms: Arc<dyn Client>,
     volumes: Volumes,
     store: LocalStore,
+    /// The store's temp files of dead writers were swept (once per service: a CLI command
+    /// makes one, so a create or copy walks the store at most once for it).
+    swept: std::sync::Once,
 }
 
 /// The prefix of snapshot ids.
@@ -143,6 +146,7 @@ impl SnapshotService {
             kms,
             volumes,
             store,
+            swept: std::sync::Once::new(),
         }
     }
 
@@ -180,11 +184,13 @@ impl SnapshotService {
         })
     }
 
-    /// Scratch space of an earlier copy that did not finish, and the temp files of store
-    /// writers that died (under the lock, no other process writes the store).
+    /// Scratch space of an earlier copy that did not finish, and (once) the temp files of
+    /// store writers that died: the store's listing sweeps them, the walk gc also uses.
     fn clean_tmp(&self) {
         let _ = std::fs::remove_dir_all(self.root().join("tmp"));
-        let _ = self.store.sweep_temp();
+        self.swept.call_once(|| {
+            let _ = self.store.list();
+        });
     }
 
     /// A change to the store that failed (a full disk) keeps no chunk that nothing

@@ -23,12 +23,11 @@ pub trait ObjectStore: Send + Sync {
     fn get(&self, hash: &Hash) -> io::Result<Vec<u8>>;
     /// Whether the object exists.
     fn contains(&self, hash: &Hash) -> io::Result<bool>;
-    /// Every object's name.
+    /// Every object's name. The same walk removes the temp files of writers that died
+    /// before renaming them into place (a live writer's stay).
     fn list(&self) -> io::Result<Vec<Hash>>;
     /// Remove the object (no error if absent).
     fn delete(&self, hash: &Hash) -> io::Result<()>;
-    /// Remove the temp files of writers that died before renaming them into place.
-    fn sweep_temp(&self) -> io::Result<()>;
     /// Make every `put_if_absent` so far durable.
     fn flush(&self) -> io::Result<()>;
 }
@@ -101,7 +100,12 @@ impl ObjectStore for LocalStore {
                 continue;
             }
             for f in std::fs::read_dir(d.path())? {
-                let name = f?.file_name();
+                let f = f?;
+                let name = f.file_name();
+                if crate::fsutil::dead_writers_temp(&name) {
+                    let _ = std::fs::remove_file(f.path());
+                    continue;
+                }
                 let Some(n) = name.to_str() else { continue };
                 if let Some(h) = unhex(n).and_then(|v| <Hash>::try_from(v).ok()) {
                     out.push(h);
@@ -124,27 +128,6 @@ impl ObjectStore for LocalStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
         }
-    }
-
-    fn sweep_temp(&self) -> io::Result<()> {
-        let rd = match std::fs::read_dir(&self.root) {
-            Ok(r) => r,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        for d in rd {
-            let d = d?;
-            if !d.file_type()?.is_dir() {
-                continue;
-            }
-            for f in std::fs::read_dir(d.path())? {
-                let f = f?;
-                if crate::fsutil::dead_writers_temp(&f.file_name()) {
-                    let _ = std::fs::remove_file(f.path());
-                }
-            }
-        }
-        Ok(())
     }
 
     fn flush(&self) -> io::Result<()> {

@@ -98,6 +98,26 @@ fn caller(req: &Request) -> Caller {
     }
 }
 
+/// Whether the caller of `req` is in a group: its fs gid or a supplementary group (from
+/// `/proc/<pid>/status`; the kernel drops a set-group-ID bit without group-execute when a
+/// writer outside the file's group writes or truncates it).
+fn caller_in_group(req: &Request) -> impl Fn(u32) -> bool {
+    let gid = req.gid();
+    let groups: Vec<u32> = std::fs::read_to_string(format!("/proc/{}/status", req.pid()))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Groups:").map(|g| {
+                    g.split_whitespace()
+                        .filter_map(|n| n.parse().ok())
+                        .collect()
+                })
+            })
+        })
+        .unwrap_or_default();
+    move |g| g == gid || groups.contains(&g)
+}
+
 fn when(t: Option<TimeOrNow>) -> Option<Option<SystemTime>> {
     t.map(|t| match t {
         TimeOrNow::SpecificTime(t) => Some(t),
@@ -257,7 +277,7 @@ impl Filesystem for FuseVolume {
         let r = match r {
             Ok(_) if size.is_some() && mode.is_none() && req.uid() != 0 => self
                 .fs
-                .kill_suidgid(ino.0, fh.map(|f| f.0))
+                .kill_suidgid(ino.0, fh.map(|f| f.0), caller_in_group(req))
                 .and_then(|_| self.fs.getattr_fh(ino.0, fh.map(|f| f.0))),
             r => r,
         };
@@ -380,7 +400,7 @@ impl Filesystem for FuseVolume {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -392,7 +412,10 @@ impl Filesystem for FuseVolume {
     ) {
         let _busy = self.busy(Req::Data);
         if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
-            match self.fs.kill_suidgid(ino.0, Some(fh.0)) {
+            match self
+                .fs
+                .kill_suidgid(ino.0, Some(fh.0), caller_in_group(req))
+            {
                 Ok(true) => {
                     if let Some(n) = self.notifier.get() {
                         let _ = n.inval_inode(ino, -1, 0);

@@ -8,6 +8,7 @@ pub mod kms;
 pub mod mount;
 pub mod object;
 pub mod pattern;
+pub mod posix;
 pub mod serve;
 pub mod skip;
 pub mod vectors;

@@ -116,3 +116,40 @@ pub fn aws_tool(bin: &Path, program: &str, endpoint: &str) -> Command {
         .env_remove("AWS_SESSION_TOKEN");
     c
 }
+
+/// The stdout of `o`, which must have succeeded (else a failure naming `what`, with both
+/// streams).
+pub fn check(o: &std::process::Output, what: &str) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{what} failed: {}\nstdout:\n{out}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+/// A remote KMS client of `endpoint` (us-east-1) signing with the test credentials.
+pub fn remote(endpoint: &str) -> kmsfs::kms::Remote {
+    kmsfs::kms::Remote::new(
+        endpoint,
+        "us-east-1",
+        ACCESS_KEY_ID,
+        zeroize::Zeroizing::new(SECRET_ACCESS_KEY.to_string()),
+    )
+    .unwrap()
+}
+
+/// The account root's access key id that `kmsfs init` made in `home` (beside the test's
+/// `testing`, when a server registered it).
+pub fn root_access_key(home: &Path) -> String {
+    let keys = super::cli::run_ok(home, &["credentials", "list"]);
+    keys["AccessKeyMetadata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["AccessKeyId"].as_str().unwrap().to_string())
+        .find(|id| id.starts_with("AKIA"))
+        .unwrap()
+}

@@ -30,15 +30,21 @@ fn timespec(t: Option<Option<SystemTime>>) -> libc::timespec {
 }
 
 impl VolumeFs {
-    /// Clears set-user-ID, and set-group-ID when group-execute is set, as the kernel does
-    /// after a write or truncate by a caller without CAP_FSETID. With
-    /// `FUSE_HANDLE_KILLPRIV_V2` (which spares every write a `security.capability` lookup)
-    /// this is the filesystem's job.
+    /// Clears set-user-ID, and set-group-ID when group-execute is set or the caller is not
+    /// in the file's group (`in_group`), as the kernel does after a write or truncate by a
+    /// caller without CAP_FSETID. With `FUSE_HANDLE_KILLPRIV_V2` (which spares every write a
+    /// `security.capability` lookup) this is the filesystem's job.
     /// Returns whether the mode changed.
-    pub(crate) fn kill_suidgid(&self, ino: Ino, fh: Option<u64>) -> FsResult<bool> {
-        let m = u32::from(self.getattr_fh(ino, fh)?.perm);
+    pub(crate) fn kill_suidgid(
+        &self,
+        ino: Ino,
+        fh: Option<u64>,
+        in_group: impl Fn(u32) -> bool,
+    ) -> FsResult<bool> {
+        let a = self.getattr_fh(ino, fh)?;
+        let m = u32::from(a.perm);
         let mut kept = m & !0o4000;
-        if m & 0o010 != 0 {
+        if m & 0o010 != 0 || !in_group(a.gid) {
             kept &= !0o2000;
         }
         if kept == m {
