@@ -41,7 +41,7 @@ fn s(v: &Value) -> &str {
 }
 
 #[test]
-fn users_keys_roles_policies_and_accounts() {
+fn users_their_keys_and_policies() {
     let d = tempfile::tempdir().unwrap();
     let home = init(d.path());
     let u = run(&home, &["iam", "create-user", "--user-name", "alice"]);
@@ -143,6 +143,20 @@ fn users_keys_roles_policies_and_accounts() {
         run(&home, &["iam", "list-users"])["Users"],
         serde_json::json!([])
     );
+    // The registry file is private.
+    use std::os::unix::fs::PermissionsExt;
+    let f = home.join("iam/accounts/111122223333/account.json");
+    assert_eq!(
+        std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn roles_and_their_policies() {
+    let d = tempfile::tempdir().unwrap();
+    let home = init(d.path());
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
     // Roles and their policies.
     let trust = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}"#;
     let r = run(
@@ -200,6 +214,12 @@ fn users_keys_roles_policies_and_accounts() {
         run(&home, &["iam", "list-roles"])["Roles"],
         serde_json::json!([])
     );
+}
+
+#[test]
+fn accounts_hold_their_own_users() {
+    let d = tempfile::tempdir().unwrap();
+    let home = init(d.path());
     // Accounts: users live in the account named.
     let other = ["--account-id", "222222222222"];
     fails(
@@ -266,13 +286,6 @@ fn users_keys_roles_policies_and_accounts() {
             .unwrap()
             .len(),
         1
-    );
-    // The registry file is private.
-    use std::os::unix::fs::PermissionsExt;
-    let f = home.join("iam/accounts/111122223333/account.json");
-    assert_eq!(
-        std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
-        0o600
     );
 }
 
