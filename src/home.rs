@@ -74,6 +74,11 @@ impl Layout {
         &self.root
     }
 
+    /// The identities of every account (`iam/`: `lock`, `accounts/<ACCOUNT>/account.json`).
+    pub fn iam_dir(&self) -> PathBuf {
+        self.root.join("iam")
+    }
+
     /// The account settings, `config.json`.
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.json")

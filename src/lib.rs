@@ -35,6 +35,7 @@ pub mod fsutil;
 pub(crate) mod fuseutil;
 pub mod fuzzing;
 pub mod home;
+pub mod iam;
 pub mod kms;
 pub mod mount;
 pub mod object;

@@ -67,6 +67,9 @@ pub enum AuthError {
     /// The credential scope names another service.
     #[error("InvalidSignatureException: {0}")]
     SignatureDoesNotMatchService(String),
+    /// Temporary credentials whose session has expired.
+    #[error("ExpiredTokenException: The security token included in the request is expired")]
+    ExpiredToken,
 }
 
 impl AuthError {
@@ -80,6 +83,7 @@ impl AuthError {
             AuthError::InvalidSignature
             | AuthError::RequestExpired(_)
             | AuthError::SignatureDoesNotMatchService(_) => "InvalidSignatureException",
+            AuthError::ExpiredToken => "ExpiredTokenException",
         }
     }
 

@@ -25,8 +25,11 @@ pub(crate) enum CredentialsCommand {
         #[arg(long)]
         secret_access_key: String,
         /// The IAM principal requests signed with the key act as (default: the account root).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "user_name")]
         principal: Option<String>,
+        /// The IAM user (`kmsfs iam create-user`) the key belongs to.
+        #[arg(long)]
+        user_name: Option<String>,
     },
     /// List the access keys (never their secrets).
     List,
@@ -125,8 +128,12 @@ pub(super) fn run(
             access_key_id,
             secret_access_key,
             principal,
+            user_name,
         } => {
-            let principal = principal.clone().unwrap_or_else(root);
+            let principal = match user_name {
+                Some(name) => user_arn(s, name)?,
+                None => principal.clone().unwrap_or_else(root),
+            };
             s.kms
                 .add_access_key(access_key_id, secret_access_key, &principal)
                 .map_err(fail)?;
@@ -152,6 +159,15 @@ pub(super) fn run(
             endpoint_url.as_deref(),
         ),
     }
+}
+
+/// The ARN of the IAM user `name` of the home's account (which must exist).
+fn user_arn(s: &Session, name: &str) -> Result<String, CliError> {
+    use super::error::OrFail;
+    let iam = crate::iam::Iam::open(&s.home);
+    let account = iam.home_account().to_string();
+    let user = iam.get_user(&account, name).or_fail(s.what)?;
+    Ok(iam.user_arn(&account, &user))
 }
 
 /// `kmsfs credentials export`: the profile's two sections, as text.

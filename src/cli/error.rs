@@ -216,6 +216,31 @@ fn kms_failure(what: &str, e: KmsError, why: impl FnOnce(KmsError) -> String) ->
     }
 }
 
+impl Failure for crate::iam::IamError {
+    fn failure(self, what: &str) -> CliError {
+        use crate::iam::IamError as E;
+        let code = match &self {
+            E::Validation(_) | E::MalformedPolicyDocument(_) => exit::USAGE,
+            E::Io { .. } | E::Damaged { .. } => exit::HOME,
+            E::Locked(_) => {
+                return CliError::new(what, self.to_string(), exit::LOCKED).hint(LOCKED_HINT);
+            }
+            E::Keys(_) => exit::INTERNAL,
+            _ => exit::REFUSED,
+        };
+        let hint = match &self {
+            E::NoSuchEntity(_) => Some(
+                "list them with `kmsfs iam list-users`, `kmsfs iam list-roles` or `kmsfs account list`",
+            ),
+            E::DeleteConflict(_) => Some(
+                "delete its access keys (`kmsfs iam delete-access-key`) and inline policies (`kmsfs iam delete-user-policy`/`delete-role-policy`) first",
+            ),
+            _ => None,
+        };
+        CliError::new(what, format!("{}: {self}", self.code()), code).maybe_hint(hint)
+    }
+}
+
 impl Failure for VolumeError {
     fn failure(self, what: &str) -> CliError {
         let (code, h) = match self {

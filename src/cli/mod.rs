@@ -10,6 +10,7 @@ mod audit_cmd;
 mod credentials_cmd;
 mod envelope_cmd;
 mod error;
+mod iam_cmd;
 mod kms_cmd;
 mod mount_cmd;
 mod object_cmd;
@@ -17,6 +18,7 @@ mod output;
 mod serve_cmd;
 mod session;
 mod snapshot_cmd;
+mod sts_cmd;
 mod volume_cmd;
 
 use crate::home::{Home, InitOptions};
@@ -98,6 +100,15 @@ enum Command {
     /// Access keys for `kmsfs serve` (SigV4): create, add, list, delete.
     #[command(subcommand)]
     Credentials(credentials_cmd::CredentialsCommand),
+    /// IAM users, their access keys, roles and inline policies (verbs as in `aws iam`).
+    #[command(subcommand)]
+    Iam(iam_cmd::IamCommand),
+    /// STS: `assume-role` (temporary credentials), `get-caller-identity`.
+    #[command(subcommand)]
+    Sts(sts_cmd::StsCommand),
+    /// The accounts of the home: create, list, delete.
+    #[command(subcommand)]
+    Account(sts_cmd::AccountCommand),
     /// EBS-style encrypted volumes.
     #[command(subcommand)]
     Volume(volume_cmd::VolumeCommand),
@@ -174,6 +185,9 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Credentials(cmd) => ctx.session(&failed("credentials", cmd), |s| {
             credentials_cmd::run(s, cmd, ctx.cli.profile.as_deref())
         }),
+        Command::Iam(cmd) => ctx.session(&failed("iam", cmd), |s| iam_cmd::run(s, cmd)),
+        Command::Sts(cmd) => ctx.session(&failed("sts", cmd), |s| sts_cmd::sts(s, cmd)),
+        Command::Account(cmd) => ctx.session(&failed("account", cmd), |s| sts_cmd::account(s, cmd)),
         Command::Volume(cmd) => ctx.session(&failed("volume", cmd), |s| volume_cmd::volume(s, cmd)),
         Command::Config(cmd) => ctx.session("config failed", |s| volume_cmd::config(s, cmd)),
         Command::Snapshot(cmd) => {

@@ -53,7 +53,11 @@ impl Ctx<'_> {
         // `kmsfs kms` and `kmsfs credentials` always act on the home's own KMS.
         let own = matches!(
             self.cli.command,
-            super::Command::Kms(_) | super::Command::Credentials(_)
+            super::Command::Kms(_)
+                | super::Command::Credentials(_)
+                | super::Command::Iam(_)
+                | super::Command::Sts(_)
+                | super::Command::Account(_)
         );
         // `--kms-endpoint`, `--profile`, or the AWS tools' own variable for a KMS endpoint.
         let env_endpoint = crate::awsconfig::process_env("AWS_ENDPOINT_URL_KMS").is_some();
@@ -65,10 +69,18 @@ impl Ctx<'_> {
         } else {
             None
         };
+        // Commands on the home's own KMS act as the configured access key's principal.
+        let principal = if own && !matches!(self.cli.command, super::Command::Credentials(_)) {
+            super::sts_cmd::cli_principal(&kms, profile)
+                .map_err(|why| CliError::new(what, why, super::error::exit::REFUSED))?
+        } else {
+            None
+        };
         Ok(Session {
             home,
             kms,
             remote,
+            principal,
             what,
             out: &self.out,
         })
@@ -95,6 +107,9 @@ pub(crate) struct Session<'a> {
     pub kms: Arc<Kms>,
     /// The KMS endpoint the services use instead of `kms` (`--kms-endpoint`).
     pub remote: Option<Arc<Remote>>,
+    /// Who `kmsfs kms`, `iam` and `sts` act as, when `--profile` or `AWS_ACCESS_KEY_ID`
+    /// names an access key of the home (else the Unix user).
+    pub principal: Option<String>,
     /// The name of the command's failure, e.g. `volume create failed`.
     pub what: &'a str,
     pub out: &'a Printer,
@@ -111,9 +126,17 @@ impl Session<'_> {
         r.or_fail(self.what)
     }
 
-    /// A client acting as the calling OS user.
+    /// A client acting as the caller: the configured access key's principal, else the
+    /// calling OS user.
     pub fn user(&self) -> Embedded {
-        Embedded::as_os_user(self.kms.clone())
+        Embedded::new(self.kms.clone(), self.principal())
+    }
+
+    /// The caller's principal (an ARN).
+    pub fn principal(&self) -> String {
+        self.principal
+            .clone()
+            .unwrap_or_else(|| self.kms.os_principal())
     }
 
     /// The KMS client of a command acting as the user (envelope files): the endpoint's

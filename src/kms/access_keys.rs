@@ -44,6 +44,16 @@ pub struct AccessKey {
     /// The secret access key (UTF-8).
     pub secret: SecretBytes,
     pub created_ms: i64,
+    /// A temporary key's session (`sts assume-role`): its token and when it expires.
+    pub session: Option<SessionToken>,
+}
+
+/// The session of a temporary access key: requests must carry `token` in a signed
+/// `X-Amz-Security-Token` header, and are refused from `expires_ms` on.
+#[derive(Clone, Debug)]
+pub struct SessionToken {
+    pub token: SecretBytes,
+    pub expires_ms: i64,
 }
 
 impl AccessKey {
@@ -53,6 +63,7 @@ impl AccessKey {
             access_key_id: self.access_key_id.clone(),
             principal: self.principal.clone(),
             created_ms: self.created_ms,
+            expires_ms: self.session.as_ref().map(|s| s.expires_ms),
         }
     }
 }
@@ -63,6 +74,8 @@ pub struct AccessKeyInfo {
     pub access_key_id: String,
     pub principal: String,
     pub created_ms: i64,
+    /// When a temporary key expires (`None`: a permanent key).
+    pub expires_ms: Option<i64>,
 }
 
 /// Access keys opened by [`Kms::access_key_cached`], each with the [`Stamp`] (device, inode,
@@ -123,6 +136,10 @@ struct SealedOut<'a> {
     principal: &'a str,
     secret: &'a str,
     created_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_ms: Option<i64>,
 }
 
 /// The sealed plaintext, as read.
@@ -131,6 +148,10 @@ struct SealedIn {
     principal: String,
     secret: String,
     created_ms: i64,
+    #[serde(default)]
+    session_token: Option<String>,
+    #[serde(default)]
+    expires_ms: Option<i64>,
 }
 
 /// Whether `id` may name an access key: 1 to 128 of `A-Z a-z 0-9 _` (IAM's `[\w]+`; its
@@ -181,11 +202,20 @@ fn seal(
 ) -> Result<Vec<u8>, crypto::CryptoError> {
     let secret = std::str::from_utf8(key.secret.expose())
         .map_err(|_| crypto::CryptoError::Length("the secret is not UTF-8"))?;
+    let token = match &key.session {
+        Some(s) => Some(
+            std::str::from_utf8(s.token.expose())
+                .map_err(|_| crypto::CryptoError::Length("the session token is not UTF-8"))?,
+        ),
+        None => None,
+    };
     let plain = SecretBytes::new(
         serde_json::to_vec(&SealedOut {
             principal: &key.principal,
             secret,
             created_ms: key.created_ms,
+            session_token: token,
+            expires_ms: key.session.as_ref().map(|s| s.expires_ms),
         })
         .expect("an access key serializes"),
     );
@@ -227,6 +257,14 @@ fn open(root: &AeadKey, keystore_id: &[u8], id: &str, bytes: &[u8]) -> Result<Ac
         principal: s.principal,
         secret: SecretBytes::new(s.secret.into_bytes()),
         created_ms: s.created_ms,
+        session: match (s.session_token, s.expires_ms) {
+            (Some(t), Some(expires_ms)) => Some(SessionToken {
+                token: SecretBytes::new(t.into_bytes()),
+                expires_ms,
+            }),
+            (None, None) => None,
+            _ => return Err("a session key without its token or expiry".into()),
+        },
     })
 }
 
@@ -246,8 +284,9 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
-/// A new AWS-style access key id: `AKIA` and 16 characters of base32 (`A-Z 2-7`).
-fn new_access_key_id() -> Result<String, KmsError> {
+/// A new AWS-style access key id: `prefix` (`AKIA` permanent, `ASIA` temporary) and 16
+/// characters of base32 (`A-Z 2-7`).
+fn new_access_key_id(prefix: &str) -> Result<String, KmsError> {
     const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut b = [0u8; 10];
     crypto::fill_random(&mut b)?;
@@ -256,7 +295,7 @@ fn new_access_key_id() -> Result<String, KmsError> {
         .rev()
         .map(|i| B32[((bits >> (5 * i)) & 31) as usize] as char)
         .collect();
-    Ok(format!("AKIA{tail}"))
+    Ok(format!("{prefix}{tail}"))
 }
 
 /// A new 40-character secret (30 random bytes in base64, as AWS's look).
@@ -331,6 +370,7 @@ impl Kms {
             principal: principal.to_string(),
             secret: SecretBytes::from_slice(secret.as_bytes()),
             created_ms: self.now_ms(),
+            session: None,
         };
         self.store_access_key("AddAccessKey", &key)
     }
@@ -338,13 +378,55 @@ impl Kms {
     /// Create an access key for `principal`: its new id (`AKIA...`) and secret.
     pub fn create_access_key(&self, principal: &str) -> Result<(String, SecretBytes), KmsError> {
         let key = AccessKey {
-            access_key_id: new_access_key_id()?,
+            access_key_id: new_access_key_id("AKIA")?,
             principal: principal.to_string(),
             secret: new_secret()?,
             created_ms: self.now_ms(),
+            session: None,
         };
         self.store_access_key("CreateAccessKey", &key)?;
         Ok((key.access_key_id, key.secret))
+    }
+
+    /// Create a temporary access key (`ASIA...`) for `principal` (an assumed role's
+    /// session) with a session token, expiring `duration_s` seconds from now (on the KMS's
+    /// clock). Expired temporary keys are deleted first (each with its audit line).
+    pub fn create_session_key(
+        &self,
+        principal: &str,
+        duration_s: u32,
+    ) -> Result<AccessKey, KmsError> {
+        let now = self.now_ms();
+        for k in self.list_access_keys()? {
+            if k.expires_ms.is_some_and(|e| e <= now) {
+                match self.delete_access_key(&k.access_key_id) {
+                    Ok(()) | Err(KmsError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        use base64::Engine;
+        let raw = crypto::random_secret(96)?;
+        let token = base64::engine::general_purpose::STANDARD.encode(raw.expose());
+        let key = AccessKey {
+            access_key_id: new_access_key_id("ASIA")?,
+            principal: principal.to_string(),
+            secret: new_secret()?,
+            created_ms: now,
+            session: Some(SessionToken {
+                token: SecretBytes::new(token.into_bytes()),
+                expires_ms: now + i64::from(duration_s) * 1000,
+            }),
+        };
+        self.store_access_key("CreateSessionKey", &key)?;
+        Ok(key)
+    }
+
+    /// The ids of the access keys that act as `principal`.
+    pub fn access_keys_of(&self, principal: &str) -> Result<Vec<AccessKeyInfo>, KmsError> {
+        let mut keys = self.list_access_keys()?;
+        keys.retain(|k| k.principal == principal);
+        Ok(keys)
     }
 
     /// The access key `access_key_id` with its secret; `None` if there is none (or the id
@@ -440,5 +522,13 @@ impl Kms {
                 Err(e) => Err(StoreError::io(&path, e).into()),
             }
         })
+    }
+}
+
+impl crate::iam::KeyOwners for Kms {
+    fn access_keys_of(&self, principal_arn: &str) -> Result<Vec<String>, crate::iam::IamError> {
+        let keys = Kms::access_keys_of(self, principal_arn)
+            .map_err(|e| crate::iam::IamError::Keys(e.to_string()))?;
+        Ok(keys.into_iter().map(|k| k.access_key_id).collect())
     }
 }

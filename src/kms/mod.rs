@@ -42,7 +42,7 @@ mod seed_apply;
 mod service;
 pub mod types;
 
-pub use access_keys::{AccessKey, AccessKeyCache, AccessKeyInfo};
+pub use access_keys::{AccessKey, AccessKeyCache, AccessKeyInfo, SessionToken};
 pub use caller::{Caller, MAX_USER_AGENT};
 pub use client::{Client, Embedded};
 pub use clock::{Clock, ManualClock, SystemClock};

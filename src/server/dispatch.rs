@@ -9,7 +9,7 @@
 //! embedded KMS has is served (DeleteAlias, which takes an alias name, is written out).
 //! Synchronous: the HTTP layer runs it on a blocking thread.
 
-use super::credentials::Credentials;
+use super::credentials::{Credentials, check_session};
 use super::error::WireError;
 use crate::kms::types::*;
 use crate::kms::{Caller, Kms};
@@ -97,7 +97,7 @@ impl Endpoint {
         req: &WireRequest,
         now: SystemTime,
     ) -> Result<(Arc<str>, Arc<Kms>), WireError> {
-        let principal = std::cell::RefCell::new(None);
+        let key = std::cell::RefCell::new(None);
         let signed = sigv4::Request {
             method: &req.method,
             path: &req.path,
@@ -106,17 +106,21 @@ impl Endpoint {
             body: &req.body,
         };
         let v = sigv4::verify(&signed, SERVICE, now, |id| {
-            let (secret, p) = self.credentials.secret_for(id)?;
-            *principal.borrow_mut() = Some(p);
+            let k = self.credentials.key_for(id)?;
+            let secret = k.secret.clone();
+            *key.borrow_mut() = Some(k);
             Some(secret)
         })?;
+        let key = key
+            .into_inner()
+            .ok_or_else(|| WireError::Internal("a verified access key is gone".into()))?;
+        let auth = req.header("authorization").unwrap_or_default();
+        let signed_headers = sigv4::parse_authorization(auth)?.signed_headers;
+        let token = req.header("x-amz-security-token");
+        check_session(&key, token, &signed_headers, self.credentials.now_ms())?;
         crate::home::check_region(&v.region).map_err(|_| WireError::BadRegion(v.region.clone()))?;
         let kms = self.kms.in_region(&v.region)?;
-        let p = principal.into_inner();
-        let p = p
-            .map(Arc::from)
-            .ok_or_else(|| WireError::Internal("a verified access key has no principal".into()))?;
-        Ok((p, kms))
+        Ok((Arc::from(key.principal.as_str()), kms))
     }
 }
 
