@@ -7,6 +7,7 @@
 
 mod args;
 mod audit_cmd;
+mod config_cmd;
 mod credentials_cmd;
 mod envelope_cmd;
 mod error;
@@ -101,9 +102,9 @@ enum Command {
     /// EBS-style encrypted volumes.
     #[command(subcommand)]
     Volume(volume_cmd::VolumeCommand),
-    /// Account settings (encryption by default, default KMS key).
+    /// Account settings (encryption by default, default KMS key, KMS request quotas).
     #[command(subcommand)]
-    Config(volume_cmd::ConfigCommand),
+    Config(config_cmd::ConfigCommand),
     /// EBS-style snapshots of volumes: create, list, describe, delete, copy, verify.
     #[command(subcommand)]
     Snapshot(snapshot_cmd::SnapshotCommand),
@@ -175,7 +176,10 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             credentials_cmd::run(s, cmd, ctx.cli.profile.as_deref())
         }),
         Command::Volume(cmd) => ctx.session(&failed("volume", cmd), |s| volume_cmd::volume(s, cmd)),
-        Command::Config(cmd) => ctx.session("config failed", |s| volume_cmd::config(s, cmd)),
+        Command::Config(config_cmd::ConfigCommand::Ebs(cmd)) => {
+            ctx.session("config failed", |s| volume_cmd::config(s, cmd))
+        }
+        Command::Config(config_cmd::ConfigCommand::KmsQuota(a)) => config_cmd::run(&ctx, a),
         Command::Snapshot(cmd) => {
             ctx.session(&failed("snapshot", cmd), |s| snapshot_cmd::snapshot(s, cmd))
         }
