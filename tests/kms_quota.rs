@@ -185,6 +185,72 @@ fn put_objects(home: &Path, kms: Arc<Kms>, key: &str, n: usize) {
     }
 }
 
+const DATA_LEN: usize = 300_000;
+
+/// A volume of `home` under `key` with a file written through a mount, and a snapshot of
+/// it (unmounted).
+fn volume_with_a_snapshot(home: &Path, key: &str) -> (Mounted, String) {
+    let args = ["volume", "create", "--size", "64MiB", "--kms-key-id", key];
+    let vol = run_ok(home, &args)["VolumeId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut m = Mounted::at(tempfile::tempdir().unwrap(), home.into(), vol, "m", &[]);
+    std::fs::write(m.mnt.join("data.bin"), common::pattern::pattern(DATA_LEN)).unwrap();
+    m.umount();
+    let snap = run_ok(home, &["snapshot", "create", &m.vol])["SnapshotId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (m, snap)
+}
+
+/// Mount `m` again (a Decrypt), then copy `snap` under `key` (a full re-encrypted copy),
+/// restore the copy and mount it: the data is intact each time.
+fn mount_and_copy(m: &mut Mounted, snap: &str, key: &str) {
+    let data = common::pattern::pattern(DATA_LEN);
+    m.mount();
+    assert_eq!(std::fs::read(m.mnt.join("data.bin")).unwrap(), data);
+    m.umount();
+    let copy = run_ok(&m.home, &["snapshot", "copy", snap, "--kms-key-id", key])["SnapshotId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v = run_ok(&m.home, &["volume", "create", "--snapshot-id", &copy]);
+    let vol = v["VolumeId"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let restored = Mounted::at(dir, m.home.clone(), vol, "r", &[]);
+    assert_eq!(std::fs::read(restored.mnt.join("data.bin")).unwrap(), data);
+}
+
+/// The trail after the run: one GenerateDataKey per PUT, no more requests than 20/s
+/// allows and no faster, throttled requests (backed off), the volume service's requests
+/// done. Returns the count of throttled requests.
+fn check_trail(home: &Path, puts: usize, put_time: Duration, elapsed: Duration) -> usize {
+    let lines = audit(home);
+    let gdk = lines
+        .iter()
+        .filter(|l| l.principal == S3_PRINCIPAL && l.outcome == "Success")
+        .filter(|l| l.operation == "GenerateDataKey")
+        .count();
+    assert_eq!(gdk, puts, "one GenerateDataKey per PUT");
+    check_bounds(gdk, 20.0, put_time);
+    check_bounds(symmetric_successes(&lines), 20.0, elapsed);
+    let n_throttled = lines.iter().filter(|l| throttled(l)).count();
+    assert!(
+        n_throttled > 0,
+        "the services were throttled and backed off"
+    );
+    let ebs_ops = ["Decrypt", "ReEncrypt", "GenerateDataKeyWithoutPlaintext"];
+    let ebs = lines
+        .iter()
+        .filter(|l| l.principal.starts_with("ebs.") && l.outcome == "Success")
+        .filter(|l| ebs_ops.contains(&l.operation.as_str()))
+        .count();
+    assert!(ebs >= 3, "the volume service's requests succeeded ({ebs})");
+    n_throttled
+}
+
 #[test]
 fn services_complete_under_a_quota_of_20_requests_per_second() {
     if !fuse_or_skip("services_complete_under_a_quota") {
@@ -197,27 +263,10 @@ fn services_complete_under_a_quota_of_20_requests_per_second() {
     run_ok(&home, &["bucket", "create", "quota"]);
     let t0 = Instant::now();
     run_ok(&home, &["config", "kms-quota", "symmetric=20"]);
-    let v = run_ok(
-        &home,
-        &[
-            "volume",
-            "create",
-            "--size",
-            "64MiB",
-            "--kms-key-id",
-            &key_a,
-        ],
-    );
-    let vol = v["VolumeId"].as_str().unwrap().to_string();
-    let mut m = Mounted::at(tempfile::tempdir().unwrap(), home.clone(), vol, "m", &[]);
-    std::fs::write(m.mnt.join("data.bin"), common::pattern::pattern(300_000)).unwrap();
-    m.umount();
-    let snap = run_ok(&home, &["snapshot", "create", &m.vol])["SnapshotId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (mut m, snap) = volume_with_a_snapshot(&home, &key_a);
 
-    // The PUTs in this process, the mount and the copy in CLI processes, at once.
+    // The PUTs in this process, the mount and the copy in CLI processes, at once: the
+    // processes share the buckets.
     let kms = open_kms(&home);
     let t_puts = Instant::now();
     let putter = {
@@ -228,61 +277,11 @@ fn services_complete_under_a_quota_of_20_requests_per_second() {
         })
     };
     std::thread::sleep(Duration::from_secs(2));
-    m.mount();
-    assert_eq!(
-        std::fs::read(m.mnt.join("data.bin")).unwrap(),
-        common::pattern::pattern(300_000)
-    );
-    m.umount();
-    let copy = run_ok(&home, &["snapshot", "copy", &snap, "--kms-key-id", &key_b])["SnapshotId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let v = run_ok(&home, &["volume", "create", "--snapshot-id", &copy]);
-    let restored = Mounted::at(
-        tempfile::tempdir().unwrap(),
-        home.clone(),
-        v["VolumeId"].as_str().unwrap().to_string(),
-        "r",
-        &[],
-    );
-    assert_eq!(
-        std::fs::read(restored.mnt.join("data.bin")).unwrap(),
-        common::pattern::pattern(300_000)
-    );
-    drop(restored);
+    mount_and_copy(&mut m, &snap, &key_b);
     let put_time = putter.join().unwrap();
     let elapsed = t0.elapsed();
     kms.flush_audit().unwrap();
-
-    let lines = audit(&home);
-    let gdk = lines
-        .iter()
-        .filter(|l| {
-            l.operation == "GenerateDataKey"
-                && l.principal == S3_PRINCIPAL
-                && l.outcome == "Success"
-        })
-        .count();
-    assert_eq!(gdk, puts, "one GenerateDataKey per PUT");
-    check_bounds(gdk, 20.0, put_time);
-    check_bounds(symmetric_successes(&lines), 20.0, elapsed);
-    let n_throttled = lines.iter().filter(|l| throttled(l)).count();
-    assert!(
-        n_throttled > 0,
-        "the services were throttled and backed off"
-    );
-    let ebs = lines
-        .iter()
-        .filter(|l| l.principal.starts_with("ebs.") && l.outcome == "Success")
-        .filter(|l| {
-            matches!(
-                l.operation.as_str(),
-                "Decrypt" | "ReEncrypt" | "GenerateDataKeyWithoutPlaintext"
-            )
-        })
-        .count();
-    assert!(ebs >= 3, "the volume service's requests succeeded ({ebs})");
+    let n_throttled = check_trail(&home, puts, put_time, elapsed);
     eprintln!(
         "{puts} PUTs in {put_time:?}; everything in {elapsed:?}; {n_throttled} throttled requests"
     );
@@ -333,7 +332,7 @@ print(seen["Error"]["Message"])
 }
 
 /// The cost of a request with quotas on (one flock'd read and write of the shared state)
-/// against off; printed for docs/BENCHMARKS.md.
+/// against off, printed (README "Request quotas" quotes it).
 #[test]
 fn what_a_quota_costs_per_request() {
     let d = tempfile::tempdir().unwrap();
