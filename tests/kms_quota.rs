@@ -99,8 +99,21 @@ fn config_kms_quota_sets_shows_and_turns_off() {
     ] {
         fails(&kmsfs(&home, &["config", "kms-quota", arg]), 2, needle);
     }
+    // A damaged setting stops the KMS from opening, naming the file; `off` clears it.
+    std::fs::write(home.join("kms/quota.json"), b"{").unwrap();
+    fails(
+        &kmsfs(&home, &["config", "kms-quota"]),
+        3,
+        "quota.json is damaged",
+    );
+    fails(
+        &kmsfs(&home, &["kms", "list-keys"]),
+        1,
+        "quota.json is damaged",
+    );
     let v = run_ok(&home, &["config", "kms-quota", "off"]);
     assert_eq!(v["Enabled"], false);
+    run_ok(&home, &["kms", "list-keys"]);
     assert!(!home.join("kms/quota.json").exists());
     assert!(!home.join("kms/quota-state").exists());
 }

@@ -36,14 +36,15 @@ pub(super) fn run(ctx: &Ctx, a: &KmsQuotaArgs) -> Result<(), CliError> {
     let home = Home::open(&ctx.root).or_fail(WHAT)?;
     let dir = home.kms_dir();
     let words: Vec<&str> = a.settings.iter().map(String::as_str).collect();
-    let current = QuotaSettings::load(&dir).or_fail(WHAT)?;
     let shown = match words.as_slice() {
-        [] | ["show"] => current,
+        [] | ["show"] => QuotaSettings::load(&dir).or_fail(WHAT)?,
+        // Not read first: `off` also clears a damaged setting.
         ["off"] => {
             QuotaSettings::turn_off(&dir).or_fail(WHAT)?;
             None
         }
         _ => {
+            let current = QuotaSettings::load(&dir).or_fail(WHAT)?;
             let mut s = current.unwrap_or_else(QuotaSettings::unlimited);
             for w in &words {
                 if matches!(*w, "show" | "off") {
