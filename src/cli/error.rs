@@ -6,6 +6,7 @@
 use crate::envelope::EnvelopeError;
 use crate::home::HomeError;
 use crate::kms::audit::AuditError;
+use crate::kms::quota::QuotaError;
 use crate::kms::{KmsError, StoreError};
 use crate::mount::MountError;
 use crate::object::ObjectError;
@@ -209,6 +210,9 @@ fn kms_failure(what: &str, e: KmsError, why: impl FnOnce(KmsError) -> String) ->
                 KmsError::NotFound(_) => Some(
                     "list keys with `kmsfs kms list-keys` and aliases with `kmsfs kms list-aliases`",
                 ),
+                KmsError::Throttling(_) => Some(
+                    "a KMS request quota is on (`kmsfs config kms-quota show`): slow down and retry, or raise it with `kmsfs config kms-quota FAMILY=N`",
+                ),
                 _ => None,
             };
             CliError::new(what, why(e), exit::REFUSED).maybe_hint(h)
@@ -238,6 +242,22 @@ impl Failure for crate::iam::IamError {
             _ => None,
         };
         CliError::new(what, format!("{}: {self}", self.code()), code).maybe_hint(hint)
+    }
+}
+
+impl Failure for QuotaError {
+    fn failure(self, what: &str) -> CliError {
+        match self {
+            QuotaError::UnknownFamily(_) | QuotaError::BadSetting(_) => {
+                CliError::usage(what, self.to_string())
+                    .hint("e.g. `kmsfs config kms-quota aws` or `kmsfs config kms-quota symmetric=20 DescribeKey=0`")
+            }
+            QuotaError::Damaged(..) => CliError::new(what, self.to_string(), exit::HOME)
+                .hint("rewrite it with `kmsfs config kms-quota off`, then set the quota again"),
+            QuotaError::Io { .. } => {
+                CliError::new(what, self.to_string(), exit::HOME)
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod args;
 mod audit_cmd;
+mod config_cmd;
 mod credentials_cmd;
 mod envelope_cmd;
 mod error;
@@ -112,9 +113,9 @@ enum Command {
     /// EBS-style encrypted volumes.
     #[command(subcommand)]
     Volume(volume_cmd::VolumeCommand),
-    /// Account settings (encryption by default, default KMS key).
+    /// Account settings (encryption by default, default KMS key, KMS request quotas).
     #[command(subcommand)]
-    Config(volume_cmd::ConfigCommand),
+    Config(config_cmd::ConfigCommand),
     /// EBS-style snapshots of volumes: create, list, describe, delete, copy, verify.
     #[command(subcommand)]
     Snapshot(snapshot_cmd::SnapshotCommand),
@@ -189,7 +190,10 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Sts(cmd) => ctx.session(&failed("sts", cmd), |s| sts_cmd::sts(s, cmd)),
         Command::Account(cmd) => ctx.session(&failed("account", cmd), |s| sts_cmd::account(s, cmd)),
         Command::Volume(cmd) => ctx.session(&failed("volume", cmd), |s| volume_cmd::volume(s, cmd)),
-        Command::Config(cmd) => ctx.session("config failed", |s| volume_cmd::config(s, cmd)),
+        Command::Config(config_cmd::ConfigCommand::Ebs(cmd)) => {
+            ctx.session("config failed", |s| volume_cmd::config(s, cmd))
+        }
+        Command::Config(config_cmd::ConfigCommand::KmsQuota(a)) => config_cmd::run(&ctx, a),
         Command::Snapshot(cmd) => {
             ctx.session(&failed("snapshot", cmd), |s| snapshot_cmd::snapshot(s, cmd))
         }

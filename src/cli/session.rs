@@ -10,7 +10,7 @@ use super::error::{CliError, Failure, OrFail};
 use super::output::Printer;
 use super::{Cli, args};
 use crate::home::Home;
-use crate::kms::{Client, Embedded, Kms, KmsOptions, Remote};
+use crate::kms::{Client, Embedded, Kms, KmsOptions, Remote, Retrying};
 use crate::object::{ObjectService, S3_PRINCIPAL};
 use crate::snapshot::SnapshotService;
 use crate::volume::VolumeService;
@@ -144,16 +144,20 @@ impl Session<'_> {
     pub fn user_client(&self) -> Arc<dyn Client> {
         match &self.remote {
             Some(r) => r.clone(),
-            None => Arc::new(self.user()),
+            None => Arc::new(Retrying::new(Arc::new(self.user()))),
         }
     }
 
     /// A client acting as the service principal `principal` (with an endpoint: its access
-    /// key's principal).
+    /// key's principal). Services back off when a request quota throttles them (`Remote`
+    /// retries by itself).
     fn client(&self, principal: &str) -> Arc<dyn Client> {
         match &self.remote {
             Some(r) => r.clone(),
-            None => Arc::new(Embedded::new(self.kms.clone(), principal)),
+            None => Arc::new(Retrying::new(Arc::new(Embedded::new(
+                self.kms.clone(),
+                principal,
+            )))),
         }
     }
 

@@ -10,6 +10,9 @@
 //!   [`Remote`] client of a KMS endpoint (AWS JSON 1.1 over HTTP, SigV4, retries).
 //! - `regions`: the KMS of each region of the home ([`Kms::in_region`]), and the reset of
 //!   every region; `seed` and `seed_apply`: seed files ([`Seed`]), parsed and applied.
+//! - `quota`: request quotas (token buckets per operation family, shared by the home's
+//!   processes; off by default); `retry`: backoff with full jitter, and [`Retrying`], the
+//!   client kmsfs's services get, which backs off when throttled.
 //! - `caller`: [`Caller`], who makes a request and from where (the principal, and for the
 //!   trail the source address, user agent and request id).
 //! - `access_keys`: the SigV4 access keys ([`AccessKey`]), sealed one per file.
@@ -33,10 +36,12 @@ mod keystore;
 mod maintenance;
 mod ops;
 mod policy;
+pub mod quota;
 pub mod record;
 mod regions;
 pub mod remote;
 mod resolve;
+pub mod retry;
 mod seed;
 mod seed_apply;
 mod service;
@@ -52,6 +57,7 @@ pub use keystore::RootKeySource;
 /// Every operation once (for front ends that dispatch by AWS name, e.g. `server`).
 pub(crate) use ops::for_each_operation;
 pub use remote::{Remote, RemoteConfigError};
+pub use retry::Retrying;
 pub use seed::Seed;
 pub use seed_apply::{SEED_KEY_OPERATION, SeedReport, SeededKey};
 pub use service::{Kms, KmsOptions, PurgeReport};

@@ -8,7 +8,7 @@
 //! `std::net::TcpStream` ([`http`]) with keep-alive (idle connections pooled; a connection
 //! the server closed is replaced). Retries as botocore's standard mode: at most 3 attempts,
 //! on `ThrottlingException`, 5xx and connection errors, with exponential backoff and full
-//! jitter. `http://` or `https://` (rustls; whom it trusts: [`tls`]).
+//! jitter (`retry.rs`). `http://` or `https://` (rustls; whom it trusts: [`tls`]).
 
 mod http;
 mod tls;
@@ -16,6 +16,7 @@ mod tls;
 use super::client::Client;
 use super::error::KmsError;
 use super::ops::for_each_operation;
+use super::retry::backoff;
 use super::types::*;
 use http::{Conn, Reply};
 use serde::Serialize;
@@ -31,8 +32,6 @@ const SERVICE: &str = "kms";
 pub const MAX_ATTEMPTS: u32 = 3;
 /// The first retry waits up to this long; each further one up to twice as long.
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
-/// No wait is longer than this (botocore's cap).
-const BACKOFF_CAP: Duration = Duration::from_secs(20);
 /// Idle connections kept for reuse.
 const MAX_IDLE: usize = 8;
 
@@ -328,20 +327,6 @@ impl Remote {
     }
 }
 
-/// The wait before retry number `attempt` (1, 2, ...): full jitter, uniformly random in
-/// `0 ..= min(cap, base * 2^(attempt-1))`.
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let ceiling = base
-        .saturating_mul(1u32 << (attempt - 1).min(16))
-        .min(BACKOFF_CAP);
-    let mut r = [0u8; 8];
-    if crate::crypto::fill_random(&mut r).is_err() {
-        return ceiling / 2;
-    }
-    let f = (u64::from_le_bytes(r) >> 11) as f64 / (1u64 << 53) as f64;
-    ceiling.mul_f64(f)
-}
-
 /// DeleteAlias's request shape.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -428,18 +413,6 @@ mod tests {
             (v.access_key_id.as_str(), v.region.as_str()),
             ("id", "eu-west-2")
         );
-    }
-
-    #[test]
-    fn backoff_is_full_jitter_under_the_ceiling() {
-        let base = Duration::from_millis(100);
-        for attempt in 1..6 {
-            let ceiling = base * (1 << (attempt - 1));
-            for _ in 0..50 {
-                assert!(backoff(base, attempt) <= ceiling);
-            }
-        }
-        assert!(backoff(base, 40) <= BACKOFF_CAP);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::clock::{Clock, Millis};
 use super::context::EncryptionContext;
 use super::error::{KmsError, StoreError};
 use super::keystore::{Keystore, LoadedKey, RootKeySource};
+use super::quota::Quota;
 use super::record::{KeyManager, KeyRecord, KeyState};
 use super::regions::Regions;
 use super::types::KeyMetadata;
@@ -153,6 +154,11 @@ pub struct Kms {
     /// The other regions of the home, and the seeds to apply again after a reset
     /// (`regions.rs`).
     pub(super) regions: Regions,
+    /// The request quota of this account and region; `None` when quotas are off
+    /// (`quota.rs`).
+    quota: Option<Quota>,
+    /// The KMS directory of the home (where the quota's files are).
+    kms_dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Kms {
@@ -191,6 +197,8 @@ impl Kms {
         let audit = AuditLog::open(&home.layout().audit_log(), opts.audit_interval);
         let req_base = random_request_base()?;
         let regions_dir = home.layout().kms_regions_dir();
+        let c = home.config();
+        let quota = Quota::open(&dir, &c.account_id, &c.region)?;
         let kms = Arc::new_cyclic(|me| Kms {
             ks: Gated::new(ks),
             audit,
@@ -199,6 +207,8 @@ impl Kms {
             req_base,
             req_ctr: AtomicU64::new(0),
             regions: Regions::of_home(me.clone(), regions_dir),
+            quota,
+            kms_dir: dir,
         });
         kms.purge()?;
         Ok(kms)
@@ -216,9 +226,14 @@ impl Kms {
             ks: Gated::new(ks),
             audit: self.audit.clone(),
             clock: self.clock.clone(),
-            account,
             req_base: random_request_base()?,
             req_ctr: AtomicU64::new(0),
+            quota: self
+                .quota
+                .as_ref()
+                .map(|q| q.sibling(&self.kms_dir, &account.account_id, &account.region)),
+            kms_dir: self.kms_dir.clone(),
+            account,
             regions,
         })
     }
@@ -334,11 +349,21 @@ impl Kms {
         let r = {
             let _in_flight = req.enter();
             match self.audit.check_healthy() {
-                Ok(()) => f(&call),
+                Ok(()) => self.admit(operation).and_then(|()| f(&call)),
                 Err(e) => Err(KmsError::Internal(e)),
             }
         };
         req.finish(self.clock.now_ms(), r)
+    }
+
+    /// A token of the request quota for `operation` (no cost when quotas are off), or
+    /// `ThrottlingException`: a throttled request is audited with its error, as CloudTrail
+    /// records throttled KMS calls.
+    fn admit(&self, operation: &'static str) -> Result<(), KmsError> {
+        match &self.quota {
+            None => Ok(()),
+            Some(q) => q.admit(operation),
+        }
     }
 
     /// Run `f`, an action the KMS takes by itself on the key `key_arn` (an automatic
