@@ -188,10 +188,10 @@ impl SpinStream {
     /// Data (or the end) came through the parked path: a client back within the window of
     /// the previous response makes spinning worth trying again.
     fn arrived(&mut self) {
-        if let (Some(since), Some(window)) = (self.waiting_since.take(), self.poller.window) {
-            if since.elapsed() <= window {
-                self.misses = 0;
-            }
+        if let (Some(since), Some(window)) = (self.waiting_since.take(), self.poller.window)
+            && since.elapsed() <= window
+        {
+            self.misses = 0;
         }
     }
 
@@ -270,17 +270,16 @@ impl AsyncRead for SpinStream {
         if first {
             this.waiting_since = Some(Instant::now());
         }
-        if let Some(window) = this.poller.window.filter(|_| first && this.replied) {
-            if this.misses < MAX_MISSES {
-                match this.spin(window, buf) {
-                    Some(r) => {
-                        this.waiting_since = None;
-                        this.misses = 0;
-                        this.replied = false;
-                        return Poll::Ready(r);
-                    }
-                    None => this.misses += 1,
+        let may_spin = first && this.replied && this.misses < MAX_MISSES;
+        if let Some(window) = this.poller.window.filter(|_| may_spin) {
+            match this.spin(window, buf) {
+                Some(r) => {
+                    this.waiting_since = None;
+                    this.misses = 0;
+                    this.replied = false;
+                    return Poll::Ready(r);
                 }
+                None => this.misses += 1,
             }
         }
         Poll::Pending
@@ -333,7 +332,33 @@ mod tests {
         assert_eq!(runnable("garbage"), None);
     }
     use std::io::{Read, Write};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Write all of `data` (tokio's `io-util` is not a feature of this crate).
+    fn write_all(rt: &tokio::runtime::Runtime, s: &mut SpinStream, mut data: &[u8]) {
+        while !data.is_empty() {
+            let n = rt
+                .block_on(std::future::poll_fn(|cx| {
+                    Pin::new(&mut *s).poll_write(cx, data)
+                }))
+                .unwrap();
+            data = &data[n..];
+        }
+    }
+
+    /// Read exactly 8 bytes.
+    fn read8(rt: &tokio::runtime::Runtime, s: &mut SpinStream) -> [u8; 8] {
+        let mut out = [0u8; 8];
+        let mut buf = ReadBuf::new(&mut out);
+        while buf.remaining() > 0 {
+            let before = buf.filled().len();
+            rt.block_on(std::future::poll_fn(|cx| {
+                Pin::new(&mut *s).poll_read(cx, &mut buf)
+            }))
+            .unwrap();
+            assert!(buf.filled().len() > before, "unexpected end");
+        }
+        out
+    }
 
     /// A connection served through a [`SpinStream`] with `window`, its client, and the runtime.
     fn pair(window: Duration) -> (tokio::runtime::Runtime, SpinStream, std::net::TcpStream) {
@@ -360,17 +385,16 @@ mod tests {
         c: &std::net::TcpStream,
         gap: Duration,
     ) {
-        rt.block_on(s.write_all(b"response")).unwrap();
+        write_all(rt, s, b"response");
         let mut got = [0u8; 8];
-        (&*c).read_exact(&mut got).unwrap();
+        let mut reader = c;
+        reader.read_exact(&mut got).unwrap();
         let mut c = c.try_clone().unwrap();
         let sender = std::thread::spawn(move || {
             std::thread::sleep(gap);
             c.write_all(b"request!").unwrap();
         });
-        let mut buf = [0u8; 8];
-        rt.block_on(s.read_exact(&mut buf)).unwrap();
-        assert_eq!(&buf, b"request!");
+        assert_eq!(&read8(rt, s), b"request!");
         sender.join().unwrap();
     }
 
@@ -397,8 +421,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
             c2.write_all(b"the rest").unwrap();
         });
-        let mut buf = [0u8; 8];
-        rt.block_on(s.read_exact(&mut buf)).unwrap();
+        assert_eq!(&read8(&rt, &mut s), b"the rest");
         sender.join().unwrap();
         assert_eq!(
             s.poller.spins(),
