@@ -6,6 +6,7 @@
 
 use super::dispatch::{Endpoint, WireRequest};
 use super::error::WireError;
+use super::spin::{Poller, SpinStream};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -44,7 +45,8 @@ const JSON_11: &str = "application/x-amz-json-1.1";
 
 /// Accept connections on `listener` until `stop` resolves, then let in-flight requests
 /// finish (at most [`SHUTDOWN_GRACE`]). With `tls`, each connection is served after its TLS
-/// handshake (on its own task, at most [`HANDSHAKE_TIME`]; a failed one closes it).
+/// handshake (on its own task, at most [`HANDSHAKE_TIME`]; a failed one closes it). Each
+/// connection busy-polls briefly after a response (`super::spin`).
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     ep: Arc<Endpoint>,
@@ -52,6 +54,7 @@ pub(crate) async fn accept_loop(
     stop: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
+    let poller = Arc::new(Poller::from_env());
     let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)
@@ -71,17 +74,23 @@ pub(crate) async fn accept_loop(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let (ep, builder, watcher) = (ep.clone(), builder.clone(), graceful.watcher());
+        let stream = SpinStream::new(stream, poller.clone());
+        let ep = Served {
+            ep: ep.clone(),
+            poller: poller.clone(),
+            peer,
+        };
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         match &tls {
             None => {
-                tokio::spawn(serve_connection(stream, peer, ep, builder, watcher));
+                tokio::spawn(serve_connection(stream, ep, builder, watcher));
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let handshake = tokio::time::timeout(HANDSHAKE_TIME, acceptor.accept(stream));
                     if let Ok(Ok(stream)) = handshake.await {
-                        serve_connection(stream, peer, ep, builder, watcher).await;
+                        serve_connection(stream, ep, builder, watcher).await;
                     }
                 });
             }
@@ -91,18 +100,21 @@ pub(crate) async fn accept_loop(
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
 }
 
+/// What a connection's requests are served with, and who sent them.
+#[derive(Clone)]
+struct Served {
+    ep: Arc<Endpoint>,
+    poller: Arc<Poller>,
+    peer: IpAddr,
+}
+
 /// Serve the requests of one connection (plain or TLS) until it closes, or until shutdown
 /// once its request in flight is answered.
-async fn serve_connection<I>(
-    io: I,
-    peer: IpAddr,
-    ep: Arc<Endpoint>,
-    builder: http1::Builder,
-    watcher: Watcher,
-) where
+async fn serve_connection<I>(io: I, served: Served, builder: http1::Builder, watcher: Watcher)
+where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = hyper::service::service_fn(move |req| respond(ep.clone(), peer, req));
+    let svc = hyper::service::service_fn(move |req| respond(served.clone(), req));
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     let _ = watcher.watch(conn).await;
 }
@@ -116,10 +128,11 @@ struct Reply {
 /// Answer one request from `peer`; its request id goes to the response's
 /// `x-amzn-RequestId` and to its audit line.
 async fn respond(
-    ep: Arc<Endpoint>,
-    peer: IpAddr,
+    served: Served,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let Served { ep, poller, peer } = served;
+    let _serving = poller.serving();
     let request_id = uuid::Uuid::new_v4().to_string();
     let reply = match read(req).await {
         Ok(mut wire) => {

@@ -6,6 +6,7 @@
 //!
 //! - `mod.rs`: [`ServeOptions`], [`Server`] (bind, then run until SIGTERM/SIGINT).
 //! - `http`: connections, body limit, keep-alive, request ids, responses.
+//! - `spin`: busy-polling a keep-alive connection briefly after each response.
 //! - `dispatch`: authentication, `X-Amz-Target` to operation, request and response shapes.
 //! - `error`: [`ServerError`] (startup) and [`WireError`] (the AWS error shapes).
 //! - `sigv4`: a re-export of [`crate::sigv4`] (signing and verifying AWS Signature Version 4,
@@ -21,6 +22,7 @@ mod dispatch;
 mod ephemeral;
 mod error;
 mod http;
+mod spin;
 mod tls;
 /// AWS Signature Version 4 (now [`crate::sigv4`], shared with the remote KMS client).
 pub mod sigv4 {
