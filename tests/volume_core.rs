@@ -462,10 +462,7 @@ fn a_mkdir_cut_short_by_a_crash_is_usable_and_a_damaged_directory_is_named() {
     let listed = fs.readdir(fs.opendir(cut.ino).unwrap(), 0).unwrap();
     assert!(listed.iter().any(|(_, e)| e.name == "now-usable"));
     let full = fs.lookup(ROOT, OsStr::new("full")).unwrap();
-    let err = fs
-        .opendir(full.ino)
-        .err()
-        .expect("a damaged directory lists");
+    let err = fs.opendir(full.ino).expect_err("a damaged directory lists");
     assert_eq!(err.errno(), libc::EIO);
     assert!(err.to_string().contains(".kmsfs.diriv"), "{err}");
 }
