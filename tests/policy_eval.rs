@@ -642,14 +642,19 @@ fn evaluation_cost() {
         evaluate(&ctx_b, &kp, [], &grants),
         Decision::Allow(AllowedBy::Grant(99))
     );
+    // The best of 5 batches: the machine is shared, the fastest batch is the least disturbed.
     let time = |f: &dyn Fn() -> Decision| {
-        let n = 200_000;
+        let n = 40_000;
         assert!(f().is_allowed());
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(f());
-        }
-        t.elapsed().as_nanos() as f64 / n as f64
+        (0..5)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                for _ in 0..n {
+                    std::hint::black_box(f());
+                }
+                t.elapsed().as_nanos() as f64 / n as f64
+            })
+            .fold(f64::INFINITY, f64::min)
     };
     let small = time(&|| evaluate(&ctx, &def, &ids, &grants));
     let big = time(&|| evaluate(&ctx, &kp, &ids, &grants));
