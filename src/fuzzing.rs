@@ -448,3 +448,51 @@ fn sign_wire_request(req: &mut crate::server::WireRequest, now: std::time::Syste
     );
     req.headers.extend(added);
 }
+
+/// Parse a policy document as a key policy and as an identity policy: a refusal names a
+/// problem; a policy that parses is evaluated (twice, the same decision) against a request
+/// carrying every kind of condition key, and goes through the lockout check.
+pub fn policy_document(data: &[u8]) {
+    use crate::policy::{Policy, PolicyKind, Principal, RequestContext, evaluate, lockout_check};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let key = "arn:aws:kms:us-east-1:111122223333:key/fuzz";
+    let who = Principal::role_session("111122223333", "R", "s");
+    let ec: std::collections::BTreeMap<String, String> =
+        [("Dept".to_string(), "IT".to_string())].into();
+    let list = ["alias/a".to_string()];
+    let ctx = RequestContext {
+        encryption_context: Some(&ec),
+        via_service: Some("ec2.us-east-1.amazonaws.com"),
+        grant_is_for_aws_resource: Some(true),
+        grant_operations: &list,
+        key_spec: Some("SYMMETRIC_DEFAULT"),
+        request_alias: Some("alias/a"),
+        resource_aliases: &list,
+        source_ip: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+        current_time_ms: Some(1_800_000_000_000),
+        resource_tags: Some(&ec),
+        ..RequestContext::new(&who, "kms:Decrypt", key)
+    };
+    let open = Policy::parse(
+        r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}"#,
+        PolicyKind::Key,
+    )
+    .expect("the open policy parses");
+    for kind in [PolicyKind::Key, PolicyKind::Identity] {
+        match Policy::parse(text, kind) {
+            Ok(p) => {
+                let (kp, ids) = match kind {
+                    PolicyKind::Key => (&p, Vec::new()),
+                    PolicyKind::Identity => (&open, vec![&p]),
+                };
+                let d = evaluate(&ctx, kp, ids.iter().copied(), []);
+                assert_eq!(d, evaluate(&ctx, kp, ids.iter().copied(), []));
+                let _ = d.denial_message(&ctx);
+                let _ = lockout_check(&p, &who, key);
+            }
+            Err(e) => assert!(!e.message().is_empty(), "a refusal without a reason"),
+        }
+    }
+}

@@ -20,6 +20,8 @@
 //!  |
 //! kms                         (keys, aliases, rotation, deletion, audit trail, keystore)
 //!  |
+//! policy                      (key and identity policies, evaluation, grants; no I/O)
+//!  |
 //! crypto, encoding, timefmt,  (AEAD, KDFs, secrets; encryption-context encoding; time
 //! fsutil, home, fuseutil,      formats; atomic files and locks; the home and its layout;
 //! sigv4, awsconfig             what the two FUSE adaptors share; AWS SigV4 sign/verify;
@@ -39,6 +41,7 @@ pub mod iam;
 pub mod kms;
 pub mod mount;
 pub mod object;
+pub mod policy;
 pub mod server;
 pub mod sigv4;
 pub mod snapshot;

@@ -18,6 +18,11 @@ use std::sync::Arc;
 mod config;
 #[path = "fuzz_corpus/endpoint.rs"]
 mod endpoint;
+#[allow(dead_code)]
+#[path = "policy_eval/policies.rs"]
+mod policies;
+#[path = "fuzz_corpus/policy.rs"]
+mod policy;
 use config::{aws_config_seeds, seed_file_seeds};
 
 type Target = (&'static str, fn(&[u8]));
@@ -34,6 +39,7 @@ const TARGETS: &[Target] = &[
     ("aws_config", fuzzing::aws_config),
     ("seed_file", fuzzing::seed_file),
     ("endpoint_request", fuzzing::endpoint_request),
+    ("policy_document", fuzzing::policy_document),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -527,6 +533,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("aws_config", aws_config_seeds()),
         ("seed_file", seed_file_seeds()),
         ("endpoint_request", endpoint::seeds()),
+        ("policy_document", policy::policy_seeds()),
     ]
 }
 
@@ -701,6 +708,7 @@ fn corpora_reach_the_decoders() {
         .filter(|f| kmsfs::kms::Seed::parse(&String::from_utf8_lossy(f), "t").is_ok())
         .count();
     assert!(parsed >= 3, "only {parsed} seed file seeds parse");
+    policy::seeds_parse(&files("policy_document"));
     let ops = kmsfs::server::OPERATIONS.len();
     let answered = files("endpoint_request")
         .iter()
