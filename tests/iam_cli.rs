@@ -358,7 +358,7 @@ fn the_cli_acts_as_the_configured_access_key() {
             "--role-name",
             "R",
             "--assume-role-policy-document",
-            r#"{"Statement":[]}"#,
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}}"#,
         ],
     );
     let ar = [

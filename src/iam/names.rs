@@ -2,6 +2,7 @@
 //! ([`Principal`], parsed back from an ARN), and new unique ids (`AIDA...`, `AROA...`).
 
 use super::IamError;
+use crate::policy::{Policy, PolicyKind};
 
 /// Longest user, role or session name... as IAM bounds them.
 const MAX_USER_NAME: usize = 64;
@@ -56,26 +57,18 @@ pub fn check_account_id(id: &str) -> Result<(), IamError> {
     }
 }
 
-/// A policy document as kept until the policy engine validates it: 1 to 10,240 characters
-/// of JSON with a `Statement` (an array or an object). The document is returned as given.
-pub fn check_policy_document(doc: &str) -> Result<String, IamError> {
+/// A policy document: 1 to 10,240 characters that the policy engine parses as a `kind`
+/// policy (an identity policy, or a role's trust policy, which names principals as a key
+/// policy does). The document is returned as given.
+pub fn check_policy_document(doc: &str, kind: PolicyKind) -> Result<String, IamError> {
     if doc.is_empty() || doc.len() > MAX_POLICY_LEN {
         return Err(IamError::Validation(format!(
             "the policy document has {} characters; it must have 1 to {MAX_POLICY_LEN}",
             doc.len()
         )));
     }
-    let v: serde_json::Value = serde_json::from_str(doc).map_err(|e| {
-        IamError::MalformedPolicyDocument(format!("the policy is not valid JSON: {e}"))
-    })?;
-    if !v
-        .get("Statement")
-        .is_some_and(|s| s.is_array() || s.is_object())
-    {
-        return Err(IamError::MalformedPolicyDocument(
-            "the policy has no Statement".into(),
-        ));
-    }
+    Policy::parse(doc, kind)
+        .map_err(|e| IamError::MalformedPolicyDocument(e.message().to_string()))?;
     Ok(doc.to_string())
 }
 
@@ -183,12 +176,20 @@ mod tests {
 
     #[test]
     fn policy_documents() {
-        assert!(check_policy_document(r#"{"Statement":[]}"#).is_ok());
-        let e = check_policy_document("{").unwrap_err();
+        let id = PolicyKind::Identity;
+        let ok = r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#;
+        assert!(check_policy_document(ok, id).is_ok());
+        let e = check_policy_document("{", id).unwrap_err();
         assert_eq!(e.code(), "MalformedPolicyDocument");
-        let e = check_policy_document(r#"{"Version":"2012-10-17"}"#).unwrap_err();
+        let e = check_policy_document(r#"{"Version":"2012-10-17"}"#, id).unwrap_err();
         assert_eq!(e.code(), "MalformedPolicyDocument");
-        assert!(check_policy_document("").is_err());
+        let e = check_policy_document(
+            r#"{"Statement":{"Effect":"Maybe","Action":"*","Resource":"*"}}"#,
+            id,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "MalformedPolicyDocument");
+        assert!(check_policy_document("", id).is_err());
     }
 
     #[test]

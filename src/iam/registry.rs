@@ -12,6 +12,7 @@ use super::names::{self, Principal};
 use super::{IamError, IdentityPolicies, KeyOwners};
 use crate::fsutil;
 use crate::home::Home;
+use crate::policy::PolicyKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -370,7 +371,7 @@ impl Iam {
         max_session: Option<u32>,
     ) -> Result<Role, IamError> {
         names::check_role_name(name)?;
-        let trust = names::check_policy_document(trust)?;
+        let trust = names::check_policy_document(trust, PolicyKind::Key)?;
         let max = max_session.unwrap_or(DEFAULT_MAX_SESSION);
         if !(3600..=43_200).contains(&max) {
             return Err(IamError::Validation(format!(
@@ -465,7 +466,7 @@ impl Iam {
     ) -> Result<(), IamError> {
         Self::check_holder(holder, name)?;
         names::check_policy_name(policy)?;
-        let doc = names::check_policy_document(document)?;
+        let doc = names::check_policy_document(document, PolicyKind::Identity)?;
         self.update(account, |f| {
             Self::policies_of(f, holder, name)?.insert(policy.to_string(), doc);
             Ok(())
