@@ -284,6 +284,8 @@ impl Failure for VolumeError {
     }
 }
 
+const SHARE_HINT: &str = "its owner shares it with `kmsfs snapshot modify-attribute SNAP --attribute createVolumePermission --operation-type add --user-ids ACCOUNT`";
+
 impl Failure for SnapshotError {
     fn failure(self, what: &str) -> CliError {
         let (code, h) = match self {
@@ -296,6 +298,22 @@ impl Failure for SnapshotError {
             SnapshotError::NotFound(_) => (
                 exit::SNAPSHOT,
                 Some("list snapshots with `kmsfs snapshot list`"),
+            ),
+            SnapshotError::InvalidParameter(_) => (exit::USAGE, None),
+            SnapshotError::NotShared { .. } => (exit::REFUSED, Some(SHARE_HINT)),
+            SnapshotError::NotOwner { .. } => (
+                exit::REFUSED,
+                Some("only the snapshot's owner account changes or reads who may use it"),
+            ),
+            SnapshotError::AwsManagedKey { .. } => (
+                exit::REFUSED,
+                Some(
+                    "copy it under a customer managed key (`kmsfs snapshot copy SNAP --kms-key-id KEY`) and share the copy",
+                ),
+            ),
+            SnapshotError::EncryptedPublic(_) => (
+                exit::REFUSED,
+                Some("share it with accounts instead: `--user-ids ACCOUNT ...`"),
             ),
             _ => (exit::SNAPSHOT, None),
         };

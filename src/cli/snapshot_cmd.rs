@@ -1,9 +1,10 @@
-//! `kmsfs snapshot ...`: create, list, describe, delete, copy and verify snapshots over
-//! [`crate::snapshot::SnapshotService`].
+//! `kmsfs snapshot ...`: create, list, describe, delete, copy and verify snapshots, and
+//! share them (`modify-`, `describe-`, `reset-attribute`), over
+//! [`crate::snapshot::SnapshotService`] acting for the caller's account.
 
 use super::error::{self, CliError, OrFail};
 use super::session::Session;
-use crate::snapshot::SnapshotService;
+use crate::snapshot::{ListFilter, Operation, SnapshotService, account_of_arn};
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -14,7 +15,14 @@ pub(crate) enum SnapshotCommand {
         #[arg(long, default_value = "")]
         description: String,
     },
-    List,
+    /// The snapshots the caller's account owns or that are shared with it (as
+    /// `describe-snapshots`: --owner-ids ID|self, --restorable-by-user-ids ID|self|all).
+    List {
+        #[arg(long, num_args = 1..)]
+        owner_ids: Vec<String>,
+        #[arg(long, num_args = 1..)]
+        restorable_by_user_ids: Vec<String>,
+    },
     Describe {
         snapshot_id: String,
     },
@@ -38,17 +46,70 @@ pub(crate) enum SnapshotCommand {
     Verify {
         snapshot_id: Option<String>,
     },
+    /// Share a snapshot with accounts (--user-ids), or publicly (--group-names all:
+    /// unencrypted snapshots only), or stop sharing it; prints who may use it.
+    ModifyAttribute {
+        snapshot_id: String,
+        /// createVolumePermission (the only attribute of a snapshot kmsfs has).
+        #[arg(long)]
+        attribute: String,
+        #[arg(long, value_parser = ["add", "remove"])]
+        operation_type: String,
+        #[arg(long, num_args = 1..)]
+        user_ids: Vec<String>,
+        #[arg(long, num_args = 1..)]
+        group_names: Vec<String>,
+    },
+    /// Who may create volumes from (and copy) a snapshot.
+    DescribeAttribute {
+        snapshot_id: String,
+        /// createVolumePermission (the only attribute of a snapshot kmsfs has).
+        #[arg(long)]
+        attribute: String,
+    },
+    /// Share a snapshot with no one.
+    ResetAttribute {
+        snapshot_id: String,
+        /// createVolumePermission (the only attribute of a snapshot kmsfs has).
+        #[arg(long)]
+        attribute: String,
+    },
+}
+
+/// The caller's account: that of the command's principal (the home's if it names none).
+fn caller_account(s: &Session) -> String {
+    account_of_arn(&s.principal())
+        .map(str::to_string)
+        .unwrap_or_else(|| s.home.config().account_id.clone())
+}
+
+/// The snapshot service acting for the caller's account (what `volume create
+/// --snapshot-id` restores with, too).
+pub(super) fn service(s: &Session) -> SnapshotService {
+    s.snapshots().acting_for(&caller_account(s))
 }
 
 /// `kmsfs snapshot <verb>`.
 pub(super) fn snapshot(s: &Session, cmd: &SnapshotCommand) -> Result<(), CliError> {
-    let svc = s.snapshots();
+    let svc = service(s);
     match cmd {
         SnapshotCommand::Create {
             volume_id,
             description,
         } => s.reply(svc.create(volume_id, description)),
-        SnapshotCommand::List => s.reply(svc.list().map(|l| serde_json::json!({ "Snapshots": l }))),
+        SnapshotCommand::List {
+            owner_ids,
+            restorable_by_user_ids,
+        } => {
+            let f = ListFilter {
+                owner_ids: owner_ids.clone(),
+                restorable_by_user_ids: restorable_by_user_ids.clone(),
+            };
+            s.reply(
+                svc.list_visible(&f)
+                    .map(|l| serde_json::json!({ "Snapshots": l })),
+            )
+        }
         SnapshotCommand::Describe { snapshot_id } => s.reply(svc.describe(snapshot_id)),
         SnapshotCommand::Delete { snapshot_id } => {
             svc.delete(snapshot_id).or_fail(s.what)?;
@@ -67,6 +128,27 @@ pub(super) fn snapshot(s: &Session, cmd: &SnapshotCommand) -> Result<(), CliErro
             description.as_deref(),
         )),
         SnapshotCommand::Verify { snapshot_id } => verify(s, &svc, snapshot_id.as_deref()),
+        SnapshotCommand::ModifyAttribute {
+            snapshot_id,
+            attribute,
+            operation_type,
+            user_ids,
+            group_names,
+        } => {
+            let op = match operation_type.as_str() {
+                "add" => Operation::Add,
+                _ => Operation::Remove,
+            };
+            s.reply(svc.modify_attribute(snapshot_id, attribute, op, user_ids, group_names))
+        }
+        SnapshotCommand::DescribeAttribute {
+            snapshot_id,
+            attribute,
+        } => s.reply(svc.describe_attribute(snapshot_id, attribute)),
+        SnapshotCommand::ResetAttribute {
+            snapshot_id,
+            attribute,
+        } => s.reply(svc.reset_attribute(snapshot_id, attribute)),
     }
 }
 

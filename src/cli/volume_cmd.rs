@@ -81,7 +81,9 @@ fn create(s: &Session, a: &CreateArgs) -> Result<VolumeInfo, CliError> {
     };
     match &a.snapshot_id {
         None => s.volumes().create(&opts).or_fail(s.what),
-        Some(snap) => s.snapshots().restore(snap, &opts).or_fail(s.what),
+        Some(snap) => super::snapshot_cmd::service(s)
+            .restore(snap, &opts)
+            .or_fail(s.what),
     }
 }
 

@@ -8,16 +8,22 @@
 //! - [`manifest`]: a snapshot's manifest (format in docs/FORMAT.md);
 //! - `tree`: stored tree to chunks and back;
 //! - `service`: create, list, describe, delete, copy, verify, restore;
+//! - `sharing`: the `createVolumePermission` attribute and who may copy or restore;
 //! - `progress`: the progress line on a terminal.
 
 pub mod manifest;
 mod progress;
 mod service;
+mod sharing;
 pub mod store;
 mod tree;
 
 pub use manifest::Manifest;
 pub use service::{SnapshotInfo, SnapshotService, VerifyReport};
+pub use sharing::{
+    ALL, CREATE_VOLUME_PERMISSION, ListFilter, Operation, Permission, SnapshotAttribute,
+    account_of_arn, is_account_id,
+};
 
 use crate::kms::KmsError;
 use crate::volume::backing::VolumeError;
@@ -53,6 +59,33 @@ pub enum SnapshotError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "InvalidSnapshot.NotFound: snapshot {snapshot} is not shared with account {account} (its createVolumePermission does not name it; the owner is account {owner})"
+    )]
+    NotShared {
+        snapshot: String,
+        account: String,
+        owner: String,
+    },
+    #[error(
+        "UnauthorizedOperation: account {account} may not {action} snapshot {snapshot}: only its owner, account {owner}, may"
+    )]
+    NotOwner {
+        snapshot: String,
+        account: String,
+        owner: String,
+        action: &'static str,
+    },
+    #[error(
+        "InvalidParameter: Snapshots encrypted with the AWS Managed CMK can't be shared ({snapshot} is encrypted under the AWS managed key {key})"
+    )]
+    AwsManagedKey { snapshot: String, key: String },
+    #[error(
+        "UnsupportedOperation: Encrypted snapshots can't be shared publicly ({0} is encrypted)"
+    )]
+    EncryptedPublic(String),
+    #[error("InvalidParameterValue: {0}")]
+    InvalidParameter(String),
     #[error("{0}")]
     Volume(#[source] VolumeError),
     #[error("{0}")]

@@ -11,6 +11,7 @@
 use super::SnapshotError;
 use super::manifest::{Entry, Manifest};
 use super::progress::Progress;
+use super::sharing::Record;
 use super::store::{Hash, LocalStore, ObjectStore};
 use super::tree;
 use crate::crypto::{SecretKey, hex, sha256, unhex};
@@ -52,6 +53,10 @@ pub struct SnapshotInfo {
     pub manifest_sha256: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub source_snapshot_id: Option<String>,
+    /// The account that owns the snapshot (records written before owners were kept: the
+    /// home's account).
+    #[serde(default)]
+    pub owner_id: String,
 }
 
 /// What `snapshot verify` found for one snapshot.
@@ -70,6 +75,9 @@ pub struct SnapshotService {
     kms: Arc<dyn Client>,
     volumes: Volumes,
     store: LocalStore,
+    /// The account the service acts for: owner of what it creates, checked by
+    /// [`SnapshotService::may_copy`] before a copy or restore (the home's by default).
+    account: String,
     /// The store's temp files of dead writers were swept (once per service: a CLI command
     /// makes one, so a create or copy walks the store at most once for it).
     swept: std::sync::Once,
@@ -141,13 +149,32 @@ impl SnapshotService {
     pub fn new(home: Home, kms: Arc<dyn Client>) -> SnapshotService {
         let volumes = Volumes::new(home.clone(), kms.clone());
         let store = LocalStore::new(&home.snapshots_dir().join("objects"));
+        let account = home.config().account_id.clone();
         SnapshotService {
             home,
             kms,
             volumes,
             store,
+            account,
             swept: std::sync::Once::new(),
         }
+    }
+
+    /// The same service acting for `account` (a 12-digit account id): it owns the snapshots
+    /// this service creates and copies, and may copy or restore only what it owns or what is
+    /// shared with it.
+    pub fn acting_for(mut self, account: &str) -> SnapshotService {
+        self.account = account.to_string();
+        self
+    }
+
+    /// The account the service acts for.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    pub(super) fn kms(&self) -> &dyn Client {
+        self.kms.as_ref()
     }
 
     fn root(&self) -> PathBuf {
@@ -171,7 +198,7 @@ impl SnapshotService {
     }
 
     /// Hold the store's lock (other processes wait up to the lock timeout).
-    fn lock(&self) -> Result<FileLock, SnapshotError> {
+    pub(super) fn lock(&self) -> Result<FileLock, SnapshotError> {
         let root = self.root();
         fsutil::create_dir_durable(&self.records(), 0o700)
             .map_err(|e| SnapshotError::io(&root, e))?;
@@ -203,16 +230,37 @@ impl SnapshotService {
     }
 
     pub fn describe(&self, id: &str) -> Result<SnapshotInfo, SnapshotError> {
+        Ok(self.read_record(id)?.info)
+    }
+
+    /// The snapshot's record: what `describe` prints and its `createVolumePermission`.
+    pub(super) fn read_record(&self, id: &str) -> Result<Record, SnapshotError> {
         let p = self.record_path(id)?;
         let Some(b) = unless_missing(std::fs::read(&p), &p)? else {
             return Err(SnapshotError::NotFound(id.to_string()));
         };
-        serde_json::from_slice(&b)
-            .map_err(|e| SnapshotError::Invalid(format!("{}: damaged record: {e}", p.display())))
+        let mut r: Record = serde_json::from_slice(&b)
+            .map_err(|e| SnapshotError::Invalid(format!("{}: damaged record: {e}", p.display())))?;
+        if r.info.owner_id.is_empty() {
+            r.info.owner_id = self.home.config().account_id.clone();
+        }
+        Ok(r)
+    }
+
+    /// Replace the snapshot's record, atomically (callers hold the store's lock).
+    pub(super) fn write_record(&self, r: &Record) -> Result<(), SnapshotError> {
+        let p = self.record_path(&r.info.snapshot_id)?;
+        let b = serde_json::to_vec_pretty(r).expect("record serializes");
+        fsutil::atomic_write(&p, &b, 0o600).map_err(|e| SnapshotError::io(&p, e))
     }
 
     /// Every snapshot, oldest first.
     pub fn list(&self) -> Result<Vec<SnapshotInfo>, SnapshotError> {
+        Ok(self.list_records()?.into_iter().map(|r| r.info).collect())
+    }
+
+    /// Every snapshot's record, oldest first.
+    pub(super) fn list_records(&self) -> Result<Vec<Record>, SnapshotError> {
         let dir = self.records();
         let Some(rd) = unless_missing(std::fs::read_dir(&dir), &dir)? else {
             return Ok(Vec::new());
@@ -224,15 +272,16 @@ impl SnapshotService {
                 continue;
             };
             if valid_id(id) {
-                match self.describe(id) {
-                    Ok(i) => out.push(i),
+                match self.read_record(id) {
+                    Ok(r) => out.push(r),
                     Err(SnapshotError::NotFound(_)) => {}
                     Err(e) => return Err(e),
                 }
             }
         }
         out.sort_by(|a, b| {
-            (a.start_time_ms, &a.snapshot_id).cmp(&(b.start_time_ms, &b.snapshot_id))
+            let key = |r: &Record| (r.info.start_time_ms, r.info.snapshot_id.clone());
+            key(a).cmp(&key(b))
         });
         Ok(out)
     }
@@ -367,10 +416,12 @@ impl SnapshotService {
             chunk_count: m.chunk_set().len() as u64,
             manifest_sha256: hex(&mh),
             source_snapshot_id: source.map(str::to_string),
+            owner_id: self.account.clone(),
         };
-        let p = self.record_path(&id)?;
-        let b = serde_json::to_vec_pretty(&info).expect("record serializes");
-        fsutil::atomic_write(&p, &b, 0o600).map_err(|e| SnapshotError::io(&p, e))?;
+        self.write_record(&Record {
+            info: info.clone(),
+            create_volume_permissions: Vec::new(),
+        })?;
         Ok(info)
     }
 
@@ -440,7 +491,9 @@ impl SnapshotService {
     /// Create a volume from a snapshot. Under the snapshot's own key the volume gets the
     /// same wrapped DEK and the chunks as they are; under another key (or from an
     /// unencrypted snapshot to an encrypted volume) every block is re-encrypted.
+    /// Only the owner, or an account the snapshot is shared with, may restore it.
     pub fn restore(&self, id: &str, opts: &CreateVolume) -> Result<VolumeInfo, SnapshotError> {
+        self.may_copy(id, &self.account)?;
         let (info, m) = self.load(id)?;
         self.restore_into(&self.volumes, &info, &m, opts)
     }
@@ -533,6 +586,8 @@ impl SnapshotService {
 
     /// Copy a snapshot. Under the same key the copy shares every chunk and adds none; under
     /// another key (or encrypting an unencrypted snapshot) it is a full, re-encrypted copy.
+    /// Only the owner, or an account the snapshot is shared with, may copy it; the copy
+    /// belongs to the account the service acts for, and is shared with no one.
     pub fn copy(
         &self,
         id: &str,
@@ -541,6 +596,7 @@ impl SnapshotService {
         description: Option<&str>,
     ) -> Result<SnapshotInfo, SnapshotError> {
         let _lock = self.lock()?;
+        self.may_copy(id, &self.account)?;
         self.clean_tmp();
         let (info, m) = self.load(id)?;
         let desc = description
