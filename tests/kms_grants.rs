@@ -181,19 +181,10 @@ fn operations_must_suit_the_key_and_constraints_have_limits() {
     });
     e.c.create_grant(r).expect("384 characters");
     // Every symmetric operation, and the data key pair ones, suit a symmetric key.
-    let all = [
-        "Decrypt",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "CreateGrant",
-        "RetireGrant",
-        "DescribeKey",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-    ];
+    let all = "Decrypt Encrypt GenerateDataKey GenerateDataKeyWithoutPlaintext ReEncryptFrom \
+               ReEncryptTo CreateGrant RetireGrant DescribeKey GenerateDataKeyPair \
+               GenerateDataKeyPairWithoutPlaintext";
+    let all: Vec<&str> = all.split_whitespace().collect();
     e.c.create_grant(grant(&key, ALICE, &all)).unwrap();
 }
 
@@ -785,5 +776,22 @@ except c.exceptions.NotFoundException:
         "{out}"
     );
     assert!(out.contains("gone"), "{out}");
+    // kmsfs's own remote client: the same operations, and the errors' names back.
+    let r = common::serve::remote(&srv.endpoint);
+    let made = r.create_grant(grant(&key, BOB, &["Decrypt"])).unwrap();
+    let one = ListGrantsRequest {
+        key_id: key.clone(),
+        grant_id: Some(made.grant_id),
+        ..Default::default()
+    };
+    assert_eq!(
+        r.list_grants(one.clone()).unwrap().grants[0].grantee_principal,
+        BOB
+    );
+    let bad_id = ListGrantsRequest {
+        grant_id: Some("nope".into()),
+        ..one
+    };
+    assert_eq!(code(r.list_grants(bad_id)), "InvalidGrantIdException");
     srv.stop();
 }
