@@ -1,7 +1,7 @@
 //! `kmsfs kms <verb>`: one subcommand per KMS operation, flags named as in `aws kms`, run
 //! as the calling OS user through [`crate::kms::Client`]. The verbs are handled by family:
 //! keys, aliases, cryptographic operations, key states (enable, disable, deletion, purge),
-//! rotation and tags.
+//! rotation, tags, and grants (`grant_cmd.rs`).
 
 use super::args::{self, Literal};
 use super::error::{CliError, OrFail, variant_name};
@@ -219,6 +219,8 @@ pub(crate) enum KmsCommand {
         policy_name: Option<String>,
     },
     ListKeyPolicies(KeyIdArg),
+    #[command(flatten)]
+    Grant(super::grant_cmd::GrantCommand),
     /// Delete keys whose waiting period is over and apply due rotations now.
     Purge,
     /// Apply a seed file (TOML: keys with fixed ids, material, aliases, tags; see the
@@ -234,6 +236,7 @@ pub(super) fn failed(cmd: &KmsCommand) -> String {
     match cmd {
         KmsCommand::Purge => "purge failed".into(),
         KmsCommand::Seed { .. } => "seed failed".into(),
+        KmsCommand::Grant(g) => format!("{} failed", variant_name(g)),
         cmd => format!("{} failed", variant_name(cmd)),
     }
 }
@@ -277,7 +280,7 @@ pub(super) fn run(s: &Session, a: &KmsArgs) -> Result<(), CliError> {
         Some(r) => Embedded::new(c.kms().in_region(r).or_fail(s.what)?, c.principal()),
         None => c,
     };
-    [keys, aliases, crypto, states, rotation, tags, seed]
+    [keys, aliases, crypto, states, rotation, tags, grants, seed]
         .iter()
         .find_map(|family| family(s, &c, cmd))
         .expect("every kms verb is in a family")
@@ -454,6 +457,14 @@ fn rotation(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         }
         _ => return None,
     })
+}
+
+/// Create, list, retire and revoke grants (`grant_cmd.rs`).
+fn grants(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    let KmsCommand::Grant(g) = cmd else {
+        return None;
+    };
+    Some(super::grant_cmd::run(s, c, g))
 }
 
 /// Apply a seed file; keys without a region go to the command's region.

@@ -11,6 +11,7 @@ mod config_cmd;
 mod credentials_cmd;
 mod envelope_cmd;
 mod error;
+mod grant_cmd;
 mod iam_cmd;
 mod kms_cmd;
 mod mount_cmd;

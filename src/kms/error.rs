@@ -69,6 +69,8 @@ pub enum KmsError {
     InvalidKeyUsage(String),
     #[error("InvalidGrantTokenException: {0}")]
     InvalidGrantToken(String),
+    #[error("InvalidGrantIdException: {0}")]
+    InvalidGrantId(String),
     #[error("ThrottlingException: {0}")]
     Throttling(String),
     #[error("SerializationException: {0}")]
@@ -102,6 +104,7 @@ impl KmsError {
             AccessDenied(_) => "AccessDeniedException",
             InvalidKeyUsage(_) => "InvalidKeyUsageException",
             InvalidGrantToken(_) => "InvalidGrantTokenException",
+            InvalidGrantId(_) => "InvalidGrantIdException",
             Throttling(_) => "ThrottlingException",
             Serialization(_) => "SerializationException",
             MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
@@ -134,6 +137,7 @@ impl KmsError {
             "AccessDeniedException" => AccessDenied(m),
             "InvalidKeyUsageException" => InvalidKeyUsage(m),
             "InvalidGrantTokenException" => InvalidGrantToken(m),
+            "InvalidGrantIdException" => InvalidGrantId(m),
             "ThrottlingException" => Throttling(m),
             "SerializationException" => Serialization(m),
             "MalformedPolicyDocumentException" => MalformedPolicyDocument(m),

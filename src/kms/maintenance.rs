@@ -67,6 +67,7 @@ impl Kms {
                 t.retain(|_, e| e.target != target);
                 self.ks.put_aliases(t)?;
             }
+            self.remove_grants(id)?;
             self.ks.remove(id)
         })
     }
@@ -80,6 +81,7 @@ impl Kms {
             self.ks.put_aliases(Default::default())?;
         }
         for id in &ids {
+            self.remove_grants(id)?;
             self.ks.remove(id)?;
         }
         Ok(ids.len())

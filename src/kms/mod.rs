@@ -16,6 +16,7 @@
 //! - `caller`: [`Caller`], who makes a request and from where (the principal, and for the
 //!   trail the source address, user agent and request id).
 //! - `access_keys`: the SigV4 access keys ([`AccessKey`]), sealed one per file.
+//! - `grants`: the grants of each key (one sealed file per grant) and grant tokens.
 //! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
 //!   error names) and [`StoreError`].
 //! - Public for tools, tests and fuzzers: [`audit`] (the trail and its verification),
@@ -32,6 +33,7 @@ mod client;
 pub mod clock;
 pub mod context;
 mod error;
+mod grants;
 mod keystore;
 mod maintenance;
 mod ops;

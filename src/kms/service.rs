@@ -11,6 +11,7 @@ use super::caller::{AWS_INTERNAL, Caller};
 use super::clock::{Clock, Millis};
 use super::context::EncryptionContext;
 use super::error::{KmsError, StoreError};
+use super::grants::GrantCache;
 use super::keystore::{Keystore, LoadedKey, RootKeySource};
 use super::quota::Quota;
 use super::record::{KeyManager, KeyRecord, KeyState};
@@ -84,6 +85,11 @@ impl std::ops::Deref for Call<'_> {
 }
 
 impl Call<'_> {
+    /// Who makes the request.
+    pub(super) fn principal(&self) -> Arc<str> {
+        self.req.event.borrow().principal.clone()
+    }
+
     /// The key the request used (its source key, for ReEncrypt).
     pub(super) fn note_key(&self, arn: String) {
         self.req.event.borrow_mut().key_arn = Some(arn);
@@ -159,6 +165,8 @@ pub struct Kms {
     quota: Option<Quota>,
     /// The KMS directory of the home (where the quota's files are).
     kms_dir: std::path::PathBuf,
+    /// The grants opened so far (`grants.rs`).
+    pub(super) grant_cache: GrantCache,
 }
 
 impl std::fmt::Debug for Kms {
@@ -209,6 +217,7 @@ impl Kms {
             regions: Regions::of_home(me.clone(), regions_dir),
             quota,
             kms_dir: dir,
+            grant_cache: GrantCache::default(),
         });
         kms.purge()?;
         Ok(kms)
@@ -235,6 +244,7 @@ impl Kms {
             kms_dir: self.kms_dir.clone(),
             account,
             regions,
+            grant_cache: GrantCache::default(),
         })
     }
 

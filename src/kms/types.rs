@@ -367,3 +367,90 @@ out_shape!(GetKeyPolicyResponse {
     policy_name: String
 });
 out_shape!(ListKeyPoliciesResponse { policy_names: Vec<String>, truncated: bool });
+
+/// `GrantConstraints`: the encryption context a grant's cryptographic operations need
+/// (keys matched case-insensitively, values exactly).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GrantConstraints {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_subset: Option<EncryptionContext>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_equals: Option<EncryptionContext>,
+}
+
+shape!(CreateGrantRequest {
+    key_id: String,
+    grantee_principal: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retiring_principal: Option<String>,
+    operations: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    constraints: Option<GrantConstraints>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant_tokens: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+});
+out_shape!(CreateGrantResponse {
+    grant_token: String,
+    grant_id: String
+});
+
+shape!(ListGrantsRequest {
+    key_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grantee_principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marker: Option<String>,
+});
+shape!(ListRetirableGrantsRequest {
+    retiring_principal: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marker: Option<String>,
+});
+
+/// One grant as ListGrants and ListRetirableGrants return it (never its token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantListEntry {
+    /// The key's ARN.
+    pub key_id: String,
+    pub grant_id: String,
+    /// The grant's name, `""` when it has none (as AWS lists it).
+    pub name: String,
+    pub creation_date: f64,
+    pub grantee_principal: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub retiring_principal: Option<String>,
+    /// `arn:<partition>:iam::<account>:root` of the account that created the grant.
+    pub issuing_account: String,
+    pub operations: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub constraints: Option<GrantConstraints>,
+}
+out_shape!(ListGrantsResponse {
+    grants: Vec<GrantListEntry>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    next_marker: Option<String>,
+    truncated: bool,
+});
+
+shape!(RetireGrantRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant_id: Option<String>,
+});
+shape!(RevokeGrantRequest {
+    key_id: String,
+    grant_id: String
+});
