@@ -167,16 +167,16 @@ fn the_cli_acts_in_the_account_of_its_access_key() {
     assert_eq!(b_meta["AWSAccountId"], B);
     assert_eq!(
         key_arns(&as_user(&home, &alice, &["list-keys"])),
-        [a_arn.clone()]
+        [a_arn.as_str()]
     );
     assert_eq!(
         key_arns(&as_user(&home, &bob, &["list-keys"])),
-        [b_arn.clone()]
+        [b_arn.as_str()]
     );
     // The Unix user (root here) is the home account's root: it sees A's keys.
     assert_eq!(
         key_arns(&run_ok(&home, &["kms", "list-keys"])),
-        [a_arn.clone()]
+        [a_arn.as_str()]
     );
 
     // Bob decrypts alice's ciphertext naming her key by ARN.
