@@ -126,6 +126,26 @@ impl Layout {
         self.kms_dir().join("regions")
     }
 
+    /// The KMS of the accounts other than the home's own, `kms/accounts/` (the home's
+    /// account keeps `kms/keys/`, `kms/regions/` and `kms/audit.log`).
+    pub fn kms_accounts_dir(&self) -> PathBuf {
+        self.kms_dir().join("accounts")
+    }
+
+    /// The KMS of another account, `kms/accounts/<ACCOUNT>/`: one keystore directory per
+    /// region (keys, aliases) and the account's own trail. `account` is an account id of
+    /// the home (12 digits, checked by the identity registry before it is used here).
+    pub fn account_kms_dir(&self, account: &str) -> PathBuf {
+        debug_assert!(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
+        self.kms_accounts_dir().join(account)
+    }
+
+    /// The audit trail of another account, `kms/accounts/<ACCOUNT>/audit.log` (a trail
+    /// per account, as CloudTrail keeps).
+    pub fn account_audit_log(&self, account: &str) -> PathBuf {
+        self.account_kms_dir(account).join("audit.log")
+    }
+
     /// The volume service's directory: one directory per volume.
     pub fn volumes_dir(&self) -> PathBuf {
         self.root.join("volumes")
@@ -378,6 +398,10 @@ mod tests {
         assert_eq!(l.tls_ca_cert(), Path::new("/h/kms/tls/ca.pem"));
         assert_eq!(l.tls_server_key(), Path::new("/h/kms/tls/server.key"));
         assert_eq!(l.kms_regions_dir(), Path::new("/h/kms/regions"));
+        assert_eq!(
+            l.account_audit_log("222222222222"),
+            Path::new("/h/kms/accounts/222222222222/audit.log")
+        );
     }
 
     /// Every path built from an id stays in its directory: ids that are paths are refused.

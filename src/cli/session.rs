@@ -50,7 +50,7 @@ impl Ctx<'_> {
             self.cli.kms_endpoint.as_deref(),
             self.cli.profile.as_deref(),
         );
-        // `kmsfs kms` and `kmsfs credentials` always act on the home's own KMS.
+        // `kmsfs kms`, `credentials`, `iam`, `sts` and `account` always use the embedded KMS.
         let own = matches!(
             self.cli.command,
             super::Command::Kms(_)
@@ -69,16 +69,24 @@ impl Ctx<'_> {
         } else {
             None
         };
-        // Commands on the home's own KMS act as the configured access key's principal.
-        let principal = if own && !matches!(self.cli.command, super::Command::Credentials(_)) {
+        // Commands act as the configured access key's principal (through an endpoint, the
+        // endpoint finds it); `kmsfs credentials` as the Unix user.
+        let credentials = matches!(self.cli.command, super::Command::Credentials(_));
+        let principal = if !credentials && remote.is_none() {
             super::sts_cmd::cli_principal(&kms, profile)
                 .map_err(|why| CliError::new(what, why, super::error::exit::REFUSED))?
         } else {
             None
         };
+        let os = kms.os_principal();
+        let caller = principal.as_deref().unwrap_or(&os);
+        let account_kms = kms
+            .for_principal(caller, &home.config().region)
+            .or_fail(what)?;
         Ok(Session {
             home,
             kms,
+            account_kms,
             remote,
             principal,
             what,
@@ -104,7 +112,11 @@ impl Ctx<'_> {
 /// A command's open home and KMS.
 pub(crate) struct Session<'a> {
     pub home: Home,
+    /// The KMS of the home's account and region (access keys, the trail, reset).
     pub kms: Arc<Kms>,
+    /// The KMS of the caller's account in the home's region: what `kmsfs kms` verbs and
+    /// the services (acting for the caller, as EBS does) use.
+    pub account_kms: Arc<Kms>,
     /// The KMS endpoint the services use instead of `kms` (`--kms-endpoint`).
     pub remote: Option<Arc<Remote>>,
     /// Who `kmsfs kms`, `iam` and `sts` act as, when `--profile` or `AWS_ACCESS_KEY_ID`
@@ -129,7 +141,7 @@ impl Session<'_> {
     /// A client acting as the caller: the configured access key's principal, else the
     /// calling OS user.
     pub fn user(&self) -> Embedded {
-        Embedded::new(self.kms.clone(), self.principal())
+        Embedded::new(self.account_kms.clone(), self.principal())
     }
 
     /// The caller's principal (an ARN).
@@ -155,7 +167,7 @@ impl Session<'_> {
         match &self.remote {
             Some(r) => r.clone(),
             None => Arc::new(Retrying::new(Arc::new(Embedded::new(
-                self.kms.clone(),
+                self.account_kms.clone(),
                 principal,
             )))),
         }

@@ -1,11 +1,129 @@
-//! Key resolution: a request's KeyId (key id, key ARN, alias name or alias ARN) to a live
+//! Key resolution: which account's KMS serves a request ([`Kms::serving`]: the key's
+//! account when an operation AWS allows across accounts names the key by ARN, else the
+//! caller's), and a request's KeyId (key id, key ARN, alias name or alias ARN) to a live
 //! key, with AWS's validation and error names. An alias of an AWS-managed key that does not
 //! exist yet creates the key ([`super::maintenance`]).
 
+use super::caller::Caller;
 use super::error::KmsError;
 use super::keystore::LoadedKey;
 use super::service::{Call, Kms, MANAGED_SERVICES};
+use super::types::*;
 use std::sync::Arc;
+
+/// The operations AWS lets a principal of another account call on a key (the key named
+/// by its ARN; the key policy decides whether it is allowed). Every other operation acts
+/// in the caller's account only.
+pub(crate) const CROSS_ACCOUNT_OPERATIONS: &[&str] = &[
+    "CreateGrant",
+    "Decrypt",
+    "DescribeKey",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GetKeyRotationStatus",
+    "GetPublicKey",
+    "ListGrants",
+    "ReEncrypt",
+    "RetireGrant",
+    "RevokeGrant",
+    "Sign",
+    "Verify",
+    "VerifyMac",
+];
+
+/// A request that may name a key by ARN: the KeyId that picks the account serving it
+/// (`None`: the caller's account serves it).
+pub(crate) trait NamesKey {
+    fn named_key(&self) -> Option<&str> {
+        None
+    }
+}
+
+macro_rules! names_key {
+    ($($t:ty => $f:ident),* $(,)?) => {
+        $(impl NamesKey for $t {
+            fn named_key(&self) -> Option<&str> {
+                Some(&self.$f)
+            }
+        })*
+    };
+}
+names_key!(
+    KeyIdRequest => key_id,
+    EncryptRequest => key_id,
+    GenerateDataKeyRequest => key_id,
+    ScheduleKeyDeletionRequest => key_id,
+    EnableKeyRotationRequest => key_id,
+    TagResourceRequest => key_id,
+    UntagResourceRequest => key_id,
+    UpdateKeyDescriptionRequest => key_id,
+    GetKeyPolicyRequest => key_id,
+);
+impl NamesKey for () {}
+impl NamesKey for CreateKeyRequest {}
+impl NamesKey for AliasRequest {}
+impl NamesKey for GenerateRandomRequest {}
+impl NamesKey for ListRequest {
+    fn named_key(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+}
+impl NamesKey for DecryptRequest {
+    fn named_key(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+}
+impl NamesKey for ReEncryptRequest {
+    /// The source key when named by ARN, else the destination key.
+    fn named_key(&self) -> Option<&str> {
+        let source = self
+            .source_key_id
+            .as_deref()
+            .filter(|k| k.starts_with("arn:"));
+        source.or(Some(&self.destination_key_id))
+    }
+}
+
+/// The account of a principal ARN (`arn:PARTITION:iam::ACCOUNT:...` or
+/// `arn:PARTITION:sts::ACCOUNT:...`); `None` for a service principal.
+pub(crate) fn principal_account(principal: &str) -> Option<&str> {
+    let mut it = principal.splitn(6, ':');
+    match (it.next(), it.next(), it.next(), it.next(), it.next()) {
+        (Some("arn"), Some(_), Some("iam" | "sts"), Some(""), Some(a)) if !a.is_empty() => Some(a),
+        _ => None,
+    }
+}
+
+/// The account of a KMS key or alias ARN (`arn:PARTITION:kms:REGION:ACCOUNT:...`); `None`
+/// for a key id or alias name.
+pub(crate) fn key_arn_account(key_id: &str) -> Option<&str> {
+    let mut it = key_id.splitn(6, ':');
+    match (it.next(), it.next(), it.next(), it.next(), it.next()) {
+        (Some("arn"), Some(_), Some("kms"), Some(_), Some(a)) if !a.is_empty() => Some(a),
+        _ => None,
+    }
+}
+
+/// The KMS that serves a request: this one, or another account's.
+pub(super) enum Serving<'a> {
+    This(&'a Kms),
+    Other(Arc<Kms>),
+}
+
+impl std::ops::Deref for Serving<'_> {
+    type Target = Kms;
+
+    fn deref(&self) -> &Kms {
+        match self {
+            Serving::This(k) => k,
+            Serving::Other(k) => k,
+        }
+    }
+}
 
 /// What a KeyId names.
 enum KeyRef {
@@ -27,6 +145,33 @@ fn managed_service(alias: &str) -> Option<(&'static str, &'static str)> {
 }
 
 impl Kms {
+    /// Which KMS (of this region) serves `operation` for `caller`: the account of the key
+    /// `req` names by ARN if AWS allows the operation across accounts, else the caller's
+    /// account; an account the home does not hold (or a service principal) leaves the
+    /// request here.
+    pub(super) fn serving(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        req: &impl NamesKey,
+    ) -> Result<Serving<'_>, KmsError> {
+        let by_key = req
+            .named_key()
+            .filter(|_| CROSS_ACCOUNT_OPERATIONS.contains(&operation))
+            .and_then(key_arn_account);
+        let by_caller = principal_account(caller.principal());
+        for account in [by_key, by_caller].into_iter().flatten() {
+            if account == self.account.account_id {
+                return Ok(Serving::This(self));
+            }
+            let region = &self.account.region;
+            if let Some(k) = self.in_account(account, region)? {
+                return Ok(Serving::Other(k));
+            }
+        }
+        Ok(Serving::This(self))
+    }
+
     fn parse_key_ref(&self, s: &str, allow_alias: bool) -> Result<KeyRef, KmsError> {
         if s.is_empty() {
             return Err(KmsError::bound("null", "keyId", "Member must not be null"));

@@ -152,7 +152,7 @@ fn shown_context(ec: &Option<EncryptionContext>) -> Option<EncryptionContext> {
 pub struct Kms {
     /// The keystore, whose writes wait for their audit line (`audit_ahead.rs`).
     pub(super) ks: Gated,
-    audit: Arc<AuditLog>,
+    pub(super) audit: Arc<AuditLog>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) account: AccountConfig,
     req_base: u128,
@@ -204,7 +204,6 @@ impl Kms {
         let ks = Keystore::open(&dir, opts.passphrase.as_ref())?;
         let audit = AuditLog::open(&home.layout().audit_log(), opts.audit_interval);
         let req_base = random_request_base()?;
-        let regions_dir = home.layout().kms_regions_dir();
         let c = home.config();
         let quota = Quota::open(&dir, &c.account_id, &c.region)?;
         let kms = Arc::new_cyclic(|me| Kms {
@@ -214,7 +213,7 @@ impl Kms {
             account: home.config().clone(),
             req_base,
             req_ctr: AtomicU64::new(0),
-            regions: Regions::of_home(me.clone(), regions_dir),
+            regions: Regions::of_home(me.clone(), home, opts.audit_interval),
             quota,
             kms_dir: dir,
             grant_cache: GrantCache::default(),
@@ -223,17 +222,18 @@ impl Kms {
         Ok(kms)
     }
 
-    /// The KMS of another region of the same home: its keystore `ks`, this KMS's audit
-    /// trail and clock (see `regions.rs`).
+    /// The KMS of another account or region of the same home: its keystore `ks`, its
+    /// account's `trail` (`None`: this KMS's), this KMS's clock (see `regions.rs`).
     pub(super) fn sibling(
         &self,
         ks: Keystore,
         account: AccountConfig,
         regions: Regions,
+        trail: Option<Arc<AuditLog>>,
     ) -> Result<Kms, KmsError> {
         Ok(Kms {
             ks: Gated::new(ks),
-            audit: self.audit.clone(),
+            audit: trail.unwrap_or_else(|| self.audit.clone()),
             clock: self.clock.clone(),
             req_base: random_request_base()?,
             req_ctr: AtomicU64::new(0),
@@ -266,11 +266,12 @@ impl Kms {
         self.audit.path()
     }
 
-    /// Write buffered audit lines now.
+    /// Write buffered audit lines now (of every account's trail).
     pub fn flush_audit(&self) -> Result<(), KmsError> {
         self.audit
             .flush()
-            .map_err(|e| KmsError::Internal(format!("the audit trail cannot be written: {e}")))
+            .map_err(|e| KmsError::Internal(format!("the audit trail cannot be written: {e}")))?;
+        self.flush_trails()
     }
 
     /// The key ARN of `id`.

@@ -47,8 +47,8 @@ impl WireRequest {
     }
 }
 
-/// What the server answers requests with: the KMS (of the home's region; the scope of each
-/// request picks its region's), the access keys.
+/// What the server answers requests with: the KMS (of the home's account and region; each
+/// request's access key picks its account's, its scope the region's), the access keys.
 pub(crate) struct Endpoint {
     pub kms: Arc<Kms>,
     pub credentials: Box<dyn Credentials>,
@@ -90,8 +90,10 @@ impl Endpoint {
         call(&kms, &caller(req, principal), operation, &req.body)
     }
 
-    /// Verify the signature; the principal of its access key, and the KMS of the region
-    /// of its credential scope (every region of the home is served).
+    /// Verify the signature; the principal of its access key, and the KMS of its account
+    /// (the home's for a principal of no account of the home) in the region of its
+    /// credential scope (every account and region of the home is served). A key named by
+    /// ARN may still send the request to its own account's KMS (`Kms::serving`).
     fn authenticate(
         &self,
         req: &WireRequest,
@@ -119,7 +121,7 @@ impl Endpoint {
         let token = req.header("x-amz-security-token");
         check_session(&key, token, &signed_headers, self.credentials.now_ms())?;
         crate::home::check_region(&v.region).map_err(|_| WireError::BadRegion(v.region.clone()))?;
-        let kms = self.kms.in_region(&v.region)?;
+        let kms = self.kms.for_principal(&key.principal, &v.region)?;
         Ok((Arc::from(key.principal.as_str()), kms))
     }
 }

@@ -103,7 +103,8 @@ macro_rules! kms_methods {
             $(
                 #[doc = concat!("`", $aws, "` for `caller`, written to the audit trail.")]
                 pub fn $name(&self, caller: &Caller, req: $req) -> Result<$out> {
-                    self.run(caller, $aws, |c| $family::$name(c, req))
+                    let kms = self.serving(caller, $aws, &req)?;
+                    kms.run(caller, $aws, |c| $family::$name(c, req))
                 }
             )*
         }
@@ -114,7 +115,8 @@ for_each_operation!(kms_methods);
 impl Kms {
     /// `DeleteAlias` for `caller`, written to the audit trail.
     pub fn delete_alias(&self, caller: &Caller, alias_name: &str) -> Result<()> {
-        self.run(caller, "DeleteAlias", |c| {
+        let kms = self.serving(caller, "DeleteAlias", &())?;
+        kms.run(caller, "DeleteAlias", |c| {
             aliases::delete_alias(c, alias_name)
         })
     }
