@@ -62,11 +62,20 @@ names_key!(
     UntagResourceRequest => key_id,
     UpdateKeyDescriptionRequest => key_id,
     GetKeyPolicyRequest => key_id,
+    CreateGrantRequest => key_id,
+    ListGrantsRequest => key_id,
+    RevokeGrantRequest => key_id,
 );
 impl NamesKey for () {}
 impl NamesKey for CreateKeyRequest {}
 impl NamesKey for AliasRequest {}
 impl NamesKey for GenerateRandomRequest {}
+impl NamesKey for ListRetirableGrantsRequest {}
+impl NamesKey for RetireGrantRequest {
+    fn named_key(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+}
 impl NamesKey for ListRequest {
     fn named_key(&self) -> Option<&str> {
         self.key_id.as_deref()
