@@ -116,7 +116,12 @@ fn dek_is_wrapped_under_the_volume_context_and_the_service_is_audited() {
         .collect();
     assert_eq!(
         ebs,
-        ["GenerateDataKeyWithoutPlaintext", "Decrypt", "Decrypt"]
+        [
+            "GenerateDataKeyWithoutPlaintext",
+            "CreateGrant",
+            "Decrypt",
+            "Decrypt"
+        ]
     );
 }
 

@@ -6,6 +6,7 @@
 //! - [`service`]: create, list, describe, delete and open volumes, the account's settings,
 //!   and a volume directory's layout (`volume.hdr`, `data/`, `lock`, `mount.json`);
 //! - [`header`], [`keys`]: the header format and the DEK's subkeys;
+//! - [`grant`]: the grant an encrypted volume holds on its key for the volume service;
 //! - [`control`]: the mount daemon's control socket (freeze and thaw);
 //! - [`backing`]: the one interface the snapshot layer uses;
 //! - `fs`, `content`, `names`, `behind`, `spin`, `fuse`: the file system and its FUSE adaptor.
@@ -16,6 +17,7 @@ pub mod content;
 pub(crate) mod control;
 pub mod fs;
 pub mod fuse;
+pub mod grant;
 pub mod header;
 pub mod keys;
 pub mod names;

@@ -1,12 +1,15 @@
 //! The volume service: create, list, describe and delete volumes, the account's
 //! encryption-by-default settings, and opening a volume for mounting (Decrypt of its DEK).
-//! It acts as its own service principal (`ebs.amazonaws.com`) through `kms::Client`.
+//! It acts as its own service principal (`ebs.amazonaws.com`) through `kms::Client`, and
+//! as EBS does, it holds a grant on each encrypted volume's key (`super::grant`).
 //!
 //! A volume's directory (`volumes/<id>/` in the home) holds `volume.hdr` (written last: the
 //! directory is a volume once it exists), `data/` (the stored tree the file system keeps),
-//! `lock` (held while mounted or changed), and while mounted `mount.json` and `ctl.sock`.
-//! These names are spelled here only.
+//! `grant.json` (its grant, when encrypted: named in `super::grant`), `lock` (held while
+//! mounted or changed), and while mounted `mount.json` and `ctl.sock`. These names are
+//! spelled here only.
 
+use super::grant::{self, VolumeGrant};
 use super::header::{HeaderBody, VolumeHeader};
 use super::keys::VolumeKeys;
 use super::{VolumeError, VolumeFs, is_resource_id, new_resource_id};
@@ -113,6 +116,9 @@ pub struct VolumeService {
     kms: Arc<dyn Client>,
     /// Where the volumes live: `volumes/` in the home, or a scratch directory.
     dir: PathBuf,
+    /// Whether encrypted volumes hold a grant (not scratch volumes, which live only
+    /// while a snapshot is copied under a new key, as a CopySnapshot makes no volume).
+    grants: bool,
 }
 
 /// Whether `dir`, a volume's directory, holds a volume (its header). Reads no key, so it
@@ -149,13 +155,23 @@ pub(crate) fn lock_file(dir: &Path) -> PathBuf {
 impl VolumeService {
     pub fn new(home: Home, kms: Arc<dyn Client>) -> VolumeService {
         let dir = home.volumes_dir();
-        VolumeService { home, kms, dir }
+        VolumeService {
+            home,
+            kms,
+            dir,
+            grants: true,
+        }
     }
 
     /// A service whose volumes live in `dir` (scratch volumes, e.g. while a snapshot is
     /// copied under a new key); settings still come from the home.
     pub(crate) fn with_dir(home: Home, kms: Arc<dyn Client>, dir: PathBuf) -> VolumeService {
-        VolumeService { home, kms, dir }
+        VolumeService {
+            home,
+            kms,
+            dir,
+            grants: false,
+        }
     }
 
     pub fn home(&self) -> &Home {
@@ -218,25 +234,13 @@ impl VolumeService {
         Ok(s)
     }
 
-    /// Create a volume (encrypted unless allowed and asked otherwise).
+    /// Create a volume (encrypted unless allowed and asked otherwise). An encrypted volume
+    /// gets its grant on its key before its header is written.
     pub fn create(&self, opts: &CreateVolume) -> Result<VolumeInfo, VolumeError> {
         let settings = self.settings()?;
-        let encrypted = match (opts.encrypted, &opts.kms_key_id) {
-            (Some(false), Some(_)) => {
-                return Err(VolumeError::Invalid(
-                    "--unencrypted and --kms-key-id contradict each other".into(),
-                ));
-            }
-            (Some(false), None) if settings.encryption_by_default => {
-                return Err(VolumeError::EncryptionRequired);
-            }
-            (Some(false), None) => false,
-            (_, Some(_)) | (Some(true), None) => true,
-            (None, None) => settings.encryption_by_default,
-        };
+        let encrypted = encryption_choice(opts, &settings)?;
         let id = new_id()?;
-        let now = now_ms();
-        let (body, mac_key) = if encrypted {
+        let (body, mac_key, grant) = if encrypted {
             let key = opts
                 .kms_key_id
                 .clone()
@@ -250,36 +254,63 @@ impl VolumeService {
                 dek_context: BTreeMap::new(),
                 snapshot_id: opts.snapshot_id.clone(),
             };
-            (body, None)
+            (body, None, None)
         };
         let h = VolumeHeader {
             volume_id: id.clone(),
             size: opts.size,
-            created_ms: now,
+            created_ms: now_ms(),
             encrypted,
             body,
         };
-        let (dir, data) = self.lay_out(&id)?;
+        if let Err(e) = self.write_new(&h, mac_key.as_ref(), grant.as_ref()) {
+            self.undo(&id, grant.as_ref());
+            return Err(e);
+        }
+        self.describe(&id)
+    }
+
+    /// Lay out the new volume `h` describes: its directory, empty stored tree (with the
+    /// root's directory id when encrypted), its grant, and last its header.
+    fn write_new(
+        &self,
+        h: &VolumeHeader,
+        mac_key: Option<&SecretKey>,
+        grant: Option<&VolumeGrant>,
+    ) -> Result<(), VolumeError> {
+        let (dir, data) = self.lay_out(&h.volume_id)?;
         // The root's directory id, so that an empty volume's layout is complete.
-        if encrypted {
+        if h.encrypted {
             let mut id16 = [0u8; 16];
             crate::crypto::fill_random(&mut id16)
                 .map_err(|e| VolumeError::Invalid(e.to_string()))?;
             let p = data.join(super::names::DIRIV);
             fsutil::atomic_write(&p, &id16, 0o400).map_err(|e| VolumeError::io(&p, e))?;
         }
-        write_header(&dir, &h, mac_key.as_ref())?;
-        self.describe(&id)
+        if let Some(g) = grant {
+            grant::write(&dir, g)?;
+        }
+        write_header(&dir, h, mac_key)
+    }
+
+    /// Undo a volume `id` that failed part-way: retire its grant (best effort) and remove
+    /// its directory.
+    fn undo(&self, id: &str, grant: Option<&VolumeGrant>) {
+        if let Some(g) = grant {
+            let _ = grant::retire(&*self.kms, id, g);
+        }
+        let _ = std::fs::remove_dir_all(self.volumes_dir().join(id));
     }
 
     /// A new DEK for volume `id` under `key` (GenerateDataKeyWithoutPlaintext), as the header
-    /// body keeps it, and its header MAC key.
+    /// body keeps it, its header MAC key, and the volume's grant on the key (none for a
+    /// scratch volume).
     fn new_dek(
         &self,
         id: &str,
         key: String,
         snapshot_id: Option<String>,
-    ) -> Result<(HeaderBody, Option<SecretKey>), VolumeError> {
+    ) -> Result<(HeaderBody, Option<SecretKey>, Option<VolumeGrant>), VolumeError> {
         let ctx: BTreeMap<String, String> = [("aws:ebs:id".to_string(), id.to_string())].into();
         let r = self
             .kms
@@ -289,15 +320,26 @@ impl VolumeService {
                 encryption_context: Some(ctx.clone()),
                 ..Default::default()
             })?;
+        let grant = if self.grants {
+            Some(grant::create(&*self.kms, id, &r.key_id, &ctx)?)
+        } else {
+            None
+        };
         // Unwrap once to derive the header MAC key; the DEK is dropped (zeroized) here.
-        let dek = self.unwrap_dek(id, &r.key_id, &r.ciphertext_blob, &ctx)?;
+        let dek = match self.unwrap_dek(id, &r.key_id, &r.ciphertext_blob, &ctx, grant.as_ref()) {
+            Ok(dek) => dek,
+            Err(e) => {
+                self.undo(id, grant.as_ref());
+                return Err(e);
+            }
+        };
         let body = HeaderBody {
             kms_key_arn: Some(r.key_id),
             wrapped_dek: Some(r.ciphertext_blob),
             dek_context: ctx,
             snapshot_id,
         };
-        Ok((body, Some(VolumeKeys::header_mac(&dek))))
+        Ok((body, Some(VolumeKeys::header_mac(&dek)), grant))
     }
 
     /// Make the directory of a new volume `id` and its empty stored tree: `(dir, data)`.
@@ -309,14 +351,15 @@ impl VolumeService {
         Ok((dir, data))
     }
 
-    /// Decrypt a wrapped DEK through KMS (as the volume service), naming `volume` and the
-    /// key if KMS refuses.
+    /// Decrypt a wrapped DEK through KMS (as the volume service, with the token of the
+    /// volume's grant when it has one), naming `volume` and the key if KMS refuses.
     fn unwrap_dek(
         &self,
         volume: &str,
         key: &str,
         blob: &[u8],
         ctx: &BTreeMap<String, String>,
+        grant: Option<&VolumeGrant>,
     ) -> Result<SecretKey, VolumeError> {
         let r = self
             .kms
@@ -324,6 +367,7 @@ impl VolumeService {
                 ciphertext_blob: blob.to_vec(),
                 encryption_context: Some(ctx.clone()),
                 key_id: Some(key.to_string()),
+                grant_tokens: grant.map(|g| vec![g.grant_token.clone()]),
                 ..Default::default()
             })
             .map_err(|e| VolumeError::KeyUnusable {
@@ -336,8 +380,8 @@ impl VolumeService {
     }
 
     /// Create a volume whose backing tree `fill` writes (a restore that keeps the data key):
-    /// the header, sealed with `dek`'s MAC key, is written last, so a crash part-way leaves
-    /// no volume in `list`.
+    /// then its own grant on the key (encrypted), and last the header, sealed with `dek`'s
+    /// MAC key, so a crash part-way leaves no volume in `list`.
     pub(crate) fn create_restored<E: From<VolumeError>>(
         &self,
         size: u64,
@@ -362,13 +406,57 @@ impl VolumeService {
         if let Ok(f) = std::fs::File::open(&data) {
             let _ = nix::unistd::syncfs(&f);
         }
-        write_header(&dir, &h, dek.map(VolumeKeys::header_mac).as_ref())?;
+        let mut grant = None;
+        let sealed = self.new_grant(&h).and_then(|g| {
+            grant = g;
+            if let Some(g) = &grant {
+                grant::write(&dir, g)?;
+            }
+            write_header(&dir, &h, dek.map(VolumeKeys::header_mac).as_ref())
+        });
+        if let Err(e) = sealed {
+            self.undo(&id, grant.as_ref());
+            return Err(e.into());
+        }
         Ok(self.describe(&id)?)
+    }
+
+    /// The grant the encrypted volume `h` describes gets on its key, constrained to the
+    /// context its data key is wrapped under (none when unencrypted or a scratch volume).
+    fn new_grant(&self, h: &VolumeHeader) -> Result<Option<VolumeGrant>, VolumeError> {
+        match &h.body.kms_key_arn {
+            Some(key) if self.grants && h.encrypted => Ok(Some(grant::create(
+                &*self.kms,
+                &h.volume_id,
+                key,
+                &h.body.dek_context,
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The grant of the encrypted volume in `dir` (header `h`): the one it keeps, else (a
+    /// volume made before volumes had grants) one created now and kept.
+    fn grant_of(&self, dir: &Path, h: &VolumeHeader) -> Result<Option<VolumeGrant>, VolumeError> {
+        if let Some(g) = grant::read(dir)? {
+            return Ok(Some(g));
+        }
+        let g = self.new_grant(h)?;
+        if let Some(g) = &g {
+            grant::write(dir, g)?;
+        }
+        Ok(g)
     }
 
     /// Read a volume's header (its seal is checked at mount, when the DEK is known).
     pub fn header(&self, id: &str) -> Result<VolumeHeader, VolumeError> {
         read_header(&self.volume_dir(id)?, id)
+    }
+
+    /// The grant volume `id` holds on its key (none when unencrypted, or made before
+    /// volumes had grants and not mounted since).
+    pub fn grant(&self, id: &str) -> Result<Option<VolumeGrant>, VolumeError> {
+        grant::read(&self.volume_dir(id)?)
     }
 
     pub fn mounted(&self, id: &str) -> Option<MountedVolume> {
@@ -414,11 +502,16 @@ impl VolumeService {
         Ok(out)
     }
 
-    /// Delete a volume that is not mounted.
+    /// Delete a volume that is not mounted, retiring its grant first (a crash after that
+    /// leaves a volume whose grant its next mount makes again).
     pub fn delete(&self, id: &str) -> Result<(), VolumeError> {
         let dir = self.volume_dir(id)?;
         let _lock = FileLock::acquire(&lock_file(&dir), std::time::Duration::ZERO)
             .map_err(|_| VolumeError::InUse(id.to_string()))?;
+        if let Some(g) = grant::read(&dir)? {
+            grant::retire(&*self.kms, id, &g)?;
+            grant::remove(&dir)?;
+        }
         // Remove the header first: a crash part-way leaves no half volume in `list`.
         let hp = dir.join(HEADER);
         fsutil::durable_remove(&hp).map_err(|e| VolumeError::io(&hp, e))?;
@@ -432,8 +525,9 @@ impl VolumeService {
         OpenVolume::open(&self.volume_dir(id)?, id, dek.as_ref())
     }
 
-    /// What mounting volume `id` needs from the KMS: its DEK, Decrypted (`None` for an
-    /// unencrypted volume), its header checked against it. A mount daemon is handed this and
+    /// What mounting volume `id` needs from the KMS: its DEK, Decrypted under the volume's
+    /// grant (made now if it has none) (`None` for an unencrypted volume), its header
+    /// checked against it. A mount daemon is handed this and
     /// never opens the KMS ([`OpenVolume::open`]).
     pub fn unlock(&self, id: &str) -> Result<Option<SecretKey>, VolumeError> {
         let dir = self.volume_dir(id)?;
@@ -447,7 +541,8 @@ impl VolumeService {
             .wrapped_dek
             .as_ref()
             .expect("encrypted volumes have a DEK");
-        let dek = self.unwrap_dek(id, &key, blob, &h.body.dek_context)?;
+        let grant = self.grant_of(&dir, &h)?;
+        let dek = self.unwrap_dek(id, &key, blob, &h.body.dek_context, grant.as_ref())?;
         verify_header(&dir, &dek)?;
         Ok(Some(dek))
     }
@@ -544,6 +639,23 @@ fn at(path: &Path, e: VolumeError) -> VolumeError {
         },
         e => e,
     }
+}
+
+/// Whether a new volume is encrypted: as `opts` asks, within the account's settings.
+fn encryption_choice(opts: &CreateVolume, settings: &EbsSettings) -> Result<bool, VolumeError> {
+    Ok(match (opts.encrypted, &opts.kms_key_id) {
+        (Some(false), Some(_)) => {
+            return Err(VolumeError::Invalid(
+                "--unencrypted and --kms-key-id contradict each other".into(),
+            ));
+        }
+        (Some(false), None) if settings.encryption_by_default => {
+            return Err(VolumeError::EncryptionRequired);
+        }
+        (Some(false), None) => false,
+        (_, Some(_)) | (Some(true), None) => true,
+        (None, None) => settings.encryption_by_default,
+    })
 }
 
 fn new_id() -> Result<String, VolumeError> {
