@@ -9,6 +9,8 @@ mod secret;
 pub mod stream;
 mod xts;
 
+pub mod asym;
+
 pub use aead::{AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
 pub use kdf::{PassphraseParams, derive_from_passphrase, hkdf_sha256};
 pub use locked::Locked;
