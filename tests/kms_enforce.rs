@@ -443,7 +443,17 @@ fn bench_decrypt_with_a_large_policy_and_many_grants() {
         })
         .unwrap();
     }
-    let alice = Embedded::new(e.kms.clone(), ALICE);
+    // The trail flushed every 100 ms, as `kmsfs serve` does (not fsynced per request).
+    let kms = kmsfs::kms::Kms::open(
+        &e.home,
+        kmsfs::kms::KmsOptions {
+            clock: std::sync::Arc::new(e.clock.clone()),
+            passphrase: None,
+            audit_interval: Some(std::time::Duration::from_millis(100)),
+        },
+    )
+    .unwrap();
+    let alice = Embedded::new(kms, ALICE);
     let rate = |key: &str| {
         let blob = alice
             .encrypt(EncryptRequest {
@@ -453,7 +463,7 @@ fn bench_decrypt_with_a_large_policy_and_many_grants() {
             })
             .unwrap()
             .ciphertext_blob;
-        let n = common::env_or("KMSFS_BENCH_N", 3000);
+        let n = common::env_or("KMSFS_BENCH_N", 5000);
         let t = std::time::Instant::now();
         for _ in 0..n {
             alice
@@ -465,7 +475,11 @@ fn bench_decrypt_with_a_large_policy_and_many_grants() {
         }
         n as f64 / t.elapsed().as_secs_f64()
     };
-    let (a, b) = (rate(&plain), rate(&big));
+    let (mut a, mut b) = (0.0f64, 0.0f64);
+    for _ in 0..3 {
+        a = a.max(rate(&plain));
+        b = b.max(rate(&big));
+    }
     println!(
         "Decrypt/s: default policy {a:.0}, 10 statements + 100 grants {b:.0}, ratio {:.3}",
         b / a
