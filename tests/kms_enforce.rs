@@ -218,10 +218,16 @@ fn a_key_policy_names_a_user_and_an_explicit_deny_wins() {
             "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}),
         json!({"Effect": "Deny", "Principal": {"AWS": ALICE},
             "Action": "kms:Decrypt", "Resource": "*"}),
+        // aws:SourceIp is the client's address: bob calls from 127.0.0.1.
+        json!({"Effect": "Deny", "Principal": {"AWS": BOB}, "Action": "kms:Encrypt",
+            "Resource": "*", "Condition": {"NotIpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}),
+        json!({"Effect": "Allow", "Principal": {"AWS": BOB}, "Action": "kms:DescribeKey",
+            "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}),
     ]);
     let key = w.key(Some(&p));
-    let r = w.calls(Some(&w.bob), json!([encrypt(&key), decrypt()]));
-    assert_eq!(verdicts(&r), [true, true], "{r:?}");
+    let describe = json!(["describe_key", {"KeyId": key}]);
+    let r = w.calls(Some(&w.bob), json!([encrypt(&key), decrypt(), describe]));
+    assert_eq!(verdicts(&r), [true, true, false], "{r:?}");
     let r = w.calls(Some(&w.alice), json!([encrypt(&key), decrypt()]));
     assert_eq!(verdicts(&r), [true, false], "{r:?}");
     let why = "with an explicit deny in a resource-based policy";
