@@ -305,7 +305,17 @@ fn the_cli_acts_as_the_configured_access_key() {
     assert_eq!(who["Arn"], alice);
     assert!(s(&who["UserId"]).starts_with("AIDA"));
     assert_eq!(who["Account"], "111122223333");
-    // A KMS call is audited as alice.
+    // A KMS call (her identity policy allows it) is audited as alice.
+    let doc = r#"{"Statement":[{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*"}]}"#;
+    let put = [
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "alice",
+        "--policy-name",
+        "k",
+    ];
+    run(&home, &[&put[..], &["--policy-document", doc]].concat());
     ok(&as_env(&home, &["kms", "create-key"], &env));
     let trail = run_ok(
         &home,

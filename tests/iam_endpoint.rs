@@ -78,6 +78,24 @@ fn setup(d: &Path) -> (std::path::PathBuf, Value) {
             trust,
         ],
     );
+    // Registered IAM users and roles use KMS only as their identity policies allow.
+    let doc = r#"{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
+    for (verb, holder, name) in [
+        ("put-user-policy", "--user-name", "alice"),
+        ("put-role-policy", "--role-name", "R"),
+    ] {
+        let args = [
+            "iam",
+            verb,
+            holder,
+            name,
+            "--policy-name",
+            "kms",
+            "--policy-document",
+            doc,
+        ];
+        run_ok(&home, &args);
+    }
     (home, k["AccessKey"].clone())
 }
 

@@ -37,6 +37,18 @@ fn setup(d: &Path) -> (PathBuf, (String, String), (String, String)) {
         );
         let s = |f: &str| k["AccessKey"][f].as_str().unwrap().to_string();
         keys.push((s("AccessKeyId"), s("SecretAccessKey")));
+        // Registered IAM users may use KMS only as their identity policies allow.
+        let put = [
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            user,
+            "--policy-name",
+            "kms",
+        ];
+        let doc = r#"{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
+        let doc = ["--policy-document", doc];
+        run_ok(&home, &[&put[..], &doc, &acct].concat());
     }
     let bob = keys.pop().unwrap();
     (home, keys.pop().unwrap(), bob)
@@ -58,7 +70,12 @@ def code(f):
 out = {}
 for who in ["ALICE", "BOB"]:
     kms = client(who)
-    m = kms.create_key(Description=who)["KeyMetadata"]
+    # Alice's key policy lets account B decrypt and describe (AWS's cross-account use).
+    policy = {"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": "222222222222"}, "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": "*"}]}
+    extra = {"Policy": json.dumps(policy)} if who == "ALICE" else {}
+    m = kms.create_key(Description=who, **extra)["KeyMetadata"]
     ct = kms.encrypt(KeyId=m["KeyId"], Plaintext=who.encode())["CiphertextBlob"]
     kms.create_alias(AliasName="alias/same-name", TargetKeyId=m["KeyId"])
     out[who] = {"arn": m["Arn"], "account": m["AWSAccountId"], "ct": ct.hex(),
@@ -156,7 +173,11 @@ fn key_arns(v: &Value) -> Vec<String> {
 fn the_cli_acts_in_the_account_of_its_access_key() {
     let d = tempfile::tempdir().unwrap();
     let (home, alice, bob) = setup(d.path());
-    let a_arn = as_user(&home, &alice, &["create-key"])["KeyMetadata"]["Arn"]
+    // Alice's key policy lets account B decrypt (AWS's cross-account use).
+    let policy = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:root"}},"Action":"kms:*","Resource":"*"}},{{"Effect":"Allow","Principal":{{"AWS":"{B}"}},"Action":"kms:Decrypt","Resource":"*"}}]}}"#
+    );
+    let a_arn = as_user(&home, &alice, &["create-key", "--policy", &policy])["KeyMetadata"]["Arn"]
         .as_str()
         .unwrap()
         .to_string();

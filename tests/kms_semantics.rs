@@ -504,8 +504,38 @@ fn aws_managed_keys() {
         m.key_id,
         "created once"
     );
-    let blob = e.encrypt("alias/aws/s3", b"obj key", None);
-    assert_eq!(e.decrypt(&blob, None).unwrap(), b"obj key");
+    // Usable only through its service (kms:ViaService), not directly.
+    let enc = |c: &kmsfs::kms::Embedded, key: &str, pt: &[u8]| {
+        c.encrypt(EncryptRequest {
+            key_id: key.into(),
+            plaintext: SecretBytes::from_slice(pt),
+            ..Default::default()
+        })
+        .map(|r| r.ciphertext_blob)
+    };
+    assert_eq!(
+        code(enc(&e.c, "alias/aws/s3", b"x")),
+        "AccessDeniedException"
+    );
+    let via = |svc: &str| {
+        let caller = kmsfs::kms::Caller::new(svc).on_behalf_of(PRINCIPAL);
+        kmsfs::kms::Embedded::new(e.kms.clone(), caller)
+    };
+    let (s3, ec2) = (via("s3.amazonaws.com"), via("ebs.amazonaws.com"));
+    let blob = enc(&s3, "alias/aws/s3", b"obj key").unwrap();
+    let dec = |c: &kmsfs::kms::Embedded, blob: &[u8]| {
+        c.decrypt(DecryptRequest {
+            ciphertext_blob: blob.to_vec(),
+            ..Default::default()
+        })
+        .unwrap()
+        .plaintext
+    };
+    assert_eq!(dec(&s3, &blob).expose(), b"obj key");
+    assert_eq!(
+        code(enc(&s3, "alias/aws/ebs", b"x")),
+        "AccessDeniedException"
+    );
     assert_eq!(
         code(e.describe("alias/aws/unknown-service")),
         "NotFoundException"
@@ -521,9 +551,10 @@ fn aws_managed_keys() {
         code(e.schedule_deletion(&m.key_id, Some(7))),
         "AccessDeniedException"
     );
+    // AWS's policy of the key does not allow it: refused before the operation looks.
     assert_eq!(
         code(e.c.disable_key_rotation(e.kid(&m.key_id))),
-        "UnsupportedOperationException"
+        "AccessDeniedException"
     );
     assert_eq!(
         code(e.create_alias("alias/mine", &m.key_id)),
@@ -539,9 +570,9 @@ fn aws_managed_keys() {
     );
     // It rotates every year by itself.
     e.clock.advance_days(366);
-    e.encrypt("alias/aws/ebs", b"y", None);
+    enc(&ec2, "alias/aws/ebs", b"y").unwrap();
     assert_eq!(e.rotations(&m.key_id).len(), 1);
-    assert_eq!(e.decrypt(&blob, None).unwrap(), b"obj key");
+    assert_eq!(dec(&s3, &blob).expose(), b"obj key");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! What a command runs with: [`Ctx`] (the parsed command line, the home's root, the
 //! printer) and, for commands that use the KMS, a [`Session`]: the home opened, its KMS
 //! unlocked (asking for the passphrase if the keystore has one), the services acting as
-//! their principals, and the audit trail flushed when the command is done. With
+//! their principals on behalf of the command's caller, and the audit trail flushed when the command is done. With
 //! `--kms-endpoint`, the services (volumes, snapshots, objects, envelope files) reach the
 //! KMS through a [`Remote`] client instead, acting as its access key's principal; `kmsfs
 //! kms` verbs keep the embedded KMS.
@@ -10,7 +10,7 @@ use super::error::{CliError, Failure, OrFail};
 use super::output::Printer;
 use super::{Cli, args};
 use crate::home::Home;
-use crate::kms::{Client, Embedded, Kms, KmsOptions, Remote, Retrying};
+use crate::kms::{Caller, Client, Embedded, Kms, KmsOptions, Remote, Retrying};
 use crate::object::{ObjectService, S3_PRINCIPAL};
 use crate::snapshot::SnapshotService;
 use crate::volume::VolumeService;
@@ -160,15 +160,16 @@ impl Session<'_> {
         }
     }
 
-    /// A client acting as the service principal `principal` (with an endpoint: its access
-    /// key's principal). Services back off when a request quota throttles them (`Remote`
-    /// retries by itself).
+    /// A client acting as the service principal `principal` on behalf of the caller (the
+    /// KMS evaluates the caller's permissions with `kms:ViaService` set, as AWS does for
+    /// EBS and S3); with an endpoint, its access key's principal. Services back off when a
+    /// request quota throttles them (`Remote` retries by itself).
     fn client(&self, principal: &str) -> Arc<dyn Client> {
         match &self.remote {
             Some(r) => r.clone(),
             None => Arc::new(Retrying::new(Arc::new(Embedded::new(
                 self.account_kms.clone(),
-                principal,
+                Caller::new(principal).on_behalf_of(self.principal()),
             )))),
         }
     }

@@ -31,6 +31,8 @@ pub struct AuditEvent {
     pub time_ms: i64,
     pub request_id: String,
     pub principal: Arc<str>,
+    /// The user a service principal acted for (CloudTrail's `invokedBy` turned around).
+    pub on_behalf_of: Option<Arc<str>>,
     pub operation: &'static str,
     /// The region the request acted in (absent in lines written before it was recorded).
     pub aws_region: Option<String>,
@@ -54,6 +56,9 @@ pub struct AuditLine {
     pub time: String,
     pub request_id: String,
     pub principal: String,
+    /// The user a service principal (`principal`) acted for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub on_behalf_of: Option<String>,
     pub operation: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub aws_region: Option<String>,
@@ -92,6 +97,7 @@ impl AuditLine {
             time: crate::timefmt::rfc3339(e.time_ms),
             request_id: e.request_id.clone(),
             principal: e.principal.to_string(),
+            on_behalf_of: e.on_behalf_of.as_deref().map(str::to_string),
             operation: e.operation.to_string(),
             aws_region: e.aws_region.clone(),
             source_ip_address: e.source_ip_address.as_deref().map(str::to_string),

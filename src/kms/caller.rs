@@ -11,6 +11,10 @@
 //!   shows calls AWS services make on a user's behalf.
 //! - A call in this process by a user (the CLI, the library) has neither: no network was
 //!   involved. The KMS's own actions (rotation, deletion) show `AWS Internal`.
+//! - A service principal acts on behalf of a user (AWS's forward access sessions): the one
+//!   [`Caller::on_behalf_of`] names, by default the Unix user of this process; or alone
+//!   ([`Caller::acting_alone`]), when only a grant or a key policy statement naming the
+//!   service may allow it (`kms/authorize.rs`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,11 +25,24 @@ pub const MAX_USER_AGENT: usize = 1024;
 /// What the trail shows as `sourceIPAddress` and `userAgent` for the KMS's own actions.
 pub(crate) const AWS_INTERNAL: &str = "AWS Internal";
 
+/// For whom a service principal acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnBehalf {
+    /// The Unix user of this process (the default of a service principal in this process;
+    /// nobody for any other caller).
+    ProcessUser,
+    /// This principal (an IAM ARN).
+    Principal(Arc<str>),
+    /// Nobody: the service acts on its own (its grants, or the key policy naming it).
+    Nobody,
+}
+
 /// Who makes a request: the principal, and for the trail where the request came from.
 /// Cheap to clone (reference-counted strings).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     principal: Arc<str>,
+    on_behalf: OnBehalf,
     source_ip: Option<Arc<str>>,
     user_agent: Option<Arc<str>>,
     request_id: Option<Arc<str>>,
@@ -41,6 +58,7 @@ impl Caller {
             source_ip: service.clone(),
             user_agent: service,
             principal,
+            on_behalf: OnBehalf::ProcessUser,
             request_id: None,
         }
     }
@@ -55,6 +73,7 @@ impl Caller {
     ) -> Caller {
         Caller {
             principal: principal.into(),
+            on_behalf: OnBehalf::Nobody,
             source_ip: source_ip.map(|ip| Arc::from(ip.to_canonical().to_string())),
             user_agent: user_agent.and_then(clean_user_agent).map(Arc::from),
             request_id: Some(Arc::from(request_id)),
@@ -63,6 +82,26 @@ impl Caller {
 
     pub fn principal(&self) -> &Arc<str> {
         &self.principal
+    }
+
+    /// This caller (a service principal) acting on behalf of `principal` (an IAM ARN): the
+    /// KMS evaluates that principal's permissions with `kms:ViaService` set, and the trail
+    /// shows both (as CloudTrail shows `invokedBy`).
+    pub fn on_behalf_of(mut self, principal: impl Into<Arc<str>>) -> Caller {
+        self.on_behalf = OnBehalf::Principal(principal.into());
+        self
+    }
+
+    /// This caller (a service principal) acting on its own: only a grant to the service,
+    /// or a key policy statement naming it, allows its requests.
+    pub fn acting_alone(mut self) -> Caller {
+        self.on_behalf = OnBehalf::Nobody;
+        self
+    }
+
+    /// For whom the caller acts, if it is a service principal (`None` otherwise).
+    pub fn on_behalf(&self) -> Option<&OnBehalf> {
+        is_service_principal(&self.principal).then_some(&self.on_behalf)
     }
 
     /// `sourceIPAddress`: the client's address, or a service's host name.
@@ -100,7 +139,7 @@ impl From<String> for Caller {
 }
 
 /// A service principal (`ebs.amazonaws.com`): a host name of the AWS domain, not an ARN.
-fn is_service_principal(p: &str) -> bool {
+pub(crate) fn is_service_principal(p: &str) -> bool {
     !p.contains(':') && !p.contains(' ') && p.ends_with(".amazonaws.com")
 }
 
@@ -132,6 +171,13 @@ mod tests {
             (u.source_ip(), u.user_agent(), u.request_id()),
             (None, None, None)
         );
+        assert_eq!(c.on_behalf(), Some(&OnBehalf::ProcessUser));
+        assert_eq!(
+            c.clone().on_behalf_of("arn:aws:iam::1:user/a").on_behalf(),
+            Some(&OnBehalf::Principal("arn:aws:iam::1:user/a".into()))
+        );
+        assert_eq!(c.acting_alone().on_behalf(), Some(&OnBehalf::Nobody));
+        assert_eq!(u.on_behalf(), None);
         assert!(
             Caller::from("anonymous (x.amazonaws.com)")
                 .source_ip()

@@ -27,6 +27,7 @@ mod access_keys;
 pub mod audit;
 mod audit_ahead;
 pub mod audit_check;
+mod authorize;
 pub mod blob;
 mod caller;
 mod client;
@@ -50,7 +51,7 @@ mod service;
 pub mod types;
 
 pub use access_keys::{AccessKey, AccessKeyCache, AccessKeyInfo, SessionToken};
-pub use caller::{Caller, MAX_USER_AGENT};
+pub use caller::{Caller, MAX_USER_AGENT, OnBehalf};
 pub use client::{Client, Embedded};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;

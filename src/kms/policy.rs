@@ -38,8 +38,10 @@ pub(crate) fn default_policy(a: &AccountConfig) -> String {
 
 /// The key policy of the AWS-managed key of `service`.
 pub(crate) fn managed_policy(a: &AccountConfig, service: &str) -> String {
+    // EBS is used through EC2's endpoint (`kms:ViaService` = `ec2.REGION.amazonaws.com`).
+    let via = if service == "ebs" { "ec2" } else { service };
     format!(
-        r#"{{"Version":"2012-10-17","Id":"auto-{service}-1","Statement":[{{"Sid":"Allow access through {service} for all principals in the account that are authorized to use {service}","Effect":"Allow","Principal":{{"AWS":"*"}},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:CreateGrant","kms:DescribeKey"],"Resource":"*","Condition":{{"StringEquals":{{"kms:CallerAccount":"{acct}","kms:ViaService":"{service}.{region}.amazonaws.com"}}}}}},{{"Sid":"Allow direct access to key metadata to the account","Effect":"Allow","Principal":{{"AWS":"arn:{part}:iam::{acct}:root"}},"Action":["kms:Describe*","kms:Get*","kms:List*"],"Resource":"*"}}]}}"#,
+        r#"{{"Version":"2012-10-17","Id":"auto-{service}-1","Statement":[{{"Sid":"Allow access through {service} for all principals in the account that are authorized to use {service}","Effect":"Allow","Principal":{{"AWS":"*"}},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:CreateGrant","kms:DescribeKey"],"Resource":"*","Condition":{{"StringEquals":{{"kms:CallerAccount":"{acct}","kms:ViaService":"{via}.{region}.amazonaws.com"}}}}}},{{"Sid":"Allow direct access to key metadata to the account","Effect":"Allow","Principal":{{"AWS":"arn:{part}:iam::{acct}:root"}},"Action":["kms:Describe*","kms:Get*","kms:List*"],"Resource":"*"}}]}}"#,
         acct = a.account_id,
         region = a.region,
         part = a.partition,
@@ -74,6 +76,8 @@ mod tests {
         let mut ctx = RequestContext::new(&alice, "kms:Decrypt", key);
         assert!(!evaluate(&ctx, &managed, [], []).is_allowed());
         ctx.via_service = Some("ebs.us-east-1.amazonaws.com");
+        assert!(!evaluate(&ctx, &managed, [], []).is_allowed());
+        ctx.via_service = Some("ec2.us-east-1.amazonaws.com");
         assert!(matches!(
             evaluate(&ctx, &managed, [], []),
             Decision::Allow(_)

@@ -62,6 +62,7 @@ names_key!(
     UntagResourceRequest => key_id,
     UpdateKeyDescriptionRequest => key_id,
     GetKeyPolicyRequest => key_id,
+    PutKeyPolicyRequest => key_id,
     CreateGrantRequest => key_id,
     ListGrantsRequest => key_id,
     RevokeGrantRequest => key_id,
@@ -260,7 +261,8 @@ impl Kms {
 }
 
 impl Call<'_> {
-    /// Resolve a KeyId as [`Kms::resolve`] does and note the key in the trail.
+    /// Resolve a KeyId as [`Kms::resolve`] does, note the key in the trail, and check the
+    /// caller's permission for the operation on it (`authorize.rs`).
     pub(super) fn resolve_noted(
         &self,
         key_id: &str,
@@ -268,6 +270,7 @@ impl Call<'_> {
     ) -> Result<Arc<LoadedKey>, KmsError> {
         let k = self.resolve(key_id, allow_alias)?;
         self.note_key(self.key_arn(&k).to_string());
+        self.authorize_operation(&k, Some(key_id))?;
         Ok(k)
     }
 

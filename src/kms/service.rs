@@ -7,19 +7,23 @@
 
 use super::audit::{AuditEvent, AuditLog};
 use super::audit_ahead::{Gated, Request};
-use super::caller::{AWS_INTERNAL, Caller};
+use super::authorize::{Access, OWN_RULES, STAR_OPERATIONS};
+use super::caller::{AWS_INTERNAL, Caller, OnBehalf};
 use super::clock::{Clock, Millis};
 use super::context::EncryptionContext;
 use super::error::{KmsError, StoreError};
 use super::grants::GrantCache;
 use super::keystore::{Keystore, LoadedKey, RootKeySource};
+use super::ops::API_OPERATIONS;
 use super::quota::Quota;
 use super::record::{KeyManager, KeyRecord, KeyState};
 use super::regions::Regions;
 use super::types::KeyMetadata;
 use crate::crypto::{self, SecretBytes};
 use crate::home::{AccountConfig, Home};
+use crate::iam::Iam;
 use crate::timefmt::epoch_secs;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,6 +78,11 @@ impl Default for KmsOptions {
 pub(super) struct Call<'a> {
     kms: &'a Kms,
     req: Rc<Request>,
+    caller: &'a Caller,
+    /// Whether the request's permission was checked (`authorize.rs`).
+    authorized: Cell<bool>,
+    /// A CreateGrant's operations (`kms:GrantOperations`).
+    grant_operations: RefCell<Vec<String>>,
 }
 
 impl std::ops::Deref for Call<'_> {
@@ -88,6 +97,34 @@ impl Call<'_> {
     /// Who makes the request.
     pub(super) fn principal(&self) -> Arc<str> {
         self.req.event.borrow().principal.clone()
+    }
+
+    /// Who makes the request, and from where.
+    pub(super) fn caller(&self) -> &Caller {
+        self.caller
+    }
+
+    /// The operation's AWS name.
+    pub(super) fn operation(&self) -> &'static str {
+        self.req.event.borrow().operation
+    }
+
+    pub(super) fn mark_authorized(&self) {
+        self.authorized.set(true);
+    }
+
+    /// The encryption context noted for the request (`None` when absent or empty).
+    pub(super) fn noted_context(&self) -> Option<EncryptionContext> {
+        self.req.event.borrow().encryption_context.clone()
+    }
+
+    /// Note a CreateGrant's operations (`kms:GrantOperations`), before its key is resolved.
+    pub(super) fn note_grant_operations(&self, ops: &[String]) {
+        *self.grant_operations.borrow_mut() = ops.to_vec();
+    }
+
+    pub(super) fn grant_request_operations(&self) -> Vec<String> {
+        self.grant_operations.borrow().clone()
     }
 
     /// The key the request used (its source key, for ReEncrypt).
@@ -167,6 +204,8 @@ pub struct Kms {
     kms_dir: std::path::PathBuf,
     /// The grants opened so far (`grants.rs`).
     pub(super) grant_cache: GrantCache,
+    /// The identity registry and the compiled policies (`authorize.rs`).
+    pub(super) access: Access,
 }
 
 impl std::fmt::Debug for Kms {
@@ -206,6 +245,7 @@ impl Kms {
         let req_base = random_request_base()?;
         let c = home.config();
         let quota = Quota::open(&dir, &c.account_id, &c.region)?;
+        let access = Access::new(Iam::open(home), c)?;
         let kms = Arc::new_cyclic(|me| Kms {
             ks: Gated::new(ks),
             audit,
@@ -217,6 +257,7 @@ impl Kms {
             quota,
             kms_dir: dir,
             grant_cache: GrantCache::default(),
+            access,
         });
         kms.purge()?;
         Ok(kms)
@@ -242,6 +283,7 @@ impl Kms {
                 .as_ref()
                 .map(|q| q.sibling(&self.kms_dir, &account.account_id, &account.region)),
             kms_dir: self.kms_dir.clone(),
+            access: self.access.sibling(&account)?,
             account,
             regions,
             grant_cache: GrantCache::default(),
@@ -342,6 +384,11 @@ impl Kms {
                 .request_id()
                 .map_or_else(|| self.request_id(), str::to_string),
             principal: caller.principal().clone(),
+            on_behalf_of: match caller.on_behalf() {
+                Some(OnBehalf::ProcessUser) => Some(Arc::from(self.os_principal())),
+                Some(OnBehalf::Principal(p)) => Some(p.clone()),
+                Some(OnBehalf::Nobody) | None => None,
+            },
             operation,
             aws_region: Some(self.account.region.clone()),
             source_ip_address: caller.source_ip().cloned(),
@@ -356,14 +403,29 @@ impl Kms {
         let call = Call {
             kms: self,
             req: req.clone(),
+            caller,
+            // Requests of the home's own (access keys, seeds, reset) are not KMS API calls.
+            authorized: Cell::new(
+                OWN_RULES.contains(&operation) || !API_OPERATIONS.contains(&operation),
+            ),
+            grant_operations: RefCell::default(),
         };
         let r = {
             let _in_flight = req.enter();
             match self.audit.check_healthy() {
-                Ok(()) => self.admit(operation).and_then(|()| f(&call)),
+                Ok(()) => self.admit(operation).and_then(|()| {
+                    if STAR_OPERATIONS.contains(&operation) {
+                        call.authorize_star(&format!("kms:{operation}"))?;
+                    }
+                    f(&call)
+                }),
                 Err(e) => Err(KmsError::Internal(e)),
             }
         };
+        debug_assert!(
+            r.is_err() || call.authorized.get(),
+            "{operation} ran without a permission check"
+        );
         req.finish(self.clock.now_ms(), r)
     }
 
@@ -393,6 +455,7 @@ impl Kms {
                 time_ms: self.clock.now_ms(),
                 request_id: self.request_id(),
                 principal: Arc::from(KMS_SERVICE_PRINCIPAL),
+                on_behalf_of: None,
                 operation,
                 aws_region: Some(self.account.region.clone()),
                 source_ip_address: Some(internal.clone()),

@@ -362,6 +362,14 @@ shape!(GetKeyPolicyRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     policy_name: Option<String>,
 });
+shape!(PutKeyPolicyRequest {
+    key_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_name: Option<String>,
+    policy: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bypass_policy_lockout_safety_check: Option<bool>,
+});
 out_shape!(GetKeyPolicyResponse {
     policy: String,
     policy_name: String

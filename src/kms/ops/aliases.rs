@@ -99,6 +99,17 @@ pub(super) fn update_alias(c: &Call, req: AliasRequest) -> Result<()> {
 
 pub(super) fn delete_alias(c: &Call, alias_name: &str) -> Result<()> {
     check_alias_name(alias_name)?;
+    let target = c.ks.aliases()?.get(alias_name).map(|e| e.target.clone());
+    let key = match target.map(|t| parse_uuid(&t)) {
+        Some(Ok(id)) => c.get_live(&id)?,
+        _ => None,
+    };
+    match key {
+        Some(k) => {
+            c.authorize_operation(&k, Some(alias_name))?;
+        }
+        None => c.authorize_star("kms:DeleteAlias")?,
+    }
     let _g = c.ks.lock()?;
     let mut t = (*c.ks.aliases()?).clone();
     let Some(e) = t.remove(alias_name) else {

@@ -5,6 +5,7 @@
 use super::Result;
 use super::check_grant_tokens;
 use crate::crypto::{self, SecretBytes};
+use crate::kms::authorize::Ask;
 use crate::kms::blob::{self, Blob};
 use crate::kms::context::{self, EncryptionContext};
 use crate::kms::error::KmsError;
@@ -106,6 +107,7 @@ fn open_blob(
             "the ciphertext refers to a KMS key that does not exist in this keystore (deleted, or from another home)".into(),
         )
     })?;
+    c.authorize_operation(&k, expected)?;
     c.require_usable(&k)?;
     let cipher = k.cipher(b.material_version).ok_or_else(|| {
         KmsError::InvalidCiphertext(
@@ -177,6 +179,12 @@ pub(super) fn re_encrypt(c: &Call, req: ReEncryptRequest) -> Result<ReEncryptRes
     let dec = checked_context(&req.destination_encryption_context)?;
     let dest = c.resolve(&req.destination_key_id, true)?;
     c.note_destination_key(c.arn(&dest.record.key_id));
+    let to = Ask {
+        key_id: Some(&req.destination_key_id),
+        context: Some(&dec).filter(|e| !e.is_empty()),
+        grant_operations: &[],
+    };
+    c.authorize(&dest, "kms:ReEncryptTo", to)?;
     let expected = req.source_key_id.as_deref();
     let (plain, src, version) = open_blob(c, &req.ciphertext_blob, &sec, expected)?;
     c.require_usable(&dest)?;

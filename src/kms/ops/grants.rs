@@ -4,6 +4,7 @@
 
 use super::Result;
 use super::{check_grant_tokens, check_in_range, invalid_marker, next_marker, page};
+use crate::kms::authorize::check_narrower;
 use crate::kms::context::EncryptionContext;
 use crate::kms::error::KmsError;
 use crate::kms::grants::{Grant, GrantToken, is_grant_id, new_grant_id};
@@ -298,10 +299,16 @@ fn new_grant(c: &Call, req: &CreateGrantRequest, meta: &KeyMetadata) -> Result<G
 
 pub(super) fn create_grant(c: &Call, req: CreateGrantRequest) -> Result<CreateGrantResponse> {
     check_grant_tokens(&req.grant_tokens)?;
-    let k = c.resolve_noted(&req.key_id, false)?;
+    c.note_grant_operations(&req.operations);
+    let k = c.resolve(&req.key_id, false)?;
+    c.note_key(c.key_arn(&k).to_string());
+    let parent = c.authorize_operation(&k, Some(&req.key_id))?;
     c.require_usable(&k)?;
     let id = k.record.key_id;
     let grant = new_grant(c, &req, &c.metadata(&k.record))?;
+    if let Some(parent) = parent {
+        check_narrower(&parent, &grant, &c.principal(), c.key_arn(&k))?;
+    }
     let _g = c.ks.lock()?;
     if grant.name.is_some()
         && let Some(old) = c.grants_of(&id)?.iter().find(|g| same_grant(g, &grant))

@@ -132,6 +132,10 @@ pub(super) fn create_key(c: &Call, req: CreateKeyRequest) -> Result<CreateKeyRes
         None => default_policy(&c.account),
     };
     let mut rec = new_record(c.clock.now_ms(), description, KeyManager::Customer, tags)?;
+    if req.policy.is_some() {
+        let bypass = req.bypass_policy_lockout_safety_check;
+        c.check_lockout(&policy, &c.arn(&rec.key_id), bypass)?;
+    }
     rec.policy = policy;
     c.note_key(c.arn(&rec.key_id));
     let _g = c.ks.lock()?;

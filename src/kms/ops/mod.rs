@@ -3,7 +3,7 @@
 //! the request, with the validation of its requests beside it:
 //!
 //! - `keys`: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey, UpdateKeyDescription.
-//! - `policies`: GetKeyPolicy, ListKeyPolicies, and the default and AWS-managed policies.
+//! - `policies`: GetKeyPolicy, ListKeyPolicies, PutKeyPolicy, and the default and AWS-managed policies.
 //! - `aliases`: CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
 //! - `crypto`: Encrypt, Decrypt, ReEncrypt (and the ciphertext blob seal/open).
 //! - `data_keys`: GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom.
@@ -85,6 +85,7 @@ macro_rules! for_each_operation {
                 = "GetKeyPolicy";
             policies::list_key_policies(KeyIdRequest) -> ListKeyPoliciesResponse
                 = "ListKeyPolicies";
+            policies::put_key_policy(PutKeyPolicyRequest) -> () = "PutKeyPolicy";
             grants::create_grant(CreateGrantRequest) -> CreateGrantResponse = "CreateGrant";
             grants::list_grants(ListGrantsRequest) -> ListGrantsResponse = "ListGrants";
             grants::list_retirable_grants(ListRetirableGrantsRequest) -> ListGrantsResponse
@@ -111,6 +112,14 @@ macro_rules! kms_methods {
     };
 }
 for_each_operation!(kms_methods);
+
+/// The AWS names of the KMS's operations (those whose permission is checked).
+macro_rules! api_names {
+    ($($family:ident::$name:ident($req:ty) -> $out:ty = $aws:literal;)*) => {
+        pub(super) const API_OPERATIONS: &[&str] = &[$($aws,)* "DeleteAlias"];
+    };
+}
+for_each_operation!(api_names);
 
 impl Kms {
     /// `DeleteAlias` for `caller`, written to the audit trail.

@@ -1,0 +1,493 @@
+//! The KMS enforces permissions (issue 16): over a real `kmsfs serve`, boto3 with two IAM
+//! users' access keys (made with `kmsfs iam`), AWS's decisions and messages: an identity
+//! policy under the default key policy, a key policy naming a user, an explicit Deny, an
+//! encryption-context condition, a grant (and its retirement), the lockout safety check;
+//! `kms:ViaService` through the volume service with a real mount; a service principal
+//! alone; refusals in the audit trail. And, ignored by default, the cost of a 10-statement
+//! policy and 100 grants on Decrypt.
+
+mod common;
+use common::cli::{create_key, init, kmsfs, run_ok};
+use common::serve::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+const ACCT: &str = "111122223333";
+const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
+const BOB: &str = "arn:aws:iam::111122223333:user/bob";
+const ROOT: &str = "arn:aws:iam::111122223333:root";
+
+/// Runs the calls of `CALLS` (`[[method, {args}], ...]`) with boto3 and prints, as JSON,
+/// per call `{"ok": true, ...}` or `{"ok": false, "code": ..., "msg": ...}`. An argument
+/// `"$blob"` is the last CiphertextBlob returned, `"$grant"` the last GrantId, and a string
+/// `"b64:..."` bytes.
+const RUNNER: &str = r#"
+import os, json, base64, boto3, botocore
+kms = boto3.client("kms", endpoint_url=os.environ["EP"], region_name="us-east-1")
+out, last = [], {}
+for op, args in json.loads(os.environ["CALLS"]):
+    for k, v in list(args.items()):
+        if v in ("$blob", "$grant"):
+            args[k] = last[v]
+        elif isinstance(v, str) and v.startswith("b64:"):
+            args[k] = base64.b64decode(v[4:])
+    try:
+        r = getattr(kms, op)(**args)
+        if "CiphertextBlob" in r:
+            last["$blob"] = r["CiphertextBlob"]
+        if "GrantId" in r:
+            last["$grant"] = r["GrantId"]
+        out.append({"ok": True})
+    except botocore.exceptions.ClientError as e:
+        err = e.response["Error"]
+        out.append({"ok": False, "code": err["Code"], "msg": err.get("Message", "")})
+print(json.dumps(out))
+"#;
+
+/// A home with users alice (her identity policy allows `kms:Encrypt`, `kms:Decrypt`,
+/// `kms:DescribeKey`) and bob (no policy), each with an access key; a running server.
+struct World {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    bin: PathBuf,
+    srv: Server,
+    alice: (String, String),
+    bob: (String, String),
+}
+
+fn access_key(home: &Path, user: &str) -> (String, String) {
+    run_ok(home, &["iam", "create-user", "--user-name", user]);
+    let k = run_ok(home, &["iam", "create-access-key", "--user-name", user]);
+    let k = &k["AccessKey"];
+    let s = |f: &str| k[f].as_str().unwrap().to_string();
+    (s("AccessKeyId"), s("SecretAccessKey"))
+}
+
+fn world(test: &str) -> Option<World> {
+    let bin = python_or_skip(test)?;
+    let dir = tempfile::tempdir().unwrap();
+    let home = init(dir.path());
+    let alice = access_key(&home, "alice");
+    let bob = access_key(&home, "bob");
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:DescribeKey"],"Resource":"*"}]}"#;
+    run_ok(
+        &home,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "alice",
+            "--policy-name",
+            "use-keys",
+            "--policy-document",
+            doc,
+        ],
+    );
+    let srv = Server::start(&home, &[]);
+    Some(World {
+        _dir: dir,
+        home,
+        bin,
+        srv,
+        alice,
+        bob,
+    })
+}
+
+impl World {
+    /// Run `calls` with boto3 as the access key `who` (`None`: the test's root key).
+    fn calls(&self, who: Option<&(String, String)>, calls: Value) -> Vec<Value> {
+        let mut c = aws_tool(&self.bin, "python3", &self.srv.endpoint);
+        c.env("EP", &self.srv.endpoint)
+            .env("CALLS", calls.to_string())
+            .args(["-c", RUNNER]);
+        if let Some((id, secret)) = who {
+            c.env("AWS_ACCESS_KEY_ID", id)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
+        }
+        let out = check(&c.output().unwrap(), "the boto3 runner");
+        serde_json::from_str(out.trim()).unwrap()
+    }
+
+    /// A key made by the root (through the CLI), with `policy` if given.
+    fn key(&self, policy: Option<&str>) -> String {
+        match policy {
+            None => create_key(&self.home, "Arn"),
+            Some(p) => {
+                let v = run_ok(&self.home, &["kms", "create-key", "--policy", p]);
+                v["KeyMetadata"]["Arn"].as_str().unwrap().to_string()
+            }
+        }
+    }
+}
+
+fn encrypt(key: &str) -> Value {
+    json!(["encrypt", {"KeyId": key, "Plaintext": "b64:aGk="}])
+}
+
+fn encrypt_ctx(key: &str, ec: Value) -> Value {
+    json!(["encrypt", {"KeyId": key, "Plaintext": "b64:aGk=", "EncryptionContext": ec}])
+}
+
+fn decrypt() -> Value {
+    json!(["decrypt", {"CiphertextBlob": "$blob"}])
+}
+
+/// Whether each result succeeded (`true`) or failed with AccessDeniedException (`false`);
+/// any other failure fails the test.
+fn verdicts(r: &[Value]) -> Vec<bool> {
+    r.iter()
+        .map(|v| {
+            if v["ok"] == true {
+                return true;
+            }
+            assert_eq!(v["code"], "AccessDeniedException", "{v}");
+            false
+        })
+        .collect()
+}
+
+fn denial(user: &str, action: &str, key: &str, why: &str) -> String {
+    format!("User: {user} is not authorized to perform: {action} on resource: {key} {why}")
+}
+
+/// The audit lines of `principal` for `operation`, as JSON.
+fn audit(home: &Path, principal: &str, operation: &str) -> Vec<Value> {
+    let args = [
+        "audit",
+        "show",
+        "--principal",
+        principal,
+        "--operation",
+        operation,
+    ];
+    let o = kmsfs(home, &args);
+    assert!(o.status.success());
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn policy(statements: &[Value]) -> String {
+    let admin = json!({"Sid": "admin", "Effect": "Allow", "Principal": {"AWS": ROOT},
+        "Action": "kms:*", "Resource": "*"});
+    let mut all = vec![admin];
+    all.extend_from_slice(statements);
+    json!({"Version": "2012-10-17", "Statement": all}).to_string()
+}
+
+#[test]
+fn an_identity_policy_allows_one_user_and_not_the_other_and_refusals_are_audited() {
+    let Some(w) = world("an_identity_policy_allows_one_user_and_not_the_other") else {
+        return;
+    };
+    let key = w.key(None);
+    let r = w.calls(Some(&w.alice), json!([encrypt(&key), decrypt()]));
+    assert_eq!(verdicts(&r), [true, true], "{r:?}");
+    let r = w.calls(
+        Some(&w.bob),
+        json!([encrypt(&key), ["list_keys", {}], ["describe_key", {"KeyId": key}]]),
+    );
+    assert_eq!(verdicts(&r), [false, false, false], "{r:?}");
+    let why = "because no identity-based policy allows the kms:Encrypt action";
+    assert_eq!(r[0]["msg"], denial(BOB, "kms:Encrypt", &key, why));
+    let why = "because no identity-based policy allows the kms:ListKeys action";
+    assert_eq!(r[1]["msg"], denial(BOB, "kms:ListKeys", "*", why));
+    // Alice may not list keys either: her policy does not say kms:ListKeys.
+    let r = w.calls(Some(&w.alice), json!([["list_keys", {}]]));
+    assert_eq!(verdicts(&r), [false]);
+    // The root (the test's key) may do anything.
+    assert_eq!(verdicts(&w.calls(None, json!([encrypt(&key)]))), [true]);
+    let lines = audit(&w.home, BOB, "Encrypt");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["errorCode"], "AccessDeniedException");
+    assert_eq!(lines[0]["keyArn"], key.as_str());
+    assert_eq!(audit(&w.home, ALICE, "Encrypt")[0]["outcome"], "Success");
+    run_ok(&w.home, &["audit", "verify"]);
+}
+
+#[test]
+fn a_key_policy_names_a_user_and_an_explicit_deny_wins() {
+    let Some(w) = world("a_key_policy_names_a_user_and_an_explicit_deny_wins") else {
+        return;
+    };
+    let p = policy(&[
+        json!({"Effect": "Allow", "Principal": {"AWS": BOB},
+            "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}),
+        json!({"Effect": "Deny", "Principal": {"AWS": ALICE},
+            "Action": "kms:Decrypt", "Resource": "*"}),
+        // aws:SourceIp is the client's address: bob calls from 127.0.0.1.
+        json!({"Effect": "Deny", "Principal": {"AWS": BOB}, "Action": "kms:Encrypt",
+            "Resource": "*", "Condition": {"NotIpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}),
+        json!({"Effect": "Allow", "Principal": {"AWS": BOB}, "Action": "kms:DescribeKey",
+            "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}),
+    ]);
+    let key = w.key(Some(&p));
+    let describe = json!(["describe_key", {"KeyId": key}]);
+    let r = w.calls(Some(&w.bob), json!([encrypt(&key), decrypt(), describe]));
+    assert_eq!(verdicts(&r), [true, true, false], "{r:?}");
+    let r = w.calls(Some(&w.alice), json!([encrypt(&key), decrypt()]));
+    assert_eq!(verdicts(&r), [true, false], "{r:?}");
+    let why = "with an explicit deny in a resource-based policy";
+    assert_eq!(r[1]["msg"], denial(ALICE, "kms:Decrypt", &key, why));
+}
+
+#[test]
+fn an_encryption_context_condition_decides() {
+    let Some(w) = world("an_encryption_context_condition_decides") else {
+        return;
+    };
+    let p = policy(&[json!({"Effect": "Allow", "Principal": {"AWS": BOB},
+        "Action": "kms:Encrypt", "Resource": "*",
+        "Condition": {"StringEquals": {"kms:EncryptionContext:project": "blue"}}})]);
+    let key = w.key(Some(&p));
+    let r = w.calls(
+        Some(&w.bob),
+        json!([
+            encrypt_ctx(&key, json!({"project": "blue"})),
+            encrypt_ctx(&key, json!({"project": "red"})),
+            encrypt(&key),
+        ]),
+    );
+    assert_eq!(verdicts(&r), [true, false, false], "{r:?}");
+    // The policy delegates to the account too, and bob has no identity policy.
+    let why = "because no identity-based policy allows the kms:Encrypt action";
+    assert_eq!(r[1]["msg"], denial(BOB, "kms:Encrypt", &key, why));
+}
+
+#[test]
+fn a_grant_allows_a_user_without_policy_until_it_is_retired() {
+    let Some(w) = world("a_grant_allows_a_user_without_policy_until_it_is_retired") else {
+        return;
+    };
+    let key = w.key(None);
+    assert_eq!(
+        verdicts(&w.calls(Some(&w.bob), json!([encrypt(&key)]))),
+        [false]
+    );
+    let grant = json!(["create_grant", {"KeyId": key, "GranteePrincipal": BOB,
+        "Operations": ["Encrypt", "Decrypt", "CreateGrant"]}]);
+    let r = w.calls(None, json!([grant]));
+    assert_eq!(verdicts(&r), [true], "{r:?}");
+    // Bob encrypts; his grant lets him make a narrower grant, not a wider one.
+    let narrower = json!(["create_grant", {"KeyId": key, "GranteePrincipal": ALICE,
+        "Operations": ["Encrypt"]}]);
+    let wider = json!(["create_grant", {"KeyId": key, "GranteePrincipal": ALICE,
+        "Operations": ["Encrypt", "ReEncryptFrom"]}]);
+    let r = w.calls(
+        Some(&w.bob),
+        json!([encrypt(&key), decrypt(), narrower, wider]),
+    );
+    assert_eq!(verdicts(&r), [true, true, true, false], "{r:?}");
+    // The root retires bob's grant: bob is refused again.
+    let listed = run_ok(&w.home, &["kms", "list-grants", "--key-id", &key]);
+    let bobs: Vec<&Value> = listed["Grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["GranteePrincipal"] == BOB)
+        .collect();
+    assert_eq!(bobs.len(), 1, "{listed}");
+    let id = bobs[0]["GrantId"].as_str().unwrap();
+    let retire = ["kms", "retire-grant", "--key-id", &key, "--grant-id", id];
+    run_ok(&w.home, &retire);
+    assert_eq!(
+        verdicts(&w.calls(Some(&w.bob), json!([encrypt(&key)]))),
+        [false]
+    );
+}
+
+#[test]
+fn the_lockout_safety_check_refuses_a_policy_that_locks_the_caller_out() {
+    let Some(w) = world("the_lockout_safety_check") else {
+        return;
+    };
+    let key = w.key(None);
+    let only_bob = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": BOB}, "Action": "kms:*", "Resource": "*"}]})
+    .to_string();
+    let put = |bypass: bool| {
+        json!(["put_key_policy", {"KeyId": key, "PolicyName": "default", "Policy": only_bob,
+            "BypassPolicyLockoutSafetyCheck": bypass}])
+    };
+    let create = json!(["create_key", {"Policy": only_bob}]);
+    let r = w.calls(None, json!([create, put(false)]));
+    for v in &r {
+        assert_eq!(v["code"], "MalformedPolicyDocumentException", "{v}");
+        assert!(
+            v["msg"].as_str().unwrap().contains("will not allow you"),
+            "{v}"
+        );
+    }
+    // Bypassed, the root locks itself out: from now on only bob may use the key.
+    let r = w.calls(None, json!([put(true), encrypt(&key)]));
+    assert_eq!(verdicts(&r), [true, false], "{r:?}");
+    let r = w.calls(Some(&w.bob), json!([encrypt(&key)]));
+    assert_eq!(verdicts(&r), [true], "{r:?}");
+}
+
+/// A key policy allowing use only through EC2: a direct call is refused, the volume
+/// service (acting for the caller, `kms:ViaService` = `ec2.us-east-1.amazonaws.com`)
+/// creates and mounts a volume.
+#[test]
+fn via_service_allows_the_volume_service_and_refuses_a_direct_call() {
+    let t = "via_service_allows_the_volume_service_and_refuses_a_direct_call";
+    if !common::mount::fuse_or_skip(t) || !common::mount::root_or_skip(t) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = init(dir.path());
+    let admin = json!({"Effect": "Allow", "Principal": {"AWS": ROOT},
+        "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:Put*"], "Resource": "*"});
+    let via_ec2 = json!({"Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:CreateGrant",
+            "kms:DescribeKey", "kms:RetireGrant"],
+        "Resource": "*", "Condition": {"StringEquals": {
+            "kms:ViaService": "ec2.us-east-1.amazonaws.com", "kms:CallerAccount": ACCT}}});
+    let p = json!({"Version": "2012-10-17", "Statement": [admin, via_ec2]}).to_string();
+    let v = run_ok(&home, &["kms", "create-key", "--policy", &p]);
+    let key = v["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let o = kmsfs(
+        &home,
+        &["kms", "encrypt", "--key-id", &key, "--plaintext", "hi"],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    let v = run_ok(
+        &home,
+        &["volume", "create", "--size", "8M", "--kms-key-id", &key],
+    );
+    let vol = v["VolumeId"].as_str().unwrap().to_string();
+    let mut m = common::mount::Mounted::at(dir, home.clone(), vol, "mnt", &[]);
+    std::fs::write(m.mnt.join("f"), b"via ec2").unwrap();
+    m.umount();
+    m.mount();
+    assert_eq!(std::fs::read(m.mnt.join("f")).unwrap(), b"via ec2");
+    // The trail shows the service and the user it acted for.
+    let lines = audit(&home, "ebs.amazonaws.com", "Decrypt");
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["onBehalfOf"] == ROOT), "{lines:?}");
+    let denied = audit(&home, ROOT, "Encrypt");
+    assert_eq!(denied[0]["errorCode"], "AccessDeniedException");
+}
+
+/// In this process: a service principal acting alone is allowed only by a grant to it;
+/// acting for a user, the user's permissions decide (with `kms:ViaService`).
+#[test]
+fn a_service_principal_alone_needs_a_grant() {
+    use kmsfs::kms::types::*;
+    use kmsfs::kms::{Caller, Client, Embedded};
+    let e = common::kms::env();
+    let k = e.create_key();
+    let enc = || EncryptRequest {
+        key_id: k.clone(),
+        plaintext: kmsfs::crypto::SecretBytes::from_slice(b"x"),
+        ..Default::default()
+    };
+    let alone = Embedded::new(
+        e.kms.clone(),
+        Caller::new("ebs.amazonaws.com").acting_alone(),
+    );
+    let err = alone.encrypt(enc()).unwrap_err();
+    assert_eq!(err.code(), "AccessDeniedException", "{err}");
+    assert!(err.to_string().contains("User: ebs.amazonaws.com"), "{err}");
+    // For the account root, via EC2: the default policy delegates to the account.
+    let for_root = Caller::new("ebs.amazonaws.com").on_behalf_of(ROOT);
+    Embedded::new(e.kms.clone(), for_root)
+        .encrypt(enc())
+        .unwrap();
+    e.c.create_grant(CreateGrantRequest {
+        key_id: k.clone(),
+        grantee_principal: "ebs.amazonaws.com".into(),
+        operations: vec!["Encrypt".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    alone.encrypt(enc()).unwrap();
+}
+
+/// Decrypt/s with the default policy vs a 10-statement policy and 100 grants on the key
+/// (a registered user allowed by its identity policy): prints the ratio. Run with
+/// `cargo test --release --test kms_enforce -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_decrypt_with_a_large_policy_and_many_grants() {
+    use kmsfs::kms::types::*;
+    use kmsfs::kms::{Client, Embedded};
+    let e = common::kms::env();
+    let iam = kmsfs::iam::Iam::open(&e.home);
+    iam.create_user(ACCT, "alice").unwrap();
+    let doc = r#"{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
+    iam.put_policy(ACCT, kmsfs::iam::Holder::User, "alice", "all", doc)
+        .unwrap();
+    let plain = e.create_key();
+    let mut statements = vec![json!({"Effect": "Allow", "Principal": {"AWS": ROOT},
+        "Action": "kms:*", "Resource": "*"})];
+    for i in 0..9 {
+        statements.push(json!({"Sid": format!("s{i}"), "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{ACCT}:user/u{i}")},
+            "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+            "Condition": {"StringEquals": {"kms:EncryptionContext:team": format!("t{i}")}}}));
+    }
+    let big =
+        e.c.create_key(CreateKeyRequest {
+            policy: Some(json!({"Version": "2012-10-17", "Statement": statements}).to_string()),
+            ..Default::default()
+        })
+        .unwrap()
+        .key_metadata
+        .key_id;
+    for i in 0..100 {
+        e.c.create_grant(CreateGrantRequest {
+            key_id: big.clone(),
+            grantee_principal: format!("arn:aws:iam::{ACCT}:user/g{i}"),
+            operations: vec!["Decrypt".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    // The trail flushed every 100 ms, as `kmsfs serve` does (not fsynced per request).
+    let kms = kmsfs::kms::Kms::open(
+        &e.home,
+        kmsfs::kms::KmsOptions {
+            clock: std::sync::Arc::new(e.clock.clone()),
+            passphrase: None,
+            audit_interval: Some(std::time::Duration::from_millis(100)),
+        },
+    )
+    .unwrap();
+    let alice = Embedded::new(kms, ALICE);
+    let rate = |key: &str| {
+        let blob = alice
+            .encrypt(EncryptRequest {
+                key_id: key.to_string(),
+                plaintext: kmsfs::crypto::SecretBytes::from_slice(b"x"),
+                ..Default::default()
+            })
+            .unwrap()
+            .ciphertext_blob;
+        let n = common::env_or("KMSFS_BENCH_N", 5000);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            alice
+                .decrypt(DecryptRequest {
+                    ciphertext_blob: blob.clone(),
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        n as f64 / t.elapsed().as_secs_f64()
+    };
+    let (mut a, mut b) = (0.0f64, 0.0f64);
+    for _ in 0..3 {
+        a = a.max(rate(&plain));
+        b = b.max(rate(&big));
+    }
+    println!(
+        "Decrypt/s: default policy {a:.0}, 10 statements + 100 grants {b:.0}, ratio {:.3}",
+        b / a
+    );
+}
