@@ -65,6 +65,9 @@ pub(crate) struct CreateKeyArgs {
     tags: Vec<String>,
     #[arg(long)]
     multi_region: bool,
+    /// Skip the check that the policy leaves the caller able to change it (AWS's flag).
+    #[arg(long)]
+    bypass_policy_lockout_safety_check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +222,18 @@ pub(crate) enum KmsCommand {
         policy_name: Option<String>,
     },
     ListKeyPolicies(KeyIdArg),
+    PutKeyPolicy {
+        #[arg(long)]
+        key_id: String,
+        #[arg(long)]
+        policy_name: Option<String>,
+        /// The key policy document (JSON), or file://policy.json.
+        #[arg(long)]
+        policy: String,
+        /// Skip the check that the policy leaves the caller able to change it.
+        #[arg(long)]
+        bypass_policy_lockout_safety_check: bool,
+    },
     #[command(flatten)]
     Grant(super::grant_cmd::GrantCommand),
     /// Delete keys whose waiting period is over and apply due rotations now.
@@ -311,19 +326,35 @@ fn keys(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
             policy_name: policy_name.clone(),
         })),
         K::ListKeyPolicies(k) => s.reply(c.list_key_policies(key(k))),
+        K::PutKeyPolicy {
+            key_id,
+            policy_name,
+            policy,
+            bypass_policy_lockout_safety_check: bypass,
+        } => match policy_text(policy) {
+            Ok(policy) => s.done(c.put_key_policy(PutKeyPolicyRequest {
+                key_id: key_id.clone(),
+                policy_name: policy_name.clone(),
+                policy,
+                bypass_policy_lockout_safety_check: bypass.then_some(true),
+            })),
+            Err(e) => Err(e),
+        },
         _ => return None,
     })
 }
 
+/// A `--policy` argument: the document, or `file://PATH`.
+fn policy_text(p: &str) -> Result<String, CliError> {
+    match p.strip_prefix("file://") {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| CliError::usage("cannot read --policy", format!("{f}: {e}"))),
+        None => Ok(p.to_string()),
+    }
+}
+
 fn create_key(a: &CreateKeyArgs) -> Result<CreateKeyRequest, CliError> {
-    let policy = match &a.policy {
-        Some(p) => Some(match p.strip_prefix("file://") {
-            Some(f) => std::fs::read_to_string(f)
-                .map_err(|e| CliError::usage("cannot read --policy", format!("{f}: {e}")))?,
-            None => p.clone(),
-        }),
-        None => None,
-    };
+    let policy = a.policy.as_deref().map(policy_text).transpose()?;
     Ok(CreateKeyRequest {
         description: a.description.clone(),
         key_usage: a.key_usage.clone(),
@@ -337,7 +368,7 @@ fn create_key(a: &CreateKeyArgs) -> Result<CreateKeyRequest, CliError> {
             Some(args::tags(&a.tags)?)
         },
         multi_region: a.multi_region.then_some(true),
-        bypass_policy_lockout_safety_check: None,
+        bypass_policy_lockout_safety_check: a.bypass_policy_lockout_safety_check.then_some(true),
     })
 }
 
