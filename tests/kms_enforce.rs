@@ -46,13 +46,15 @@ print(json.dumps(out))
 
 /// A home with users alice (her identity policy allows `kms:Encrypt`, `kms:Decrypt`,
 /// `kms:DescribeKey`) and bob (no policy), each with an access key; a running server.
+/// Fields drop in order: the server stops before its home is removed (it writes its
+/// last audit line on SIGTERM).
 struct World {
-    _dir: tempfile::TempDir,
+    srv: Server,
     home: PathBuf,
     bin: PathBuf,
-    srv: Server,
     alice: (String, String),
     bob: (String, String),
+    _dir: tempfile::TempDir,
 }
 
 fn access_key(home: &Path, user: &str) -> (String, String) {

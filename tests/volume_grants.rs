@@ -22,12 +22,13 @@ const EBS: &str = "ebs.amazonaws.com";
 
 /// A client home whose services reach the KMS of `kms_home`: the same home (embedded), or
 /// through a `kmsfs serve` of another home (`--kms-endpoint`).
+/// Fields drop in order: the server stops before its home is removed.
 struct Setup {
-    dir: tempfile::TempDir,
+    server: Option<Server>,
     home: PathBuf,
     kms_home: PathBuf,
-    server: Option<Server>,
     remote: bool,
+    dir: tempfile::TempDir,
 }
 
 impl Setup {
