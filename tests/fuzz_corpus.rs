@@ -79,11 +79,18 @@ fn record_seed(id: u8, versions: u32) -> record::KeyRecord {
                 id: [v as u8 ^ id; 32],
                 created_ms: 1_800_000_000_000 + i64::from(v),
                 origin: record::MaterialOrigin::Created,
-                secret: record::Material32(zeroize::Zeroizing::new([v as u8 ^ id; 32])),
+                secret: record::KeySecret::Aes256(record::Material32(zeroize::Zeroizing::new(
+                    [v as u8 ^ id; 32],
+                ))),
             })
             .collect(),
         tags: [("k".to_string(), "v".to_string())].into(),
         policy: "{}".into(),
+        spec: None,
+        usage: record::KeyUsage::EncryptDecrypt,
+        origin: record::Origin::AwsKms,
+        multi_region: None,
+        imported: None,
     }
 }
 
@@ -329,11 +336,18 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
                     id: [v as u8; 32],
                     created_ms: 1_800_000_000_000,
                     origin: record::MaterialOrigin::Created,
-                    secret: record::Material32(zeroize::Zeroizing::new([v as u8; 32])),
+                    secret: record::KeySecret::Aes256(record::Material32(zeroize::Zeroizing::new(
+                        [v as u8; 32],
+                    ))),
                 })
                 .collect(),
             tags: [("team".to_string(), "storage".to_string())].into(),
             policy: "{}".into(),
+            spec: None,
+            usage: record::KeyUsage::EncryptDecrypt,
+            origin: record::Origin::AwsKms,
+            multi_region: None,
+            imported: None,
         };
         let s = record::seal(&key, &rec, &[9; 12]).unwrap();
         recs.extend(damaged(&s));

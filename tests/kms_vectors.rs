@@ -36,12 +36,23 @@ fn the_record() -> record::KeyRecord {
             id: [0x99; 32],
             created_ms: 1_800_000_000_000,
             origin: record::MaterialOrigin::Created,
-            secret: record::Material32(zeroize::Zeroizing::new(MATERIAL)),
+            secret: record::KeySecret::Aes256(record::Material32(zeroize::Zeroizing::new(
+                MATERIAL,
+            ))),
         }],
         tags: Default::default(),
         policy: "{}".into(),
+        spec: None,
+        usage: record::KeyUsage::EncryptDecrypt,
+        origin: record::Origin::AwsKms,
+        multi_region: None,
+        imported: None,
     }
 }
+
+/// The same record sealed in format version 1 (symmetric keys only, before key specs), by
+/// kmsfs before version 2: still opened, as the same record.
+const RECORD_V1: &str = "4b4d534b010000001b4e28ba2fa141d2883f0eb16faaf2100c0c0c0c0c0c0c0c0c0c0c0c87b8437d893782d45b7768c169cb86b3db2917b0d389211d48bd1df86d6bc84c88ee407aa5f8fe8fe5d2f27a74aef8fc986c0cf770a8bcba6afc7e0f3f3457fb0c7b5b70b408ab430e6b814f21d2179cdd01f95e1d27de6528e30356709c00c5451c154d3c133bf053a3a687bd2a807d68cebf1e0c84cc5117c3c4da24de31bff2";
 
 fn audit_lines() -> Vec<Vec<u8>> {
     let mut prev = GENESIS.to_string();
@@ -132,6 +143,7 @@ fn compute() -> Value {
             "root_key": hex(&ROOT), "nonce": hex(&NONCE),
             "postcard": hex(&postcard::to_allocvec(&the_record()).unwrap()),
             "sealed": hex(&sealed),
+            "sealed_v1": RECORD_V1,
         },
         "audit": {
             "lines": lines.iter().map(|l| String::from_utf8(l.clone()).unwrap()).collect::<Vec<_>>(),
@@ -174,7 +186,10 @@ fn good_vectors_open() {
     let sealed = bytes(&v["record"]["sealed"]);
     let rec = record::open(&root, &sealed, &KEY_ID).unwrap();
     assert_eq!(rec.description, "app key");
-    assert_eq!(*rec.materials[0].secret.0, MATERIAL);
+    assert_eq!(rec.materials[0].secret.bytes(), MATERIAL);
+    let v1 = record::open(&root, &bytes(&v["record"]["sealed_v1"]), &KEY_ID).unwrap();
+    assert_eq!(format!("{v1:?}"), format!("{rec:?}"));
+    assert_eq!(v1.materials[0].secret.bytes(), MATERIAL);
     let trail: String = v["audit"]["lines"]
         .as_array()
         .unwrap()

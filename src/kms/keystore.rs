@@ -487,7 +487,8 @@ impl LoadedKey {
         let ciphers = record
             .materials
             .iter()
-            .map(|m| AeadKey::new(&SecretKey::from_bytes(*m.secret.0)))
+            .filter_map(|m| m.secret.aes())
+            .map(|m| AeadKey::new(&SecretKey::from_bytes(*m.0)))
             .collect();
         let material_ids = record
             .materials

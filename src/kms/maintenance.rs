@@ -8,7 +8,8 @@ use super::error::KmsError;
 use super::keystore::{AliasEntry, LoadedKey};
 use super::policy::managed_policy;
 use super::record::{
-    AutoRotation, KeyManager, KeyRecord, KeyState, Material, Material32, MaterialOrigin,
+    AutoRotation, KeyManager, KeyRecord, KeySecret, KeyState, KeyUsage, Material, Material32,
+    MaterialOrigin, Origin,
 };
 use super::resolve::parse_uuid;
 use super::service::{Kms, PurgeReport};
@@ -169,7 +170,7 @@ fn random_material(
         id,
         created_ms,
         origin,
-        secret,
+        secret: KeySecret::Aes256(secret),
     })
 }
 
@@ -203,5 +204,10 @@ pub(super) fn new_record(
         materials: vec![random_material(1, now, MaterialOrigin::Created)?],
         tags,
         policy: String::new(),
+        spec: None,
+        usage: KeyUsage::EncryptDecrypt,
+        origin: Origin::AwsKms,
+        multi_region: None,
+        imported: None,
     })
 }

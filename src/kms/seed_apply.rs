@@ -15,7 +15,9 @@ use super::error::KmsError;
 use super::keystore::AliasEntry;
 use super::maintenance::new_record;
 use super::policy::default_policy;
-use super::record::{AutoRotation, KeyManager, KeyRecord, KeyState, Material, MaterialOrigin};
+use super::record::{
+    AutoRotation, KeyManager, KeyRecord, KeySecret, KeyState, Material, MaterialOrigin,
+};
 use super::seed::{Seed, SeedKey};
 use super::service::{Kms, MAX_ALIASES_PER_KEY};
 use crate::crypto;
@@ -250,7 +252,7 @@ impl Kms {
                             1 => MaterialOrigin::Created,
                             _ => MaterialOrigin::AutomaticRotation,
                         },
-                        secret: m.clone(),
+                        secret: KeySecret::Aes256(m.clone()),
                     }
                 })
                 .collect();
@@ -273,7 +275,7 @@ impl Kms {
 fn same_material(r: &KeyRecord, k: &SeedKey) -> bool {
     r.materials.len() >= k.materials.len()
         && (r.materials.iter().zip(&k.materials))
-            .all(|(have, want)| crypto::secret_eq(&have.secret.0[..], &want.0[..]))
+            .all(|(have, want)| crypto::secret_eq(have.secret.bytes(), &want.0[..]))
 }
 
 /// The public id (`KeyMaterialId`) of seeded material: HKDF-SHA-256 of the material, salt

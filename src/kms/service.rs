@@ -482,9 +482,7 @@ impl Kms {
         match k.record.state {
             KeyState::Enabled => Ok(()),
             KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
-            KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
-                "{arn} is pending deletion."
-            ))),
+            s => Err(KmsError::InvalidState(state_message(&arn, s))),
         }
     }
 
@@ -570,5 +568,16 @@ impl Kms {
             multi_region: false,
             current_key_material_id: Some(crypto::hex(&r.current().id)),
         }
+    }
+}
+
+/// AWS's KMSInvalidStateException text for a key in `state` (not Enabled or Disabled).
+pub(in crate::kms) fn state_message(arn: &str, state: KeyState) -> String {
+    match state {
+        KeyState::PendingDeletion => format!("{arn} is pending deletion."),
+        KeyState::PendingImport => format!("{arn} is pending import."),
+        KeyState::PendingReplicaDeletion => format!("{arn} is pending replica deletion."),
+        KeyState::Enabled => format!("{arn} is enabled."),
+        KeyState::Disabled => format!("{arn} is disabled."),
     }
 }

@@ -26,6 +26,20 @@ macro_rules! aws_names {
                 f.pad(self.name())
             }
         }
+        /// Serialized as the AWS name (stable when variants are added).
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                $ty::parse(&s).ok_or_else(|| {
+                    serde::de::Error::custom(format!("unknown {} {s:?}", stringify!($ty)))
+                })
+            }
+        }
     };
 }
 

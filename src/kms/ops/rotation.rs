@@ -8,7 +8,7 @@ use crate::kms::clock::DAY_MS;
 use crate::kms::error::KmsError;
 use crate::kms::maintenance::push_material;
 use crate::kms::record::{AutoRotation, KeyManager, KeyRecord, KeyState, Material, MaterialOrigin};
-use crate::kms::service::{Call, MAX_ON_DEMAND_ROTATIONS};
+use crate::kms::service::{Call, MAX_ON_DEMAND_ROTATIONS, state_message};
 use crate::kms::types::*;
 use crate::timefmt::epoch_secs;
 
@@ -28,6 +28,9 @@ fn rotation_change_allowed(c: &Call, r: &KeyRecord) -> Result<()> {
             )));
         }
         KeyState::Enabled => {}
+        s @ (KeyState::PendingImport | KeyState::PendingReplicaDeletion) => {
+            return Err(KmsError::InvalidState(state_message(&arn, s)));
+        }
     }
     if r.manager == KeyManager::Aws {
         return Err(KmsError::UnsupportedOperation(format!(
