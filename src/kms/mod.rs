@@ -37,6 +37,7 @@ mod error;
 mod grants;
 mod keystore;
 mod maintenance;
+mod metadata;
 mod ops;
 mod policy;
 pub mod quota;

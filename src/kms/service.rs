@@ -18,11 +18,9 @@ use super::ops::API_OPERATIONS;
 use super::quota::Quota;
 use super::record::{KeyManager, KeyRecord, KeyState};
 use super::regions::Regions;
-use super::types::KeyMetadata;
 use crate::crypto::{self, SecretBytes};
 use crate::home::{AccountConfig, Home};
 use crate::iam::Iam;
-use crate::timefmt::epoch_secs;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -318,13 +316,23 @@ impl Kms {
 
     /// The key ARN of `id`.
     pub fn arn(&self, id: &[u8; 16]) -> String {
+        self.arn_in(&self.account.region, id)
+    }
+
+    /// The ARN key `id` of this account has in `region` (a multi-Region key's replicas).
+    pub fn arn_in(&self, region: &str, id: &[u8; 16]) -> String {
         format!(
             "arn:{}:kms:{}:{}:key/{}",
             self.account.partition,
-            self.account.region,
+            region,
             self.account.account_id,
-            uuid::Uuid::from_bytes(*id)
+            self.key_id_string(id)
         )
+    }
+
+    /// The key id as AWS shows it (a UUID; `mrk-` and 32 hex digits for a multi-Region key).
+    pub fn key_id_string(&self, id: &[u8; 16]) -> String {
+        uuid::Uuid::from_bytes(*id).to_string()
     }
 
     /// The ARN of a loaded key (formatted once per load).
@@ -541,33 +549,6 @@ impl Kms {
         let t = f(&mut rec)?;
         self.ks.put(rec)?;
         Ok(t)
-    }
-
-    /// `KeyMetadata` of a record, as DescribeKey and CreateKey return it.
-    pub(super) fn metadata(&self, r: &KeyRecord) -> KeyMetadata {
-        KeyMetadata {
-            aws_account_id: self.account.account_id.clone(),
-            key_id: uuid::Uuid::from_bytes(r.key_id).to_string(),
-            arn: self.arn(&r.key_id),
-            creation_date: epoch_secs(r.created_ms),
-            enabled: r.state == KeyState::Enabled,
-            description: r.description.clone(),
-            key_usage: "ENCRYPT_DECRYPT".into(),
-            key_state: r.state.as_str().into(),
-            deletion_date: r.deletion_ms.map(epoch_secs),
-            pending_deletion_window_in_days: r.pending_window_days,
-            origin: "AWS_KMS".into(),
-            key_manager: match r.manager {
-                KeyManager::Customer => "CUSTOMER",
-                KeyManager::Aws => "AWS",
-            }
-            .into(),
-            customer_master_key_spec: "SYMMETRIC_DEFAULT".into(),
-            key_spec: "SYMMETRIC_DEFAULT".into(),
-            encryption_algorithms: vec!["SYMMETRIC_DEFAULT".into()],
-            multi_region: false,
-            current_key_material_id: Some(crypto::hex(&r.current().id)),
-        }
     }
 }
 

@@ -96,10 +96,42 @@ pub struct KeyMetadata {
     pub key_manager: String,
     pub customer_master_key_spec: String,
     pub key_spec: String,
-    pub encryption_algorithms: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub encryption_algorithms: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signing_algorithms: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mac_algorithms: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub key_agreement_algorithms: Option<Vec<String>>,
     pub multi_region: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub multi_region_configuration: Option<MultiRegionConfiguration>,
+    /// Imported material's expiry (epoch seconds).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub valid_to: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expiration_model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub current_key_material_id: Option<String>,
+}
+
+/// A multi-Region key's set, as DescribeKey shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MultiRegionConfiguration {
+    /// `PRIMARY` or `REPLICA`.
+    pub multi_region_key_type: String,
+    pub primary_key: MultiRegionKey,
+    pub replica_keys: Vec<MultiRegionKey>,
+}
+
+/// One key of a multi-Region set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MultiRegionKey {
+    pub arn: String,
+    pub region: String,
 }
 
 macro_rules! shape {
