@@ -258,3 +258,73 @@ fn a_symlink_planted_in_the_backing_tree_is_never_followed() {
     m.mount();
     assert!(fs::read_dir(m.mnt.join("d")).is_ok());
 }
+
+/// Levels of the tree a snapshot keeps: its backing path (encrypted names of 20-odd bytes
+/// each) is over 4,096 bytes long, so no path-based walk could read it.
+const SNAP_LEVELS: usize = 300;
+
+#[test]
+fn a_tree_deeper_than_path_max_is_snapshotted_and_restored() {
+    if !can_run("a_tree_deeper_than_path_max_is_snapshotted_and_restored") {
+        return;
+    }
+    let m = Mounted::new("1G");
+    let names = || (0..SNAP_LEVELS).map(|i| format!("l{i:03}"));
+    let mut fds = walk(&m.mnt, std::iter::empty());
+    for n in names() {
+        mkdirat(
+            fds.last().unwrap(),
+            n.as_str(),
+            Mode::from_bits_truncate(0o755),
+        )
+        .unwrap();
+        let next = dir_at(fds.last().unwrap(), &n);
+        fds.push(next);
+    }
+    let leaf = openat(
+        fds.last().unwrap(),
+        "bottom.txt",
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o640),
+    )
+    .unwrap();
+    let mut f = fs::File::from(leaf);
+    f.write_all(b"kept at the bottom").unwrap();
+    f.sync_all().unwrap();
+    drop((f, fds));
+    // The backing path of the deepest directory is longer than PATH_MAX (walked by handles).
+    let mut dir = walk(&m.backing(), std::iter::empty()).pop().unwrap();
+    let mut depth_bytes = 0;
+    for _ in 0..SNAP_LEVELS {
+        let (name, sub) = names_in(&dir)
+            .into_iter()
+            .find_map(|n| {
+                let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+                openat(&dir, n.as_str(), flags, Mode::empty())
+                    .ok()
+                    .map(|fd| (n, fd))
+            })
+            .expect("a directory at every level");
+        depth_bytes += name.len() + 1;
+        dir = sub;
+    }
+    assert!(depth_bytes > 4096, "backing path only {depth_bytes} bytes");
+
+    let snap = common::cli::run_ok(&m.home, &["snapshot", "create", &m.vol]);
+    let snap = snap["SnapshotId"].as_str().unwrap().to_string();
+    let v = common::cli::run_ok(&m.home, &["volume", "create", "--snapshot-id", &snap]);
+    let vol = v["VolumeId"].as_str().unwrap().to_string();
+    let r = Mounted::at(
+        tempfile::tempdir().unwrap(),
+        m.home.clone(),
+        vol,
+        "restored",
+        &[],
+    );
+    let fds = walk(&r.mnt, names());
+    assert_eq!(
+        read_at(fds.last().unwrap(), "bottom.txt"),
+        "kept at the bottom"
+    );
+    assert_eq!(names_in(&fds[SNAP_LEVELS / 2]).len(), 1);
+}

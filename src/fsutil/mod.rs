@@ -7,6 +7,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod at;
+pub mod at_path;
 pub mod xattr;
 
 /// Write `data` to `path` atomically: a reader sees the old contents or the new, never a mix,

@@ -1,19 +1,22 @@
 //! Reading a volume's backing tree into manifest entries and chunks (capture), and writing
 //! a backing tree back from a manifest (restore). Both work on stored bytes only: names,
 //! contents, symlink targets and xattrs stay as the volume stored them (ciphertext when the
-//! volume is encrypted), so neither needs a key.
+//! volume is encrypted), so neither needs a key. Entries are reached through directory
+//! handles one name at a time ([`AtPath`]), never by path: trees of any depth, and no
+//! symlink in the backing tree is followed.
 
 use super::SnapshotError;
 use super::manifest::{CHUNK, Entry, EntryKind, Manifest};
 use super::progress::Progress;
 use super::store::{Hash, ObjectStore, name_of};
+use crate::fsutil::at::{self, At, Kind, Meta};
+use crate::fsutil::at_path::AtPath;
 use crate::fsutil::xattr;
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
-use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// What a capture did.
@@ -27,6 +30,7 @@ pub(super) struct CaptureStats {
     pub(super) files_skipped: u64,
 }
 
+/// The path of `rel` under `data`, for messages only (never opened).
 fn join(data: &Path, rel: &[u8]) -> PathBuf {
     if rel.is_empty() {
         data.to_path_buf()
@@ -58,6 +62,7 @@ pub(super) fn capture(
         .unwrap_or_default();
     let mut c = Capture {
         data,
+        walk: AtPath::open(data).map_err(|e| SnapshotError::io(data, e))?,
         store,
         prev,
         links: HashMap::new(),
@@ -77,6 +82,7 @@ pub(super) fn capture(
 /// One capture's state: what it reads and where it stores, what it has seen.
 struct Capture<'a> {
     data: &'a Path,
+    walk: AtPath,
     store: &'a dyn ObjectStore,
     /// The previous manifest's files by path.
     prev: HashMap<&'a [u8], &'a Entry>,
@@ -94,71 +100,68 @@ impl Capture<'_> {
         rel: Vec<u8>,
         stack: &mut Vec<Vec<u8>>,
     ) -> Result<Option<Entry>, SnapshotError> {
-        use std::os::unix::fs::FileTypeExt;
         let p = join(self.data, &rel);
-        let m = fs::symlink_metadata(&p).map_err(|e| SnapshotError::io(&p, e))?;
-        let ft = m.file_type();
+        let io = |err| SnapshotError::io(&p, err);
+        let at = self.walk.at(&rel).map_err(io)?;
+        let m = at::stat(at.fd(), at.name()).map_err(io)?;
         let mut e = Entry {
             path: rel,
             kind: EntryKind::Dir,
-            mode: m.mode() & 0o7777,
-            uid: m.uid(),
-            gid: m.gid(),
-            atime_ns: ns(m.atime(), m.atime_nsec()),
-            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
-            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
-            ino: m.ino(),
+            mode: m.mode & 0o7777,
+            uid: m.uid,
+            gid: m.gid,
+            atime_ns: ns(m.atime.0, m.atime.1),
+            mtime_ns: ns(m.mtime.0, m.mtime.1),
+            ctime_ns: ns(m.ctime.0, m.ctime.1),
+            ino: m.ino,
             size: 0,
             target: Vec::new(),
             xattrs: Vec::new(),
             chunks: Vec::new(),
         };
-        if ft.is_dir() {
-            push_children(&p, &e.path, stack)?;
-        } else if ft.is_file() {
-            if let Some(first) = self.earlier_link(&e.path, &m) {
-                e.kind = EntryKind::HardLink;
-                e.target = first;
+        match m.kind() {
+            Kind::Dir => push_children(&at, &e.path, stack).map_err(io)?,
+            Kind::File => {
+                if let Some(first) = self.earlier_link(&e.path, &m) {
+                    e.kind = EntryKind::HardLink;
+                    e.target = first;
+                    return Ok(Some(e));
+                }
+                e.kind = EntryKind::File;
+                e.size = m.size;
+                self.contents(&at, &p, &mut e)?;
+            }
+            Kind::Symlink => {
+                e.kind = EntryKind::Symlink;
+                e.target = at::readlink(&at).map_err(io)?.as_bytes().to_vec();
+                // Linux keeps no user.* attributes on symlinks.
                 return Ok(Some(e));
             }
-            e.kind = EntryKind::File;
-            e.size = m.len();
-            self.contents(&p, &mut e)?;
-        } else if ft.is_symlink() {
-            e.kind = EntryKind::Symlink;
-            e.target = fs::read_link(&p)
-                .map_err(|e| SnapshotError::io(&p, e))?
-                .as_os_str()
-                .as_bytes()
-                .to_vec();
-        } else if ft.is_fifo() {
-            e.kind = EntryKind::Fifo;
-        } else if ft.is_socket() {
-            e.kind = EntryKind::Socket;
-        } else {
+            Kind::Fifo => e.kind = EntryKind::Fifo,
+            Kind::Socket => e.kind = EntryKind::Socket,
             // Device nodes cannot be made in a volume; nothing else to keep.
-            return Ok(None);
+            Kind::CharDevice | Kind::BlockDevice => return Ok(None),
         }
-        e.xattrs = read_xattrs(&p).map_err(|err| SnapshotError::io(&p, err))?;
+        e.xattrs = read_xattrs(&at).map_err(io)?;
         Ok(Some(e))
     }
 
     /// The first path of the file `m` if it has more links and one was seen before;
     /// otherwise None, and `rel` is remembered as its first path.
-    fn earlier_link(&mut self, rel: &[u8], m: &fs::Metadata) -> Option<Vec<u8>> {
-        if m.nlink() <= 1 {
+    fn earlier_link(&mut self, rel: &[u8], m: &Meta) -> Option<Vec<u8>> {
+        if m.nlink <= 1 {
             return None;
         }
-        if let Some(first) = self.links.get(&m.ino()) {
+        if let Some(first) = self.links.get(&m.ino) {
             return Some(first.clone());
         }
-        self.links.insert(m.ino(), rel.to_vec());
+        self.links.insert(m.ino, rel.to_vec());
         None
     }
 
-    /// The chunk list of file entry `e` at `p`: the previous snapshot's if the file is
-    /// unchanged, else read and stored.
-    fn contents(&mut self, p: &Path, e: &mut Entry) -> Result<(), SnapshotError> {
+    /// The chunk list of file entry `e` at `at` (`p` in messages): the previous snapshot's if
+    /// the file is unchanged, else read and stored.
+    fn contents(&mut self, at: &At, p: &Path, e: &mut Entry) -> Result<(), SnapshotError> {
         match self.prev.get(e.path.as_slice()) {
             Some(pe)
                 if pe.size == e.size
@@ -170,13 +173,14 @@ impl Capture<'_> {
                 self.stats.files_skipped += 1;
                 self.progress.add(e.size);
             }
-            _ => e.chunks = self.store_file(p, e.size)?,
+            _ => e.chunks = self.store_file(at, p, e.size)?,
         }
         Ok(())
     }
 
-    fn store_file(&mut self, p: &Path, size: u64) -> Result<Vec<Hash>, SnapshotError> {
-        let mut f = File::open(p).map_err(|e| SnapshotError::io(p, e))?;
+    fn store_file(&mut self, at: &At, p: &Path, size: u64) -> Result<Vec<Hash>, SnapshotError> {
+        let mut f =
+            at::open(at.fd(), at.name(), libc::O_RDONLY, 0).map_err(|e| SnapshotError::io(p, e))?;
         let mut chunks = Vec::with_capacity(size.div_ceil(CHUNK as u64) as usize);
         let mut buf = vec![0u8; CHUNK];
         let mut left = size;
@@ -203,14 +207,14 @@ impl Capture<'_> {
     }
 }
 
-/// Push the children of directory `p` (at `rel`) on `stack`, so that they come off it in
+/// Push the children of directory `at` (at `rel`) on `stack`, so that they come off it in
 /// sorted order.
-fn push_children(p: &Path, rel: &[u8], stack: &mut Vec<Vec<u8>>) -> Result<(), SnapshotError> {
-    let mut names: Vec<Vec<u8>> = fs::read_dir(p)
-        .map_err(|e| SnapshotError::io(p, e))?
-        .map(|d| d.map(|d| d.file_name().as_bytes().to_vec()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| SnapshotError::io(p, e))?;
+fn push_children(at: &At, rel: &[u8], stack: &mut Vec<Vec<u8>>) -> io::Result<()> {
+    let dir = at::open_dir(at.fd(), at.name())?;
+    let mut names: Vec<Vec<u8>> = at::list(std::os::fd::AsFd::as_fd(&dir))?
+        .into_iter()
+        .map(|l| l.name.into_encoded_bytes())
+        .collect();
     // Reverse order on the stack gives sorted order out.
     names.sort_unstable_by(|a, b| b.cmp(a));
     for n in names {
@@ -244,33 +248,23 @@ pub(super) fn restore(
     store: &dyn ObjectStore,
     progress: &mut Progress,
 ) -> Result<(), SnapshotError> {
+    let mut walk = AtPath::open(data).map_err(|err| SnapshotError::io(data, err))?;
     for e in &m.entries {
         let p = join(data, &e.path);
-        let r = match e.kind {
-            EntryKind::Dir if e.path.is_empty() => Ok(()),
-            EntryKind::Dir => fs::DirBuilder::new().create(&p),
-            EntryKind::File => {
-                restore_file(e, &p, store, progress)?;
-                Ok(())
+        let io = |err| SnapshotError::io(&p, err);
+        let at = walk.at(&e.path).map_err(io)?;
+        match e.kind {
+            EntryKind::Dir if e.path.is_empty() => {}
+            EntryKind::Dir => at::mkdir(at.fd(), at.name(), 0o700).map_err(io)?,
+            EntryKind::File => restore_file(e, &at, &p, store, progress)?,
+            EntryKind::Symlink => at::symlink(OsStr::from_bytes(&e.target), &at).map_err(io)?,
+            EntryKind::HardLink => {
+                let first = walk.at(&e.target).map_err(io)?;
+                at::link(&first, &at).map_err(io)?;
             }
-            EntryKind::Symlink => std::os::unix::fs::symlink(OsStr::from_bytes(&e.target), &p),
-            EntryKind::HardLink => fs::hard_link(join(data, &e.target), &p),
-            EntryKind::Fifo | EntryKind::Socket => {
-                let fmt = if e.kind == EntryKind::Fifo {
-                    libc::S_IFIFO
-                } else {
-                    libc::S_IFSOCK
-                };
-                let c = cstr(&p)?;
-                // SAFETY: c is a valid C string.
-                if unsafe { libc::mknod(c.as_ptr(), fmt | 0o600, 0) } == 0 {
-                    Ok(())
-                } else {
-                    Err(io::Error::last_os_error())
-                }
-            }
-        };
-        r.map_err(|err| SnapshotError::io(&p, err))?;
+            EntryKind::Fifo => at::mknod(&at, libc::S_IFIFO | 0o600, 0).map_err(io)?,
+            EntryKind::Socket => at::mknod(&at, libc::S_IFSOCK | 0o600, 0).map_err(io)?,
+        }
     }
     // Metadata after contents; directories deepest first so their times stay.
     for e in m.entries.iter().rev() {
@@ -278,23 +272,22 @@ pub(super) fn restore(
             continue;
         }
         let p = join(data, &e.path);
-        set_meta(e, &p).map_err(|err| SnapshotError::io(&p, err))?;
+        let at = walk.at(&e.path).map_err(|err| SnapshotError::io(&p, err))?;
+        set_meta(e, &at).map_err(|err| SnapshotError::io(&p, err))?;
     }
     Ok(())
 }
 
+/// Write file entry `e` at `at` (`p` in messages) from its chunks.
 fn restore_file(
     e: &Entry,
+    at: &At,
     p: &Path,
     store: &dyn ObjectStore,
     progress: &mut Progress,
 ) -> Result<(), SnapshotError> {
-    let f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(p)
-        .map_err(|err| SnapshotError::io(p, err))?;
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
+    let f = at::open(at.fd(), at.name(), flags, 0o600).map_err(|err| SnapshotError::io(p, err))?;
     let mut off = 0u64;
     for h in &e.chunks {
         let b = fetch(store, h).map_err(|err| match err {
@@ -327,55 +320,36 @@ fn restore_file(
     Ok(())
 }
 
-fn cstr(p: &Path) -> Result<CString, SnapshotError> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| SnapshotError::DamagedManifest(format!("{}: NUL in a path", p.display())))
-}
-
-fn set_meta(e: &Entry, p: &Path) -> io::Result<()> {
-    let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: valid C string. Ownership only sticks for root; others keep their own.
-    let r = unsafe { libc::lchown(c.as_ptr(), e.uid, e.gid) };
-    if r != 0 {
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EPERM) {
-            return Err(err);
-        }
-    }
-    for (n, v) in &e.xattrs {
-        let name = CString::new(n.clone()).map_err(io::Error::other)?;
-        xattr::set(&c, &name, v, 0, false)?;
+/// Owner, xattrs, mode and times of entry `e` at `at`.
+fn set_meta(e: &Entry, at: &At) -> io::Result<()> {
+    // Ownership only sticks for root; others keep their own.
+    match at::chown(at, Some(e.uid), Some(e.gid)) {
+        Err(err) if err.raw_os_error() != Some(libc::EPERM) => return Err(err),
+        _ => {}
     }
     if e.kind != EntryKind::Symlink {
-        // SAFETY: valid C string.
-        if unsafe { libc::chmod(c.as_ptr(), e.mode as libc::mode_t) } != 0 {
-            return Err(io::Error::last_os_error());
+        if !e.xattrs.is_empty() {
+            let fd = at::open_path(at)?;
+            let c = at::fd_path(&fd);
+            for (n, v) in &e.xattrs {
+                let name = CString::new(n.clone()).map_err(io::Error::other)?;
+                xattr::set(&c, &name, v, 0, true)?;
+            }
         }
+        at::chmod(at, e.mode)?;
     }
     let ts = |t: i64| libc::timespec {
         tv_sec: t.div_euclid(1_000_000_000) as libc::time_t,
         tv_nsec: t.rem_euclid(1_000_000_000) as libc::c_long,
     };
-    let times = [ts(e.atime_ns), ts(e.mtime_ns)];
-    // SAFETY: valid C string and two timespecs.
-    if unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    } != 0
-    {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    at::utimens(at, ts(e.atime_ns), ts(e.mtime_ns))
 }
 
-/// The `user.*` extended attributes of `p` (not following symlinks), sorted.
-fn read_xattrs(p: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    let names = match xattr::list(&c, false) {
+/// The `user.*` extended attributes of `at` (not a symlink), sorted.
+fn read_xattrs(at: &At) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let fd = at::open_path(at)?;
+    let c = at::fd_path(&fd);
+    let names = match xattr::list(&c, true) {
         Ok(n) => n,
         Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -383,7 +357,7 @@ fn read_xattrs(p: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::new();
     for name in names.split(|&b| b == 0).filter(|n| n.starts_with(b"user.")) {
         let cn = CString::new(name).map_err(io::Error::other)?;
-        out.push((name.to_vec(), xattr::get(&c, &cn, false)?));
+        out.push((name.to_vec(), xattr::get(&c, &cn, true)?));
     }
     out.sort();
     Ok(out)

@@ -28,7 +28,7 @@
 //! - `accounting.rs`: the size limit, the bytes used and statfs.
 
 mod accounting;
-mod at;
+use crate::fsutil::at;
 mod contents;
 mod dirs;
 mod entries;
@@ -118,17 +118,7 @@ impl FsError {
 
 pub type FsResult<T> = Result<T, FsError>;
 
-/// File types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Dir,
-    Symlink,
-    Fifo,
-    Socket,
-    CharDevice,
-    BlockDevice,
-}
+pub use crate::fsutil::at::Kind;
 
 /// Attributes of a plaintext file.
 #[derive(Debug, Clone, Copy)]

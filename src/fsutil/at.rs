@@ -6,9 +6,9 @@
 //! the plaintext ones), and a symlink planted in the backing tree is never followed (the
 //! call fails with ELOOP or ENOTDIR instead). Directory handles are `O_PATH` descriptors.
 //!
-//! [`Meta`] is what `fstatat`/`fstat` answer, in the shape the filesystem uses.
+//! [`Meta`] is what `fstatat`/`fstat` answer, in the shape the filesystem uses. The volume's
+//! file system (`volume::fs`) and snapshots (`snapshot::tree`, through [`super::at_path::AtPath`]) use it.
 
-use super::Kind;
 use nix::fcntl::{AtFlags, OFlag, RenameFlags};
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
@@ -21,13 +21,25 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::sync::Arc;
 
+/// File types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+}
+
 /// An open directory of the backing tree (an `O_PATH` descriptor), shared.
-pub(super) type DirFd = Arc<OwnedFd>;
+pub type DirFd = Arc<OwnedFd>;
 
 /// An entry of the backing tree: an open directory and one name in it (`.`: the directory
 /// itself, for the root).
 #[derive(Clone)]
-pub(super) struct At {
+pub struct At {
     pub dir: DirFd,
     pub name: OsString,
 }
@@ -46,7 +58,7 @@ impl At {
 
 /// Attributes of a backing entry.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Meta {
+pub struct Meta {
     pub ino: u64,
     pub mode: u32,
     pub nlink: u64,
@@ -114,7 +126,7 @@ impl From<nix::sys::stat::FileStat> for Meta {
 }
 
 /// The kind of an entry from its `st_mode`.
-pub(super) fn kind_of_mode(mode: u32) -> Kind {
+pub fn kind_of_mode(mode: u32) -> Kind {
     match mode & libc::S_IFMT {
         libc::S_IFDIR => Kind::Dir,
         libc::S_IFLNK => Kind::Symlink,
@@ -132,7 +144,7 @@ fn err(e: nix::Error) -> io::Error {
 }
 
 /// Open the directory at `path` (the backing root) as a directory handle.
-pub(super) fn open_root(path: &Path) -> io::Result<OwnedFd> {
+pub fn open_root(path: &Path) -> io::Result<OwnedFd> {
     nix::fcntl::open(
         path,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -142,7 +154,7 @@ pub(super) fn open_root(path: &Path) -> io::Result<OwnedFd> {
 }
 
 /// Open the directory `name` of `dir` as a directory handle (a symlink is refused).
-pub(super) fn open_dir(dir: BorrowedFd, name: &OsStr) -> io::Result<OwnedFd> {
+pub fn open_dir(dir: BorrowedFd, name: &OsStr) -> io::Result<OwnedFd> {
     nix::fcntl::openat(
         dir,
         name,
@@ -154,7 +166,7 @@ pub(super) fn open_dir(dir: BorrowedFd, name: &OsStr) -> io::Result<OwnedFd> {
 
 /// The attributes of `name` in `dir` (a symlink's own).
 #[inline]
-pub(super) fn stat(dir: BorrowedFd, name: &OsStr) -> io::Result<Meta> {
+pub fn stat(dir: BorrowedFd, name: &OsStr) -> io::Result<Meta> {
     nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
         .map(Meta::from)
         .map_err(err)
@@ -162,19 +174,19 @@ pub(super) fn stat(dir: BorrowedFd, name: &OsStr) -> io::Result<Meta> {
 
 /// Open `name` in `dir` with `flags` (`O_CREAT` makes it with `mode`); never follows a
 /// symlink.
-pub(super) fn open(dir: BorrowedFd, name: &OsStr, flags: i32, mode: u32) -> io::Result<File> {
+pub fn open(dir: BorrowedFd, name: &OsStr, flags: i32, mode: u32) -> io::Result<File> {
     let flags = OFlag::from_bits_retain(flags) | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     nix::fcntl::openat(dir, name, flags, Mode::from_bits_truncate(mode & 0o7777))
         .map(File::from)
         .map_err(err)
 }
 
-pub(super) fn mkdir(dir: BorrowedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+pub fn mkdir(dir: BorrowedFd, name: &OsStr, mode: u32) -> io::Result<()> {
     nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode & 0o7777)).map_err(err)
 }
 
 /// Remove `name` from `dir`: a directory when `is_dir`, else any other entry.
-pub(super) fn unlink(dir: BorrowedFd, name: &OsStr, is_dir: bool) -> io::Result<()> {
+pub fn unlink(dir: BorrowedFd, name: &OsStr, is_dir: bool) -> io::Result<()> {
     let flag = if is_dir {
         nix::unistd::UnlinkatFlags::RemoveDir
     } else {
@@ -185,7 +197,7 @@ pub(super) fn unlink(dir: BorrowedFd, name: &OsStr, is_dir: bool) -> io::Result<
 
 /// Rename `name` of `dir` to `new_name` of `new_dir` (`renameat2`; `flags`:
 /// `RENAME_NOREPLACE`, `RENAME_EXCHANGE`).
-pub(super) fn rename(
+pub fn rename(
     (dir, name): (BorrowedFd, &OsStr),
     (new_dir, new_name): (BorrowedFd, &OsStr),
     flags: u32,
@@ -195,20 +207,20 @@ pub(super) fn rename(
 }
 
 /// A hard link `to` of `from` (a symlink is linked itself, not its target).
-pub(super) fn link(from: &At, to: &At) -> io::Result<()> {
+pub fn link(from: &At, to: &At) -> io::Result<()> {
     nix::unistd::linkat(from.fd(), from.name(), to.fd(), to.name(), AtFlags::empty()).map_err(err)
 }
 
-pub(super) fn symlink(target: &OsStr, at: &At) -> io::Result<()> {
+pub fn symlink(target: &OsStr, at: &At) -> io::Result<()> {
     nix::unistd::symlinkat(target, at.fd(), at.name()).map_err(err)
 }
 
-pub(super) fn readlink(at: &At) -> io::Result<OsString> {
+pub fn readlink(at: &At) -> io::Result<OsString> {
     nix::fcntl::readlinkat(at.fd(), at.name()).map_err(err)
 }
 
 /// A FIFO, socket or device node (`mode` holds the type and the permissions).
-pub(super) fn mknod(at: &At, mode: u32, rdev: u64) -> io::Result<()> {
+pub fn mknod(at: &At, mode: u32, rdev: u64) -> io::Result<()> {
     nix::sys::stat::mknodat(
         at.fd(),
         at.name(),
@@ -219,7 +231,7 @@ pub(super) fn mknod(at: &At, mode: u32, rdev: u64) -> io::Result<()> {
     .map_err(err)
 }
 
-pub(super) fn chown(at: &At, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+pub fn chown(at: &At, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
     nix::unistd::fchownat(
         at.fd(),
         at.name(),
@@ -230,7 +242,7 @@ pub(super) fn chown(at: &At, uid: Option<u32>, gid: Option<u32>) -> io::Result<(
     .map_err(err)
 }
 
-pub(super) fn chmod(at: &At, mode: u32) -> io::Result<()> {
+pub fn chmod(at: &At, mode: u32) -> io::Result<()> {
     nix::sys::stat::fchmodat(
         at.fd(),
         at.name(),
@@ -241,7 +253,7 @@ pub(super) fn chmod(at: &At, mode: u32) -> io::Result<()> {
 }
 
 /// Set the times of an entry (each a timespec: `UTIME_NOW`, `UTIME_OMIT` or a time).
-pub(super) fn utimens(at: &At, atime: libc::timespec, mtime: libc::timespec) -> io::Result<()> {
+pub fn utimens(at: &At, atime: libc::timespec, mtime: libc::timespec) -> io::Result<()> {
     nix::sys::stat::utimensat(
         at.fd(),
         at.name(),
@@ -253,7 +265,7 @@ pub(super) fn utimens(at: &At, atime: libc::timespec, mtime: libc::timespec) -> 
 }
 
 /// The bytes of the small file `name` in `dir` (at most `max`: more is an error).
-pub(super) fn read_small(dir: BorrowedFd, name: &OsStr, max: usize) -> io::Result<Vec<u8>> {
+pub fn read_small(dir: BorrowedFd, name: &OsStr, max: usize) -> io::Result<Vec<u8>> {
     let f = open(dir, name, libc::O_RDONLY, 0)?;
     let mut v = Vec::new();
     f.take(max as u64 + 1).read_to_end(&mut v)?;
@@ -265,7 +277,7 @@ pub(super) fn read_small(dir: BorrowedFd, name: &OsStr, max: usize) -> io::Resul
 
 /// Create the file `name` in `dir` (it must not exist) holding `bytes`, with `mode`,
 /// synced when `sync`. A failure (a full disk) leaves no file.
-pub(super) fn write_new(
+pub fn write_new(
     dir: BorrowedFd,
     name: &OsStr,
     bytes: &[u8],
@@ -289,14 +301,14 @@ pub(super) fn write_new(
 }
 
 /// One entry of a directory listing.
-pub(super) struct Listed {
+pub struct Listed {
     pub name: OsString,
     pub ino: u64,
     pub kind: Kind,
 }
 
 /// The entries of the directory `dir` (without `.` and `..`).
-pub(super) fn list(dir: BorrowedFd) -> io::Result<Vec<Listed>> {
+pub fn list(dir: BorrowedFd) -> io::Result<Vec<Listed>> {
     use nix::dir::Type;
     let mut d = nix::dir::Dir::openat(
         dir,
@@ -335,12 +347,12 @@ pub(super) fn list(dir: BorrowedFd) -> io::Result<Vec<Listed>> {
 /// A path that names the entry `fd` was opened on (an `O_PATH` descriptor) for the calls
 /// that take only paths (the xattr calls): `/proc/self/fd/N`, which the kernel resolves
 /// through the descriptor, never through the backing tree.
-pub(super) fn fd_path(fd: &OwnedFd) -> CString {
+pub fn fd_path(fd: &OwnedFd) -> CString {
     CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL")
 }
 
 /// Open `at` itself (whatever it is, a symlink included) as an `O_PATH` descriptor.
-pub(super) fn open_path(at: &At) -> io::Result<OwnedFd> {
+pub fn open_path(at: &At) -> io::Result<OwnedFd> {
     nix::fcntl::openat(
         at.fd(),
         at.name(),
