@@ -641,3 +641,30 @@ fn framing_garbage_gets_a_4xx_or_a_closed_connection() {
     srv.connect().ok("ListKeys", json!({}));
     assert_eq!(srv.stop(), Some(0));
 }
+
+/// Each connection is served on a thread of its own up to 64 at a time, the others on the
+/// shared runtime (`server/http.rs`, `own_thread`): 80 connections held open at once all
+/// answer, twice each (keep-alive on both paths), and their requests interleave.
+#[test]
+fn connections_past_the_thread_limit_are_served_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Served::ephemeral(tmp.path());
+    let mut conns: Vec<_> = (0..80).map(|_| srv.connect()).collect();
+    for c in &conns {
+        // Headers and body go in two writes: without this, each request waits for a
+        // delayed ACK (40 ms).
+        c.s.set_nodelay(true).unwrap();
+    }
+    let key = conns[0].ok("CreateKey", json!({}))["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for round in 0..2 {
+        for (i, c) in conns.iter_mut().enumerate() {
+            let enc = c.ok("Encrypt", json!({"KeyId": key, "Plaintext": "aGk="}));
+            let blob = enc["CiphertextBlob"].as_str().unwrap();
+            let dec = c.ok("Decrypt", json!({"CiphertextBlob": blob}));
+            assert_eq!(dec["Plaintext"], "aGk=", "connection {i}, round {round}");
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! HTTP/1.1 over hyper: accept connections (TLS when configured, keep-alive, graceful
 //! shutdown), read a request's body up to [`MAX_BODY`] (a larger one is refused without
-//! being kept), run the request on a blocking thread ([`Endpoint::handle`]) and build the response: `200` with
+//! being kept), run the request ([`Endpoint::handle`]: on the connection's own thread, or
+//! on a blocking thread of the shared runtime) and build the response: `200` with
 //! `application/x-amz-json-1.1`, or the AWS error shape with `X-Amzn-ErrorType`; every
 //! response carries `x-amzn-RequestId`.
 
@@ -19,9 +20,11 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use super::error::MAX_BODY;
@@ -41,12 +44,17 @@ const HANDSHAKE_TIME: Duration = Duration::from_secs(10);
 /// How long in-flight requests get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// Connections served on threads of their own (see [`own_thread`]); the others share the
+/// runtime's workers.
+const MAX_CONN_THREADS: usize = 64;
+
 const JSON_11: &str = "application/x-amz-json-1.1";
 
 /// Accept connections on `listener` until `stop` resolves, then let in-flight requests
-/// finish (at most [`SHUTDOWN_GRACE`]). With `tls`, each connection is served after its TLS
-/// handshake (on its own task, at most [`HANDSHAKE_TIME`]; a failed one closes it). Each
-/// connection busy-polls briefly after a response (`super::spin`).
+/// finish (at most [`SHUTDOWN_GRACE`]). Each connection is served on a thread of its own
+/// ([`own_thread`]; past [`MAX_CONN_THREADS`], on a task of this runtime), after its TLS
+/// handshake with `tls` (at most [`HANDSHAKE_TIME`]; a failed one closes it), and
+/// busy-polls briefly after a response (`super::spin`).
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     ep: Arc<Endpoint>,
@@ -55,6 +63,7 @@ pub(crate) async fn accept_loop(
 ) {
     let graceful = GracefulShutdown::new();
     let poller = Arc::new(Poller::from_env());
+    let threads = Arc::new(AtomicUsize::new(0));
     let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)
@@ -74,26 +83,21 @@ pub(crate) async fn accept_loop(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let stream = SpinStream::new(stream, poller.clone());
-        let ep = Served {
+        let served = Served {
             ep: ep.clone(),
             poller: poller.clone(),
             peer,
+            own_thread: false,
         };
-        let (builder, watcher) = (builder.clone(), graceful.watcher());
-        match &tls {
-            None => {
-                tokio::spawn(serve_connection(stream, ep, builder, watcher));
-            }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let handshake = tokio::time::timeout(HANDSHAKE_TIME, acceptor.accept(stream));
-                    if let Ok(Ok(stream)) = handshake.await {
-                        serve_connection(stream, ep, builder, watcher).await;
-                    }
-                });
-            }
+        let conn = Accepted {
+            served,
+            builder: builder.clone(),
+            watcher: graceful.watcher(),
+            tls: tls.clone(),
+        };
+        if let Err(conn) = own_thread(stream, conn, &threads) {
+            let (stream, conn) = *conn;
+            tokio::spawn(conn.serve(SpinStream::new(stream, poller.clone())));
         }
     }
     drop(listener);
@@ -106,6 +110,84 @@ struct Served {
     ep: Arc<Endpoint>,
     poller: Arc<Poller>,
     peer: IpAddr,
+    /// Whether the connection has a thread of its own (then every request runs on it).
+    own_thread: bool,
+}
+
+/// An accepted connection, and what serves it.
+struct Accepted {
+    served: Served,
+    builder: http1::Builder,
+    watcher: Watcher,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Accepted {
+    /// Serve the connection on the current runtime (after the TLS handshake, if any).
+    async fn serve(self, stream: SpinStream) {
+        let Accepted {
+            served,
+            builder,
+            watcher,
+            tls,
+        } = self;
+        match tls {
+            None => serve_connection(stream, served, builder, watcher).await,
+            Some(acceptor) => {
+                let handshake = tokio::time::timeout(HANDSHAKE_TIME, acceptor.accept(stream));
+                if let Ok(Ok(stream)) = handshake.await {
+                    serve_connection(stream, served, builder, watcher).await;
+                }
+            }
+        }
+    }
+}
+
+/// Serve `stream` on a thread of its own, with a single-threaded runtime, while fewer than
+/// [`MAX_CONN_THREADS`] connections have one: the socket is then read, its requests served
+/// and the connection busy-polled (`super::spin`) by one thread, which no other thread
+/// hands work to or wakes (on the shared runtime, each request arriving also woke the
+/// other, parked worker, through the reactor, and requests moved between workers). Every
+/// request runs on that thread, the slow ones too: they hold up only their own connection.
+/// Gives the connection back when it gets no thread.
+fn own_thread(
+    stream: TcpStream,
+    mut conn: Accepted,
+    threads: &Arc<AtomicUsize>,
+) -> Result<(), Box<(TcpStream, Accepted)>> {
+    if threads.fetch_add(1, Ordering::AcqRel) >= MAX_CONN_THREADS {
+        threads.fetch_sub(1, Ordering::AcqRel);
+        return Err(Box::new((stream, conn)));
+    }
+    let std_stream = match stream.into_std() {
+        Ok(s) => s,
+        Err(_) => {
+            threads.fetch_sub(1, Ordering::AcqRel);
+            return Ok(());
+        }
+    };
+    conn.served.own_thread = true;
+    let count = threads.clone();
+    let spawned = std::thread::Builder::new()
+        .name("kmsfs-conn".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async move {
+                    if let Ok(stream) = TcpStream::from_std(std_stream) {
+                        let poller = conn.served.poller.clone();
+                        conn.serve(SpinStream::new(stream, poller)).await;
+                    }
+                });
+            }
+            count.fetch_sub(1, Ordering::AcqRel);
+        });
+    if spawned.is_err() {
+        threads.fetch_sub(1, Ordering::AcqRel);
+    }
+    Ok(())
 }
 
 /// Serve the requests of one connection (plain or TLS) until it closes, or until shutdown
@@ -131,14 +213,19 @@ async fn respond(
     served: Served,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let Served { ep, poller, peer } = served;
+    let Served {
+        ep,
+        poller,
+        peer,
+        own_thread,
+    } = served;
     let _serving = poller.serving();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = request_id();
     let reply = match read(req).await {
         Ok(mut wire) => {
             wire.peer = Some(peer);
             wire.request_id.clone_from(&request_id);
-            let result = if runs_inline(&wire) {
+            let result = if own_thread || runs_inline(&wire) {
                 ep.handle(&wire)
             } else {
                 tokio::task::spawn_blocking(move || ep.handle(&wire))
@@ -158,6 +245,21 @@ async fn respond(
         },
     };
     Ok(build(reply, &request_id))
+}
+
+/// A request id: a version-4 UUID, random bits drawn once per process, a counter in its low
+/// 64 bits (unique in the process, and unlikely to repeat across processes; no system call
+/// per request, where `Uuid::new_v4` makes one).
+fn request_id() -> String {
+    static BASE: OnceLock<u128> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| uuid::Uuid::new_v4().as_u128());
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let bytes = (base ^ u128::from(n)).to_be_bytes();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// Operations served on the runtime's worker thread, not handed to a blocking thread: the
@@ -253,4 +355,21 @@ fn build(reply: Reply, request_id: &str) -> Response<Full<Bytes>> {
         h.insert(CONNECTION, HeaderValue::from_static("close"));
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_version_4_uuids() {
+        let ids: Vec<String> = (0..1000).map(|_| request_id()).collect();
+        let set: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(set.len(), ids.len());
+        for id in &ids {
+            let u = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(u.get_version_num(), 4);
+            assert_eq!(id.len(), 36);
+        }
+    }
 }

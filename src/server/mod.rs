@@ -1,8 +1,11 @@
 //! `kmsfs serve`: the AWS JSON 1.1 KMS endpoint (`POST /`, `X-Amz-Target:
 //! TrentService.<Operation>`, SigV4 on every request), a front end over the `kms` layer
-//! like the CLI. Async stays inside this module: a tokio runtime of two workers runs hyper,
-//! and the synchronous KMS calls run on its blocking threads (the symmetric data-plane
-//! operations on the worker itself, see `http::INLINE_OPERATIONS`).
+//! like the CLI. Async stays inside this module: a tokio runtime of two workers accepts
+//! connections; each connection is served by hyper on a thread of its own (a
+//! single-threaded runtime, which runs the synchronous KMS calls too; see
+//! `http::own_thread`), or past `http::MAX_CONN_THREADS` on the shared runtime, whose
+//! blocking threads run the KMS calls (the symmetric data-plane operations on the worker
+//! itself, see `http::INLINE_OPERATIONS`).
 //!
 //! - `mod.rs`: [`ServeOptions`], [`Server`] (bind, then run until SIGTERM/SIGINT).
 //! - `http`: connections, body limit, keep-alive, request ids, responses.
