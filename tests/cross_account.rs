@@ -55,18 +55,7 @@ impl Flow {
     fn new() -> Flow {
         let dir = tempfile::tempdir().unwrap();
         let home = init(dir.path());
-        run_ok(&home, &["account", "create", "--account-id", B]);
-        let user = ["--user-name", "bob", "--account-id", B];
-        run_ok(&home, &[&["iam", "create-user"][..], &user].concat());
-        let k = run_ok(&home, &[&["iam", "create-access-key"][..], &user].concat());
-        let get = |f: &str| k["AccessKey"][f].as_str().unwrap().to_string();
-        let bob = (get("AccessKeyId"), get("SecretAccessKey"));
-        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
-        let pol = ["--policy-name", "use-kms", "--policy-document", doc];
-        run_ok(
-            &home,
-            &[&["iam", "put-user-policy"][..], &user, &pol].concat(),
-        );
+        let bob = common::iam::account_user(&home, B, "bob");
         Flow { dir, home, bob }
     }
 
@@ -322,4 +311,43 @@ fn policy_statement_governs_cross_account_copies() {
     put_key_policy(&f.home, &key_a, &policy(&[]));
     denied(&f.b_copy(&snap, &key_b), &key_a);
     assert!(f.b_restore_and_read(&copy, "mnt-b") == data);
+}
+
+/// Volumes belong to their account (as EBS volumes do): B's `volume list` shows only B's
+/// volumes; A's volume does not exist for B (describe, mount, delete, snapshot create all
+/// fail as for a missing volume); A sees its own, and not B's.
+#[test]
+fn volumes_belong_to_their_account() {
+    let f = Flow::new();
+    let id = |v: Value| v["VolumeId"].as_str().unwrap().to_string();
+    let a_vol = id(run_ok(&f.home, &["volume", "create", "--size", "16M"]));
+    let b_vol = id(ok(&f.as_b(&["volume", "create", "--size", "16M"])));
+    let ids = |v: Value| -> Vec<String> {
+        let l = v["Volumes"].as_array().unwrap().iter();
+        l.map(|x| x["VolumeId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(ok(&f.as_b(&["volume", "list"]))), vec![b_vol.clone()]);
+    assert_eq!(
+        ids(run_ok(&f.home, &["volume", "list"])),
+        vec![a_vol.clone()]
+    );
+    let missing = format!("volume {a_vol} does not exist");
+    let mnt = f.dir.path().join("mnt-b");
+    std::fs::create_dir(&mnt).unwrap();
+    for (args, code) in [
+        (vec!["volume", "describe", &a_vol], 8),
+        (vec!["volume", "delete", &a_vol], 8),
+        (vec!["mount", &a_vol, s(&mnt)], 8),
+        (vec!["snapshot", "create", &a_vol], 8),
+    ] {
+        fails(&f.as_b(&args), code, &missing);
+    }
+    // A's volume is still there, A's; B's is not A's to see.
+    let d = run_ok(&f.home, &["volume", "describe", &a_vol]);
+    assert_eq!(d["State"], "available");
+    let o = kmsfs(&f.home, &["volume", "describe", &b_vol]);
+    fails(&o, 8, &format!("volume {b_vol} does not exist"));
+    ok(&f.as_b(&["volume", "delete", &b_vol]));
+    run_ok(&f.home, &["volume", "delete", &a_vol]);
 }

@@ -158,37 +158,14 @@ fn roles_and_their_policies() {
     let home = init(d.path());
     let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
     // Roles and their policies.
-    let trust = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}"#;
-    let r = run(
-        &home,
-        &[
-            "iam",
-            "create-role",
-            "--role-name",
-            "R",
-            "--assume-role-policy-document",
-            trust,
-        ],
-    );
+    let r = common::iam::create_role(run, &home);
     assert_eq!(r["Role"]["Arn"], "arn:aws:iam::111122223333:role/R");
     assert_eq!(
         r["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Action"],
         "sts:AssumeRole"
     );
     assert_eq!(r["Role"]["MaxSessionDuration"], 3600);
-    run(
-        &home,
-        &[
-            "iam",
-            "put-role-policy",
-            "--role-name",
-            "R",
-            "--policy-name",
-            "p",
-            "--policy-document",
-            doc,
-        ],
-    );
+    common::iam::put_policy(run, &home, "--role-name", "R", "p", doc);
     assert_eq!(
         run(&home, &["iam", "list-role-policies", "--role-name", "R"])["PolicyNames"][0],
         "p"

@@ -66,41 +66,16 @@ fn setup(d: &Path) -> (std::path::PathBuf, Value) {
     let home = init(d);
     run_ok(&home, &["iam", "create-user", "--user-name", "alice"]);
     let k = run_ok(&home, &["iam", "create-access-key", "--user-name", "alice"]);
-    let trust = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}"#;
-    run_ok(
-        &home,
-        &[
-            "iam",
-            "create-role",
-            "--role-name",
-            "R",
-            "--assume-role-policy-document",
-            trust,
-        ],
-    );
+    common::iam::create_role(run_ok, &home);
     // Registered IAM users and roles use KMS only as their identity policies allow.
-    let doc = r#"{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
-    for (verb, holder, name) in [
-        ("put-user-policy", "--user-name", "alice"),
-        ("put-role-policy", "--role-name", "R"),
-    ] {
-        let args = [
-            "iam",
-            verb,
-            holder,
-            name,
-            "--policy-name",
-            "kms",
-            "--policy-document",
-            doc,
-        ];
-        run_ok(&home, &args);
+    for (holder, name) in [("--user-name", "alice"), ("--role-name", "R")] {
+        common::iam::put_policy(run_ok, &home, holder, name, "kms", common::iam::ALLOW_KMS);
     }
     (home, k["AccessKey"].clone())
 }
 
 fn assume(home: &Path, duration: &str) -> Value {
-    let arn = "arn:aws:iam::111122223333:role/R";
+    let arn = common::iam::ROLE;
     let c = run_ok(
         home,
         &[

@@ -3,8 +3,8 @@
 //! policy under the default key policy, a key policy naming a user, an explicit Deny, an
 //! encryption-context condition, a grant (and its retirement), the lockout safety check;
 //! `kms:ViaService` through the volume service with a real mount; a service principal
-//! alone; refusals in the audit trail. And, ignored by default, the cost of a 10-statement
-//! policy and 100 grants on Decrypt.
+//! alone; refusals in the audit trail; UpdateAlias needing permission on both keys. (The
+//! cost of a 10-statement policy and 100 grants on Decrypt: `cargo bench --bench authorize`.)
 
 mod common;
 use common::cli::{create_key, init, kmsfs, run_ok};
@@ -13,9 +13,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 const ACCT: &str = "111122223333";
-const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
-const BOB: &str = "arn:aws:iam::111122223333:user/bob";
-const ROOT: &str = "arn:aws:iam::111122223333:root";
+use common::iam::{ALICE, BOB, ROOT};
 
 /// Runs the calls of `CALLS` (`[[method, {args}], ...]`) with boto3 and prints, as JSON,
 /// per call `{"ok": true, ...}` or `{"ok": false, "code": ..., "msg": ...}`. An argument
@@ -411,85 +409,55 @@ fn a_service_principal_alone_needs_a_grant() {
     alone.encrypt(enc()).unwrap();
 }
 
-/// Decrypt/s with the default policy vs a 10-statement policy and 100 grants on the key
-/// (a registered user allowed by its identity policy): prints the ratio. Run with
-/// `cargo test --release --test kms_enforce -- --ignored --nocapture`.
+/// UpdateAlias needs `kms:UpdateAlias` on the key the alias points at now and on the new
+/// target: a user allowed on the new key only is refused (AWS's rule).
 #[test]
-#[ignore]
-fn bench_decrypt_with_a_large_policy_and_many_grants() {
+fn update_alias_needs_permission_on_the_current_and_the_new_key() {
     use kmsfs::kms::types::*;
     use kmsfs::kms::{Client, Embedded};
     let e = common::kms::env();
-    let iam = kmsfs::iam::Iam::open(&e.home);
-    iam.create_user(ACCT, "alice").unwrap();
-    let doc = r#"{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
-    iam.put_policy(ACCT, kmsfs::iam::Holder::User, "alice", "all", doc)
-        .unwrap();
-    let plain = e.create_key();
-    let mut statements = vec![json!({"Effect": "Allow", "Principal": {"AWS": ROOT},
-        "Action": "kms:*", "Resource": "*"})];
-    for i in 0..9 {
-        statements.push(json!({"Sid": format!("s{i}"), "Effect": "Allow",
-            "Principal": {"AWS": format!("arn:aws:iam::{ACCT}:user/u{i}")},
-            "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
-            "Condition": {"StringEquals": {"kms:EncryptionContext:team": format!("t{i}")}}}));
-    }
-    let big =
+    common::iam::user(&e.home, "alice", None);
+    let allows_alice = policy(&[
+        json!({"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"}),
+        json!({"Effect": "Allow", "Principal": {"AWS": ALICE}, "Action": "kms:UpdateAlias",
+            "Resource": "*"}),
+    ]);
+    let new_key = |policy: Option<String>| {
         e.c.create_key(CreateKeyRequest {
-            policy: Some(json!({"Version": "2012-10-17", "Statement": statements}).to_string()),
+            policy,
             ..Default::default()
         })
         .unwrap()
         .key_metadata
-        .key_id;
-    for i in 0..100 {
-        e.c.create_grant(CreateGrantRequest {
-            key_id: big.clone(),
-            grantee_principal: format!("arn:aws:iam::{ACCT}:user/g{i}"),
-            operations: vec!["Decrypt".into()],
-            ..Default::default()
-        })
-        .unwrap();
-    }
-    // The trail flushed every 100 ms, as `kmsfs serve` does (not fsynced per request).
-    let kms = kmsfs::kms::Kms::open(
-        &e.home,
-        kmsfs::kms::KmsOptions {
-            clock: std::sync::Arc::new(e.clock.clone()),
-            passphrase: None,
-            audit_interval: Some(std::time::Duration::from_millis(100)),
-        },
-    )
-    .unwrap();
-    let alice = Embedded::new(kms, ALICE);
-    let rate = |key: &str| {
-        let blob = alice
-            .encrypt(EncryptRequest {
-                key_id: key.to_string(),
-                plaintext: kmsfs::crypto::SecretBytes::from_slice(b"x"),
-                ..Default::default()
-            })
-            .unwrap()
-            .ciphertext_blob;
-        let n = common::env_or("KMSFS_BENCH_N", 5000);
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            alice
-                .decrypt(DecryptRequest {
-                    ciphertext_blob: blob.clone(),
-                    ..Default::default()
-                })
-                .unwrap();
-        }
-        n as f64 / t.elapsed().as_secs_f64()
+        .key_id
     };
-    let (mut a, mut b) = (0.0f64, 0.0f64);
-    for _ in 0..3 {
-        a = a.max(rate(&plain));
-        b = b.max(rate(&big));
-    }
-    println!(
-        "Decrypt/s: default policy {a:.0}, 10 statements + 100 grants {b:.0}, ratio {:.3}",
-        b / a
+    let (old, new) = (new_key(None), new_key(Some(allows_alice.clone())));
+    let alias = |target: &str| AliasRequest {
+        alias_name: "alias/app".into(),
+        target_key_id: target.to_string(),
+    };
+    e.c.create_alias(alias(&old)).unwrap();
+    let alice = Embedded::new(e.kms.clone(), ALICE);
+    let err = alice.update_alias(alias(&new)).unwrap_err();
+    assert_eq!(err.code(), "AccessDeniedException", "{err}");
+    assert!(err.to_string().contains("kms:UpdateAlias"), "{err}");
+    assert!(
+        err.to_string().contains(&old),
+        "names the current key: {err}"
     );
+    let listed = e.c.list_aliases(ListRequest::default()).unwrap().aliases;
+    let app = listed.iter().find(|a| a.alias_name == "alias/app").unwrap();
+    assert_eq!(
+        app.target_key_id.as_deref(),
+        Some(old.as_str()),
+        "unchanged"
+    );
+    // Allowed on both keys: the update goes through.
+    e.c.put_key_policy(PutKeyPolicyRequest {
+        key_id: old.clone(),
+        policy: allows_alice,
+        ..Default::default()
+    })
+    .unwrap();
+    alice.update_alias(alias(&new)).unwrap();
 }

@@ -5,31 +5,12 @@
 mod common;
 
 use common::cli::{create_key, fails, init, kmsfs, run_ok};
+use common::iam::{ALICE, BOB, ROOT, as_, grant, subset};
 use common::kms::{ACCOUNT, Env, PRINCIPAL, code, ec, env};
 use common::serve::{Server, aws_tool, python_or_skip};
 use kmsfs::kms::types::*;
 use kmsfs::kms::{Client, Embedded};
 use std::os::unix::fs::PermissionsExt;
-
-const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
-const BOB: &str = "arn:aws:iam::111122223333:user/bob";
-const ROOT: &str = "arn:aws:iam::111122223333:root";
-
-fn grant(key: &str, grantee: &str, ops: &[&str]) -> CreateGrantRequest {
-    CreateGrantRequest {
-        key_id: key.into(),
-        grantee_principal: grantee.into(),
-        operations: ops.iter().map(|o| o.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
-fn subset(pairs: &[(&str, &str)]) -> Option<GrantConstraints> {
-    Some(GrantConstraints {
-        encryption_context_subset: ec(pairs),
-        encryption_context_equals: None,
-    })
-}
 
 fn list(e: &Env, key: &str) -> ListGrantsResponse {
     e.c.list_grants(ListGrantsRequest {
@@ -37,10 +18,6 @@ fn list(e: &Env, key: &str) -> ListGrantsResponse {
         ..Default::default()
     })
     .unwrap()
-}
-
-fn as_(e: &Env, principal: &str) -> Embedded {
-    Embedded::new(e.kms.clone(), principal)
 }
 
 /// The folder of a key's grant files.
@@ -215,7 +192,7 @@ fn a_name_makes_create_grant_idempotent_per_key() {
         "without a name every call makes a grant"
     );
     // Both tokens of one grant name it: the second retires nothing left.
-    let root = as_(&e, ROOT);
+    let root = as_(&e.kms, ROOT);
     root.retire_grant(RetireGrantRequest {
         grant_token: Some(b.grant_token),
         ..Default::default()
@@ -304,39 +281,39 @@ fn who_may_retire_a_grant_and_revoke() {
     };
     let g1 = mk(ALICE, Some(BOB), &["Decrypt"]);
     assert_eq!(
-        code(as_(&e, ALICE).retire_grant(by_id(&g1))),
+        code(as_(&e.kms, ALICE).retire_grant(by_id(&g1))),
         "AccessDeniedException"
     );
-    as_(&e, BOB)
+    as_(&e.kms, BOB)
         .retire_grant(by_token(&g1))
         .expect("the retiring principal");
 
     let g2 = mk(ALICE, None, &["Decrypt", "RetireGrant"]);
     assert_eq!(
-        code(as_(&e, BOB).retire_grant(by_id(&g2))),
+        code(as_(&e.kms, BOB).retire_grant(by_id(&g2))),
         "AccessDeniedException"
     );
-    as_(&e, ALICE)
+    as_(&e.kms, ALICE)
         .retire_grant(by_id(&g2))
         .expect("a grantee allowed RetireGrant");
 
     let g3 = mk(ALICE, None, &["Decrypt"]);
-    let denied = as_(&e, ALICE).retire_grant(by_token(&g3)).unwrap_err();
+    let denied = as_(&e.kms, ALICE).retire_grant(by_token(&g3)).unwrap_err();
     assert_eq!(denied.code(), "AccessDeniedException");
     assert!(denied.message().contains("kms:RetireGrant"), "{denied}");
-    as_(&e, ROOT)
+    as_(&e.kms, ROOT)
         .retire_grant(by_token(&g3))
         .expect("the issuing account");
 
     let g4 = mk(ALICE, Some(carol_role), &["Decrypt"]);
     let session = "arn:aws:sts::111122223333:assumed-role/Carol/s1";
-    as_(&e, session)
+    as_(&e.kms, session)
         .retire_grant(by_id(&g4))
         .expect("a session of the retiring role");
     let other = "arn:aws:iam::444455556666:root";
     let g5 = mk(ALICE, None, &["Decrypt"]);
     assert_eq!(
-        code(as_(&e, other).retire_grant(by_id(&g5))),
+        code(as_(&e.kms, other).retire_grant(by_id(&g5))),
         "AccessDeniedException"
     );
     assert_eq!(
@@ -534,7 +511,7 @@ fn every_grant_operation_is_audited() {
     })
     .unwrap();
     let g2 = e.c.create_grant(grant(&key, ALICE, &["Decrypt"])).unwrap();
-    as_(&e, ROOT)
+    as_(&e.kms, ROOT)
         .retire_grant(RetireGrantRequest {
             grant_token: Some(g.grant_token),
             ..Default::default()

@@ -445,12 +445,22 @@ fn shared_snapshot_copied_restored_and_mounted() {
         .restore(&copy.snapshot_id, &CreateVolume::default())
         .unwrap()
         .volume_id;
-    let mb = Mounted::at(
-        tempfile::tempdir().unwrap(),
-        m.home.clone(),
-        vol,
-        "mnt-b",
-        &[],
-    );
-    assert!(std::fs::read(mb.mnt.join("file")).unwrap() == data);
+    // The volume is B's: B mounts it (with an access key of a user of B).
+    let bob = common::iam::account_user(&m.home, B, "bob");
+    let env = [
+        ("AWS_ACCESS_KEY_ID", bob.0.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", bob.1.as_str()),
+    ];
+    let mnt = m.dir.path().join("mnt-b");
+    std::fs::create_dir(&mnt).unwrap();
+    let mnt_s = mnt.to_str().unwrap();
+    let o = common::cli::kmsfs_env(&m.home, &["mount", &vol, mnt_s], &env);
+    assert_eq!(common::cli::ok(&o)["State"], "in-use");
+    let read = std::fs::read(mnt.join("file"));
+    let u = common::cli::kmsfs_env(&m.home, &["umount", mnt_s], &env);
+    if !u.status.success() {
+        let _ = nix::mount::umount2(&mnt, nix::mount::MntFlags::MNT_DETACH);
+    }
+    common::cli::ok(&u);
+    assert!(read.unwrap() == data);
 }

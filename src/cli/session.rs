@@ -174,9 +174,19 @@ impl Session<'_> {
         }
     }
 
-    /// The volume service (as `ebs.amazonaws.com`).
+    /// The caller's account: that of the command's principal (the home's if it names
+    /// none, e.g. through an endpoint).
+    pub fn account(&self) -> String {
+        crate::snapshot::account_of_arn(&self.principal())
+            .map(str::to_string)
+            .unwrap_or_else(|| self.home.config().account_id.clone())
+    }
+
+    /// The volume service (as `ebs.amazonaws.com`), acting for the caller's account: it
+    /// sees only that account's volumes.
     pub fn volumes(&self) -> VolumeService {
         VolumeService::new(self.home.clone(), self.client(EBS_PRINCIPAL))
+            .acting_for(&self.account())
     }
 
     /// The snapshot service (as `ebs.amazonaws.com`).

@@ -4,7 +4,7 @@
 
 use super::error::{self, CliError, OrFail};
 use super::session::Session;
-use crate::snapshot::{ListFilter, Operation, SnapshotService, account_of_arn};
+use crate::snapshot::{ListFilter, Operation, SnapshotService};
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -76,17 +76,10 @@ pub(crate) enum SnapshotCommand {
     },
 }
 
-/// The caller's account: that of the command's principal (the home's if it names none).
-fn caller_account(s: &Session) -> String {
-    account_of_arn(&s.principal())
-        .map(str::to_string)
-        .unwrap_or_else(|| s.home.config().account_id.clone())
-}
-
 /// The snapshot service acting for the caller's account (what `volume create
 /// --snapshot-id` restores with, too).
 pub(super) fn service(s: &Session) -> SnapshotService {
-    s.snapshots().acting_for(&caller_account(s))
+    s.snapshots().acting_for(&s.account())
 }
 
 /// `kmsfs snapshot <verb>`.

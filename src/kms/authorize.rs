@@ -7,7 +7,8 @@
 //! policy text, so a PutKeyPolicy, here or in another process, is seen at the next
 //! request), the caller's identity policies (`iam`, compiled once per document), then the
 //! key's grants (only when the policies alone refuse, and never over an explicit Deny), with
-//! the request's condition keys. Actions on no key (`kms:CreateKey`, `kms:ListKeys`,
+//! the request's condition keys; the grants come compiled from the grant store's cache
+//! (`grants.rs`, kept while the key's grant folder is unchanged). Actions on no key (`kms:CreateKey`, `kms:ListKeys`,
 //! `kms:ListAliases`, `kms:GenerateRandom`, `kms:ListRetirableGrants`; resource `*`) are
 //! decided by the identity policies alone, as in AWS.
 //!
@@ -34,8 +35,8 @@ use super::service::Call;
 use crate::home::AccountConfig;
 use crate::iam::{IamError, IdentityPolicies};
 use crate::policy::{
-    AllowedBy, Decision, Denial, Grant, GrantConstraints, GrantOperation, Policy, PolicyKind,
-    Principal, PrincipalKind, RequestContext, can_create_grant, evaluate,
+    AllowedBy, Decision, Denial, Grant, GrantOperation, Policy, PolicyKind, Principal,
+    PrincipalKind, RequestContext, can_create_grant, evaluate,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -202,22 +203,6 @@ fn via_service(service: &str, region: &str) -> String {
     format!("{name}.{region}.amazonaws.com")
 }
 
-/// A stored grant as the policy engine sees it.
-fn engine_grant(g: &super::grants::Grant) -> Grant {
-    let ops: Vec<GrantOperation> = g
-        .operations
-        .iter()
-        .filter_map(|o| GrantOperation::parse(o))
-        .collect();
-    let constraints = g.constraints.as_ref().map(|c| GrantConstraints {
-        encryption_context_equals: c.encryption_context_equals.clone(),
-        encryption_context_subset: c.encryption_context_subset.clone(),
-    });
-    let mut out = Grant::new(&g.grantee_principal, &ops, constraints);
-    out.retiring = g.retiring_principal.clone();
-    out
-}
-
 /// A grant that allows CreateGrant creates only equal or narrower grants: `AccessDenied`
 /// when `new` would allow more than `parent`.
 pub(super) fn check_narrower(
@@ -226,7 +211,7 @@ pub(super) fn check_narrower(
     caller: &str,
     key_arn: &str,
 ) -> Result<(), KmsError> {
-    let child = engine_grant(new);
+    let child = super::grants::engine_grant(new);
     let ops: Vec<GrantOperation> = child.operations().collect();
     if can_create_grant(parent, &ops, child.constraints.as_ref()) {
         return Ok(());
@@ -363,11 +348,8 @@ impl Call<'_> {
         let Some(op) = GrantOperation::from_action(ctx.action) else {
             return Ok(None);
         };
-        let grants = self.grants_of(&k.record.key_id)?;
-        Ok(grants
-            .iter()
-            .map(|g| engine_grant(g))
-            .find(|g| g.allows(ctx, op)))
+        let grants = self.compiled_grants(&k.record.key_id)?;
+        Ok(grants.iter().find(|g| g.allows(ctx, op)).cloned())
     }
 
     /// The aliases of key `id` (`kms:ResourceAliases`).

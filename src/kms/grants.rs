@@ -9,6 +9,14 @@
 //! so a file copied to another name or key does not open. Opened grants are cached per key
 //! and file name (the files are immutable); each read lists the directory, so a grant
 //! another process retired is gone at the next read.
+//!
+//! What authorization reads ([`Kms::compiled_grants`]) is cached further: a key's grants
+//! converted for the policy engine, kept while the grant folder's stamp (inode, mtime,
+//! ctime) is unchanged, so that a request costs one `stat` instead of a listing and a
+//! conversion per grant. A grant written or removed here drops the key's entry at once;
+//! one written by another process changes the folder's times. File times tick coarsely, so
+//! a listing is kept only once the folder's last change is [`SETTLED`] in the past: a later
+//! change cannot then leave the same stamp.
 
 use super::audit_ahead::before_effect;
 use super::error::{KmsError, StoreError};
@@ -22,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 /// File magic: kmsfs grant.
 const MAGIC: [u8; 4] = *b"KMSG";
@@ -121,10 +130,75 @@ pub(crate) fn new_grant_id() -> Result<String, KmsError> {
 /// The opened grants of one key, by grant id.
 type KeyGrants = HashMap<String, Arc<Grant>>;
 
-/// The grants opened so far, per key and grant id.
+/// How long after the last change of a grant folder its listing may be kept (longer than
+/// the tick of file times on any file system a home lives on).
+pub(super) const SETTLED: Duration = Duration::from_secs(2);
+
+/// What identifies the state of a key's grant folder: a grant added or removed changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FolderStamp {
+    ino: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FolderStamp {
+    fn of(m: &std::fs::Metadata) -> FolderStamp {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        FolderStamp {
+            ino: m.ino(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        }
+    }
+
+    /// Whether the folder last changed [`SETTLED`] ago or more.
+    fn settled(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        now - self.mtime_ns.max(self.ctime_ns) >= SETTLED.as_nanos() as i128
+    }
+}
+
+/// A key's grants as the policy engine sees them (creation order), and the stamp of the
+/// folder they were listed under.
+struct Compiled {
+    stamp: FolderStamp,
+    grants: Arc<[crate::policy::Grant]>,
+}
+
+/// The grants opened so far, per key and grant id; and the compiled grants per key.
 #[derive(Default)]
 pub(super) struct GrantCache {
     keys: RwLock<HashMap<[u8; 16], KeyGrants>>,
+    compiled: RwLock<HashMap<[u8; 16], Compiled>>,
+}
+
+impl GrantCache {
+    /// Forget the compiled grants of key `id` (a grant of it was written or removed).
+    fn invalidate(&self, id: &[u8; 16]) {
+        self.compiled.write().expect("grant cache lock").remove(id);
+    }
+}
+
+/// A stored grant as the policy engine sees it.
+pub(super) fn engine_grant(g: &Grant) -> crate::policy::Grant {
+    use crate::policy::{GrantConstraints as Constraints, GrantOperation};
+    let ops: Vec<GrantOperation> = g
+        .operations
+        .iter()
+        .filter_map(|o| GrantOperation::parse(o))
+        .collect();
+    let constraints = g.constraints.as_ref().map(|c| Constraints {
+        encryption_context_equals: c.encryption_context_equals.clone(),
+        encryption_context_subset: c.encryption_context_subset.clone(),
+    });
+    let mut out = crate::policy::Grant::new(&g.grantee_principal, &ops, constraints);
+    out.retiring = g.retiring_principal.clone();
+    out
 }
 
 impl std::fmt::Debug for GrantCache {
@@ -257,8 +331,46 @@ impl Kms {
         Ok(out)
     }
 
+    /// The grants of key `id` compiled for the policy engine, in creation order: cached
+    /// while the grant folder is unchanged (see the module's documentation).
+    pub(super) fn compiled_grants(
+        &self,
+        id: &[u8; 16],
+    ) -> Result<Arc<[crate::policy::Grant]>, KmsError> {
+        let dir = self.grants_dir(id);
+        let stamp = match std::fs::metadata(&dir) {
+            Ok(m) => FolderStamp::of(&m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.grant_cache.invalidate(id);
+                return Ok(Arc::new([]));
+            }
+            Err(e) => return Err(StoreError::io(&dir, e).into()),
+        };
+        let cache = &self.grant_cache.compiled;
+        if let Some(c) = cache.read().expect("grant cache lock").get(id)
+            && c.stamp == stamp
+        {
+            return Ok(c.grants.clone());
+        }
+        let grants: Arc<[_]> = self
+            .grants_of(id)?
+            .iter()
+            .map(|g| engine_grant(g))
+            .collect();
+        // Listed after the stamp was taken: a change in between shows at the next stamp.
+        if stamp.settled() {
+            let c = Compiled {
+                stamp,
+                grants: grants.clone(),
+            };
+            cache.write().expect("grant cache lock").insert(*id, c);
+        }
+        Ok(grants)
+    }
+
     /// Store a new grant of key `id`. The caller holds the keystore's lock.
     pub(super) fn put_grant(&self, id: &[u8; 16], g: &Grant) -> Result<(), KmsError> {
+        self.grant_cache.invalidate(id);
         let dir = self.grants_dir(id);
         if !dir.is_dir() {
             before_effect()?;
@@ -270,6 +382,7 @@ impl Kms {
 
     /// Remove grant `grant_id` of key `id`; whether it was there. The caller holds the lock.
     pub(super) fn remove_grant(&self, id: &[u8; 16], grant_id: &str) -> Result<bool, KmsError> {
+        self.grant_cache.invalidate(id);
         let path = self.grants_dir(id).join(grant_id);
         if !path.exists() {
             return Ok(false);
@@ -304,6 +417,7 @@ impl Kms {
             .write()
             .expect("grant cache lock")
             .remove(id);
+        self.grant_cache.invalidate(id);
         Ok(())
     }
 }
@@ -311,6 +425,69 @@ impl Kms {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The compiled grants of a key are kept while its grant folder is unchanged, and
+    /// dropped when a grant is written here or by another process (another KMS instance
+    /// on the same home) or retired.
+    #[test]
+    fn compiled_grants_are_cached_until_the_folder_changes() {
+        use crate::home::{Home, InitOptions};
+        use crate::kms::types::{CreateGrantRequest, CreateKeyRequest, RevokeGrantRequest};
+        use crate::kms::{Caller, KmsOptions, ManualClock, RootKeySource};
+        let d = tempfile::tempdir().unwrap();
+        let opts = InitOptions {
+            account_id: Some("111122223333".into()),
+            region: Some("us-east-1".into()),
+        };
+        let home = Home::init(&d.path().join("home"), &opts).unwrap();
+        Kms::create(&home, RootKeySource::RandomFile).unwrap();
+        let open = || {
+            let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+            let opts = KmsOptions {
+                clock,
+                passphrase: None,
+                audit_interval: None,
+            };
+            Kms::open(&home, opts).unwrap()
+        };
+        let (a, b) = (open(), open());
+        let me = Caller::from("arn:aws:iam::111122223333:user/tester");
+        let key = a.create_key(&me, CreateKeyRequest::default()).unwrap();
+        let key_id = key.key_metadata.key_id;
+        let id = *uuid::Uuid::parse_str(&key_id).unwrap().as_bytes();
+        let grant = |kms: &Kms, who: &str| {
+            let req = CreateGrantRequest {
+                key_id: key_id.clone(),
+                grantee_principal: format!("arn:aws:iam::111122223333:user/{who}"),
+                operations: vec!["Decrypt".into()],
+                ..Default::default()
+            };
+            kms.create_grant(&me, req).unwrap().grant_id
+        };
+        assert!(a.compiled_grants(&id).unwrap().is_empty());
+        let g1 = grant(&a, "g1");
+        grant(&a, "g2");
+        std::thread::sleep(SETTLED + Duration::from_millis(100));
+        let first = a.compiled_grants(&id).unwrap();
+        assert_eq!(first.len(), 2);
+        assert!(first.iter().any(|g| g.grantee.ends_with("/g1")));
+        let again = a.compiled_grants(&id).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "compiled once, then cached");
+        grant(&b, "g3");
+        assert_eq!(
+            a.compiled_grants(&id).unwrap().len(),
+            3,
+            "another process's"
+        );
+        let revoke = RevokeGrantRequest {
+            key_id: key_id.clone(),
+            grant_id: g1,
+        };
+        a.revoke_grant(&me, revoke).unwrap();
+        let now = a.compiled_grants(&id).unwrap();
+        assert_eq!(now.len(), 2);
+        assert!(now.iter().all(|g| !g.grantee.ends_with("/g1")));
+    }
 
     #[test]
     fn tokens_round_trip_and_malformed_ones_are_refused() {

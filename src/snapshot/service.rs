@@ -162,9 +162,11 @@ impl SnapshotService {
 
     /// The same service acting for `account` (a 12-digit account id): it owns the snapshots
     /// this service creates and copies, and may copy or restore only what it owns or what is
-    /// shared with it.
+    /// shared with it; it snapshots only the account's volumes, and restores into volumes
+    /// the account owns.
     pub fn acting_for(mut self, account: &str) -> SnapshotService {
         self.account = account.to_string();
+        self.volumes = self.volumes.acting_for(account);
         self
     }
 
@@ -612,7 +614,8 @@ impl SnapshotService {
         }
         let dir = self.root().join("tmp").join("volumes");
         fsutil::create_dir_durable(&dir, 0o700).map_err(|e| SnapshotError::io(&dir, e))?;
-        let scratch = Volumes::in_dir(self.home.clone(), self.kms.clone(), dir);
+        let scratch =
+            Volumes::in_dir(self.home.clone(), self.kms.clone(), dir).acting_for(&self.account);
         let r = (|| {
             let v = self.restore_into(
                 &scratch,

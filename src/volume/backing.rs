@@ -76,6 +76,14 @@ impl Volumes {
         }
     }
 
+    /// The same volumes acting for `account`: it owns the volumes made here, and only its
+    /// own are found ([`VolumeService::acting_for`]).
+    pub fn acting_for(self, account: &str) -> Volumes {
+        Volumes {
+            svc: self.svc.acting_for(account),
+        }
+    }
+
     /// Whether the account has encryption by default on.
     pub fn encryption_by_default(&self) -> Result<bool, VolumeError> {
         Ok(self.svc.settings()?.encryption_by_default)

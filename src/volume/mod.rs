@@ -7,6 +7,7 @@
 //!   and a volume directory's layout (`volume.hdr`, `data/`, `lock`, `mount.json`);
 //! - [`header`], [`keys`]: the header format and the DEK's subkeys;
 //! - [`grant`]: the grant an encrypted volume holds on its key for the volume service;
+//! - `owner`: the account that owns a volume (`owner.json`);
 //! - [`control`]: the mount daemon's control socket (freeze and thaw);
 //! - [`backing`]: the one interface the snapshot layer uses;
 //! - `fs`, `content`, `names`, `behind`, `spin`, `fuse`: the file system and its FUSE adaptor.
@@ -21,6 +22,7 @@ pub mod grant;
 pub mod header;
 pub mod keys;
 pub mod names;
+pub(crate) mod owner;
 pub(crate) mod service;
 pub mod spin;
 

@@ -5,13 +5,20 @@
 //!
 //! A volume's directory (`volumes/<id>/` in the home) holds `volume.hdr` (written last: the
 //! directory is a volume once it exists), `data/` (the stored tree the file system keeps),
-//! `grant.json` (its grant, when encrypted: named in `super::grant`), `lock` (held while
+//! `grant.json` (its grant, when encrypted: named in `super::grant`), `owner.json` (its
+//! account, `super::owner`), `lock` (held while
 //! mounted or changed), and while mounted `mount.json` and `ctl.sock`. These names are
 //! spelled here only.
+//!
+//! Volumes belong to an account, as in EBS: the service acts for one ([`VolumeService::
+//! acting_for`]; the home's account by default), which owns the volumes it creates, and
+//! sees only those: another account's volume is "not found", as EBS answers
+//! `InvalidVolume.NotFound`.
 
 use super::grant::{self, VolumeGrant};
 use super::header::{HeaderBody, VolumeHeader};
 use super::keys::VolumeKeys;
+use super::owner;
 use super::{VolumeError, VolumeFs, is_resource_id, new_resource_id};
 use crate::crypto::SecretKey;
 use crate::fsutil::{self, FileLock};
@@ -119,6 +126,8 @@ pub struct VolumeService {
     /// Whether encrypted volumes hold a grant (not scratch volumes, which live only
     /// while a snapshot is copied under a new key, as a CopySnapshot makes no volume).
     grants: bool,
+    /// The account the service acts for: the owner of what it creates, and of all it sees.
+    account: String,
 }
 
 /// Whether `dir`, a volume's directory, holds a volume (its header). Reads no key, so it
@@ -155,22 +164,38 @@ pub(crate) fn lock_file(dir: &Path) -> PathBuf {
 impl VolumeService {
     pub fn new(home: Home, kms: Arc<dyn Client>) -> VolumeService {
         let dir = home.volumes_dir();
+        let account = home.config().account_id.clone();
         VolumeService {
             home,
             kms,
             dir,
             grants: true,
+            account,
         }
+    }
+
+    /// The same service acting for `account` (a 12-digit account id): it owns the volumes
+    /// this service creates, and lists, describes, mounts and deletes only its own.
+    pub fn acting_for(mut self, account: &str) -> VolumeService {
+        self.account = account.to_string();
+        self
+    }
+
+    /// The account the service acts for.
+    pub fn account(&self) -> &str {
+        &self.account
     }
 
     /// A service whose volumes live in `dir` (scratch volumes, e.g. while a snapshot is
     /// copied under a new key); settings still come from the home.
     pub(crate) fn with_dir(home: Home, kms: Arc<dyn Client>, dir: PathBuf) -> VolumeService {
+        let account = home.config().account_id.clone();
         VolumeService {
             home,
             kms,
             dir,
             grants: false,
+            account,
         }
     }
 
@@ -193,6 +218,10 @@ impl VolumeService {
         }
         let d = self.volumes_dir().join(id);
         if !d.join(HEADER).exists() {
+            return Err(VolumeError::NotFound(id.to_string()));
+        }
+        // Another account's volume does not exist for this one.
+        if owner::read(&d, &self.home.config().account_id)? != self.account {
             return Err(VolumeError::NotFound(id.to_string()));
         }
         Ok(d)
@@ -342,10 +371,12 @@ impl VolumeService {
         Ok((body, Some(VolumeKeys::header_mac(&dek)), grant))
     }
 
-    /// Make the directory of a new volume `id` and its empty stored tree: `(dir, data)`.
+    /// Make the directory of a new volume `id`, owned by the account the service acts
+    /// for, and its empty stored tree: `(dir, data)`.
     fn lay_out(&self, id: &str) -> Result<(PathBuf, PathBuf), VolumeError> {
         let dir = self.volumes_dir().join(id);
         fsutil::create_dir_durable(&dir, 0o700).map_err(|e| VolumeError::io(&dir, e))?;
+        owner::write(&dir, &self.account)?;
         let data = data_dir(&dir);
         std::fs::create_dir(&data).map_err(|e| VolumeError::io(&data, e))?;
         Ok((dir, data))
@@ -460,7 +491,7 @@ impl VolumeService {
     }
 
     pub fn mounted(&self, id: &str) -> Option<MountedVolume> {
-        mounted_in(&self.volumes_dir().join(id))
+        mounted_in(&self.volume_dir(id).ok()?)
     }
 
     pub fn describe(&self, id: &str) -> Result<VolumeInfo, VolumeError> {

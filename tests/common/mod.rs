@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod iam;
 pub mod kms;
 pub mod mount;
 pub mod object;

@@ -83,8 +83,19 @@ pub(super) fn create_alias(c: &Call, req: AliasRequest) -> Result<()> {
     Ok(())
 }
 
+/// UpdateAlias: as in AWS, the caller needs `kms:UpdateAlias` on both the key the alias
+/// points at now and the new target key.
 pub(super) fn update_alias(c: &Call, req: AliasRequest) -> Result<()> {
     check_alias_name(&req.alias_name)?;
+    let current =
+        c.ks.aliases()?
+            .get(&req.alias_name)
+            .map(|e| e.target.clone());
+    if let Some(Ok(id)) = current.map(|t| parse_uuid(&t))
+        && let Some(k) = c.get_live(&id)?
+    {
+        c.authorize_operation(&k, Some(&req.alias_name))?;
+    }
     let target = alias_target(c, &req.target_key_id)?;
     let _g = c.ks.lock()?;
     let mut t = (*c.ks.aliases()?).clone();

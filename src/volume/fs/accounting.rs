@@ -56,11 +56,10 @@ impl VolumeFs {
 pub(super) fn du(root: BorrowedFd) -> io::Result<u64> {
     let mut seen = std::collections::HashSet::new();
     let mut total = 0;
-    let top: DirFd = Arc::new(at::open_dir(root, ".".as_ref())?);
-    let mut stack: Vec<(DirFd, OsString)> = vec![(top, ".".into())];
-    while let Some((parent, name)) = stack.pop() {
-        let d: DirFd = Arc::new(at::open_dir(parent.as_fd(), &name)?);
-        drop(parent);
+    let mut stack: Vec<(DirFd, OsString)> = Vec::new();
+    // The root is opened once, here; every other directory when it is popped.
+    let mut d: DirFd = Arc::new(at::open_dir(root, ".".as_ref())?);
+    loop {
         for e in at::list(d.as_fd())? {
             if e.kind == Kind::Dir {
                 stack.push((d.clone(), e.name));
@@ -71,6 +70,9 @@ pub(super) fn du(root: BorrowedFd) -> io::Result<u64> {
                 }
             }
         }
+        let Some((parent, name)) = stack.pop() else {
+            return Ok(total);
+        };
+        d = Arc::new(at::open_dir(parent.as_fd(), &name)?);
     }
-    Ok(total)
 }

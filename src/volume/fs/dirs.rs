@@ -44,10 +44,13 @@ impl VolumeFs {
     /// Put back the id of the directory at `a` (backing inode `backing_ino`) when removing
     /// it failed after its id file was removed (best effort, from the cached id).
     pub(super) fn restore_diriv(&self, a: &At, backing_ino: u64) {
+        if self.keys.is_none() {
+            return;
+        }
         let Ok(dir) = at::open_dir(a.fd(), a.name()) else {
             return;
         };
-        if self.keys.is_some() && at::stat(dir.as_fd(), diriv()).is_err() {
+        if at::stat(dir.as_fd(), diriv()).is_err() {
             let id = self
                 .dirids
                 .lock()
