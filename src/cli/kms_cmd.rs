@@ -4,7 +4,7 @@
 //! rotation, tags, and grants (`grant_cmd.rs`).
 
 use super::args::{self, Literal};
-use super::error::{CliError, OrFail, variant_name};
+use super::error::{CliError, variant_name};
 use super::session::Session;
 use crate::kms::types::*;
 use crate::kms::{Client, Embedded, Seed};
@@ -125,19 +125,17 @@ pub(crate) struct ReEncryptArgs {
     destination_encryption_context: Option<String>,
 }
 
-/// `kmsfs kms [--region R] <verb>`.
+/// `kmsfs kms [--region R] <verb>` (`--region` is global: `cli/mod.rs`, `session.rs`).
 #[derive(Debug, Args)]
 pub(crate) struct KmsArgs {
-    /// The region to act in (default: the home's); each region has its own keys and aliases.
-    #[arg(long, global = true)]
-    region: Option<String>,
     #[command(subcommand)]
     pub command: KmsCommand,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KmsCommand {
-    /// Create a symmetric key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).
+    /// Create a symmetric key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT); `--multi-region` makes
+    /// a multi-Region primary key (`mrk-` id) in the command's Region.
     CreateKey(CreateKeyArgs),
     DescribeKey(KeyIdArg),
     ListKeys(ListArgs),
@@ -236,6 +234,8 @@ pub(crate) enum KmsCommand {
     },
     #[command(flatten)]
     Grant(super::grant_cmd::GrantCommand),
+    #[command(flatten)]
+    MultiRegion(super::kms_mrk_cmd::MultiRegionCommand),
     /// Delete keys whose waiting period is over and apply due rotations now.
     Purge,
     /// Apply a seed file (TOML: keys with fixed ids, material, aliases, tags; see the
@@ -252,6 +252,7 @@ pub(super) fn failed(cmd: &KmsCommand) -> String {
         KmsCommand::Purge => "purge failed".into(),
         KmsCommand::Seed { .. } => "seed failed".into(),
         KmsCommand::Grant(g) => format!("{} failed", variant_name(g)),
+        KmsCommand::MultiRegion(m) => format!("{} failed", variant_name(m)),
         cmd => format!("{} failed", variant_name(cmd)),
     }
 }
@@ -288,17 +289,24 @@ fn data_key(a: &DataKeyArgs) -> Result<GenerateDataKeyRequest, CliError> {
     })
 }
 
-/// `kmsfs kms <verb>`, as the calling OS user, in the home's region or `--region`.
+/// `kmsfs kms <verb>`, as the calling OS user, in the session's Region (`--region`,
+/// AWS_REGION, AWS_DEFAULT_REGION, else the home's).
 pub(super) fn run(s: &Session, a: &KmsArgs) -> Result<(), CliError> {
     let (c, cmd) = (s.user(), &a.command);
-    let c = match &a.region {
-        Some(r) => Embedded::new(c.kms().in_region(r).or_fail(s.what)?, c.principal()),
-        None => c,
-    };
-    [keys, aliases, crypto, states, rotation, tags, grants, seed]
-        .iter()
-        .find_map(|family| family(s, &c, cmd))
-        .expect("every kms verb is in a family")
+    [
+        keys,
+        aliases,
+        crypto,
+        states,
+        rotation,
+        tags,
+        grants,
+        seed,
+        multi_region,
+    ]
+    .iter()
+    .find_map(|family| family(s, &c, cmd))
+    .expect("every kms verb is in a family")
 }
 
 /// What a verb family returns: `None` when the verb is not one of its.
@@ -345,7 +353,7 @@ fn keys(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
 }
 
 /// A `--policy` argument: the document, or `file://PATH`.
-fn policy_text(p: &str) -> Result<String, CliError> {
+pub(super) fn policy_text(p: &str) -> Result<String, CliError> {
     match p.strip_prefix("file://") {
         Some(f) => std::fs::read_to_string(f)
             .map_err(|e| CliError::usage("cannot read --policy", format!("{f}: {e}"))),
@@ -488,6 +496,14 @@ fn rotation(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         }
         _ => return None,
     })
+}
+
+/// Replicate keys, change the primary Region (`kms_mrk_cmd.rs`).
+fn multi_region(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    match cmd {
+        KmsCommand::MultiRegion(m) => Some(super::kms_mrk_cmd::run(s, c, m)),
+        _ => None,
+    }
 }
 
 /// Create, list, retire and revoke grants (`grant_cmd.rs`).

@@ -14,6 +14,7 @@ mod error;
 mod grant_cmd;
 mod iam_cmd;
 mod kms_cmd;
+mod kms_mrk_cmd;
 mod mount_cmd;
 mod object_cmd;
 mod output;
@@ -75,6 +76,12 @@ pub(crate) struct Cli {
     /// profile it prints with it).
     #[arg(long, global = true, value_name = "NAME")]
     profile: Option<String>,
+    /// The Region a command acts in, as the AWS CLI's `--region`: each Region of the home
+    /// has its own keys and aliases. `kmsfs kms` verbs then take AWS_REGION, else
+    /// AWS_DEFAULT_REGION, else the home's Region; other commands the home's. With `init`
+    /// and `serve --ephemeral`: the new home's Region (default us-east-1).
+    #[arg(long, global = true)]
+    region: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -89,9 +96,6 @@ enum Command {
         /// 12-digit account id (default: random).
         #[arg(long)]
         account_id: Option<String>,
-        /// Region (default: us-east-1).
-        #[arg(long)]
-        region: Option<String>,
     },
     /// Key Management Service operations (verbs and flags as in `aws kms`) on the home's
     /// embedded KMS (`--kms-endpoint` does not apply: use the AWS CLI against an endpoint).
@@ -180,8 +184,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Init {
             passphrase,
             account_id,
-            region,
-        } => init(&ctx, *passphrase, account_id, region),
+        } => init(&ctx, *passphrase, account_id, &cli.region),
         Command::Kms(a) => ctx.session(&kms_cmd::failed(&a.command), |s| kms_cmd::run(s, a)),
         Command::Audit(cmd) => audit_cmd::run(&ctx, cmd),
         Command::Credentials(cmd) => ctx.session(&failed("credentials", cmd), |s| {

@@ -37,9 +37,6 @@ pub(crate) struct ServeArgs {
     /// With --ephemeral: the 12-digit account id (default: random).
     #[arg(long, requires = "ephemeral")]
     account_id: Option<String>,
-    /// With --ephemeral: the region (default: us-east-1).
-    #[arg(long, requires = "ephemeral")]
-    region: Option<String>,
     /// An access key that may sign requests, as ID:SECRET (repeatable); it acts as the
     /// account root (arn:aws:iam::ACCOUNT:root).
     #[arg(long = "credentials", value_name = "ID:SECRET")]
@@ -66,7 +63,7 @@ pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
     let ephemeral = if a.ephemeral {
         let opts = InitOptions {
             account_id: a.account_id.clone(),
-            region: a.region.clone(),
+            region: ctx.cli.region.clone(),
         };
         Some(EphemeralHome::create(&opts).or_fail(WHAT)?)
     } else {

@@ -81,7 +81,7 @@ impl Ctx<'_> {
         let os = kms.os_principal();
         let caller = principal.as_deref().unwrap_or(&os);
         let account_kms = kms
-            .for_principal(caller, &home.config().region)
+            .for_principal(caller, &self.region(&home))
             .or_fail(what)?;
         Ok(Session {
             home,
@@ -92,6 +92,19 @@ impl Ctx<'_> {
             what,
             out: &self.out,
         })
+    }
+
+    /// The Region the command acts in: `--region`; for `kmsfs kms` verbs, as the AWS CLI,
+    /// then AWS_REGION, then AWS_DEFAULT_REGION; else the home's Region.
+    fn region(&self, home: &Home) -> String {
+        let env = crate::awsconfig::process_env;
+        let kms_verb = matches!(self.cli.command, super::Command::Kms(_));
+        self.cli
+            .region
+            .clone()
+            .or_else(|| kms_verb.then(|| env("AWS_REGION")).flatten())
+            .or_else(|| kms_verb.then(|| env("AWS_DEFAULT_REGION")).flatten())
+            .unwrap_or_else(|| home.config().region.clone())
     }
 
     /// Open a session for the command `what`, run `f` in it, and flush the audit trail
@@ -114,8 +127,9 @@ pub(crate) struct Session<'a> {
     pub home: Home,
     /// The KMS of the home's account and region (access keys, the trail, reset).
     pub kms: Arc<Kms>,
-    /// The KMS of the caller's account in the home's region: what `kmsfs kms` verbs and
-    /// the services (acting for the caller, as EBS does) use.
+    /// The KMS of the caller's account in the command's Region (`--region`, else the
+    /// home's): what `kmsfs kms` verbs and the services (acting for the caller, as EBS
+    /// does) use.
     pub account_kms: Arc<Kms>,
     /// The KMS endpoint the services use instead of `kms` (`--kms-endpoint`).
     pub remote: Option<Arc<Remote>>,

@@ -11,6 +11,9 @@ use std::path::Path;
 
 /// Operations whose line creates the key it names.
 const CREATING: &[&str] = &["CreateKey", super::seed_apply::SEED_KEY_OPERATION];
+/// The operation whose line creates the key it names as its destination (a multi-Region
+/// replica).
+const REPLICATING: &str = "ReplicateKey";
 
 /// ARNs of the keys of `home` (every region) that no creating line names, sorted.
 pub fn keys_without_line(home: &Home, lines: &[AuditLine]) -> io::Result<Vec<String>> {
@@ -18,6 +21,12 @@ pub fn keys_without_line(home: &Home, lines: &[AuditLine]) -> io::Result<Vec<Str
         .iter()
         .filter(|l| CREATING.contains(&l.operation.as_str()) && l.outcome != "Failure")
         .filter_map(|l| l.key_arn.as_deref())
+        .chain(
+            lines
+                .iter()
+                .filter(|l| l.operation == REPLICATING && l.outcome != "Failure")
+                .filter_map(|l| l.destination_key_arn.as_deref()),
+        )
         .collect();
     let mut missing = Vec::new();
     let mut check = |account: &AccountConfig, keys_dir: &Path| -> io::Result<()> {
@@ -44,12 +53,16 @@ pub fn keys_without_line(home: &Home, lines: &[AuditLine]) -> io::Result<Vec<Str
     Ok(missing)
 }
 
-/// The key ids (`<uuid>.key`) in `dir`; none if it does not exist.
+/// The key ids (of the files `<uuid>.key`) in `dir`, as ARNs show them (`mrk-…` for a
+/// multi-Region key); none if it does not exist.
 fn key_ids(dir: &Path) -> io::Result<Vec<String>> {
     Ok(dir_names(dir)?
         .into_iter()
         .filter_map(|n| n.strip_suffix(".key").map(str::to_string))
-        .filter(|s| uuid::Uuid::parse_str(s).is_ok_and(|u| u.hyphenated().to_string() == *s))
+        .filter_map(|s| match uuid::Uuid::parse_str(&s) {
+            Ok(u) if u.hyphenated().to_string() == s => Some(super::key_id::format(u.as_bytes())),
+            _ => None,
+        })
         .collect())
 }
 

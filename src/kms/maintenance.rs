@@ -22,14 +22,21 @@ impl Kms {
         r.state == KeyState::PendingDeletion && r.deletion_ms.is_some_and(|d| now >= d)
     }
 
+    /// Automatic rotation is due (a multi-Region replica asks its primary instead).
     fn rotation_due(&self, r: &KeyRecord, now: Millis) -> bool {
-        r.state == KeyState::Enabled && r.rotation.is_some_and(|rot| now >= rot.next_ms)
+        r.state == KeyState::Enabled
+            && r.rotation.is_some_and(|rot| now >= rot.next_ms)
+            && !self.is_replica(r)
     }
 
     /// Delete the key if its waiting period is over; rotate it if rotation is due.
     pub(super) fn maintain(&self, k: Arc<LoadedKey>) -> Result<Option<Arc<LoadedKey>>, KmsError> {
         let now = self.clock.now_ms();
         if !self.deletion_due(&k.record, now) && !self.rotation_due(&k.record, now) {
+            if k.record.rotation.is_some_and(|rot| now >= rot.next_ms) && self.is_replica(&k.record)
+            {
+                return self.replica_rotation(k);
+            }
             return Ok(Some(k));
         }
         let id = k.record.key_id;
@@ -53,13 +60,17 @@ impl Kms {
             rec.rotation = Some(rot);
             let arn = self.arn(&id);
             let loaded = self.system_action("RotateKey", arn, || self.ks.put(rec))?;
+            drop(_g);
+            self.sync_replicas(&loaded.record)?;
             return Ok(Some(loaded));
         }
         Ok(Some(cur))
     }
 
-    /// Delete a key and its aliases. The caller holds the lock.
+    /// Delete a key and its aliases (and a multi-Region key's Region from its set). The
+    /// caller holds the lock.
     pub(super) fn delete_locked(&self, id: &[u8; 16]) -> Result<(), KmsError> {
+        let gone = self.ks.load_uncached(id)?;
         self.system_action("DeleteKey", self.arn(id), || {
             let target = uuid::Uuid::from_bytes(*id).to_string();
             let table = self.ks.aliases()?;
@@ -70,7 +81,11 @@ impl Kms {
             }
             self.remove_grants(id)?;
             self.ks.remove(id)
-        })
+        })?;
+        match gone {
+            Some(k) => self.leave_set(&k.record),
+            None => Ok(()),
+        }
     }
 
     /// Delete every key (customer and AWS-managed) and every alias of this KMS's region

@@ -45,12 +45,18 @@ fn algorithms(r: &KeyRecord) -> Algorithms {
 impl Call<'_> {
     /// The `KeyMetadata` of `r` as this KMS (account and Region) shows it.
     pub(super) fn metadata(&self, r: &KeyRecord) -> KeyMetadata {
+        self.metadata_in(&self.account.region, r)
+    }
+
+    /// The `KeyMetadata` of `r` as the KMS of this account in `region` shows it (a replica
+    /// that ReplicateKey made there).
+    pub(super) fn metadata_in(&self, region: &str, r: &KeyRecord) -> KeyMetadata {
         let alg = algorithms(r);
         let imported = r.imported.as_ref();
         KeyMetadata {
             aws_account_id: self.account.account_id.clone(),
             key_id: self.key_id_string(&r.key_id),
-            arn: self.arn(&r.key_id),
+            arn: self.arn_in(region, &r.key_id),
             creation_date: epoch_secs(r.created_ms),
             enabled: r.state == KeyState::Enabled,
             description: r.description.clone(),
@@ -72,12 +78,12 @@ impl Call<'_> {
             key_agreement_algorithms: alg.key_agreement,
             multi_region: r.multi_region.is_some(),
             multi_region_configuration: r.multi_region.as_ref().map(|m| {
-                let key = |region: &str| MultiRegionKey {
-                    arn: self.arn_in(region, &r.key_id),
-                    region: region.to_string(),
+                let key = |g: &str| MultiRegionKey {
+                    arn: self.arn_in(g, &r.key_id),
+                    region: g.to_string(),
                 };
                 MultiRegionConfiguration {
-                    multi_region_key_type: if m.primary_region == self.account.region {
+                    multi_region_key_type: if m.primary_region == region {
                         "PRIMARY"
                     } else {
                         "REPLICA"

@@ -17,6 +17,7 @@
 //!   trail the source address, user agent and request id).
 //! - `access_keys`: the SigV4 access keys ([`AccessKey`]), sealed one per file.
 //! - `grants`: the grants of each key (one sealed file per grant) and grant tokens.
+//! - `key_id`: key ids as AWS shows them (UUIDs, `mrk-` ids of multi-Region keys).
 //! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
 //!   error names) and [`StoreError`].
 //! - Public for tools, tests and fuzzers: [`audit`] (the trail and its verification),
@@ -35,6 +36,7 @@ pub mod clock;
 pub mod context;
 mod error;
 mod grants;
+pub mod key_id;
 mod keystore;
 mod maintenance;
 mod metadata;
@@ -50,6 +52,7 @@ mod seed;
 mod seed_apply;
 mod service;
 pub mod types;
+mod types_mrk;
 
 pub use access_keys::{AccessKey, AccessKeyCache, AccessKeyInfo, SessionToken};
 pub use caller::{Caller, MAX_USER_AGENT, OnBehalf};

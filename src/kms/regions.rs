@@ -184,8 +184,10 @@ impl Kms {
             .for_region(&others.keystore_dir(account, region), &label);
         let member = Regions::member(Arc::downgrade(&home));
         let kms = Arc::new(home.sibling(ks, cfg, member, trail)?);
-        kms.purge()?;
         open.insert(key, kms.clone());
+        // Maintenance may reach other Regions (a multi-Region key's set): not under the lock.
+        drop(open);
+        kms.purge()?;
         Ok(Some(kms))
     }
 

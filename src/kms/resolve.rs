@@ -141,11 +141,10 @@ enum KeyRef {
     Alias(String),
 }
 
-/// The id of a key from its UUID string.
+/// The id of a key from its string as the keystore keeps it (an alias target: the UUID
+/// form) or as AWS shows it (`key_id.rs`).
 pub(super) fn parse_uuid(s: &str) -> Result<[u8; 16], KmsError> {
-    uuid::Uuid::try_parse(s)
-        .map(|u| *u.as_bytes())
-        .map_err(|_| KmsError::NotFound(format!("Invalid keyId '{s}'")))
+    super::key_id::parse_stored(s).ok_or_else(|| KmsError::NotFound(format!("Invalid keyId '{s}'")))
 }
 
 /// The service and key description of an `alias/aws/<service>` the KMS manages.
@@ -219,11 +218,14 @@ impl Kms {
         if s.starts_with("arn:") && !resource.starts_with("key/") {
             return Err(KmsError::InvalidArn(format!("Invalid arn {s}")));
         }
-        match uuid::Uuid::try_parse(id) {
-            Ok(u) if u.hyphenated().to_string() == id.to_ascii_lowercase() => {
-                Ok(KeyRef::Id(*u.as_bytes()))
-            }
-            _ => Err(invalid()),
+        match super::key_id::parse(id) {
+            Some(id) => Ok(KeyRef::Id(id)),
+            // A UUID spelling of a multi-Region key's id names no key, as in AWS.
+            None if uuid::Uuid::try_parse(id).is_ok() => Err(KmsError::NotFound(format!(
+                "Key 'arn:{}:kms:{}:{}:key/{id}' does not exist",
+                self.account.partition, self.account.region, self.account.account_id
+            ))),
+            None => Err(invalid()),
         }
     }
 

@@ -332,7 +332,7 @@ impl Kms {
 
     /// The key id as AWS shows it (a UUID; `mrk-` and 32 hex digits for a multi-Region key).
     pub fn key_id_string(&self, id: &[u8; 16]) -> String {
-        uuid::Uuid::from_bytes(*id).to_string()
+        super::key_id::format(id)
     }
 
     /// The ARN of a loaded key (formatted once per load).

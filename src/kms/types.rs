@@ -6,6 +6,8 @@ use super::context::EncryptionContext;
 use crate::crypto::SecretBytes;
 use serde::{Deserialize, Serialize};
 
+pub use super::types_mrk::*;
+
 /// Base64 (standard alphabet, padded) for blob members.
 pub mod b64 {
     use base64::Engine;

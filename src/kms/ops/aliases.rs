@@ -159,7 +159,10 @@ pub(super) fn list_aliases(c: &Call, req: ListRequest) -> Result<ListAliasesResp
         .map(|(name, e)| AliasListEntry {
             alias_name: name.clone(),
             alias_arn: c.alias_arn(name),
-            target_key_id: Some(e.target.clone()),
+            target_key_id: Some(
+                crate::kms::key_id::parse_stored(&e.target)
+                    .map_or_else(|| e.target.clone(), |id| c.key_id_string(&id)),
+            ),
             creation_date: Some(epoch_secs(e.created_ms)),
             last_updated_date: Some(epoch_secs(e.updated_ms)),
         })

@@ -21,15 +21,22 @@ pub(super) fn schedule_key_deletion(
     let days = check_pending_window(req.pending_window_in_days)?;
     let deletion = c.clock.now_ms() + days as i64 * DAY_MS;
     let key_id = c.change_customer_key(&req.key_id, "it cannot be deleted", |r| {
-        r.state = KeyState::PendingDeletion;
-        r.deletion_ms = Some(deletion);
+        // A multi-Region primary with replicas waits for their deletion first.
+        let waits = super::multi_region::waits_for_replicas(c, r);
+        r.state = if waits {
+            KeyState::PendingReplicaDeletion
+        } else {
+            KeyState::PendingDeletion
+        };
+        r.deletion_ms = (!waits).then_some(deletion);
         r.pending_window_days = Some(days);
-        Ok(c.arn(&r.key_id))
+        Ok((c.arn(&r.key_id), r.state))
     })?;
+    let (key_id, state) = key_id;
     Ok(ScheduleKeyDeletionResponse {
         key_id,
         deletion_date: epoch_secs(deletion),
-        key_state: "PendingDeletion".into(),
+        key_state: state.as_str().into(),
         pending_window_in_days: days,
     })
 }
@@ -37,7 +44,10 @@ pub(super) fn schedule_key_deletion(
 pub(super) fn cancel_key_deletion(c: &Call, req: KeyIdRequest) -> Result<KeyIdResponse> {
     c.change_key(&req.key_id, |r| {
         let key_id = c.arn(&r.key_id);
-        if r.state != KeyState::PendingDeletion {
+        if !matches!(
+            r.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        ) {
             return Err(KmsError::InvalidState(format!(
                 "{key_id} is not pending deletion."
             )));

@@ -67,7 +67,7 @@ fn check_enum(
     }
 }
 
-/// The kind of key a CreateKey request asks for: only symmetric, single-Region AWS_KMS keys.
+/// The kind of key a CreateKey request asks for: only symmetric AWS_KMS keys.
 fn check_key_kind(req: &CreateKeyRequest) -> Result<()> {
     check_enum(
         req.key_usage.as_deref(),
@@ -102,11 +102,6 @@ fn check_key_kind(req: &CreateKeyRequest) -> Result<()> {
         "AWS_KMS",
         "Origin",
     )?;
-    if req.multi_region == Some(true) {
-        return Err(KmsError::UnsupportedOperation(
-            "multi-Region keys are not supported by kmsfs".into(),
-        ));
-    }
     Ok(())
 }
 
@@ -132,6 +127,7 @@ pub(super) fn create_key(c: &Call, req: CreateKeyRequest) -> Result<CreateKeyRes
         None => default_policy(&c.account),
     };
     let mut rec = new_record(c.clock.now_ms(), description, KeyManager::Customer, tags)?;
+    super::multi_region::make_multi_region(c, &mut rec, req.multi_region)?;
     if req.policy.is_some() {
         let bypass = req.bypass_policy_lockout_safety_check;
         c.check_lockout(&policy, &c.arn(&rec.key_id), bypass)?;
@@ -168,7 +164,7 @@ pub(super) fn list_keys(c: &Call, req: ListRequest) -> Result<ListKeysResponse> 
     let keys: Vec<KeyListEntry> = ids
         .iter()
         .map(|id| KeyListEntry {
-            key_id: uuid::Uuid::from_bytes(*id).to_string(),
+            key_id: c.key_id_string(id),
             key_arn: c.arn(id),
         })
         .collect();

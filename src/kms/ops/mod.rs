@@ -11,6 +11,7 @@
 //!   RotateKeyOnDemand, ListKeyRotations.
 //! - `deletion`: ScheduleKeyDeletion, CancelKeyDeletion.
 //! - `tags`: TagResource, UntagResource, ListResourceTags.
+//! - `multi_region`: ReplicateKey, UpdatePrimaryRegion (and keeping a multi-Region set in sync).
 //! - `grants`: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant.
 //!
 //! [`for_each_operation!`] lists every operation once; from that list come the public
@@ -26,6 +27,7 @@ mod data_keys;
 mod deletion;
 mod grants;
 mod keys;
+mod multi_region;
 mod policies;
 mod rotation;
 mod tags;
@@ -92,6 +94,10 @@ macro_rules! for_each_operation {
                 = "ListRetirableGrants";
             grants::retire_grant(RetireGrantRequest) -> () = "RetireGrant";
             grants::revoke_grant(RevokeGrantRequest) -> () = "RevokeGrant";
+            multi_region::replicate_key(ReplicateKeyRequest) -> ReplicateKeyResponse
+                = "ReplicateKey";
+            multi_region::update_primary_region(UpdatePrimaryRegionRequest) -> ()
+                = "UpdatePrimaryRegion";
         }
     };
 }

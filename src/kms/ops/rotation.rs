@@ -40,16 +40,25 @@ fn rotation_change_allowed(c: &Call, r: &KeyRecord) -> Result<()> {
     Ok(())
 }
 
-/// Apply `f` to the record of a key whose rotation may be changed.
+/// Apply `f` to the record of a key whose rotation may be changed (of a multi-Region key:
+/// the primary's, then copied to its replicas).
 fn change_rotation<T>(
     c: &Call,
     key_id: &str,
     f: impl FnOnce(&mut KeyRecord) -> Result<T>,
 ) -> Result<T> {
-    c.change_key(key_id, |r| {
+    let mut changed = None;
+    let t = c.change_key(key_id, |r| {
         rotation_change_allowed(c, r)?;
-        f(r)
-    })
+        super::multi_region::refuse_replica(c, r, "change the rotation")?;
+        let t = f(r)?;
+        changed = r.multi_region.is_some().then(|| r.clone());
+        Ok(t)
+    })?;
+    if let Some(r) = changed {
+        c.sync_replicas(&r)?;
+    }
+    Ok(t)
 }
 
 pub(super) fn enable_key_rotation(c: &Call, req: EnableKeyRotationRequest) -> Result<()> {
