@@ -137,7 +137,7 @@ pub(crate) struct KmsArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KmsCommand {
-    /// Create a symmetric key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).
+    /// Create a key: symmetric by default; --key-spec and --key-usage for asymmetric and HMAC keys.
     CreateKey(CreateKeyArgs),
     DescribeKey(KeyIdArg),
     ListKeys(ListArgs),
@@ -236,6 +236,8 @@ pub(crate) enum KmsCommand {
     },
     #[command(flatten)]
     Grant(super::grant_cmd::GrantCommand),
+    #[command(flatten)]
+    Asym(super::kms_asym_cmd::AsymCommand),
     /// Delete keys whose waiting period is over and apply due rotations now.
     Purge,
     /// Apply a seed file (TOML: keys with fixed ids, material, aliases, tags; see the
@@ -252,6 +254,7 @@ pub(super) fn failed(cmd: &KmsCommand) -> String {
         KmsCommand::Purge => "purge failed".into(),
         KmsCommand::Seed { .. } => "seed failed".into(),
         KmsCommand::Grant(g) => format!("{} failed", variant_name(g)),
+        KmsCommand::Asym(a) => format!("{} failed", variant_name(a)),
         cmd => format!("{} failed", variant_name(cmd)),
     }
 }
@@ -295,10 +298,12 @@ pub(super) fn run(s: &Session, a: &KmsArgs) -> Result<(), CliError> {
         Some(r) => Embedded::new(c.kms().in_region(r).or_fail(s.what)?, c.principal()),
         None => c,
     };
-    [keys, aliases, crypto, states, rotation, tags, grants, seed]
-        .iter()
-        .find_map(|family| family(s, &c, cmd))
-        .expect("every kms verb is in a family")
+    [
+        keys, aliases, crypto, states, rotation, tags, grants, asym, seed,
+    ]
+    .iter()
+    .find_map(|family| family(s, &c, cmd))
+    .expect("every kms verb is in a family")
 }
 
 /// What a verb family returns: `None` when the verb is not one of its.
@@ -496,6 +501,14 @@ fn grants(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         return None;
     };
     Some(super::grant_cmd::run(s, c, g))
+}
+
+/// Sign, verify, MACs, public keys, key pairs, key agreement (`kms_asym_cmd.rs`).
+fn asym(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    let KmsCommand::Asym(a) = cmd else {
+        return None;
+    };
+    Some(super::kms_asym_cmd::run(s, c, a))
 }
 
 /// Apply a seed file; keys without a region go to the command's region.
