@@ -522,7 +522,7 @@ impl LoadedKey {
 /// The parsed key of one material version of an asymmetric or HMAC key.
 pub(super) enum AsymKey {
     Private(crate::crypto::asym::PrivateKey),
-    Hmac(crate::crypto::asym::HmacKey),
+    Hmac(Box<crate::crypto::asym::HmacKey>),
 }
 
 impl AsymKey {
@@ -532,9 +532,9 @@ impl AsymKey {
             (spec, record::KeySecret::Private(der)) => PrivateKey::from_pkcs8(spec, &der.0)
                 .ok()
                 .map(AsymKey::Private),
-            (spec, record::KeySecret::Hmac(m)) => {
-                HmacKey::from_material(spec, &m.0).ok().map(AsymKey::Hmac)
-            }
+            (spec, record::KeySecret::Hmac(m)) => HmacKey::from_material(spec, &m.0)
+                .ok()
+                .map(|h| AsymKey::Hmac(Box::new(h))),
             _ => None,
         }
     }
