@@ -282,7 +282,8 @@ impl EndpointState {
     }
 }
 
-/// The fuzz home's keys: `alias/fuzz` (enabled) and `alias/fuzz-disabled`; the values of
+/// The fuzz home's keys: `alias/fuzz` (enabled) and `alias/fuzz-disabled`, and
+/// `alias/fuzz-sign`, `alias/fuzz-mac`, `alias/fuzz-ecdh` (asymmetric and HMAC); the values of
 /// [`ENDPOINT_PLACEHOLDERS`].
 fn fuzz_keys(kms: &crate::kms::Kms) -> [String; 3] {
     use crate::kms::Caller;
@@ -298,6 +299,23 @@ fn fuzz_keys(kms: &crate::kms::Kms) -> [String; 3] {
         };
         kms.create_alias(&me, r).expect("an alias");
         ids.push(key_id);
+    }
+    for (alias, spec, usage) in [
+        ("alias/fuzz-sign", "ECC_NIST_P256", "SIGN_VERIFY"),
+        ("alias/fuzz-mac", "HMAC_256", "GENERATE_VERIFY_MAC"),
+        ("alias/fuzz-ecdh", "ECC_NIST_P256", "KEY_AGREEMENT"),
+    ] {
+        let r = CreateKeyRequest {
+            key_spec: Some(spec.into()),
+            key_usage: Some(usage.into()),
+            ..Default::default()
+        };
+        let key_id = kms.create_key(&me, r).expect("a key").key_metadata.key_id;
+        let r = AliasRequest {
+            alias_name: alias.to_string(),
+            target_key_id: key_id,
+        };
+        kms.create_alias(&me, r).expect("an alias");
     }
     let r = EncryptRequest {
         key_id: ids[0].clone(),

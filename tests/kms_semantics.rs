@@ -81,7 +81,7 @@ fn unsupported_and_invalid_create_options() {
         code(e.c.create_key(r))
     };
     let spec = |s: &str| create(&|r| r.key_spec = Some(s.into()));
-    assert_eq!(spec("RSA_2048"), "UnsupportedOperationException");
+    assert_eq!(spec("SM2"), "UnsupportedOperationException");
     assert_eq!(spec("AES_999"), "ValidationException");
     assert_eq!(
         create(&|r| r.policy = Some("{not json".into())),

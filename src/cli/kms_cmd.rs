@@ -134,8 +134,8 @@ pub(crate) struct KmsArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KmsCommand {
-    /// Create a symmetric key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT); `--multi-region` makes
-    /// a multi-Region primary key (`mrk-` id) in the command's Region.
+    /// Create a key: symmetric by default (`--key-spec`/`--key-usage` for asymmetric and HMAC
+    /// keys); `--multi-region` makes a multi-Region primary key (`mrk-` id) in the command's Region.
     CreateKey(CreateKeyArgs),
     DescribeKey(KeyIdArg),
     ListKeys(ListArgs),
@@ -236,6 +236,8 @@ pub(crate) enum KmsCommand {
     Grant(super::grant_cmd::GrantCommand),
     #[command(flatten)]
     MultiRegion(super::kms_mrk_cmd::MultiRegionCommand),
+    #[command(flatten)]
+    Asym(super::kms_asym_cmd::AsymCommand),
     /// Delete keys whose waiting period is over and apply due rotations now.
     Purge,
     /// Apply a seed file (TOML: keys with fixed ids, material, aliases, tags; see the
@@ -253,6 +255,7 @@ pub(super) fn failed(cmd: &KmsCommand) -> String {
         KmsCommand::Seed { .. } => "seed failed".into(),
         KmsCommand::Grant(g) => format!("{} failed", variant_name(g)),
         KmsCommand::MultiRegion(m) => format!("{} failed", variant_name(m)),
+        KmsCommand::Asym(a) => format!("{} failed", variant_name(a)),
         cmd => format!("{} failed", variant_name(cmd)),
     }
 }
@@ -302,6 +305,7 @@ pub(super) fn run(s: &Session, a: &KmsArgs) -> Result<(), CliError> {
         tags,
         grants,
         seed,
+        asym,
         multi_region,
     ]
     .iter()
@@ -512,6 +516,14 @@ fn grants(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         return None;
     };
     Some(super::grant_cmd::run(s, c, g))
+}
+
+/// Sign, verify, MACs, public keys, key pairs, key agreement (`kms_asym_cmd.rs`).
+fn asym(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    let KmsCommand::Asym(a) = cmd else {
+        return None;
+    };
+    Some(super::kms_asym_cmd::run(s, c, a))
 }
 
 /// Apply a seed file; keys without a region go to the command's region.

@@ -13,6 +13,7 @@ mod envelope_cmd;
 mod error;
 mod grant_cmd;
 mod iam_cmd;
+mod kms_asym_cmd;
 mod kms_cmd;
 mod kms_mrk_cmd;
 mod mount_cmd;

@@ -300,6 +300,8 @@ impl Call<'_> {
             let mut ctx = self.context(s, action, arn, ask);
             ctx.resource_tags = Some(&k.record.tags);
             ctx.resource_aliases = &aliases;
+            ctx.key_spec = Some(k.record.spec_name());
+            ctx.key_usage = Some(k.record.usage.as_str());
             let d = evaluate(&ctx, &cached.policy, s.identity.iter().map(|p| &**p), []);
             match d {
                 Decision::Allow(_) => return Ok(None),

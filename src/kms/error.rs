@@ -77,6 +77,10 @@ pub enum KmsError {
     Serialization(String),
     #[error("MalformedPolicyDocumentException: {0}")]
     MalformedPolicyDocument(String),
+    #[error("KMSInvalidSignatureException: {0}")]
+    InvalidSignature(String),
+    #[error("KMSInvalidMacException: {0}")]
+    InvalidMac(String),
     #[error("KMSInternalException: {0}")]
     Store(#[from] StoreError),
     #[error("KMSInternalException: {0}")]
@@ -108,6 +112,8 @@ impl KmsError {
             Throttling(_) => "ThrottlingException",
             Serialization(_) => "SerializationException",
             MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            InvalidSignature(_) => "KMSInvalidSignatureException",
+            InvalidMac(_) => "KMSInvalidMacException",
             Store(_) | Internal(_) => "KMSInternalException",
         }
     }
@@ -141,6 +147,8 @@ impl KmsError {
             "ThrottlingException" => Throttling(m),
             "SerializationException" => Serialization(m),
             "MalformedPolicyDocumentException" => MalformedPolicyDocument(m),
+            "KMSInvalidSignatureException" => InvalidSignature(m),
+            "KMSInvalidMacException" => InvalidMac(m),
             "KMSInternalException" => Internal(m),
             other => Internal(format!("{other}: {m}")),
         }
@@ -179,5 +187,26 @@ fn code_tail(code: &str) -> &str {
 impl From<crate::crypto::CryptoError> for KmsError {
     fn from(e: crate::crypto::CryptoError) -> KmsError {
         KmsError::Store(StoreError::Crypto(e))
+    }
+}
+
+/// The asymmetric layer's errors as AWS names them (the one place they are mapped).
+impl From<crate::crypto::asym::AsymError> for KmsError {
+    fn from(e: crate::crypto::asym::AsymError) -> KmsError {
+        use crate::crypto::asym::AsymError as A;
+        let m = e.to_string();
+        match e {
+            A::WrongAlgorithm { .. } | A::WrongOperation { .. } => KmsError::InvalidKeyUsage(m),
+            A::WrongMessageType { .. }
+            | A::DigestLength(_)
+            | A::PlaintextTooLarge { .. }
+            | A::InvalidKey { .. }
+            | A::MacKeyLength { .. } => KmsError::Validation(m),
+            A::InvalidSignature => KmsError::InvalidSignature(String::new()),
+            A::InvalidMac => KmsError::InvalidMac(String::new()),
+            A::Decrypt => KmsError::InvalidCiphertext(String::new()),
+            A::Unsupported(_) => KmsError::UnsupportedOperation(m),
+            A::Library(_) => KmsError::Internal(m),
+        }
     }
 }

@@ -57,6 +57,9 @@ pub(super) struct LoadedKey {
     pub(super) ciphers: Vec<AeadKey>,
     /// `material_ids[v - 1]` is the hex `KeyMaterialId` of version `v`.
     pub(super) material_ids: Vec<String>,
+    /// `asym[v - 1]`: the parsed private or HMAC key of version `v` (asymmetric and HMAC
+    /// keys; parsed once per load, `None` for a version that does not parse).
+    pub(super) asym: Vec<Option<AsymKey>>,
     /// The key ARN, filled in by the KMS on first use.
     pub(super) arn: std::sync::OnceLock<String>,
     stamp: Stamp,
@@ -495,10 +498,16 @@ impl LoadedKey {
             .iter()
             .map(|m| crypto::hex(&m.id))
             .collect();
+        let asym = record
+            .materials
+            .iter()
+            .map(|m| AsymKey::parse(record.spec, &m.secret))
+            .collect();
         LoadedKey {
             record,
             ciphers,
             material_ids,
+            asym,
             arn: std::sync::OnceLock::new(),
             stamp,
         }
@@ -507,6 +516,27 @@ impl LoadedKey {
     /// The cipher of material `version`, if the key has it.
     pub(super) fn cipher(&self, version: u32) -> Option<&AeadKey> {
         self.ciphers.get((version as usize).checked_sub(1)?)
+    }
+}
+
+/// The parsed key of one material version of an asymmetric or HMAC key.
+pub(super) enum AsymKey {
+    Private(crate::crypto::asym::PrivateKey),
+    Hmac(Box<crate::crypto::asym::HmacKey>),
+}
+
+impl AsymKey {
+    fn parse(spec: Option<crate::crypto::asym::KeySpec>, s: &record::KeySecret) -> Option<AsymKey> {
+        use crate::crypto::asym::{HmacKey, PrivateKey};
+        match (spec?, s) {
+            (spec, record::KeySecret::Private(der)) => PrivateKey::from_pkcs8(spec, &der.0)
+                .ok()
+                .map(AsymKey::Private),
+            (spec, record::KeySecret::Hmac(m)) => HmacKey::from_material(spec, &m.0)
+                .ok()
+                .map(|h| AsymKey::Hmac(Box::new(h))),
+            _ => None,
+        }
     }
 }
 

@@ -66,6 +66,12 @@ names_key!(
     CreateGrantRequest => key_id,
     ListGrantsRequest => key_id,
     RevokeGrantRequest => key_id,
+    SignRequest => key_id,
+    VerifyRequest => key_id,
+    GenerateMacRequest => key_id,
+    VerifyMacRequest => key_id,
+    DeriveSharedSecretRequest => key_id,
+    GenerateDataKeyPairRequest => key_id,
 );
 impl NamesKey for () {}
 impl NamesKey for CreateKeyRequest {}

@@ -496,3 +496,6 @@ shape!(RevokeGrantRequest {
     key_id: String,
     grant_id: String
 });
+
+mod asym;
+pub use asym::*;

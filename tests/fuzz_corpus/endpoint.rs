@@ -33,6 +33,25 @@ fn operation_body(op: &str) -> &'static str {
         "UntagResource" => r#"{"KeyId":"@KEY@","TagKeys":["t"]}"#,
         "UpdateKeyDescription" => r#"{"KeyId":"@KEY@","Description":"d"}"#,
         "GetKeyPolicy" => r#"{"KeyId":"@KEY@","PolicyName":"default"}"#,
+        "Sign" => {
+            r#"{"KeyId":"alias/fuzz-sign","Message":"aGVsbG8=","SigningAlgorithm":"ECDSA_SHA_256"}"#
+        }
+        "Verify" => {
+            r#"{"KeyId":"alias/fuzz-sign","Message":"aGVsbG8=","Signature":"MEQCIA==","SigningAlgorithm":"ECDSA_SHA_256"}"#
+        }
+        "GetPublicKey" => r#"{"KeyId":"alias/fuzz-sign"}"#,
+        "GenerateMac" => {
+            r#"{"KeyId":"alias/fuzz-mac","Message":"aGVsbG8=","MacAlgorithm":"HMAC_SHA_256"}"#
+        }
+        "VerifyMac" => {
+            r#"{"KeyId":"alias/fuzz-mac","Message":"aGVsbG8=","Mac":"AAAA","MacAlgorithm":"HMAC_SHA_256"}"#
+        }
+        "DeriveSharedSecret" => {
+            r#"{"KeyId":"alias/fuzz-ecdh","KeyAgreementAlgorithm":"ECDH","PublicKey":"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEx4YjhQUNxI1gkSlJpjbmzGw0WiYOp9YPft1mt992z3ePHJpPFBEcWugjyGWMLS76pNj73q1PsocT0vIPlSzmpQ=="}"#
+        }
+        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+            r#"{"KeyId":"alias/fuzz","KeyPairSpec":"ECC_NIST_P256","EncryptionContext":{"a":"b"}}"#
+        }
         _ => r#"{"KeyId":"@KEY@"}"#,
     }
 }

@@ -80,7 +80,7 @@ pub(super) fn seal_blob(
 
 /// Authenticate and decrypt a blob; `expected` is the caller's KeyId, if given. Notes the
 /// blob's key (or the expected one, when they differ) in the trail.
-fn open_blob(
+pub(super) fn open_blob(
     c: &Call,
     bytes: &[u8],
     ec: &EncryptionContext,
@@ -143,6 +143,9 @@ pub(super) fn encrypt(c: &Call, req: EncryptRequest) -> Result<EncryptResponse> 
     c.note_context(&req.encryption_context);
     check_grant_tokens(&req.grant_tokens)?;
     check_plaintext_len(req.plaintext.len())?;
+    if let Some(r) = super::asym_crypto::encrypt(c, &req)? {
+        return Ok(r);
+    }
     check_algorithm(req.encryption_algorithm.as_deref())?;
     let ec = checked_context(&req.encryption_context)?;
     let k = c.resolve_usable(&req.key_id)?;
@@ -157,6 +160,9 @@ pub(super) fn encrypt(c: &Call, req: EncryptRequest) -> Result<EncryptResponse> 
 pub(super) fn decrypt(c: &Call, req: DecryptRequest) -> Result<DecryptResponse> {
     c.note_context(&req.encryption_context);
     check_grant_tokens(&req.grant_tokens)?;
+    if let Some(r) = super::asym_crypto::decrypt(c, &req)? {
+        return Ok(r);
+    }
     check_algorithm(req.encryption_algorithm.as_deref())?;
     let ec = checked_context(&req.encryption_context)?;
     let expected = req.key_id.as_deref();
@@ -173,6 +179,9 @@ pub(super) fn re_encrypt(c: &Call, req: ReEncryptRequest) -> Result<ReEncryptRes
     c.note_context(&req.source_encryption_context);
     c.note_destination_context(&req.destination_encryption_context);
     check_grant_tokens(&req.grant_tokens)?;
+    if let Some(r) = super::asym_crypto::re_encrypt(c, &req)? {
+        return Ok(r);
+    }
     check_algorithm(req.source_encryption_algorithm.as_deref())?;
     check_algorithm(req.destination_encryption_algorithm.as_deref())?;
     let sec = checked_context(&req.source_encryption_context)?;

@@ -54,6 +54,7 @@ fn data_key(c: &Call, req: &GenerateDataKeyRequest) -> Result<GenerateDataKeyRes
     let n = data_key_len(req)?;
     let ec = checked_context(&req.encryption_context)?;
     let k = c.resolve_usable(&req.key_id)?;
+    super::asym::require_symmetric(c, &k)?;
     let plaintext = crypto::random_secret(n)?;
     Ok(GenerateDataKeyResponse {
         ciphertext_blob: seal_blob(&k, &ec, plaintext.expose())?,

@@ -13,35 +13,6 @@ use crate::kms::service::Call;
 use crate::kms::types::*;
 use std::collections::BTreeMap;
 
-const KEY_USAGES: &[&str] = &[
-    "SIGN_VERIFY",
-    "ENCRYPT_DECRYPT",
-    "GENERATE_VERIFY_MAC",
-    "KEY_AGREEMENT",
-    "ENCAPSULATE_DECAPSULATE",
-];
-const KEY_SPECS: &[&str] = &[
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "ECC_NIST_P256",
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-    "ECC_SECG_P256K1",
-    "SYMMETRIC_DEFAULT",
-    "HMAC_224",
-    "HMAC_256",
-    "HMAC_384",
-    "HMAC_512",
-    "SM2",
-    "ML_DSA_44",
-    "ML_DSA_65",
-    "ML_DSA_87",
-    "ECC_NIST_EDWARDS25519",
-    "ML_KEM_512",
-    "ML_KEM_768",
-    "ML_KEM_1024",
-];
 const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
 
 /// A valid AWS enum value that kmsfs does not implement yet is UnsupportedOperation; an
@@ -67,34 +38,9 @@ fn check_enum(
     }
 }
 
-/// The kind of key a CreateKey request asks for: only symmetric AWS_KMS keys.
+/// The origin and Region of a CreateKey request: single-Region AWS_KMS keys only (the
+/// key spec and usage are `key_specs::key_kind`'s).
 fn check_key_kind(req: &CreateKeyRequest) -> Result<()> {
-    check_enum(
-        req.key_usage.as_deref(),
-        "keyUsage",
-        KEY_USAGES,
-        "ENCRYPT_DECRYPT",
-        "KeyUsage",
-    )?;
-    if let (Some(a), Some(b)) = (&req.key_spec, &req.customer_master_key_spec)
-        && a != b
-    {
-        return Err(KmsError::Validation(
-            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request.".into(),
-        ));
-    }
-    for (spec, member) in [
-        (&req.key_spec, "keySpec"),
-        (&req.customer_master_key_spec, "customerMasterKeySpec"),
-    ] {
-        check_enum(
-            spec.as_deref(),
-            member,
-            KEY_SPECS,
-            "SYMMETRIC_DEFAULT",
-            "KeySpec",
-        )?;
-    }
     check_enum(
         req.origin.as_deref(),
         "origin",
@@ -118,6 +64,7 @@ pub(in crate::kms) fn check_description(d: &str) -> Result<()> {
 }
 
 pub(super) fn create_key(c: &Call, req: CreateKeyRequest) -> Result<CreateKeyResponse> {
+    let kind = super::key_specs::key_kind(&req)?;
     check_key_kind(&req)?;
     let description = req.description.clone().unwrap_or_default();
     check_description(&description)?;
@@ -127,6 +74,7 @@ pub(super) fn create_key(c: &Call, req: CreateKeyRequest) -> Result<CreateKeyRes
         None => default_policy(&c.account),
     };
     let mut rec = new_record(c.clock.now_ms(), description, KeyManager::Customer, tags)?;
+    super::key_specs::apply(&mut rec, kind)?;
     super::multi_region::make_multi_region(c, &mut rec, req.multi_region)?;
     if req.policy.is_some() {
         let bypass = req.bypass_policy_lockout_safety_check;

@@ -13,6 +13,10 @@
 //! - `tags`: TagResource, UntagResource, ListResourceTags.
 //! - `multi_region`: ReplicateKey, UpdatePrimaryRegion (and keeping a multi-Region set in sync).
 //! - `grants`: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant.
+//! - `asym`: Sign, Verify, GetPublicKey, GenerateMac, VerifyMac, DeriveSharedSecret (and
+//!   the key-kind checks); `asym_crypto`: Encrypt/Decrypt/ReEncrypt with RSA keys;
+//!   `key_pairs`: GenerateDataKeyPair(WithoutPlaintext); `key_specs`: CreateKey's KeySpec
+//!   and KeyUsage.
 //!
 //! [`for_each_operation!`] lists every operation once; from that list come the public
 //! methods of [`Kms`] (each runs its function through the audit hook, [`Kms::run`]), the
@@ -22,10 +26,14 @@
 //! This file also holds the validation and paging several families share.
 
 mod aliases;
+mod asym;
+mod asym_crypto;
 mod crypto;
 mod data_keys;
 mod deletion;
 mod grants;
+mod key_pairs;
+mod key_specs;
 mod keys;
 mod multi_region;
 mod policies;
@@ -98,6 +106,18 @@ macro_rules! for_each_operation {
                 = "ReplicateKey";
             multi_region::update_primary_region(UpdatePrimaryRegionRequest) -> ()
                 = "UpdatePrimaryRegion";
+            asym::sign(SignRequest) -> SignResponse = "Sign";
+            asym::verify(VerifyRequest) -> VerifyResponse = "Verify";
+            asym::get_public_key(KeyIdRequest) -> GetPublicKeyResponse = "GetPublicKey";
+            asym::generate_mac(GenerateMacRequest) -> GenerateMacResponse = "GenerateMac";
+            asym::verify_mac(VerifyMacRequest) -> VerifyMacResponse = "VerifyMac";
+            asym::derive_shared_secret(DeriveSharedSecretRequest) -> DeriveSharedSecretResponse
+                = "DeriveSharedSecret";
+            key_pairs::generate_data_key_pair(GenerateDataKeyPairRequest)
+                -> GenerateDataKeyPairResponse = "GenerateDataKeyPair";
+            key_pairs::generate_data_key_pair_without_plaintext(GenerateDataKeyPairRequest)
+                -> GenerateDataKeyPairWithoutPlaintextResponse
+                = "GenerateDataKeyPairWithoutPlaintext";
         }
     };
 }

@@ -32,6 +32,7 @@ fn rotation_change_allowed(c: &Call, r: &KeyRecord) -> Result<()> {
             return Err(KmsError::InvalidState(state_message(&arn, s)));
         }
     }
+    super::key_specs::require_rotatable(c, r)?;
     if r.manager == KeyManager::Aws {
         return Err(KmsError::UnsupportedOperation(format!(
             "{arn} is an AWS managed key: AWS rotates it every year and its rotation cannot be changed"
