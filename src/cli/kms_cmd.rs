@@ -236,6 +236,8 @@ pub(crate) enum KmsCommand {
     },
     #[command(flatten)]
     Grant(super::grant_cmd::GrantCommand),
+    #[command(flatten)]
+    Import(super::kms_import_cmd::ImportCommand),
     /// Delete keys whose waiting period is over and apply due rotations now.
     Purge,
     /// Apply a seed file (TOML: keys with fixed ids, material, aliases, tags; see the
@@ -252,6 +254,7 @@ pub(super) fn failed(cmd: &KmsCommand) -> String {
         KmsCommand::Purge => "purge failed".into(),
         KmsCommand::Seed { .. } => "seed failed".into(),
         KmsCommand::Grant(g) => format!("{} failed", variant_name(g)),
+        KmsCommand::Import(i) => format!("{} failed", variant_name(i)),
         cmd => format!("{} failed", variant_name(cmd)),
     }
 }
@@ -295,10 +298,12 @@ pub(super) fn run(s: &Session, a: &KmsArgs) -> Result<(), CliError> {
         Some(r) => Embedded::new(c.kms().in_region(r).or_fail(s.what)?, c.principal()),
         None => c,
     };
-    [keys, aliases, crypto, states, rotation, tags, grants, seed]
-        .iter()
-        .find_map(|family| family(s, &c, cmd))
-        .expect("every kms verb is in a family")
+    [
+        keys, aliases, crypto, states, rotation, tags, grants, imports, seed,
+    ]
+    .iter()
+    .find_map(|family| family(s, &c, cmd))
+    .expect("every kms verb is in a family")
 }
 
 /// What a verb family returns: `None` when the verb is not one of its.
@@ -496,6 +501,14 @@ fn grants(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         return None;
     };
     Some(super::grant_cmd::run(s, c, g))
+}
+
+/// Imported key material (`kms_import_cmd.rs`).
+fn imports(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    let KmsCommand::Import(i) = cmd else {
+        return None;
+    };
+    Some(super::kms_import_cmd::run(s, c, i))
 }
 
 /// Apply a seed file; keys without a region go to the command's region.

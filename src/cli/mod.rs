@@ -14,6 +14,7 @@ mod error;
 mod grant_cmd;
 mod iam_cmd;
 mod kms_cmd;
+mod kms_import_cmd;
 mod mount_cmd;
 mod object_cmd;
 mod output;

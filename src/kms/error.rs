@@ -77,6 +77,12 @@ pub enum KmsError {
     Serialization(String),
     #[error("MalformedPolicyDocumentException: {0}")]
     MalformedPolicyDocument(String),
+    #[error("IncorrectKeyMaterialException: {0}")]
+    IncorrectKeyMaterial(String),
+    #[error("InvalidImportTokenException: {0}")]
+    InvalidImportToken(String),
+    #[error("ExpiredImportTokenException: {0}")]
+    ExpiredImportToken(String),
     #[error("KMSInternalException: {0}")]
     Store(#[from] StoreError),
     #[error("KMSInternalException: {0}")]
@@ -108,6 +114,9 @@ impl KmsError {
             Throttling(_) => "ThrottlingException",
             Serialization(_) => "SerializationException",
             MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            InvalidImportToken(_) => "InvalidImportTokenException",
+            ExpiredImportToken(_) => "ExpiredImportTokenException",
             Store(_) | Internal(_) => "KMSInternalException",
         }
     }
@@ -141,6 +150,9 @@ impl KmsError {
             "ThrottlingException" => Throttling(m),
             "SerializationException" => Serialization(m),
             "MalformedPolicyDocumentException" => MalformedPolicyDocument(m),
+            "IncorrectKeyMaterialException" => IncorrectKeyMaterial(m),
+            "InvalidImportTokenException" => InvalidImportToken(m),
+            "ExpiredImportTokenException" => ExpiredImportToken(m),
             "KMSInternalException" => Internal(m),
             other => Internal(format!("{other}: {m}")),
         }

@@ -28,6 +28,7 @@ impl Kms {
 
     /// Delete the key if its waiting period is over; rotate it if rotation is due.
     pub(super) fn maintain(&self, k: Arc<LoadedKey>) -> Result<Option<Arc<LoadedKey>>, KmsError> {
+        let k = self.expire_if_due(k)?;
         let now = self.clock.now_ms();
         if !self.deletion_due(&k.record, now) && !self.rotation_due(&k.record, now) {
             return Ok(Some(k));
@@ -69,6 +70,7 @@ impl Kms {
                 self.ks.put_aliases(t)?;
             }
             self.remove_grants(id)?;
+            self.remove_import_params(id)?;
             self.ks.remove(id)
         })
     }
@@ -83,6 +85,7 @@ impl Kms {
         }
         for id in &ids {
             self.remove_grants(id)?;
+            self.remove_import_params(id)?;
             self.ks.remove(id)?;
         }
         Ok(ids.len())

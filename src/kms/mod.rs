@@ -17,6 +17,8 @@
 //!   trail the source address, user agent and request id).
 //! - `access_keys`: the SigV4 access keys ([`AccessKey`]), sealed one per file.
 //! - `grants`: the grants of each key (one sealed file per grant) and grant tokens.
+//! - `import_params` (public for tests and fuzzers): the wrapping key of GetParametersForImport,
+//!   sealed beside its key, and the ImportToken.
 //! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
 //!   error names) and [`StoreError`].
 //! - Public for tools, tests and fuzzers: [`audit`] (the trail and its verification),
@@ -35,6 +37,7 @@ pub mod clock;
 pub mod context;
 mod error;
 mod grants;
+pub mod import_params;
 mod keystore;
 mod maintenance;
 mod metadata;

@@ -494,3 +494,7 @@ shape!(RevokeGrantRequest {
     key_id: String,
     grant_id: String
 });
+
+#[path = "types_import.rs"]
+mod import;
+pub use import::*;

@@ -42,7 +42,6 @@ const KEY_SPECS: &[&str] = &[
     "ML_KEM_768",
     "ML_KEM_1024",
 ];
-const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
 
 /// A valid AWS enum value that kmsfs does not implement yet is UnsupportedOperation; an
 /// invalid one is a ValidationException listing the valid set.
@@ -95,13 +94,7 @@ fn check_key_kind(req: &CreateKeyRequest) -> Result<()> {
             "KeySpec",
         )?;
     }
-    check_enum(
-        req.origin.as_deref(),
-        "origin",
-        ORIGINS,
-        "AWS_KMS",
-        "Origin",
-    )?;
+    super::import::check_origin(req.origin.as_deref())?;
     if req.multi_region == Some(true) {
         return Err(KmsError::UnsupportedOperation(
             "multi-Region keys are not supported by kmsfs".into(),
@@ -137,6 +130,7 @@ pub(super) fn create_key(c: &Call, req: CreateKeyRequest) -> Result<CreateKeyRes
         c.check_lockout(&policy, &c.arn(&rec.key_id), bypass)?;
     }
     rec.policy = policy;
+    super::import::apply_origin(req.origin.as_deref(), &mut rec)?;
     c.note_key(c.arn(&rec.key_id));
     let _g = c.ks.lock()?;
     let loaded = c.ks.put(rec)?;
@@ -181,6 +175,7 @@ pub(super) fn list_keys(c: &Call, req: ListRequest) -> Result<ListKeysResponse> 
 
 pub(super) fn enable_key(c: &Call, req: KeyIdRequest) -> Result<()> {
     c.change_customer_key(&req.key_id, "AWS manages its state", |r| {
+        super::import::refuse_pending_import(c, r)?;
         r.state = KeyState::Enabled;
         Ok(())
     })
@@ -188,6 +183,7 @@ pub(super) fn enable_key(c: &Call, req: KeyIdRequest) -> Result<()> {
 
 pub(super) fn disable_key(c: &Call, req: KeyIdRequest) -> Result<()> {
     c.change_customer_key(&req.key_id, "it cannot be disabled", |r| {
+        super::import::refuse_pending_import(c, r)?;
         r.state = KeyState::Disabled;
         Ok(())
     })

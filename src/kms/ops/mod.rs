@@ -12,6 +12,8 @@
 //! - `deletion`: ScheduleKeyDeletion, CancelKeyDeletion.
 //! - `tags`: TagResource, UntagResource, ListResourceTags.
 //! - `grants`: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant.
+//! - `import`: GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial, and
+//!   the rules of EXTERNAL keys (origin, expiry at ValidTo, no rotation).
 //!
 //! [`for_each_operation!`] lists every operation once; from that list come the public
 //! methods of [`Kms`] (each runs its function through the audit hook, [`Kms::run`]), the
@@ -25,6 +27,7 @@ mod crypto;
 mod data_keys;
 mod deletion;
 mod grants;
+mod import;
 mod keys;
 mod policies;
 mod rotation;
@@ -36,6 +39,7 @@ use super::service::Kms;
 use super::types::*;
 /// The checks a seed file's keys pass too (`seed.rs`).
 pub(super) use aliases::check_alias_name;
+pub(super) use import::expire as expire_imported_material;
 pub(super) use keys::check_description;
 pub(super) use rotation::check_rotation_period;
 pub(super) use tags::validate_tags;
@@ -92,6 +96,12 @@ macro_rules! for_each_operation {
                 = "ListRetirableGrants";
             grants::retire_grant(RetireGrantRequest) -> () = "RetireGrant";
             grants::revoke_grant(RevokeGrantRequest) -> () = "RevokeGrant";
+            import::get_parameters_for_import(GetParametersForImportRequest)
+                -> GetParametersForImportResponse = "GetParametersForImport";
+            import::import_key_material(ImportKeyMaterialRequest) -> ImportKeyMaterialResponse
+                = "ImportKeyMaterial";
+            import::delete_imported_key_material(DeleteImportedKeyMaterialRequest)
+                -> DeleteImportedKeyMaterialResponse = "DeleteImportedKeyMaterial";
         }
     };
 }
