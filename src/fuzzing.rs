@@ -514,3 +514,18 @@ pub fn policy_document(data: &[u8]) {
         }
     }
 }
+
+/// Keystore id and key id the import-parameter seeds are sealed for.
+pub const FUZZ_IMPORT_IDS: ([u8; 16], [u8; 16]) = ([0x24; 16], [0x25; 16]);
+
+/// Open bytes as a key's import parameters file (then parse its wrapping key) and as an
+/// ImportToken, under [`FUZZ_KEY`].
+pub fn import_params(data: &[u8]) {
+    use crate::kms::import_params as ip;
+    let k = AeadKey::new(&SecretKey::from_bytes(FUZZ_KEY));
+    let (ks, key) = FUZZ_IMPORT_IDS;
+    if let Ok(p) = ip::open_params(&k, &ks, &key, data) {
+        let _ = crate::crypto::asym::PrivateKey::from_pkcs8(p.wrapping_spec, &p.private.0);
+    }
+    let _ = ip::open_token(&k, &ks, data);
+}

@@ -40,6 +40,7 @@ const TARGETS: &[Target] = &[
     ("seed_file", fuzzing::seed_file),
     ("endpoint_request", fuzzing::endpoint_request),
     ("policy_document", fuzzing::policy_document),
+    ("import_params", fuzzing::import_params),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -550,7 +551,47 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("seed_file", seed_file_seeds()),
         ("endpoint_request", endpoint::seeds()),
         ("policy_document", policy::policy_seeds()),
+        ("import_params", import_seeds()),
     ]
+}
+
+/// Import parameters files and ImportTokens sealed under `FUZZ_KEY` (the wrapping key of
+/// the golden vectors, so the seeds stay the same), and damaged copies.
+fn import_seeds() -> Vec<Vec<u8>> {
+    use kmsfs::crypto::asym::KeySpec;
+    use kmsfs::crypto::import_wrap::WrappingAlgorithm;
+    use kmsfs::kms::import_params::{self as ip, ImportParams, ImportToken};
+    let key = AeadKey::new(&SecretKey::from_bytes(FUZZ_KEY));
+    let (ks, id) = fuzzing::FUZZ_IMPORT_IDS;
+    let v = common::vectors::load("import");
+    let pkcs8 = common::vectors::bytes(&v["inputs"]["wrapping_pkcs8"]);
+    let mut out = Vec::new();
+    for (i, alg) in ["RSAES_OAEP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256"]
+        .iter()
+        .enumerate()
+    {
+        let algorithm = WrappingAlgorithm::parse(alg).unwrap();
+        let p = ImportParams {
+            params_id: [i as u8; 16],
+            expires_ms: 1_800_000_000_000,
+            algorithm,
+            wrapping_spec: KeySpec::Rsa2048,
+            private: record::SecretVec(zeroize::Zeroizing::new(pkcs8.clone())),
+        };
+        out.push(ip::seal_params(&key, &ks, &id, &p, &[i as u8; 12]).unwrap());
+        let t = ImportToken {
+            key_id: id,
+            params_id: p.params_id,
+            expires_ms: p.expires_ms,
+            algorithm,
+            wrapping_spec: KeySpec::Rsa2048,
+            public_key_sha256: sha256(&pkcs8),
+        };
+        out.push(ip::seal_token(&key, &ks, &t, &[i as u8; 12]).unwrap());
+    }
+    let damaged_copies: Vec<Vec<u8>> = out.iter().flat_map(|s| damaged(s)).collect();
+    out.extend(damaged_copies);
+    out
 }
 
 /// The `Authorization` header of the fuzz target's request, signed by `akid`.
@@ -672,6 +713,19 @@ fn corpora_reach_the_decoders() {
     assert!(
         opened >= 4,
         "only {opened} keystore seeds open under FUZZ_KEY"
+    );
+    let (ks, id) = fuzzing::FUZZ_IMPORT_IDS;
+    let imports = files("import_params");
+    use kmsfs::kms::import_params as ip;
+    let params = imports
+        .iter()
+        .filter(|b| ip::open_params(&key, &ks, &id, b).is_ok());
+    let tokens = imports
+        .iter()
+        .filter(|b| ip::open_token(&key, &ks, b).is_ok());
+    assert!(
+        params.count() >= 2 && tokens.count() >= 2,
+        "import seeds do not open"
     );
     let trails = files("audit_trail");
     let chained = trails

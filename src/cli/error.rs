@@ -207,6 +207,12 @@ fn kms_failure(what: &str, e: KmsError, why: impl FnOnce(KmsError) -> String) ->
                 KmsError::InvalidState(m) if m.contains("pending deletion") => Some(
                     "cancel the deletion with `kmsfs kms cancel-key-deletion --key-id <id>`, then enable the key",
                 ),
+                KmsError::InvalidState(m) if m.contains("pending import") => Some(
+                    "import its key material: `kmsfs kms get-parameters-for-import`, then `kmsfs kms import-key-material`",
+                ),
+                KmsError::ExpiredImportToken(_) | KmsError::InvalidImportToken(_) => Some(
+                    "get a new public key and token with `kmsfs kms get-parameters-for-import`, wrap the material under that key, and import with that token",
+                ),
                 KmsError::NotFound(_) => Some(
                     "list keys with `kmsfs kms list-keys` and aliases with `kmsfs kms list-aliases`",
                 ),

@@ -238,6 +238,8 @@ pub(crate) enum KmsCommand {
     MultiRegion(super::kms_mrk_cmd::MultiRegionCommand),
     #[command(flatten)]
     Asym(super::kms_asym_cmd::AsymCommand),
+    #[command(flatten)]
+    Import(super::kms_import_cmd::ImportCommand),
     /// Delete keys whose waiting period is over and apply due rotations now.
     Purge,
     /// Apply a seed file (TOML: keys with fixed ids, material, aliases, tags; see the
@@ -256,6 +258,7 @@ pub(super) fn failed(cmd: &KmsCommand) -> String {
         KmsCommand::Grant(g) => format!("{} failed", variant_name(g)),
         KmsCommand::MultiRegion(m) => format!("{} failed", variant_name(m)),
         KmsCommand::Asym(a) => format!("{} failed", variant_name(a)),
+        KmsCommand::Import(i) => format!("{} failed", variant_name(i)),
         cmd => format!("{} failed", variant_name(cmd)),
     }
 }
@@ -306,6 +309,7 @@ pub(super) fn run(s: &Session, a: &KmsArgs) -> Result<(), CliError> {
         grants,
         seed,
         asym,
+        imports,
         multi_region,
     ]
     .iter()
@@ -524,6 +528,14 @@ fn asym(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         return None;
     };
     Some(super::kms_asym_cmd::run(s, c, a))
+}
+
+/// Imported key material (`kms_import_cmd.rs`).
+fn imports(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+    let KmsCommand::Import(i) = cmd else {
+        return None;
+    };
+    Some(super::kms_import_cmd::run(s, c, i))
 }
 
 /// Apply a seed file; keys without a region go to the command's region.

@@ -15,6 +15,7 @@ mod grant_cmd;
 mod iam_cmd;
 mod kms_asym_cmd;
 mod kms_cmd;
+mod kms_import_cmd;
 mod kms_mrk_cmd;
 mod mount_cmd;
 mod object_cmd;

@@ -10,6 +10,7 @@ pub mod stream;
 mod xts;
 
 pub mod asym;
+pub mod import_wrap;
 
 pub use aead::{AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
 pub use kdf::{PassphraseParams, derive_from_passphrase, hkdf_sha256};

@@ -81,6 +81,12 @@ pub enum KmsError {
     InvalidSignature(String),
     #[error("KMSInvalidMacException: {0}")]
     InvalidMac(String),
+    #[error("IncorrectKeyMaterialException: {0}")]
+    IncorrectKeyMaterial(String),
+    #[error("InvalidImportTokenException: {0}")]
+    InvalidImportToken(String),
+    #[error("ExpiredImportTokenException: {0}")]
+    ExpiredImportToken(String),
     #[error("KMSInternalException: {0}")]
     Store(#[from] StoreError),
     #[error("KMSInternalException: {0}")]
@@ -114,6 +120,9 @@ impl KmsError {
             MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             InvalidSignature(_) => "KMSInvalidSignatureException",
             InvalidMac(_) => "KMSInvalidMacException",
+            IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            InvalidImportToken(_) => "InvalidImportTokenException",
+            ExpiredImportToken(_) => "ExpiredImportTokenException",
             Store(_) | Internal(_) => "KMSInternalException",
         }
     }
@@ -149,6 +158,9 @@ impl KmsError {
             "MalformedPolicyDocumentException" => MalformedPolicyDocument(m),
             "KMSInvalidSignatureException" => InvalidSignature(m),
             "KMSInvalidMacException" => InvalidMac(m),
+            "IncorrectKeyMaterialException" => IncorrectKeyMaterial(m),
+            "InvalidImportTokenException" => InvalidImportToken(m),
+            "ExpiredImportTokenException" => ExpiredImportToken(m),
             "KMSInternalException" => Internal(m),
             other => Internal(format!("{other}: {m}")),
         }

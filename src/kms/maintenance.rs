@@ -31,6 +31,7 @@ impl Kms {
 
     /// Delete the key if its waiting period is over; rotate it if rotation is due.
     pub(super) fn maintain(&self, k: Arc<LoadedKey>) -> Result<Option<Arc<LoadedKey>>, KmsError> {
+        let k = self.expire_if_due(k)?;
         let now = self.clock.now_ms();
         if !self.deletion_due(&k.record, now) && !self.rotation_due(&k.record, now) {
             if k.record.rotation.is_some_and(|rot| now >= rot.next_ms) && self.is_replica(&k.record)
@@ -80,6 +81,7 @@ impl Kms {
                 self.ks.put_aliases(t)?;
             }
             self.remove_grants(id)?;
+            self.remove_import_params(id)?;
             self.ks.remove(id)
         })?;
         match gone {
@@ -98,6 +100,7 @@ impl Kms {
         }
         for id in &ids {
             self.remove_grants(id)?;
+            self.remove_import_params(id)?;
             self.ks.remove(id)?;
         }
         Ok(ids.len())

@@ -18,6 +18,8 @@
 //! - `access_keys`: the SigV4 access keys ([`AccessKey`]), sealed one per file.
 //! - `grants`: the grants of each key (one sealed file per grant) and grant tokens.
 //! - `key_id`: key ids as AWS shows them (UUIDs, `mrk-` ids of multi-Region keys).
+//! - `import_params` (public for tests and fuzzers): the wrapping key of GetParametersForImport,
+//!   sealed beside its key, and the ImportToken.
 //! - `keystore`: the sealed key records and alias table on disk; `error`: [`KmsError`] (AWS's
 //!   error names) and [`StoreError`].
 //! - Public for tools, tests and fuzzers: [`audit`] (the trail and its verification),
@@ -36,6 +38,7 @@ pub mod clock;
 pub mod context;
 mod error;
 mod grants;
+pub mod import_params;
 pub mod key_id;
 mod keystore;
 mod maintenance;

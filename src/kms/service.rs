@@ -546,6 +546,7 @@ impl Kms {
         }
         .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", self.arn(id))))?;
         let mut rec = cur.record.clone();
+        super::ops::expire_imported_material(&mut rec, now);
         let t = f(&mut rec)?;
         self.ks.put(rec)?;
         Ok(t)

@@ -499,3 +499,6 @@ shape!(RevokeGrantRequest {
 
 mod asym;
 pub use asym::*;
+#[path = "types_import.rs"]
+mod import;
+pub use import::*;

@@ -53,7 +53,7 @@ pub(super) fn cancel_key_deletion(c: &Call, req: KeyIdRequest) -> Result<KeyIdRe
             )));
         }
         // AWS leaves a key whose deletion was cancelled Disabled.
-        r.state = KeyState::Disabled;
+        r.state = super::import::state_after_cancel(r);
         r.deletion_ms = None;
         r.pending_window_days = None;
         Ok(KeyIdResponse { key_id })

@@ -13,42 +13,10 @@ use crate::kms::service::Call;
 use crate::kms::types::*;
 use std::collections::BTreeMap;
 
-const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
-
-/// A valid AWS enum value that kmsfs does not implement yet is UnsupportedOperation; an
-/// invalid one is a ValidationException listing the valid set.
-fn check_enum(
-    v: Option<&str>,
-    member: &str,
-    all: &[&str],
-    supported: &str,
-    what: &str,
-) -> Result<()> {
-    match v {
-        None => Ok(()),
-        Some(s) if s == supported => Ok(()),
-        Some(s) if all.contains(&s) => Err(KmsError::UnsupportedOperation(format!(
-            "{what} {s} is not supported by kmsfs yet; only {supported} keys are"
-        ))),
-        Some(s) => Err(KmsError::bound(
-            s,
-            member,
-            &format!("Member must satisfy enum value set: [{}]", all.join(", ")),
-        )),
-    }
-}
-
-/// The origin and Region of a CreateKey request: single-Region AWS_KMS keys only (the
-/// key spec and usage are `key_specs::key_kind`'s).
+/// The origin of a CreateKey request (`import::check_origin`: AWS_KMS or EXTERNAL; the key
+/// spec and usage are `key_specs::key_kind`'s, the Region `multi_region`'s).
 fn check_key_kind(req: &CreateKeyRequest) -> Result<()> {
-    check_enum(
-        req.origin.as_deref(),
-        "origin",
-        ORIGINS,
-        "AWS_KMS",
-        "Origin",
-    )?;
-    Ok(())
+    super::import::check_origin(req.origin.as_deref()).map(|_| ())
 }
 
 /// Description: at most 8192 characters.
@@ -81,6 +49,7 @@ pub(super) fn create_key(c: &Call, req: CreateKeyRequest) -> Result<CreateKeyRes
         c.check_lockout(&policy, &c.arn(&rec.key_id), bypass)?;
     }
     rec.policy = policy;
+    super::import::apply_origin(req.origin.as_deref(), &mut rec)?;
     c.note_key(c.arn(&rec.key_id));
     let _g = c.ks.lock()?;
     let loaded = c.ks.put(rec)?;
@@ -125,6 +94,7 @@ pub(super) fn list_keys(c: &Call, req: ListRequest) -> Result<ListKeysResponse> 
 
 pub(super) fn enable_key(c: &Call, req: KeyIdRequest) -> Result<()> {
     c.change_customer_key(&req.key_id, "AWS manages its state", |r| {
+        super::import::refuse_pending_import(c, r)?;
         r.state = KeyState::Enabled;
         Ok(())
     })
@@ -132,6 +102,7 @@ pub(super) fn enable_key(c: &Call, req: KeyIdRequest) -> Result<()> {
 
 pub(super) fn disable_key(c: &Call, req: KeyIdRequest) -> Result<()> {
     c.change_customer_key(&req.key_id, "it cannot be disabled", |r| {
+        super::import::refuse_pending_import(c, r)?;
         r.state = KeyState::Disabled;
         Ok(())
     })

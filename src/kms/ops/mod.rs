@@ -17,6 +17,8 @@
 //!   the key-kind checks); `asym_crypto`: Encrypt/Decrypt/ReEncrypt with RSA keys;
 //!   `key_pairs`: GenerateDataKeyPair(WithoutPlaintext); `key_specs`: CreateKey's KeySpec
 //!   and KeyUsage.
+//! - `import`: GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial, and
+//!   the rules of EXTERNAL keys (origin, expiry at ValidTo, no rotation).
 //!
 //! [`for_each_operation!`] lists every operation once; from that list come the public
 //! methods of [`Kms`] (each runs its function through the audit hook, [`Kms::run`]), the
@@ -32,6 +34,7 @@ mod crypto;
 mod data_keys;
 mod deletion;
 mod grants;
+mod import;
 mod key_pairs;
 mod key_specs;
 mod keys;
@@ -46,6 +49,7 @@ use super::service::Kms;
 use super::types::*;
 /// The checks a seed file's keys pass too (`seed.rs`).
 pub(super) use aliases::check_alias_name;
+pub(super) use import::expire as expire_imported_material;
 pub(super) use keys::check_description;
 pub(super) use rotation::check_rotation_period;
 pub(super) use tags::validate_tags;
@@ -118,6 +122,12 @@ macro_rules! for_each_operation {
             key_pairs::generate_data_key_pair_without_plaintext(GenerateDataKeyPairRequest)
                 -> GenerateDataKeyPairWithoutPlaintextResponse
                 = "GenerateDataKeyPairWithoutPlaintext";
+            import::get_parameters_for_import(GetParametersForImportRequest)
+                -> GetParametersForImportResponse = "GetParametersForImport";
+            import::import_key_material(ImportKeyMaterialRequest) -> ImportKeyMaterialResponse
+                = "ImportKeyMaterial";
+            import::delete_imported_key_material(DeleteImportedKeyMaterialRequest)
+                -> DeleteImportedKeyMaterialResponse = "DeleteImportedKeyMaterial";
         }
     };
 }

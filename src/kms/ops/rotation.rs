@@ -19,6 +19,7 @@ pub(in crate::kms) fn check_rotation_period(days: Option<u32>) -> Result<u32> {
 
 /// The key's rotation may be changed: it is enabled and customer managed.
 fn rotation_change_allowed(c: &Call, r: &KeyRecord) -> Result<()> {
+    super::import::refuse_rotation(c, r)?;
     let arn = c.arn(&r.key_id);
     match r.state {
         KeyState::Disabled => return Err(KmsError::Disabled(format!("{arn} is disabled."))),
