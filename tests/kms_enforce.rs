@@ -461,3 +461,46 @@ fn update_alias_needs_permission_on_the_current_and_the_new_key() {
     .unwrap();
     alice.update_alias(alias(&new)).unwrap();
 }
+
+#[test]
+fn algorithm_and_key_spec_conditions_decide() {
+    let Some(w) = world("algorithm_and_key_spec_conditions_decide") else {
+        return;
+    };
+    // Bob may sign only with RSASSA-PSS SHA-256 over a RAW message.
+    let p = policy(&[json!({"Effect": "Allow", "Principal": {"AWS": BOB},
+        "Action": "kms:Sign", "Resource": "*", "Condition": {"StringEquals": {
+            "kms:SigningAlgorithm": "RSASSA_PSS_SHA_256", "kms:MessageType": "RAW"}}})]);
+    let spec = ["--key-spec", "RSA_2048", "--key-usage", "SIGN_VERIFY"];
+    let v = run_ok(
+        &w.home,
+        &[&["kms", "create-key", "--policy", &p][..], &spec].concat(),
+    );
+    let key = v["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    let sign = |alg: &str, mt: &str, msg: &str| {
+        json!(["sign", {"KeyId": key, "Message": msg, "MessageType": mt,
+            "SigningAlgorithm": alg}])
+    };
+    let digest = "b64:n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=";
+    let r = w.calls(
+        Some(&w.bob),
+        json!([
+            sign("RSASSA_PSS_SHA_256", "RAW", "b64:aGk="),
+            sign("RSASSA_PKCS1_V1_5_SHA_256", "RAW", "b64:aGk="),
+            sign("RSASSA_PSS_SHA_256", "DIGEST", digest),
+        ]),
+    );
+    assert_eq!(verdicts(&r), [true, false, false], "{r:?}");
+    // Alice may create HMAC_256 keys only (kms:KeySpec and kms:KeyUsage of the request).
+    let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "kms:CreateKey", "Resource": "*", "Condition": {"StringEquals": {
+            "kms:KeySpec": "HMAC_256", "kms:KeyUsage": "GENERATE_VERIFY_MAC"}}}]});
+    let put = ["iam", "put-user-policy", "--user-name", "alice"];
+    let doc = doc.to_string();
+    let rest = ["--policy-name", "hmac-only", "--policy-document", doc.as_str()];
+    run_ok(&w.home, &[&put[..], &rest].concat());
+    let hmac = json!(["create_key", {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}]);
+    let rsa = json!(["create_key", {"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"}]);
+    let r = w.calls(Some(&w.alice), json!([hmac, rsa, ["create_key", {}]]));
+    assert_eq!(verdicts(&r), [true, false, false], "{r:?}");
+}

@@ -230,7 +230,26 @@ pub(super) struct Ask<'a> {
     pub(super) context: Option<&'a EncryptionContext>,
     /// `kms:GrantOperations` (CreateGrant).
     pub(super) grant_operations: &'a [String],
+    /// The request's algorithms and (CreateKey) key spec and usage.
+    pub(super) keys: Option<&'a RequestKeys>,
 }
+
+/// Condition keys a request sets from its members, noted by the operation before its key
+/// is resolved ([`Call::note_request_keys`]).
+#[derive(Debug, Default, Clone)]
+pub(super) struct RequestKeys {
+    /// CreateKey's KeySpec and KeyUsage (an existing key's are its own).
+    pub(super) key_spec: Option<String>,
+    pub(super) key_usage: Option<String>,
+    pub(super) encryption_algorithm: Option<String>,
+    pub(super) signing_algorithm: Option<String>,
+    pub(super) mac_algorithm: Option<String>,
+    pub(super) message_type: Option<String>,
+}
+
+/// The operations whose `*` resource check happens inside the operation, once the request
+/// members it conditions on are noted (CreateKey: `kms:KeySpec`, `kms:KeyUsage`).
+pub(super) const STAR_CHECKED_INSIDE: &[&str] = &["CreateKey"];
 
 /// The alias a KeyId names (`alias/x`, or the alias of an alias ARN), if any.
 fn request_alias(key_id: &str) -> Option<&str> {
@@ -333,8 +352,14 @@ impl Call<'_> {
         if action == "kms:CreateGrant" {
             ctx.grant_is_for_aws_resource = Some(s.via_service.is_some());
         }
-        ctx.key_spec = Some("SYMMETRIC_DEFAULT");
-        ctx.key_usage = Some("ENCRYPT_DECRYPT");
+        let keys = ask.keys;
+        let key = |f: fn(&RequestKeys) -> &Option<String>| keys.and_then(|k| f(k).as_deref());
+        ctx.key_spec = Some(key(|k| &k.key_spec).unwrap_or("SYMMETRIC_DEFAULT"));
+        ctx.key_usage = Some(key(|k| &k.key_usage).unwrap_or("ENCRYPT_DECRYPT"));
+        ctx.encryption_algorithm = key(|k| &k.encryption_algorithm);
+        ctx.signing_algorithm = key(|k| &k.signing_algorithm);
+        ctx.mac_algorithm = key(|k| &k.mac_algorithm);
+        ctx.message_type = key(|k| &k.message_type);
         ctx.request_alias = ask.key_id.and_then(request_alias);
         ctx.source_ip = self.caller().source_ip().and_then(|s| s.parse().ok());
         ctx.current_time_ms = Some(self.clock.now_ms());
@@ -371,7 +396,12 @@ impl Call<'_> {
     pub(super) fn authorize_star(&self, action: &str) -> Result<(), KmsError> {
         self.mark_authorized();
         let (s, _) = self.subjects()?;
-        let ctx = self.context(&s, action, "*", Ask::default());
+        let keys = self.request_keys();
+        let ask = Ask {
+            keys: Some(&keys),
+            ..Ask::default()
+        };
+        let ctx = self.context(&s, action, "*", ask);
         let d = evaluate(&ctx, &self.access.star, s.identity.iter().map(|p| &**p), []);
         match d {
             Decision::Allow(AllowedBy::KeyPolicy | AllowedBy::IdentityPolicy) => Ok(()),
@@ -400,10 +430,12 @@ impl Call<'_> {
         };
         let ec = self.noted_context();
         let ops = self.grant_request_operations();
+        let keys = self.request_keys();
         let ask = Ask {
             key_id,
             context: ec.as_ref(),
             grant_operations: &ops,
+            keys: Some(&keys),
         };
         self.authorize(k, &action, ask)
     }

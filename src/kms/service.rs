@@ -7,7 +7,7 @@
 
 use super::audit::{AuditEvent, AuditLog};
 use super::audit_ahead::{Gated, Request};
-use super::authorize::{Access, OWN_RULES, STAR_OPERATIONS};
+use super::authorize::{Access, OWN_RULES, RequestKeys, STAR_CHECKED_INSIDE, STAR_OPERATIONS};
 use super::caller::{AWS_INTERNAL, Caller, OnBehalf};
 use super::clock::{Clock, Millis};
 use super::context::EncryptionContext;
@@ -81,6 +81,8 @@ pub(super) struct Call<'a> {
     authorized: Cell<bool>,
     /// A CreateGrant's operations (`kms:GrantOperations`).
     grant_operations: RefCell<Vec<String>>,
+    /// The request's algorithms, and CreateKey's key spec and usage (condition keys).
+    request_keys: RefCell<RequestKeys>,
 }
 
 impl std::ops::Deref for Call<'_> {
@@ -123,6 +125,22 @@ impl Call<'_> {
 
     pub(super) fn grant_request_operations(&self) -> Vec<String> {
         self.grant_operations.borrow().clone()
+    }
+
+    /// Note condition keys the request sets (`kms:SigningAlgorithm`, ...), before its key
+    /// is resolved and the request authorized.
+    pub(super) fn note_request_keys(&self, f: impl FnOnce(&mut RequestKeys)) {
+        f(&mut self.request_keys.borrow_mut());
+    }
+
+    pub(super) fn request_keys(&self) -> RequestKeys {
+        self.request_keys.borrow().clone()
+    }
+
+    /// Note `kms:EncryptionAlgorithm`: the request's, SYMMETRIC_DEFAULT when it names none.
+    pub(super) fn note_encryption_algorithm(&self, alg: Option<&str>) {
+        let alg = alg.unwrap_or("SYMMETRIC_DEFAULT").to_string();
+        self.note_request_keys(|k| k.encryption_algorithm = Some(alg));
     }
 
     /// The key the request used (its source key, for ReEncrypt).
@@ -417,12 +435,15 @@ impl Kms {
                 OWN_RULES.contains(&operation) || !API_OPERATIONS.contains(&operation),
             ),
             grant_operations: RefCell::default(),
+            request_keys: RefCell::default(),
         };
         let r = {
             let _in_flight = req.enter();
             match self.audit.check_healthy() {
                 Ok(()) => self.admit(operation).and_then(|()| {
-                    if STAR_OPERATIONS.contains(&operation) {
+                    if STAR_OPERATIONS.contains(&operation)
+                        && !STAR_CHECKED_INSIDE.contains(&operation)
+                    {
                         call.authorize_star(&format!("kms:{operation}"))?;
                     }
                     f(&call)

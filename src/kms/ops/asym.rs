@@ -115,6 +115,10 @@ pub(super) fn sign(c: &Call, req: SignRequest) -> Result<SignResponse> {
     check_grant_tokens(&req.grant_tokens)?;
     check_message(&req.message)?;
     let (alg, mt) = signing(&req.signing_algorithm, req.message_type.as_deref())?;
+    c.note_request_keys(|k| {
+        k.signing_algorithm = Some(alg.name().into());
+        k.message_type = Some(mt.name().into());
+    });
     let k = c.resolve_usable(&req.key_id)?;
     require_usage(c, &k, KeyUsage::SignVerify)?;
     let signature = private_key(&k)?.sign(alg, mt, req.message.expose())?;
@@ -129,6 +133,10 @@ pub(super) fn verify(c: &Call, req: VerifyRequest) -> Result<VerifyResponse> {
     check_grant_tokens(&req.grant_tokens)?;
     check_message(&req.message)?;
     let (alg, mt) = signing(&req.signing_algorithm, req.message_type.as_deref())?;
+    c.note_request_keys(|k| {
+        k.signing_algorithm = Some(alg.name().into());
+        k.message_type = Some(mt.name().into());
+    });
     let k = c.resolve_usable(&req.key_id)?;
     require_usage(c, &k, KeyUsage::SignVerify)?;
     private_key(&k)?.verify(alg, mt, req.message.expose(), &req.signature)?;
@@ -199,6 +207,7 @@ pub(super) fn generate_mac(c: &Call, req: GenerateMacRequest) -> Result<Generate
     check_grant_tokens(&req.grant_tokens)?;
     check_message(&req.message)?;
     let alg = parse_mac(&req.mac_algorithm)?;
+    c.note_request_keys(|k| k.mac_algorithm = Some(alg.name().into()));
     let k = c.resolve_usable(&req.key_id)?;
     require_usage(c, &k, KeyUsage::GenerateVerifyMac)?;
     mac_algorithm(&k, alg)?;
@@ -214,6 +223,7 @@ pub(super) fn verify_mac(c: &Call, req: VerifyMacRequest) -> Result<VerifyMacRes
     check_grant_tokens(&req.grant_tokens)?;
     check_message(&req.message)?;
     let alg = parse_mac(&req.mac_algorithm)?;
+    c.note_request_keys(|k| k.mac_algorithm = Some(alg.name().into()));
     let k = c.resolve_usable(&req.key_id)?;
     require_usage(c, &k, KeyUsage::GenerateVerifyMac)?;
     mac_algorithm(&k, alg)?;

@@ -143,7 +143,7 @@ pub(super) fn re_encrypt(c: &Call, req: &ReEncryptRequest) -> Result<Option<ReEn
     let to = Ask {
         key_id: Some(&req.destination_key_id),
         context: Some(&dec).filter(|e| !e.is_empty()),
-        grant_operations: &[],
+        ..Ask::default()
     };
     c.authorize(&dest, "kms:ReEncryptTo", to)?;
     c.require_usable(&dest)?;

@@ -141,6 +141,7 @@ fn check_plaintext_len(n: usize) -> Result<()> {
 
 pub(super) fn encrypt(c: &Call, req: EncryptRequest) -> Result<EncryptResponse> {
     c.note_context(&req.encryption_context);
+    c.note_encryption_algorithm(req.encryption_algorithm.as_deref());
     check_grant_tokens(&req.grant_tokens)?;
     check_plaintext_len(req.plaintext.len())?;
     if let Some(r) = super::asym_crypto::encrypt(c, &req)? {
@@ -159,6 +160,7 @@ pub(super) fn encrypt(c: &Call, req: EncryptRequest) -> Result<EncryptResponse> 
 
 pub(super) fn decrypt(c: &Call, req: DecryptRequest) -> Result<DecryptResponse> {
     c.note_context(&req.encryption_context);
+    c.note_encryption_algorithm(req.encryption_algorithm.as_deref());
     check_grant_tokens(&req.grant_tokens)?;
     if let Some(r) = super::asym_crypto::decrypt(c, &req)? {
         return Ok(r);
@@ -178,6 +180,7 @@ pub(super) fn decrypt(c: &Call, req: DecryptRequest) -> Result<DecryptResponse> 
 pub(super) fn re_encrypt(c: &Call, req: ReEncryptRequest) -> Result<ReEncryptResponse> {
     c.note_context(&req.source_encryption_context);
     c.note_destination_context(&req.destination_encryption_context);
+    c.note_encryption_algorithm(req.source_encryption_algorithm.as_deref());
     check_grant_tokens(&req.grant_tokens)?;
     if let Some(r) = super::asym_crypto::re_encrypt(c, &req)? {
         return Ok(r);
@@ -191,7 +194,7 @@ pub(super) fn re_encrypt(c: &Call, req: ReEncryptRequest) -> Result<ReEncryptRes
     let to = Ask {
         key_id: Some(&req.destination_key_id),
         context: Some(&dec).filter(|e| !e.is_empty()),
-        grant_operations: &[],
+        ..Ask::default()
     };
     c.authorize(&dest, "kms:ReEncryptTo", to)?;
     let expected = req.source_key_id.as_deref();

@@ -50,6 +50,7 @@ fn data_key_len(req: &GenerateDataKeyRequest) -> Result<usize> {
 /// A new data key and its blob under the request's key.
 fn data_key(c: &Call, req: &GenerateDataKeyRequest) -> Result<GenerateDataKeyResponse> {
     c.note_context(&req.encryption_context);
+    c.note_encryption_algorithm(None);
     check_grant_tokens(&req.grant_tokens)?;
     let n = data_key_len(req)?;
     let ec = checked_context(&req.encryption_context)?;

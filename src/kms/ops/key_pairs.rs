@@ -39,6 +39,7 @@ pub(super) fn generate_data_key_pair(
     req: GenerateDataKeyPairRequest,
 ) -> Result<GenerateDataKeyPairResponse> {
     c.note_context(&req.encryption_context);
+    c.note_encryption_algorithm(None);
     check_grant_tokens(&req.grant_tokens)?;
     let spec = key_pair_spec(&req.key_pair_spec)?;
     let ec = checked_context(&req.encryption_context)?;

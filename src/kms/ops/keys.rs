@@ -32,6 +32,16 @@ pub(in crate::kms) fn check_description(d: &str) -> Result<()> {
 }
 
 pub(super) fn create_key(c: &Call, req: CreateKeyRequest) -> Result<CreateKeyResponse> {
+    // kms:KeySpec and kms:KeyUsage are the request's (authorize.rs, STAR_CHECKED_INSIDE).
+    let spec = req
+        .key_spec
+        .as_ref()
+        .or(req.customer_master_key_spec.as_ref());
+    c.note_request_keys(|k| {
+        k.key_spec = spec.cloned();
+        k.key_usage = req.key_usage.clone();
+    });
+    c.authorize_star("kms:CreateKey")?;
     let kind = super::key_specs::key_kind(&req)?;
     check_key_kind(&req)?;
     let description = req.description.clone().unwrap_or_default();
