@@ -100,6 +100,55 @@ fn record_seed(id: u8, versions: u32) -> record::KeyRecord {
 
 /// A sealed record with the header naming `id`, whatever `plain` holds (the layout of
 /// `record::seal`, which always takes the id from the record).
+/// Records of format version 2's kinds: asymmetric, HMAC, imported (pending and with
+/// expiry), multi-Region; and one whose material does not match its spec (refused).
+fn v2_record_seeds(key: &AeadKey) -> Vec<Vec<u8>> {
+    use kmsfs::crypto::asym::KeySpec;
+    use record::{Imported, KeySecret, KeyState, KeyUsage, MultiRegion, Origin, SecretVec};
+    let secret = |n: usize, b: u8| SecretVec(zeroize::Zeroizing::new(vec![b; n]));
+    let mut out = Vec::new();
+    let mut rec = record_seed(20, 1);
+    rec.spec = Some(KeySpec::EccNistP256);
+    rec.usage = KeyUsage::SignVerify;
+    rec.materials[0].secret = KeySecret::Private(secret(138, 0x30));
+    out.push(rec.clone());
+    rec.key_id = [21; 16];
+    rec.spec = Some(KeySpec::Hmac256);
+    rec.usage = KeyUsage::GenerateVerifyMac;
+    rec.materials[0].secret = KeySecret::Hmac(secret(32, 0x48));
+    out.push(rec.clone());
+    let mut rec = record_seed(22, 1);
+    rec.origin = Origin::External;
+    rec.imported = Some(Imported {
+        valid_to_ms: Some(1_900_000_000_000),
+        fingerprint: Some([0x22; 32]),
+    });
+    out.push(rec.clone());
+    rec.key_id = [23; 16];
+    rec.materials.clear();
+    rec.state = KeyState::PendingImport;
+    rec.imported = Some(Imported {
+        valid_to_ms: None,
+        fingerprint: None,
+    });
+    out.push(rec);
+    let mut rec = record_seed(24, 2);
+    rec.state = KeyState::PendingReplicaDeletion;
+    rec.multi_region = Some(MultiRegion {
+        primary_region: "us-east-1".into(),
+        replica_regions: vec!["eu-west-1".into(), "ap-south-1".into()],
+    });
+    rec.usage = KeyUsage::KeyAgreement;
+    out.push(rec);
+    let mut rec = record_seed(25, 1);
+    rec.spec = Some(KeySpec::Hmac512);
+    out.push(rec);
+    out.iter()
+        .enumerate()
+        .map(|(i, r)| record::seal(key, r, &[0x40 + i as u8; 12]).unwrap())
+        .collect()
+}
+
 fn seal_record_raw(key: &AeadKey, id: &[u8; 16], plain: &[u8]) -> Vec<u8> {
     let nonce = [14u8; 12];
     let mut out = record::MAGIC.to_vec();
@@ -192,7 +241,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     rec.description = String::new();
     let s = record::seal(&key, &rec, &[10; 12]).unwrap();
     // One of each header error.
-    for (off, byte) in [(0, b'X'), (4, 2), (5, 1)] {
+    for (off, byte) in [(0, b'X'), (4, 3), (5, 1)] {
         let mut bad = s.clone();
         bad[off] = byte;
         recs.push(bad);
@@ -204,6 +253,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     rec.tags.insert("owner".into(), "ops".into());
     rec.policy = r#"{"Version":"2012-10-17","Statement":[]}"#.into();
     recs.push(record::seal(&key, &rec, &[11; 12]).unwrap());
+    recs.extend(v2_record_seeds(&key));
     // Authentic but refused after decryption: no material, versions 1, 3, a record naming
     // another key, and plaintext that is not a postcard KeyRecord.
     let mut rec = record_seed(6, 1);
