@@ -497,10 +497,43 @@ fn algorithm_and_key_spec_conditions_decide() {
             "kms:KeySpec": "HMAC_256", "kms:KeyUsage": "GENERATE_VERIFY_MAC"}}}]});
     let put = ["iam", "put-user-policy", "--user-name", "alice"];
     let doc = doc.to_string();
-    let rest = ["--policy-name", "hmac-only", "--policy-document", doc.as_str()];
+    let rest = [
+        "--policy-name",
+        "hmac-only",
+        "--policy-document",
+        doc.as_str(),
+    ];
     run_ok(&w.home, &[&put[..], &rest].concat());
     let hmac = json!(["create_key", {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}]);
     let rsa = json!(["create_key", {"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"}]);
     let r = w.calls(Some(&w.alice), json!([hmac, rsa, ["create_key", {}]]));
     assert_eq!(verdicts(&r), [true, false, false], "{r:?}");
+}
+
+#[test]
+fn replicate_key_needs_create_key_in_the_replica_region_too() {
+    let Some(w) = world("replicate_key_needs_create_key_in_the_replica_region_too") else {
+        return;
+    };
+    let p = policy(&[json!({"Effect": "Allow", "Principal": {"AWS": BOB},
+        "Action": ["kms:ReplicateKey", "kms:DescribeKey"], "Resource": "*"})]);
+    let v = run_ok(
+        &w.home,
+        &["kms", "create-key", "--multi-region", "--policy", &p],
+    );
+    let key = v["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    let replicate =
+        |region: &str| json!(["replicate_key", {"KeyId": key, "ReplicaRegion": region}]);
+    let r = w.calls(Some(&w.bob), json!([replicate("eu-west-1")]));
+    assert_eq!(verdicts(&r), [false], "{r:?}");
+    assert!(
+        r[0]["msg"].as_str().unwrap().contains("kms:CreateKey"),
+        "{r:?}"
+    );
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*"}]}"#;
+    let put = ["iam", "put-user-policy", "--user-name", "bob"];
+    let rest = ["--policy-name", "create", "--policy-document", doc];
+    run_ok(&w.home, &[&put[..], &rest].concat());
+    let r = w.calls(Some(&w.bob), json!([replicate("eu-west-1")]));
+    assert_eq!(verdicts(&r), [true], "{r:?}");
 }

@@ -111,6 +111,9 @@ pub(super) fn replicate_key(c: &Call, req: ReplicateKeyRequest) -> Result<Replic
         return Err(already_exists(&replica_arn));
     }
     let there = c.in_region(region)?;
+    // AWS also needs kms:CreateKey in the replica's Region (an identity policy: IAM is
+    // global, so the caller's own check decides it).
+    c.authorize_star("kms:CreateKey")?;
     let policy = match &req.policy {
         Some(p) => {
             let p = check_policy(p)?;
