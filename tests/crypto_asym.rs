@@ -657,3 +657,64 @@ fn sign_and_verify_throughput_per_spec_printed() {
         println!("asym bench: {spec:<22} {alg:<26} sign {s:>9.0}/s  verify {v:>9.0}/s");
     }
 }
+
+/// FIPS 204's external mu of message `m` under public key `spki` (whose last `pk_len` bytes
+/// are the raw key), pure mode, empty context: SHAKE256(SHAKE256(pk, 64) || 0 || 0 || m, 64),
+/// computed by Python's hashlib (an implementation independent of AWS-LC).
+fn external_mu(spki: &[u8], pk_len: usize, m: &[u8]) -> Vec<u8> {
+    let pk = &spki[spki.len() - pk_len..];
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let script = "import hashlib,sys\n\
+        pk=bytes.fromhex(sys.argv[1]); m=bytes.fromhex(sys.argv[2])\n\
+        tr=hashlib.shake_256(pk).digest(64)\n\
+        print(hashlib.shake_256(tr+b'\\x00\\x00'+m).hexdigest(64))";
+    let o = Command::new("python3")
+        .args(["-c", script, &hex(pk), &hex(m)])
+        .output()
+        .expect("python3 (CI installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let h = String::from_utf8(o.stdout).unwrap();
+    (0..128)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h.trim()[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn ml_dsa_external_mu_signs_what_raw_verifies() {
+    for (spec, pk_len) in [
+        (KeySpec::MlDsa44, 1312),
+        (KeySpec::MlDsa65, 1952),
+        (KeySpec::MlDsa87, 2592),
+    ] {
+        let k = PrivateKey::generate(spec).unwrap();
+        let pubk = k.public_key();
+        let alg = SigningAlgorithm::MlDsaShake256;
+        let m = b"the message the caller hashed into mu";
+        let mu = external_mu(pubk.spki(), pk_len, m);
+        let sig = k.sign(alg, MessageType::ExternalMu, &mu).unwrap();
+        // The signature over mu is an ordinary ML-DSA signature of the message.
+        pubk.verify(alg, MessageType::Raw, m, &sig).unwrap();
+        pubk.verify(alg, MessageType::ExternalMu, &mu, &sig)
+            .unwrap();
+        let raw = k.sign(alg, MessageType::Raw, m).unwrap();
+        pubk.verify(alg, MessageType::ExternalMu, &mu, &raw)
+            .unwrap();
+        // Another mu, another message, a tampered signature, a short mu: refused.
+        let mut other = mu.clone();
+        other[0] ^= 1;
+        assert!(
+            pubk.verify(alg, MessageType::ExternalMu, &other, &sig)
+                .is_err()
+        );
+        assert!(
+            pubk.verify(alg, MessageType::Raw, b"another", &sig)
+                .is_err()
+        );
+        assert!(
+            pubk.verify(alg, MessageType::ExternalMu, &mu, &tamper(&sig))
+                .is_err()
+        );
+        assert!(k.sign(alg, MessageType::ExternalMu, &mu[..32]).is_err());
+    }
+}

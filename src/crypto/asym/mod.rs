@@ -173,7 +173,7 @@ impl PrivateKey {
             Inner::Rsa(k) => k.sign(alg, mt, message),
             Inner::Ecc(k) => k.sign(mt, message),
             Inner::Ed25519(k) => k.sign(alg, message),
-            Inner::MlDsa(k) => k.sign(mt, message),
+            Inner::MlDsa(k) => k.sign(self.pkcs8.expose(), mt, message),
         }
     }
 
