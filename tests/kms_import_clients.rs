@@ -4,6 +4,7 @@
 
 mod common;
 use common::cli::{fails, init, kmsfs, run_ok, s};
+use common::kms::{Env, env};
 use common::mount::tool_or_skip;
 use common::serve::{Server, aws_tool, check, python_or_skip};
 use kmsfs::crypto::asym::{HmacKey, KeySpec, MacAlgorithm, PrivateKey};
@@ -359,3 +360,136 @@ fn the_remote_client_imports_over_the_endpoint() {
 }
 
 // ----- golden vectors of the sealed parameters and the token -----------------------------
+
+/// An EXTERNAL key of `spec`/`usage` holding `material` (imported with RSA_AES_KEY_WRAP).
+fn imported(e: &Env, spec: &str, usage: &str, material: &[u8]) -> String {
+    let key =
+        e.c.create_key(CreateKeyRequest {
+            origin: Some("EXTERNAL".into()),
+            key_spec: Some(spec.into()),
+            key_usage: Some(usage.into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .key_metadata
+        .key_id;
+    let alg = "RSA_AES_KEY_WRAP_SHA_256";
+    let p = params(e, &key, alg);
+    e.c.import_key_material(import_req(&key, &p.import_token, wrap(&p, alg, material)))
+        .unwrap();
+    key
+}
+
+#[test]
+fn imported_material_works_through_the_kms_as_openssl_made_it() {
+    if !tool_or_skip(
+        "imported_material_works_through_the_kms_as_openssl_made_it",
+        "openssl",
+    ) {
+        return;
+    }
+    let e = env();
+    let d = tempfile::tempdir().unwrap();
+    let work = d.path();
+    let msg = work.join("msg");
+    std::fs::write(&msg, b"made by openssl, used by the kms").unwrap();
+    // HMAC: GenerateMac with imported material is `openssl mac`'s value; VerifyMac takes it.
+    let material = [0x3cu8; 40];
+    let key = imported(&e, "HMAC_256", "GENERATE_VERIFY_MAC", &material);
+    let o = Command::new("openssl")
+        .args(["mac", "-digest", "SHA256", "-macopt"])
+        .arg(format!("hexkey:{}", hex(&material)))
+        .args(["-in", s(&msg), "HMAC"])
+        .output()
+        .unwrap();
+    let want = String::from_utf8(o.stdout)
+        .unwrap()
+        .trim()
+        .to_ascii_lowercase();
+    let message = SecretBytes::from_slice(&std::fs::read(&msg).unwrap());
+    let mac =
+        e.c.generate_mac(GenerateMacRequest {
+            message: message.clone(),
+            key_id: key.clone(),
+            mac_algorithm: "HMAC_SHA_256".into(),
+            grant_tokens: None,
+        })
+        .unwrap()
+        .mac;
+    assert_eq!(hex(&mac), want);
+    // ECDSA P-256: OpenSSL's key imported; OpenSSL's signature verifies in the KMS, and
+    // the KMS's signature verifies in OpenSSL.
+    let pem = work.join("k.pem");
+    let der = work.join("k.der");
+    let args = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    openssl(&[&["genpkey"][..], &args, &["-out", s(&pem)]].concat());
+    let to_der = ["-outform", "DER", "-out", s(&der)];
+    openssl(
+        &[
+            &["pkcs8", "-topk8", "-nocrypt", "-in", s(&pem)][..],
+            &to_der,
+        ]
+        .concat(),
+    );
+    let key = imported(
+        &e,
+        "ECC_NIST_P256",
+        "SIGN_VERIFY",
+        &std::fs::read(&der).unwrap(),
+    );
+    let sig = work.join("sig");
+    openssl(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        s(&pem),
+        "-out",
+        s(&sig),
+        s(&msg),
+    ]);
+    let verify = |signature: Vec<u8>| {
+        e.c.verify(VerifyRequest {
+            key_id: key.clone(),
+            message: message.clone(),
+            message_type: None,
+            signature,
+            signing_algorithm: "ECDSA_SHA_256".into(),
+            grant_tokens: None,
+        })
+    };
+    assert!(
+        verify(std::fs::read(&sig).unwrap())
+            .unwrap()
+            .signature_valid
+    );
+    let mut bad = std::fs::read(&sig).unwrap();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(code(verify(bad)).0, "KMSInvalidSignatureException");
+    let ours =
+        e.c.sign(SignRequest {
+            key_id: key.clone(),
+            message: message.clone(),
+            message_type: None,
+            grant_tokens: None,
+            signing_algorithm: "ECDSA_SHA_256".into(),
+        })
+        .unwrap()
+        .signature;
+    std::fs::write(&sig, ours).unwrap();
+    let pubf = work.join("pub.pem");
+    openssl(&["pkey", "-in", s(&pem), "-pubout", "-out", s(&pubf)]);
+    let o = Command::new("openssl")
+        .args([
+            "dgst",
+            "-sha256",
+            "-verify",
+            s(&pubf),
+            "-signature",
+            s(&sig),
+            s(&msg),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
