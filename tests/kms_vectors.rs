@@ -50,6 +50,31 @@ fn the_record() -> record::KeyRecord {
     }
 }
 
+/// A record of format version 2's other kinds: an imported HMAC_256 key of a multi-Region
+/// set (material `5a` × 40, expiring), in PendingDeletion.
+fn the_hmac_record() -> record::KeyRecord {
+    let mut r = the_record();
+    r.key_id[6] = 0x81; // a UUID version 8: a multi-Region key (`mrk-…`)
+    r.description = "imported mac".into();
+    r.state = record::KeyState::PendingDeletion;
+    r.deletion_ms = Some(1_800_604_800_000);
+    r.pending_window_days = Some(7);
+    r.materials[0].secret =
+        record::KeySecret::Hmac(record::SecretVec(zeroize::Zeroizing::new(vec![0x5a; 40])));
+    r.spec = Some(kmsfs::crypto::asym::KeySpec::Hmac256);
+    r.usage = record::KeyUsage::GenerateVerifyMac;
+    r.origin = record::Origin::External;
+    r.multi_region = Some(record::MultiRegion {
+        primary_region: "us-east-1".into(),
+        replica_regions: vec!["eu-west-1".into()],
+    });
+    r.imported = Some(record::Imported {
+        valid_to_ms: Some(1_900_000_000_000),
+        fingerprint: Some([0xf1; 32]),
+    });
+    r
+}
+
 /// The same record sealed in format version 1 (symmetric keys only, before key specs), by
 /// kmsfs before version 2: still opened, as the same record.
 const RECORD_V1: &str = "4b4d534b010000001b4e28ba2fa141d2883f0eb16faaf2100c0c0c0c0c0c0c0c0c0c0c0c87b8437d893782d45b7768c169cb86b3db2917b0d389211d48bd1df86d6bc84c88ee407aa5f8fe8fe5d2f27a74aef8fc986c0cf770a8bcba6afc7e0f3f3457fb0c7b5b70b408ab430e6b814f21d2179cdd01f95e1d27de6528e30356709c00c5451c154d3c133bf053a3a687bd2a807d68cebf1e0c84cc5117c3c4da24de31bff2";
@@ -145,6 +170,10 @@ fn compute() -> Value {
             "sealed": hex(&sealed),
             "sealed_v1": RECORD_V1,
         },
+        "record_hmac": {
+            "postcard": hex(&postcard::to_allocvec(&the_hmac_record()).unwrap()),
+            "sealed": hex(&record::seal(&root, &the_hmac_record(), &NONCE).unwrap()),
+        },
         "audit": {
             "lines": lines.iter().map(|l| String::from_utf8(l.clone()).unwrap()).collect::<Vec<_>>(),
             "hashes": lines.iter().map(|l| hex(&sha256(l))).collect::<Vec<_>>(),
@@ -190,6 +219,14 @@ fn good_vectors_open() {
     let v1 = record::open(&root, &bytes(&v["record"]["sealed_v1"]), &KEY_ID).unwrap();
     assert_eq!(format!("{v1:?}"), format!("{rec:?}"));
     assert_eq!(v1.materials[0].secret.bytes(), MATERIAL);
+    let h = record::open(
+        &root,
+        &bytes(&v["record_hmac"]["sealed"]),
+        &the_hmac_record().key_id,
+    )
+    .unwrap();
+    assert_eq!(format!("{h:?}"), format!("{:?}", the_hmac_record()));
+    assert_eq!(h.materials[0].secret.bytes(), [0x5a; 40]);
     let trail: String = v["audit"]["lines"]
         .as_array()
         .unwrap()
