@@ -160,6 +160,84 @@ fn a_cli_encrypt_loop_without_backoff_is_throttled() {
     }
 }
 
+#[test]
+fn signing_counts_against_its_keys_family() {
+    let d = tempfile::tempdir().unwrap();
+    let home = init(d.path());
+    let key = |spec: &str| {
+        let v = run_ok(
+            &home,
+            &[
+                "kms",
+                "create-key",
+                "--key-spec",
+                spec,
+                "--key-usage",
+                "SIGN_VERIFY",
+            ],
+        );
+        v["KeyMetadata"]["KeyId"].as_str().unwrap().to_string()
+    };
+    let (rsa, ecc) = (key("RSA_2048"), key("ECC_NIST_P256"));
+    let v = run_ok(&home, &["config", "kms-quota", "rsa=1", "symmetric=1000"]);
+    assert_eq!(v["RequestsPerSecond"]["rsa"], 1.0, "{v}");
+    let sign = |k: &str, alg: &str| {
+        kmsfs(
+            &home,
+            &[
+                "kms",
+                "sign",
+                "--key-id",
+                k,
+                "--message",
+                "hi",
+                "--signing-algorithm",
+                alg,
+            ],
+        )
+    };
+    let t0 = Instant::now();
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..6 {
+        let o = sign(&rsa, "RSASSA_PSS_SHA_256");
+        if o.status.success() {
+            ok += 1;
+        } else {
+            refused += 1;
+            fails(&o, 5, "Sign failed: ThrottlingException: ");
+        }
+    }
+    assert!(
+        refused > 0,
+        "6 RSA signatures in {:?} at 1/s: none throttled",
+        t0.elapsed()
+    );
+    check_bounds(ok, 1.0, t0.elapsed());
+    // The ECC family is not the RSA family: unlimited here.
+    for _ in 0..4 {
+        run_ok(
+            &home,
+            &[
+                "kms",
+                "sign",
+                "--key-id",
+                &ecc,
+                "--message",
+                "hi",
+                "--signing-algorithm",
+                "ECDSA_SHA_256",
+            ],
+        );
+    }
+    run_ok(&home, &["config", "kms-quota", "ecc=1"]);
+    let a = sign(&ecc, "ECDSA_SHA_256");
+    let b = sign(&ecc, "ECDSA_SHA_256");
+    assert!(
+        !(a.status.success() && b.status.success()),
+        "two ECC signatures at once under ecc=1"
+    );
+}
+
 /// The KMS of `home` opened by this process (its quota shared with the CLI's processes).
 fn open_kms(home: &Path) -> Arc<Kms> {
     let h = Home::open(home).unwrap();

@@ -15,6 +15,7 @@
 mod state;
 
 use super::error::KmsError;
+use crate::crypto::asym::{Family, KeySpec};
 use crate::fsutil;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,15 @@ pub const THROTTLED_MESSAGE: &str =
 pub const SYMMETRIC: &str = "symmetric";
 /// The family of GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext.
 pub const DATA_KEY_PAIR: &str = "GenerateDataKeyPair";
+/// The shared family of cryptographic operations with RSA keys (Sign, Verify, Encrypt,
+/// Decrypt, ReEncrypt).
+pub const RSA: &str = "rsa";
+/// The shared family of cryptographic operations with elliptic-curve keys (Sign, Verify,
+/// DeriveSharedSecret; Ed25519 included).
+pub const ECC: &str = "ecc";
+/// Operations whose family is their key's ([`key_family`]), taken once the key is known.
+const BY_KEY: &str = "by key";
+const BY_KEY_OPS: &[&str] = &["Sign", "Verify", "DeriveSharedSecret"];
 
 /// The operations that share the symmetric cryptographic quota (AWS's request-quota table:
 /// "Cryptographic operations (symmetric) request rate").
@@ -47,6 +57,8 @@ const SYMMETRIC_OPS: &[&str] = &[
 pub const FAMILIES: &[(&str, Option<f64>)] = &[
     (SYMMETRIC, None),
     (DATA_KEY_PAIR, Some(1.0)),
+    (RSA, Some(500.0)),
+    (ECC, Some(300.0)),
     ("CancelKeyDeletion", Some(5.0)),
     ("CreateAlias", Some(5.0)),
     ("CreateGrant", Some(50.0)),
@@ -99,8 +111,20 @@ pub fn family_of(op: &'static str) -> &'static str {
         SYMMETRIC
     } else if op.starts_with(DATA_KEY_PAIR) {
         DATA_KEY_PAIR
+    } else if BY_KEY_OPS.contains(&op) {
+        BY_KEY
     } else {
         op
+    }
+}
+
+/// The family of the cryptographic operations with a key of `spec` beyond the symmetric
+/// ones: RSA or ECC (ML-DSA and HMAC keys: none; GenerateMac/VerifyMac are symmetric).
+pub fn key_family(spec: KeySpec) -> Option<&'static str> {
+    match spec.family() {
+        Family::Rsa => Some(RSA),
+        Family::Ecc | Family::Ed25519 => Some(ECC),
+        Family::MlDsa | Family::Hmac => None,
     }
 }
 
@@ -312,9 +336,17 @@ impl Quota {
         }
     }
 
-    /// Take a token for the operation `op`, or refuse it with `ThrottlingException`.
+    /// Take a token for the operation `op`, or refuse it with `ThrottlingException` (an
+    /// operation whose family is its key's takes it later: [`Quota::admit_family`]).
     pub(super) fn admit(&self, op: &'static str) -> Result<(), KmsError> {
-        let family = family_of(op);
+        match family_of(op) {
+            BY_KEY => Ok(()),
+            family => self.admit_family(family),
+        }
+    }
+
+    /// Take a token of `family`, or refuse with `ThrottlingException`.
+    pub(super) fn admit_family(&self, family: &'static str) -> Result<(), KmsError> {
         let Some(rate) = self.settings.rate(family, &self.region) else {
             return Ok(());
         };

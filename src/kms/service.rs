@@ -18,6 +18,7 @@ use super::ops::API_OPERATIONS;
 use super::quota::Quota;
 use super::record::{KeyManager, KeyRecord, KeyState};
 use super::regions::Regions;
+use crate::crypto::asym::KeySpec;
 use crate::crypto::{self, SecretBytes};
 use crate::home::{AccountConfig, Home};
 use crate::iam::Iam;
@@ -465,6 +466,15 @@ impl Kms {
         match &self.quota {
             None => Ok(()),
             Some(q) => q.admit(operation),
+        }
+    }
+
+    /// A token of the RSA or ECC family for an operation with a key of `spec` (none for
+    /// symmetric, HMAC and ML-DSA keys), or `ThrottlingException`.
+    pub(super) fn admit_key(&self, spec: Option<KeySpec>) -> Result<(), KmsError> {
+        match (&self.quota, spec.and_then(super::quota::key_family)) {
+            (Some(q), Some(family)) => q.admit_family(family),
+            _ => Ok(()),
         }
     }
 

@@ -121,6 +121,7 @@ pub(super) fn sign(c: &Call, req: SignRequest) -> Result<SignResponse> {
     });
     let k = c.resolve_usable(&req.key_id)?;
     require_usage(c, &k, KeyUsage::SignVerify)?;
+    c.admit_key(k.record.spec)?;
     let signature = private_key(&k)?.sign(alg, mt, req.message.expose())?;
     Ok(SignResponse {
         key_id: c.key_arn(&k).to_string(),
@@ -139,6 +140,7 @@ pub(super) fn verify(c: &Call, req: VerifyRequest) -> Result<VerifyResponse> {
     });
     let k = c.resolve_usable(&req.key_id)?;
     require_usage(c, &k, KeyUsage::SignVerify)?;
+    c.admit_key(k.record.spec)?;
     private_key(&k)?.verify(alg, mt, req.message.expose(), &req.signature)?;
     Ok(VerifyResponse {
         key_id: c.key_arn(&k).to_string(),
@@ -256,6 +258,7 @@ pub(super) fn derive_shared_secret(
     }
     let k = c.resolve_usable(&req.key_id)?;
     require_usage(c, &k, KeyUsage::KeyAgreement)?;
+    c.admit_key(k.record.spec)?;
     let shared_secret = private_key(&k)?.derive_shared_secret(&req.public_key)?;
     Ok(DeriveSharedSecretResponse {
         key_id: c.key_arn(&k).to_string(),

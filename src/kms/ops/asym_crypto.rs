@@ -61,6 +61,9 @@ fn no_context(ec: &Option<EncryptionContext>) -> Result<()> {
 fn rsa(c: &Call, key_id: &str, alg: Option<&str>) -> Result<(Arc<LoadedKey>, EncryptionAlgorithm)> {
     let k = c.resolve_usable(key_id)?;
     require_usage(c, &k, KeyUsage::EncryptDecrypt)?;
+    // The RSA family's token (the symmetric one was taken up front, before the key was
+    // known: such a request counts against both).
+    c.admit_key(k.record.spec)?;
     let alg = algorithm(&k, alg)?;
     Ok((k, alg))
 }
