@@ -16,6 +16,7 @@ use crate::kms::keystore::{AsymKey, LoadedKey};
 use crate::kms::record::KeyUsage;
 use crate::kms::service::{Call, MAX_PLAINTEXT};
 use crate::kms::types::*;
+use std::sync::Arc;
 
 /// The key's usage is `want`: `<arn> key usage is X which is not valid for <Operation>.`
 pub(super) fn require_usage(c: &Call, k: &LoadedKey, want: KeyUsage) -> Result<()> {
@@ -111,17 +112,39 @@ fn signing(alg: &str, mt: Option<&str>) -> Result<(SigningAlgorithm, MessageType
     Ok((alg, mt))
 }
 
-pub(super) fn sign(c: &Call, req: SignRequest) -> Result<SignResponse> {
-    check_grant_tokens(&req.grant_tokens)?;
-    check_message(&req.message)?;
-    let (alg, mt) = signing(&req.signing_algorithm, req.message_type.as_deref())?;
+/// Sign's and Verify's checks, in order: grant tokens, message, algorithm and message
+/// type (noted for the policies), then the key: resolved, authorized, enabled,
+/// SIGN_VERIFY, and its family's quota token.
+fn signing_key(
+    c: &Call,
+    key_id: &str,
+    alg: &str,
+    mt: Option<&str>,
+    message: &SecretBytes,
+    grant_tokens: &Option<Vec<String>>,
+) -> Result<(Arc<LoadedKey>, SigningAlgorithm, MessageType)> {
+    check_grant_tokens(grant_tokens)?;
+    check_message(message)?;
+    let (alg, mt) = signing(alg, mt)?;
     c.note_request_keys(|k| {
         k.signing_algorithm = Some(alg.name().into());
         k.message_type = Some(mt.name().into());
     });
-    let k = c.resolve_usable(&req.key_id)?;
+    let k = c.resolve_usable(key_id)?;
     require_usage(c, &k, KeyUsage::SignVerify)?;
     c.admit_key(k.record.spec)?;
+    Ok((k, alg, mt))
+}
+
+pub(super) fn sign(c: &Call, req: SignRequest) -> Result<SignResponse> {
+    let (k, alg, mt) = signing_key(
+        c,
+        &req.key_id,
+        &req.signing_algorithm,
+        req.message_type.as_deref(),
+        &req.message,
+        &req.grant_tokens,
+    )?;
     let signature = private_key(&k)?.sign(alg, mt, req.message.expose())?;
     Ok(SignResponse {
         key_id: c.key_arn(&k).to_string(),
@@ -131,16 +154,14 @@ pub(super) fn sign(c: &Call, req: SignRequest) -> Result<SignResponse> {
 }
 
 pub(super) fn verify(c: &Call, req: VerifyRequest) -> Result<VerifyResponse> {
-    check_grant_tokens(&req.grant_tokens)?;
-    check_message(&req.message)?;
-    let (alg, mt) = signing(&req.signing_algorithm, req.message_type.as_deref())?;
-    c.note_request_keys(|k| {
-        k.signing_algorithm = Some(alg.name().into());
-        k.message_type = Some(mt.name().into());
-    });
-    let k = c.resolve_usable(&req.key_id)?;
-    require_usage(c, &k, KeyUsage::SignVerify)?;
-    c.admit_key(k.record.spec)?;
+    let (k, alg, mt) = signing_key(
+        c,
+        &req.key_id,
+        &req.signing_algorithm,
+        req.message_type.as_deref(),
+        &req.message,
+        &req.grant_tokens,
+    )?;
     private_key(&k)?.verify(alg, mt, req.message.expose(), &req.signature)?;
     Ok(VerifyResponse {
         key_id: c.key_arn(&k).to_string(),
@@ -205,14 +226,34 @@ fn parse_mac(v: &str) -> Result<MacAlgorithm> {
     )
 }
 
-pub(super) fn generate_mac(c: &Call, req: GenerateMacRequest) -> Result<GenerateMacResponse> {
-    check_grant_tokens(&req.grant_tokens)?;
-    check_message(&req.message)?;
-    let alg = parse_mac(&req.mac_algorithm)?;
+/// GenerateMac's and VerifyMac's checks, in order: grant tokens, message, algorithm
+/// (noted for the policies), then the key: resolved, authorized, enabled,
+/// GENERATE_VERIFY_MAC, of the algorithm's spec.
+fn mac_key(
+    c: &Call,
+    key_id: &str,
+    alg: &str,
+    message: &SecretBytes,
+    grant_tokens: &Option<Vec<String>>,
+) -> Result<(Arc<LoadedKey>, MacAlgorithm)> {
+    check_grant_tokens(grant_tokens)?;
+    check_message(message)?;
+    let alg = parse_mac(alg)?;
     c.note_request_keys(|k| k.mac_algorithm = Some(alg.name().into()));
-    let k = c.resolve_usable(&req.key_id)?;
+    let k = c.resolve_usable(key_id)?;
     require_usage(c, &k, KeyUsage::GenerateVerifyMac)?;
     mac_algorithm(&k, alg)?;
+    Ok((k, alg))
+}
+
+pub(super) fn generate_mac(c: &Call, req: GenerateMacRequest) -> Result<GenerateMacResponse> {
+    let (k, alg) = mac_key(
+        c,
+        &req.key_id,
+        &req.mac_algorithm,
+        &req.message,
+        &req.grant_tokens,
+    )?;
     let mac = hmac_key(&k)?.mac(alg, req.message.expose())?;
     Ok(GenerateMacResponse {
         mac,
@@ -222,13 +263,13 @@ pub(super) fn generate_mac(c: &Call, req: GenerateMacRequest) -> Result<Generate
 }
 
 pub(super) fn verify_mac(c: &Call, req: VerifyMacRequest) -> Result<VerifyMacResponse> {
-    check_grant_tokens(&req.grant_tokens)?;
-    check_message(&req.message)?;
-    let alg = parse_mac(&req.mac_algorithm)?;
-    c.note_request_keys(|k| k.mac_algorithm = Some(alg.name().into()));
-    let k = c.resolve_usable(&req.key_id)?;
-    require_usage(c, &k, KeyUsage::GenerateVerifyMac)?;
-    mac_algorithm(&k, alg)?;
+    let (k, alg) = mac_key(
+        c,
+        &req.key_id,
+        &req.mac_algorithm,
+        &req.message,
+        &req.grant_tokens,
+    )?;
     hmac_key(&k)?.verify(alg, req.message.expose(), &req.mac)?;
     Ok(VerifyMacResponse {
         key_id: c.key_arn(&k).to_string(),
