@@ -252,6 +252,7 @@ impl EndpointState {
         let values = fuzz_keys(&kms);
         let endpoint = crate::server::Endpoint {
             kms,
+            home: home.home().clone(),
             credentials: Box::new(FuzzCredentials),
             allow_reset: true,
         };

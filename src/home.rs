@@ -162,6 +162,25 @@ impl Layout {
         Ok(self.volume_dir(volume_id)?.join(MOUNT_LOG))
     }
 
+    /// Secrets Manager's directory of one account in one region (secrets are regional and
+    /// belong to an account): `secretsmanager/<account>/<region>/`.
+    pub fn secrets_dir(&self, account: &str, region: &str) -> Result<PathBuf, HomeError> {
+        Ok(self
+            .root
+            .join("secretsmanager")
+            .join(named("account id", account)?)
+            .join(named("region", region)?))
+    }
+
+    /// Parameter Store's directory of one account in one region: `ssm/<account>/<region>/`.
+    pub fn parameters_dir(&self, account: &str, region: &str) -> Result<PathBuf, HomeError> {
+        Ok(self
+            .root
+            .join("ssm")
+            .join(named("account id", account)?)
+            .join(named("region", region)?))
+    }
+
     /// The object service's directory: one directory per bucket.
     pub fn buckets_dir(&self) -> PathBuf {
         self.root.join("buckets")

@@ -42,6 +42,7 @@ pub mod kms;
 pub mod mount;
 pub mod object;
 pub mod policy;
+pub mod secrets;
 pub mod server;
 pub mod sigv4;
 pub mod snapshot;

@@ -77,6 +77,7 @@ pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
     apply_seeds(&kms, &a.seeds)?;
     let server = Server::bind(ServeOptions {
         kms: kms.clone(),
+        home: home.clone(),
         listen: a.listen.clone(),
         transport: if a.tls {
             Transport::Tls(home.layout().clone())

@@ -34,6 +34,11 @@ pub struct AuditEvent {
     /// The user a service principal acted for (CloudTrail's `invokedBy` turned around).
     pub on_behalf_of: Option<Arc<str>>,
     pub operation: &'static str,
+    /// The service the request was made to, when not the KMS (`secretsmanager.amazonaws.com`,
+    /// `ssm.amazonaws.com`: CloudTrail's `eventSource`); `None` for KMS requests.
+    pub event_source: Option<&'static str>,
+    /// The resource of a service request (a secret's or a parameter's ARN).
+    pub resource_arn: Option<String>,
     /// The region the request acted in (absent in lines written before it was recorded).
     pub aws_region: Option<String>,
     /// The client's address, or a service's host name (see `kms::Caller`).
@@ -59,7 +64,13 @@ pub struct AuditLine {
     /// The user a service principal (`principal`) acted for.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub on_behalf_of: Option<String>,
+    /// The service of a request not made to the KMS (absent for KMS requests).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub event_source: Option<String>,
     pub operation: String,
+    /// The secret or parameter a service request acted on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resource_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub aws_region: Option<String>,
     #[serde(
@@ -98,7 +109,9 @@ impl AuditLine {
             request_id: e.request_id.clone(),
             principal: e.principal.to_string(),
             on_behalf_of: e.on_behalf_of.as_deref().map(str::to_string),
+            event_source: e.event_source.map(str::to_string),
             operation: e.operation.to_string(),
+            resource_arn: e.resource_arn.clone(),
             aws_region: e.aws_region.clone(),
             source_ip_address: e.source_ip_address.as_deref().map(str::to_string),
             user_agent: e.user_agent.as_deref().map(str::to_string),
@@ -151,6 +164,7 @@ impl AuditLine {
             ("sourceIPAddress", line.source_ip_address.as_mut()),
             ("userAgent", line.user_agent.as_mut()),
             ("keyArn", line.key_arn.as_mut()),
+            ("resourceArn", line.resource_arn.as_mut()),
             ("destinationKeyArn", line.destination_key_arn.as_mut()),
             ("errorMessage", line.error_message.as_mut()),
         ] {

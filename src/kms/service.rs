@@ -417,6 +417,8 @@ impl Kms {
                 Some(OnBehalf::Nobody) | None => None,
             },
             operation,
+            event_source: None,
+            resource_arn: None,
             aws_region: Some(self.account.region.clone()),
             source_ip_address: caller.source_ip().cloned(),
             user_agent: caller.user_agent().cloned(),
@@ -459,6 +461,40 @@ impl Kms {
         req.finish(self.clock.now_ms(), r)
     }
 
+    /// Write the audit line of a request made to a service built on this KMS (Secrets
+    /// Manager, Parameter Store): `source` is its `eventSource`
+    /// (`secretsmanager.amazonaws.com`), `operation` its AWS name, `resource` the ARN it
+    /// acted on, `error` its AWS error name and message. The service's own KMS calls have
+    /// their lines too, as its principal `via` the caller. Values never go in here.
+    pub fn record_service_event(
+        &self,
+        caller: &Caller,
+        source: &'static str,
+        operation: &'static str,
+        resource: Option<String>,
+        error: Option<(&'static str, String)>,
+    ) {
+        self.audit.record(AuditEvent {
+            time_ms: self.clock.now_ms(),
+            request_id: caller
+                .request_id()
+                .map_or_else(|| self.request_id(), str::to_string),
+            principal: caller.principal().clone(),
+            on_behalf_of: None,
+            operation,
+            event_source: Some(source),
+            resource_arn: resource,
+            aws_region: Some(self.account.region.clone()),
+            source_ip_address: caller.source_ip().cloned(),
+            user_agent: caller.user_agent().cloned(),
+            key_arn: None,
+            destination_key_arn: None,
+            encryption_context: None,
+            destination_encryption_context: None,
+            error,
+        });
+    }
+
     /// A token of the request quota for `operation` (no cost when quotas are off), or
     /// `ThrottlingException`: a throttled request is audited with its error, as CloudTrail
     /// records throttled KMS calls.
@@ -496,6 +532,8 @@ impl Kms {
                 principal: Arc::from(KMS_SERVICE_PRINCIPAL),
                 on_behalf_of: None,
                 operation,
+                event_source: None,
+                resource_arn: None,
                 aws_region: Some(self.account.region.clone()),
                 source_ip_address: Some(internal.clone()),
                 user_agent: Some(internal),

@@ -23,6 +23,26 @@ use std::time::SystemTime;
 const TARGET_PREFIX: &str = "TrentService.";
 /// The signing name of the service.
 const SERVICE: &str = "kms";
+/// The `X-Amz-Target` prefix of Secrets Manager's operations, and its signing name.
+const SECRETS_MANAGER_PREFIX: &str = "secretsmanager.";
+const SECRETS_MANAGER_SERVICE: &str = "secretsmanager";
+/// The `X-Amz-Target` prefix of Systems Manager's (Parameter Store's), and its signing name.
+const SSM_PREFIX: &str = "AmazonSSM.";
+const SSM_SERVICE: &str = "ssm";
+
+/// A request to a service built on the KMS (Secrets Manager, Parameter Store), after its
+/// signature is verified: what the service's wire module (`secretsmanager.rs`, `ssm.rs`)
+/// needs to build its `ServiceContext` and answer.
+pub(crate) struct ServiceRequest<'a> {
+    pub home: &'a crate::home::Home,
+    /// The KMS of the caller's account in the region of the credential scope.
+    pub kms: Arc<Kms>,
+    /// The caller (principal of the access key, address, user agent, request id).
+    pub caller: Caller,
+    /// The operation's AWS name (`X-Amz-Target` without the prefix).
+    pub operation: &'a str,
+    pub body: &'a [u8],
+}
 
 /// A request as read off the wire.
 pub(crate) struct WireRequest {
@@ -51,6 +71,8 @@ impl WireRequest {
 /// request's access key picks its account's, its scope the region's), the access keys.
 pub(crate) struct Endpoint {
     pub kms: Arc<Kms>,
+    /// The home (Secrets Manager and Parameter Store keep their data in it).
+    pub home: crate::home::Home,
     pub credentials: Box<dyn Credentials>,
     /// Serve moto's unauthenticated `POST /moto-api/reset` (wipes every key and alias).
     pub allow_reset: bool,
@@ -74,20 +96,41 @@ impl Endpoint {
             self.kms.reset(&caller(req, RESET_PRINCIPAL))?;
             return Ok(br#"{"status": "ok"}"#.to_vec());
         }
-        let (principal, kms) = self.authenticate(req, now)?;
+        let target = req.header("x-amz-target").unwrap_or_default();
+        let signing_name = if target.starts_with(SECRETS_MANAGER_PREFIX) {
+            SECRETS_MANAGER_SERVICE
+        } else if target.starts_with(SSM_PREFIX) {
+            SSM_SERVICE
+        } else {
+            SERVICE
+        };
+        let (principal, kms) = self.authenticate(req, now, signing_name)?;
         if req.method != "POST" || req.path != "/" {
             let what = format!("{} {}", req.method, req.path);
             return Err(WireError::UnknownOperation(what));
         }
-        let target = req.header("x-amz-target").unwrap_or_default();
-        let operation = target
-            .strip_prefix(TARGET_PREFIX)
-            .ok_or_else(|| WireError::UnknownOperation(target.to_string()))?;
         let content_type = req.header("content-type").unwrap_or_default();
         if !content_type.contains("json") {
             return Err(WireError::UnsupportedMediaType(content_type.to_string()));
         }
-        call(&kms, &caller(req, principal), operation, &req.body)
+        let caller = caller(req, principal);
+        let service = |operation| ServiceRequest {
+            home: &self.home,
+            kms: kms.clone(),
+            caller: caller.clone(),
+            operation,
+            body: &req.body,
+        };
+        if let Some(op) = target.strip_prefix(SECRETS_MANAGER_PREFIX) {
+            return super::secretsmanager::call(service(op));
+        }
+        if let Some(op) = target.strip_prefix(SSM_PREFIX) {
+            return super::ssm::call(service(op));
+        }
+        let operation = target
+            .strip_prefix(TARGET_PREFIX)
+            .ok_or_else(|| WireError::UnknownOperation(target.to_string()))?;
+        call(&kms, &caller, operation, &req.body)
     }
 
     /// Verify the signature; the principal of its access key, and the KMS of its account
@@ -98,6 +141,7 @@ impl Endpoint {
         &self,
         req: &WireRequest,
         now: SystemTime,
+        signing_name: &str,
     ) -> Result<(Arc<str>, Arc<Kms>), WireError> {
         let key = std::cell::RefCell::new(None);
         let signed = sigv4::Request {
@@ -107,7 +151,7 @@ impl Endpoint {
             headers: &req.headers,
             body: &req.body,
         };
-        let v = sigv4::verify(&signed, SERVICE, now, |id| {
+        let v = sigv4::verify(&signed, signing_name, now, |id| {
             let k = self.credentials.key_for(id)?;
             let secret = k.secret.clone();
             *key.borrow_mut() = Some(k);
@@ -141,7 +185,7 @@ struct DeleteAliasRequest {
 }
 
 /// A request shape from its JSON body (an empty body is `{}`).
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
@@ -151,7 +195,7 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
 }
 
 /// A response body: the shape's JSON, or nothing for an operation without output.
-fn respond<T: Serialize>(out: T) -> Result<Vec<u8>, WireError> {
+pub(crate) fn respond<T: Serialize>(out: T) -> Result<Vec<u8>, WireError> {
     let v = serde_json::to_vec(&out).map_err(|e| WireError::Internal(e.to_string()))?;
     Ok(if v == b"null" { Vec::new() } else { v })
 }

@@ -66,6 +66,15 @@ pub enum WireError {
     BadRegion(String),
     #[error("{0}")]
     Internal(String),
+    /// An error of a service built on the KMS (Secrets Manager, Parameter Store), mapped to
+    /// AWS's name and HTTP status by that service's wire module (`secretsmanager.rs`,
+    /// `ssm.rs`), its one edge.
+    #[error("{message}")]
+    Service {
+        code: &'static str,
+        status: u16,
+        message: String,
+    },
 }
 
 impl From<serde_json::Error> for WireError {
@@ -87,6 +96,7 @@ impl WireError {
             WireError::UnsupportedMediaType(_) => "UnsupportedMediaTypeException",
             WireError::BadRegion(_) => "UnrecognizedClientException",
             WireError::Internal(_) => "InternalFailure",
+            WireError::Service { code, .. } => code,
         }
     }
 
@@ -99,6 +109,7 @@ impl WireError {
             WireError::RequestTimeout(_) => 408,
             WireError::UnsupportedMediaType(_) => 415,
             WireError::Internal(_) => 500,
+            WireError::Service { status, .. } => *status,
             _ => 400,
         }
     }

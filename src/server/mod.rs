@@ -25,7 +25,9 @@ mod dispatch;
 mod ephemeral;
 mod error;
 mod http;
+mod secretsmanager;
 mod spin;
+mod ssm;
 mod tls;
 /// AWS Signature Version 4 (now [`crate::sigv4`], shared with the remote KMS client).
 pub mod sigv4 {
@@ -50,6 +52,8 @@ use std::sync::Arc;
 /// What to serve and where.
 pub struct ServeOptions {
     pub kms: Arc<Kms>,
+    /// The home `kms` is of (Secrets Manager and Parameter Store keep their data in it).
+    pub home: crate::home::Home,
     /// `host:port`; loopback only unless TLS (or `insecure_http`). Port 0 picks a free port.
     pub listen: String,
     pub transport: Transport,
@@ -146,6 +150,7 @@ impl Server {
         let credentials = Box::new(KmsAccessKeys::new(opts.kms.clone()));
         let endpoint = Arc::new(Endpoint {
             kms: opts.kms,
+            home: opts.home,
             credentials,
             allow_reset: opts.allow_reset,
         });
