@@ -51,6 +51,14 @@ pub(crate) const MANAGED_SERVICES: &[(&str, &str)] = &[
         "s3",
         "Default key that protects my S3 objects when no other key is defined",
     ),
+    (
+        "secretsmanager",
+        "Default key that protects my Secrets Manager data when no other key is defined",
+    ),
+    (
+        "ssm",
+        "Default key that protects my SSM parameters when no other key is defined",
+    ),
 ];
 
 /// How to open the KMS.
