@@ -131,3 +131,4 @@ impl ServiceContext {
         );
     }
 }
+pub mod manager;
