@@ -18,6 +18,7 @@ mod kms_cmd;
 mod kms_import_cmd;
 mod kms_mrk_cmd;
 mod mount_cmd;
+mod mount_helper;
 mod object_cmd;
 mod output;
 mod serve_cmd;
@@ -139,6 +140,13 @@ enum Command {
     MountBucket(mount_cmd::MountBucketArgs),
     /// Unmount a mounted volume or bucket and wait for its daemon to finish.
     Umount { dir: PathBuf },
+    /// Make `mount -t fuse.kmsfs` and `/etc/fstab` lines work: link `mount.kmsfs` and
+    /// `mount.fuse.kmsfs` in DIR (default /sbin) to this binary.
+    InstallMountHelper {
+        /// Where mount(8) looks for helpers.
+        #[arg(long, default_value = "/sbin")]
+        dir: PathBuf,
+    },
     /// Encrypt a file or stream into an envelope message under a KMS key (AWS Encryption
     /// SDK style: a fresh data key per message, wrapped by KMS, bound to the context).
     EncryptFile(envelope_cmd::EncryptFileArgs),
@@ -152,7 +160,22 @@ enum Command {
 
 /// Run the CLI; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let (argv, helper) = match mount_helper::argv() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("kmsfs: mount failed: {e}");
+            return exit::USAGE;
+        }
+    };
+    if let Some(h) = &helper {
+        if !h.verbose {
+            mount_helper::silence_stdout();
+        }
+        if h.fake {
+            return exit::OK;
+        }
+    }
+    let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -208,6 +231,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Mount(a) => mount_cmd::run_mount(&ctx, a),
         Command::MountBucket(a) => mount_cmd::run_mount_bucket(&ctx, a),
         Command::Umount { dir } => mount_cmd::run_umount(&ctx, dir),
+        Command::InstallMountHelper { dir } => mount_cmd::run_install_helper(&ctx, dir),
         Command::EncryptFile(a) => envelope_cmd::run_encrypt(&ctx, a),
         Command::DecryptFile(a) => envelope_cmd::run_decrypt(&ctx, a),
         Command::Serve(a) => serve_cmd::run(&ctx, a),

@@ -210,3 +210,25 @@ pub(super) fn run_umount(ctx: &Ctx, dir: &Path) -> Result<(), CliError> {
     ctx.out
         .print(&serde_json::json!({ "Unmounted": mp, "VolumeId": owner.map(|m| m.volume_id) }))
 }
+
+/// `kmsfs install-mount-helper`: the mount(8) helper links to this binary.
+pub(super) fn run_install_helper(ctx: &Ctx, dir: &Path) -> Result<(), CliError> {
+    const WHAT: &str = "install-mount-helper failed";
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::new(
+            WHAT,
+            format!("which binary is this: {e}"),
+            super::error::exit::INTERNAL,
+        )
+    })?;
+    let made = super::mount_helper::install(dir, &exe).map_err(|e| {
+        CliError::new(
+            WHAT,
+            format!("{}: {e}", dir.display()),
+            super::error::exit::INTERNAL,
+        )
+    })?;
+    let links: Vec<String> = made.iter().map(|p| p.display().to_string()).collect();
+    ctx.out
+        .print(&serde_json::json!({ "Links": links, "Target": exe.display().to_string() }))
+}
