@@ -151,3 +151,70 @@ pub(crate) fn config(fsname: String, subtype: &str, allow_other: bool) -> fuser:
     }
     c
 }
+
+/// Mount `fs` at `mountpoint` with `config` (from [`config`]): as root, by mount(2) with the
+/// type `fuse.<subtype>` (so `/proc/mounts` and `findmnt` show `fuse.kmsfs`, as libfuse's
+/// mounts do; fuser's own mount(2) path says only `fuse`), the session then served on that
+/// `/dev/fuse` descriptor; otherwise through fusermount3 (fuser), which names the subtype
+/// too. Unmounting is the caller's (`kmsfs umount`, the signal handler, or the kernel).
+pub(crate) fn mount_session<FS: fuser::Filesystem>(
+    fs: FS,
+    mountpoint: &std::path::Path,
+    config: &fuser::Config,
+) -> std::io::Result<fuser::Session<FS>> {
+    if !nix::unistd::geteuid().is_root() {
+        return fuser::Session::new(fs, mountpoint, config);
+    }
+    let fd = mount_as_root(mountpoint, config)?;
+    fuser::Session::from_fd(fs, fd, config.acl, config.clone())
+}
+
+/// mount(2) of a new FUSE file system of type `fuse.<subtype>` at `mountpoint`: the
+/// `/dev/fuse` descriptor that serves it. `nosuid,nodev` always (see [`config`]).
+fn mount_as_root(
+    mountpoint: &std::path::Path,
+    config: &fuser::Config,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    use fuser::MountOption as O;
+    use nix::mount::MsFlags;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(mountpoint)?.permissions().mode();
+    let dev: std::os::fd::OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")?
+        .into();
+    let (mut fsname, mut fstype) = ("kmsfs".to_string(), "fuse".to_string());
+    let mut data = format!(
+        "fd={},rootmode={:o},user_id={},group_id={}",
+        dev.as_raw_fd(),
+        mode,
+        nix::unistd::getuid(),
+        nix::unistd::getgid()
+    );
+    for o in &config.mount_options {
+        match o {
+            O::FSName(n) => fsname = n.clone(),
+            O::Subtype(t) => fstype = format!("fuse.{t}"),
+            O::DefaultPermissions => data.push_str(",default_permissions"),
+            other => {
+                return Err(std::io::Error::other(format!(
+                    "mount option {other:?} is not supported by kmsfs's mount"
+                )));
+            }
+        }
+    }
+    if config.acl == fuser::SessionACL::All {
+        data.push_str(",allow_other");
+    }
+    nix::mount::mount(
+        Some(fsname.as_str()),
+        mountpoint,
+        Some(fstype.as_str()),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(data.as_str()),
+    )
+    .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+    Ok(dev)
+}

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountEntry {
     pub mount_point: PathBuf,
-    /// `fuse` for a mount made with mount(2) as root, `fuse.<subtype>` through fusermount3.
+    /// `fuse.<subtype>` (kmsfs mounts as root with that type, fusermount3 names it too);
+    /// plain `fuse` for mounts made by older kmsfs builds as root.
     pub fstype: String,
     /// The mount's source: a kmsfs daemon names it after what it serves (its FSName).
     pub device: String,

@@ -90,7 +90,7 @@ pub(crate) fn serve(
     let fsname = format!("s3:{}", view.bucket());
     let mut c = fuseutil::config(fsname, "kmsfs-bucket", allow_other);
     c.n_threads = Some(2);
-    fuser::Session::new(FuseBucket::new(view), mountpoint, &c)?.run()
+    fuseutil::mount_session(FuseBucket::new(view), mountpoint, &c)?.run()
 }
 
 impl Filesystem for FuseBucket {

@@ -156,7 +156,7 @@ pub(crate) fn serve(
         notifier: notifier.clone(),
         spin: spin.clone(),
     };
-    let session = fuser::Session::new(vol, mountpoint, &config(name, allow_other))?;
+    let session = fuseutil::mount_session(vol, mountpoint, &config(name, allow_other))?;
     let _ = notifier.set(session.notifier());
     if let Some(w) = super::spin::window_from_env() {
         // One loop reads the session's own descriptor (this one), the others their clones.
