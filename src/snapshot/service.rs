@@ -359,6 +359,7 @@ impl SnapshotService {
 
     /// [`SnapshotService::create`] under the store's lock.
     fn capture(&self, volume_id: &str, description: &str) -> Result<SnapshotInfo, SnapshotError> {
+        let started = now_ms();
         let held = self.volumes.hold(volume_id)?;
         let prev = self.previous(volume_id, &held.key().wrapped_dek);
         let mut progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -371,7 +372,13 @@ impl SnapshotService {
         let m = manifest_of(volume_id, &held, entries);
         drop(held);
         progress.finish();
-        self.commit(&m, description, None, stats.bytes_added, stats.chunks_added)
+        self.commit(
+            &m,
+            started,
+            description,
+            None,
+            (stats.bytes_added, stats.chunks_added),
+        )
     }
 
     /// The newest snapshot of `volume_id` under the same data key, for incremental reads.
@@ -384,14 +391,15 @@ impl SnapshotService {
             .find(|m| &m.wrapped_dek == wrapped && m.volume_id == volume_id)
     }
 
-    /// Store the manifest, then the record (the moment the snapshot exists).
+    /// Store the manifest, then the record (the moment the snapshot exists). `started_ms`
+    /// is when the snapshot (or copy) began: its `StartTime`, as EBS reports it.
     fn commit(
         &self,
         m: &Manifest,
+        started_ms: i64,
         description: &str,
         source: Option<&str>,
-        bytes_added: u64,
-        chunks_added: u64,
+        (bytes_added, chunks_added): (u64, u64),
     ) -> Result<SnapshotInfo, SnapshotError> {
         let bytes = m.encode();
         let mh = sha256(&bytes);
@@ -399,13 +407,12 @@ impl SnapshotService {
         self.store.put_if_absent(&mh, &bytes).map_err(store_err)?;
         self.store.flush().map_err(store_err)?;
         let id = new_id()?;
-        let now = now_ms();
         let info = SnapshotInfo {
             snapshot_id: id.clone(),
             volume_id: m.volume_id.clone(),
             state: "completed".into(),
-            start_time: crate::timefmt::rfc3339(now),
-            start_time_ms: now,
+            start_time: crate::timefmt::rfc3339(started_ms),
+            start_time_ms: started_ms,
             progress: "100%".into(),
             description: description.to_string(),
             encrypted: m.encrypted,
@@ -497,7 +504,7 @@ impl SnapshotService {
     pub fn restore(&self, id: &str, opts: &CreateVolume) -> Result<VolumeInfo, SnapshotError> {
         self.may_copy(id, &self.account)?;
         let (info, m) = self.load(id)?;
-        self.restore_into(&self.volumes, &info, &m, opts)
+        self.restore_into(&self.volumes, &info, &m, opts, &format!("restore of {id}"))
     }
 
     fn restore_into(
@@ -506,6 +513,7 @@ impl SnapshotService {
         info: &SnapshotInfo,
         m: &Manifest,
         opts: &CreateVolume,
+        label: &str,
     ) -> Result<VolumeInfo, SnapshotError> {
         let id = &info.snapshot_id;
         if opts.size != 0 && opts.size < m.volume_size {
@@ -516,7 +524,7 @@ impl SnapshotService {
         }
         let size = opts.size.max(m.volume_size);
         let (encrypt, same) = self.target(info, m, opts.kms_key_id.as_deref(), opts.encrypted)?;
-        let mut progress = Progress::new(&format!("restore of {id}"), m.data_bytes());
+        let mut progress = Progress::new(label, m.data_bytes());
         let dek = if m.encrypted {
             Some(self.unwrap(info, m)?)
         } else {
@@ -597,6 +605,7 @@ impl SnapshotService {
         encrypted: bool,
         description: Option<&str>,
     ) -> Result<SnapshotInfo, SnapshotError> {
+        let started = now_ms();
         let _lock = self.lock()?;
         self.may_copy(id, &self.account)?;
         self.clean_tmp();
@@ -610,7 +619,7 @@ impl SnapshotService {
                 // KMS must still allow the key (a disabled key stops the copy, as on EBS).
                 drop(self.unwrap(&info, &m)?);
             }
-            return self.commit(&m, &desc, Some(id), 0, 0);
+            return self.commit(&m, started, &desc, Some(id), (0, 0));
         }
         let dir = self.root().join("tmp").join("volumes");
         fsutil::create_dir_durable(&dir, 0o700).map_err(|e| SnapshotError::io(&dir, e))?;
@@ -627,14 +636,24 @@ impl SnapshotService {
                     encrypted: Some(true),
                     snapshot_id: Some(id.to_string()),
                 },
+                &format!("copy of {id}, step 1 of 2 (re-encrypting under the new key)"),
             )?;
             let held = scratch.hold(&v.volume_id)?;
-            let mut progress = Progress::new(&format!("copy of {id}"), du(held.tree()));
+            let mut progress = Progress::new(
+                &format!("copy of {id}, step 2 of 2 (storing the re-encrypted chunks)"),
+                du(held.tree()),
+            );
             let (entries, stats) = tree::capture(held.tree(), &self.store, None, &mut progress)?;
             progress.finish();
             let nm = manifest_of(&info.volume_id, &held, entries);
             drop(held);
-            self.commit(&nm, &desc, Some(id), stats.bytes_added, stats.chunks_added)
+            self.commit(
+                &nm,
+                started,
+                &desc,
+                Some(id),
+                (stats.bytes_added, stats.chunks_added),
+            )
         })();
         self.clean_tmp();
         self.collect_on_failure(r)
