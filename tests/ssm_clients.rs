@@ -41,15 +41,23 @@ fn world(test: &str) -> Option<World> {
     let dir = tempfile::tempdir().unwrap();
     let home = init(dir.path());
     let srv = Server::start(&home, &[]);
-    Some(World { srv, home, bin, _dir: dir })
+    Some(World {
+        srv,
+        home,
+        bin,
+        _dir: dir,
+    })
 }
 
 impl World {
     fn calls(&self, who: Option<&(String, String)>, calls: Value) -> Vec<Value> {
         let mut c = aws_tool(&self.bin, "python3", &self.srv.endpoint);
-        c.env("EP", &self.srv.endpoint).env("CALLS", calls.to_string()).args(["-c", RUNNER]);
+        c.env("EP", &self.srv.endpoint)
+            .env("CALLS", calls.to_string())
+            .args(["-c", RUNNER]);
         if let Some((id, secret)) = who {
-            c.env("AWS_ACCESS_KEY_ID", id).env("AWS_SECRET_ACCESS_KEY", secret);
+            c.env("AWS_ACCESS_KEY_ID", id)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
         }
         let out = check(&c.output().unwrap(), "the boto3 runner");
         serde_json::from_str(out.trim()).unwrap()
@@ -62,7 +70,11 @@ impl World {
             .output()
             .unwrap();
         let out = check(&o, &format!("aws {args:?}"));
-        if out.trim().is_empty() { Value::Null } else { serde_json::from_str(&out).unwrap() }
+        if out.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&out).unwrap()
+        }
     }
 }
 
@@ -73,7 +85,9 @@ fn ok(r: &Value) -> &Value {
 
 #[test]
 fn boto3_reads_and_writes_parameters() {
-    let Some(w) = world("boto3_reads_and_writes_parameters") else { return };
+    let Some(w) = world("boto3_reads_and_writes_parameters") else {
+        return;
+    };
     let r = w.calls(None, json!([
         ["put_parameter", {"Name": "/app/db/pw", "Value": "s3cret", "Type": "SecureString"}],
         ["put_parameter", {"Name": "/app/db/pw", "Value": "again", "Type": "SecureString"}],
@@ -98,50 +112,140 @@ fn boto3_reads_and_writes_parameters() {
     let p = &ok(&r[5])["Parameter"];
     assert_ne!(p["Value"], "s3cret2");
     assert_eq!(p["Type"], "SecureString");
-    assert_eq!(p["ARN"], "arn:aws:ssm:us-east-1:111122223333:parameter/app/db/pw");
+    assert_eq!(
+        p["ARN"],
+        "arn:aws:ssm:us-east-1:111122223333:parameter/app/db/pw"
+    );
     assert_eq!(ok(&r[6])["Parameter"]["Value"], "s3cret2");
     assert_eq!(ok(&r[7])["Parameter"]["Value"], "s3cret");
-    assert_eq!(ok(&r[8])["Names"], json!(["/app/a/b", "/app/db/pw", "/app/url"]));
+    assert_eq!(
+        ok(&r[8])["Names"],
+        json!(["/app/a/b", "/app/db/pw", "/app/url"])
+    );
     assert_eq!(ok(&r[9])["Parameters"][0]["Name"], "/app/url");
     assert_eq!(ok(&r[10])["ParameterVersion"], 1);
     let h = ok(&r[11])["Parameters"].as_array().unwrap().clone();
-    assert_eq!((h.len(), &h[0]["Labels"], &h[0]["Value"]), (2, &json!(["old"]), &json!("s3cret")));
+    assert_eq!(
+        (h.len(), &h[0]["Labels"], &h[0]["Value"]),
+        (2, &json!(["old"]), &json!("s3cret"))
+    );
     assert_eq!(ok(&r[12])["InvalidParameters"], json!(["/nope"]));
     assert_eq!(ok(&r[13])["Parameters"][0]["Name"], "/app/db/pw");
     ok(&r[14]);
     assert_eq!(r[15]["code"], "ParameterNotFound");
     // The trail: the service's lines and its KMS calls as ssm.amazonaws.com.
-    let World { srv, home, _dir, .. } = w;
+    let World {
+        srv, home, _dir, ..
+    } = w;
     srv.stop();
     let trail = std::fs::read_to_string(home.join("kms/audit.log")).unwrap();
-    assert!(trail.contains(r#""eventSource":"ssm.amazonaws.com""#), "no service line");
+    assert!(
+        trail.contains(r#""eventSource":"ssm.amazonaws.com""#),
+        "no service line"
+    );
     assert!(trail.contains("PARAMETER_ARN"));
     assert!(!trail.contains("s3cret"));
 }
 
 #[test]
 fn the_aws_cli_round_trips_parameters() {
-    let Some(w) = world("the_aws_cli_round_trips_parameters") else { return };
-    let v = w.aws(&["ssm", "put-parameter", "--name", "/cli/pw", "--value", "hush", "--type", "SecureString"]);
+    let Some(w) = world("the_aws_cli_round_trips_parameters") else {
+        return;
+    };
+    let v = w.aws(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/cli/pw",
+        "--value",
+        "hush",
+        "--type",
+        "SecureString",
+    ]);
     assert_eq!(v["Version"], 1);
-    w.aws(&["ssm", "put-parameter", "--name", "/cli/pw", "--value", "hush2", "--type", "SecureString", "--overwrite"]);
-    w.aws(&["ssm", "put-parameter", "--name", "/cli/sub/list", "--value", "a,b", "--type", "StringList"]);
+    w.aws(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/cli/pw",
+        "--value",
+        "hush2",
+        "--type",
+        "SecureString",
+        "--overwrite",
+    ]);
+    w.aws(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/cli/sub/list",
+        "--value",
+        "a,b",
+        "--type",
+        "StringList",
+    ]);
     let v = w.aws(&["ssm", "get-parameter", "--name", "/cli/pw"]);
     assert_ne!(v["Parameter"]["Value"], "hush2");
-    let v = w.aws(&["ssm", "get-parameter", "--name", "/cli/pw", "--with-decryption"]);
+    let v = w.aws(&[
+        "ssm",
+        "get-parameter",
+        "--name",
+        "/cli/pw",
+        "--with-decryption",
+    ]);
     assert_eq!(v["Parameter"]["Value"], "hush2");
-    let v = w.aws(&["ssm", "get-parameters-by-path", "--path", "/cli", "--recursive", "--with-decryption"]);
-    let names: Vec<&str> = v["Parameters"].as_array().unwrap().iter().map(|p| p["Name"].as_str().unwrap()).collect();
+    let v = w.aws(&[
+        "ssm",
+        "get-parameters-by-path",
+        "--path",
+        "/cli",
+        "--recursive",
+        "--with-decryption",
+    ]);
+    let names: Vec<&str> = v["Parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["/cli/pw", "/cli/sub/list"]);
-    w.aws(&["ssm", "label-parameter-version", "--name", "/cli/pw", "--parameter-version", "1", "--labels", "first"]);
-    let v = w.aws(&["ssm", "get-parameter-history", "--name", "/cli/pw", "--with-decryption"]);
+    w.aws(&[
+        "ssm",
+        "label-parameter-version",
+        "--name",
+        "/cli/pw",
+        "--parameter-version",
+        "1",
+        "--labels",
+        "first",
+    ]);
+    let v = w.aws(&[
+        "ssm",
+        "get-parameter-history",
+        "--name",
+        "/cli/pw",
+        "--with-decryption",
+    ]);
     assert_eq!(v["Parameters"][0]["Labels"], json!(["first"]));
     assert_eq!(v["Parameters"][0]["Value"], "hush");
-    let v = w.aws(&["ssm", "get-parameter", "--name", "/cli/pw:first", "--with-decryption"]);
+    let v = w.aws(&[
+        "ssm",
+        "get-parameter",
+        "--name",
+        "/cli/pw:first",
+        "--with-decryption",
+    ]);
     assert_eq!(v["Parameter"]["Value"], "hush");
     w.aws(&["ssm", "delete-parameter", "--name", "/cli/pw"]);
     let o = aws_tool(&w.bin, "aws", &w.srv.endpoint)
-        .args(["--endpoint-url", &w.srv.endpoint, "ssm", "get-parameter", "--name", "/cli/pw"])
+        .args([
+            "--endpoint-url",
+            &w.srv.endpoint,
+            "ssm",
+            "get-parameter",
+            "--name",
+            "/cli/pw",
+        ])
         .output()
         .unwrap();
     assert!(!o.status.success());
@@ -157,10 +261,24 @@ fn access_key(home: &Path, user: &str) -> (String, String) {
 
 #[test]
 fn a_user_refused_decrypt_reads_only_the_ciphertext() {
-    let Some(w) = world("a_user_refused_decrypt_reads_only_the_ciphertext") else { return };
+    let Some(w) = world("a_user_refused_decrypt_reads_only_the_ciphertext") else {
+        return;
+    };
     let bob = access_key(&w.home, "bob");
     let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:GenerateDataKey","kms:DescribeKey"],"Resource":"*"}]}"#;
-    run_ok(&w.home, &["iam", "put-user-policy", "--user-name", "bob", "--policy-name", "no-decrypt", "--policy-document", doc]);
+    run_ok(
+        &w.home,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "bob",
+            "--policy-name",
+            "no-decrypt",
+            "--policy-document",
+            doc,
+        ],
+    );
     let key = create_key(&w.home, "Arn");
     let r = w.calls(None, json!([
         ["put_parameter", {"Name": "/guarded", "Value": "topsecret", "Type": "SecureString", "KeyId": key}],
@@ -178,6 +296,9 @@ fn a_user_refused_decrypt_reads_only_the_ciphertext() {
     assert!(!p["Value"].as_str().unwrap().is_empty());
     ok(&r[2]);
     assert_eq!(r[3]["code"], "AccessDeniedException");
-    let r = w.calls(None, json!([["get_parameter", {"Name": "/guarded", "WithDecryption": true}]]));
+    let r = w.calls(
+        None,
+        json!([["get_parameter", {"Name": "/guarded", "WithDecryption": true}]]),
+    );
     assert_eq!(ok(&r[0])["Parameter"]["Value"], "topsecret");
 }

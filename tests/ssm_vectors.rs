@@ -35,7 +35,9 @@ fn version(n: u64, kind: &str, value: Stored, tier: &str, labels: &[&str]) -> Ve
 }
 
 fn envelope() -> Vec<u8> {
-    let sealed = AeadKey::new(&SecretKey::from_bytes(DATA_KEY)).seal(&NONCE, &seal::aad(ARN, 2), b"hunter2").unwrap();
+    let sealed = AeadKey::new(&SecretKey::from_bytes(DATA_KEY))
+        .seal(&NONCE, &seal::aad(ARN, 2), b"hunter2")
+        .unwrap();
     seal::envelope(WRAPPED, &NONCE, &sealed).unwrap()
 }
 
@@ -43,19 +45,40 @@ fn records() -> Vec<(&'static str, Record)> {
     let string = Record {
         name: "/app/url".into(),
         tags: vec![("team".into(), "core".into())],
-        versions: vec![version(1, "String", Stored::Plain("https://example.com".into()), "Standard", &[])],
+        versions: vec![version(
+            1,
+            "String",
+            Stored::Plain("https://example.com".into()),
+            "Standard",
+            &[],
+        )],
         notified: vec![],
     };
     let secure = Record {
         name: "/app/db/pw".into(),
         tags: vec![],
         versions: vec![
-            version(1, "SecureString", Stored::Kms(b"(a KMS ciphertext blob)".to_vec()), "Standard", &["old"]),
-            version(2, "SecureString", Stored::Envelope(envelope()), "Advanced", &[]),
+            version(
+                1,
+                "SecureString",
+                Stored::Kms(b"(a KMS ciphertext blob)".to_vec()),
+                "Standard",
+                &["old"],
+            ),
+            version(
+                2,
+                "SecureString",
+                Stored::Envelope(envelope()),
+                "Advanced",
+                &[],
+            ),
         ],
         notified: vec![("NoChangeNotification".into(), 2)],
     };
-    vec![("a String parameter", string), ("a SecureString, Standard then Advanced", secure)]
+    vec![
+        ("a String parameter", string),
+        ("a SecureString, Standard then Advanced", secure),
+    ]
 }
 
 fn bad(good: &[u8]) -> Vec<Value> {
@@ -105,7 +128,10 @@ fn good_vectors_decode_and_bad_ones_are_refused() {
     let (wrapped, nonce, sealed) = seal::parse_envelope(&e).unwrap();
     assert_eq!(wrapped, WRAPPED);
     let k = AeadKey::new(&SecretKey::from_bytes(DATA_KEY));
-    assert_eq!(k.open(&nonce, &seal::aad(ARN, 2), sealed).unwrap().expose(), b"hunter2");
+    assert_eq!(
+        k.open(&nonce, &seal::aad(ARN, 2), sealed).unwrap().expose(),
+        b"hunter2"
+    );
     assert!(k.open(&nonce, &seal::aad(ARN, 1), sealed).is_err());
     assert!(seal::parse_envelope(&e[..20]).is_err());
     assert!(seal::parse_envelope(b"KMSFSPX\x01\0\0").is_err());

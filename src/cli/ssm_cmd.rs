@@ -171,36 +171,54 @@ pub(super) fn run(s: &Session, cmd: &SsmCommand) -> Result<(), CliError> {
     use SsmCommand as C;
     match cmd {
         C::PutParameter(a) => s.reply(ps.put_parameter(put_request(s, a)?)),
-        C::GetParameter { name, with_decryption } => s.reply(ps.get_parameter(GetParameterRequest {
+        C::GetParameter {
+            name,
+            with_decryption,
+        } => s.reply(ps.get_parameter(GetParameterRequest {
             name: name.clone(),
             with_decryption: Some(*with_decryption),
         })),
-        C::GetParameters { names, with_decryption } => s.reply(ps.get_parameters(GetParametersRequest {
+        C::GetParameters {
+            names,
+            with_decryption,
+        } => s.reply(ps.get_parameters(GetParametersRequest {
             names: names.clone(),
             with_decryption: Some(*with_decryption),
         })),
-        C::GetParametersByPath { path, recursive, parameter_filters, with_decryption, max_results, next_token } => {
-            s.reply(ps.get_parameters_by_path(GetParametersByPathRequest {
-                path: path.clone(),
-                recursive: Some(*recursive),
-                parameter_filters: string_filters(s, parameter_filters)?,
-                with_decryption: Some(*with_decryption),
-                max_results: *max_results,
-                next_token: next_token.clone(),
-            }))
-        }
-        C::GetParameterHistory { name, with_decryption, max_results, next_token } => {
-            s.reply(ps.get_parameter_history(GetParameterHistoryRequest {
-                name: name.clone(),
-                with_decryption: Some(*with_decryption),
-                max_results: *max_results,
-                next_token: next_token.clone(),
-            }))
-        }
+        C::GetParametersByPath {
+            path,
+            recursive,
+            parameter_filters,
+            with_decryption,
+            max_results,
+            next_token,
+        } => s.reply(ps.get_parameters_by_path(GetParametersByPathRequest {
+            path: path.clone(),
+            recursive: Some(*recursive),
+            parameter_filters: string_filters(s, parameter_filters)?,
+            with_decryption: Some(*with_decryption),
+            max_results: *max_results,
+            next_token: next_token.clone(),
+        })),
+        C::GetParameterHistory {
+            name,
+            with_decryption,
+            max_results,
+            next_token,
+        } => s.reply(ps.get_parameter_history(GetParameterHistoryRequest {
+            name: name.clone(),
+            with_decryption: Some(*with_decryption),
+            max_results: *max_results,
+            next_token: next_token.clone(),
+        })),
         C::LabelParameterVersion(a) => s.reply(ps.label_parameter_version(label_request(a))),
         C::UnlabelParameterVersion(a) => s.reply(ps.unlabel_parameter_version(label_request(a))),
-        C::DeleteParameter { name } => s.reply(ps.delete_parameter(NameRequest { name: name.clone() })),
-        C::DeleteParameters { names } => s.reply(ps.delete_parameters(DeleteParametersRequest { names: names.clone() })),
+        C::DeleteParameter { name } => {
+            s.reply(ps.delete_parameter(NameRequest { name: name.clone() }))
+        }
+        C::DeleteParameters { names } => s.reply(ps.delete_parameters(DeleteParametersRequest {
+            names: names.clone(),
+        })),
         _ => run_more(s, &ps, cmd),
     }
 }
@@ -208,7 +226,12 @@ pub(super) fn run(s: &Session, cmd: &SsmCommand) -> Result<(), CliError> {
 fn run_more(s: &Session, ps: &ParameterStore, cmd: &SsmCommand) -> Result<(), CliError> {
     use SsmCommand as C;
     match cmd {
-        C::DescribeParameters { filters, parameter_filters, max_results, next_token } => {
+        C::DescribeParameters {
+            filters,
+            parameter_filters,
+            max_results,
+            next_token,
+        } => {
             let filters = (!filters.is_empty())
                 .then(|| parse_list::<ParametersFilter>(s, filters))
                 .transpose()?;
@@ -220,26 +243,31 @@ fn run_more(s: &Session, ps: &ParameterStore, cmd: &SsmCommand) -> Result<(), Cl
                 shared: None,
             }))
         }
-        C::AddTagsToResource { resource_type, resource_id, tags } => {
-            s.reply(ps.add_tags_to_resource(AddTagsToResourceRequest {
-                resource_type: resource_type.clone(),
-                resource_id: resource_id.clone(),
-                tags: parse_list(s, tags)?,
-            }))
-        }
-        C::ListTagsForResource { resource_type, resource_id } => {
-            s.reply(ps.list_tags_for_resource(ListTagsForResourceRequest {
-                resource_type: resource_type.clone(),
-                resource_id: resource_id.clone(),
-            }))
-        }
-        C::RemoveTagsFromResource { resource_type, resource_id, tag_keys } => {
-            s.reply(ps.remove_tags_from_resource(RemoveTagsFromResourceRequest {
-                resource_type: resource_type.clone(),
-                resource_id: resource_id.clone(),
-                tag_keys: tag_keys.clone(),
-            }))
-        }
+        C::AddTagsToResource {
+            resource_type,
+            resource_id,
+            tags,
+        } => s.reply(ps.add_tags_to_resource(AddTagsToResourceRequest {
+            resource_type: resource_type.clone(),
+            resource_id: resource_id.clone(),
+            tags: parse_list(s, tags)?,
+        })),
+        C::ListTagsForResource {
+            resource_type,
+            resource_id,
+        } => s.reply(ps.list_tags_for_resource(ListTagsForResourceRequest {
+            resource_type: resource_type.clone(),
+            resource_id: resource_id.clone(),
+        })),
+        C::RemoveTagsFromResource {
+            resource_type,
+            resource_id,
+            tag_keys,
+        } => s.reply(ps.remove_tags_from_resource(RemoveTagsFromResourceRequest {
+            resource_type: resource_type.clone(),
+            resource_id: resource_id.clone(),
+            tag_keys: tag_keys.clone(),
+        })),
         C::Events { name, since } => {
             let since = since.as_deref().map(|t| parse_time(s, t)).transpose()?;
             let events = ps.events(name.as_deref(), since);
@@ -259,9 +287,15 @@ fn put_request(s: &Session, a: &PutArgs) -> Result<PutParameterRequest, CliError
         key_id: a.key_id.clone(),
         overwrite: a.overwrite.then_some(true),
         allowed_pattern: a.allowed_pattern.clone(),
-        tags: (!a.tags.is_empty()).then(|| parse_list(s, &a.tags)).transpose()?,
+        tags: (!a.tags.is_empty())
+            .then(|| parse_list(s, &a.tags))
+            .transpose()?,
         tier: a.tier.clone(),
-        policies: a.policies.as_deref().map(|p| file_or_literal(s, p)).transpose()?,
+        policies: a
+            .policies
+            .as_deref()
+            .map(|p| file_or_literal(s, p))
+            .transpose()?,
         data_type: a.data_type.clone(),
     })
 }
@@ -277,18 +311,28 @@ fn label_request(a: &LabelArgs) -> LabelParameterVersionRequest {
 /// `file://PATH` read, or the literal.
 fn file_or_literal(s: &Session, v: &str) -> Result<String, CliError> {
     match v.strip_prefix("file://") {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| CliError::usage(s.what, format!("{p}: {e}"))),
+        Some(p) => {
+            std::fs::read_to_string(p).map_err(|e| CliError::usage(s.what, format!("{p}: {e}")))
+        }
         None => Ok(v.to_string()),
     }
 }
 
-fn string_filters(s: &Session, items: &[String]) -> Result<Option<Vec<ParameterStringFilter>>, CliError> {
-    (!items.is_empty()).then(|| parse_list(s, items)).transpose()
+fn string_filters(
+    s: &Session,
+    items: &[String],
+) -> Result<Option<Vec<ParameterStringFilter>>, CliError> {
+    (!items.is_empty())
+        .then(|| parse_list(s, items))
+        .transpose()
 }
 
 /// A list of structures from the AWS CLI's shorthand (`Key=a,Values=b,c`, one item per
 /// argument) or JSON (an array, or one object per argument).
-fn parse_list<T: serde::de::DeserializeOwned>(s: &Session, items: &[String]) -> Result<Vec<T>, CliError> {
+fn parse_list<T: serde::de::DeserializeOwned>(
+    s: &Session,
+    items: &[String],
+) -> Result<Vec<T>, CliError> {
     let bad = |e: serde_json::Error| CliError::usage(s.what, format!("cannot read {items:?}: {e}"));
     if let [one] = items
         && one.trim_start().starts_with('[')
@@ -324,7 +368,9 @@ pub(crate) fn shorthand(item: &str) -> serde_json::Value {
                 last = Some(k.to_string());
             }
             None => {
-                if let Some(serde_json::Value::Array(a)) = last.as_ref().and_then(|k| map.get_mut(k)) {
+                if let Some(serde_json::Value::Array(a)) =
+                    last.as_ref().and_then(|k| map.get_mut(k))
+                {
                     a.push(serde_json::json!(piece));
                 }
             }
@@ -338,6 +384,10 @@ fn parse_time(s: &Session, t: &str) -> Result<i64, CliError> {
     if let Ok(secs) = t.parse::<f64>() {
         return Ok((secs * 1000.0) as i64);
     }
-    policy::parse_timestamp(t)
-        .ok_or_else(|| CliError::usage(s.what, format!("--since {t:?}: use RFC 3339 or epoch seconds")))
+    policy::parse_timestamp(t).ok_or_else(|| {
+        CliError::usage(
+            s.what,
+            format!("--since {t:?}: use RFC 3339 or epoch seconds"),
+        )
+    })
 }

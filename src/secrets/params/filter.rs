@@ -22,13 +22,18 @@ pub struct Filter {
 }
 
 /// Check `filters` for an operation taking the keys `keys` (`tag:` keys when `tags`).
-pub fn check(filters: &[ParameterStringFilter], keys: &[&str], tags: bool) -> Result<Vec<Filter>, ParamError> {
+pub fn check(
+    filters: &[ParameterStringFilter],
+    keys: &[&str],
+    tags: bool,
+) -> Result<Vec<Filter>, ParamError> {
     filters.iter().map(|f| check_one(f, keys, tags)).collect()
 }
 
 fn check_one(f: &ParameterStringFilter, keys: &[&str], tags: bool) -> Result<Filter, ParamError> {
     let is_tag = f.key.starts_with("tag:") && f.key.len() > 4;
-    if !keys.contains(&f.key.as_str()) && !(tags && is_tag) {
+    let known = keys.contains(&f.key.as_str()) || (tags && is_tag);
+    if !known {
         return Err(ParamError::InvalidFilterKey(format!(
             "The following filter key is not valid: {}. Valid filter keys include: [{}].",
             f.key,
@@ -124,7 +129,9 @@ impl Filter {
             "DataType" => any(&v.data_type),
             "Path" => {
                 let recursive = self.option == "Recursive";
-                self.values.iter().any(|p| name::in_path(&r.name, p, recursive))
+                self.values
+                    .iter()
+                    .any(|p| name::in_path(&r.name, p, recursive))
             }
             "Label" => r.versions.iter().any(|v| v.labels.iter().any(|l| any(l))),
             tag => {
@@ -162,11 +169,18 @@ pub fn after(token: Option<&str>) -> Result<Option<String>, ParamError> {
     let bad = || ParamError::InvalidNextToken("The nextToken is not valid.".into());
     let bytes = b64::decode(t).map_err(|_| bad())?;
     let s = String::from_utf8(bytes).map_err(|_| bad())?;
-    s.strip_prefix(TOKEN_PREFIX).map(|s| Some(s.to_string())).ok_or_else(bad)
+    s.strip_prefix(TOKEN_PREFIX)
+        .map(|s| Some(s.to_string()))
+        .ok_or_else(bad)
 }
 
 /// One page of `items` (sorted by `key`), after the token's position.
-pub fn page<T>(items: Vec<T>, key: impl Fn(&T) -> String, next: Option<&str>, size: usize) -> Result<(Vec<T>, Option<String>), ParamError> {
+pub fn page<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    next: Option<&str>,
+    size: usize,
+) -> Result<(Vec<T>, Option<String>), ParamError> {
     let after = after(next)?;
     let mut rest: Vec<T> = items
         .into_iter()
@@ -174,6 +188,10 @@ pub fn page<T>(items: Vec<T>, key: impl Fn(&T) -> String, next: Option<&str>, si
         .collect();
     let more = rest.len() > size;
     rest.truncate(size);
-    let token = if more { rest.last().map(|i| token(&key(i))) } else { None };
+    let token = if more {
+        rest.last().map(|i| token(&key(i)))
+    } else {
+        None
+    };
     Ok((rest, token))
 }

@@ -17,12 +17,16 @@ pub const MAX_LABELS: usize = 10;
 
 impl ParameterStore<'_> {
     /// `DescribeParameters`: metadata (never values), filtered, by name, in pages.
-    pub fn describe_parameters(&self, req: DescribeParametersRequest) -> Result<DescribeParametersResponse, ParamError> {
+    pub fn describe_parameters(
+        &self,
+        req: DescribeParametersRequest,
+    ) -> Result<DescribeParametersResponse, ParamError> {
         self.audited("DescribeParameters", None, || {
             let filters = match (&req.filters, &req.parameter_filters) {
                 (Some(_), Some(_)) => {
                     return Err(ParamError::Validation(
-                        "You can use either Filters or ParameterFilters in a single request.".into(),
+                        "You can use either Filters or ParameterFilters in a single request."
+                            .into(),
                     ));
                 }
                 (Some(f), None) => filter::from_legacy(f)?,
@@ -35,9 +39,16 @@ impl ParameterStore<'_> {
                 .into_iter()
                 .filter(|r| filters.iter().all(|f| f.matches(r)))
                 .collect();
-            let (page, next_token) = filter::page(found, |r| r.name.clone(), req.next_token.as_deref(), size)?;
-            let parameters = page.iter().map(|r| self.metadata(r)).collect::<Result<_, _>>()?;
-            Ok(DescribeParametersResponse { parameters, next_token })
+            let (page, next_token) =
+                filter::page(found, |r| r.name.clone(), req.next_token.as_deref(), size)?;
+            let parameters = page
+                .iter()
+                .map(|r| self.metadata(r))
+                .collect::<Result<_, _>>()?;
+            Ok(DescribeParametersResponse {
+                parameters,
+                next_token,
+            })
         })
     }
 
@@ -67,7 +78,10 @@ impl ParameterStore<'_> {
 
     /// `LabelParameterVersion`: move each valid label to the version (latest if none);
     /// invalid labels come back in `InvalidLabels`.
-    pub fn label_parameter_version(&self, req: LabelParameterVersionRequest) -> Result<LabelParameterVersionResponse, ParamError> {
+    pub fn label_parameter_version(
+        &self,
+        req: LabelParameterVersionRequest,
+    ) -> Result<LabelParameterVersionResponse, ParamError> {
         let arn = self.arn(&name::name_of(&req.name));
         self.audited("LabelParameterVersion", Some(arn), || {
             check_label_count(&req.labels)?;
@@ -78,10 +92,19 @@ impl ParameterStore<'_> {
                 None => r.latest()?.version,
             };
             let idx = version_index(&r, version)?;
-            let (valid, invalid): (Vec<String>, Vec<String>) =
-                req.labels.iter().cloned().partition(|l| name::valid_label(l));
+            let (valid, invalid): (Vec<String>, Vec<String>) = req
+                .labels
+                .iter()
+                .cloned()
+                .partition(|l| name::valid_label(l));
             let mut labels = r.versions[idx].labels.clone();
-            labels.extend(valid.iter().filter(|l| !labels.contains(l)).cloned().collect::<Vec<_>>());
+            labels.extend(
+                valid
+                    .iter()
+                    .filter(|l| !labels.contains(l))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
             if labels.len() > MAX_LABELS {
                 return Err(ParamError::LabelLimitExceeded(format!(
                     "A parameter version can have a maximum of {MAX_LABELS} labels. Move one or \
@@ -101,18 +124,24 @@ impl ParameterStore<'_> {
     }
 
     /// `UnlabelParameterVersion`: labels not on the version come back in `InvalidLabels`.
-    pub fn unlabel_parameter_version(&self, req: LabelParameterVersionRequest) -> Result<UnlabelParameterVersionResponse, ParamError> {
+    pub fn unlabel_parameter_version(
+        &self,
+        req: LabelParameterVersionRequest,
+    ) -> Result<UnlabelParameterVersionResponse, ParamError> {
         let arn = self.arn(&name::name_of(&req.name));
         self.audited("UnlabelParameterVersion", Some(arn), || {
             check_label_count(&req.labels)?;
-            let version = req.parameter_version.ok_or_else(|| {
-                ParamError::Validation("ParameterVersion is required.".into())
-            })?;
+            let version = req
+                .parameter_version
+                .ok_or_else(|| ParamError::Validation("ParameterVersion is required.".into()))?;
             let store = self.lock()?;
             let mut r = self.existing(&store, &req.name)?;
             let idx = version_index(&r, version)?;
-            let (removed, invalid): (Vec<String>, Vec<String>) =
-                req.labels.iter().cloned().partition(|l| r.versions[idx].labels.contains(l));
+            let (removed, invalid): (Vec<String>, Vec<String>) = req
+                .labels
+                .iter()
+                .cloned()
+                .partition(|l| r.versions[idx].labels.contains(l));
             r.versions[idx].labels.retain(|l| !removed.contains(l));
             store.write(&r)?;
             Ok(UnlabelParameterVersionResponse {
@@ -134,7 +163,10 @@ impl ParameterStore<'_> {
     }
 
     /// `DeleteParameters`: up to 10 names; those not found come back in `InvalidParameters`.
-    pub fn delete_parameters(&self, req: DeleteParametersRequest) -> Result<DeleteParametersResponse, ParamError> {
+    pub fn delete_parameters(
+        &self,
+        req: DeleteParametersRequest,
+    ) -> Result<DeleteParametersResponse, ParamError> {
         self.audited("DeleteParameters", None, || {
             if req.names.is_empty() || req.names.len() > super::read::MAX_NAMES {
                 return Err(ParamError::Validation(
@@ -159,14 +191,21 @@ impl ParameterStore<'_> {
     }
 
     /// The parameter a tagging request names (ResourceType must be `Parameter`).
-    fn tagged(&self, store: &super::record::Store, kind: &str, id: &str) -> Result<Record, ParamError> {
+    fn tagged(
+        &self,
+        store: &super::record::Store,
+        kind: &str,
+        id: &str,
+    ) -> Result<Record, ParamError> {
         if kind != "Parameter" {
             return Err(ParamError::InvalidResourceType(format!(
                 "The resource type {kind:?} is not valid here: use Parameter."
             )));
         }
         self.load(store, &name::name_of(id))?.ok_or_else(|| {
-            ParamError::InvalidResourceId(format!("The resource ID {id:?} is not valid. Verify the ID and try again."))
+            ParamError::InvalidResourceId(format!(
+                "The resource ID {id:?} is not valid. Verify the ID and try again."
+            ))
         })
     }
 
@@ -187,7 +226,10 @@ impl ParameterStore<'_> {
     }
 
     /// `RemoveTagsFromResource`.
-    pub fn remove_tags_from_resource(&self, req: RemoveTagsFromResourceRequest) -> Result<Empty, ParamError> {
+    pub fn remove_tags_from_resource(
+        &self,
+        req: RemoveTagsFromResourceRequest,
+    ) -> Result<Empty, ParamError> {
         let arn = self.arn(&name::name_of(&req.resource_id));
         self.audited("RemoveTagsFromResource", Some(arn), || {
             let store = self.lock()?;
@@ -199,12 +241,22 @@ impl ParameterStore<'_> {
     }
 
     /// `ListTagsForResource`.
-    pub fn list_tags_for_resource(&self, req: ListTagsForResourceRequest) -> Result<ListTagsForResourceResponse, ParamError> {
+    pub fn list_tags_for_resource(
+        &self,
+        req: ListTagsForResourceRequest,
+    ) -> Result<ListTagsForResourceResponse, ParamError> {
         let arn = self.arn(&name::name_of(&req.resource_id));
         self.audited("ListTagsForResource", Some(arn), || {
             let store = self.lock()?;
             let r = self.tagged(&store, &req.resource_type, &req.resource_id)?;
-            let tag_list = r.tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect();
+            let tag_list = r
+                .tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect();
             Ok(ListTagsForResourceResponse { tag_list })
         })
     }

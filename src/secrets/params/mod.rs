@@ -179,7 +179,11 @@ impl<'a> ParameterStore<'a> {
     }
 
     /// The events recorded (of parameter `name`, since `since_ms`), oldest first.
-    pub fn events(&self, name: Option<&str>, since_ms: Option<i64>) -> Result<Vec<PolicyEvent>, ParamError> {
+    pub fn events(
+        &self,
+        name: Option<&str>,
+        since_ms: Option<i64>,
+    ) -> Result<Vec<PolicyEvent>, ParamError> {
         let path = self.ctx.dir.join(record::EVENTS_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,

@@ -25,8 +25,7 @@ pub fn check_name(name: &str) -> Result<(), ParamError> {
     let bare = name.trim_start_matches('/').to_ascii_lowercase();
     if bare.starts_with("aws") || bare.starts_with("ssm") {
         return Err(ParamError::Validation(
-            "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive)."
-                .into(),
+            "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive).".into(),
         ));
     }
     if name.contains('/') {
@@ -148,9 +147,9 @@ pub fn split_selector(full: &str) -> Result<(&str, Selector), ParamError> {
         )));
     }
     if sel.bytes().all(|b| b.is_ascii_digit()) {
-        let v = sel.parse().map_err(|_| {
-            ParamError::Validation(format!("Invalid parameter version in {full}"))
-        })?;
+        let v = sel
+            .parse()
+            .map_err(|_| ParamError::Validation(format!("Invalid parameter version in {full}")))?;
         return Ok((name, Selector::Version(v)));
     }
     Ok((name, Selector::Label(sel.to_string())))
@@ -202,6 +201,9 @@ mod tests {
             ("arn:aws:ssm:r:1:parameter/a", Selector::Label("p".into()))
         );
         assert_eq!(name_of("arn:aws:ssm:r:1:parameter/a/b"), "/a/b");
-        assert_eq!(arn("aws", "r", "1", "/a/b"), "arn:aws:ssm:r:1:parameter/a/b");
+        assert_eq!(
+            arn("aws", "r", "1", "/a/b"),
+            "arn:aws:ssm:r:1:parameter/a/b"
+        );
     }
 }

@@ -48,7 +48,9 @@ impl PolicyKind {
 /// Parse and check a `Policies` string. `now_ms` refuses an expiration in the past.
 pub fn parse(text: &str, now_ms: i64) -> Result<Vec<Policy>, ParamError> {
     let items: Vec<Value> = serde_json::from_str(text).map_err(|e| {
-        ParamError::InvalidPolicyAttribute(format!("Policies must be a JSON array of policies: {e}"))
+        ParamError::InvalidPolicyAttribute(format!(
+            "Policies must be a JSON array of policies: {e}"
+        ))
     })?;
     if items.len() > MAX_POLICIES {
         return Err(ParamError::PoliciesLimitExceeded(format!(
@@ -67,8 +69,14 @@ pub fn parse(text: &str, now_ms: i64) -> Result<Vec<Policy>, ParamError> {
         }
         out.push(p);
     }
-    let has_expiration = out.iter().any(|p| matches!(p.kind, PolicyKind::Expiration(_)));
-    if !has_expiration && out.iter().any(|p| matches!(p.kind, PolicyKind::ExpirationNotification(_))) {
+    let has_expiration = out
+        .iter()
+        .any(|p| matches!(p.kind, PolicyKind::Expiration(_)));
+    if !has_expiration
+        && out
+            .iter()
+            .any(|p| matches!(p.kind, PolicyKind::ExpirationNotification(_)))
+    {
         return Err(ParamError::IncompatiblePolicy(
             "An ExpirationNotification policy needs an Expiration policy.".into(),
         ));
@@ -79,7 +87,10 @@ pub fn parse(text: &str, now_ms: i64) -> Result<Vec<Policy>, ParamError> {
 fn parse_one(item: &Value, now_ms: i64) -> Result<Policy, ParamError> {
     let field = |k: &str| item.get(k).and_then(Value::as_str);
     let kind = field("Type").unwrap_or_default();
-    if !matches!(kind, "Expiration" | "ExpirationNotification" | "NoChangeNotification") {
+    if !matches!(
+        kind,
+        "Expiration" | "ExpirationNotification" | "NoChangeNotification"
+    ) {
         return Err(ParamError::InvalidPolicyType(format!(
             "The policy type {kind:?} is not supported: use Expiration, \
              ExpirationNotification or NoChangeNotification."
@@ -102,7 +113,9 @@ fn parse_one(item: &Value, now_ms: i64) -> Result<Policy, ParamError> {
             }
             PolicyKind::Expiration(at)
         }
-        "ExpirationNotification" => PolicyKind::ExpirationNotification(span(kind, get("Before"), get("Unit"))?),
+        "ExpirationNotification" => {
+            PolicyKind::ExpirationNotification(span(kind, get("Before"), get("Unit"))?)
+        }
         _ => PolicyKind::NoChangeNotification(span(kind, get("After"), get("Unit"))?),
     };
     let text = serde_json::to_string(item).map_err(|e| ParamError::Internal(e.to_string()))?;
@@ -124,7 +137,9 @@ fn span(kind: &str, n: Option<&str>, unit: Option<&str>) -> Result<i64, ParamErr
 
 /// An ISO 8601 UTC time (`2030-05-13T00:00:00.000Z`, `+00:00` too) in Unix ms.
 pub fn parse_timestamp(ts: &str) -> Option<i64> {
-    let ts = ts.strip_suffix("+00:00").map_or(ts.to_string(), |t| format!("{t}Z"));
+    let ts = ts
+        .strip_suffix("+00:00")
+        .map_or(ts.to_string(), |t| format!("{t}Z"));
     let t = humantime::parse_rfc3339_weak(&ts).ok()?;
     let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
     i64::try_from(d.as_millis()).ok()
@@ -143,7 +158,10 @@ pub fn inline(r: &Record, version: u64, text: Option<&str>) -> Vec<ParameterInli
     policies
         .into_iter()
         .map(|p| {
-            let done = r.notified.iter().any(|(t, v)| t == p.kind.name() && *v == version);
+            let done = r
+                .notified
+                .iter()
+                .any(|(t, v)| t == p.kind.name() && *v == version);
             ParameterInlinePolicy {
                 policy_text: p.text,
                 policy_type: p.kind.name().to_string(),
@@ -199,19 +217,28 @@ pub fn due(r: &mut Record, arn: &str, now_ms: i64) -> Due {
         detail,
     };
     if let Some(at) = expiry.filter(|at| *at <= now_ms) {
-        let e = event("Expiration", format!("expired at {}; deleted", crate::timefmt::rfc3339(at)));
+        let e = event(
+            "Expiration",
+            format!("expired at {}; deleted", crate::timefmt::rfc3339(at)),
+        );
         return Due::Expired(vec![e]);
     }
     let mut events = Vec::new();
     for p in &policies {
         let (when, detail) = match p.kind {
             PolicyKind::ExpirationNotification(before) => match expiry {
-                Some(at) => (at - before, format!("expires at {}", crate::timefmt::rfc3339(at))),
+                Some(at) => (
+                    at - before,
+                    format!("expires at {}", crate::timefmt::rfc3339(at)),
+                ),
                 None => continue,
             },
             PolicyKind::NoChangeNotification(after) => (
                 latest.modified_ms + after,
-                format!("unchanged since {}", crate::timefmt::rfc3339(latest.modified_ms)),
+                format!(
+                    "unchanged since {}",
+                    crate::timefmt::rfc3339(latest.modified_ms)
+                ),
             ),
             PolicyKind::Expiration(_) => continue,
         };
@@ -221,7 +248,11 @@ pub fn due(r: &mut Record, arn: &str, now_ms: i64) -> Due {
             events.push(event(p.kind.name(), detail));
         }
     }
-    if events.is_empty() { Due::Nothing } else { Due::Notified(events) }
+    if events.is_empty() {
+        Due::Nothing
+    } else {
+        Due::Notified(events)
+    }
 }
 
 /// Append the events to the events file.

@@ -19,7 +19,10 @@ const DATA_TYPES: [&str; 3] = ["text", "aws:ec2:image", "aws:ssm:integration"];
 
 impl ParameterStore<'_> {
     /// `PutParameter`.
-    pub fn put_parameter(&self, req: PutParameterRequest) -> Result<PutParameterResponse, ParamError> {
+    pub fn put_parameter(
+        &self,
+        req: PutParameterRequest,
+    ) -> Result<PutParameterResponse, ParamError> {
         let arn = self.arn(&req.name);
         self.audited("PutParameter", Some(arn), || self.put(req))
     }
@@ -40,7 +43,14 @@ impl ParameterStore<'_> {
         let mut v = self.next_version(&req, prev)?;
         let arn = self.arn(&req.name);
         v.value = match &v.key_id {
-            Some(key) => seal::seal(self.ctx, key, &arn, v.version, v.tier == "Advanced", &req.value)?,
+            Some(key) => seal::seal(
+                self.ctx,
+                key,
+                &arn,
+                v.version,
+                v.tier == "Advanced",
+                &req.value,
+            )?,
             None => Stored::Plain(req.value.expose().to_string()),
         };
         let tier = v.tier.clone();
@@ -52,7 +62,12 @@ impl ParameterStore<'_> {
             }
             None => Record {
                 name: req.name.clone(),
-                tags: req.tags.iter().flatten().map(|t| (t.key.clone(), t.value.clone())).collect(),
+                tags: req
+                    .tags
+                    .iter()
+                    .flatten()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect(),
                 versions: vec![v],
                 notified: Vec::new(),
             },
@@ -63,7 +78,11 @@ impl ParameterStore<'_> {
 
     /// The new version's settings (its value still unsealed): the request's, else the
     /// previous version's, else AWS's defaults.
-    fn next_version(&self, req: &PutParameterRequest, prev: Option<&Version>) -> Result<Version, ParamError> {
+    fn next_version(
+        &self,
+        req: &PutParameterRequest,
+        prev: Option<&Version>,
+    ) -> Result<Version, ParamError> {
         let kind = req
             .r#type
             .clone()
@@ -71,7 +90,9 @@ impl ParameterStore<'_> {
             .unwrap_or_else(|| "String".into());
         let key_id = match kind.as_str() {
             "SecureString" => Some(req.key_id.clone().unwrap_or_else(|| match prev {
-                Some(p) if p.kind == "SecureString" => p.key_id.clone().unwrap_or(DEFAULT_KEY.into()),
+                Some(p) if p.kind == "SecureString" => {
+                    p.key_id.clone().unwrap_or(DEFAULT_KEY.into())
+                }
                 _ => DEFAULT_KEY.into(),
             })),
             _ if req.key_id.is_some() => {
@@ -94,8 +115,18 @@ impl ParameterStore<'_> {
             .clone()
             .or_else(|| prev.map(|p| p.data_type.clone()))
             .unwrap_or_else(|| "text".into());
-        check_value(req.value.expose(), allowed_pattern.as_deref(), &data_type, &kind)?;
-        let tier = tier(req.tier.as_deref(), prev, req.value.expose().len(), policies.is_some())?;
+        check_value(
+            req.value.expose(),
+            allowed_pattern.as_deref(),
+            &data_type,
+            &kind,
+        )?;
+        let tier = tier(
+            req.tier.as_deref(),
+            prev,
+            req.value.expose().len(),
+            policies.is_some(),
+        )?;
         Ok(Version {
             version: prev.map_or(1, |p| p.version + 1),
             kind,
@@ -129,11 +160,23 @@ fn check_request(req: &PutParameterRequest) -> Result<(), ParamError> {
              Member must satisfy enum value set: [SecureString, StringList, String]"
         )));
     }
-    if req.description.as_ref().is_some_and(|d| d.chars().count() > 1024) {
-        return Err(ParamError::Validation("Description: at most 1024 characters.".into()));
+    if req
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 1024)
+    {
+        return Err(ParamError::Validation(
+            "Description: at most 1024 characters.".into(),
+        ));
     }
-    if req.allowed_pattern.as_ref().is_some_and(|p| p.chars().count() > 1024) {
-        return Err(ParamError::Validation("AllowedPattern: at most 1024 characters.".into()));
+    if req
+        .allowed_pattern
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > 1024)
+    {
+        return Err(ParamError::Validation(
+            "AllowedPattern: at most 1024 characters.".into(),
+        ));
     }
     if let Some(d) = req.data_type.as_deref().filter(|d| !DATA_TYPES.contains(d)) {
         return Err(ParamError::Validation(format!(
@@ -155,10 +198,17 @@ fn check_request(req: &PutParameterRequest) -> Result<(), ParamError> {
 }
 
 /// The value against the allowed pattern (the whole value must match) and the data type.
-fn check_value(value: &str, pattern: Option<&str>, data_type: &str, kind: &str) -> Result<(), ParamError> {
+fn check_value(
+    value: &str,
+    pattern: Option<&str>,
+    data_type: &str,
+    kind: &str,
+) -> Result<(), ParamError> {
     if let Some(p) = pattern {
         let re = regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
-            ParamError::InvalidAllowedPattern(format!("The allowed pattern {p:?} is not valid: {e}"))
+            ParamError::InvalidAllowedPattern(format!(
+                "The allowed pattern {p:?} is not valid: {e}"
+            ))
         })?;
         if !re.is_match(value) {
             return Err(ParamError::PatternMismatch(format!(
@@ -173,10 +223,12 @@ fn check_value(value: &str, pattern: Option<&str>, data_type: &str, kind: &str) 
     }
     if data_type == "aws:ec2:image" {
         let hex = value.strip_prefix("ami-").unwrap_or("");
-        let ok = matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let ok = matches!(hex.len(), 8 | 17)
+            && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !ok {
             return Err(ParamError::Validation(
-                "Parameter value is not a valid AMI ID (ami-xxxxxxxx or ami-xxxxxxxxxxxxxxxxx).".into(),
+                "Parameter value is not a valid AMI ID (ami-xxxxxxxx or ami-xxxxxxxxxxxxxxxxx)."
+                    .into(),
             ));
         }
     }
@@ -185,7 +237,12 @@ fn check_value(value: &str, pattern: Option<&str>, data_type: &str, kind: &str) 
 
 /// The tier of the new version: Standard (values up to 4 KB, no policies), Advanced (up
 /// to 8 KB), Intelligent-Tiering (Advanced only when needed); never Advanced -> Standard.
-fn tier(asked: Option<&str>, prev: Option<&Version>, len: usize, policies: bool) -> Result<String, ParamError> {
+fn tier(
+    asked: Option<&str>,
+    prev: Option<&Version>,
+    len: usize,
+    policies: bool,
+) -> Result<String, ParamError> {
     let was_advanced = prev.is_some_and(|p| p.tier == "Advanced");
     let tier = match asked {
         None if was_advanced => "Advanced",
@@ -208,7 +265,11 @@ fn tier(asked: Option<&str>, prev: Option<&Version>, len: usize, policies: bool)
                 .into(),
         ));
     }
-    let max = if tier == "Advanced" { ADVANCED_MAX } else { STANDARD_MAX };
+    let max = if tier == "Advanced" {
+        ADVANCED_MAX
+    } else {
+        STANDARD_MAX
+    };
     if len > max {
         return Err(ParamError::Validation(format!(
             "{tier} tier parameters support a maximum parameter value of {max} characters. \

@@ -16,7 +16,10 @@ pub const MAX_NAMES: usize = 10;
 
 impl ParameterStore<'_> {
     /// `GetParameter`.
-    pub fn get_parameter(&self, req: GetParameterRequest) -> Result<GetParameterResponse, ParamError> {
+    pub fn get_parameter(
+        &self,
+        req: GetParameterRequest,
+    ) -> Result<GetParameterResponse, ParamError> {
         let bare = name::split_selector(&req.name).map(|(n, _)| n.to_string());
         let arn = bare.ok().map(|n| self.arn(&name::name_of(&n)));
         self.audited("GetParameter", arn, || {
@@ -29,7 +32,10 @@ impl ParameterStore<'_> {
     }
 
     /// `GetParameters`: the ones found, and the names not found (or without such a version).
-    pub fn get_parameters(&self, req: GetParametersRequest) -> Result<GetParametersResponse, ParamError> {
+    pub fn get_parameters(
+        &self,
+        req: GetParametersRequest,
+    ) -> Result<GetParametersResponse, ParamError> {
         self.audited("GetParameters", None, || {
             if req.names.is_empty() || req.names.len() > MAX_NAMES {
                 return Err(ParamError::Validation(format!(
@@ -54,7 +60,12 @@ impl ParameterStore<'_> {
     }
 
     /// One name (with its selector), `None` when there is no such parameter.
-    fn get_one(&self, store: &super::record::Store, full: &str, decrypt: bool) -> Result<Option<Parameter>, ParamError> {
+    fn get_one(
+        &self,
+        store: &super::record::Store,
+        full: &str,
+        decrypt: bool,
+    ) -> Result<Option<Parameter>, ParamError> {
         let (n, sel) = name::split_selector(full)?;
         if let Some(id) = n.strip_prefix(SECRETS_REFERENCE_PREFIX) {
             return self.reference(n, id, &sel, decrypt).map(Some);
@@ -68,14 +79,22 @@ impl ParameterStore<'_> {
     }
 
     /// A secret of Secrets Manager, as a SecureString parameter.
-    fn reference(&self, full: &str, id: &str, sel: &Selector, decrypt: bool) -> Result<Parameter, ParamError> {
+    fn reference(
+        &self,
+        full: &str,
+        id: &str,
+        sel: &Selector,
+        decrypt: bool,
+    ) -> Result<Parameter, ParamError> {
         if !decrypt {
             return Err(ParamError::Validation(
                 "WithDecryption flag must be True for retrieving a Secret Manager secret.".into(),
             ));
         }
         let secrets = self.secrets.ok_or_else(|| {
-            ParamError::NotFound(format!("Parameter {full} not found: Secrets Manager is not available here."))
+            ParamError::NotFound(format!(
+                "Parameter {full} not found: Secrets Manager is not available here."
+            ))
         })?;
         let (version, label) = match sel {
             Selector::Latest => (None, None),
@@ -105,7 +124,13 @@ impl ParameterStore<'_> {
     }
 
     /// Version `v` of `r` as a `Parameter` (decrypted if asked).
-    fn view(&self, r: &Record, v: &Version, decrypt: bool, selector: Option<String>) -> Result<Parameter, ParamError> {
+    fn view(
+        &self,
+        r: &Record,
+        v: &Version,
+        decrypt: bool,
+        selector: Option<String>,
+    ) -> Result<Parameter, ParamError> {
         Ok(Parameter {
             name: r.name.clone(),
             r#type: v.kind.clone(),
@@ -127,10 +152,17 @@ impl ParameterStore<'_> {
     }
 
     /// `GetParametersByPath`.
-    pub fn get_parameters_by_path(&self, req: GetParametersByPathRequest) -> Result<GetParametersByPathResponse, ParamError> {
+    pub fn get_parameters_by_path(
+        &self,
+        req: GetParametersByPathRequest,
+    ) -> Result<GetParametersByPathResponse, ParamError> {
         self.audited("GetParametersByPath", None, || {
             name::check_path(&req.path)?;
-            let filters = filter::check(req.parameter_filters.as_deref().unwrap_or_default(), BY_PATH_KEYS, false)?;
+            let filters = filter::check(
+                req.parameter_filters.as_deref().unwrap_or_default(),
+                BY_PATH_KEYS,
+                false,
+            )?;
             let size = filter::page_size(req.max_results, 10)?;
             let recursive = req.recursive.unwrap_or(false);
             let decrypt = req.with_decryption.unwrap_or(false);
@@ -140,7 +172,11 @@ impl ParameterStore<'_> {
                 if !name::in_path(&r.name, &req.path, recursive) {
                     continue;
                 }
-                if !filters.iter().filter(|f| f.key() != "Label").all(|f| f.matches(&r)) {
+                if !filters
+                    .iter()
+                    .filter(|f| f.key() != "Label")
+                    .all(|f| f.matches(&r))
+                {
                     continue;
                 }
                 let label = filters.iter().find(|f| f.key() == "Label");
@@ -153,25 +189,36 @@ impl ParameterStore<'_> {
                     found.push((r, v, sel));
                 }
             }
-            let (page, next_token) = filter::page(found, |(r, _, _)| r.name.clone(), req.next_token.as_deref(), size)?;
+            let (page, next_token) = filter::page(
+                found,
+                |(r, _, _)| r.name.clone(),
+                req.next_token.as_deref(),
+                size,
+            )?;
             let parameters = page
                 .iter()
                 .map(|(r, v, sel)| self.view(r, v, decrypt, sel.clone()))
                 .collect::<Result<_, _>>()?;
-            Ok(GetParametersByPathResponse { parameters, next_token })
+            Ok(GetParametersByPathResponse {
+                parameters,
+                next_token,
+            })
         })
     }
 
     /// `GetParameterHistory`: every version, oldest first.
-    pub fn get_parameter_history(&self, req: GetParameterHistoryRequest) -> Result<GetParameterHistoryResponse, ParamError> {
+    pub fn get_parameter_history(
+        &self,
+        req: GetParameterHistoryRequest,
+    ) -> Result<GetParameterHistoryResponse, ParamError> {
         let n = name::name_of(&req.name);
         self.audited("GetParameterHistory", Some(self.arn(&n)), || {
             let size = filter::page_size(req.max_results, 50)?;
             let decrypt = req.with_decryption.unwrap_or(false);
             let store = self.lock()?;
-            let r = self
-                .load(&store, &n)?
-                .ok_or_else(|| ParamError::NotFound(format!("Parameter {} not found.", req.name)))?;
+            let r = self.load(&store, &n)?.ok_or_else(|| {
+                ParamError::NotFound(format!("Parameter {} not found.", req.name))
+            })?;
             let versions: Vec<&Version> = r.versions.iter().collect();
             let key = |v: &&Version| format!("{:020}", v.version);
             let (page, next_token) = filter::page(versions, key, req.next_token.as_deref(), size)?;
@@ -179,11 +226,19 @@ impl ParameterStore<'_> {
                 .into_iter()
                 .map(|v| self.history_entry(&r, v, decrypt))
                 .collect::<Result<_, _>>()?;
-            Ok(GetParameterHistoryResponse { parameters, next_token })
+            Ok(GetParameterHistoryResponse {
+                parameters,
+                next_token,
+            })
         })
     }
 
-    fn history_entry(&self, r: &Record, v: &Version, decrypt: bool) -> Result<ParameterHistory, ParamError> {
+    fn history_entry(
+        &self,
+        r: &Record,
+        v: &Version,
+        decrypt: bool,
+    ) -> Result<ParameterHistory, ParamError> {
         Ok(ParameterHistory {
             name: r.name.clone(),
             r#type: v.kind.clone(),

@@ -160,7 +160,8 @@ impl Store {
 
     pub fn write(&self, r: &Record) -> Result<(), ParamError> {
         let path = self.dir.join(file_name(&r.name));
-        atomic_write(&path, &encode(r)?, 0o600).map_err(|e| ParamError::io("writing a parameter", e))
+        atomic_write(&path, &encode(r)?, 0o600)
+            .map_err(|e| ParamError::io("writing a parameter", e))
     }
 
     pub fn remove(&self, name: &str) -> Result<(), ParamError> {
@@ -171,13 +172,17 @@ impl Store {
     /// Every parameter, by name.
     pub fn all(&self) -> Result<Vec<Record>, ParamError> {
         let mut out = Vec::new();
-        let rd = std::fs::read_dir(&self.dir).map_err(|e| ParamError::io("listing parameters", e))?;
+        let rd =
+            std::fs::read_dir(&self.dir).map_err(|e| ParamError::io("listing parameters", e))?;
         for entry in rd {
-            let path = entry.map_err(|e| ParamError::io("listing parameters", e))?.path();
+            let path = entry
+                .map_err(|e| ParamError::io("listing parameters", e))?
+                .path();
             if path.extension().and_then(|e| e.to_str()) != Some(EXT) {
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(|e| ParamError::io("reading a parameter", e))?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| ParamError::io("reading a parameter", e))?;
             let r = decode(&bytes).map_err(|why| damaged(&path, &why))?;
             if path.file_name().and_then(|n| n.to_str()) != Some(&file_name(&r.name)) {
                 return Err(damaged(&path, "it holds another parameter (swapped)"));

@@ -77,11 +77,19 @@ pub fn seal(
         .seal(&nonce, &aad(arn, version), plaintext.expose())
         .map_err(|e| ParamError::Internal(e.to_string()))?;
     drop(key);
-    Ok(Stored::Envelope(envelope(&dk.ciphertext_blob, &nonce, &sealed)?))
+    Ok(Stored::Envelope(envelope(
+        &dk.ciphertext_blob,
+        &nonce,
+        &sealed,
+    )?))
 }
 
 /// An envelope's bytes.
-pub fn envelope(wrapped: &[u8], nonce: &[u8; NONCE_LEN], sealed: &[u8]) -> Result<Vec<u8>, ParamError> {
+pub fn envelope(
+    wrapped: &[u8],
+    nonce: &[u8; NONCE_LEN],
+    sealed: &[u8],
+) -> Result<Vec<u8>, ParamError> {
     let len = u16::try_from(wrapped.len())
         .map_err(|_| ParamError::Internal("the wrapped data key is too long".into()))?;
     let mut out = ENVELOPE_MAGIC.to_vec();
@@ -92,8 +100,11 @@ pub fn envelope(wrapped: &[u8], nonce: &[u8; NONCE_LEN], sealed: &[u8]) -> Resul
     Ok(out)
 }
 
+/// An envelope's parts: the wrapped key, the nonce, `ciphertext ‖ tag`.
+pub type Envelope<'a> = (&'a [u8], [u8; NONCE_LEN], &'a [u8]);
+
 /// Split an envelope into the wrapped key, the nonce and `ciphertext ‖ tag`.
-pub fn parse_envelope(b: &[u8]) -> Result<(&[u8], [u8; NONCE_LEN], &[u8]), String> {
+pub fn parse_envelope(b: &[u8]) -> Result<Envelope<'_>, String> {
     let rest = b
         .strip_prefix(ENVELOPE_MAGIC.as_slice())
         .ok_or("not a parameter envelope (wrong magic)")?;
