@@ -32,6 +32,7 @@ type Target = (&'static str, fn(&[u8]));
 const TARGETS: &[Target] = &[
     ("blob", fuzzing::blob),
     ("keystore_record", fuzzing::keystore_record),
+    ("parameter_record", fuzzing::parameter_record),
     ("audit_trail", fuzzing::audit_trail),
     ("volume_header", fuzzing::volume_header),
     ("volume_name", fuzzing::volume_name),
@@ -432,7 +433,20 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("endpoint_request", endpoint::seeds()),
         ("policy_document", policy::policy_seeds()),
         ("import_params", import_seeds()),
+        ("parameter_record", parameter_seeds()),
     ]
+}
+
+/// Parameter records: the golden vectors' good and bad files.
+fn parameter_seeds() -> Vec<Vec<u8>> {
+    let v = common::vectors::load("ssm");
+    let mut out = Vec::new();
+    for kind in ["good", "bad"] {
+        for g in v[kind].as_array().unwrap() {
+            out.push(common::vectors::bytes(&g["file"]));
+        }
+    }
+    out
 }
 
 /// Import parameters files and ImportTokens sealed under `FUZZ_KEY` (the wrapping key of

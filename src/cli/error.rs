@@ -226,6 +226,27 @@ fn kms_failure(what: &str, e: KmsError, why: impl FnOnce(KmsError) -> String) ->
     }
 }
 
+impl Failure for crate::secrets::params::ParamError {
+    fn failure(self, what: &str) -> CliError {
+        use crate::secrets::params::ParamError as E;
+        let code = match self {
+            E::Damaged(_) => exit::HOME,
+            E::Internal(_) => exit::INTERNAL,
+            E::Validation(_) | E::InvalidFilterKey(_) | E::InvalidFilterOption(_) => exit::USAGE,
+            E::InvalidFilterValue(_) | E::InvalidNextToken(_) => exit::USAGE,
+            _ => exit::REFUSED,
+        };
+        let hint = match self {
+            E::NotFound(_) => Some("list the parameters with `kmsfs ssm describe-parameters`"),
+            E::AlreadyExists(_) => Some("add --overwrite to make a new version"),
+            E::AccessDenied(_) | E::InvalidKeyId(_) => Some(CHECK_KEY_HINT),
+            E::TooManyUpdates(_) => Some(LOCKED_HINT),
+            _ => None,
+        };
+        CliError::new(what, self.to_string(), code).maybe_hint(hint)
+    }
+}
+
 impl Failure for crate::iam::IamError {
     fn failure(self, what: &str) -> CliError {
         use crate::iam::IamError as E;

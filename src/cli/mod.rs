@@ -24,6 +24,7 @@ mod output;
 mod serve_cmd;
 mod session;
 mod snapshot_cmd;
+mod ssm_cmd;
 mod sts_cmd;
 mod volume_cmd;
 
@@ -156,6 +157,8 @@ enum Command {
     /// Serve the KMS as an AWS endpoint (JSON 1.1, SigV4) for boto3, the AWS CLI and the
     /// AWS SDKs: prints one JSON line with the endpoint, then serves until SIGTERM/SIGINT.
     Serve(serve_cmd::ServeArgs),
+    #[command(subcommand)]
+    Ssm(ssm_cmd::SsmCommand),
 }
 
 /// Run the CLI; returns the process exit code.
@@ -235,6 +238,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::EncryptFile(a) => envelope_cmd::run_encrypt(&ctx, a),
         Command::DecryptFile(a) => envelope_cmd::run_decrypt(&ctx, a),
         Command::Serve(a) => serve_cmd::run(&ctx, a),
+        Command::Ssm(cmd) => ctx.session(&failed("ssm", cmd), |s| ssm_cmd::run(s, cmd)),
     }
 }
 

@@ -49,6 +49,9 @@ pub(crate) struct ServeArgs {
     /// reset applies the seeds again.
     #[arg(long = "seed", value_name = "FILE")]
     seeds: Vec<std::path::PathBuf>,
+    /// Run Parameter Store's due parameter policies every this many seconds (0: never).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    policy_interval: u64,
 }
 
 pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
@@ -90,6 +93,7 @@ pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         allow_reset: a.allow_reset || a.ephemeral,
     })
     .or_fail(WHAT)?;
+    crate::secrets::params::sweep_every(&home, &kms, a.policy_interval);
     ready(&server, &home, a.credentials.is_empty())?;
     let r = server.run().or_fail(WHAT);
     kms.flush_audit().or_fail(WHAT)?;
