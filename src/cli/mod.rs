@@ -7,11 +7,13 @@
 
 mod args;
 mod audit_cmd;
+mod completions_cmd;
 mod config_cmd;
 mod credentials_cmd;
 mod envelope_cmd;
 mod error;
 mod grant_cmd;
+mod help;
 mod iam_cmd;
 mod kms_asym_cmd;
 mod kms_cmd;
@@ -38,6 +40,9 @@ use std::path::PathBuf;
 pub(crate) enum Format {
     Json,
     Text,
+    Table,
+    Yaml,
+    YamlStream,
 }
 
 #[derive(Debug, Parser)]
@@ -50,10 +55,13 @@ pub(crate) struct Cli {
     /// The kmsfs home (default: $KMSFS_HOME, else $XDG_DATA_HOME/kmsfs, else ~/.local/share/kmsfs).
     #[arg(long, global = true, env = "KMSFS_HOME")]
     home: Option<PathBuf>,
-    /// Output format.
+    /// Output format, as the AWS CLI's: json, text (tab-separated), table (boxed), yaml,
+    /// yaml-stream.
     #[arg(long, global = true, value_enum, default_value_t = Format::Json)]
     output: Format,
-    /// Print only this field of the result (e.g. `CiphertextBlob`, `KeyMetadata.KeyId`, `Keys[0].KeyId`).
+    /// A JMESPath expression applied to the result, as the AWS CLI's (e.g. `CiphertextBlob`,
+    /// `Keys[].KeyId`, `KeyMetadata.[KeyId,Arn]`, `Keys[?contains(KeyId,'x')]`); no match
+    /// prints null. Checked before the command acts.
     #[arg(long, global = true)]
     query: Option<String>,
     /// Read the keystore passphrase from this file (else $KMSFS_PASSPHRASE, else a prompt).
@@ -138,7 +146,10 @@ enum Command {
     /// written file is a PUT with the bucket's default encryption, rename is copy + delete.
     MountBucket(mount_cmd::MountBucketArgs),
     /// Unmount a mounted volume or bucket and wait for its daemon to finish.
-    Umount { dir: PathBuf },
+    Umount {
+        /// The mount point.
+        dir: PathBuf,
+    },
     /// Encrypt a file or stream into an envelope message under a KMS key (AWS Encryption
     /// SDK style: a fresh data key per message, wrapped by KMS, bound to the context).
     EncryptFile(envelope_cmd::EncryptFileArgs),
@@ -148,11 +159,19 @@ enum Command {
     /// Serve the KMS as an AWS endpoint (JSON 1.1, SigV4) for boto3, the AWS CLI and the
     /// AWS SDKs: prints one JSON line with the endpoint, then serves until SIGTERM/SIGINT.
     Serve(serve_cmd::ServeArgs),
+    /// Print a shell completion script (e.g. `source <(kmsfs completions bash)`).
+    Completions(completions_cmd::CompletionsArgs),
+    /// Print the man page kmsfs.1, or write one page per command with --out DIR.
+    Man(completions_cmd::ManArgs),
 }
 
 /// Run the CLI; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let parsed = help::command()
+        .try_get_matches()
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, output::title(&m))));
+    let (cli, title) = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -164,7 +183,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match run(&cli) {
+    match run(&cli, &title) {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("{e}");
@@ -173,14 +192,11 @@ pub fn main() -> i32 {
     }
 }
 
-fn run(cli: &Cli) -> Result<(), CliError> {
+fn run(cli: &Cli, title: &str) -> Result<(), CliError> {
     let ctx = Ctx {
         cli,
         root: Home::locate(cli.home.as_deref()),
-        out: output::Printer {
-            format: cli.output,
-            query: cli.query.clone(),
-        },
+        out: output::Printer::new(cli.output, cli.query.clone(), title)?,
     };
     match &cli.command {
         Command::Init {
@@ -211,6 +227,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::EncryptFile(a) => envelope_cmd::run_encrypt(&ctx, a),
         Command::DecryptFile(a) => envelope_cmd::run_decrypt(&ctx, a),
         Command::Serve(a) => serve_cmd::run(&ctx, a),
+        Command::Completions(a) => completions_cmd::completions(a),
+        Command::Man(a) => completions_cmd::man(a),
     }
 }
 
