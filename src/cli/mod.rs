@@ -53,7 +53,7 @@ pub(crate) enum Format {
 )]
 pub(crate) struct Cli {
     /// The kmsfs home (default: $KMSFS_HOME, else $XDG_DATA_HOME/kmsfs, else ~/.local/share/kmsfs).
-    #[arg(long, global = true, env = "KMSFS_HOME")]
+    #[arg(long, global = true, env = "KMSFS_HOME", hide_env_values = true)]
     home: Option<PathBuf>,
     /// Output format, as the AWS CLI's: json, text (tab-separated), table (boxed), yaml,
     /// yaml-stream.
@@ -72,11 +72,23 @@ pub(crate) struct Cli {
     /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] for AWS_REGION (default
     /// us-east-1); AWS_ENDPOINT_URL_KMS in the environment does the same. `kmsfs kms` and
     /// `kmsfs credentials` always use the home's embedded KMS.
-    #[arg(long, global = true, env = "KMSFS_KMS_ENDPOINT", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "KMSFS_KMS_ENDPOINT",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     kms_endpoint: Option<String>,
     /// Trust the CA certificates of this PEM file for an https --kms-endpoint (e.g. the
     /// output of `kmsfs serve --print-ca`); else AWS_CA_BUNDLE, else the system's roots.
-    #[arg(long, global = true, env = "KMSFS_KMS_CA_BUNDLE", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "KMSFS_KMS_CA_BUNDLE",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     kms_ca_bundle: Option<PathBuf>,
     /// Sign requests to the KMS endpoint with this AWS profile's access key (from
     /// ~/.aws/credentials and ~/.aws/config, as the AWS CLI reads them, e.g. one printed by
