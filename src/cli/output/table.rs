@@ -74,7 +74,7 @@ fn cell(v: &Value) -> String {
     scalar(v).unwrap_or_default()
 }
 
-fn push_row(t: &mut Vec<Section>, row: Vec<String>) {
+fn push_row(t: &mut [Section], row: Vec<String>) {
     if let Some(s) = t.last_mut() {
         s.rows.push(row);
     }
