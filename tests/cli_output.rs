@@ -361,3 +361,25 @@ fn decrypt_file_into_a_closed_pipe_ends_quietly() {
     let o = c.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn volume_list_text_columns_stay_put_while_one_is_mounted() {
+    if !common::mount::fuse_or_skip("volume_list_text_columns") {
+        return;
+    }
+    let m = common::mount::Mounted::new("16MiB");
+    // A second volume, not mounted: it has no MountPoint.
+    run_ok(&m.home, &["volume", "create", "--size", "16MiB"]);
+    let text = stdout_of(&m.home, &["--output", "text", "volume", "list"]);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(rows[0].len(), rows[1].len(), "{text}");
+    // The same column holds the state of each, whichever is mounted.
+    let col = rows[0]
+        .iter()
+        .position(|c| *c == "in-use" || *c == "available")
+        .unwrap();
+    let mut states: Vec<&str> = rows.iter().map(|r| r[col]).collect();
+    states.sort();
+    assert_eq!(states, ["available", "in-use"], "{text}");
+}
