@@ -383,3 +383,33 @@ fn volume_list_text_columns_stay_put_while_one_is_mounted() {
     states.sort();
     assert_eq!(states, ["available", "in-use"], "{text}");
 }
+
+/// What `--key-id`'s help promises is what the KMS does: an alias is refused by the
+/// management verbs whose help says so, and taken by the cryptographic ones.
+#[test]
+fn key_id_help_tells_the_truth() {
+    let d = tempfile::tempdir().unwrap();
+    let home = fixed_home(d.path());
+    for verb in [
+        &["kms", "enable-key-rotation"][..],
+        &["kms", "schedule-key-deletion"],
+        &["kms", "disable-key"],
+        &["kms", "list-grants"],
+    ] {
+        let help = stdout_of(&home, &[verb, &["--help"]].concat());
+        assert!(help.contains("AWS refuses an alias"), "{verb:?}: {help}");
+        let args = [verb, &["--key-id", "alias/app"]].concat();
+        fails(&kmsfs(&home, &args), 5, "");
+    }
+    let help = stdout_of(&home, &["kms", "encrypt", "--help"]);
+    assert!(help.contains("alias name (alias/...)"), "{help}");
+    let args = [
+        "kms",
+        "encrypt",
+        "--key-id",
+        "alias/app",
+        "--plaintext",
+        "x",
+    ];
+    run_ok(&home, &args);
+}

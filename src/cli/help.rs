@@ -376,6 +376,9 @@ mod tests {
             let a = v.get_arguments().find(|a| a.get_id() == "key_id").unwrap();
             assert_eq!(a.get_help().unwrap().to_string(), KEY_ID_ONLY, "{verb}");
         }
+        for verb in ALIAS_OK {
+            assert!(kms.find_subcommand(verb).is_some(), "no verb {verb}");
+        }
         let v = kms.find_subcommand("encrypt").unwrap();
         let a = v.get_arguments().find(|a| a.get_id() == "key_id").unwrap();
         assert_eq!(a.get_help().unwrap().to_string(), KEY_ID_ALIAS);
