@@ -105,9 +105,9 @@ fn show(ctx: &Ctx, a: &ShowArgs) -> Result<(), CliError> {
                 .is_none_or(|s| l.source_ip_address.as_ref() == Some(s))
     };
     for l in lines.iter().filter(|l| keep(l)) {
-        match ctx.out.format {
-            Format::Json => println!("{}", serde_json::to_string(l).expect("line serializes")),
-            Format::Text => println!(
+        let line = match ctx.out.format {
+            Format::Json => serde_json::to_string(l).expect("line serializes"),
+            Format::Text => format!(
                 "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 l.seq,
                 l.time,
@@ -120,7 +120,14 @@ fn show(ctx: &Ctx, a: &ShowArgs) -> Result<(), CliError> {
                 l.request_id,
                 l.user_agent.as_deref().unwrap_or("-"),
             ),
-        }
+            f => {
+                let v = serde_json::to_value(l).expect("line serializes");
+                super::output::render(&v, f).trim_end().to_string()
+            }
+        };
+        super::output::write_stdout(format!("{line}\n").as_bytes()).map_err(|e| {
+            CliError::new(what, format!("stdout: {e}"), super::error::exit::INTERNAL)
+        })?;
     }
     Ok(())
 }

@@ -79,7 +79,8 @@ fn with_output<T>(
     f: impl FnOnce(&mut dyn Write) -> Result<T, CliError>,
 ) -> Result<(T, bool), CliError> {
     if output == "-" {
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let stdout = super::output::QuietPipe::new(std::io::stdout().lock());
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
         let r = f(&mut out)?;
         out.flush().map_err(|e| {
             CliError::new(what, format!("writing stdout failed: {e}"), exit::ENVELOPE)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub(crate) struct KeyIdArg {
-    /// Key id, key ARN, alias name (alias/...) or alias ARN.
+    /// The KMS key (whether an alias is accepted depends on the verb: see help.rs).
     #[arg(long)]
     key_id: String,
 }

@@ -7,11 +7,13 @@
 
 mod args;
 mod audit_cmd;
+mod completions_cmd;
 mod config_cmd;
 mod credentials_cmd;
 mod envelope_cmd;
 mod error;
 mod grant_cmd;
+mod help;
 mod iam_cmd;
 mod kms_asym_cmd;
 mod kms_cmd;
@@ -40,6 +42,9 @@ use std::path::PathBuf;
 pub(crate) enum Format {
     Json,
     Text,
+    Table,
+    Yaml,
+    YamlStream,
 }
 
 #[derive(Debug, Parser)]
@@ -50,12 +55,15 @@ pub(crate) enum Format {
 )]
 pub(crate) struct Cli {
     /// The kmsfs home (default: $KMSFS_HOME, else $XDG_DATA_HOME/kmsfs, else ~/.local/share/kmsfs).
-    #[arg(long, global = true, env = "KMSFS_HOME")]
+    #[arg(long, global = true, env = "KMSFS_HOME", hide_env_values = true)]
     home: Option<PathBuf>,
-    /// Output format.
+    /// Output format, as the AWS CLI's: json, text (tab-separated), table (boxed), yaml,
+    /// yaml-stream.
     #[arg(long, global = true, value_enum, default_value_t = Format::Json)]
     output: Format,
-    /// Print only this field of the result (e.g. `CiphertextBlob`, `KeyMetadata.KeyId`, `Keys[0].KeyId`).
+    /// A JMESPath expression applied to the result, as the AWS CLI's (e.g. `CiphertextBlob`,
+    /// `Keys[].KeyId`, `KeyMetadata.[KeyId,Arn]`, `Keys[?contains(KeyId,'x')]`); no match
+    /// prints null. Checked before the command acts.
     #[arg(long, global = true)]
     query: Option<String>,
     /// Read the keystore passphrase from this file (else $KMSFS_PASSPHRASE, else a prompt).
@@ -66,11 +74,23 @@ pub(crate) struct Cli {
     /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] for AWS_REGION (default
     /// us-east-1); AWS_ENDPOINT_URL_KMS in the environment does the same. `kmsfs kms` and
     /// `kmsfs credentials` always use the home's embedded KMS.
-    #[arg(long, global = true, env = "KMSFS_KMS_ENDPOINT", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "KMSFS_KMS_ENDPOINT",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     kms_endpoint: Option<String>,
     /// Trust the CA certificates of this PEM file for an https --kms-endpoint (e.g. the
     /// output of `kmsfs serve --print-ca`); else AWS_CA_BUNDLE, else the system's roots.
-    #[arg(long, global = true, env = "KMSFS_KMS_CA_BUNDLE", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "KMSFS_KMS_CA_BUNDLE",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     kms_ca_bundle: Option<PathBuf>,
     /// Sign requests to the KMS endpoint with this AWS profile's access key (from
     /// ~/.aws/credentials and ~/.aws/config, as the AWS CLI reads them, e.g. one printed by
@@ -140,7 +160,10 @@ enum Command {
     /// written file is a PUT with the bucket's default encryption, rename is copy + delete.
     MountBucket(mount_cmd::MountBucketArgs),
     /// Unmount a mounted volume or bucket and wait for its daemon to finish.
-    Umount { dir: PathBuf },
+    Umount {
+        /// The mount point.
+        dir: PathBuf,
+    },
     /// Make `mount -t fuse.kmsfs` and `/etc/fstab` lines work: link `mount.kmsfs` and
     /// `mount.fuse.kmsfs` in DIR (default /sbin) to this binary.
     InstallMountHelper {
@@ -157,8 +180,14 @@ enum Command {
     /// Serve the KMS as an AWS endpoint (JSON 1.1, SigV4) for boto3, the AWS CLI and the
     /// AWS SDKs: prints one JSON line with the endpoint, then serves until SIGTERM/SIGINT.
     Serve(serve_cmd::ServeArgs),
+    /// Parameter Store (AWS Systems Manager): String, StringList and SecureString
+    /// parameters, SecureStrings encrypted under the KMS (`aws ssm` verbs and flags).
     #[command(subcommand)]
     Ssm(ssm_cmd::SsmCommand),
+    /// Print a shell completion script (e.g. `source <(kmsfs completions bash)`).
+    Completions(completions_cmd::CompletionsArgs),
+    /// Print the man page kmsfs.1, or write one page per command with --out DIR.
+    Man(completions_cmd::ManArgs),
 }
 
 /// Run the CLI; returns the process exit code.
@@ -178,7 +207,11 @@ pub fn main() -> i32 {
             return exit::OK;
         }
     }
-    let cli = match Cli::try_parse_from(argv) {
+    use clap::FromArgMatches;
+    let parsed = help::command()
+        .try_get_matches_from(argv)
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, output::title(&m))));
+    let (cli, title) = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -190,7 +223,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match run(&cli) {
+    match run(&cli, &title) {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("{e}");
@@ -199,14 +232,11 @@ pub fn main() -> i32 {
     }
 }
 
-fn run(cli: &Cli) -> Result<(), CliError> {
+fn run(cli: &Cli, title: &str) -> Result<(), CliError> {
     let ctx = Ctx {
         cli,
         root: Home::locate(cli.home.as_deref()),
-        out: output::Printer {
-            format: cli.output,
-            query: cli.query.clone(),
-        },
+        out: output::Printer::new(cli.output, cli.query.clone(), title)?,
     };
     match &cli.command {
         Command::Init {
@@ -239,6 +269,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::DecryptFile(a) => envelope_cmd::run_decrypt(&ctx, a),
         Command::Serve(a) => serve_cmd::run(&ctx, a),
         Command::Ssm(cmd) => ctx.session(&failed("ssm", cmd), |s| ssm_cmd::run(s, cmd)),
+        Command::Completions(a) => completions_cmd::completions(a),
+        Command::Man(a) => completions_cmd::man(a),
     }
 }
 

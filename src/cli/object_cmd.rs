@@ -299,7 +299,7 @@ fn get(
     let range = range.map(ByteRange::parse).transpose().or_fail(s.what)?;
     let key = sse_c(sse_c_key)?;
     if outfile.as_os_str() == "-" {
-        let stdout = BufWriter::new(std::io::stdout().lock());
+        let stdout = BufWriter::new(super::output::QuietPipe::new(std::io::stdout().lock()));
         svc.get_object(b, k, range, key.as_ref(), stdout)
             .or_fail(s.what)?;
         Ok(())

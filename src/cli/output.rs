@@ -1,36 +1,175 @@
-//! Printing results: JSON (4-space indent, as the AWS CLI prints) or AWS-CLI-style text,
-//! optionally narrowed by `--query`.
+//! Printing results as the AWS CLI does: `--query` (JMESPath, compiled before the command
+//! acts) narrows the result, then `--output` renders it: JSON (4-space indent), text
+//! (tab-separated, [`text`]), table (boxed, [`table`]), YAML or a YAML stream ([`yaml`]).
+//! Writing to a closed stdout pipe ends quietly, as `cat` does ([`write_stdout`]).
+
+mod table;
+mod text;
+mod yaml;
 
 use super::{CliError, Format};
+use jmespath::{Expression, Rcvar, Variable};
 use serde::Serialize;
 use serde_json::Value;
+use std::io::Write;
 
 pub struct Printer {
     pub format: Format,
+    /// The `--query` text as given.
+    #[allow(dead_code)]
     pub query: Option<String>,
+    /// `--query` compiled (when given).
+    expr: Option<Expression<'static>>,
+    /// The operation's name (`ListKeys`): the title of `--output table`.
+    title: String,
 }
 
 impl Printer {
+    /// A printer for `--output format` and `--query query`; a query that is not JMESPath
+    /// fails here, as a usage error, before the command does anything.
+    pub fn new(format: Format, query: Option<String>, title: &str) -> Result<Printer, CliError> {
+        let expr = match &query {
+            Some(q) => Some(jmespath::compile(q).map_err(|e| {
+                CliError::usage(
+                    "bad --query",
+                    format!("'{q}' is not a JMESPath expression: {e}"),
+                )
+                .hint("see https://jmespath.org, e.g. --query 'Keys[].KeyId'")
+            })?),
+            None => None,
+        };
+        Ok(Printer {
+            format,
+            query,
+            expr,
+            title: title.to_string(),
+        })
+    }
+
     pub fn print<T: Serialize>(&self, v: &T) -> Result<(), CliError> {
         let mut v = serde_json::to_value(v)
             .map_err(|e| CliError::new("output failed", e.to_string(), super::exit::INTERNAL))?;
-        if let Some(q) = &self.query {
-            v = query(&v, q).ok_or_else(|| {
-                CliError::usage(
-                    "bad --query",
-                    format!("'{q}' matches nothing in the result"),
-                )
-            })?;
+        if matches!(self.format, Format::Text | Format::Table) {
+            drop_pagination(&mut v);
         }
-        let mut s = render(&v, self.format);
-        if !s.is_empty() {
-            println!("{s}");
+        if let Some(expr) = &self.expr {
+            v = search(expr, v)?;
         }
+        let mut s = render_titled(&v, self.format, &self.title);
+        if !s.is_empty() && !s.ends_with('\n') {
+            s.push('\n');
+        }
+        let r = write_stdout(s.as_bytes());
         // Results may hold plaintext (base64): wipe every copy we made.
         zeroize::Zeroize::zeroize(&mut s);
         wipe(&mut v);
-        Ok(())
+        r.map_err(|e| {
+            CliError::new(
+                "output failed",
+                format!("stdout: {e}"),
+                super::exit::INTERNAL,
+            )
+        })
     }
+}
+
+/// The title of a table: the command's last verb in the AWS CLI's operation spelling
+/// (`kms list-keys` → `ListKeys`).
+pub fn title(m: &clap::ArgMatches) -> String {
+    let mut m = m;
+    let mut name = "kmsfs";
+    while let Some((n, sub)) = m.subcommand() {
+        name = n;
+        m = sub;
+    }
+    name.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+        })
+        .collect()
+}
+
+/// Write all of `bytes` to stdout and flush; a closed pipe (EPIPE: the reader, e.g. `head`,
+/// has gone) is success, as for `cat`.
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    quiet_epipe(out.write_all(bytes).and_then(|()| out.flush()))
+}
+
+/// A writer (stdout) that, once its reader has gone (EPIPE), discards what follows: the
+/// command finishes its work (a decryption still authenticates to the end) and exits as
+/// it would, with no "Broken pipe".
+pub struct QuietPipe<W: Write> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> QuietPipe<W> {
+    pub fn new(inner: W) -> Self {
+        QuietPipe {
+            inner,
+            closed: false,
+        }
+    }
+}
+
+impl<W: Write> Write for QuietPipe<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        quiet_epipe(self.inner.flush())
+    }
+}
+
+/// A write result with a closed pipe counted as success.
+pub fn quiet_epipe(r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
+/// The AWS CLI follows pages and never prints `"Truncated": false`; in text it would be a
+/// stray `False` line.
+fn drop_pagination(v: &mut Value) {
+    if let Value::Object(m) = v
+        && m.get("Truncated") == Some(&Value::Bool(false))
+    {
+        m.remove("Truncated");
+    }
+}
+
+/// Evaluate `expr` on `v`; nothing matched is `null`, as in the AWS CLI.
+fn search(expr: &Expression<'static>, mut v: Value) -> Result<Value, CliError> {
+    let fail = |e: jmespath::JmespathError| {
+        CliError::usage("bad --query", format!("'{}' failed: {e}", expr.as_str()))
+    };
+    let data = Variable::try_from(&v).map(Rcvar::new);
+    wipe(&mut v);
+    let data = data.map_err(fail)?;
+    let found = expr.search(&data).map_err(fail);
+    let out = found.and_then(|r| {
+        serde_json::to_value(&*r)
+            .map_err(|e| CliError::new("output failed", e.to_string(), super::exit::INTERNAL))
+    });
+    wipe_var(data);
+    out
 }
 
 fn wipe(v: &mut Value) {
@@ -42,8 +181,24 @@ fn wipe(v: &mut Value) {
     }
 }
 
-/// Render a value.
+/// Wipe the strings of a JMESPath value no one else holds.
+fn wipe_var(v: Rcvar) {
+    if let Ok(v) = Rcvar::try_unwrap(v) {
+        match v {
+            Variable::String(mut s) => zeroize::Zeroize::zeroize(&mut s),
+            Variable::Array(a) => a.into_iter().for_each(wipe_var),
+            Variable::Object(m) => m.into_values().for_each(wipe_var),
+            _ => {}
+        }
+    }
+}
+
+/// Render a value (the table titled `Result`).
 pub fn render(v: &Value, format: Format) -> String {
+    render_titled(v, format, "Result")
+}
+
+fn render_titled(v: &Value, format: Format, title: &str) -> String {
     match format {
         Format::Json => {
             let mut buf = Vec::new();
@@ -52,14 +207,14 @@ pub fn render(v: &Value, format: Format) -> String {
             v.serialize(&mut ser).expect("JSON value serializes");
             String::from_utf8(buf).expect("JSON is UTF-8")
         }
-        Format::Text => {
-            let mut lines = Vec::new();
-            text(v, None, &mut lines);
-            lines.join("\n")
-        }
+        Format::Text => text::render(v),
+        Format::Table => table::render(v, title),
+        Format::Yaml => yaml::render(v),
+        Format::YamlStream => yaml::render(&Value::Array(vec![v.clone()])),
     }
 }
 
+/// The AWS CLI's rendering of a scalar in text and table output.
 fn scalar(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
@@ -70,94 +225,39 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-fn text(v: &Value, name: Option<&str>, out: &mut Vec<String>) {
-    let prefix = |mut cols: Vec<String>| {
-        if let Some(n) = name {
-            cols.insert(0, n.to_uppercase());
-        }
-        cols.join("\t")
-    };
-    match v {
-        Value::Object(m) => {
-            let cols: Vec<String> = m.values().filter_map(scalar).collect();
-            if !cols.is_empty() {
-                out.push(prefix(cols));
-            }
-            for (k, child) in m {
-                if scalar(child).is_none() {
-                    text(child, Some(k), out);
-                }
-            }
-        }
-        Value::Array(a) => {
-            if a.iter().all(|x| scalar(x).is_some()) {
-                if !a.is_empty() {
-                    out.push(prefix(a.iter().filter_map(scalar).collect()));
-                }
-            } else {
-                for x in a {
-                    text(x, name, out);
-                }
-            }
-        }
-        s => out.push(scalar(s).unwrap_or_default()),
-    }
-}
-
-/// `A.B[2].C` and `A[*].B` paths.
-pub fn query(v: &Value, q: &str) -> Option<Value> {
-    let mut cur = vec![v.clone()];
-    let mut projected = false;
-    for seg in q.split('.') {
-        let (name, idx) = match seg.find('[') {
-            Some(i) => (&seg[..i], Some(seg[i + 1..].trim_end_matches(']'))),
-            None => (seg, None),
-        };
-        let mut next = Vec::new();
-        for c in &cur {
-            let c = if name.is_empty() {
-                c.clone()
-            } else {
-                c.get(name)?.clone()
-            };
-            match idx {
-                None => next.push(c),
-                Some("*") => {
-                    projected = true;
-                    next.extend(c.as_array()?.iter().cloned());
-                }
-                Some(i) => next.push(c.as_array()?.get(i.parse::<usize>().ok()?)?.clone()),
-            }
-        }
-        cur = next;
-    }
-    if projected {
-        Some(Value::Array(cur))
-    } else {
-        cur.into_iter().next()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    #[test]
-    fn query_paths() {
-        let v = serde_json::json!({"Keys":[{"KeyId":"a"},{"KeyId":"b"}],"K":{"X":1}});
-        assert_eq!(query(&v, "Keys[1].KeyId").unwrap(), "b");
-        assert_eq!(
-            query(&v, "Keys[*].KeyId").unwrap(),
-            serde_json::json!(["a", "b"])
-        );
-        assert_eq!(query(&v, "K.X").unwrap(), 1);
-        assert!(query(&v, "Nope").is_none());
+    fn q(v: &Value, e: &str) -> Value {
+        search(&jmespath::compile(e).unwrap(), v.clone()).unwrap()
     }
 
     #[test]
-    fn text_format() {
-        let v = serde_json::json!({"CiphertextBlob":"QUJD","KeyId":"arn"});
-        assert_eq!(render(&v, Format::Text), "QUJD\tarn");
-        assert_eq!(render(&serde_json::json!(["a", "b"]), Format::Text), "a\tb");
+    fn jmespath_queries() {
+        let v = json!({"Keys":[{"KeyId":"a1","Arn":"x"},{"KeyId":"b","Arn":"y"}],"K":{"X":1}});
+        assert_eq!(q(&v, "Keys[1].KeyId"), "b");
+        assert_eq!(q(&v, "Keys[].KeyId"), json!(["a1", "b"]));
+        assert_eq!(q(&v, "Keys[0].[KeyId,Arn]"), json!(["a1", "x"]));
+        assert_eq!(q(&v, "Keys[?contains(KeyId,'1')].Arn"), json!(["x"]));
+        assert_eq!(q(&v, "K.X"), 1);
+        assert_eq!(q(&v, "Nope"), Value::Null);
+    }
+
+    #[test]
+    fn bad_query_is_a_usage_error() {
+        let e = Printer::new(Format::Json, Some("[a,b".into()), "T")
+            .err()
+            .unwrap();
+        assert_eq!(e.code, super::super::exit::USAGE);
+    }
+
+    #[test]
+    fn closed_pipe_is_success() {
+        let e = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(quiet_epipe(Err(e)).is_ok());
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(quiet_epipe(Err(e)).is_err());
     }
 }

@@ -14,54 +14,77 @@ use clap::Subcommand;
 pub(crate) enum SsmCommand {
     /// Create a parameter, or a new version of one (--overwrite).
     PutParameter(PutArgs),
+    /// Read one parameter (a SecureString's plaintext with --with-decryption).
     GetParameter {
         /// The name, maybe with a selector (`/a:3`, `/a:prod`), or its ARN.
         #[arg(long)]
         name: String,
+        /// Return SecureString values decrypted (else their ciphertext, base64).
         #[arg(long)]
         with_decryption: bool,
     },
+    /// Read up to 10 parameters; names not found come back in InvalidParameters.
     GetParameters {
+        /// The parameters' names (up to 10).
         #[arg(long, num_args = 1.., required = true)]
         names: Vec<String>,
+        /// Return SecureString values decrypted (else their ciphertext, base64).
         #[arg(long)]
         with_decryption: bool,
     },
+    /// Read the parameters under a path (one level, or every level with --recursive).
     GetParametersByPath {
+        /// The path: a name prefix that starts with /.
         #[arg(long)]
         path: String,
+        /// Every level below the path, not just the first.
         #[arg(long)]
         recursive: bool,
         /// Key=Type,Option=Equals,Values=SecureString (repeatable) or JSON.
         #[arg(long, num_args = 1..)]
         parameter_filters: Vec<String>,
+        /// Return SecureString values decrypted (else their ciphertext, base64).
         #[arg(long)]
         with_decryption: bool,
+        /// Items per page.
         #[arg(long)]
         max_results: Option<i64>,
+        /// NextToken from the previous page.
         #[arg(long)]
         next_token: Option<String>,
     },
+    /// Every version of a parameter, oldest first, with its labels and policies.
     GetParameterHistory {
+        /// The parameter's name (or ARN).
         #[arg(long)]
         name: String,
+        /// Return SecureString values decrypted (else their ciphertext, base64).
         #[arg(long)]
         with_decryption: bool,
+        /// Items per page.
         #[arg(long)]
         max_results: Option<i64>,
+        /// NextToken from the previous page.
         #[arg(long)]
         next_token: Option<String>,
     },
+    /// Attach labels to a version (a label moves from any other version).
     LabelParameterVersion(LabelArgs),
+    /// Remove labels from a version.
     UnlabelParameterVersion(LabelArgs),
+    /// Delete a parameter and all its versions.
     DeleteParameter {
+        /// The parameter's name (or ARN).
         #[arg(long)]
         name: String,
     },
+    /// Delete up to 10 parameters; names not found come back in InvalidParameters.
     DeleteParameters {
+        /// The parameters' names (up to 10).
         #[arg(long, num_args = 1.., required = true)]
         names: Vec<String>,
     },
+    /// List parameters' metadata (never their values), filtered and paginated.
     DescribeParameters {
         /// Key=Name,Values=a,b (repeatable) or JSON (the older filters).
         #[arg(long, num_args = 1..)]
@@ -69,37 +92,50 @@ pub(crate) enum SsmCommand {
         /// Key=Path,Option=Recursive,Values=/a (repeatable) or JSON.
         #[arg(long, num_args = 1..)]
         parameter_filters: Vec<String>,
+        /// Items per page.
         #[arg(long)]
         max_results: Option<i64>,
+        /// NextToken from the previous page.
         #[arg(long)]
         next_token: Option<String>,
     },
+    /// Tag a parameter (ResourceType Parameter).
     AddTagsToResource {
+        /// The resource type: Parameter.
         #[arg(long)]
         resource_type: String,
+        /// The parameter's name.
         #[arg(long)]
         resource_id: String,
         /// Key=k,Value=v (repeatable) or JSON.
         #[arg(long, num_args = 1.., required = true)]
         tags: Vec<String>,
     },
+    /// A parameter's tags.
     ListTagsForResource {
+        /// The resource type: Parameter.
         #[arg(long)]
         resource_type: String,
+        /// The parameter's name.
         #[arg(long)]
         resource_id: String,
     },
+    /// Remove tags from a parameter.
     RemoveTagsFromResource {
+        /// The resource type: Parameter.
         #[arg(long)]
         resource_type: String,
+        /// The parameter's name.
         #[arg(long)]
         resource_id: String,
+        /// The tag keys to remove.
         #[arg(long, num_args = 1.., required = true)]
         tag_keys: Vec<String>,
     },
     /// The events parameter policies recorded (ExpirationNotification, NoChangeNotification,
     /// Expiration), oldest first.
     Events {
+        /// The parameter's name (or ARN).
         #[arg(long)]
         name: Option<String>,
         /// Only events at or after this time (RFC 3339, or epoch seconds).
@@ -112,6 +148,7 @@ pub(crate) enum SsmCommand {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct PutArgs {
+    /// The parameter's name (or ARN).
     #[arg(long)]
     name: String,
     /// The value (`file://PATH` reads it from a file).
@@ -123,6 +160,7 @@ pub(crate) struct PutArgs {
     /// A SecureString's KMS key (id, ARN or alias; default alias/aws/ssm).
     #[arg(long)]
     key_id: Option<String>,
+    /// Replace an existing parameter's value (a new version).
     #[arg(long)]
     overwrite: bool,
     #[arg(long)]
@@ -130,6 +168,7 @@ pub(crate) struct PutArgs {
     /// Standard, Advanced or Intelligent-Tiering.
     #[arg(long)]
     tier: Option<String>,
+    /// A regular expression the value must match.
     #[arg(long)]
     allowed_pattern: Option<String>,
     /// text, aws:ec2:image or aws:ssm:integration.
@@ -145,10 +184,13 @@ pub(crate) struct PutArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct LabelArgs {
+    /// The parameter's name (or ARN).
     #[arg(long)]
     name: String,
+    /// The version to (un)label (default the latest).
     #[arg(long)]
     parameter_version: Option<u64>,
+    /// The labels.
     #[arg(long, num_args = 1.., required = true)]
     labels: Vec<String>,
 }

@@ -106,8 +106,29 @@ impl Kms {
         Ok(ids.len())
     }
 
-    /// Run lazy maintenance over every key (at open, and for `kmsfs kms purge`).
+    /// Run lazy maintenance over every key now (`kmsfs kms purge`); the report names the
+    /// keys deleted or rotated since the KMS opened, the sweep at open included (it runs
+    /// first, so without it a `purge` would find nothing left to report).
     pub fn purge(&self) -> Result<PurgeReport, KmsError> {
+        let now = self.sweep()?;
+        let mut rep = std::mem::take(&mut *self.swept.lock().unwrap_or_else(|e| e.into_inner()));
+        rep.deleted.extend(now.deleted);
+        rep.rotated.extend(now.rotated);
+        rep.damaged = now.damaged;
+        Ok(rep)
+    }
+
+    /// The sweep at open; its deletions and rotations wait for the next [`Kms::purge`].
+    pub(super) fn sweep_at_open(&self) -> Result<(), KmsError> {
+        let r = self.sweep()?;
+        let mut s = self.swept.lock().unwrap_or_else(|e| e.into_inner());
+        s.deleted.extend(r.deleted);
+        s.rotated.extend(r.rotated);
+        Ok(())
+    }
+
+    /// Run lazy maintenance over every key.
+    fn sweep(&self) -> Result<PurgeReport, KmsError> {
         let mut rep = PurgeReport::default();
         for id in self.ks.list_ids()? {
             let before = match self.ks.get(&id) {

@@ -187,7 +187,7 @@ impl Kms {
         open.insert(key, kms.clone());
         // Maintenance may reach other Regions (a multi-Region key's set): not under the lock.
         drop(open);
-        kms.purge()?;
+        kms.sweep_at_open()?;
         Ok(Some(kms))
     }
 

@@ -231,6 +231,8 @@ pub struct Kms {
     pub(super) grant_cache: GrantCache,
     /// The identity registry and the compiled policies (`authorize.rs`).
     pub(super) access: Access,
+    /// Keys deleted and rotated by the sweep at open, reported by the next `purge`.
+    pub(super) swept: std::sync::Mutex<PurgeReport>,
 }
 
 impl std::fmt::Debug for Kms {
@@ -283,8 +285,9 @@ impl Kms {
             kms_dir: dir,
             grant_cache: GrantCache::default(),
             access,
+            swept: Default::default(),
         });
-        kms.purge()?;
+        kms.sweep_at_open()?;
         Ok(kms)
     }
 
@@ -312,6 +315,7 @@ impl Kms {
             account,
             regions,
             grant_cache: GrantCache::default(),
+            swept: Default::default(),
         })
     }
 
