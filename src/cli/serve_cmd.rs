@@ -49,6 +49,9 @@ pub(crate) struct ServeArgs {
     /// reset applies the seeds again.
     #[arg(long = "seed", value_name = "FILE")]
     seeds: Vec<std::path::PathBuf>,
+    /// Run due Secrets Manager rotations every N seconds (0: never).
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    rotation_interval: u64,
 }
 
 pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
@@ -91,7 +94,9 @@ pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
     })
     .or_fail(WHAT)?;
     ready(&server, &home, a.credentials.is_empty())?;
+    let rotations = super::secretsmanager_cmd::rotation_thread(&home, &kms, a.rotation_interval);
     let r = server.run().or_fail(WHAT);
+    drop(rotations);
     kms.flush_audit().or_fail(WHAT)?;
     drop(kms);
     drop(ephemeral);

@@ -10,6 +10,8 @@
 //! service: where it acts (partition, account, region, its directory in the home), the KMS
 //! client, who asks, and the trail and clock.
 
+pub mod manager;
+
 use crate::home::{Home, HomeError};
 use crate::kms::{Caller, Client, Embedded, Kms, Retrying};
 use std::path::PathBuf;
