@@ -16,6 +16,7 @@ use super::{SecretsManager, password, schedule, seal};
 use crate::crypto::SecretBytes;
 use std::io::{Read, Write};
 use std::path::Path;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -84,6 +85,9 @@ impl SecretsManager {
                     )));
                 }
                 r.rotation.last_rotated_ms = Some(now);
+                for v in &mut r.versions {
+                    v.stages.retain(|s| s != PENDING);
+                }
             }
             r.rotation.next_rotation_ms = match &plan.rules {
                 Some(rules) => Some(schedule::next_rotation(rules, now).map_err(SmError::InvalidParameter)?),
@@ -120,6 +124,7 @@ impl SecretsManager {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .map_err(|e| fail(step, program, format!("it could not be started: {e}")))?;
         if let Some(mut stdin) = child.stdin.take() {
@@ -139,7 +144,9 @@ impl SecretsManager {
             match child.try_wait() {
                 Ok(Some(s)) => break Ok(s),
                 Ok(None) if started.elapsed() >= limit => {
-                    let _ = child.kill();
+                    // The whole group: a shell's children hold the stderr pipe too.
+                    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+                    let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
                     let _ = child.wait();
                     break Err(format!(
                         "it did not finish within {} seconds",
