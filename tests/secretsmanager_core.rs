@@ -549,3 +549,41 @@ fn every_request_writes_one_service_line_without_values() {
     assert!(new.iter().any(|l| l.contains("GenerateDataKey") && l.contains("secretsmanager.amazonaws.com")));
     assert!(new.iter().all(|l| !l.contains("topsecretvalue")));
 }
+
+#[test]
+fn ten_concurrent_writer_threads_keep_every_version() {
+    let e = env();
+    let s = std::sync::Arc::new(sm(&e));
+    create(&s, "c", "start");
+    let handles: Vec<_> = (0..10)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || put(&s, "c", &format!("w{i}"), None).unwrap().version_id)
+        })
+        .collect();
+    let ids: std::collections::BTreeSet<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(ids.len(), 10);
+    let l = s
+        .list_secret_version_ids(ListSecretVersionIdsRequest {
+            secret_id: "c".into(),
+            include_deprecated: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(l.versions.len(), 11);
+    let count = |st: &str| l.versions.iter().filter(|v| v.version_stages.as_ref().is_some_and(|x| x.iter().any(|y| y == st))).count();
+    assert_eq!((count("AWSCURRENT"), count("AWSPREVIOUS")), (1, 1));
+    let mut values = std::collections::BTreeSet::new();
+    for v in &l.versions {
+        let g = s
+            .get_secret_value(GetSecretValueRequest {
+                secret_id: "c".into(),
+                version_id: Some(v.version_id.clone()),
+                ..Default::default()
+            })
+            .unwrap();
+        values.insert(g.secret_string.unwrap().expose().to_string());
+    }
+    let want: std::collections::BTreeSet<String> = (0..10).map(|i| format!("w{i}")).chain(["start".to_string()]).collect();
+    assert_eq!(values, want);
+}
