@@ -72,29 +72,69 @@ fn boto3_and_the_aws_cli_use_secrets_manager() {
     // The AWS CLI, and what it wrote read back by kmsfs itself.
     let aws = |args: &[&str]| -> Value {
         let o = aws_tool(&bin, "aws", &s.endpoint)
-            .args(["--endpoint-url", &s.endpoint, "--output", "json", "secretsmanager"])
+            .args([
+                "--endpoint-url",
+                &s.endpoint,
+                "--output",
+                "json",
+                "secretsmanager",
+            ])
             .args(args)
             .output()
             .unwrap();
         let out = check(&o, &format!("aws {args:?}"));
-        if out.trim().is_empty() { Value::Null } else { serde_json::from_str(&out).unwrap() }
+        if out.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&out).unwrap()
+        }
     };
-    aws(&["create-secret", "--name", "cli", "--secret-string", "c0"]);
-    aws(&["put-secret-value", "--secret-id", "cli", "--secret-string", "c1"]);
-    assert_eq!(aws(&["get-secret-value", "--secret-id", "cli"])["SecretString"], "c1");
+    aws(&[
+        "create-secret",
+        "--name",
+        "cli",
+        "--secret-string",
+        "cli-secret-v0",
+    ]);
+    aws(&[
+        "put-secret-value",
+        "--secret-id",
+        "cli",
+        "--secret-string",
+        "cli-secret-v1",
+    ]);
+    assert_eq!(
+        aws(&["get-secret-value", "--secret-id", "cli"])["SecretString"],
+        "cli-secret-v1"
+    );
     let d = aws(&["describe-secret", "--secret-id", "cli"]);
     assert_eq!(d["VersionIdsToStages"].as_object().unwrap().len(), 2);
-    assert_eq!(aws(&["list-secrets"])["SecretList"].as_array().unwrap().len(), 3);
-    aws(&["delete-secret", "--secret-id", "cli", "--recovery-window-in-days", "7"]);
+    assert_eq!(
+        aws(&["list-secrets"])["SecretList"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    aws(&[
+        "delete-secret",
+        "--secret-id",
+        "cli",
+        "--recovery-window-in-days",
+        "7",
+    ]);
     aws(&["restore-secret", "--secret-id", "cli"]);
     let r = aws(&["rotate-secret", "--secret-id", "cli"]);
-    let v = run_ok(&home, &["secretsmanager", "get-secret-value", "--secret-id", "cli"]);
+    let v = run_ok(
+        &home,
+        &["secretsmanager", "get-secret-value", "--secret-id", "cli"],
+    );
     assert_eq!(v["VersionId"], r["VersionId"]);
-    assert_ne!(v["SecretString"], "c1");
+    assert_ne!(v["SecretString"], "cli-secret-v1");
     // The service's line and its KMS calls via the service, in the trail.
     let trail = String::from_utf8_lossy(&kmsfs(&home, &["audit", "show"]).stdout).to_string();
     assert!(trail.contains("secretsmanager.amazonaws.com"), "{trail}");
-    assert!(!trail.contains("c1\""), "no values in the trail");
+    assert!(!trail.contains("cli-secret-v"), "no values in the trail");
     s.stop();
 }
 
@@ -107,24 +147,70 @@ fn a_user_refused_decrypt_gets_access_denied() {
     let home = init(dir.path());
     let deny = r#"{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"},{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}]}"#;
     run_ok(&home, &["iam", "create-user", "--user-name", "reader"]);
-    run_ok(&home, &["iam", "put-user-policy", "--user-name", "reader", "--policy-name", "p", "--policy-document", deny]);
-    let k = run_ok(&home, &["iam", "create-access-key", "--user-name", "reader"]);
-    let (id, secret) = (k["AccessKey"]["AccessKeyId"].as_str().unwrap(), k["AccessKey"]["SecretAccessKey"].as_str().unwrap());
+    run_ok(
+        &home,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "reader",
+            "--policy-name",
+            "p",
+            "--policy-document",
+            deny,
+        ],
+    );
+    let k = run_ok(
+        &home,
+        &["iam", "create-access-key", "--user-name", "reader"],
+    );
+    let (id, secret) = (
+        k["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+        k["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+    );
     let s = Server::start(&home, &[]);
     let run = |as_user: bool, args: &[&str]| {
         let mut c = aws_tool(&bin, "aws", &s.endpoint);
         if as_user {
-            c.env("AWS_ACCESS_KEY_ID", id).env("AWS_SECRET_ACCESS_KEY", secret);
+            c.env("AWS_ACCESS_KEY_ID", id)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
         }
-        c.args(["--endpoint-url", &s.endpoint, "secretsmanager"]).args(args).output().unwrap()
+        c.args(["--endpoint-url", &s.endpoint, "secretsmanager"])
+            .args(args)
+            .output()
+            .unwrap()
     };
-    check(&run(false, &["create-secret", "--name", "guarded", "--secret-string", "g"]), "create");
-    check(&run(false, &["get-secret-value", "--secret-id", "guarded"]), "root reads");
+    check(
+        &run(
+            false,
+            &["create-secret", "--name", "guarded", "--secret-string", "g"],
+        ),
+        "create",
+    );
+    check(
+        &run(false, &["get-secret-value", "--secret-id", "guarded"]),
+        "root reads",
+    );
     let o = run(true, &["get-secret-value", "--secret-id", "guarded"]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("AccessDeniedException"), "{err}");
+    assert!(
+        !o.status.success() && err.contains("AccessDeniedException"),
+        "{err}"
+    );
     // Writing needs only GenerateDataKey: allowed.
-    check(&run(true, &["put-secret-value", "--secret-id", "guarded", "--secret-string", "h"]), "user writes");
+    check(
+        &run(
+            true,
+            &[
+                "put-secret-value",
+                "--secret-id",
+                "guarded",
+                "--secret-string",
+                "h",
+            ],
+        ),
+        "user writes",
+    );
     s.stop();
 }
 
@@ -132,14 +218,34 @@ fn a_user_refused_decrypt_gets_access_denied() {
 fn ten_concurrent_cli_writers_of_one_secret() {
     let dir = tempfile::tempdir().unwrap();
     let home = init(dir.path());
-    run_ok(&home, &["secretsmanager", "create-secret", "--name", "c", "--secret-string", "start"]);
+    run_ok(
+        &home,
+        &[
+            "secretsmanager",
+            "create-secret",
+            "--name",
+            "c",
+            "--secret-string",
+            "start",
+        ],
+    );
     let children: Vec<_> = (0..10)
         .map(|i| {
-            common::cli::cmd(&home, &["secretsmanager", "put-secret-value", "--secret-id", "c", "--secret-string", &format!("w{i}")])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            common::cli::cmd(
+                &home,
+                &[
+                    "secretsmanager",
+                    "put-secret-value",
+                    "--secret-id",
+                    "c",
+                    "--secret-string",
+                    &format!("w{i}"),
+                ],
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     let mut ids = BTreeSet::new();
@@ -148,18 +254,45 @@ fn ten_concurrent_cli_writers_of_one_secret() {
         ids.insert(v["VersionId"].as_str().unwrap().to_string());
     }
     assert_eq!(ids.len(), 10, "every write is its own version");
-    let l = run_ok(&home, &["secretsmanager", "list-secret-version-ids", "--secret-id", "c", "--include-deprecated"]);
+    let l = run_ok(
+        &home,
+        &[
+            "secretsmanager",
+            "list-secret-version-ids",
+            "--secret-id",
+            "c",
+            "--include-deprecated",
+        ],
+    );
     let versions = l["Versions"].as_array().unwrap();
     assert_eq!(versions.len(), 11);
-    let with = |stage: &str| versions.iter().filter(|v| v["VersionStages"].to_string().contains(stage)).count();
+    let with = |stage: &str| {
+        versions
+            .iter()
+            .filter(|v| v["VersionStages"].to_string().contains(stage))
+            .count()
+    };
     assert_eq!((with("AWSCURRENT"), with("AWSPREVIOUS")), (1, 1));
     let mut values = BTreeSet::new();
     for v in versions {
         let id = v["VersionId"].as_str().unwrap();
-        let g = run_ok(&home, &["secretsmanager", "get-secret-value", "--secret-id", "c", "--version-id", id]);
+        let g = run_ok(
+            &home,
+            &[
+                "secretsmanager",
+                "get-secret-value",
+                "--secret-id",
+                "c",
+                "--version-id",
+                id,
+            ],
+        );
         values.insert(g["SecretString"].as_str().unwrap().to_string());
     }
-    let want: BTreeSet<String> = (0..10).map(|i| format!("w{i}")).chain(["start".to_string()]).collect();
+    let want: BTreeSet<String> = (0..10)
+        .map(|i| format!("w{i}"))
+        .chain(["start".to_string()])
+        .collect();
     assert_eq!(values, want);
     let _ = BIN;
 }

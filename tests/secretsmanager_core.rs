@@ -30,7 +30,12 @@ fn create(s: &SecretsManager, name: &str, value: &str) -> ArnNameVersion {
     .unwrap()
 }
 
-fn put(s: &SecretsManager, id: &str, value: &str, token: Option<&str>) -> Result<PutSecretValueResponse, SmError> {
+fn put(
+    s: &SecretsManager,
+    id: &str,
+    value: &str,
+    token: Option<&str>,
+) -> Result<PutSecretValueResponse, SmError> {
     s.put_secret_value(PutSecretValueRequest {
         secret_id: id.into(),
         secret_string: Some(SecretText::new(value)),
@@ -58,11 +63,16 @@ fn get_stage(s: &SecretsManager, id: &str, stage: &str) -> String {
 }
 
 fn describe(s: &SecretsManager, id: &str) -> DescribeSecretResponse {
-    s.describe_secret(SecretIdRequest { secret_id: id.into() }).unwrap()
+    s.describe_secret(SecretIdRequest {
+        secret_id: id.into(),
+    })
+    .unwrap()
 }
 
 fn id(s: &str) -> SecretIdRequest {
-    SecretIdRequest { secret_id: s.into() }
+    SecretIdRequest {
+        secret_id: s.into(),
+    }
 }
 
 const T1: &str = "11111111-1111-4111-8111-111111111111";
@@ -72,8 +82,14 @@ fn create_get_by_name_arn_and_partial_arn() {
     let e = env();
     let s = sm(&e);
     let c = create(&s, "app/db", "hunter2");
-    assert!(c.arn.starts_with("arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-"));
-    assert_eq!(c.arn.len(), "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-".len() + 6);
+    assert!(
+        c.arn
+            .starts_with("arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-")
+    );
+    assert_eq!(
+        c.arn.len(),
+        "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-".len() + 6
+    );
     let partial = &c.arn[..c.arn.len() - 7];
     for idv in ["app/db", c.arn.as_str(), partial] {
         let v = get(&s, idv).unwrap();
@@ -81,8 +97,14 @@ fn create_get_by_name_arn_and_partial_arn() {
         assert_eq!(v.version_stages, vec!["AWSCURRENT"]);
         assert_eq!(Some(v.version_id), c.version_id);
     }
-    assert_eq!(get(&s, "app/nope").unwrap_err().code(), "ResourceNotFoundException");
-    assert_eq!(get(&s, &format!("{}-ABCDEF", partial)).unwrap_err().code(), "ResourceNotFoundException");
+    assert_eq!(
+        get(&s, "app/nope").unwrap_err().code(),
+        "ResourceNotFoundException"
+    );
+    assert_eq!(
+        get(&s, &format!("{}-ABCDEF", partial)).unwrap_err().code(),
+        "ResourceNotFoundException"
+    );
     // Binary values, and Debug never shows a value.
     let b = s
         .create_secret(CreateSecretRequest {
@@ -110,7 +132,10 @@ fn create_get_by_name_arn_and_partial_arn() {
         ..Default::default()
     });
     assert_eq!(dup.unwrap_err().code(), "ResourceExistsException");
-    let bad = s.create_secret(CreateSecretRequest { name: "a b".into(), ..Default::default() });
+    let bad = s.create_secret(CreateSecretRequest {
+        name: "a b".into(),
+        ..Default::default()
+    });
     assert_eq!(bad.unwrap_err().code(), "InvalidParameterException");
     let repl = s.create_secret(CreateSecretRequest {
         name: "r".into(),
@@ -133,7 +158,10 @@ fn put_moves_labels_and_is_idempotent_by_token() {
     assert_eq!(get_stage(&s, "p", "AWSPREVIOUS"), "v1");
     // Same token, same value: the same version; same token, another value: refused.
     assert_eq!(put(&s, "p", "v2", Some(T1)).unwrap().version_id, T1);
-    assert_eq!(put(&s, "p", "other", Some(T1)).unwrap_err().code(), "ResourceExistsException");
+    assert_eq!(
+        put(&s, "p", "other", Some(T1)).unwrap_err().code(),
+        "ResourceExistsException"
+    );
     assert_eq!(get_stage(&s, "p", "AWSCURRENT"), "v2");
     // A third: AWSPREVIOUS moves, v1 loses its label (deprecated).
     let p3 = put(&s, "p", "v3", None).unwrap();
@@ -177,7 +205,10 @@ fn put_moves_labels_and_is_idempotent_by_token() {
     assert_eq!(missing.unwrap_err().code(), "ResourceNotFoundException");
     // ListSecretVersionIds: deprecated only with IncludeDeprecated; pagination.
     let l = s
-        .list_secret_version_ids(ListSecretVersionIdsRequest { secret_id: "p".into(), ..Default::default() })
+        .list_secret_version_ids(ListSecretVersionIdsRequest {
+            secret_id: "p".into(),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(l.versions.len(), 3);
     let all = s
@@ -221,9 +252,17 @@ fn update_secret_version_stage_rules() {
     assert_eq!(e1.code(), "InvalidParameterException");
     assert!(e1.to_string().contains("RemoveFromVersionId"), "{e1}");
     // Removing AWSCURRENT without moving it is refused.
-    assert_eq!(stage("AWSCURRENT", Some(&v2), None).unwrap_err().code(), "InvalidParameterException");
+    assert_eq!(
+        stage("AWSCURRENT", Some(&v2), None).unwrap_err().code(),
+        "InvalidParameterException"
+    );
     // A label not on the version named.
-    assert_eq!(stage("AWSCURRENT", Some(&v1), Some(&v1)).unwrap_err().code(), "InvalidParameterException");
+    assert_eq!(
+        stage("AWSCURRENT", Some(&v1), Some(&v1))
+            .unwrap_err()
+            .code(),
+        "InvalidParameterException"
+    );
     stage("AWSCURRENT", Some(&v2), Some(&v1)).unwrap();
     assert_eq!(get_stage(&s, "l", "AWSCURRENT"), "a");
     assert_eq!(get_stage(&s, "l", "AWSPREVIOUS"), "b");
@@ -237,7 +276,12 @@ fn update_secret_version_stage_rules() {
         ..Default::default()
     });
     assert_eq!(r.unwrap_err().code(), "ResourceNotFoundException");
-    assert_eq!(stage("X", None, Some("33333333-3333-4333-8333-333333333333")).unwrap_err().code(), "InvalidParameterException");
+    assert_eq!(
+        stage("X", None, Some("33333333-3333-4333-8333-333333333333"))
+            .unwrap_err()
+            .code(),
+        "InvalidParameterException"
+    );
 }
 
 #[test]
@@ -265,8 +309,14 @@ fn at_most_100_versions_oldest_unlabelled_dropped() {
         })
         .unwrap();
     assert_eq!(l.versions.len(), 100);
-    assert!(l.versions.iter().all(|v| v.version_id != first), "the oldest unlabelled version is gone");
-    assert!(l.versions.iter().any(|v| v.version_id == keep), "a labelled version stays");
+    assert!(
+        l.versions.iter().all(|v| v.version_id != first),
+        "the oldest unlabelled version is gone"
+    );
+    assert!(
+        l.versions.iter().any(|v| v.version_id == keep),
+        "a labelled version stays"
+    );
     assert_eq!(get_stage(&s, "cap", "AWSCURRENT"), "v105");
     assert_eq!(get_stage(&s, "cap", "KEEP"), "kept");
 }
@@ -290,17 +340,29 @@ fn delete_window_restore_and_purge_with_a_moved_clock() {
     assert_eq!(d.deletion_date, Some(now + 7.0 * 86400.0));
     let err = get(&s, "d").unwrap_err();
     assert_eq!(err.code(), "InvalidRequestException");
-    assert_eq!(err.to_string(), "You can't perform this operation on the secret because it was marked for deletion.");
-    assert_eq!(put(&s, "d", "y", None).unwrap_err().code(), "InvalidRequestException");
+    assert_eq!(
+        err.to_string(),
+        "You can't perform this operation on the secret because it was marked for deletion."
+    );
+    assert_eq!(
+        put(&s, "d", "y", None).unwrap_err().code(),
+        "InvalidRequestException"
+    );
     assert_eq!(describe(&s, "d").deleted_date, Some(now));
     let listed = |planned: bool| {
-        s.list_secrets(ListSecretsRequest { include_planned_deletion: Some(planned), ..Default::default() })
-            .unwrap()
-            .secret_list
-            .len()
+        s.list_secrets(ListSecretsRequest {
+            include_planned_deletion: Some(planned),
+            ..Default::default()
+        })
+        .unwrap()
+        .secret_list
+        .len()
     };
     assert_eq!((listed(false), listed(true)), (0, 1));
-    let again = s.create_secret(CreateSecretRequest { name: "d".into(), ..Default::default() });
+    let again = s.create_secret(CreateSecretRequest {
+        name: "d".into(),
+        ..Default::default()
+    });
     assert_eq!(again.unwrap_err().code(), "InvalidRequestException");
     s.restore_secret(id("d")).unwrap();
     assert_eq!(get(&s, "d").unwrap().secret_string.unwrap().expose(), "x");
@@ -310,12 +372,18 @@ fn delete_window_restore_and_purge_with_a_moved_clock() {
     e.clock.advance_days(6);
     assert_eq!(describe(&s, "d").name, "d");
     e.clock.advance_days(1);
-    assert_eq!(s.describe_secret(id("d")).unwrap_err().code(), "ResourceNotFoundException");
+    assert_eq!(
+        s.describe_secret(id("d")).unwrap_err().code(),
+        "ResourceNotFoundException"
+    );
     assert_eq!(listed(true), 0);
     create(&s, "d", "new");
     // Forced: gone at once.
     s.delete_secret(del(None, Some(true))).unwrap();
-    assert_eq!(get(&s, "d").unwrap_err().code(), "ResourceNotFoundException");
+    assert_eq!(
+        get(&s, "d").unwrap_err().code(),
+        "ResourceNotFoundException"
+    );
 }
 
 #[test]
@@ -343,21 +411,43 @@ fn changing_the_key_seals_the_next_version_under_it() {
         })
         .unwrap();
     let l = s
-        .list_secret_version_ids(ListSecretVersionIdsRequest { secret_id: "k".into(), ..Default::default() })
+        .list_secret_version_ids(ListSecretVersionIdsRequest {
+            secret_id: "k".into(),
+            ..Default::default()
+        })
         .unwrap();
-    let key_of = |v: &str| l.versions.iter().find(|x| x.version_id == v).unwrap().kms_key_ids.clone().unwrap()[0].clone();
+    let key_of = |v: &str| {
+        l.versions
+            .iter()
+            .find(|x| x.version_id == v)
+            .unwrap()
+            .kms_key_ids
+            .clone()
+            .unwrap()[0]
+            .clone()
+    };
     let arn = |k: &str| e.describe(k).unwrap().arn;
     assert_eq!(key_of(&c.version_id.unwrap()), arn(&k1));
     assert_eq!(key_of(&u.version_id.unwrap()), arn(&k2));
-    assert_eq!(describe(&s, "k").description.as_deref(), Some("rotated key"));
+    assert_eq!(
+        describe(&s, "k").description.as_deref(),
+        Some("rotated key")
+    );
     // The default key: not shown by DescribeSecret.
     create(&s, "dflt", "v");
     assert!(describe(&s, "dflt").kms_key_id.is_none());
     // The data key's encryption context is AWS's.
     let lines = e.audit_lines();
-    let line = lines.iter().rev().find(|l| l.operation == "GenerateDataKey").unwrap();
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.operation == "GenerateDataKey")
+        .unwrap();
     let text = serde_json::to_string(&line).unwrap();
-    assert!(text.contains("SecretARN") && text.contains("SecretVersionId"), "{text}");
+    assert!(
+        text.contains("SecretARN") && text.contains("SecretVersionId"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -376,8 +466,14 @@ fn a_disabled_key_fails_its_secrets_only() {
     e.c.disable_key(e.kid(&k1)).unwrap();
     let err = get(&s, "off").unwrap_err();
     assert_eq!(err.code(), "DecryptionFailure");
-    assert!(err.to_string().contains("Access to KMS is not allowed"), "{err}");
-    assert_eq!(put(&s, "off", "c", None).unwrap_err().code(), "EncryptionFailure");
+    assert!(
+        err.to_string().contains("Access to KMS is not allowed"),
+        "{err}"
+    );
+    assert_eq!(
+        put(&s, "off", "c", None).unwrap_err().code(),
+        "EncryptionFailure"
+    );
     assert_eq!(get(&s, "on").unwrap().secret_string.unwrap().expose(), "b");
 }
 
@@ -417,7 +513,12 @@ fn tampered_records_and_moved_values_fail_clearly() {
     // The whole record of another secret under this name: refused.
     create(&s, "u", "x");
     std::fs::copy(record::path_of(&dir, "u"), &path).unwrap();
-    assert!(get(&s, "t").unwrap_err().to_string().contains("another secret"));
+    assert!(
+        get(&s, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("another secret")
+    );
     // No value in any file.
     for f in std::fs::read_dir(&dir).unwrap() {
         let bytes = std::fs::read(f.unwrap().path()).unwrap();
@@ -433,7 +534,10 @@ fn list_filters_sorting_and_pagination() {
         s.create_secret(CreateSecretRequest {
             name: n.to_string(),
             description: Some(format!("desc {n}")),
-            tags: Some(vec![Tag { key: "team".into(), value: format!("t{i}") }]),
+            tags: Some(vec![Tag {
+                key: "team".into(),
+                value: format!("t{i}"),
+            }]),
             ..Default::default()
         })
         .unwrap();
@@ -451,25 +555,57 @@ fn list_filters_sorting_and_pagination() {
         .map(|d| d.name)
         .collect()
     };
-    let f = |k: &str, v: &[&str]| Filter { key: k.into(), values: v.iter().map(|s| s.to_string()).collect() };
-    assert_eq!(names(vec![f("name", &["prod"])], Some("asc")), ["prod/db", "prod/api"]);
-    assert_eq!(names(vec![f("name", &["prod"])], None), ["prod/api", "prod/db"]);
+    let f = |k: &str, v: &[&str]| Filter {
+        key: k.into(),
+        values: v.iter().map(|s| s.to_string()).collect(),
+    };
+    assert_eq!(
+        names(vec![f("name", &["prod"])], Some("asc")),
+        ["prod/db", "prod/api"]
+    );
+    assert_eq!(
+        names(vec![f("name", &["prod"])], None),
+        ["prod/api", "prod/db"]
+    );
     assert_eq!(names(vec![f("name", &["!prod"])], None), ["dev/db"]);
     assert_eq!(names(vec![f("tag-value", &["t1"])], None), ["prod/api"]);
-    assert_eq!(names(vec![f("tag-key", &["team"]), f("description", &["desc dev"])], None), ["dev/db"]);
+    assert_eq!(
+        names(
+            vec![f("tag-key", &["team"]), f("description", &["desc dev"])],
+            None
+        ),
+        ["dev/db"]
+    );
     assert_eq!(names(vec![f("all", &["api"])], None), ["prod/api"]);
-    assert_eq!(names(vec![f("primary-region", &["us-east-1"])], None).len(), 3);
+    assert_eq!(
+        names(vec![f("primary-region", &["us-east-1"])], None).len(),
+        3
+    );
     assert!(names(vec![f("owning-service", &["rds"])], None).is_empty());
-    let bad = s.list_secrets(ListSecretsRequest { filters: Some(vec![f("color", &["x"])]), ..Default::default() });
+    let bad = s.list_secrets(ListSecretsRequest {
+        filters: Some(vec![f("color", &["x"])]),
+        ..Default::default()
+    });
     assert_eq!(bad.unwrap_err().code(), "InvalidParameterException");
-    let p1 = s.list_secrets(ListSecretsRequest { max_results: Some(2), ..Default::default() }).unwrap();
+    let p1 = s
+        .list_secrets(ListSecretsRequest {
+            max_results: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(p1.secret_list.len(), 2);
     let p2 = s
-        .list_secrets(ListSecretsRequest { next_token: p1.next_token, ..Default::default() })
+        .list_secrets(ListSecretsRequest {
+            next_token: p1.next_token,
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(p2.secret_list.len(), 1);
     assert!(p2.next_token.is_none());
-    let badtok = s.list_secrets(ListSecretsRequest { next_token: Some("zz".into()), ..Default::default() });
+    let badtok = s.list_secrets(ListSecretsRequest {
+        next_token: Some("zz".into()),
+        ..Default::default()
+    });
     assert_eq!(badtok.unwrap_err().code(), "InvalidNextTokenException");
     // BatchGetSecretValue: values need versions; errors per secret.
     put(&s, "prod/db", "pdb", None).unwrap();
@@ -480,9 +616,15 @@ fn list_filters_sorting_and_pagination() {
         })
         .unwrap();
     assert_eq!(b.secret_values.len(), 1);
-    assert_eq!(b.secret_values[0].secret_string.as_ref().unwrap().expose(), "pdb");
+    assert_eq!(
+        b.secret_values[0].secret_string.as_ref().unwrap().expose(),
+        "pdb"
+    );
     let codes: Vec<&str> = b.errors.iter().map(|e| e.error_code.as_str()).collect();
-    assert_eq!(codes, ["ResourceNotFoundException", "ResourceNotFoundException"]);
+    assert_eq!(
+        codes,
+        ["ResourceNotFoundException", "ResourceNotFoundException"]
+    );
     let bf = s
         .batch_get_secret_value(BatchGetSecretValueRequest {
             filters: Some(vec![f("name", &["prod/"])]),
@@ -499,14 +641,36 @@ fn tags_policies_and_random_passwords() {
     create(&s, "tp", "v");
     s.tag_resource(TagResourceRequest {
         secret_id: "tp".into(),
-        tags: vec![Tag { key: "a".into(), value: "1".into() }, Tag { key: "b".into(), value: "2".into() }],
+        tags: vec![
+            Tag {
+                key: "a".into(),
+                value: "1".into(),
+            },
+            Tag {
+                key: "b".into(),
+                value: "2".into(),
+            },
+        ],
     })
     .unwrap();
-    s.untag_resource(UntagResourceRequest { secret_id: "tp".into(), tag_keys: vec!["a".into()] }).unwrap();
-    assert_eq!(describe(&s, "tp").tags.unwrap(), vec![Tag { key: "b".into(), value: "2".into() }]);
+    s.untag_resource(UntagResourceRequest {
+        secret_id: "tp".into(),
+        tag_keys: vec!["a".into()],
+    })
+    .unwrap();
+    assert_eq!(
+        describe(&s, "tp").tags.unwrap(),
+        vec![Tag {
+            key: "b".into(),
+            value: "2".into()
+        }]
+    );
     let reserved = s.tag_resource(TagResourceRequest {
         secret_id: "tp".into(),
-        tags: vec![Tag { key: "aws:x".into(), value: "1".into() }],
+        tags: vec![Tag {
+            key: "aws:x".into(),
+            value: "1".into(),
+        }],
     });
     assert_eq!(reserved.unwrap_err().code(), "InvalidParameterException");
     let pol = |p: &str, block: bool| {
@@ -518,19 +682,47 @@ fn tags_policies_and_random_passwords() {
     };
     let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
     let public = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
-    assert_eq!(pol("{not json", false).unwrap_err().code(), "MalformedPolicyDocumentException");
-    assert_eq!(pol(public, true).unwrap_err().code(), "PublicPolicyException");
+    assert_eq!(
+        pol("{not json", false).unwrap_err().code(),
+        "MalformedPolicyDocumentException"
+    );
+    assert_eq!(
+        pol(public, true).unwrap_err().code(),
+        "PublicPolicyException"
+    );
     pol(ok, true).unwrap();
-    assert_eq!(s.get_resource_policy(id("tp")).unwrap().resource_policy.as_deref(), Some(ok));
+    assert_eq!(
+        s.get_resource_policy(id("tp"))
+            .unwrap()
+            .resource_policy
+            .as_deref(),
+        Some(ok)
+    );
     let v = s
-        .validate_resource_policy(ValidateResourcePolicyRequest { secret_id: None, resource_policy: public.into() })
+        .validate_resource_policy(ValidateResourcePolicyRequest {
+            secret_id: None,
+            resource_policy: public.into(),
+        })
         .unwrap();
     assert_eq!(v.policy_validation_passed, Some(false));
     s.delete_resource_policy(id("tp")).unwrap();
-    assert!(s.get_resource_policy(id("tp")).unwrap().resource_policy.is_none());
-    let p = s.get_random_password(PasswordSpec { password_length: Some(20), ..Default::default() }).unwrap();
+    assert!(
+        s.get_resource_policy(id("tp"))
+            .unwrap()
+            .resource_policy
+            .is_none()
+    );
+    let p = s
+        .get_random_password(PasswordSpec {
+            password_length: Some(20),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(p.random_password.expose().chars().count(), 20);
-    let bad = s.get_random_password(PasswordSpec { password_length: Some(0), ..Default::default() });
+    let bad = s.get_random_password(PasswordSpec {
+        password_length: Some(0),
+        ..Default::default()
+    });
     assert_eq!(bad.unwrap_err().code(), "InvalidParameterException");
 }
 
@@ -543,10 +735,19 @@ fn every_request_writes_one_service_line_without_values() {
     get(&s, "au").unwrap();
     get(&s, "missing").unwrap_err();
     let lines = e.audit_lines();
-    let new: Vec<_> = lines[before..].iter().map(|l| serde_json::to_string(l).unwrap()).collect();
-    let service: Vec<&String> = new.iter().filter(|l| l.contains("\"eventSource\":\"secretsmanager.amazonaws.com\"")).collect();
+    let new: Vec<_> = lines[before..]
+        .iter()
+        .map(|l| serde_json::to_string(l).unwrap())
+        .collect();
+    let service: Vec<&String> = new
+        .iter()
+        .filter(|l| l.contains("\"eventSource\":\"secretsmanager.amazonaws.com\""))
+        .collect();
     assert_eq!(service.len(), 3, "{new:#?}");
-    assert!(new.iter().any(|l| l.contains("GenerateDataKey") && l.contains("secretsmanager.amazonaws.com")));
+    assert!(
+        new.iter()
+            .any(|l| l.contains("GenerateDataKey") && l.contains("secretsmanager.amazonaws.com"))
+    );
     assert!(new.iter().all(|l| !l.contains("topsecretvalue")));
 }
 
@@ -561,7 +762,8 @@ fn ten_concurrent_writer_threads_keep_every_version() {
             std::thread::spawn(move || put(&s, "c", &format!("w{i}"), None).unwrap().version_id)
         })
         .collect();
-    let ids: std::collections::BTreeSet<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ids: std::collections::BTreeSet<String> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(ids.len(), 10);
     let l = s
         .list_secret_version_ids(ListSecretVersionIdsRequest {
@@ -571,7 +773,16 @@ fn ten_concurrent_writer_threads_keep_every_version() {
         })
         .unwrap();
     assert_eq!(l.versions.len(), 11);
-    let count = |st: &str| l.versions.iter().filter(|v| v.version_stages.as_ref().is_some_and(|x| x.iter().any(|y| y == st))).count();
+    let count = |st: &str| {
+        l.versions
+            .iter()
+            .filter(|v| {
+                v.version_stages
+                    .as_ref()
+                    .is_some_and(|x| x.iter().any(|y| y == st))
+            })
+            .count()
+    };
     assert_eq!((count("AWSCURRENT"), count("AWSPREVIOUS")), (1, 1));
     let mut values = std::collections::BTreeSet::new();
     for v in &l.versions {
@@ -584,6 +795,9 @@ fn ten_concurrent_writer_threads_keep_every_version() {
             .unwrap();
         values.insert(g.secret_string.unwrap().expose().to_string());
     }
-    let want: std::collections::BTreeSet<String> = (0..10).map(|i| format!("w{i}")).chain(["start".to_string()]).collect();
+    let want: std::collections::BTreeSet<String> = (0..10)
+        .map(|i| format!("w{i}"))
+        .chain(["start".to_string()])
+        .collect();
     assert_eq!(values, want);
 }

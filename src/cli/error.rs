@@ -469,26 +469,6 @@ pub(crate) fn audit_tampered(what: &str, path: &Path, e: AuditError) -> CliError
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failed_names_the_verb_as_typed() {
-        #[derive(Debug)]
-        #[allow(dead_code)]
-        enum C {
-            List,
-            PutEncryption { bucket: String },
-            DescribeKey(u8),
-        }
-        assert_eq!(failed("bucket", &C::List), "bucket list failed");
-        let put = C::PutEncryption { bucket: "b".into() };
-        assert_eq!(failed("bucket", &put), "bucket put-encryption failed");
-        assert_eq!(variant_name(&C::DescribeKey(1)), "DescribeKey");
-    }
-}
-
 impl Failure for crate::secrets::manager::SmError {
     fn failure(self, what: &str) -> CliError {
         use crate::secrets::manager::SmError as E;
@@ -511,5 +491,25 @@ impl Failure for crate::secrets::manager::SmError {
             }
             _ => e,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_names_the_verb_as_typed() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        enum C {
+            List,
+            PutEncryption { bucket: String },
+            DescribeKey(u8),
+        }
+        assert_eq!(failed("bucket", &C::List), "bucket list failed");
+        let put = C::PutEncryption { bucket: "b".into() };
+        assert_eq!(failed("bucket", &put), "bucket put-encryption failed");
+        assert_eq!(variant_name(&C::DescribeKey(1)), "DescribeKey");
     }
 }

@@ -306,6 +306,18 @@ pub(super) fn run(s: &Session, cmd: &SecretsManagerCommand) -> Result<(), CliErr
                 rotation_token: None,
             }))
         }
+        other => run_lists(s, &sm, other),
+    }
+}
+
+/// The describing and listing verbs (kept apart to keep functions short).
+fn run_lists(
+    s: &Session,
+    sm: &SecretsManager,
+    cmd: &SecretsManagerCommand,
+) -> Result<(), CliError> {
+    use SecretsManagerCommand as C;
+    match cmd {
         C::UpdateSecret {
             secret_id,
             value,
@@ -367,7 +379,7 @@ pub(super) fn run(s: &Session, cmd: &SecretsManagerCommand) -> Result<(), CliErr
                 move_to_version_id: move_to_version_id.clone(),
             }),
         ),
-        other => run_more(s, &sm, other),
+        other => run_more(s, sm, other),
     }
 }
 
@@ -414,28 +426,7 @@ fn run_more(s: &Session, sm: &SecretsManager, cmd: &SecretsManagerCommand) -> Re
             secret_id: secret_id.clone(),
             resource_policy: text_arg(resource_policy, "--resource-policy")?,
         })),
-        C::GetRandomPassword {
-            password_length,
-            exclude_characters,
-            exclude_numbers,
-            exclude_punctuation,
-            exclude_uppercase,
-            exclude_lowercase,
-            include_space,
-            require_each_included_type,
-        } => {
-            let flag = |b: &bool| b.then_some(true);
-            s.reply(sm.get_random_password(PasswordSpec {
-                password_length: *password_length,
-                exclude_characters: exclude_characters.clone(),
-                exclude_numbers: flag(exclude_numbers),
-                exclude_punctuation: flag(exclude_punctuation),
-                exclude_uppercase: flag(exclude_uppercase),
-                exclude_lowercase: flag(exclude_lowercase),
-                include_space: flag(include_space),
-                require_each_included_type: flag(require_each_included_type),
-            }))
-        }
+        C::GetRandomPassword { .. } => s.reply(sm.get_random_password(password_spec(cmd))),
         C::RotateSecret {
             secret_id,
             client_request_token,
@@ -453,6 +444,34 @@ fn run_more(s: &Session, sm: &SecretsManager, cmd: &SecretsManagerCommand) -> Re
         C::CancelRotateSecret { secret_id } => s.reply(sm.cancel_rotate_secret(id(secret_id))),
         C::RunDueRotations => s.reply(sm.run_due_rotations()),
         _ => unreachable!("handled by run"),
+    }
+}
+
+/// GetRandomPassword's request from its flags.
+fn password_spec(cmd: &SecretsManagerCommand) -> PasswordSpec {
+    let SecretsManagerCommand::GetRandomPassword {
+        password_length,
+        exclude_characters,
+        exclude_numbers,
+        exclude_punctuation,
+        exclude_uppercase,
+        exclude_lowercase,
+        include_space,
+        require_each_included_type,
+    } = cmd
+    else {
+        return PasswordSpec::default();
+    };
+    let flag = |b: &bool| b.then_some(true);
+    PasswordSpec {
+        password_length: *password_length,
+        exclude_characters: exclude_characters.clone(),
+        exclude_numbers: flag(exclude_numbers),
+        exclude_punctuation: flag(exclude_punctuation),
+        exclude_uppercase: flag(exclude_uppercase),
+        exclude_lowercase: flag(exclude_lowercase),
+        include_space: flag(include_space),
+        require_each_included_type: flag(require_each_included_type),
     }
 }
 

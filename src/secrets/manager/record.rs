@@ -175,10 +175,10 @@ pub fn read_all(dir: &Path) -> Result<Vec<SecretRecord>, SmError> {
     for e in entries {
         let e = e.map_err(|e| SmError::io(&dir.display().to_string(), e))?;
         let name = e.file_name();
-        if name.to_string_lossy().ends_with(SUFFIX) {
-            if let Some(r) = read(&e.path())? {
-                out.push(r);
-            }
+        if name.to_string_lossy().ends_with(SUFFIX)
+            && let Some(r) = read(&e.path())?
+        {
+            out.push(r);
         }
     }
     Ok(out)

@@ -15,8 +15,8 @@ use super::versions::{self, CURRENT, PENDING};
 use super::{SecretsManager, password, schedule, seal};
 use crate::crypto::SecretBytes;
 use std::io::{Read, Write};
-use std::path::Path;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -41,7 +41,7 @@ impl NewValue {
             },
             (None, None) => return Ok(None),
         };
-        if v.bytes.len() == 0 || v.bytes.len() > MAX_VALUE {
+        if v.bytes.is_empty() || v.bytes.len() > MAX_VALUE {
             let member = if v.binary {
                 "secretBinary"
             } else {
@@ -172,14 +172,14 @@ impl SecretsManager {
                 "You can't create this secret because a secret with this name is already scheduled for deletion.".into(),
             ));
         }
-        if let (Some(v), Some(value)) = (old.version(token), value) {
-            if self.same_value(old, v, &value)? {
-                return Ok(ArnNameVersion {
-                    arn: old.arn.clone(),
-                    name: old.name.clone(),
-                    version_id: Some(v.id.clone()),
-                });
-            }
+        if let (Some(v), Some(value)) = (old.version(token), value)
+            && self.same_value(old, v, &value)?
+        {
+            return Ok(ArnNameVersion {
+                arn: old.arn.clone(),
+                name: old.name.clone(),
+                version_id: Some(v.id.clone()),
+            });
         }
         Err(SmError::ResourceExists(format!(
             "The operation failed because the secret {} already exists.",

@@ -24,14 +24,14 @@ pub fn attach(r: &mut SecretRecord, stage: &str, to: &str) -> Result<(), SmError
     for v in &mut r.versions {
         v.stages.retain(|s| s != stage);
     }
-    if stage == CURRENT {
-        if let Some(old) = from {
-            for v in &mut r.versions {
-                v.stages.retain(|s| s != PREVIOUS);
-            }
-            if let Some(v) = r.version_mut(&old) {
-                v.stages.push(PREVIOUS.into());
-            }
+    if stage == CURRENT
+        && let Some(old) = from
+    {
+        for v in &mut r.versions {
+            v.stages.retain(|s| s != PREVIOUS);
+        }
+        if let Some(v) = r.version_mut(&old) {
+            v.stages.push(PREVIOUS.into());
         }
     }
     let v = r
@@ -75,12 +75,13 @@ pub fn update_stage(
                     "Version {to} doesn't exist."
                 )));
             }
-            if let Some(h) = &holder {
-                if h != to && remove_from != Some(h.as_str()) {
-                    return Err(SmError::InvalidParameter(format!(
-                        "The parameter RemoveFromVersionId can't be empty. Staging label {stage} is currently attached to version {h}, so you must explicitly reference that version in RemoveFromVersionId."
-                    )));
-                }
+            if let Some(h) = &holder
+                && h != to
+                && remove_from != Some(h.as_str())
+            {
+                return Err(SmError::InvalidParameter(format!(
+                    "The parameter RemoveFromVersionId can't be empty. Staging label {stage} is currently attached to version {h}, so you must explicitly reference that version in RemoveFromVersionId."
+                )));
             }
             attach(r, stage, to)
         }
