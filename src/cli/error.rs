@@ -490,6 +490,31 @@ pub(crate) fn audit_tampered(what: &str, path: &Path, e: AuditError) -> CliError
     )
 }
 
+impl Failure for crate::secrets::manager::SmError {
+    fn failure(self, what: &str) -> CliError {
+        use crate::secrets::manager::SmError as E;
+        let code = match &self {
+            E::Damaged { .. } => exit::HOME,
+            E::Internal(_) => exit::INTERNAL,
+            _ => exit::REFUSED,
+        };
+        let why = match &self {
+            E::Damaged { .. } | E::Internal(_) => self.to_string(),
+            e => format!("{}: {e}", e.code()),
+        };
+        let e = CliError::new(what, why, code);
+        match self {
+            E::Damaged { .. } => e.hint(
+                "restore the secret's record file from a backup, or delete it to forget the secret",
+            ),
+            E::ResourceNotFound(_) => {
+                e.hint("list the secrets with `kmsfs secretsmanager list-secrets`")
+            }
+            _ => e,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,98 @@ const KEY_ID_ONLY: &str =
 /// Help for flags that several verbs share, by argument id.
 const COMMON: &[(&str, &str)] = &[
     (
+        "secret_id",
+        "The secret: its name, full ARN or partial ARN (without the -XXXXXX suffix).",
+    ),
+    (
+        "client_request_token",
+        "A version id (UUID) that makes the request idempotent: the same token and value again returns the same version.",
+    ),
+    (
+        "secret_string",
+        "The secret's value as text (`file://PATH` reads it from a file).",
+    ),
+    (
+        "secret_binary",
+        "The secret's value as bytes: `fileb://PATH`, or raw text.",
+    ),
+    ("next_token", "NextToken from the previous page."),
+    ("max_results", "Items per page."),
+    (
+        "version_stage",
+        "A staging label (AWSCURRENT, AWSPREVIOUS, AWSPENDING or your own).",
+    ),
+    (
+        "version_stages",
+        "The staging labels the new version gets (default AWSCURRENT).",
+    ),
+    ("version_id", "A version id (UUID)."),
+    ("sort_order", "asc or desc."),
+    (
+        "sort_by",
+        "What to sort by: created-date, last-accessed-date, last-changed-date or name.",
+    ),
+    (
+        "secret_id_list",
+        "The secrets to read (names or ARNs, up to 20).",
+    ),
+    (
+        "rotation_lambda_arn",
+        "The rotation program: an absolute path to a local executable (kmsfs runs it in place of a Lambda).",
+    ),
+    (
+        "rotate_immediately",
+        "Rotate now, not only set the schedule (the default).",
+    ),
+    (
+        "no_rotate_immediately",
+        "Only set the schedule; the first rotation comes when it is due.",
+    ),
+    (
+        "resource_policy",
+        "The resource policy document (JSON, or file://PATH).",
+    ),
+    (
+        "require_each_included_type",
+        "At least one character of every included type (the default).",
+    ),
+    (
+        "remove_from_version_id",
+        "The version the label is taken from.",
+    ),
+    ("move_to_version_id", "The version the label is moved to."),
+    (
+        "recovery_window_in_days",
+        "Days (7..30, default 30) before the secret is deleted for good; RestoreSecret undoes it until then.",
+    ),
+    ("password_length", "Length (1..4096, default 32)."),
+    ("include_space", "Include the space character."),
+    (
+        "include_planned_deletion",
+        "List secrets scheduled for deletion too.",
+    ),
+    (
+        "include_deprecated",
+        "List versions without a staging label too.",
+    ),
+    (
+        "force_delete_without_recovery",
+        "Delete at once, without a recovery window (cannot be undone).",
+    ),
+    (
+        "filters",
+        "Key=name|description|tag-key|tag-value|primary-region|owning-service|all,Values=... (a ! before a value negates it), or JSON.",
+    ),
+    ("exclude_uppercase", "No uppercase letters."),
+    ("exclude_punctuation", "No punctuation."),
+    ("exclude_numbers", "No digits."),
+    ("exclude_lowercase", "No lowercase letters."),
+    ("exclude_characters", "Characters never to use."),
+    (
+        "block_public_policy",
+        "Refuse a policy that grants access to everyone.",
+    ),
+    (
         "grant_tokens",
         "Grant tokens of grants not yet consistent (accepted, as AWS does).",
     ),

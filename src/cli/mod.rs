@@ -23,6 +23,7 @@ mod mount_cmd;
 mod mount_helper;
 mod object_cmd;
 mod output;
+mod secretsmanager_cmd;
 mod serve_cmd;
 mod session;
 mod snapshot_cmd;
@@ -154,6 +155,9 @@ enum Command {
     /// S3-style objects with server-side encryption (SSE-S3, SSE-KMS, bucket keys, SSE-C).
     #[command(subcommand)]
     Object(object_cmd::ObjectCommand),
+    /// Secrets Manager: secrets with versions, staging labels and rotation, sealed by the KMS.
+    #[command(subcommand)]
+    Secretsmanager(secretsmanager_cmd::SecretsManagerCommand),
     /// Mount a volume on a directory (in the background unless --foreground).
     Mount(mount_cmd::MountArgs),
     /// Mount a bucket as a directory: keys with `/` are folders, reading is a GET, closing a
@@ -261,6 +265,9 @@ fn run(cli: &Cli, title: &str) -> Result<(), CliError> {
         }
         Command::Bucket(cmd) => ctx.session(&failed("bucket", cmd), |s| object_cmd::bucket(s, cmd)),
         Command::Object(cmd) => ctx.session(&failed("object", cmd), |s| object_cmd::object(s, cmd)),
+        Command::Secretsmanager(cmd) => ctx.session(&failed("secretsmanager", cmd), |s| {
+            secretsmanager_cmd::run(s, cmd)
+        }),
         Command::Mount(a) => mount_cmd::run_mount(&ctx, a),
         Command::MountBucket(a) => mount_cmd::run_mount_bucket(&ctx, a),
         Command::Umount { dir } => mount_cmd::run_umount(&ctx, dir),

@@ -52,6 +52,9 @@ pub(crate) struct ServeArgs {
     /// Run Parameter Store's due parameter policies every this many seconds (0: never).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     policy_interval: u64,
+    /// Run due Secrets Manager rotations every N seconds (0: never).
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    rotation_interval: u64,
 }
 
 pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
@@ -95,7 +98,9 @@ pub(super) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
     .or_fail(WHAT)?;
     crate::secrets::params::sweep_every(&home, &kms, a.policy_interval);
     ready(&server, &home, a.credentials.is_empty())?;
+    let rotations = super::secretsmanager_cmd::rotation_thread(&home, &kms, a.rotation_interval);
     let r = server.run().or_fail(WHAT);
+    drop(rotations);
     kms.flush_audit().or_fail(WHAT)?;
     drop(kms);
     drop(ephemeral);

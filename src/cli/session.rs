@@ -98,7 +98,10 @@ impl Ctx<'_> {
     /// then AWS_REGION, then AWS_DEFAULT_REGION; else the home's Region.
     fn region(&self, home: &Home) -> String {
         let env = crate::awsconfig::process_env;
-        let kms_verb = matches!(self.cli.command, super::Command::Kms(_));
+        let kms_verb = matches!(
+            self.cli.command,
+            super::Command::Kms(_) | super::Command::Secretsmanager(_)
+        );
         self.cli
             .region
             .clone()
@@ -186,6 +189,28 @@ impl Session<'_> {
                 Caller::new(principal).on_behalf_of(self.principal()),
             )))),
         }
+    }
+
+    /// The context of a service built on the KMS (Secrets Manager, Parameter Store) for
+    /// the command's caller: its KMS calls as the service principal on behalf of the
+    /// caller, or through the endpoint (`--kms-endpoint`).
+    pub fn ctx(
+        &self,
+        service: crate::secrets::Service,
+    ) -> Result<crate::secrets::ServiceContext, CliError> {
+        use crate::secrets::ServiceContext;
+        let caller = Caller::new(self.principal());
+        match &self.remote {
+            Some(r) => ServiceContext::with_client(
+                &self.home,
+                self.account_kms.clone(),
+                caller,
+                service,
+                r.clone(),
+            ),
+            None => ServiceContext::embedded(&self.home, self.account_kms.clone(), caller, service),
+        }
+        .or_fail(self.what)
     }
 
     /// The caller's account: that of the command's principal (the home's if it names

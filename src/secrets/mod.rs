@@ -10,6 +10,7 @@
 //! service: where it acts (partition, account, region, its directory in the home), the KMS
 //! client, who asks, and the trail and clock.
 
+pub mod manager;
 pub mod params;
 
 use crate::home::{Home, HomeError};
@@ -133,4 +134,3 @@ impl ServiceContext {
         );
     }
 }
-pub mod manager;
