@@ -209,7 +209,9 @@ fn context(s: &Session) -> Result<ServiceContext, CliError> {
 
 pub(super) fn run(s: &Session, cmd: &SsmCommand) -> Result<(), CliError> {
     let ctx = context(s)?;
-    let ps = ParameterStore::new(&ctx, None);
+    // `/aws/reference/secretsmanager/<id>` names read through Secrets Manager.
+    let sm = crate::secrets::reference::ManagerReference::new(s.ctx(Service::SecretsManager)?);
+    let ps = ParameterStore::new(&ctx, Some(&sm));
     use SsmCommand as C;
     match cmd {
         C::PutParameter(a) => s.reply(ps.put_parameter(put_request(s, a)?)),

@@ -12,6 +12,7 @@
 
 pub mod manager;
 pub mod params;
+pub mod reference;
 
 use crate::home::{Home, HomeError};
 use crate::kms::{Caller, Client, Embedded, Kms, Retrying};

@@ -5,6 +5,7 @@
 use super::dispatch::{ServiceRequest, parse, respond};
 use super::error::WireError;
 use crate::secrets::params::{ParamError, ParameterStore};
+use crate::secrets::reference::ManagerReference;
 use crate::secrets::{Service, ServiceContext};
 
 impl From<ParamError> for WireError {
@@ -21,8 +22,11 @@ impl From<ParamError> for WireError {
 pub(crate) fn call(req: ServiceRequest) -> Result<Vec<u8>, WireError> {
     let ctx = ServiceContext::embedded(req.home, req.kms, req.caller, Service::ParameterStore)
         .map_err(|e| WireError::Internal(e.to_string()))?;
-    // Secrets Manager is wired in for `/aws/reference/secretsmanager/` names by the lead.
-    let ps = ParameterStore::new(&ctx, None);
+    // `/aws/reference/secretsmanager/<id>` names read through Secrets Manager, for the same
+    // caller.
+    let sm =
+        ManagerReference::beside(req.home, &ctx).map_err(|e| WireError::Internal(e.to_string()))?;
+    let ps = ParameterStore::new(&ctx, Some(&sm));
     let body = req.body;
     match req.operation {
         "PutParameter" => respond(ps.put_parameter(parse(body)?)?),
