@@ -274,17 +274,25 @@ impl Filesystem for FuseBucket {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        // Buckets have no size limit: report a large, mostly free filesystem.
-        reply.statfs(
-            1 << 40,
-            1 << 39,
-            1 << 39,
-            1 << 32,
-            1 << 31,
-            4096,
-            1024,
-            4096,
-        );
+        // A bucket has no size of its own: `df` shows the file system that holds its
+        // objects (as gocryptfs shows its backing directory's), real figures, not made up.
+        // (The spool is made at the first write; the bucket's directory is beside it.)
+        let spool = self.view.spool_dir();
+        let st = nix::sys::statvfs::statvfs(spool)
+            .or_else(|e| spool.parent().map_or(Err(e), nix::sys::statvfs::statvfs));
+        match st {
+            Ok(s) => reply.statfs(
+                s.blocks(),
+                s.blocks_free(),
+                s.blocks_available(),
+                s.files(),
+                s.files_free(),
+                s.block_size() as u32,
+                s.name_max() as u32,
+                s.fragment_size() as u32,
+            ),
+            Err(e) => reply.error(Errno::from_i32(e as i32)),
+        }
     }
 
     fn create(

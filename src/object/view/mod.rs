@@ -194,6 +194,12 @@ impl BucketView {
         &self.bucket
     }
 
+    /// Where the bucket's writes are spooled: in the bucket's directory, on the file
+    /// system that holds its objects.
+    pub fn spool_dir(&self) -> &std::path::Path {
+        &self.spool_dir
+    }
+
     fn ino_of(&self, path: &str) -> u64 {
         let mut t = self.inodes.lock().expect("inodes");
         if let Some(i) = t.by_path.get(path) {

@@ -56,6 +56,7 @@ impl VolumeFs {
         let m = finish(&p, &mut built)
             .and_then(|m| self.own(&p, m, caller))
             .map_err(|e| undo(e, true))?;
+        self.inode_made();
         Ok((self.remember(parent, s.backing(), &m), built))
     }
 
@@ -262,10 +263,12 @@ impl VolumeFs {
                 return Err(e.into());
             }
             self.drop_dir_fd(self.fuse_ino(m.ino));
+            self.inode_gone();
         } else {
             at::unlink(p.fd(), p.name(), false)?;
             if m.nlink <= 1 {
                 self.account(m.blocks * 512, 0);
+                self.inode_gone();
             }
         }
         self.drop_sidecar(p.fd(), s.backing());

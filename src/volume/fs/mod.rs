@@ -217,6 +217,8 @@ pub struct VolumeFs {
     states: Mutex<HashMap<Ino, std::sync::Weak<FileState>>>,
     next_fh: AtomicU64,
     used: AtomicU64,
+    /// The volume's entries (`df -i`), counted at open, kept by every create and removal.
+    inodes: AtomicU64,
     /// Every change to the backing tree holds this shared; a snapshot holds it exclusive
     /// so that it reads the tree at one point in time.
     freeze: RwLock<()>,
@@ -286,14 +288,16 @@ impl VolumeFs {
             states: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             used: AtomicU64::new(0),
+            inodes: AtomicU64::new(0),
             freeze: RwLock::new(()),
             kernel_times: AtomicBool::new(false),
         };
         if fs.keys.is_some() && at::stat(root.as_fd(), names::DIRIV.as_ref()).is_err() {
             fs.write_diriv(root.as_fd())?;
         }
-        fs.used
-            .store(accounting::du(root.as_fd())?, Ordering::Relaxed);
+        let (bytes, entries) = accounting::du(root.as_fd())?;
+        fs.used.store(bytes, Ordering::Relaxed);
+        fs.inodes.store(entries, Ordering::Relaxed);
         Ok(fs)
     }
 

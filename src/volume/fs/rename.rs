@@ -123,8 +123,10 @@ impl VolumeFs {
             self.unlink_node(vino, newparent, to);
             if vm.is_dir() {
                 self.drop_dir_fd(vino);
+                self.inode_gone();
             } else if vm.nlink <= 1 {
                 self.account(vm.blocks * 512, 0);
+                self.inode_gone();
             }
         }
     }
