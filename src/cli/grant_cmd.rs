@@ -17,6 +17,8 @@ pub(crate) struct GrantListArgs {
     /// NextMarker from the previous page.
     #[arg(long)]
     marker: Option<String>,
+    #[command(flatten)]
+    pages: super::paginate::PageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -90,21 +92,33 @@ pub(super) fn run(s: &Session, c: &Embedded, cmd: &GrantCommand) -> Result<(), C
             grant_id,
             grantee_principal,
             list,
-        } => s.reply(c.list_grants(ListGrantsRequest {
-            key_id: key_id.clone(),
-            grant_id: grant_id.clone(),
-            grantee_principal: grantee_principal.clone(),
-            limit: list.limit,
-            marker: list.marker.clone(),
-        })),
+        } => {
+            let raw = (list.limit, list.marker.clone());
+            let v = super::paginate::pages(s.what, &list.pages, raw, |limit, marker| {
+                c.list_grants(ListGrantsRequest {
+                    key_id: key_id.clone(),
+                    grant_id: grant_id.clone(),
+                    grantee_principal: grantee_principal.clone(),
+                    limit,
+                    marker,
+                })
+            })?;
+            s.out.print(&v)
+        }
         G::ListRetirableGrants {
             retiring_principal,
             list,
-        } => s.reply(c.list_retirable_grants(ListRetirableGrantsRequest {
-            retiring_principal: retiring_principal.clone(),
-            limit: list.limit,
-            marker: list.marker.clone(),
-        })),
+        } => {
+            let raw = (list.limit, list.marker.clone());
+            let v = super::paginate::pages(s.what, &list.pages, raw, |limit, marker| {
+                c.list_retirable_grants(ListRetirableGrantsRequest {
+                    retiring_principal: retiring_principal.clone(),
+                    limit,
+                    marker,
+                })
+            })?;
+            s.out.print(&v)
+        }
         G::RetireGrant {
             grant_token,
             key_id,

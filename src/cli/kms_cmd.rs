@@ -26,6 +26,8 @@ pub(crate) struct ListArgs {
     /// NextMarker from the previous page.
     #[arg(long)]
     marker: Option<String>,
+    #[command(flatten)]
+    pages: super::paginate::PageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -263,12 +265,22 @@ pub(super) fn failed(cmd: &KmsCommand) -> String {
     }
 }
 
-fn list(l: &ListArgs, key_id: Option<String>) -> ListRequest {
-    ListRequest {
-        key_id,
-        limit: l.limit,
-        marker: l.marker.clone(),
-    }
+/// Print every page of a list verb (as the AWS CLI does; see `paginate.rs`).
+fn list<T: serde::Serialize>(
+    s: &Session,
+    l: &ListArgs,
+    key_id: Option<String>,
+    call: impl Fn(ListRequest) -> Result<T, crate::kms::KmsError>,
+) -> Result<(), CliError> {
+    let raw = (l.limit, l.marker.clone());
+    let v = super::paginate::pages(s.what, &l.pages, raw, |limit, marker| {
+        call(ListRequest {
+            key_id: key_id.clone(),
+            limit,
+            marker,
+        })
+    })?;
+    s.out.print(&v)
 }
 
 fn key(k: &KeyIdArg) -> KeyIdRequest {
@@ -326,7 +338,7 @@ fn keys(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
     Some(match cmd {
         K::CreateKey(a) => create_key(a).and_then(|r| s.reply(c.create_key(r))),
         K::DescribeKey(k) => s.reply(c.describe_key(key(k))),
-        K::ListKeys(l) => s.reply(c.list_keys(list(l, None))),
+        K::ListKeys(l) => list(s, l, None, |r| c.list_keys(r)),
         K::UpdateKeyDescription {
             key_id,
             description,
@@ -394,7 +406,7 @@ fn aliases(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         K::CreateAlias(a) => s.done(c.create_alias(alias(a))),
         K::UpdateAlias(a) => s.done(c.update_alias(alias(a))),
         K::DeleteAlias { alias_name } => s.done(c.delete_alias(alias_name)),
-        K::ListAliases { key_id, list: l } => s.reply(c.list_aliases(list(l, key_id.clone()))),
+        K::ListAliases { key_id, list: l } => list(s, l, key_id.clone(), |r| c.list_aliases(r)),
         _ => return None,
     })
 }
@@ -500,7 +512,7 @@ fn rotation(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         K::GetKeyRotationStatus(k) => s.reply(c.get_key_rotation_status(key(k))),
         K::RotateKeyOnDemand(k) => s.reply(c.rotate_key_on_demand(key(k))),
         K::ListKeyRotations { key_id, list: l } => {
-            s.reply(c.list_key_rotations(list(l, Some(key_id.clone()))))
+            list(s, l, Some(key_id.clone()), |r| c.list_key_rotations(r))
         }
         _ => return None,
     })
@@ -567,7 +579,7 @@ fn tags(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
             tag_keys: tag_keys.clone(),
         })),
         K::ListResourceTags { key_id, list: l } => {
-            s.reply(c.list_resource_tags(list(l, Some(key_id.clone()))))
+            list(s, l, Some(key_id.clone()), |r| c.list_resource_tags(r))
         }
         _ => return None,
     })

@@ -23,6 +23,7 @@ mod mount_cmd;
 mod mount_helper;
 mod object_cmd;
 mod output;
+mod paginate;
 mod secretsmanager_cmd;
 mod serve_cmd;
 mod session;
@@ -107,6 +108,9 @@ pub(crate) struct Cli {
     /// and `serve --ephemeral`: the new home's Region (default us-east-1).
     #[arg(long, global = true)]
     region: Option<String>,
+    /// Accepted for the AWS CLI's sake: kmsfs never pipes its output through a pager.
+    #[arg(long, global = true)]
+    no_cli_pager: bool,
     #[command(subcommand)]
     command: Command,
 }
