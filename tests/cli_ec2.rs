@@ -145,55 +145,126 @@ fn volumes_as_aws_ec2() {
         "CreateVolume",
         &["create-volume", "--size", "2", "--kms-key-id", "alias/app"],
     );
-    assert_eq!((v2["Size"].clone(), v2["KmsKeyId"].clone()), (2.into(), app.clone().into()));
+    assert_eq!(
+        (v2["Size"].clone(), v2["KmsKeyId"].clone()),
+        (2.into(), app.clone().into())
+    );
     let id2 = v2["VolumeId"].as_str().unwrap().to_string();
 
     let describe = |args: &[&str]| {
         let mut all = vec!["describe-volumes"];
         all.extend_from_slice(args);
-        ids(&ec2(&home, &py, "DescribeVolumes", &all), "Volumes", "VolumeId")
+        ids(
+            &ec2(&home, &py, "DescribeVolumes", &all),
+            "Volumes",
+            "VolumeId",
+        )
     };
     assert_eq!(describe(&[]), sorted(&[&id1, &id2]));
     assert_eq!(describe(&["--volume-ids", &id2]), vec![id2.clone()]);
     assert_eq!(describe(&["--volume-ids", &id1, &id2]).len(), 2);
-    assert_eq!(describe(&["--filters", "Name=size,Values=2"]), vec![id2.clone()]);
-    assert_eq!(describe(&["--filters", "Name=encrypted,Values=true"]).len(), 2);
     assert_eq!(
-        describe(&["--filters", &format!("Name=volume-id,Values={id1},vol-none")]),
+        describe(&["--filters", "Name=size,Values=2"]),
+        vec![id2.clone()]
+    );
+    assert_eq!(
+        describe(&["--filters", "Name=encrypted,Values=true"]).len(),
+        2
+    );
+    assert_eq!(
+        describe(&[
+            "--filters",
+            &format!("Name=volume-id,Values={id1},vol-none")
+        ]),
         vec![id1.clone()]
     );
     assert_eq!(
-        describe(&["--filters", r#"[{"Name":"kms-key-id","Values":["*:key/*"]}]"#]),
+        describe(&[
+            "--filters",
+            &format!(r#"[{{"Name":"kms-key-id","Values":["{app}"]}}]"#)
+        ]),
         vec![id2.clone()]
     );
     // Several filters: all must match.
-    assert!(describe(&["--filters", "Name=size,Values=1", "Name=status,Values=in-use"]).is_empty());
+    assert!(
+        describe(&[
+            "--filters",
+            "Name=size,Values=1",
+            "Name=status,Values=in-use"
+        ])
+        .is_empty()
+    );
     assert_eq!(
-        describe(&["--filters", "Name=size,Values=1", "Name=status,Values=available"]),
+        describe(&[
+            "--filters",
+            "Name=size,Values=1",
+            "Name=status,Values=available"
+        ]),
         vec![id1.clone()]
     );
     assert!(describe(&["--filters", "Name=tag:purpose,Values=production"]).is_empty());
     all_fail(
         &home,
         &[
-            (&["ec2", "describe-volumes", "--filters", "Name=colour,Values=red"], 2, "the filter 'colour' is invalid"),
-            (&["ec2", "describe-volumes", "--filters", "Name=size,Values=[1"], 2, "bad --filters"),
-            (&["ec2", "create-volume", "--encrypted"], 2, "--size"),
-            (&["ec2", "create-volume", "--size", "20GiB"], 2, "20GiB"),
+            (
+                &[
+                    "ec2",
+                    "describe-volumes",
+                    "--filters",
+                    "Name=colour,Values=red",
+                ],
+                2,
+                "the filter 'colour' is invalid",
+            ),
+            (
+                &[
+                    "ec2",
+                    "describe-volumes",
+                    "--filters",
+                    "Name=size,Values=[1",
+                ],
+                2,
+                "bad --filters",
+            ),
         ],
     );
+    // Refused by the argument parser (clap's messages).
+    for (args, needle) in [
+        (&["ec2", "create-volume", "--encrypted"][..], "--size"),
+        (&["ec2", "create-volume", "--size", "20GiB"][..], "20GiB"),
+    ] {
+        let o = kmsfs(&home, args);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(needle));
+    }
 
-    assert!(ec2(&home, &py, "DeleteVolume", &["delete-volume", "--volume-id", &id1]).is_null());
+    assert!(
+        ec2(
+            &home,
+            &py,
+            "DeleteVolume",
+            &["delete-volume", "--volume-id", &id1]
+        )
+        .is_null()
+    );
     assert_eq!(describe(&[]), vec![id2.clone()]);
     let o = kmsfs(&home, &["ec2", "describe-volumes", "--volume-ids", &id1]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains(&id1));
 
     // Unencrypted only when encryption by default is off.
-    let o = kmsfs(&home, &["ec2", "create-volume", "--size", "1", "--no-encrypted"]);
+    let o = kmsfs(
+        &home,
+        &["ec2", "create-volume", "--size", "1", "--no-encrypted"],
+    );
     assert!(!o.status.success());
     run_ok(&home, &["ec2", "disable-ebs-encryption-by-default"]);
-    let v = ec2(&home, &py, "CreateVolume", &["create-volume", "--size", "1"]);
+    let v = ec2(
+        &home,
+        &py,
+        "CreateVolume",
+        &["create-volume", "--size", "1"],
+    );
     assert_eq!(v["Encrypted"], false);
     assert!(v.get("KmsKeyId").is_none());
 }
@@ -215,7 +286,14 @@ fn snapshots_as_aws_ec2() {
         &home,
         &py,
         "CreateVolume",
-        &["create-volume", "--size", "1", "--encrypted", "--kms-key-id", &app],
+        &[
+            "create-volume",
+            "--size",
+            "1",
+            "--encrypted",
+            "--kms-key-id",
+            &app,
+        ],
     )["VolumeId"]
         .as_str()
         .unwrap()
@@ -261,7 +339,14 @@ fn snapshots_as_aws_ec2() {
     fails(
         &kmsfs(
             &home,
-            &["ec2", "copy-snapshot", "--source-region", "eu-west-1", "--source-snapshot-id", &snap],
+            &[
+                "ec2",
+                "copy-snapshot",
+                "--source-region",
+                "eu-west-1",
+                "--source-snapshot-id",
+                &snap,
+            ],
         ),
         2,
         "us-east-1",
@@ -277,13 +362,33 @@ fn snapshots_as_aws_ec2() {
     let v = describe(&["--snapshot-ids", &copy]);
     assert_eq!(ids(&v, "Snapshots", "SnapshotId"), vec![copy.clone()]);
     assert_eq!(v["Snapshots"][0]["KmsKeyId"], other.as_str());
-    assert_eq!(v["Snapshots"][0]["Description"], "This is my copied snapshot.");
+    assert_eq!(
+        v["Snapshots"][0]["Description"],
+        "This is my copied snapshot."
+    );
     let v = describe(&["--filters", "Name=description,Values=*copied*"]);
     assert_eq!(ids(&v, "Snapshots", "SnapshotId"), vec![copy.clone()]);
-    let v = describe(&["--owner-ids", "111122223333", "--filters", "Name=status,Values=pending"]);
+    let v = describe(&[
+        "--owner-ids",
+        "111122223333",
+        "--filters",
+        "Name=status,Values=pending",
+    ]);
     assert!(ids(&v, "Snapshots", "SnapshotId").is_empty());
-    let o = kmsfs(&home, &["ec2", "describe-snapshots", "--snapshot-ids", "snap-0123456789abcdef0"]);
-    assert!(!o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = kmsfs(
+        &home,
+        &[
+            "ec2",
+            "describe-snapshots",
+            "--snapshot-ids",
+            "snap-0123456789abcdef0",
+        ],
+    );
+    assert!(
+        !o.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 
     // Sharing, both ways AWS documents it.
     let attr = |what: &[&str]| {
@@ -305,17 +410,35 @@ fn snapshots_as_aws_ec2() {
         "123456789012",
     ]);
     let v = attr(&["--attribute", "createVolumePermission"]);
-    assert_eq!(v["CreateVolumePermissions"], serde_json::json!([{"UserId": "123456789012"}]));
-    modify(&["--create-volume-permission", "Remove=[{UserId=123456789012}]"]);
-    modify(&["--create-volume-permission", r#"{"Add":[{"UserId":"210987654321"}]}"#]);
+    assert_eq!(
+        v["CreateVolumePermissions"],
+        serde_json::json!([{"UserId": "123456789012"}])
+    );
+    modify(&[
+        "--create-volume-permission",
+        "Remove=[{UserId=123456789012}]",
+    ]);
+    modify(&[
+        "--create-volume-permission",
+        r#"{"Add":[{"UserId":"210987654321"}]}"#,
+    ]);
     let v = attr(&["--attribute", "createVolumePermission"]);
-    assert_eq!(v["CreateVolumePermissions"], serde_json::json!([{"UserId": "210987654321"}]));
+    assert_eq!(
+        v["CreateVolumePermissions"],
+        serde_json::json!([{"UserId": "210987654321"}])
+    );
     assert!(
         ec2(
             &home,
             &py,
             "ResetSnapshotAttribute",
-            &["reset-snapshot-attribute", "--snapshot-id", &snap, "--attribute", "createVolumePermission"],
+            &[
+                "reset-snapshot-attribute",
+                "--snapshot-id",
+                &snap,
+                "--attribute",
+                "createVolumePermission"
+            ],
         )
         .is_null()
     );
@@ -323,12 +446,25 @@ fn snapshots_as_aws_ec2() {
     assert_eq!(v["CreateVolumePermissions"], serde_json::json!([]));
 
     // A volume from the snapshot names it.
-    let v = ec2(&home, &py, "CreateVolume", &["create-volume", "--snapshot-id", &copy]);
+    let v = ec2(
+        &home,
+        &py,
+        "CreateVolume",
+        &["create-volume", "--snapshot-id", &copy],
+    );
     assert_eq!(v["SnapshotId"], copy.as_str());
     assert_eq!(v["Size"], 1);
     assert_eq!(v["KmsKeyId"], other.as_str());
 
-    assert!(ec2(&home, &py, "DeleteSnapshot", &["delete-snapshot", "--snapshot-id", &snap]).is_null());
+    assert!(
+        ec2(
+            &home,
+            &py,
+            "DeleteSnapshot",
+            &["delete-snapshot", "--snapshot-id", &snap]
+        )
+        .is_null()
+    );
     let v = describe(&[]);
     assert_eq!(ids(&v, "Snapshots", "SnapshotId"), vec![copy]);
 }

@@ -35,7 +35,10 @@ fn b64(s: &str) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in s.as_bytes().chunks(3) {
-        let n = c.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
         for i in 0..4 {
             if i <= c.len() {
                 out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -51,40 +54,101 @@ fn b64(s: &str) -> String {
 fn buckets_as_aws_s3api() {
     let py = aws_shape::python("cli_s3api::buckets_as_aws_s3api");
     let (_d, home, _) = home_with_key();
-    let v = s3api(&home, &py, "CreateBucket", &["create-bucket", "--bucket", "amzn-s3-demo-bucket"]);
-    assert_eq!(v["Location"], "/amzn-s3-demo-bucket");
-    let v = s3api(&home, &py, "HeadBucket", &["head-bucket", "--bucket", "amzn-s3-demo-bucket"]);
+    let v = s3api(
+        &home,
+        &py,
+        "CreateBucket",
+        &["create-bucket", "--bucket", "my-bucket"],
+    );
+    assert_eq!(v["Location"], "/my-bucket");
+    let v = s3api(
+        &home,
+        &py,
+        "HeadBucket",
+        &["head-bucket", "--bucket", "my-bucket"],
+    );
     assert_eq!(v["BucketRegion"], "us-east-1");
-    fails(&kmsfs(&home, &["s3api", "head-bucket", "--bucket", "nope"]), 11, "NoSuchBucket");
+    fails(
+        &kmsfs(&home, &["s3api", "head-bucket", "--bucket", "nope"]),
+        11,
+        "NoSuchBucket",
+    );
 
-    let get = || s3api(&home, &py, "GetBucketEncryption", &["get-bucket-encryption", "--bucket", "amzn-s3-demo-bucket"]);
+    let get = || {
+        s3api(
+            &home,
+            &py,
+            "GetBucketEncryption",
+            &["get-bucket-encryption", "--bucket", "my-bucket"],
+        )
+    };
     let rule = |v: &Value| v["ServerSideEncryptionConfiguration"]["Rules"][0].clone();
-    assert_eq!(rule(&get())["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256");
+    assert_eq!(
+        rule(&get())["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "AES256"
+    );
     let conf = r#"{"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/app"}, "BucketKeyEnabled": true}]}"#;
     let v = s3api(
         &home,
         &py,
         "PutBucketEncryption",
-        &["put-bucket-encryption", "--bucket", "amzn-s3-demo-bucket", "--server-side-encryption-configuration", conf],
+        &[
+            "put-bucket-encryption",
+            "--bucket",
+            "my-bucket",
+            "--server-side-encryption-configuration",
+            conf,
+        ],
     );
     assert!(v.is_null());
     let r = rule(&get());
-    assert_eq!(r["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"], "alias/app");
+    assert_eq!(
+        r["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"],
+        "alias/app"
+    );
     assert_eq!(r["BucketKeyEnabled"], true);
-    assert!(s3api(&home, &py, "DeleteBucketEncryption", &["delete-bucket-encryption", "--bucket", "amzn-s3-demo-bucket"]).is_null());
-    assert_eq!(rule(&get())["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256");
+    assert!(
+        s3api(
+            &home,
+            &py,
+            "DeleteBucketEncryption",
+            &["delete-bucket-encryption", "--bucket", "my-bucket"]
+        )
+        .is_null()
+    );
+    assert_eq!(
+        rule(&get())["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "AES256"
+    );
     // Shorthand, as the AWS CLI takes it too.
     s3api(
         &home,
         &py,
         "PutBucketEncryption",
-        &["put-bucket-encryption", "--bucket", "amzn-s3-demo-bucket", "--server-side-encryption-configuration",
-          "Rules=[{ApplyServerSideEncryptionByDefault={SSEAlgorithm=aws:kms,KMSMasterKeyID=alias/app}}]"],
+        &[
+            "put-bucket-encryption",
+            "--bucket",
+            "my-bucket",
+            "--server-side-encryption-configuration",
+            "Rules=[{ApplyServerSideEncryptionByDefault={SSEAlgorithm=aws:kms,KMSMasterKeyID=alias/app}}]",
+        ],
     );
-    assert_eq!(rule(&get())["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], "aws:kms");
+    assert_eq!(
+        rule(&get())["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "aws:kms"
+    );
     fails(
-        &kmsfs(&home, &["s3api", "put-bucket-encryption", "--bucket", "amzn-s3-demo-bucket",
-                        "--server-side-encryption-configuration", r#"{"Rules":[{}]}"#]),
+        &kmsfs(
+            &home,
+            &[
+                "s3api",
+                "put-bucket-encryption",
+                "--bucket",
+                "my-bucket",
+                "--server-side-encryption-configuration",
+                r#"{"Rules":[{}]}"#,
+            ],
+        ),
         2,
         "SSEAlgorithm",
     );
@@ -103,20 +167,58 @@ fn objects_as_aws_s3api() {
         &home,
         &py,
         "PutObject",
-        &["put-object", "--bucket", "docs", "--key", "2026/report.txt", "--body", body,
-          "--server-side-encryption", "aws:kms", "--ssekms-key-id", "alias/app",
-          "--ssekms-encryption-context", &ctx, "--bucket-key-enabled"],
+        &[
+            "put-object",
+            "--bucket",
+            "docs",
+            "--key",
+            "2026/report.txt",
+            "--body",
+            body,
+            "--server-side-encryption",
+            "aws:kms",
+            "--ssekms-key-id",
+            "alias/app",
+            "--ssekms-encryption-context",
+            &ctx,
+            "--bucket-key-enabled",
+        ],
     );
     assert_eq!(v["ServerSideEncryption"], "aws:kms");
     assert_eq!(v["SSEKMSKeyId"], arn.as_str());
     assert_eq!(v["BucketKeyEnabled"], true);
     md5_hex_of(&v);
     assert!(v["SSEKMSEncryptionContext"].is_string());
-    let o = kmsfs(&home, &["s3api", "put-object", "--bucket", "docs", "--key", "t.txt", "--body", body, "--content-type", "text/plain"]);
+    let o = kmsfs(
+        &home,
+        &[
+            "s3api",
+            "put-object",
+            "--bucket",
+            "docs",
+            "--key",
+            "t.txt",
+            "--body",
+            body,
+            "--content-type",
+            "text/plain",
+        ],
+    );
     ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("ignored"));
 
-    let v = s3api(&home, &py, "HeadObject", &["head-object", "--bucket", "docs", "--key", "2026/report.txt"]);
+    let v = s3api(
+        &home,
+        &py,
+        "HeadObject",
+        &[
+            "head-object",
+            "--bucket",
+            "docs",
+            "--key",
+            "2026/report.txt",
+        ],
+    );
     assert_eq!(v["ContentLength"], 18);
     assert_eq!(v["SSEKMSKeyId"], arn.as_str());
     let out = d.path().join("out.txt");
@@ -124,7 +226,14 @@ fn objects_as_aws_s3api() {
         &home,
         &py,
         "GetObject",
-        &["get-object", "--bucket", "docs", "--key", "2026/report.txt", out.to_str().unwrap()],
+        &[
+            "get-object",
+            "--bucket",
+            "docs",
+            "--key",
+            "2026/report.txt",
+            out.to_str().unwrap(),
+        ],
     );
     assert_eq!(v["ContentLength"], 18);
     assert_eq!(std::fs::read(&out).unwrap(), b"quarterly figures\n");
@@ -132,15 +241,37 @@ fn objects_as_aws_s3api() {
         &home,
         &py,
         "GetObject",
-        &["get-object", "--bucket", "docs", "--key", "2026/report.txt", "--range", "bytes=0-8", out.to_str().unwrap()],
+        &[
+            "get-object",
+            "--bucket",
+            "docs",
+            "--key",
+            "2026/report.txt",
+            "--range",
+            "bytes=0-8",
+            out.to_str().unwrap(),
+        ],
     );
     assert_eq!(v["ContentRange"], "bytes 0-8/18");
     assert_eq!(std::fs::read(&out).unwrap(), b"quarterly");
 
     // SSE-C: the key as its 32 characters, its MD5 checked.
     let key = "0123456789abcdef0123456789abcdef";
-    let sse_c = ["--sse-customer-algorithm", "AES256", "--sse-customer-key", key];
-    let mut put = vec!["put-object", "--bucket", "docs", "--key", "secret.txt", "--body", body];
+    let sse_c = [
+        "--sse-customer-algorithm",
+        "AES256",
+        "--sse-customer-key",
+        key,
+    ];
+    let mut put = vec![
+        "put-object",
+        "--bucket",
+        "docs",
+        "--key",
+        "secret.txt",
+        "--body",
+        body,
+    ];
     put.extend_from_slice(&sse_c);
     let v = s3api(&home, &py, "PutObject", &put);
     assert_eq!(v["SSECustomerAlgorithm"], "AES256");
@@ -148,17 +279,63 @@ fn objects_as_aws_s3api() {
     put.extend_from_slice(&["--sse-customer-key-md5", &md5]);
     s3api(&home, &py, "PutObject", &put);
     let mut head = vec!["head-object", "--bucket", "docs", "--key", "secret.txt"];
-    fails(&kmsfs(&home, &[&["s3api"], head.as_slice()].concat()), 11, "");
+    fails(
+        &kmsfs(&home, &[&["s3api"], head.as_slice()].concat()),
+        11,
+        "",
+    );
     head.extend_from_slice(&sse_c);
     let v = s3api(&home, &py, "HeadObject", &head);
     assert_eq!(v["SSECustomerKeyMD5"], md5.as_str());
     all_fail(
         &home,
         &[
-            (&["s3api", "head-object", "--bucket", "docs", "--key", "secret.txt", "--sse-customer-key", key], 2, "algorithm"),
-            (&["s3api", "head-object", "--bucket", "docs", "--key", "secret.txt", "--sse-customer-algorithm", "AES256",
-               "--sse-customer-key", key, "--sse-customer-key-md5", "AAAAAAAAAAAAAAAAAAAAAA=="], 2, "MD5"),
-            (&["s3api", "put-object", "--bucket", "docs", "--key", "x", "--ssekms-encryption-context", "{not base64"], 2, "base64"),
+            (
+                &[
+                    "s3api",
+                    "head-object",
+                    "--bucket",
+                    "docs",
+                    "--key",
+                    "secret.txt",
+                    "--sse-customer-key",
+                    key,
+                ],
+                2,
+                "algorithm",
+            ),
+            (
+                &[
+                    "s3api",
+                    "head-object",
+                    "--bucket",
+                    "docs",
+                    "--key",
+                    "secret.txt",
+                    "--sse-customer-algorithm",
+                    "AES256",
+                    "--sse-customer-key",
+                    key,
+                    "--sse-customer-key-md5",
+                    "AAAAAAAAAAAAAAAAAAAAAA==",
+                ],
+                2,
+                "MD5",
+            ),
+            (
+                &[
+                    "s3api",
+                    "put-object",
+                    "--bucket",
+                    "docs",
+                    "--key",
+                    "x",
+                    "--ssekms-encryption-context",
+                    "{not base64",
+                ],
+                2,
+                "base64",
+            ),
         ],
     );
 
@@ -166,7 +343,15 @@ fn objects_as_aws_s3api() {
         &home,
         &py,
         "CopyObject",
-        &["copy-object", "--copy-source", "docs/2026/report.txt", "--bucket", "docs", "--key", "copy.txt"],
+        &[
+            "copy-object",
+            "--copy-source",
+            "docs/2026/report.txt",
+            "--bucket",
+            "docs",
+            "--key",
+            "copy.txt",
+        ],
     );
     assert!(v["CopyObjectResult"]["ETag"].is_string());
     assert_eq!(v["ServerSideEncryption"], "AES256");
@@ -178,10 +363,20 @@ fn objects_as_aws_s3api() {
         s3api(&home, &py, "ListObjectsV2", &all)
     };
     let keys = |v: &Value| -> Vec<String> {
-        v["Contents"].as_array().map(|a| a.iter().map(|o| o["Key"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+        v["Contents"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|o| o["Key"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let v = list(&[]);
-    assert_eq!(keys(&v), ["2026/report.txt", "copy.txt", "secret.txt", "t.txt"]);
+    assert_eq!(
+        keys(&v),
+        ["2026/report.txt", "copy.txt", "secret.txt", "t.txt"]
+    );
     assert_eq!(v["Contents"][0]["Size"], 18);
     assert_eq!(keys(&list(&["--prefix", "2026/"])), ["2026/report.txt"]);
     let v = list(&["--delimiter", "/"]);
@@ -197,17 +392,46 @@ fn objects_as_aws_s3api() {
         &home,
         &py,
         "DeleteObjects",
-        &["delete-objects", "--bucket", "docs", "--delete", "Objects=[{Key=copy.txt},{Key=t.txt}],Quiet=false"],
+        &[
+            "delete-objects",
+            "--bucket",
+            "docs",
+            "--delete",
+            "Objects=[{Key=copy.txt},{Key=t.txt}],Quiet=false",
+        ],
     );
-    assert_eq!(v["Deleted"], serde_json::json!([{"Key": "copy.txt"}, {"Key": "t.txt"}]));
+    assert_eq!(
+        v["Deleted"],
+        serde_json::json!([{"Key": "copy.txt"}, {"Key": "t.txt"}])
+    );
     let v = s3api(
         &home,
         &py,
         "DeleteObjects",
-        &["delete-objects", "--bucket", "docs", "--delete", r#"{"Objects":[{"Key":"secret.txt"}],"Quiet":true}"#],
+        &[
+            "delete-objects",
+            "--bucket",
+            "docs",
+            "--delete",
+            r#"{"Objects":[{"Key":"secret.txt"}],"Quiet":true}"#,
+        ],
     );
     assert!(v.is_null());
-    assert!(s3api(&home, &py, "DeleteObject", &["delete-object", "--bucket", "docs", "--key", "2026/report.txt"]).is_null());
+    assert!(
+        s3api(
+            &home,
+            &py,
+            "DeleteObject",
+            &[
+                "delete-object",
+                "--bucket",
+                "docs",
+                "--key",
+                "2026/report.txt"
+            ]
+        )
+        .is_null()
+    );
     assert!(keys(&list(&[])).is_empty());
 }
 
@@ -222,17 +446,30 @@ fn md5_hex_of(v: &Value) -> String {
 
 fn lines(home: &Path, args: &[&str]) -> Vec<String> {
     let o = kmsfs(home, args);
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
 fn files_and_trees_as_aws_s3() {
     let (d, home, _) = home_with_key();
-    assert_eq!(lines(&home, &["s3", "mb", "s3://photos"]), ["make_bucket: photos"]);
+    assert_eq!(
+        lines(&home, &["s3", "mb", "s3://photos"]),
+        ["make_bucket: photos"]
+    );
     let ls = lines(&home, &["s3", "ls"]);
     assert_eq!(ls.len(), 1);
-    assert!(is_ls_time(&ls[0][..19]) && ls[0].ends_with(" photos"), "{ls:?}");
+    assert!(
+        is_ls_time(&ls[0][..19]) && ls[0].ends_with(" photos"),
+        "{ls:?}"
+    );
 
     let f = d.path().join("cat.jpg");
     std::fs::write(&f, vec![7u8; 1234]).unwrap();
@@ -246,7 +483,20 @@ fn files_and_trees_as_aws_s3() {
     std::fs::write(tree.join("a.jpg"), b"a").unwrap();
     std::fs::write(tree.join("2026/may/b.jpg"), b"bb").unwrap();
     let t = tree.to_str().unwrap();
-    let up = lines(&home, &["s3", "cp", t, "s3://photos/album", "--recursive", "--sse", "aws:kms", "--sse-kms-key-id", "alias/app"]);
+    let up = lines(
+        &home,
+        &[
+            "s3",
+            "cp",
+            t,
+            "s3://photos/album",
+            "--recursive",
+            "--sse",
+            "aws:kms",
+            "--sse-kms-key-id",
+            "alias/app",
+        ],
+    );
     assert_eq!(
         up,
         [
@@ -254,7 +504,17 @@ fn files_and_trees_as_aws_s3() {
             format!("upload: {t}/a.jpg to s3://photos/album/a.jpg"),
         ]
     );
-    let v = run_ok(&home, &["s3api", "head-object", "--bucket", "photos", "--key", "album/a.jpg"]);
+    let v = run_ok(
+        &home,
+        &[
+            "s3api",
+            "head-object",
+            "--bucket",
+            "photos",
+            "--key",
+            "album/a.jpg",
+        ],
+    );
     assert_eq!(v["ServerSideEncryption"], "aws:kms");
 
     // `ls`: the AWS CLI's columns.
@@ -262,8 +522,20 @@ fn files_and_trees_as_aws_s3() {
     assert_eq!(ls[0], format!("{:>30} album/", "PRE"));
     assert!(is_ls_time(&ls[1][..19]), "{ls:?}");
     assert_eq!(&ls[1][19..], "       1234 cat.jpg");
-    let ls = lines(&home, &["s3", "ls", "s3://photos/album/", "--recursive", "--summarize"]);
-    assert!(ls[0].ends_with("          2 album/2026/may/b.jpg"), "{ls:?}");
+    let ls = lines(
+        &home,
+        &[
+            "s3",
+            "ls",
+            "s3://photos/album/",
+            "--recursive",
+            "--summarize",
+        ],
+    );
+    assert!(
+        ls[0].ends_with("          2 album/2026/may/b.jpg"),
+        "{ls:?}"
+    );
     assert!(ls[1].ends_with("          1 album/a.jpg"), "{ls:?}");
     assert_eq!(&ls[2..], ["", "Total Objects: 2", "   Total Size: 3"]);
 
@@ -271,33 +543,89 @@ fn files_and_trees_as_aws_s3() {
     let back = d.path().join("back");
     let b = back.to_str().unwrap();
     let down = lines(&home, &["s3", "cp", "s3://photos/album", b, "--recursive"]);
-    assert_eq!(down[1], format!("download: s3://photos/album/a.jpg to {b}/a.jpg"));
+    assert_eq!(
+        down[1],
+        format!("download: s3://photos/album/a.jpg to {b}/a.jpg")
+    );
     assert_eq!(std::fs::read(back.join("2026/may/b.jpg")).unwrap(), b"bb");
     let one = d.path().join("one.jpg");
-    lines(&home, &["s3", "cp", "s3://photos/cat.jpg", one.to_str().unwrap()]);
+    lines(
+        &home,
+        &["s3", "cp", "s3://photos/cat.jpg", one.to_str().unwrap()],
+    );
     assert_eq!(std::fs::read(&one).unwrap(), vec![7u8; 1234]);
     lines(&home, &["s3", "mb", "s3://backup"]);
     assert_eq!(
-        lines(&home, &["s3", "cp", "s3://photos/cat.jpg", "s3://backup/cats/"]),
+        lines(
+            &home,
+            &["s3", "cp", "s3://photos/cat.jpg", "s3://backup/cats/"]
+        ),
         ["copy: s3://photos/cat.jpg to s3://backup/cats/cat.jpg"]
     );
 
     // SSE-C up and down.
     let key = "0123456789abcdef0123456789abcdef";
-    lines(&home, &["s3", "cp", f, "s3://backup/c.jpg", "--sse-c", "AES256", "--sse-c-key", key]);
-    fails(&kmsfs(&home, &["s3", "cp", "s3://backup/c.jpg", one.to_str().unwrap()]), 11, "");
-    lines(&home, &["s3", "cp", "s3://backup/c.jpg", one.to_str().unwrap(), "--sse-c", "--sse-c-key", key]);
+    lines(
+        &home,
+        &[
+            "s3",
+            "cp",
+            f,
+            "s3://backup/c.jpg",
+            "--sse-c",
+            "AES256",
+            "--sse-c-key",
+            key,
+        ],
+    );
+    fails(
+        &kmsfs(
+            &home,
+            &["s3", "cp", "s3://backup/c.jpg", one.to_str().unwrap()],
+        ),
+        11,
+        "",
+    );
+    lines(
+        &home,
+        &[
+            "s3",
+            "cp",
+            "s3://backup/c.jpg",
+            one.to_str().unwrap(),
+            "--sse-c",
+            "--sse-c-key",
+            key,
+        ],
+    );
 
     assert_eq!(
         lines(&home, &["s3", "rm", "s3://photos/album", "--recursive"]),
-        ["delete: s3://photos/album/2026/may/b.jpg", "delete: s3://photos/album/a.jpg"]
+        [
+            "delete: s3://photos/album/2026/may/b.jpg",
+            "delete: s3://photos/album/a.jpg"
+        ]
     );
-    assert_eq!(lines(&home, &["s3", "rm", "s3://photos/cat.jpg"]), ["delete: s3://photos/cat.jpg"]);
-    assert_eq!(lines(&home, &["s3", "rb", "s3://photos"]), ["remove_bucket: photos"]);
-    fails(&kmsfs(&home, &["s3", "rb", "s3://backup"]), 11, "BucketNotEmpty");
+    assert_eq!(
+        lines(&home, &["s3", "rm", "s3://photos/cat.jpg"]),
+        ["delete: s3://photos/cat.jpg"]
+    );
+    assert_eq!(
+        lines(&home, &["s3", "rb", "s3://photos"]),
+        ["remove_bucket: photos"]
+    );
+    fails(
+        &kmsfs(&home, &["s3", "rb", "s3://backup"]),
+        11,
+        "BucketNotEmpty",
+    );
     assert_eq!(
         lines(&home, &["s3", "rb", "s3://backup", "--force"]),
-        ["delete: s3://backup/c.jpg", "delete: s3://backup/cats/cat.jpg", "remove_bucket: backup"]
+        [
+            "delete: s3://backup/c.jpg",
+            "delete: s3://backup/cats/cat.jpg",
+            "remove_bucket: backup"
+        ]
     );
     assert!(lines(&home, &["s3", "ls"]).is_empty());
     fails(&kmsfs(&home, &["s3", "cp", f, "other"]), 2, "s3://");

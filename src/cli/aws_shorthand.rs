@@ -82,7 +82,10 @@ impl Parser {
                 self.i += 1;
                 Ok(())
             }
-            Some(x) => Err(format!("expected '{c}' at '{x}' (character {})", self.i + 1)),
+            Some(x) => Err(format!(
+                "expected '{c}' at '{x}' (character {})",
+                self.i + 1
+            )),
             None => Err(format!("expected '{c}' at the end")),
         }
     }
@@ -235,8 +238,14 @@ mod tests {
             sh("Objects=[{Key=a},{Key=b}],Quiet=false"),
             json!({"Objects":[{"Key":"a"},{"Key":"b"}],"Quiet":"false"})
         );
-        assert_eq!(sh("Add=[{UserId=1234}]"), json!({"Add":[{"UserId":"1234"}]}));
-        assert_eq!(sh("Name=x,Values=[a,b]"), json!({"Name":"x","Values":["a","b"]}));
+        assert_eq!(
+            sh("Add=[{UserId=1234}]"),
+            json!({"Add":[{"UserId":"1234"}]})
+        );
+        assert_eq!(
+            sh("Name=x,Values=[a,b]"),
+            json!({"Name":"x","Values":["a","b"]})
+        );
         assert_eq!(sh(r#"{"A":[1]}"#), json!({"A":[1]}));
     }
 
@@ -250,7 +259,10 @@ mod tests {
     #[test]
     fn several_and_json_lists() {
         let v = structures(
-            &["Name=a,Values=1".into(), r#"[{"Name":"b","Values":["2"]}]"#.into()],
+            &[
+                "Name=a,Values=1".into(),
+                r#"[{"Name":"b","Values":["2"]}]"#.into(),
+            ],
             "--filters",
         )
         .unwrap();

@@ -130,7 +130,12 @@ pub(super) fn run(s: &Session, cmd: &SnapshotVerb) -> Result<(), CliError> {
             }
             let id = source_snapshot_id.as_str();
             let info = svc
-                .copy(id, kms_key_id.as_deref(), *encrypted, description.as_deref())
+                .copy(
+                    id,
+                    kms_key_id.as_deref(),
+                    *encrypted,
+                    description.as_deref(),
+                )
                 .or_fail(s.what)?;
             s.out.print(&json!({ "SnapshotId": info.snapshot_id }))
         }

@@ -280,7 +280,10 @@ fn cp_put_options(a: &CpArgs) -> Result<PutOptions, CliError> {
 }
 
 fn sse_c(a: &CpArgs) -> Result<Option<SseCustomerKey>, CliError> {
-    let alg = a.sse_c.as_deref().or(a.sse_c_key.as_ref().map(|_| "AES256"));
+    let alg = a
+        .sse_c
+        .as_deref()
+        .or(a.sse_c_key.as_ref().map(|_| "AES256"));
     customer_key(a.sse_c_key.as_deref(), alg, None, "--sse-c-key")
 }
 
@@ -349,10 +352,7 @@ fn tree_jobs(s: &Session, svc: &ObjectService, from: &Loc, to: &Loc) -> Result<V
             walk(dir, dir, &mut files).map_err(|e| {
                 CliError::usage(s.what, format!("cannot read {}: {e}", dir.display()))
             })?;
-            files
-                .into_iter()
-                .map(|(p, r)| (Loc::Local(p), r))
-                .collect()
+            files.into_iter().map(|(p, r)| (Loc::Local(p), r)).collect()
         }
         Loc::S3 { bucket, key } => {
             let prefix = dir_prefix(key);
@@ -422,7 +422,10 @@ fn transfer(
             }
             let f = std::fs::File::open(p).map_err(|e| io(p, e))?;
             svc.put_object(bucket, key, f, opts).or_fail(s.what)?;
-            say(quiet, format!("upload: {} to {}", p.display(), s3_url(bucket, key)));
+            say(
+                quiet,
+                format!("upload: {} to {}", p.display(), s3_url(bucket, key)),
+            );
         }
         (Loc::S3 { bucket, key }, Loc::Local(p)) => {
             if p.as_os_str() == "-" {
@@ -436,12 +439,24 @@ fn transfer(
             }
             let k = opts.sse_c.as_ref();
             super::object_cmd::get_to_file(svc, (bucket, key), None, k, p, s.what)?;
-            say(quiet, format!("download: {} to {}", s3_url(bucket, key), p.display()));
+            say(
+                quiet,
+                format!("download: {} to {}", s3_url(bucket, key), p.display()),
+            );
         }
-        (Loc::S3 { bucket: sb, key: sk }, Loc::S3 { bucket, key }) => {
+        (
+            Loc::S3 {
+                bucket: sb,
+                key: sk,
+            },
+            Loc::S3 { bucket, key },
+        ) => {
             svc.copy_object(sb, sk, copy_src_key, bucket, key, opts)
                 .or_fail(s.what)?;
-            say(quiet, format!("copy: {} to {}", s3_url(sb, sk), s3_url(bucket, key)));
+            say(
+                quiet,
+                format!("copy: {} to {}", s3_url(sb, sk), s3_url(bucket, key)),
+            );
         }
         (Loc::Local(_), Loc::Local(_)) => unreachable!("refused before"),
     }

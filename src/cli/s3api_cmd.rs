@@ -312,7 +312,9 @@ pub(super) fn customer_key(
 
 fn put_options(a: &SseArgs) -> Result<PutOptions, CliError> {
     if a.content_type.is_some() || a.metadata.is_some() {
-        eprintln!("kmsfs: warning: --content-type and --metadata ignored: kmsfs objects keep neither");
+        eprintln!(
+            "kmsfs: warning: --content-type and --metadata ignored: kmsfs objects keep neither"
+        );
     }
     let encryption_context = match &a.ssekms_encryption_context {
         None => EncryptionContext::new(),
@@ -540,7 +542,11 @@ fn list_objects_v2(s: &Session, cmd: &S3apiCommand) -> Result<(), CliError> {
             json!({"Key": o.key, "LastModified": o.last_modified, "ETag": o.etag,
                    "Size": o.size, "StorageClass": o.storage_class})
         }));
-        prefixes.extend(page.common_prefixes.iter().map(|p| json!({"Prefix": p.prefix})));
+        prefixes.extend(
+            page.common_prefixes
+                .iter()
+                .map(|p| json!({"Prefix": p.prefix})),
+        );
         if one_page || page.next_continuation_token.is_none() {
             out.insert("IsTruncated".into(), (one_page && page.is_truncated).into());
             if one_page && let Some(t) = &page.next_continuation_token {
@@ -591,10 +597,9 @@ mod tests {
         assert_eq!(e.sse_algorithm, Sse::Kms);
         assert_eq!(e.kms_master_key_id.as_deref(), Some("alias/a"));
         assert!(e.bucket_key_enabled);
-        let e = bucket_encryption(
-            "Rules=[{ApplyServerSideEncryptionByDefault={SSEAlgorithm=AES256}}]",
-        )
-        .unwrap();
+        let e =
+            bucket_encryption("Rules=[{ApplyServerSideEncryptionByDefault={SSEAlgorithm=AES256}}]")
+                .unwrap();
         assert_eq!(e.sse_algorithm, Sse::Aes256);
         assert!(!e.bucket_key_enabled);
         assert!(bucket_encryption(r#"{"Rules":[]}"#).is_err());

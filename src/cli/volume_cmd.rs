@@ -13,13 +13,9 @@ pub(crate) enum VolumeCommand {
     /// List volumes (kmsfs's fields; `ec2 describe-volumes` prints EC2's).
     List,
     /// Describe a volume, its id positional (`ec2 describe-volumes --volume-ids` as AWS).
-    Describe {
-        volume_id: String,
-    },
+    Describe { volume_id: String },
     /// Delete a volume that is not mounted.
-    Delete {
-        volume_id: String,
-    },
+    Delete { volume_id: String },
 }
 
 // `volume create`.
@@ -119,8 +115,9 @@ pub(super) fn config(s: &Session, cmd: &ConfigCommand) -> Result<(), CliError> {
             s.out
                 .print(&serde_json::json!({ "KmsKeyId": set.default_kms_key_id }))
         }
-        ConfigCommand::DefaultKmsKeyId { key_id: None, reset } => s
-            .out
-            .print(&super::ec2_cmd::default_key(s, *reset)?),
+        ConfigCommand::DefaultKmsKeyId {
+            key_id: None,
+            reset,
+        } => s.out.print(&super::ec2_cmd::default_key(s, *reset)?),
     }
 }
