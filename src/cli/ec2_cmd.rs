@@ -328,7 +328,8 @@ mod tests {
         assert!(glob("t?ue", "true"));
         assert!(glob("*", ""));
         assert!(!glob("vol-1", "vol-12"));
-        assert!(glob("*-2*", "vol-123"));
+        assert!(glob("*-1*3", "vol-123"));
+        assert!(!glob("*-2*", "vol-123"));
         assert!(!glob("snap-*", "vol-1"));
     }
 }

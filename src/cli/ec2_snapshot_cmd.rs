@@ -139,32 +139,7 @@ pub(super) fn run(s: &Session, cmd: &SnapshotVerb) -> Result<(), CliError> {
                 .or_fail(s.what)?;
             s.out.print(&json!({ "SnapshotId": info.snapshot_id }))
         }
-        SnapshotVerb::DescribeSnapshots {
-            snapshot_ids,
-            owner_ids,
-            restorable_by_user_ids,
-            filters,
-        } => {
-            let filters = Filters::parse(filters, SNAPSHOT_FILTERS)?;
-            let f = ListFilter {
-                owner_ids: owner_ids.clone(),
-                restorable_by_user_ids: restorable_by_user_ids.clone(),
-            };
-            let visible = svc.list_visible(&f).or_fail(s.what)?;
-            for id in snapshot_ids {
-                if !visible.iter().any(|v| v.snapshot_id == *id) {
-                    svc.describe(id).or_fail(s.what)?;
-                    return Err(not_found(s.what, id));
-                }
-            }
-            let shown: Vec<Value> = visible
-                .iter()
-                .filter(|v| snapshot_ids.is_empty() || snapshot_ids.contains(&v.snapshot_id))
-                .map(snapshot_json)
-                .filter(|v| filters.matches(v, snapshot_filter_value))
-                .collect();
-            s.out.print(&json!({ "Snapshots": shown }))
-        }
+        SnapshotVerb::DescribeSnapshots { .. } => describe_snapshots(s, cmd),
         SnapshotVerb::DeleteSnapshot { snapshot_id } => {
             svc.delete(snapshot_id).or_fail(s.what)?;
             Ok(())
@@ -183,6 +158,41 @@ pub(super) fn run(s: &Session, cmd: &SnapshotVerb) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `describe-snapshots`: the visible snapshots (as --owner-ids and
+/// --restorable-by-user-ids narrow them), those of --snapshot-ids (each must be visible),
+/// through --filters.
+fn describe_snapshots(s: &Session, cmd: &SnapshotVerb) -> Result<(), CliError> {
+    let SnapshotVerb::DescribeSnapshots {
+        snapshot_ids,
+        owner_ids,
+        restorable_by_user_ids,
+        filters,
+    } = cmd
+    else {
+        unreachable!("called for describe-snapshots only")
+    };
+    let svc = super::snapshot_cmd::service(s);
+    let filters = Filters::parse(filters, SNAPSHOT_FILTERS)?;
+    let f = ListFilter {
+        owner_ids: owner_ids.clone(),
+        restorable_by_user_ids: restorable_by_user_ids.clone(),
+    };
+    let visible = svc.list_visible(&f).or_fail(s.what)?;
+    for id in snapshot_ids {
+        if !visible.iter().any(|v| v.snapshot_id == *id) {
+            svc.describe(id).or_fail(s.what)?;
+            return Err(not_found(s.what, id));
+        }
+    }
+    let shown: Vec<Value> = visible
+        .iter()
+        .filter(|v| snapshot_ids.is_empty() || snapshot_ids.contains(&v.snapshot_id))
+        .map(snapshot_json)
+        .filter(|v| filters.matches(v, snapshot_filter_value))
+        .collect();
+    s.out.print(&json!({ "Snapshots": shown }))
 }
 
 fn not_found(what: &str, id: &str) -> CliError {
