@@ -124,7 +124,11 @@ fn the_mount_units_stop_unmounts() {
     let stop = command("ExecStop").output().unwrap();
     assert!(stop.status.success(), "ExecStop: {stop:?}");
     let st = waiter.join().unwrap();
-    assert!(t0.elapsed().as_secs() < 20, "the stop took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed().as_secs() < 20,
+        "the stop took {:?}",
+        t0.elapsed()
+    );
     assert!(st.success(), "the daemon exits 0 when stopped: {st:?}");
     assert!(!mounted(), "stopped means unmounted");
 }
