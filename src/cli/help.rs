@@ -32,6 +32,49 @@ const KEY_ID_ONLY: &str =
 
 /// Help for flags that several verbs share, by argument id.
 const COMMON: &[(&str, &str)] = &[
+    ("key", "The object's key (its name in the bucket)."),
+    (
+        "delete",
+        "The objects to delete: Objects=[{Key=a},{Key=b}],Quiet=true, or JSON.",
+    ),
+    (
+        "delimiter",
+        "Group keys that share a prefix up to this character into CommonPrefixes.",
+    ),
+    (
+        "continuation_token",
+        "NextContinuationToken from the previous page.",
+    ),
+    ("start_after", "List keys after this one."),
+    (
+        "copy_source_sse_customer_key_md5",
+        "The base64 MD5 of the source's SSE-C key (checked if given).",
+    ),
+    (
+        "throughput",
+        "Accepted and ignored (kmsfs volumes have no provisioned throughput).",
+    ),
+    ("source_snapshot_id", "The snapshot to copy."),
+    (
+        "snapshot_ids",
+        "The snapshots to describe (default all you may see).",
+    ),
+    (
+        "destination",
+        "Where to copy to: a local path or s3://bucket/key.",
+    ),
+    (
+        "path",
+        "An s3://bucket[/prefix] path (ls without one lists the buckets).",
+    ),
+    (
+        "recursive",
+        "Every key under the prefix (every file under the directory), not one.",
+    ),
+    (
+        "reset",
+        "Forget the configured key: new volumes use alias/aws/ebs again.",
+    ),
     (
         "secret_id",
         "The secret: its name, full ARN or partial ARN (without the -XXXXXX suffix).",

@@ -7,9 +7,12 @@
 
 mod args;
 mod audit_cmd;
+mod aws_shorthand;
 mod completions_cmd;
 mod config_cmd;
 mod credentials_cmd;
+mod ec2_cmd;
+mod ec2_snapshot_cmd;
 mod envelope_cmd;
 mod error;
 mod grant_cmd;
@@ -24,6 +27,8 @@ mod mount_helper;
 mod object_cmd;
 mod output;
 mod paginate;
+mod s3_cmd;
+mod s3api_cmd;
 mod secretsmanager_cmd;
 mod serve_cmd;
 mod session;
@@ -153,6 +158,15 @@ enum Command {
     /// EBS-style snapshots of volumes: create, list, describe, delete, copy, verify.
     #[command(subcommand)]
     Snapshot(snapshot_cmd::SnapshotCommand),
+    /// EBS volumes, snapshots and settings with `aws ec2`'s verbs, flags and output.
+    #[command(subcommand)]
+    Ec2(ec2_cmd::Ec2Command),
+    /// Buckets and objects with `aws s3api`'s verbs, flags and output.
+    #[command(subcommand)]
+    S3api(s3api_cmd::S3apiCommand),
+    /// Whole files and trees with `aws s3`'s verbs: cp, ls, rm, mb, rb.
+    #[command(subcommand)]
+    S3(s3_cmd::S3Command),
     /// S3-style buckets: create, list, delete, default encryption.
     #[command(subcommand)]
     Bucket(object_cmd::BucketCommand),
@@ -267,6 +281,9 @@ fn run(cli: &Cli, title: &str) -> Result<(), CliError> {
         Command::Snapshot(cmd) => {
             ctx.session(&failed("snapshot", cmd), |s| snapshot_cmd::snapshot(s, cmd))
         }
+        Command::Ec2(cmd) => ctx.session(&ec2_cmd::failed(cmd), |s| ec2_cmd::run(s, cmd)),
+        Command::S3api(cmd) => ctx.session(&failed("s3api", cmd), |s| s3api_cmd::run(s, cmd)),
+        Command::S3(cmd) => ctx.session(&failed("s3", cmd), |s| s3_cmd::run(s, cmd)),
         Command::Bucket(cmd) => ctx.session(&failed("bucket", cmd), |s| object_cmd::bucket(s, cmd)),
         Command::Object(cmd) => ctx.session(&failed("object", cmd), |s| object_cmd::object(s, cmd)),
         Command::Secretsmanager(cmd) => ctx.session(&failed("secretsmanager", cmd), |s| {

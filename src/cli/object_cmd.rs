@@ -157,7 +157,7 @@ fn put_options(e: &EncryptionArgs) -> Result<PutOptions, CliError> {
     })
 }
 
-fn encryption_json(enc: &BucketEncryption) -> serde_json::Value {
+pub(super) fn encryption_json(enc: &BucketEncryption) -> serde_json::Value {
     let mut by_default = serde_json::json!({ "SSEAlgorithm": enc.sse_algorithm });
     if let Some(k) = &enc.kms_master_key_id {
         by_default["KMSMasterKeyID"] = k.clone().into();
@@ -311,7 +311,7 @@ fn get(
 
 /// GET into a temp file beside `outfile`, renamed over it only once every byte has been
 /// authenticated: a failed GET leaves no partial output.
-fn get_to_file(
+pub(super) fn get_to_file(
     svc: &ObjectService,
     (bucket, key): (&str, &str),
     range: Option<ByteRange>,

@@ -9,7 +9,7 @@ use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SnapshotCommand {
-    /// Snapshot a volume (mounted or not); prints the snapshot as JSON.
+    /// Snapshot a volume (mounted or not); prints it (`ec2 create-snapshot --volume-id` as AWS).
     Create {
         volume_id: String,
         #[arg(long, default_value = "")]

@@ -8,16 +8,14 @@ use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum VolumeCommand {
-    /// Create a volume; prints it as JSON.
+    /// Create a volume; prints it (--size has units; `ec2 create-volume --size` is whole GiB).
     Create(CreateArgs),
+    /// List volumes (kmsfs's fields; `ec2 describe-volumes` prints EC2's).
     List,
-    Describe {
-        volume_id: String,
-    },
+    /// Describe a volume, its id positional (`ec2 describe-volumes --volume-ids` as AWS).
+    Describe { volume_id: String },
     /// Delete a volume that is not mounted.
-    Delete {
-        volume_id: String,
-    },
+    Delete { volume_id: String },
 }
 
 // `volume create`.
@@ -48,8 +46,13 @@ pub(crate) enum ConfigCommand {
         #[arg(value_parser = ["enable", "disable", "status"])]
         action: String,
     },
-    /// Set the KMS key new encrypted volumes use by default.
-    DefaultKmsKeyId { key_id: String },
+    /// The KMS key new encrypted volumes use by default: with KEY_ID set it, with --reset
+    /// go back to alias/aws/ebs, with neither print it (as `ec2 get-ebs-default-kms-key-id`).
+    DefaultKmsKeyId {
+        key_id: Option<String>,
+        #[arg(long, conflicts_with = "key_id")]
+        reset: bool,
+    },
 }
 
 /// `kmsfs volume <verb>`.
@@ -104,10 +107,17 @@ pub(super) fn config(s: &Session, cmd: &ConfigCommand) -> Result<(), CliError> {
             s.out
                 .print(&serde_json::json!({ "EbsEncryptionByDefault": set.encryption_by_default }))
         }
-        ConfigCommand::DefaultKmsKeyId { key_id } => {
+        ConfigCommand::DefaultKmsKeyId {
+            key_id: Some(key_id),
+            ..
+        } => {
             let set = svc.set_default_key(key_id).or_fail(s.what)?;
             s.out
                 .print(&serde_json::json!({ "KmsKeyId": set.default_kms_key_id }))
         }
+        ConfigCommand::DefaultKmsKeyId {
+            key_id: None,
+            reset,
+        } => s.out.print(&super::ec2_cmd::default_key(s, *reset)?),
     }
 }
