@@ -556,6 +556,10 @@ pub fn secret_record(data: &[u8]) {
             let _ = seal::open_with(&k, &r.arn, v);
         }
         let again = record::encode(&r).expect("a decoded record encodes");
-        assert_eq!(record::decode(&again).as_ref(), Ok(&r), "a record re-encodes to another");
+        assert_eq!(
+            record::decode(&again).as_ref(),
+            Ok(&r),
+            "a record re-encodes to another"
+        );
     }
 }

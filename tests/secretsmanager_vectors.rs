@@ -85,18 +85,39 @@ fn records() -> Vec<(&'static str, SecretRecord, Vec<Vec<u8>>)> {
     string.tags = vec![("team".into(), "core".into())];
     let binary = secret(
         "a",
-        vec![version(&arn("a"), V1, &["AWSCURRENT"], true, &[0, 1, 0xfe, 0xff], 3)],
+        vec![version(
+            &arn("a"),
+            V1,
+            &["AWSCURRENT"],
+            true,
+            &[0, 1, 0xfe, 0xff],
+            3,
+        )],
     );
     let mut deleted = secret(
         "old/token",
-        vec![version(&arn("old/token"), V1, &["AWSCURRENT"], false, b"t0k3n", 4)],
+        vec![version(
+            &arn("old/token"),
+            V1,
+            &["AWSCURRENT"],
+            false,
+            b"t0k3n",
+            4,
+        )],
     );
     deleted.deleted_ms = Some(T0 + DAY);
     deleted.purge_ms = Some(T0 + 8 * DAY);
     let r = arn("app/api-key");
     let mut rotating = secret(
         "app/api-key",
-        vec![version(&r, V1, &["AWSCURRENT"], false, b"{\"key\":\"k1\"}", 5)],
+        vec![version(
+            &r,
+            V1,
+            &["AWSCURRENT"],
+            false,
+            b"{\"key\":\"k1\"}",
+            5,
+        )],
     );
     rotating.rotation = Rotation {
         enabled: true,
@@ -109,10 +130,22 @@ fn records() -> Vec<(&'static str, SecretRecord, Vec<Vec<u8>>)> {
     };
     rotating.policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
     vec![
-        ("a string secret, two versions with labels", string, vec![b"hunter1".to_vec(), b"hunter2".to_vec()]),
+        (
+            "a string secret, two versions with labels",
+            string,
+            vec![b"hunter1".to_vec(), b"hunter2".to_vec()],
+        ),
         ("a binary secret", binary, vec![vec![0, 1, 0xfe, 0xff]]),
-        ("a deleted secret in its recovery window", deleted, vec![b"t0k3n".to_vec()]),
-        ("a secret with rotation configured", rotating, vec![b"{\"key\":\"k1\"}".to_vec()]),
+        (
+            "a deleted secret in its recovery window",
+            deleted,
+            vec![b"t0k3n".to_vec()],
+        ),
+        (
+            "a secret with rotation configured",
+            rotating,
+            vec![b"{\"key\":\"k1\"}".to_vec()],
+        ),
     ]
 }
 
@@ -146,11 +179,67 @@ fn bad_entry(name: &str, secret: &str, r: &[u8], code: &str, error: &str) -> Val
     json!({"name": name, "secret": secret, "file": hex(r), "code": code, "error": error})
 }
 
-/// Damaged files: each stored under the record file of `secret`.
+/// Bad files, each stored under the record file of its `secret`: damaged records, then
+/// records whose values were moved or altered.
 fn bad() -> Vec<Value> {
+    [damaged_files(), moved_values()].concat()
+}
+
+fn damaged_files() -> Vec<Value> {
     let recs = records();
     let (s, d) = (&recs[0].1, &recs[2].1);
     let good = record::encode(s).unwrap();
+    let name = s.name.as_str();
+    const DAMAGED: &str = "InternalServiceError";
+    vec![
+        bad_entry(
+            "wrong magic",
+            name,
+            &[b"KMSFSSX\x01", &good[8..]].concat(),
+            DAMAGED,
+            "does not start with KMSFSSM",
+        ),
+        bad_entry(
+            "a future format version",
+            name,
+            &[b"KMSFSSM\x02", &good[8..]].concat(),
+            DAMAGED,
+            "does not start with KMSFSSM",
+        ),
+        bad_entry(
+            "only the magic",
+            name,
+            record::MAGIC,
+            DAMAGED,
+            "truncated or malformed",
+        ),
+        bad_entry(
+            "truncated",
+            name,
+            &good[..good.len() - 5],
+            DAMAGED,
+            "truncated or malformed",
+        ),
+        bad_entry(
+            "a byte after the record",
+            name,
+            &[&good[..], b"\0"].concat(),
+            DAMAGED,
+            "1 trailing bytes after the record",
+        ),
+        bad_entry(
+            "a swapped record (another secret's file)",
+            name,
+            &record::encode(d).unwrap(),
+            DAMAGED,
+            "it holds another secret",
+        ),
+    ]
+}
+
+fn moved_values() -> Vec<Value> {
+    let recs = records();
+    let (s, d) = (&recs[0].1, &recs[2].1);
     let name = s.name.as_str();
     let enc = |r: &SecretRecord| record::encode(r).unwrap();
     let edit = |f: &dyn Fn(&mut SecretRecord)| {
@@ -158,17 +247,10 @@ fn bad() -> Vec<Value> {
         f(&mut r);
         enc(&r)
     };
-    const DAMAGED: &str = "InternalServiceError";
     const DECRYPT: &str = "DecryptionFailure";
     let mut flipped = s.clone();
     flipped.versions[1].sealed[0] ^= 0x01;
     vec![
-        bad_entry("wrong magic", name, &[b"KMSFSSX\x01", &good[8..]].concat(), DAMAGED, "does not start with KMSFSSM"),
-        bad_entry("a future format version", name, &[b"KMSFSSM\x02", &good[8..]].concat(), DAMAGED, "does not start with KMSFSSM"),
-        bad_entry("only the magic", name, record::MAGIC, DAMAGED, "truncated or malformed"),
-        bad_entry("truncated", name, &good[..good.len() - 5], DAMAGED, "truncated or malformed"),
-        bad_entry("a byte after the record", name, &[&good[..], b"\0"].concat(), DAMAGED, "1 trailing bytes after the record"),
-        bad_entry("a swapped record (another secret's file)", name, &enc(d), DAMAGED, "it holds another secret"),
         bad_entry(
             "a value moved to another version",
             name,
@@ -186,7 +268,13 @@ fn bad() -> Vec<Value> {
             DECRYPT,
             &format!("version {V1} of {} does not authenticate", s.arn),
         ),
-        bad_entry("a flipped ciphertext byte", name, &enc(&flipped), DECRYPT, "does not authenticate"),
+        bad_entry(
+            "a flipped ciphertext byte",
+            name,
+            &enc(&flipped),
+            DECRYPT,
+            "does not authenticate",
+        ),
         bad_entry(
             "a string value relabelled binary",
             name,
@@ -241,8 +329,8 @@ fn good_vectors_decode_to_their_fields_and_encode_byte_identical() {
     let good = vectors::good(&v, "file");
     assert_eq!(good.len(), want.len());
     for ((name, g, bytes), (_, rec, values)) in good.into_iter().zip(&want) {
-        let (r, opened) = load(g["secret"].as_str().unwrap(), &bytes)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (r, opened) =
+            load(g["secret"].as_str().unwrap(), &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(&r, rec, "{name}");
         assert_eq!(&opened, values, "{name}");
         assert_eq!(record::encode(&r).unwrap(), bytes, "{name}: re-encoded");
@@ -277,9 +365,19 @@ fn bad_vectors_are_refused_with_their_errors() {
 fn the_sealed_value_opens_only_with_its_arn_version_and_kind() {
     let v = vectors::load("secretsmanager");
     let s = &v["sealed_value"];
-    let (sa, id) = (s["arn"].as_str().unwrap(), s["version_id"].as_str().unwrap());
+    let (sa, id) = (
+        s["arn"].as_str().unwrap(),
+        s["version_id"].as_str().unwrap(),
+    );
     // The AAD as FORMAT.md §14 spells it.
-    let aad = [b"kmsfs-secretsmanager-v1\0", sa.as_bytes(), b"\0", id.as_bytes(), b"\0\0"].concat();
+    let aad = [
+        b"kmsfs-secretsmanager-v1\0",
+        sa.as_bytes(),
+        b"\0",
+        id.as_bytes(),
+        b"\0\0",
+    ]
+    .concat();
     assert_eq!(vectors::bytes(&s["aad"]), aad);
     assert_eq!(seal::aad(sa, id, false), aad);
     let key = SecretKey::from_slice(&vectors::bytes(&s["data_key"])).unwrap();
@@ -296,7 +394,11 @@ fn the_sealed_value_opens_only_with_its_arn_version_and_kind() {
     };
     let opened = seal::open_with(&key, sa, &ver(id, false)).unwrap();
     assert_eq!(opened.expose(), s["plaintext"].as_str().unwrap().as_bytes());
-    for (a, i, b) in [(arn("a").as_str(), id, false), (sa, V1, false), (sa, id, true)] {
+    for (a, i, b) in [
+        (arn("a").as_str(), id, false),
+        (sa, V1, false),
+        (sa, id, true),
+    ] {
         let e = seal::open_with(&key, a, &ver(i, b)).unwrap_err();
         assert_eq!(e.code(), "DecryptionFailure");
     }
