@@ -33,6 +33,7 @@ const TARGETS: &[Target] = &[
     ("blob", fuzzing::blob),
     ("keystore_record", fuzzing::keystore_record),
     ("parameter_record", fuzzing::parameter_record),
+    ("secret_record", fuzzing::secret_record),
     ("audit_trail", fuzzing::audit_trail),
     ("volume_header", fuzzing::volume_header),
     ("volume_name", fuzzing::volume_name),
@@ -434,12 +435,26 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("policy_document", policy::policy_seeds()),
         ("import_params", import_seeds()),
         ("parameter_record", parameter_seeds()),
+        ("secret_record", secret_seeds()),
     ]
 }
 
 /// Parameter records: the golden vectors' good and bad files.
 fn parameter_seeds() -> Vec<Vec<u8>> {
     let v = common::vectors::load("ssm");
+    let mut out = Vec::new();
+    for kind in ["good", "bad"] {
+        for g in v[kind].as_array().unwrap() {
+            out.push(common::vectors::bytes(&g["file"]));
+        }
+    }
+    out
+}
+
+/// Secret records: the golden vectors' good and bad files (their versions sealed under
+/// `FUZZ_KEY`, so the fuzzer reaches the AEAD).
+fn secret_seeds() -> Vec<Vec<u8>> {
+    let v = common::vectors::load("secretsmanager");
     let mut out = Vec::new();
     for kind in ["good", "bad"] {
         for g in v[kind].as_array().unwrap() {

@@ -84,7 +84,13 @@ pub fn open(kms: &dyn Client, arn: &str, v: &Version) -> Result<SecretBytes, SmE
         .map_err(SmError::from_kms_read)?;
     let data_key = SecretKey::from_slice(dk.plaintext.expose())
         .ok_or_else(|| SmError::DecryptionFailure("the data key has the wrong size".into()))?;
-    AeadKey::new(&data_key)
+    open_with(&data_key, arn, v)
+}
+
+/// Open version `v` of the secret `arn` under its plaintext data key (what [`open`] does
+/// once the KMS has unwrapped it; the golden vectors and the fuzzer call it directly).
+pub fn open_with(data_key: &SecretKey, arn: &str, v: &Version) -> Result<SecretBytes, SmError> {
+    AeadKey::new(data_key)
         .open(&v.nonce, &aad(arn, &v.id, v.binary), &v.sealed)
         .map_err(|_| {
             SmError::DecryptionFailure(format!(
