@@ -18,6 +18,7 @@ mod error;
 mod grant_cmd;
 mod help;
 mod iam_cmd;
+mod input_json;
 mod kms_asym_cmd;
 mod kms_cmd;
 mod kms_import_cmd;
@@ -116,6 +117,13 @@ pub(crate) struct Cli {
     /// Accepted for the AWS CLI's sake: kmsfs never pipes its output through a pager.
     #[arg(long, global = true)]
     no_cli_pager: bool,
+    /// The verb's parameters as a JSON object (AWS names, e.g. {"KeyId": "..."}, or
+    /// file://PATH); flags on the command line win. See --generate-cli-skeleton.
+    #[arg(long, global = true, value_name = "JSON")]
+    cli_input_json: Option<String>,
+    /// Print the verb's parameters as a JSON object for --cli-input-json, and stop.
+    #[arg(long, global = true)]
+    generate_cli_skeleton: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -230,7 +238,19 @@ pub fn main() -> i32 {
         }
     }
     use clap::FromArgMatches;
-    let parsed = help::command()
+    let command = help::command();
+    let argv = match input_json::apply(&command, argv) {
+        Ok(input_json::Input::Run(a)) => a,
+        Ok(input_json::Input::Skeleton(s)) => {
+            println!("{s}");
+            return exit::OK;
+        }
+        Err(e) => {
+            eprintln!("kmsfs: {e}");
+            return exit::USAGE;
+        }
+    };
+    let parsed = command
         .try_get_matches_from(argv)
         .and_then(|m| Ok((Cli::from_arg_matches(&m)?, output::title(&m))));
     let (cli, title) = match parsed {
