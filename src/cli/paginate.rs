@@ -1,5 +1,5 @@
 //! The AWS CLI's pagination of list verbs: every page is fetched and the lists joined
-//! (`Truncated`/`NextMarker` dropped), unless `--no-paginate` or the raw `--limit`/`--marker`
+//! (`Truncated`/`NextMarker`, or `NextToken`, dropped), unless `--no-paginate` or the raw `--limit`/`--marker`
 //! ask for one page; `--page-size` is the `Limit` of each call; `--max-items` stops after
 //! that many items and prints a `NextToken` that `--starting-token` resumes from (the AWS
 //! CLI's token: base64 of `{"Marker": ..., "boto_truncate_amount": n}`).
@@ -89,13 +89,23 @@ where
     let mut key = String::new();
     loop {
         let mut m = page(p.page_size, marker.clone())?;
-        let next = m
-            .remove("NextMarker")
-            .and_then(|v| v.as_str().map(str::to_string));
-        let truncated = m
-            .remove("Truncated")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
+        // KMS pages by NextMarker and Truncated; Secrets Manager and SSM by NextToken.
+        let (next, truncated) = if m.contains_key("Truncated") || m.contains_key("NextMarker") {
+            let next = m
+                .remove("NextMarker")
+                .and_then(|v| v.as_str().map(str::to_string));
+            (
+                next,
+                m.remove("Truncated")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+            )
+        } else {
+            let next = m
+                .remove("NextToken")
+                .and_then(|v| v.as_str().map(str::to_string));
+            (next.clone(), next.is_some())
+        };
         if key.is_empty() {
             key = m
                 .iter()
@@ -205,6 +215,39 @@ mod tests {
         assert!(v.get("NextToken").is_none());
         p.starting_token = Some("!!".into());
         assert!(pages("t", &p, (None, None), keys).is_err());
+    }
+
+    /// 5 secrets served 2 at a time, paged by NextToken.
+    fn secrets(limit: Option<u32>, token: Option<String>) -> Result<Value, Never> {
+        let from: usize = token.map_or(0, |m| m.parse().unwrap());
+        let to = (from + limit.unwrap_or(2) as usize).min(5);
+        let page: Vec<Value> = (from..to)
+            .map(|i| json!({ "Name": format!("s{i}") }))
+            .collect();
+        let mut v = json!({ "SecretList": page });
+        if to < 5 {
+            v["NextToken"] = json!(to.to_string());
+        }
+        Ok(v)
+    }
+
+    #[test]
+    fn next_token_pages_too() {
+        let v = pages("t", &PageArgs::default(), (None, None), secrets).unwrap();
+        assert_eq!(v["SecretList"].as_array().unwrap().len(), 5);
+        assert!(v.get("NextToken").is_none(), "{v}");
+        let p = PageArgs {
+            max_items: Some(3),
+            ..Default::default()
+        };
+        let v = pages("t", &p, (None, None), secrets).unwrap();
+        assert_eq!(v["SecretList"].as_array().unwrap().len(), 3);
+        let p = PageArgs {
+            starting_token: v["NextToken"].as_str().map(str::to_string),
+            ..Default::default()
+        };
+        let v = pages("t", &p, (None, None), secrets).unwrap();
+        assert_eq!(v["SecretList"][0]["Name"], "s3");
     }
 
     #[test]

@@ -130,6 +130,8 @@ pub(crate) enum SecretsManagerCommand {
         sort_order: Option<String>,
         #[arg(long)]
         sort_by: Option<String>,
+        #[command(flatten)]
+        pages: super::paginate::PageArgs,
     },
     /// A secret's versions and their staging labels.
     ListSecretVersionIds {
@@ -360,18 +362,27 @@ fn run_lists(
             filters,
             sort_order,
             sort_by,
-        } => s.reply(
-            sm.list_secrets(ListSecretsRequest {
-                include_planned_deletion: Some(*include_planned_deletion),
-                max_results: *max_results,
-                next_token: next_token.clone(),
-                filters: (!filters.is_empty())
-                    .then(|| parse_filters(filters))
-                    .transpose()?,
-                sort_order: sort_order.clone(),
-                sort_by: sort_by.clone(),
-            }),
-        ),
+            pages,
+        } => {
+            let filters = (!filters.is_empty())
+                .then(|| parse_filters(filters))
+                .transpose()?;
+            let raw = (
+                max_results.map(|n| n.clamp(0, u32::MAX as i64) as u32),
+                next_token.clone(),
+            );
+            let v = super::paginate::pages(s.what, pages, raw, |limit, token| {
+                sm.list_secrets(ListSecretsRequest {
+                    include_planned_deletion: Some(*include_planned_deletion),
+                    max_results: limit.map(i64::from),
+                    next_token: token,
+                    filters: filters.clone(),
+                    sort_order: sort_order.clone(),
+                    sort_by: sort_by.clone(),
+                })
+            })?;
+            s.out.print(&v)
+        }
         C::ListSecretVersionIds {
             secret_id,
             max_results,

@@ -52,6 +52,8 @@ pub(crate) enum SsmCommand {
         /// NextToken from the previous page.
         #[arg(long)]
         next_token: Option<String>,
+        #[command(flatten)]
+        pages: super::paginate::PageArgs,
     },
     /// Every version of a parameter, oldest first, with its labels and policies.
     GetParameterHistory {
@@ -67,6 +69,8 @@ pub(crate) enum SsmCommand {
         /// NextToken from the previous page.
         #[arg(long)]
         next_token: Option<String>,
+        #[command(flatten)]
+        pages: super::paginate::PageArgs,
     },
     /// Attach labels to a version (a label moves from any other version).
     LabelParameterVersion(LabelArgs),
@@ -98,6 +102,8 @@ pub(crate) enum SsmCommand {
         /// NextToken from the previous page.
         #[arg(long)]
         next_token: Option<String>,
+        #[command(flatten)]
+        pages: super::paginate::PageArgs,
     },
     /// Tag a parameter (ResourceType Parameter).
     AddTagsToResource {
@@ -236,25 +242,38 @@ pub(super) fn run(s: &Session, cmd: &SsmCommand) -> Result<(), CliError> {
             with_decryption,
             max_results,
             next_token,
-        } => s.reply(ps.get_parameters_by_path(GetParametersByPathRequest {
-            path: path.clone(),
-            recursive: Some(*recursive),
-            parameter_filters: string_filters(s, parameter_filters)?,
-            with_decryption: Some(*with_decryption),
-            max_results: *max_results,
-            next_token: next_token.clone(),
-        })),
+            pages,
+        } => {
+            let parameter_filters = string_filters(s, parameter_filters)?;
+            let v = super::paginate::pages(s.what, pages, raw(max_results, next_token), |n, t| {
+                ps.get_parameters_by_path(GetParametersByPathRequest {
+                    path: path.clone(),
+                    recursive: Some(*recursive),
+                    parameter_filters: parameter_filters.clone(),
+                    with_decryption: Some(*with_decryption),
+                    max_results: n.map(i64::from),
+                    next_token: t,
+                })
+            })?;
+            s.out.print(&v)
+        }
         C::GetParameterHistory {
             name,
             with_decryption,
             max_results,
             next_token,
-        } => s.reply(ps.get_parameter_history(GetParameterHistoryRequest {
-            name: name.clone(),
-            with_decryption: Some(*with_decryption),
-            max_results: *max_results,
-            next_token: next_token.clone(),
-        })),
+            pages,
+        } => {
+            let v = super::paginate::pages(s.what, pages, raw(max_results, next_token), |n, t| {
+                ps.get_parameter_history(GetParameterHistoryRequest {
+                    name: name.clone(),
+                    with_decryption: Some(*with_decryption),
+                    max_results: n.map(i64::from),
+                    next_token: t,
+                })
+            })?;
+            s.out.print(&v)
+        }
         C::LabelParameterVersion(a) => s.reply(ps.label_parameter_version(label_request(a))),
         C::UnlabelParameterVersion(a) => s.reply(ps.unlabel_parameter_version(label_request(a))),
         C::DeleteParameter { name } => {
@@ -275,17 +294,22 @@ fn run_more(s: &Session, ps: &ParameterStore, cmd: &SsmCommand) -> Result<(), Cl
             parameter_filters,
             max_results,
             next_token,
+            pages,
         } => {
             let filters = (!filters.is_empty())
                 .then(|| parse_list::<ParametersFilter>(s, filters))
                 .transpose()?;
-            s.reply(ps.describe_parameters(DescribeParametersRequest {
-                filters,
-                parameter_filters: string_filters(s, parameter_filters)?,
-                max_results: *max_results,
-                next_token: next_token.clone(),
-                shared: None,
-            }))
+            let parameter_filters = string_filters(s, parameter_filters)?;
+            let v = super::paginate::pages(s.what, pages, raw(max_results, next_token), |n, t| {
+                ps.describe_parameters(DescribeParametersRequest {
+                    filters: filters.clone(),
+                    parameter_filters: parameter_filters.clone(),
+                    max_results: n.map(i64::from),
+                    next_token: t,
+                    shared: None,
+                })
+            })?;
+            s.out.print(&v)
         }
         C::AddTagsToResource {
             resource_type,
@@ -434,4 +458,10 @@ fn parse_time(s: &Session, t: &str) -> Result<i64, CliError> {
             format!("--since {t:?}: use RFC 3339 or epoch seconds"),
         )
     })
+}
+
+/// The raw `--max-results`/`--next-token` of a list verb (either asks for one page).
+fn raw(max_results: &Option<i64>, next_token: &Option<String>) -> (Option<u32>, Option<String>) {
+    let n = max_results.map(|n| n.clamp(0, i64::from(u32::MAX)) as u32);
+    (n, next_token.clone())
 }
