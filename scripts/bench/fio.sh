@@ -154,43 +154,4 @@ done
 
 OUT=docs
 [ "$JOBS" = all ] && [ "${#FS[@]}" = 5 ] || OUT=$W
-python3 - "$RES" "$ROUNDS" "$(nproc)" "$OUT" <<'PY'
-import json, statistics, sys, datetime, collections
-res, rounds, cores, outdir = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-rows = [json.loads(l) for l in open(res)]
-by = collections.defaultdict(list)
-unit = {}
-for r in rows:
-    by[(r["job"], r["fs"])].append(r["value"])
-    unit[r["job"]] = r["unit"]
-jobs = [j for j in ["seq-write", "seq-read-cold", "seq-read-warm", "rand-read-miss", "rand-write", "metadata"] if j in unit]
-fss = [f for f in ["plain", "kmsfs", "gocryptfs", "cryfs", "securefs"] if any(r["fs"] == f for r in rows)]
-med = {(j, f): statistics.median(by[(j, f)]) for j in jobs for f in fss if by[(j, f)]}
-out = ["# Benchmarks", "",
-       f"`scripts/bench/fio.sh`, {rounds} rounds with the order alternated, medians; {cores} cores; "
-       f"run {datetime.date.today()}. Higher is better. Ratios: kmsfs / gocryptfs and kmsfs / plain.", "",
-       "| job | unit | " + " | ".join(fss) + " | kmsfs/gocryptfs | kmsfs/securefs | kmsfs/plain |",
-       "|---|---|" + "---|" * (len(fss) + 3)]
-for j in jobs:
-    cells = [f"{med.get((j, f), float('nan')):,.0f}" for f in fss]
-    k = med.get((j, "kmsfs"), float("nan"))
-    rat = lambda p: f"{k / med[(j, p)]:.2f}x" if med.get((j, p)) else "-"
-    out.append(f"| {j} | {unit[j]} | " + " | ".join(cells) + f" | {rat('gocryptfs')} | {rat('securefs')} | {rat('plain')} |")
-out += ["", "![chart](benchmarks.png)", "", "Raw results (every round):", "", "```"]
-out += [json.dumps(r) for r in rows] + ["```", ""]
-open(f"{outdir}/BENCHMARKS.md", "w").write("\n".join(out))
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-fig, axes = plt.subplots(1, len(jobs), figsize=(3.2 * len(jobs), 3.6), squeeze=False)
-for ax, j in zip(axes[0], jobs):
-    vals = [med.get((j, f), 0) for f in fss]
-    colors = {"plain": "#888", "kmsfs": "#2a7", "gocryptfs": "#47c", "cryfs": "#c74", "securefs": "#a5a"}
-    ax.bar(fss, vals, color=[colors[f] for f in fss])
-    ax.set_title(f"{j} ({unit[j]})", fontsize=9)
-    ax.tick_params(axis="x", labelrotation=60, labelsize=8)
-    ax.tick_params(axis="y", labelsize=7)
-fig.tight_layout()
-fig.savefig(f"{outdir}/benchmarks.png", dpi=110)
-print("\n".join(out[:12]))
-PY
+python3 "$(dirname "$0")/fio_report.py" "$RES" "$ROUNDS" "$(nproc)" "$OUT"
