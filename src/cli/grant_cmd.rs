@@ -5,8 +5,8 @@
 use super::args;
 use super::error::CliError;
 use super::session::Session;
+use crate::kms::Client;
 use crate::kms::types::*;
-use crate::kms::{Client, Embedded};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
@@ -83,7 +83,7 @@ pub(crate) enum GrantCommand {
 }
 
 /// Run a grant verb with the client of `kmsfs kms`.
-pub(super) fn run(s: &Session, c: &Embedded, cmd: &GrantCommand) -> Result<(), CliError> {
+pub(super) fn run(s: &Session, c: &dyn Client, cmd: &GrantCommand) -> Result<(), CliError> {
     use GrantCommand as G;
     match cmd {
         G::CreateGrant(a) => create_grant(a).and_then(|r| s.reply(c.create_grant(r))),

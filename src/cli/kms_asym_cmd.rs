@@ -7,8 +7,8 @@
 use super::args::{self, Literal};
 use super::error::CliError;
 use super::session::Session;
+use crate::kms::Client;
 use crate::kms::types::*;
-use crate::kms::{Client, Embedded};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
@@ -154,7 +154,7 @@ fn key_pair(a: &KeyPairArgs) -> Result<GenerateDataKeyPairRequest, CliError> {
 /// GetPublicKey, writing the PEM file when asked.
 fn get_public_key(
     s: &Session,
-    c: &Embedded,
+    c: &dyn Client,
     key_id: &str,
     pem: Option<&std::path::Path>,
 ) -> Result<(), CliError> {
@@ -178,7 +178,7 @@ fn get_public_key(
 }
 
 /// Run one asymmetric or HMAC verb.
-pub(super) fn run(s: &Session, c: &Embedded, cmd: &AsymCommand) -> Result<(), CliError> {
+pub(super) fn run(s: &Session, c: &dyn Client, cmd: &AsymCommand) -> Result<(), CliError> {
     use AsymCommand as A;
     match cmd {
         A::Sign(a) => sign_request(a).and_then(|r| s.reply(c.sign(r))),

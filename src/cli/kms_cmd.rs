@@ -7,7 +7,7 @@ use super::args::{self, Literal};
 use super::error::{CliError, variant_name};
 use super::session::Session;
 use crate::kms::types::*;
-use crate::kms::{Client, Embedded, Seed};
+use crate::kms::{Client, Seed};
 use clap::{Args, Subcommand};
 use std::sync::Arc;
 
@@ -307,10 +307,29 @@ fn data_key(a: &DataKeyArgs) -> Result<GenerateDataKeyRequest, CliError> {
     })
 }
 
-/// `kmsfs kms <verb>`, as the calling OS user, in the session's Region (`--region`,
-/// AWS_REGION, AWS_DEFAULT_REGION, else the home's).
-pub(super) fn run(s: &Session, a: &KmsArgs) -> Result<(), CliError> {
-    let (c, cmd) = (s.user(), &a.command);
+/// `kmsfs kms <verb>`, as the calling OS user (or the configured access key's principal),
+/// in the session's Region (`--region`, AWS_REGION, AWS_DEFAULT_REGION, else the home's);
+/// with `--endpoint-url`, sent to that KMS endpoint instead (`kmsfs serve`, AWS KMS, any
+/// emulator), signed as the AWS CLI would sign it. Seeds and purges are the home's own.
+pub(super) fn run(
+    s: &Session,
+    a: &KmsArgs,
+    endpoint: Option<Arc<dyn Client>>,
+) -> Result<(), CliError> {
+    let cmd = &a.command;
+    let c: Arc<dyn Client> = match endpoint {
+        Some(remote) => {
+            if matches!(cmd, KmsCommand::Purge | KmsCommand::Seed { .. }) {
+                return Err(CliError::usage(
+                    s.what,
+                    "purge and seed act on this home's KMS: drop --endpoint-url".to_string(),
+                ));
+            }
+            remote
+        }
+        None => Arc::new(s.user()),
+    };
+    let c = c.as_ref();
     [
         keys,
         aliases,
@@ -325,7 +344,7 @@ pub(super) fn run(s: &Session, a: &KmsArgs) -> Result<(), CliError> {
         multi_region,
     ]
     .iter()
-    .find_map(|family| family(s, &c, cmd))
+    .find_map(|family| family(s, c, cmd))
     .expect("every kms verb is in a family")
 }
 
@@ -333,7 +352,7 @@ pub(super) fn run(s: &Session, a: &KmsArgs) -> Result<(), CliError> {
 type Handled = Option<Result<(), CliError>>;
 
 /// Create, describe and list keys; their descriptions and policies.
-fn keys(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn keys(s: &Session, c: &dyn Client, cmd: &KmsCommand) -> Handled {
     use KmsCommand as K;
     Some(match cmd {
         K::CreateKey(a) => create_key(a).and_then(|r| s.reply(c.create_key(r))),
@@ -400,7 +419,7 @@ fn create_key(a: &CreateKeyArgs) -> Result<CreateKeyRequest, CliError> {
     })
 }
 
-fn aliases(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn aliases(s: &Session, c: &dyn Client, cmd: &KmsCommand) -> Handled {
     use KmsCommand as K;
     Some(match cmd {
         K::CreateAlias(a) => s.done(c.create_alias(alias(a))),
@@ -412,7 +431,7 @@ fn aliases(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
 }
 
 /// Encrypt, decrypt, re-encrypt; data keys and random bytes.
-fn crypto(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn crypto(s: &Session, c: &dyn Client, cmd: &KmsCommand) -> Handled {
     use KmsCommand as K;
     Some(match cmd {
         K::Encrypt(a) => encrypt(a).and_then(|r| s.reply(c.encrypt(r))),
@@ -473,7 +492,7 @@ fn ciphertext(arg: &str) -> Result<Vec<u8>, CliError> {
 }
 
 /// Enable and disable keys, schedule and cancel their deletion, purge.
-fn states(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn states(s: &Session, c: &dyn Client, cmd: &KmsCommand) -> Handled {
     use KmsCommand as K;
     Some(match cmd {
         K::EnableKey(k) => s.done(c.enable_key(key(k))),
@@ -486,7 +505,7 @@ fn states(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
             pending_window_in_days: *pending_window_in_days,
         })),
         K::CancelKeyDeletion(k) => s.reply(c.cancel_key_deletion(key(k))),
-        K::Purge => s.reply(c.kms().purge().map(|r| {
+        K::Purge => s.reply(s.account_kms.purge().map(|r| {
             serde_json::json!({
                 "DeletedKeys": r.deleted,
                 "RotatedKeys": r.rotated,
@@ -498,7 +517,7 @@ fn states(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
 }
 
 /// Automatic and on-demand rotation.
-fn rotation(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn rotation(s: &Session, c: &dyn Client, cmd: &KmsCommand) -> Handled {
     use KmsCommand as K;
     Some(match cmd {
         K::EnableKeyRotation {
@@ -519,7 +538,7 @@ fn rotation(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
 }
 
 /// Replicate keys, change the primary Region (`kms_mrk_cmd.rs`).
-fn multi_region(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn multi_region(s: &Session, c: &dyn Client, cmd: &KmsCommand) -> Handled {
     match cmd {
         KmsCommand::MultiRegion(m) => Some(super::kms_mrk_cmd::run(s, c, m)),
         _ => None,
@@ -527,7 +546,7 @@ fn multi_region(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
 }
 
 /// Create, list, retire and revoke grants (`grant_cmd.rs`).
-fn grants(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn grants(s: &Session, c: &dyn Client, cmd: &KmsCommand) -> Handled {
     let KmsCommand::Grant(g) = cmd else {
         return None;
     };
@@ -535,7 +554,7 @@ fn grants(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
 }
 
 /// Sign, verify, MACs, public keys, key pairs, key agreement (`kms_asym_cmd.rs`).
-fn asym(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn asym(s: &Session, c: &dyn Client, cmd: &KmsCommand) -> Handled {
     let KmsCommand::Asym(a) = cmd else {
         return None;
     };
@@ -543,7 +562,7 @@ fn asym(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
 }
 
 /// Imported key material (`kms_import_cmd.rs`).
-fn imports(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn imports(s: &Session, c: &dyn Client, cmd: &KmsCommand) -> Handled {
     let KmsCommand::Import(i) = cmd else {
         return None;
     };
@@ -551,7 +570,7 @@ fn imports(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
 }
 
 /// Apply a seed file; keys without a region go to the command's region.
-fn seed(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn seed(s: &Session, _c: &dyn Client, cmd: &KmsCommand) -> Handled {
     let KmsCommand::Seed { file } = cmd else {
         return None;
     };
@@ -559,13 +578,13 @@ fn seed(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         Seed::read(file)
             .map_err(|e| CliError::usage(s.what, e.message()))
             .and_then(|seed| {
-                let principal = crate::kms::Caller::from(c.principal());
-                s.reply(c.kms().apply_seed(&principal, &Arc::new(seed)))
+                let principal = crate::kms::Caller::from(s.principal());
+                s.reply(s.account_kms.apply_seed(&principal, &Arc::new(seed)))
             }),
     )
 }
 
-fn tags(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
+fn tags(s: &Session, c: &dyn Client, cmd: &KmsCommand) -> Handled {
     use KmsCommand as K;
     Some(match cmd {
         K::TagResource { key_id, tags } => args::tags(tags).and_then(|tags| {
@@ -583,4 +602,18 @@ fn tags(s: &Session, c: &Embedded, cmd: &KmsCommand) -> Handled {
         }
         _ => return None,
     })
+}
+
+/// The client of `--endpoint-url URL` (signed with the profile's or the environment's
+/// credentials, trusting `--kms-ca-bundle`), for `kmsfs kms` verbs.
+pub(super) fn endpoint(
+    what: &str,
+    url: Option<&str>,
+    profile: Option<&str>,
+    ca: Option<&std::path::Path>,
+) -> Result<Option<Arc<dyn Client>>, CliError> {
+    let Some(url) = url else { return Ok(None) };
+    let r = crate::kms::Remote::configured(Some(url), profile, ca)
+        .map_err(|e| CliError::usage(what, e.to_string()))?;
+    Ok(Some(Arc::new(r)))
 }

@@ -6,8 +6,8 @@
 use super::args::{self, Literal};
 use super::error::CliError;
 use super::session::Session;
+use crate::kms::Client;
 use crate::kms::types::*;
-use crate::kms::{Client, Embedded};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -62,7 +62,7 @@ pub(crate) enum ImportCommand {
 }
 
 /// Run an import verb with the client of `kmsfs kms`.
-pub(super) fn run(s: &Session, c: &Embedded, cmd: &ImportCommand) -> Result<(), CliError> {
+pub(super) fn run(s: &Session, c: &dyn Client, cmd: &ImportCommand) -> Result<(), CliError> {
     match cmd {
         ImportCommand::GetParametersForImport(a) => get_parameters(s, c, a),
         ImportCommand::ImportKeyMaterial(a) => {
@@ -77,7 +77,7 @@ pub(super) fn run(s: &Session, c: &Embedded, cmd: &ImportCommand) -> Result<(), 
     }
 }
 
-fn get_parameters(s: &Session, c: &Embedded, a: &GetParametersArgs) -> Result<(), CliError> {
+fn get_parameters(s: &Session, c: &dyn Client, a: &GetParametersArgs) -> Result<(), CliError> {
     let r = c.get_parameters_for_import(GetParametersForImportRequest {
         key_id: a.key_id.clone(),
         wrapping_algorithm: a.wrapping_algorithm.clone(),

@@ -5,8 +5,8 @@
 use super::args;
 use super::error::CliError;
 use super::session::Session;
+use crate::kms::Client;
 use crate::kms::types::*;
-use crate::kms::{Client, Embedded};
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -43,7 +43,7 @@ pub(crate) enum MultiRegionCommand {
 }
 
 /// Run a multi-Region verb with `c` (the session's Region).
-pub(super) fn run(s: &Session, c: &Embedded, cmd: &MultiRegionCommand) -> Result<(), CliError> {
+pub(super) fn run(s: &Session, c: &dyn Client, cmd: &MultiRegionCommand) -> Result<(), CliError> {
     match cmd {
         MultiRegionCommand::ReplicateKey {
             key_id,

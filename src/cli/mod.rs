@@ -114,6 +114,12 @@ pub(crate) struct Cli {
     /// and `serve --ephemeral`: the new home's Region (default us-east-1).
     #[arg(long, global = true)]
     region: Option<String>,
+    /// `kmsfs kms` verbs: send the request to this KMS endpoint (a `kmsfs serve`, AWS KMS,
+    /// an emulator) instead of the home's KMS, signed with AWS_ACCESS_KEY_ID/... or
+    /// --profile, as `aws kms --endpoint-url` does. (Volumes, buckets and envelope files
+    /// take --kms-endpoint.)
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
     /// Accepted for the AWS CLI's sake: kmsfs never pipes its output through a pager.
     #[arg(long, global = true)]
     no_cli_pager: bool,
@@ -285,7 +291,12 @@ fn run(cli: &Cli, title: &str) -> Result<(), CliError> {
             passphrase,
             account_id,
         } => init(&ctx, *passphrase, account_id, &cli.region),
-        Command::Kms(a) => ctx.session(&kms_cmd::failed(&a.command), |s| kms_cmd::run(s, a)),
+        Command::Kms(a) => {
+            let what = kms_cmd::failed(&a.command);
+            let (url, ca) = (cli.endpoint_url.as_deref(), cli.kms_ca_bundle.as_deref());
+            let remote = kms_cmd::endpoint(&what, url, cli.profile.as_deref(), ca)?;
+            ctx.session(&what, |s| kms_cmd::run(s, a, remote.clone()))
+        }
         Command::Audit(cmd) => audit_cmd::run(&ctx, cmd),
         Command::Credentials(cmd) => ctx.session(&failed("credentials", cmd), |s| {
             credentials_cmd::run(s, cmd, ctx.cli.profile.as_deref())
