@@ -46,5 +46,6 @@ pub mod secrets;
 pub mod server;
 pub mod sigv4;
 pub mod snapshot;
+pub mod tags;
 pub mod timefmt;
 pub mod volume;

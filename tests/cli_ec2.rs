@@ -130,7 +130,10 @@ fn volumes_as_aws_ec2() {
         ],
     );
     let v1 = ok(&o);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("have no tags"));
+    assert_eq!(
+        v1["Tags"][0]["Key"], "cost-center",
+        "tags are kept (sorted by key): {v1}"
+    );
     aws_shape::check(&py, "ec2", "CreateVolume", &v1);
     assert_eq!(v1["Size"], 1);
     assert_eq!(v1["Encrypted"], true);
@@ -202,7 +205,10 @@ fn volumes_as_aws_ec2() {
         ]),
         vec![id1.clone()]
     );
-    assert!(describe(&["--filters", "Name=tag:purpose,Values=production"]).is_empty());
+    assert_eq!(
+        describe(&["--filters", "Name=tag:purpose,Values=production"]),
+        vec![id1.clone()]
+    );
     all_fail(
         &home,
         &[

@@ -26,9 +26,8 @@ pub(crate) enum Ec2Command {
         #[arg(long, num_args = 1..)]
         volume_ids: Vec<String>,
         /// `Name=NAME,Values=V1,V2` (or JSON). Names: volume-id, status, encrypted,
-        /// snapshot-id, size (GiB), create-time, availability-zone, volume-type, kms-key-id
-        /// (kmsfs volumes have no tags: tag:KEY and tag-key match none). `*` and `?` are
-        /// wildcards.
+        /// snapshot-id, size (GiB), create-time, availability-zone, volume-type, kms-key-id,
+        /// tag:KEY (the tag's value), tag-key. `*` and `?` are wildcards.
         #[arg(long, num_args = 1..)]
         filters: Vec<String>,
     },
@@ -54,6 +53,8 @@ pub(crate) enum Ec2Command {
     ResetEbsDefaultKmsKeyId,
     #[command(flatten)]
     Snapshot(SnapshotVerb),
+    #[command(flatten)]
+    Tags(super::ec2_tags_cmd::TagVerb),
 }
 
 // `ec2 create-volume`.
@@ -81,7 +82,7 @@ pub(crate) struct CreateVolumeArgs {
     /// Accepted and ignored: kmsfs volumes have one type (shown as gp3).
     #[arg(long)]
     volume_type: Option<String>,
-    /// Accepted and ignored (with a warning): kmsfs volumes have no tags.
+    /// `ResourceType=volume,Tags=[{Key=k,Value=v}]` (or JSON): the new volume's tags.
     #[arg(long, num_args = 1..)]
     tag_specifications: Vec<String>,
     /// Accepted and ignored (kmsfs volumes have no IOPS or throughput settings).
@@ -95,6 +96,7 @@ pub(crate) struct CreateVolumeArgs {
 pub(super) fn failed(cmd: &Ec2Command) -> String {
     match cmd {
         Ec2Command::Snapshot(v) => super::error::failed("ec2", v),
+        Ec2Command::Tags(v) => super::error::failed("ec2", v),
         c => super::error::failed("ec2", c),
     }
 }
@@ -136,15 +138,14 @@ pub(super) fn run(s: &Session, cmd: &Ec2Command) -> Result<(), CliError> {
         }
         Ec2Command::ResetEbsDefaultKmsKeyId => s.out.print(&default_key(s, true)?),
         Ec2Command::Snapshot(v) => snap::run(s, v),
+        Ec2Command::Tags(v) => super::ec2_tags_cmd::run(s, v),
     }
 }
 
 fn create_volume(s: &Session, a: &CreateVolumeArgs) -> Result<VolumeInfo, CliError> {
-    // Checked for syntax, so that a mistyped argument fails as it would on AWS.
-    let specs = aws_shorthand::structures(&a.tag_specifications, "--tag-specifications")?;
-    if !specs.is_empty() {
-        eprintln!("kmsfs: warning: --tag-specifications ignored: kmsfs volumes have no tags");
-    }
+    // Checked before the volume is made, so that a bad tag makes nothing.
+    let tags = super::ec2_tags_cmd::from_specs(&a.tag_specifications, "volume")?;
+    crate::tags::apply(&[], &tags).map_err(|e| CliError::usage(s.what, e))?;
     let size = match a.size {
         Some(gib) => gib
             .checked_mul(GIB)
@@ -162,12 +163,16 @@ fn create_volume(s: &Session, a: &CreateVolumeArgs) -> Result<VolumeInfo, CliErr
         },
         snapshot_id: None,
     };
-    match &a.snapshot_id {
-        None => s.volumes().create(&opts).or_fail(s.what),
+    let v = match &a.snapshot_id {
+        None => s.volumes().create(&opts).or_fail(s.what)?,
         Some(id) => super::snapshot_cmd::service(s)
             .restore(id, &opts)
-            .or_fail(s.what),
+            .or_fail(s.what)?,
+    };
+    if !tags.is_empty() {
+        s.volumes().tag(&v.volume_id, &tags).or_fail(s.what)?;
     }
+    Ok(v)
 }
 
 /// The Availability Zone every volume is shown in: the home Region's zone `a`.
@@ -194,6 +199,8 @@ fn volume_json(s: &Session, v: &VolumeInfo) -> Value {
     if let Some(k) = &v.kms_key_id {
         out["KmsKeyId"] = k.clone().into();
     }
+    let tags = s.volumes().tags(&v.volume_id).unwrap_or_default();
+    super::ec2_tags_cmd::add_json(&mut out, &tags);
     if let Some(m) = &v.mount_point {
         out["Attachments"] = json!([{
             "Device": m, "State": "attached", "VolumeId": v.volume_id,
@@ -218,6 +225,9 @@ const VOLUME_FILTERS: &[&str] = &[
 
 /// The values of a volume (in EC2's shape) a filter compares.
 fn volume_filter_value(v: &Value, name: &str) -> Vec<String> {
+    if let Some(tags) = super::ec2_tags_cmd::filter_values(v, name) {
+        return tags;
+    }
     let field = match name {
         "volume-id" => "VolumeId",
         "status" => "State",
@@ -257,8 +267,7 @@ impl Filters {
         Ok(Filters(out))
     }
 
-    /// Whether `item` passes every filter (`value` gives its values for a filter name;
-    /// tags: none).
+    /// Whether `item` passes every filter (`value` gives its values for a filter name).
     pub(super) fn matches(&self, item: &Value, value: fn(&Value, &str) -> Vec<String>) -> bool {
         self.0.iter().all(|(name, wanted)| {
             let have = value(item, name);

@@ -18,7 +18,7 @@ pub(crate) enum SnapshotVerb {
         volume_id: String,
         #[arg(long, default_value = "")]
         description: String,
-        /// Accepted and ignored (with a warning): kmsfs snapshots have no tags.
+        /// `ResourceType=snapshot,Tags=[{Key=k,Value=v}]` (or JSON): the new snapshot's tags.
         #[arg(long, num_args = 1..)]
         tag_specifications: Vec<String>,
     },
@@ -37,7 +37,7 @@ pub(crate) enum SnapshotVerb {
         kms_key_id: Option<String>,
         #[arg(long)]
         description: Option<String>,
-        /// Accepted and ignored (with a warning): kmsfs snapshots have no tags.
+        /// `ResourceType=snapshot,Tags=[{Key=k,Value=v}]` (or JSON): the new snapshot's tags.
         #[arg(long, num_args = 1..)]
         tag_specifications: Vec<String>,
     },
@@ -52,8 +52,8 @@ pub(crate) enum SnapshotVerb {
         #[arg(long, num_args = 1..)]
         restorable_by_user_ids: Vec<String>,
         /// `Name=NAME,Values=V1,V2` (or JSON). Names: snapshot-id, volume-id, status,
-        /// encrypted, owner-id, description, progress, volume-size, start-time, kms-key-id
-        /// (no tags: tag:KEY matches none). `*` and `?` are wildcards.
+        /// encrypted, owner-id, description, progress, volume-size, start-time, kms-key-id,
+        /// tag:KEY (the tag's value), tag-key. `*` and `?` are wildcards.
         #[arg(long, num_args = 1..)]
         filters: Vec<String>,
     },
@@ -107,9 +107,12 @@ pub(super) fn run(s: &Session, cmd: &SnapshotVerb) -> Result<(), CliError> {
             description,
             tag_specifications,
         } => {
-            no_tags(tag_specifications)?;
+            let tags = checked_tags(s, tag_specifications)?;
             let info = svc.create(volume_id, description).or_fail(s.what)?;
-            s.out.print(&snapshot_json(&info))
+            if !tags.is_empty() {
+                svc.tag(&info.snapshot_id, &tags).or_fail(s.what)?;
+            }
+            s.out.print(&snapshot_json(&svc, &info))
         }
         SnapshotVerb::CopySnapshot {
             source_snapshot_id,
@@ -119,7 +122,7 @@ pub(super) fn run(s: &Session, cmd: &SnapshotVerb) -> Result<(), CliError> {
             description,
             tag_specifications,
         } => {
-            no_tags(tag_specifications)?;
+            let tags = checked_tags(s, tag_specifications)?;
             let here = s.home.config().region.clone();
             if *source_region != here {
                 return Err(CliError::usage(
@@ -137,6 +140,9 @@ pub(super) fn run(s: &Session, cmd: &SnapshotVerb) -> Result<(), CliError> {
                     description.as_deref(),
                 )
                 .or_fail(s.what)?;
+            if !tags.is_empty() {
+                svc.tag(&info.snapshot_id, &tags).or_fail(s.what)?;
+            }
             s.out.print(&json!({ "SnapshotId": info.snapshot_id }))
         }
         SnapshotVerb::DescribeSnapshots { .. } => describe_snapshots(s, cmd),
@@ -189,7 +195,7 @@ fn describe_snapshots(s: &Session, cmd: &SnapshotVerb) -> Result<(), CliError> {
     let shown: Vec<Value> = visible
         .iter()
         .filter(|v| snapshot_ids.is_empty() || snapshot_ids.contains(&v.snapshot_id))
-        .map(snapshot_json)
+        .map(|i| snapshot_json(&svc, i))
         .filter(|v| filters.matches(v, snapshot_filter_value))
         .collect();
     s.out.print(&json!({ "Snapshots": shown }))
@@ -203,12 +209,11 @@ fn not_found(what: &str, id: &str) -> CliError {
     )
 }
 
-/// Check `--tag-specifications` for syntax; warn that tags are not kept.
-fn no_tags(specs: &[String]) -> Result<(), CliError> {
-    if !aws_shorthand::structures(specs, "--tag-specifications")?.is_empty() {
-        eprintln!("kmsfs: warning: --tag-specifications ignored: kmsfs snapshots have no tags");
-    }
-    Ok(())
+/// The tags of `--tag-specifications`, checked before anything is made.
+fn checked_tags(s: &Session, specs: &[String]) -> Result<Vec<crate::tags::Tag>, CliError> {
+    let tags = super::ec2_tags_cmd::from_specs(specs, "snapshot")?;
+    crate::tags::apply(&[], &tags).map_err(|e| CliError::usage(s.what, e))?;
+    Ok(tags)
 }
 
 /// `modify-snapshot-attribute`: the flags, or `--create-volume-permission`'s Add and
@@ -262,7 +267,7 @@ fn modify_attribute(s: &Session, cmd: &SnapshotVerb) -> Result<(), CliError> {
 }
 
 /// A snapshot in EC2's `Snapshot` shape.
-fn snapshot_json(i: &SnapshotInfo) -> Value {
+fn snapshot_json(svc: &crate::snapshot::SnapshotService, i: &SnapshotInfo) -> Value {
     let mut out = json!({
         "Description": i.description,
         "Encrypted": i.encrypted,
@@ -279,6 +284,8 @@ fn snapshot_json(i: &SnapshotInfo) -> Value {
     if let Some(k) = &i.kms_key_id {
         out["KmsKeyId"] = k.clone().into();
     }
+    let tags = svc.tags(&i.snapshot_id).unwrap_or_default();
+    super::ec2_tags_cmd::add_json(&mut out, &tags);
     out
 }
 
@@ -297,6 +304,9 @@ const SNAPSHOT_FILTERS: &[&str] = &[
 ];
 
 fn snapshot_filter_value(v: &Value, name: &str) -> Vec<String> {
+    if let Some(tags) = super::ec2_tags_cmd::filter_values(v, name) {
+        return tags;
+    }
     let field = match name {
         "snapshot-id" => "SnapshotId",
         "volume-id" => "VolumeId",

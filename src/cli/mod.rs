@@ -13,6 +13,7 @@ mod config_cmd;
 mod credentials_cmd;
 mod ec2_cmd;
 mod ec2_snapshot_cmd;
+mod ec2_tags_cmd;
 mod envelope_cmd;
 mod error;
 mod grant_cmd;

@@ -430,6 +430,7 @@ impl SnapshotService {
         self.write_record(&Record {
             info: info.clone(),
             create_volume_permissions: Vec::new(),
+            tags: Vec::new(),
         })?;
         Ok(info)
     }

@@ -47,6 +47,9 @@ pub(super) struct Record {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub create_volume_permissions: Vec<Permission>,
+    /// The snapshot's EC2 tags (sorted by key).
+    #[serde(rename = "Tags", default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<crate::tags::Tag>,
 }
 
 /// `describe-attribute`'s reply, in EC2's shape.
@@ -323,6 +326,50 @@ impl SnapshotService {
             });
         }
         Ok(())
+    }
+}
+
+impl SnapshotService {
+    /// The snapshot's tags (any account that may see it may read them).
+    pub fn tags(&self, id: &str) -> Result<Vec<crate::tags::Tag>, SnapshotError> {
+        let r = self.read_record(id)?;
+        if !visible_to(&r, self.account()) {
+            return Err(SnapshotError::NotFound(id.to_string()));
+        }
+        Ok(r.tags)
+    }
+
+    /// Set `add` on the snapshot (CreateTags; its owner only); its tags after.
+    pub fn tag(
+        &self,
+        id: &str,
+        add: &[crate::tags::Tag],
+    ) -> Result<Vec<crate::tags::Tag>, SnapshotError> {
+        self.change_tags(id, |t| {
+            crate::tags::apply(t, add).map_err(SnapshotError::Invalid)
+        })
+    }
+
+    /// Remove tags (DeleteTags; its owner only); its tags after.
+    pub fn untag(
+        &self,
+        id: &str,
+        remove: &[(String, Option<String>)],
+    ) -> Result<Vec<crate::tags::Tag>, SnapshotError> {
+        self.change_tags(id, |t| Ok(crate::tags::delete(t, remove)))
+    }
+
+    fn change_tags(
+        &self,
+        id: &str,
+        f: impl FnOnce(&[crate::tags::Tag]) -> Result<Vec<crate::tags::Tag>, SnapshotError>,
+    ) -> Result<Vec<crate::tags::Tag>, SnapshotError> {
+        let _lock = self.lock()?;
+        let mut r = self.read_record(id)?;
+        self.owner_only(&r, "tag")?;
+        r.tags = f(&r.tags)?;
+        self.write_record(&r)?;
+        Ok(r.tags)
     }
 }
 

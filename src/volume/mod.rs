@@ -25,6 +25,7 @@ pub mod names;
 pub(crate) mod owner;
 pub(crate) mod service;
 pub mod spin;
+mod tags;
 
 pub use fs::{FsError, VolumeFs};
 pub use service::{
