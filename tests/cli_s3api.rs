@@ -202,10 +202,17 @@ fn objects_as_aws_s3api() {
             body,
             "--content-type",
             "text/plain",
+            "--metadata",
+            "Owner=alice,project=cats",
         ],
     );
     ok(&o);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("ignored"));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    content_type_and_metadata(&home, &py);
 
     let v = s3api(
         &home,
@@ -436,6 +443,71 @@ fn objects_as_aws_s3api() {
 }
 
 /// The hex MD5 in a PUT's ETag (checked for form, not value).
+/// `t.txt` (put with --content-type and --metadata) shows them; copies keep them
+/// (MetadataDirective COPY) or take new ones (REPLACE, here as JSON).
+fn content_type_and_metadata(home: &Path, py: &Py) {
+    let head = |key: &str| {
+        s3api(
+            home,
+            py,
+            "HeadObject",
+            &["head-object", "--bucket", "docs", "--key", key],
+        )
+    };
+    let v = head("t.txt");
+    assert_eq!(v["ContentType"], "text/plain");
+    assert_eq!(
+        v["Metadata"],
+        serde_json::json!({"owner": "alice", "project": "cats"})
+    );
+    let copy = |key: &str, extra: &[&str]| {
+        let mut a = vec![
+            "copy-object",
+            "--copy-source",
+            "docs/t.txt",
+            "--bucket",
+            "docs",
+        ];
+        a.extend_from_slice(&["--key", key]);
+        a.extend_from_slice(extra);
+        s3api(home, py, "CopyObject", &a);
+    };
+    copy("kept.txt", &["--content-type", "ignored/with-copy"]);
+    let v = head("kept.txt");
+    assert_eq!(v["ContentType"], "text/plain");
+    assert_eq!(v["Metadata"]["owner"], "alice");
+    let replace = [
+        "--metadata-directive",
+        "REPLACE",
+        "--content-type",
+        "application/json",
+        "--metadata",
+        r#"{"Stage":"final"}"#,
+    ];
+    copy("replaced.txt", &replace);
+    let v = head("replaced.txt");
+    assert_eq!(v["ContentType"], "application/json");
+    assert_eq!(v["Metadata"], serde_json::json!({"stage": "final"}));
+    let big = format!("k={}", "v".repeat(2100));
+    let put = [
+        "s3api",
+        "put-object",
+        "--bucket",
+        "docs",
+        "--key",
+        "big",
+        "--metadata",
+        &big,
+    ];
+    fails(&kmsfs(home, &put), 2, "MetadataTooLarge");
+    for k in ["kept.txt", "replaced.txt"] {
+        run_ok(
+            home,
+            &["s3api", "delete-object", "--bucket", "docs", "--key", k],
+        );
+    }
+}
+
 fn md5_hex_of(v: &Value) -> String {
     let e = v["ETag"].as_str().unwrap();
     let hex = e.trim_matches('"');

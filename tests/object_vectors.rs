@@ -12,6 +12,7 @@ use common::vectors::{self, bytes, edited};
 use kmsfs::crypto::{SecretKey, hex, hkdf_sha256, sha256, unhex};
 use kmsfs::object::format::{
     self, FIXED_LEN, HEADER_TAG_LEN, Header, LocalWrap, MAGIC, Record, Sse, SseCCheck, VERSION,
+    VERSION_1,
 };
 use serde_json::{Value, json};
 
@@ -25,6 +26,7 @@ const T: i64 = 1_800_000_000_000;
 
 fn base(sse: Sse, key: &str) -> Header {
     Header {
+        version: VERSION_1,
         sse,
         segment_size: 1024,
         content_length: 0,
@@ -40,6 +42,8 @@ fn base(sse: Sse, key: &str) -> Header {
             // A stand-in for the KMS ciphertext blob of the data key.
             wrapped_key: vec![0xab; 88],
             sse_c: None,
+            content_type: None,
+            metadata: Vec::new(),
         },
     }
 }
@@ -87,11 +91,22 @@ fn examples() -> Vec<(&'static str, Header, Vec<u8>)> {
         hmac: format::sse_c_hmac(&ck, &[0x44; 16]),
     });
 
+    // Version 2: the record adds a Content-Type and user metadata.
+    let mut v2 = base(Sse::Aes256, "notes.txt");
+    v2.version = VERSION;
+    v2.etag = md5(b"v2 object");
+    v2.record.content_type = Some("text/plain".into());
+    v2.record.metadata = vec![
+        ("owner".into(), "alice".into()),
+        ("project".into(), "cats".into()),
+    ];
+
     let mut out = vec![
         ("hello", hello, b"hello".to_vec()),
         ("sse_kms_three_segments", kms, big.clone()),
         ("bucket_key", bk, b"bucket key".to_vec()),
         ("sse_c", ssec, b"customer".to_vec()),
+        ("v2_content_type_and_metadata", v2, b"v2 object".to_vec()),
     ];
     for (_, h, p) in out.iter_mut() {
         h.content_length = p.len() as u64;
@@ -109,7 +124,7 @@ fn seal(h: &Header, p: &[u8]) -> Vec<u8> {
 }
 
 fn describe(h: &Header) -> Value {
-    json!({
+    let mut v = json!({
         "sse": format!("{:?}", h.sse),
         "segment_size": h.segment_size,
         "content_length": h.content_length,
@@ -123,7 +138,14 @@ fn describe(h: &Header) -> Value {
         "bucket_key_id": h.record.bucket_key_id.map(|i| hex(&i)),
         "wrapped_key": hex(&h.record.wrapped_key),
         "sse_c": h.record.sse_c.as_ref().map(|c| json!({"salt": hex(&c.salt), "hmac": hex(&c.hmac)})),
-    })
+    });
+    // Version 2's fields (absent from the v1 vectors, which stay as they were).
+    if h.version != VERSION_1 {
+        v["version"] = json!(h.version);
+        v["content_type"] = json!(h.record.content_type);
+        v["metadata"] = json!(h.record.metadata);
+    }
+    v
 }
 
 /// Open as a GET would: SSE-C with the customer key, the others with the data key.
@@ -160,7 +182,7 @@ fn bad() -> Vec<Bad> {
             None,
             "no KMSFSOBJ magic",
         ),
-        ("version 2", with(&|b| b[8] = 2), None, "unknown version 2"),
+        ("version 3", with(&|b| b[8] = 3), None, "unknown version 3"),
         (
             "SSE mode 4",
             with(&|b| b[10] = 4),
@@ -300,7 +322,12 @@ fn compute() -> Value {
 fn good_vectors_open_and_every_cut_or_flip_is_refused() {
     let v = vectors::load("object");
     for (name, g, b) in vectors::good(&v, "object") {
-        vectors::assert_magic(&b, &MAGIC, VERSION);
+        let version = if name.starts_with("v2") {
+            VERSION
+        } else {
+            VERSION_1
+        };
+        vectors::assert_magic(&b, &MAGIC, version);
         let (h, _) = Header::parse(&b).unwrap();
         assert_eq!(describe(&h), g["decoded"], "{name}");
         let ck = (h.sse == Sse::Customer).then_some(CUSTOMER_KEY);

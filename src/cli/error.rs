@@ -377,6 +377,10 @@ impl Failure for ObjectError {
             ObjectError::InvalidArgument(_)
             | ObjectError::InvalidBucketName(_)
             | ObjectError::KeyTooLong(_) => (exit::USAGE, None),
+            ObjectError::MetadataTooLarge(_) => (
+                exit::USAGE,
+                Some("keep the metadata keys and values under 2 KB in all".into()),
+            ),
             ObjectError::Locked(_) => (exit::LOCKED, Some(LOCKED_HINT.to_string())),
             ObjectError::NoSuchBucket(_) => (
                 exit::OBJECT,

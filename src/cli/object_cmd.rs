@@ -154,6 +154,7 @@ fn put_options(e: &EncryptionArgs) -> Result<PutOptions, CliError> {
         encryption_context: args::context(&e.encryption_context)?.unwrap_or_default(),
         sse_c: sse_c(&e.sse_c_key)?,
         bucket_key_enabled: e.bucket_key_enabled,
+        ..PutOptions::default()
     })
 }
 

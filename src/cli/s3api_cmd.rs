@@ -2,8 +2,8 @@
 //! commands copied from AWS documentation run with `aws` replaced by `kmsfs`, over the
 //! object service `kmsfs bucket|object` use. Output in S3's field names and shapes (the
 //! fields of each operation's output, no more); operations S3 answers with nothing print
-//! nothing. kmsfs objects keep no Content-Type or user metadata: `--content-type` and
-//! `--metadata` are accepted with a warning.
+//! nothing. Objects keep `--content-type` and `--metadata` (S3 user metadata); copies keep
+//! the source's unless `--metadata-directive REPLACE`.
 
 use super::args::{self, Literal};
 use super::aws_shorthand::{self, strings};
@@ -146,10 +146,10 @@ pub(crate) struct SseArgs {
     no_bucket_key_enabled: bool,
     #[command(flatten)]
     sse_c: SseCArgs,
-    /// Accepted and ignored (with a warning): kmsfs objects keep no Content-Type.
+    /// The object's Content-Type (default: S3 reports binary/octet-stream).
     #[arg(long)]
     content_type: Option<String>,
-    /// Accepted and ignored (with a warning): kmsfs objects keep no user metadata.
+    /// User metadata: k=v,k2=v2 or a JSON object of strings (at most 2 KB; keys lowercased).
     #[arg(long)]
     metadata: Option<String>,
 }
@@ -186,6 +186,10 @@ pub(crate) struct CopyObjectArgs {
     copy_source_sse_customer_key: Option<String>,
     #[arg(long)]
     copy_source_sse_customer_key_md5: Option<String>,
+    /// COPY (default): keep the source's Content-Type and metadata; REPLACE: take
+    /// --content-type and --metadata instead.
+    #[arg(long, value_parser = ["COPY", "REPLACE"])]
+    metadata_directive: Option<String>,
     #[command(flatten)]
     sse: SseArgs,
 }
@@ -310,12 +314,29 @@ pub(super) fn customer_key(
     Ok(Some(k))
 }
 
+/// `--metadata`: shorthand `k=v,k2=v2` or a JSON object of strings.
+fn user_metadata(arg: Option<&str>) -> Result<Vec<(String, String)>, CliError> {
+    const FLAG: &str = "--metadata";
+    let Some(arg) = arg else {
+        return Ok(Vec::new());
+    };
+    let Value::Object(m) = aws_shorthand::structure(arg, FLAG)? else {
+        return Err(CliError::usage(format!("bad {FLAG}"), "not an object")
+            .hint("give k=v,k2=v2 or a JSON object of strings"));
+    };
+    m.into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            other => Err(CliError::usage(
+                format!("bad {FLAG}"),
+                format!("the value of '{k}' is {other}, not a string"),
+            )
+            .hint("give k=v,k2=v2 or a JSON object of strings")),
+        })
+        .collect()
+}
+
 fn put_options(a: &SseArgs) -> Result<PutOptions, CliError> {
-    if a.content_type.is_some() || a.metadata.is_some() {
-        eprintln!(
-            "kmsfs: warning: --content-type and --metadata ignored: kmsfs objects keep neither"
-        );
-    }
     let encryption_context = match &a.ssekms_encryption_context {
         None => EncryptionContext::new(),
         Some(c) => {
@@ -338,6 +359,9 @@ fn put_options(a: &SseArgs) -> Result<PutOptions, CliError> {
             (_, true) => Some(false),
             _ => None,
         },
+        content_type: a.content_type.clone(),
+        metadata: user_metadata(a.metadata.as_deref())?,
+        replace_metadata: false,
     })
 }
 
@@ -366,14 +390,14 @@ pub(super) fn read_json(info: &ObjectInfo) -> Value {
         info,
         &["LastModified", "ContentLength", "ContentRange", "ETag"],
     ));
-    m.insert("ContentType".into(), "binary/octet-stream".into());
+    m.insert("ContentType".into(), info.content_type.clone().into());
     let sse: Vec<&str> = SSE_FIELDS
         .iter()
         .copied()
         .filter(|f| *f != "SSEKMSEncryptionContext")
         .collect();
     m.extend(pick(info, &sse));
-    m.insert("Metadata".into(), json!({}));
+    m.insert("Metadata".into(), json!(info.metadata));
     Value::Object(m)
 }
 
@@ -500,7 +524,8 @@ fn copy_object(s: &Session, a: &CopyObjectArgs) -> Result<(), CliError> {
         a.copy_source_sse_customer_key_md5.as_deref(),
         "--copy-source-sse-customer-key",
     )?;
-    let opts = put_options(&a.sse)?;
+    let mut opts = put_options(&a.sse)?;
+    opts.replace_metadata = a.metadata_directive.as_deref() == Some("REPLACE");
     let info = s
         .objects()
         .copy_object(&sb, &sk, src_key.as_ref(), &a.bucket, &a.key, &opts)

@@ -4,7 +4,7 @@
 //! ```text
 //! off      len  field (little-endian)
 //!   0        8  magic "KMSFSOBJ"
-//!   8        2  format version (1)
+//!   8        2  format version (2; 1 still reads)
 //!  10        1  SSE mode: 1 AES256 (SSE-S3), 2 aws:kms (SSE-KMS), 3 SSE-C
 //!  11        1  flags: bit 0 = the data key is wrapped by a bucket key
 //!  12        4  segment size s (plaintext bytes per segment)
@@ -15,7 +15,7 @@
 //!  64       16  ETag (MD5)
 //!  80        8  last modified, ms since the epoch (signed)
 //!  88        8  reserved, 0
-//!  96        n  record: postcard(Record)
+//!  96        n  record: postcard(Record) (v1: without content type and metadata)
 //!  96+n     32  header tag: HMAC-SHA-256(K_hdr, bytes 0..96+n)
 //!  128+n     …  segments: ⌈L / s⌉ (at least 1), each ciphertext ‖ 16-byte tag
 //! ```
@@ -35,7 +35,11 @@ use zerocopy::little_endian::{I64, U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 pub const MAGIC: [u8; 8] = *b"KMSFSOBJ";
-pub const VERSION: u16 = 1;
+/// The version new objects are written in: 2 (the record keeps Content-Type and user
+/// metadata). Version 1 objects still read, as having neither.
+pub const VERSION: u16 = 2;
+/// The first version (no Content-Type, no user metadata in the record).
+pub const VERSION_1: u16 = 1;
 /// Bytes of the fixed header.
 pub const FIXED_LEN: usize = 96;
 /// Bytes of the header tag.
@@ -130,6 +134,81 @@ pub struct Record {
     pub wrapped_key: Vec<u8>,
     /// SSE-C only.
     pub sse_c: Option<SseCCheck>,
+    /// The Content-Type given at PUT (v2; none in v1).
+    pub content_type: Option<String>,
+    /// S3 user metadata (`x-amz-meta-*`), keys lowercased, in the order given (v2).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// The record as version 1 writes it (the fields of [`Record`] before Content-Type and
+/// metadata), to read and write v1 objects.
+#[derive(Serialize, Deserialize)]
+struct RecordV1 {
+    bucket: String,
+    key: String,
+    kms_key_arn: Option<String>,
+    context: EncryptionContext,
+    bucket_key_id: Option<[u8; 16]>,
+    wrapped_key: Vec<u8>,
+    sse_c: Option<SseCCheck>,
+}
+
+impl Record {
+    /// The record's bytes in format `version` (v1 drops Content-Type and metadata).
+    fn encode(&self, version: u16) -> Vec<u8> {
+        if version == VERSION_1 {
+            let r = RecordV1 {
+                bucket: self.bucket.clone(),
+                key: self.key.clone(),
+                kms_key_arn: self.kms_key_arn.clone(),
+                context: self.context.clone(),
+                bucket_key_id: self.bucket_key_id,
+                wrapped_key: self.wrapped_key.clone(),
+                sse_c: self.sse_c.clone(),
+            };
+            return postcard::to_allocvec(&r).expect("the record serializes");
+        }
+        postcard::to_allocvec(self).expect("the record serializes")
+    }
+
+    /// Parse the record bytes of format `version`; all of `bytes` must be the record.
+    fn decode(version: u16, bytes: &[u8]) -> Result<Record, FormatError> {
+        let record = if version == VERSION_1 {
+            let (r, extra): (RecordV1, &[u8]) =
+                postcard::take_from_bytes(bytes).map_err(|e| bad(format!("record: {e}")))?;
+            if !extra.is_empty() {
+                return Err(bad("trailing bytes after the record"));
+            }
+            Record {
+                bucket: r.bucket,
+                key: r.key,
+                kms_key_arn: r.kms_key_arn,
+                context: r.context,
+                bucket_key_id: r.bucket_key_id,
+                wrapped_key: r.wrapped_key,
+                sse_c: r.sse_c,
+                content_type: None,
+                metadata: Vec::new(),
+            }
+        } else {
+            let (r, extra): (Record, &[u8]) =
+                postcard::take_from_bytes(bytes).map_err(|e| bad(format!("record: {e}")))?;
+            if !extra.is_empty() {
+                return Err(bad("trailing bytes after the record"));
+            }
+            r
+        };
+        Ok(record)
+    }
+}
+
+/// The most bytes of user metadata an object keeps (S3's 2 KB: the UTF-8 bytes of every
+/// key and value).
+pub const MAX_METADATA: usize = 2048;
+
+/// Bytes of user metadata as S3 counts them against [`MAX_METADATA`].
+pub fn metadata_size(m: &[(String, String)]) -> usize {
+    m.iter().map(|(k, v)| k.len() + v.len()).sum()
 }
 
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Clone, Copy)]
@@ -154,6 +233,8 @@ const _: () = assert!(std::mem::size_of::<Fixed>() == FIXED_LEN);
 /// A decoded header (fixed part and record).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    /// Format version: [`VERSION`] for new objects, [`VERSION_1`] for old ones.
+    pub version: u16,
     pub sse: Sse,
     pub segment_size: u32,
     pub content_length: u64,
@@ -178,7 +259,7 @@ impl Header {
     }
 
     pub fn record_bytes(&self) -> Vec<u8> {
-        postcard::to_allocvec(&self.record).expect("the record serializes")
+        self.record.encode(self.version)
     }
 
     /// Bytes from the start of the file to the first segment.
@@ -195,7 +276,7 @@ impl Header {
         let record = self.record_bytes();
         let fixed = Fixed {
             magic: MAGIC,
-            version: U16::new(VERSION),
+            version: U16::new(self.version),
             sse: self.sse.byte(),
             flags: if self.bucket_key() {
                 FLAG_BUCKET_KEY
@@ -232,7 +313,7 @@ impl Header {
         if fixed.magic != MAGIC {
             return Err(bad("no KMSFSOBJ magic (not a kmsfs object)"));
         }
-        if fixed.version.get() != VERSION {
+        if fixed.version.get() != VERSION && fixed.version.get() != VERSION_1 {
             return Err(bad(format!("unknown version {}", fixed.version.get())));
         }
         let n = fixed.record_len.get() as usize;
@@ -267,15 +348,13 @@ impl Header {
         if len > MAX_CONTENT {
             return Err(bad(format!("content length {len} is above 5 TiB")));
         }
-        let (record, extra): (Record, &[u8]) =
-            postcard::take_from_bytes(&rest[..n]).map_err(|e| bad(format!("record: {e}")))?;
-        if !extra.is_empty() {
-            return Err(bad("trailing bytes after the record"));
-        }
+        let version = fixed.version.get();
+        let record = Record::decode(version, &rest[..n])?;
         let bucket_key = fixed.flags & FLAG_BUCKET_KEY != 0;
         check_record(sse, bucket_key, &record)?;
         Ok((
             Header {
+                version,
                 sse,
                 segment_size: seg,
                 content_length: len,
@@ -321,6 +400,9 @@ impl Header {
 fn check_record(sse: Sse, bucket_key: bool, r: &Record) -> Result<(), FormatError> {
     if r.bucket.is_empty() || r.key.is_empty() {
         return Err(bad("the record names no bucket or key"));
+    }
+    if metadata_size(&r.metadata) > MAX_METADATA {
+        return Err(bad("the user metadata is above 2 KB"));
     }
     if bucket_key != r.bucket_key_id.is_some() {
         return Err(bad("the bucket-key flag and the record disagree"));
@@ -609,6 +691,7 @@ mod tests {
 
     fn header() -> Header {
         Header {
+            version: VERSION,
             sse: Sse::Aes256,
             segment_size: 1024,
             content_length: 0,
@@ -623,6 +706,8 @@ mod tests {
                 bucket_key_id: None,
                 wrapped_key: vec![1; 10],
                 sse_c: None,
+                content_type: Some("text/plain".into()),
+                metadata: vec![("a".into(), "b".into())],
             },
         }
     }
@@ -647,6 +732,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn v1_round_trips_without_metadata() {
+        let k = SecretKey::from_bytes([9; 32]);
+        let mut h = header();
+        h.version = VERSION_1;
+        let b = seal_object(&h, &k, b"old").unwrap();
+        assert_eq!(&b[8..10], &VERSION_1.to_le_bytes());
+        let (got, p) = open_object(&b, &k).unwrap();
+        assert_eq!(p.expose(), b"old");
+        assert_eq!(got.version, VERSION_1);
+        assert_eq!(got.record.content_type, None);
+        assert!(got.record.metadata.is_empty());
+        let (v2, _) = open_object(&seal_object(&header(), &k, b"new").unwrap(), &k).unwrap();
+        assert_eq!(v2.record, header().record);
     }
 
     #[test]

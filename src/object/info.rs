@@ -6,6 +6,7 @@ use crate::crypto::hex;
 use crate::kms::types::b64;
 use crate::timefmt::rfc3339;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// An object as PUT, GET and HEAD report it (S3's field names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,19 @@ pub struct ObjectInfo {
     /// Base64 of the MD5 of the request's SSE-C key.
     #[serde(rename = "SSECustomerKeyMD5", skip_serializing_if = "Option::is_none")]
     pub sse_customer_key_md5: Option<String>,
+    /// The Content-Type given at PUT, else `binary/octet-stream` (as S3 reports).
+    #[serde(default = "default_content_type")]
+    pub content_type: String,
+    /// User metadata (keys lowercased, without `x-amz-meta-`); omitted when empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// What S3 reports as the Content-Type of an object stored without one.
+pub const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
+
+fn default_content_type() -> String {
+    DEFAULT_CONTENT_TYPE.to_string()
 }
 
 /// An entry of a listing (no key needed to produce it).
@@ -97,6 +111,12 @@ impl ObjectInfo {
             bucket_key_enabled: (kms && h.sse == Sse::Kms).then_some(h.bucket_key()),
             sse_customer_algorithm: (!kms).then(|| "AES256".to_string()),
             sse_customer_key_md5: sse_c_md5,
+            content_type: h
+                .record
+                .content_type
+                .clone()
+                .unwrap_or_else(default_content_type),
+            metadata: h.record.metadata.iter().cloned().collect(),
         }
     }
 }

@@ -77,6 +77,9 @@ pub enum ObjectError {
     KeyTooLong(String),
     #[error("InvalidArgument: {0}")]
     InvalidArgument(String),
+    /// User metadata above S3's 2 KB.
+    #[error("MetadataTooLarge: {0}")]
+    MetadataTooLarge(String),
     #[error("InvalidRange: {0}")]
     InvalidRange(String),
     /// An SSE-C object read without its key, or an SSE-C key given for another object.
@@ -148,6 +151,7 @@ impl ObjectError {
             KeyTooLong(_) => "KeyTooLongError".into(),
             InvalidArgument(_) => "InvalidArgument".into(),
             InvalidRange(_) => "InvalidRange".into(),
+            MetadataTooLarge(_) => "MetadataTooLarge".into(),
             InvalidRequest(_) => "InvalidRequest".into(),
             AccessDenied(_) => "AccessDenied".into(),
             NoEncryptionConfiguration(_) => "ServerSideEncryptionConfigurationNotFoundError".into(),

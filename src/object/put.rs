@@ -80,6 +80,32 @@ fn stream_segments(
     Ok((total, md5.finalize().into()))
 }
 
+/// S3 user metadata as an object keeps it: keys lowercased (a later duplicate replaces an
+/// earlier one), at most [`format::MAX_METADATA`] bytes in all, else `MetadataTooLarge`.
+fn user_metadata(given: &[(String, String)]) -> Result<Vec<(String, String)>, ObjectError> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(given.len());
+    for (k, v) in given {
+        let k = k.to_ascii_lowercase();
+        if k.is_empty() {
+            return Err(ObjectError::InvalidArgument(
+                "a metadata key is empty".into(),
+            ));
+        }
+        match out.iter_mut().find(|(ok, _)| *ok == k) {
+            Some(e) => e.1 = v.clone(),
+            None => out.push((k, v.clone())),
+        }
+    }
+    let n = format::metadata_size(&out);
+    if n > format::MAX_METADATA {
+        return Err(ObjectError::MetadataTooLarge(format!(
+            "the user metadata is {n} bytes; S3 allows at most {} (2 KB)",
+            format::MAX_METADATA
+        )));
+    }
+    Ok(out)
+}
+
 impl ObjectService {
     /// Store `body` as `bucket/key` (replacing any object there). Streams in segment-sized
     /// pieces: memory use does not depend on the object's size.
@@ -91,6 +117,7 @@ impl ObjectService {
         opts: &PutOptions,
     ) -> Result<ObjectInfo, ObjectError> {
         bucket::check_key(key)?;
+        let metadata = user_metadata(&opts.metadata)?;
         let (p, cfg) = self.existing(bucket)?;
         let plan = plan(&cfg.encryption, opts)?;
         let _l = self.lock(bucket, &p, false)?;
@@ -98,8 +125,11 @@ impl ObjectService {
         let arn = format::s3_arn(&self.partition, bucket, Some(key));
         let ctx = format::object_context(&arn, &plan.context);
         let sse_c = opts.sse_c.as_ref();
-        let (data_key, record) = self.new_data_key(&p, (bucket, key), &plan, &ctx, sse_c)?;
+        let (data_key, mut record) = self.new_data_key(&p, (bucket, key), &plan, &ctx, sse_c)?;
+        record.content_type = opts.content_type.clone();
+        record.metadata = metadata;
         let mut header = Header {
+            version: format::VERSION,
             sse: plan.sse,
             segment_size: self.opts.segment_size,
             content_length: 0,
@@ -202,8 +232,13 @@ impl ObjectService {
         opts: &PutOptions,
     ) -> Result<ObjectInfo, ObjectError> {
         let r = self.open_object(src_bucket, src_key, src_sse_c)?;
+        let mut opts = opts.clone();
+        if !opts.replace_metadata {
+            opts.content_type = r.header.record.content_type.clone();
+            opts.metadata = r.header.record.metadata.clone();
+        }
         let mut err = None;
-        let info = self.put_object(dst_bucket, dst_key, r.segments(&mut err), opts);
+        let info = self.put_object(dst_bucket, dst_key, r.segments(&mut err), &opts);
         match (info, err) {
             (_, Some(e)) => Err(e),
             (i, None) => i,

@@ -31,6 +31,13 @@ pub struct PutOptions {
     pub sse_c: Option<SseCustomerKey>,
     /// With `aws:kms`: use a bucket key; `None` takes the bucket's setting.
     pub bucket_key_enabled: Option<bool>,
+    /// The object's Content-Type (none: S3 reports `binary/octet-stream`).
+    pub content_type: Option<String>,
+    /// User metadata (keys are lowercased, as S3 does; at most 2 KB in all).
+    pub metadata: Vec<(String, String)>,
+    /// Copy only: take `content_type` and `metadata` (S3's `MetadataDirective=REPLACE`)
+    /// instead of the source's (`COPY`, the default).
+    pub replace_metadata: bool,
 }
 
 /// The AWS-managed key of SSE-S3 (and of SSE-KMS without a key id).
@@ -294,6 +301,8 @@ impl ObjectService {
             bucket_key_id: w.bucket_key_id,
             wrapped_key: w.wrapped_key,
             sse_c: w.sse_c,
+            content_type: None,
+            metadata: Vec::new(),
         };
         Ok((dk, record))
     }

@@ -97,6 +97,7 @@ pub(super) fn object_seeds() -> Vec<Vec<u8>> {
     use kmsfs::object::format::{self, Header, LocalWrap, Record, Sse, SseCCheck};
     let fk = SecretKey::from_bytes(FUZZ_KEY);
     let header = |sse: Sse, key: &str| Header {
+        version: format::VERSION_1,
         sse,
         segment_size: 1024,
         content_length: 0,
@@ -111,6 +112,8 @@ pub(super) fn object_seeds() -> Vec<Vec<u8>> {
             bucket_key_id: None,
             wrapped_key: vec![0xab; 88],
             sse_c: None,
+            content_type: None,
+            metadata: Vec::new(),
         },
     };
     let mut out = Vec::new();
@@ -126,6 +129,12 @@ pub(super) fn object_seeds() -> Vec<Vec<u8>> {
     let mut k = header(Sse::Kms, "dir/b");
     k.record.context = [("team".to_string(), "x".to_string())].into();
     push(&k, &fk, b"kms");
+    // Version 2: a Content-Type and user metadata in the record.
+    let mut v2 = header(Sse::Aes256, "v2");
+    v2.version = format::VERSION;
+    v2.record.content_type = Some("text/plain".into());
+    v2.record.metadata = vec![("owner".into(), "fuzz".into())];
+    push(&v2, &fk, b"version 2");
     let ctx = |h: &Header| {
         format::object_context(
             &format::s3_arn("aws", "fuzz", Some(&h.record.key)),
