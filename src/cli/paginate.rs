@@ -54,6 +54,36 @@ fn encode(marker: Option<&str>, skip: usize) -> String {
     base64::engine::general_purpose::STANDARD.encode(v.to_string())
 }
 
+/// The raw `--max-results`/`--next-token` of a list verb, as [`pages`] takes them (either
+/// asks for one page).
+pub(crate) fn one_page(
+    max_results: &Option<i64>,
+    next_token: &Option<String>,
+) -> (Option<u32>, Option<String>) {
+    let n = max_results.map(|n| n.clamp(0, i64::from(u32::MAX)) as u32);
+    (n, next_token.clone())
+}
+
+/// Take a page's continuation out of it: KMS pages by NextMarker and Truncated; Secrets
+/// Manager and SSM by NextToken alone.
+fn next_of(m: &mut Map<String, Value>) -> (Option<String>, bool) {
+    let take = |m: &mut Map<String, Value>, k: &str| {
+        m.remove(k).and_then(|v| v.as_str().map(str::to_string))
+    };
+    if m.contains_key("Truncated") || m.contains_key("NextMarker") {
+        let next = take(m, "NextMarker");
+        let truncated = m
+            .remove("Truncated")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        (next, truncated)
+    } else {
+        let next = take(m, "NextToken");
+        let more = next.is_some();
+        (next, more)
+    }
+}
+
 /// Run a list verb: `call(limit, marker)` fetches one page (`limit`/`marker` the raw flags
 /// when `raw` is set). The pages' list member (the first array) is joined.
 pub(crate) fn pages<T, E, F>(
@@ -89,23 +119,7 @@ where
     let mut key = String::new();
     loop {
         let mut m = page(p.page_size, marker.clone())?;
-        // KMS pages by NextMarker and Truncated; Secrets Manager and SSM by NextToken.
-        let (next, truncated) = if m.contains_key("Truncated") || m.contains_key("NextMarker") {
-            let next = m
-                .remove("NextMarker")
-                .and_then(|v| v.as_str().map(str::to_string));
-            (
-                next,
-                m.remove("Truncated")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false),
-            )
-        } else {
-            let next = m
-                .remove("NextToken")
-                .and_then(|v| v.as_str().map(str::to_string));
-            (next.clone(), next.is_some())
-        };
+        let (next, truncated) = next_of(&mut m);
         if key.is_empty() {
             key = m
                 .iter()
@@ -117,7 +131,6 @@ where
             Some(Value::Array(a)) => std::mem::take(a),
             _ => Vec::new(),
         };
-        let took = got.len();
         for (i, v) in got.into_iter().enumerate().skip(skip) {
             if p.max_items.is_some_and(|n| items.len() >= n) {
                 let mut m = out.unwrap_or(m);
@@ -130,7 +143,6 @@ where
             }
             items.push(v);
         }
-        let _ = took;
         skip = 0;
         if out.is_none() {
             out = Some(m);

@@ -367,10 +367,7 @@ fn run_lists(
             let filters = (!filters.is_empty())
                 .then(|| parse_filters(filters))
                 .transpose()?;
-            let raw = (
-                max_results.map(|n| n.clamp(0, u32::MAX as i64) as u32),
-                next_token.clone(),
-            );
+            let raw = super::paginate::one_page(max_results, next_token);
             let v = super::paginate::pages(s.what, pages, raw, |limit, token| {
                 sm.list_secrets(ListSecretsRequest {
                     include_planned_deletion: Some(*include_planned_deletion),

@@ -3,11 +3,11 @@
 //! output in AWS's field names, over [`crate::secrets::params::ParameterStore`]; plus
 //! `events` (the policies' events) and `run-due-policies` (the policy sweep).
 
-use super::error::{CliError, OrFail};
+use super::error::CliError;
+use super::paginate::{self, one_page};
 use super::session::Session;
-use crate::kms::Caller;
+use crate::secrets::Service;
 use crate::secrets::params::*;
-use crate::secrets::{Service, ServiceContext};
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -201,20 +201,8 @@ pub(crate) struct LabelArgs {
     labels: Vec<String>,
 }
 
-/// The Parameter Store context of the session: the embedded KMS as `ssm.amazonaws.com`
-/// on behalf of the caller, or the `--kms-endpoint`.
-fn context(s: &Session) -> Result<ServiceContext, CliError> {
-    let caller = Caller::new(s.principal());
-    let (home, kms, svc) = (&s.home, s.account_kms.clone(), Service::ParameterStore);
-    match &s.remote {
-        Some(r) => ServiceContext::with_client(home, kms, caller, svc, r.clone()),
-        None => ServiceContext::embedded(home, kms, caller, svc),
-    }
-    .or_fail(s.what)
-}
-
 pub(super) fn run(s: &Session, cmd: &SsmCommand) -> Result<(), CliError> {
-    let ctx = context(s)?;
+    let ctx = s.ctx(Service::ParameterStore)?;
     // `/aws/reference/secretsmanager/<id>` names read through Secrets Manager.
     let sm = crate::secrets::reference::ManagerReference::new(s.ctx(Service::SecretsManager)?);
     let ps = ParameterStore::new(&ctx, Some(&sm));
@@ -245,7 +233,8 @@ pub(super) fn run(s: &Session, cmd: &SsmCommand) -> Result<(), CliError> {
             pages,
         } => {
             let parameter_filters = string_filters(s, parameter_filters)?;
-            let v = super::paginate::pages(s.what, pages, raw(max_results, next_token), |n, t| {
+            let raw = one_page(max_results, next_token);
+            let v = paginate::pages(s.what, pages, raw, |n, t| {
                 ps.get_parameters_by_path(GetParametersByPathRequest {
                     path: path.clone(),
                     recursive: Some(*recursive),
@@ -264,7 +253,8 @@ pub(super) fn run(s: &Session, cmd: &SsmCommand) -> Result<(), CliError> {
             next_token,
             pages,
         } => {
-            let v = super::paginate::pages(s.what, pages, raw(max_results, next_token), |n, t| {
+            let raw = one_page(max_results, next_token);
+            let v = paginate::pages(s.what, pages, raw, |n, t| {
                 ps.get_parameter_history(GetParameterHistoryRequest {
                     name: name.clone(),
                     with_decryption: Some(*with_decryption),
@@ -300,7 +290,8 @@ fn run_more(s: &Session, ps: &ParameterStore, cmd: &SsmCommand) -> Result<(), Cl
                 .then(|| parse_list::<ParametersFilter>(s, filters))
                 .transpose()?;
             let parameter_filters = string_filters(s, parameter_filters)?;
-            let v = super::paginate::pages(s.what, pages, raw(max_results, next_token), |n, t| {
+            let raw = one_page(max_results, next_token);
+            let v = paginate::pages(s.what, pages, raw, |n, t| {
                 ps.describe_parameters(DescribeParametersRequest {
                     filters: filters.clone(),
                     parameter_filters: parameter_filters.clone(),
@@ -458,10 +449,4 @@ fn parse_time(s: &Session, t: &str) -> Result<i64, CliError> {
             format!("--since {t:?}: use RFC 3339 or epoch seconds"),
         )
     })
-}
-
-/// The raw `--max-results`/`--next-token` of a list verb (either asks for one page).
-fn raw(max_results: &Option<i64>, next_token: &Option<String>) -> (Option<u32>, Option<String>) {
-    let n = max_results.map(|n| n.clamp(0, i64::from(u32::MAX)) as u32);
-    (n, next_token.clone())
 }
