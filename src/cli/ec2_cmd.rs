@@ -9,7 +9,7 @@ use super::aws_shorthand::{self, strings};
 use super::ec2_snapshot_cmd::{self as snap, SnapshotVerb};
 use super::error::{CliError, OrFail};
 use super::session::Session;
-use crate::volume::{CreateVolume, VolumeInfo};
+use crate::volume::{CreateVolume, VolumeInfo, VolumeService};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -107,7 +107,7 @@ pub(super) fn run(s: &Session, cmd: &Ec2Command) -> Result<(), CliError> {
     match cmd {
         Ec2Command::CreateVolume(a) => {
             let v = create_volume(s, a)?;
-            s.out.print(&volume_json(s, &v))
+            s.out.print(&volume_json(s, &svc, &v))
         }
         Ec2Command::DescribeVolumes {
             volume_ids,
@@ -122,7 +122,7 @@ pub(super) fn run(s: &Session, cmd: &Ec2Command) -> Result<(), CliError> {
             };
             let shown: Vec<Value> = all
                 .iter()
-                .map(|v| volume_json(s, v))
+                .map(|v| volume_json(s, &svc, v))
                 .filter(|v| filters.matches(v, volume_filter_value))
                 .collect();
             s.out.print(&json!({ "Volumes": shown }))
@@ -181,7 +181,7 @@ pub(super) fn zone(s: &Session) -> String {
 }
 
 /// A volume in EC2's `Volume` shape.
-fn volume_json(s: &Session, v: &VolumeInfo) -> Value {
+fn volume_json(s: &Session, svc: &VolumeService, v: &VolumeInfo) -> Value {
     let mut out = json!({
         "AvailabilityZone": zone(s),
         "CreateTime": v.create_time,
@@ -199,7 +199,7 @@ fn volume_json(s: &Session, v: &VolumeInfo) -> Value {
     if let Some(k) = &v.kms_key_id {
         out["KmsKeyId"] = k.clone().into();
     }
-    let tags = s.volumes().tags(&v.volume_id).unwrap_or_default();
+    let tags = svc.tags(&v.volume_id).unwrap_or_default();
     super::ec2_tags_cmd::add_json(&mut out, &tags);
     if let Some(m) = &v.mount_point {
         out["Attachments"] = json!([{
