@@ -52,14 +52,7 @@ fn aws_cli_round_trip() {
         return;
     };
     let s = Server::start(&home, &[]);
-    let aws = |args: &[&str]| -> serde_json::Value {
-        let o = aws_tool(&bin, "aws", &s.endpoint)
-            .args(["--output", "json"])
-            .args(args)
-            .output()
-            .unwrap();
-        serde_json::from_str(&check(&o, &format!("aws {args:?}"))).unwrap()
-    };
+    let aws = |args: &[&str]| aws_json(&bin, &s.endpoint, args);
     let key = aws(&["kms", "create-key", "--description", "cli"]);
     let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
     let pt = d.path().join("pt");

@@ -5,41 +5,8 @@
 
 mod aws_shape;
 mod common;
+use aws_shape::{ec2, ids};
 use common::cli::*;
-use serde_json::Value;
-use std::path::Path;
-
-/// `kmsfs ec2 ARGS`: must succeed; its JSON output (`Null` if none), checked against
-/// botocore's output shape of `op` (an operation with no output must print nothing).
-fn ec2(home: &Path, py: &Option<std::path::PathBuf>, op: &str, args: &[&str]) -> Value {
-    let mut all = vec!["ec2"];
-    all.extend_from_slice(args);
-    let v = run_ok(home, &all);
-    if v.is_null() {
-        assert!(NO_OUTPUT.contains(&op), "{op} printed nothing");
-    } else {
-        assert!(!NO_OUTPUT.contains(&op), "{op} printed {v}");
-        aws_shape::check(py, "ec2", op, &v);
-    }
-    v
-}
-
-/// EC2 operations whose output is empty (the AWS CLI prints nothing).
-const NO_OUTPUT: &[&str] = &[
-    "DeleteVolume",
-    "DeleteSnapshot",
-    "ModifySnapshotAttribute",
-    "ResetSnapshotAttribute",
-];
-
-fn ids(v: &Value, list: &str, field: &str) -> Vec<String> {
-    v[list]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x[field].as_str().unwrap().to_string())
-        .collect()
-}
 
 #[test]
 fn ebs_settings_as_aws_ec2() {

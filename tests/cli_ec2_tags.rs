@@ -7,28 +7,8 @@
 
 mod aws_shape;
 mod common;
+use aws_shape::{ec2, ids};
 use common::cli::*;
-use serde_json::Value;
-use std::path::Path;
-
-fn ec2(home: &Path, py: &Option<std::path::PathBuf>, op: &str, args: &[&str]) -> Value {
-    let mut all = vec!["ec2"];
-    all.extend_from_slice(args);
-    let v = run_ok(home, &all);
-    if !v.is_null() {
-        aws_shape::check(py, "ec2", op, &v);
-    }
-    v
-}
-
-fn ids(v: &Value, list: &str, field: &str) -> Vec<String> {
-    v[list]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x[field].as_str().unwrap().to_string())
-        .collect()
-}
 
 #[test]
 fn tags_as_aws_ec2() {

@@ -193,14 +193,7 @@ fn boto3_asym_tour_and_an_aws_cli_sign() {
     let out = check(&o, "asym_tour.py");
     assert!(out.contains("asym tour: all ok"), "{out}");
     assert!(out.contains("ml-dsa verified by cryptography"), "{out}");
-    let aws = |args: &[&str]| -> serde_json::Value {
-        let o = aws_tool(&bin, "aws", &s.endpoint)
-            .args(["--output", "json"])
-            .args(args)
-            .output()
-            .unwrap();
-        serde_json::from_str(&check(&o, &format!("aws {args:?}"))).unwrap()
-    };
+    let aws = |args: &[&str]| aws_json(&bin, &s.endpoint, args);
     let k = aws(&[
         "kms",
         "create-key",

@@ -7,7 +7,7 @@
 //! cost of a 10-statement policy and 100 grants on Decrypt: `cargo bench --bench authorize`.)
 
 mod common;
-use common::cli::{create_key, init, kmsfs, run_ok};
+use common::cli::{access_key, create_key, init, kmsfs, run_ok};
 use common::serve::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -55,14 +55,6 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-fn access_key(home: &Path, user: &str) -> (String, String) {
-    run_ok(home, &["iam", "create-user", "--user-name", user]);
-    let k = run_ok(home, &["iam", "create-access-key", "--user-name", user]);
-    let k = &k["AccessKey"];
-    let s = |f: &str| k[f].as_str().unwrap().to_string();
-    (s("AccessKeyId"), s("SecretAccessKey"))
-}
-
 fn world(test: &str) -> Option<World> {
     let bin = python_or_skip(test)?;
     let dir = tempfile::tempdir().unwrap();
@@ -97,16 +89,7 @@ fn world(test: &str) -> Option<World> {
 impl World {
     /// Run `calls` with boto3 as the access key `who` (`None`: the test's root key).
     fn calls(&self, who: Option<&(String, String)>, calls: Value) -> Vec<Value> {
-        let mut c = aws_tool(&self.bin, "python3", &self.srv.endpoint);
-        c.env("EP", &self.srv.endpoint)
-            .env("CALLS", calls.to_string())
-            .args(["-c", RUNNER]);
-        if let Some((id, secret)) = who {
-            c.env("AWS_ACCESS_KEY_ID", id)
-                .env("AWS_SECRET_ACCESS_KEY", secret);
-        }
-        let out = check(&c.output().unwrap(), "the boto3 runner");
-        serde_json::from_str(out.trim()).unwrap()
+        boto3_calls(&self.bin, &self.srv.endpoint, RUNNER, who, calls)
     }
 
     /// A key made by the root (through the CLI), with `policy` if given.

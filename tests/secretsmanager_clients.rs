@@ -4,7 +4,7 @@
 
 mod common;
 use common::cli::{BIN, init, kmsfs, ok, run_ok};
-use common::serve::{Server, aws_tool, check, python_or_skip};
+use common::serve::{Server, aws_json, aws_tool, check, python_or_skip};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -71,23 +71,9 @@ fn boto3_and_the_aws_cli_use_secrets_manager() {
     assert_eq!(check(&o, "boto3 tour").trim(), "ok");
     // The AWS CLI, and what it wrote read back by kmsfs itself.
     let aws = |args: &[&str]| -> Value {
-        let o = aws_tool(&bin, "aws", &s.endpoint)
-            .args([
-                "--endpoint-url",
-                &s.endpoint,
-                "--output",
-                "json",
-                "secretsmanager",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        let out = check(&o, &format!("aws {args:?}"));
-        if out.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&out).unwrap()
-        }
+        let mut all = vec!["secretsmanager"];
+        all.extend_from_slice(args);
+        aws_json(&bin, &s.endpoint, &all)
     };
     aws(&[
         "create-secret",

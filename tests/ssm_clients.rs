@@ -5,10 +5,10 @@
 //! SecureString with decryption, and its ciphertext without.
 
 mod common;
-use common::cli::{create_key, init, run_ok};
+use common::cli::{access_key, create_key, init, run_ok};
 use common::serve::*;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Runs the JSON list of calls in $CALLS on an ssm client of $EP; prints one result each.
 const RUNNER: &str = r#"
@@ -51,30 +51,11 @@ fn world(test: &str) -> Option<World> {
 
 impl World {
     fn calls(&self, who: Option<&(String, String)>, calls: Value) -> Vec<Value> {
-        let mut c = aws_tool(&self.bin, "python3", &self.srv.endpoint);
-        c.env("EP", &self.srv.endpoint)
-            .env("CALLS", calls.to_string())
-            .args(["-c", RUNNER]);
-        if let Some((id, secret)) = who {
-            c.env("AWS_ACCESS_KEY_ID", id)
-                .env("AWS_SECRET_ACCESS_KEY", secret);
-        }
-        let out = check(&c.output().unwrap(), "the boto3 runner");
-        serde_json::from_str(out.trim()).unwrap()
+        boto3_calls(&self.bin, &self.srv.endpoint, RUNNER, who, calls)
     }
 
     fn aws(&self, args: &[&str]) -> Value {
-        let o = aws_tool(&self.bin, "aws", &self.srv.endpoint)
-            .args(["--output", "json", "--endpoint-url", &self.srv.endpoint])
-            .args(args)
-            .output()
-            .unwrap();
-        let out = check(&o, &format!("aws {args:?}"));
-        if out.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&out).unwrap()
-        }
+        aws_json(&self.bin, &self.srv.endpoint, args)
     }
 }
 
@@ -250,13 +231,6 @@ fn the_aws_cli_round_trips_parameters() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("ParameterNotFound"));
-}
-
-fn access_key(home: &Path, user: &str) -> (String, String) {
-    run_ok(home, &["iam", "create-user", "--user-name", user]);
-    let k = run_ok(home, &["iam", "create-access-key", "--user-name", user]);
-    let s = |f: &str| k["AccessKey"][f].as_str().unwrap().to_string();
-    (s("AccessKeyId"), s("SecretAccessKey"))
 }
 
 #[test]

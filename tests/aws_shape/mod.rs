@@ -2,10 +2,13 @@
 //! key must be a member of the output shape (recursively), each value of the member's type
 //! (integers are integers, lists are lists). Runs the venv's Python (tests/common/serve.rs
 //! `python_or_skip`: without the venv the check fails under CI, else says SKIPPED).
+//! Each test binary that includes it uses only some helpers: hence the `dead_code` allowance.
+#![allow(dead_code)]
 
 use super::common::serve::python_or_skip;
 use serde_json::Value;
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const CHECK: &str = r#"
@@ -64,4 +67,38 @@ pub fn check(python: &Option<std::path::PathBuf>, service: &str, op: &str, out: 
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// `kmsfs ec2 ARGS`: must succeed; its JSON output (`Null` if none), checked against
+/// botocore's output shape of `op` (an operation with no output must print nothing).
+pub fn ec2(home: &Path, py: &Option<std::path::PathBuf>, op: &str, args: &[&str]) -> Value {
+    let mut all = vec!["ec2"];
+    all.extend_from_slice(args);
+    let v = super::common::cli::run_ok(home, &all);
+    if v.is_null() {
+        assert!(NO_OUTPUT.contains(&op), "{op} printed nothing");
+    } else {
+        assert!(!NO_OUTPUT.contains(&op), "{op} printed {v}");
+        check(py, "ec2", op, &v);
+    }
+    v
+}
+
+/// EC2 operations whose output is empty (the AWS CLI prints nothing).
+const NO_OUTPUT: &[&str] = &[
+    "DeleteVolume",
+    "DeleteSnapshot",
+    "ModifySnapshotAttribute",
+    "ResetSnapshotAttribute",
+    "CreateTags",
+    "DeleteTags",
+];
+
+pub fn ids(v: &Value, list: &str, field: &str) -> Vec<String> {
+    v[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[field].as_str().unwrap().to_string())
+        .collect()
 }

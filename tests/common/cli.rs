@@ -129,3 +129,11 @@ pub fn bucket_kms_default(home: &Path, bucket: &str, key: &str) -> Value {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// An IAM user `user` made on `home` with one access key: (access key id, secret).
+pub fn access_key(home: &Path, user: &str) -> (String, String) {
+    run_ok(home, &["iam", "create-user", "--user-name", user]);
+    let k = run_ok(home, &["iam", "create-access-key", "--user-name", user]);
+    let s = |f: &str| k["AccessKey"][f].as_str().unwrap().to_string();
+    (s("AccessKeyId"), s("SecretAccessKey"))
+}

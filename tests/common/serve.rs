@@ -117,6 +117,44 @@ pub fn aws_tool(bin: &Path, program: &str, endpoint: &str) -> Command {
     c
 }
 
+/// `aws --output json --endpoint-url ENDPOINT ARGS` from the venv: must succeed; its JSON
+/// output (`Null` when it printed nothing).
+pub fn aws_json(bin: &Path, endpoint: &str, args: &[&str]) -> serde_json::Value {
+    let o = aws_tool(bin, "aws", endpoint)
+        .args(["--output", "json", "--endpoint-url", endpoint])
+        .args(args)
+        .output()
+        .unwrap();
+    let out = check(&o, &format!("aws {args:?}"));
+    if out.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&out).unwrap()
+    }
+}
+
+/// Run the boto3 `runner` script (it reads `EP` and the JSON list `CALLS`, prints one JSON
+/// list of results) against `endpoint` as the access key `who` (`None`: the test's root
+/// key).
+pub fn boto3_calls(
+    bin: &Path,
+    endpoint: &str,
+    runner: &str,
+    who: Option<&(String, String)>,
+    calls: serde_json::Value,
+) -> Vec<serde_json::Value> {
+    let mut c = aws_tool(bin, "python3", endpoint);
+    c.env("EP", endpoint)
+        .env("CALLS", calls.to_string())
+        .args(["-c", runner]);
+    if let Some((id, secret)) = who {
+        c.env("AWS_ACCESS_KEY_ID", id)
+            .env("AWS_SECRET_ACCESS_KEY", secret);
+    }
+    let out = check(&c.output().unwrap(), "the boto3 runner");
+    serde_json::from_str(out.trim()).unwrap()
+}
+
 /// The stdout of `o`, which must have succeeded (else a failure naming `what`, with both
 /// streams).
 pub fn check(o: &std::process::Output, what: &str) -> String {
