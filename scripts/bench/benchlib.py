@@ -35,6 +35,10 @@ def backing(path):
     return f"{best[2]} ({best[3]}) on {best[0]}" if best else "unknown"
 
 
+def of_rounds(n):
+    return f"{n} round" + ("" if str(n) == "1" else "s")
+
+
 def load(path):
     """-> (rows, by[(job, fs)] = [values], unit[job])"""
     rows = [json.loads(l) for l in open(path) if l.strip()]

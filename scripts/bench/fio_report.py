@@ -13,7 +13,7 @@ a job's values span more than 20x.
 """
 import datetime, os, sys
 
-from benchlib import backing, cell, load, machine, medians, put_section, ratio, raw_block
+from benchlib import backing, cell, load, machine, of_rounds, medians, put_section, ratio, raw_block
 
 JOBS = {
     "seq-write": "1 GiB written sequentially in 1 MiB blocks (psync, buffered: through the page cache), "
@@ -64,7 +64,7 @@ def data_section(rows, by, unit, rounds, date, host, path, outdir):
     med = medians(by)
     whole = lambda x: f"{x:,.0f}"
     out = ["# Benchmarks", "",
-           f"`scripts/bench/fio.sh`, {rounds} rounds with the order of the file systems alternated; "
+           f"`scripts/bench/fio.sh`, {of_rounds(rounds)} with the order of the file systems alternated; "
            f"run {date} on {host}. Higher is better. Each cell: the median, and under it the "
            "spread over the rounds (min-max). Ratios of medians: kmsfs / gocryptfs, kmsfs / "
            "securefs and kmsfs / plain (ext4 itself).", "",
@@ -87,7 +87,7 @@ def data_section(rows, by, unit, rounds, date, host, path, outdir):
         i = old.find("\n## ")
         rest = old[i + 1:] if i >= 0 else ""
     open(path, "w").write("\n".join(out) + ("\n" + rest if rest else ""))
-    chart(jobs, fss, by, med, unit, f"scripts/bench/fio.sh, {date}, {host}; median and min-max of {rounds} rounds",
+    chart(jobs, fss, by, med, unit, f"scripts/bench/fio.sh, {date}, {host}; median and min-max of {of_rounds(rounds)}",
           os.path.join(outdir, "benchmarks.png"))
     print("\n".join(out[:14]))
 
@@ -97,7 +97,7 @@ def tree_section(rows, by, rounds, date, host, path):
     jobs = [j for j in TREE if any(r["job"] == j for r in rows)]
     fss = [f for f in FSS if any(r["fs"] == f and r["job"] in TREE for r in rows)]
     med = medians(by)
-    out = [f"`JOBS=tree scripts/bench/fio.sh`, {rounds} rounds with the order of the file systems "
+    out = [f"`JOBS=tree scripts/bench/fio.sh`, {of_rounds(rounds)} with the order of the file systems "
            f"alternated (the same rounds as the jobs above in a full run); run {date} on {host}. "
            "Seconds: lower is better. Each cell: the median, under it the spread over the rounds "
            "(min-max) and the ratio of medians to plain (ext4 itself). Last columns: kmsfs / peer "
@@ -108,8 +108,9 @@ def tree_section(rows, by, rounds, date, host, path):
         cells = []
         for f in fss:
             c = cell(by[(j, f)])
-            if f != "plain" and c != "-":
-                c += f"<br><sub>{ratio(med.get((j, f)), med.get((j, 'plain')))} plain</sub>"
+            r = ratio(med.get((j, f)), med.get((j, "plain")))
+            if f != "plain" and r != "-":
+                c += f"<br><sub>{r} plain</sub>"
             cells.append(c)
         k = med.get((j, "kmsfs"))
         out.append(f"| {j} | " + " | ".join(cells)

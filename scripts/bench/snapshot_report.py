@@ -10,7 +10,7 @@ markers (appended when missing); the rest of the file is kept.
 """
 import datetime, os, sys
 
-from benchlib import backing, cell, load, machine, medians, put_section, ratio, raw_block
+from benchlib import backing, cell, load, machine, of_rounds, medians, put_section, ratio, raw_block
 
 STEPS = {
     "first": "Full copy of the tree: kmsfs's first snapshot; restic's first backup (new "
@@ -39,7 +39,7 @@ def main():
     size = med.get(("bytes", "tree"))
     tree = (f"{gb(size)} in {med.get(('files', 'tree'), 0):,.0f} backing files, "
             f"{med.get(('changed', 'tree'), 0):,.0f} of them changed" if size else "")
-    out = [f"`scripts/bench/snapshot.sh`, {rounds} rounds (a fresh home and volume each; the "
+    out = [f"`scripts/bench/snapshot.sh`, {of_rounds(rounds)} (a fresh home and volume each; the "
            f"order of kmsfs, restic and `cp -r` alternated); run {date} on {machine(cores)}; "
            f"work directory on {backing(res)}. "
            f"The tree: the Linux 6.1 source untarred into a kmsfs volume ({tree}); kmsfs "
