@@ -48,6 +48,7 @@ run_openssl() { # spec openssl-args
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq 1 "$ROUNDS"); do
     for pair in "${PAIRS[@]}"; do
+        # shellcheck disable=SC2086 # split on purpose: "SPEC ARGS"
         set -- $pair
         echo "round $round: $1" >&2
         if [ $((round % 2)) = 1 ]; then run_kmsfs "$1"; run_openssl "$1" "$2"

@@ -8,26 +8,39 @@
 # Jobs (ioengine=psync, buffered): seq write 1 GiB bs=1M end_fsync=1; seq read cold (after
 # drop_caches) and warm (again at once, new open); random 4k reads that all miss (2 jobs,
 # each its own 512 MiB half, random map on, 100,000 reads each, invalidate=1); random 4k
-# writes (2 jobs on the 1 GiB file, 20 s); metadata (create, stat, list, delete 10,000 files).
-# JOBS="metadata rand-write" and FSS="kmsfs securefs" pick a subset for a quick look; the
-# report then goes to the work directory instead of docs/.
+# writes (2 jobs on the 1 GiB file, 20 s); metadata (create, stat, list, delete 10,000 files);
+# tree (the shape of gocryptfs's own benchmark: untar the Linux 6.1 source, `ls -lR` it cold,
+# `rm -rf` it; seconds, see tree() below; not on the file systems in TREE_SKIP, default cryfs,
+# which takes many minutes per round: TREE_SKIP= runs it everywhere).
+# JOBS="metadata rand-write" (or JOBS=tree) and FSS="kmsfs securefs" pick a subset for a quick
+# look; the report then goes to the work directory instead of docs/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 ROUNDS=${1:-3}
 JOBS=${JOBS:-all}
 FSS=${FSS:-plain kmsfs gocryptfs cryfs securefs}
+TREE_SKIP=${TREE_SKIP-cryfs}
 want() { [ "$JOBS" = all ] || [[ " $JOBS " == *" $1 "* ]]; }
 [ "$(id -u)" = 0 ] || { echo "fio.sh: run as root (it drops the page cache)" >&2; exit 2; }
 need=()
-for t in fio gocryptfs cryfs securefs fusermount3; do command -v $t >/dev/null || need+=($t); done
+for t in fio gocryptfs cryfs securefs fusermount3; do command -v $t >/dev/null || need+=("$t"); done
 [ ${#need[@]} -eq 0 ] || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fio gocryptfs cryfs securefs fuse3 >/dev/null; }
+XZ=/usr/src/linux-source-6.1.tar.xz
+if want tree && [ ! -f $XZ ]; then
+    apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-source-6.1 >/dev/null
+fi
 python3 -c 'import matplotlib' 2>/dev/null || pip install -q matplotlib >/dev/null
 cargo build --release --quiet
 K="$PWD/target/release/kmsfs"
 W=$(mktemp -d /var/tmp/kmsfs-bench.XXXX)
 RES="$W/results.jsonl"
+TAR="$W/linux-source-6.1.tar"
 PW=bench-password-1234
-trap 'for d in "$W"/mnt-*; do fusermount3 -u "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || true; done' EXIT
+trap 'for d in "$W"/mnt-*; do fusermount3 -u "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || true; done; rm -f "$TAR"' EXIT
+# Decompressed once, outside every mount, so that xz is in no timing.
+if want tree; then xz -dc -T0 "$XZ" > "$TAR"; fi
 
 setup() { # name -> mounts $W/mnt-name
     local n=$1 m="$W/mnt-$1" b="$W/back-$1-$ROUND"
@@ -61,8 +74,6 @@ teardown() {
     esac
     rm -rf "$W/back-$n-$ROUND"
 }
-
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 fiojob() { # fs job args...
     local fs=$1 job=$2; shift 2
@@ -105,6 +116,36 @@ print(json.dumps({"fs": fs, "job": "metadata", "value": n / (time.perf_counter()
 PY
 }
 
+tree() { # fs dir: the Linux 6.1 source tree (83,731 entries, 1.36 GB) made, listed, removed
+    local fs=$1 d="$2/linux" t
+    [[ " $TREE_SKIP " == *" $fs "* ]] && return 0
+    mkdir "$d"
+    drop
+    # untar: `tar -xf` of the plain .tar into the mount, then `sync -f` of the mount (its
+    # dirty pages, which the writeback cache would otherwise hold, go to the daemon) and of
+    # the file system under it (where every backing directory and plain's tree live): the
+    # figure ends with the tree on disk.
+    # securefs gives directories new inode numbers, so tar's check before it sets a
+    # directory's times fails ("Directory renamed before its status could be extracted"):
+    # every file is there, the time is kept, and the errors are on stderr.
+    t=$(now)
+    tar -xf "$TAR" -C "$d" || echo "    tar -xf into $fs reported errors (above); the timing is kept" >&2
+    flush "$d" "$W"
+    secs "$fs" untar "$t"
+    # ls -lR cold: page cache, dentries and inodes dropped (a FUSE mount forgets its inodes,
+    # the backing file system its own), then every entry listed and stat'ed.
+    drop
+    t=$(now)
+    ls -lR "$d" > /dev/null
+    secs "$fs" ls-lR-cold "$t"
+    # rm -rf of the tree (its metadata warm from the listing), then the same two syncs, so
+    # that deletes the backing file system defers count too.
+    t=$(now)
+    rm -rf "$d"
+    flush "$2" "$W"
+    secs "$fs" rm-rf "$t"
+}
+
 run_fs() {
     local fs=$1 m="$W/mnt-$1"
     setup "$fs"
@@ -136,6 +177,7 @@ run_fs() {
     # every file system the same start.
     if want metadata; then drop; metadata "$fs" "$m"; fi
     rm -f "$f"
+    if want tree; then tree "$fs" "$m"; fi
     teardown "$fs"
 }
 
@@ -143,7 +185,7 @@ read -r -a FS <<< "$FSS"
 for r in $(seq 1 "$ROUNDS"); do
     ROUND=$r
     order=("${FS[@]}")
-    if [ $((r % 2)) = 0 ]; then order=($(printf '%s\n' "${FS[@]}" | tac)); fi
+    if [ $((r % 2)) = 0 ]; then mapfile -t order < <(printf "%s\n" "${FS[@]}" | tac); fi
     if [ $((r % 3)) = 0 ]; then order=("${FS[@]:2}" "${FS[@]:0:2}"); fi
     echo "round $r: ${order[*]}" >&2
     for fs in "${order[@]}"; do

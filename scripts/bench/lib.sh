@@ -1,0 +1,30 @@
+# Shell helpers shared by fio.sh and snapshot.sh (sourced; they set RES first).
+# shellcheck shell=bash
+
+# Write back every dirty page, then drop the page cache, dentries and inodes (root).
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# The start of a timing, in nanoseconds.
+now() { date +%s%N; }
+
+# fs job start-ns: append one row {fs, job, value: seconds since start, unit: "s"} to $RES.
+secs() {
+    local end
+    end=$(now)
+    printf '{"fs": "%s", "job": "%s", "value": %s, "unit": "s"}\n' "$1" "$2" \
+        "$(awk -v a="$3" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')" >> "$RES"
+}
+
+# fs job value unit: append a row that is not a timing (sizes, counts).
+row() { printf '{"fs": "%s", "job": "%s", "value": %s, "unit": "%s"}\n' "$@" >> "$RES"; }
+
+# sync -f of each PATH (syncfs: the file system it is on), without stopping the run when the
+# file system reports a writeback error: syncfs writes everything back first, then reports
+# errors recorded since, so the timing holds; the error is named on stderr. (kmsfs today
+# reports ENOENT after any unlink: the kernel's times SETATTR for the unlinked inode fails.)
+flush() {
+    local p
+    for p in "$@"; do
+        sync -f "$p" 2>/dev/null || echo "    sync -f $p: the file system reported an error (kept going)" >&2
+    done
+}
