@@ -310,6 +310,14 @@ fn decode_op<'a>(code: u32, a: &mut Cur<'a>, p: &mut Cur<'a>) -> Result<Op<'a>, 
             oldnodeid: a.u64()?,
             name: p.name()?,
         },
+        other => decode_handle_op(other, a, p)?,
+    })
+}
+
+/// The opcodes on open files and directories, xattrs and the rest (after [`decode_op`]).
+fn decode_handle_op<'a>(code: u32, a: &mut Cur<'a>, p: &mut Cur<'a>) -> Result<Op<'a>, Garbled> {
+    use opcode as o;
+    Ok(match code {
         o::OPEN => Op::Open { flags: a.u32()? },
         o::READ | o::READDIR | o::READDIRPLUS => {
             let (fh, offset, size) = (a.u64()?, a.u64()?, a.u32()?);

@@ -122,7 +122,7 @@ pub(crate) fn run_queue(dev: Arc<OwnedFd>, qid: u16, payload_len: usize, core: A
     for (i, ent) in ents.iter().enumerate() {
         push(&mut ring, command(fd, qid, i, ent, abi::CMD_REGISTER));
     }
-    let mut last_cmd = vec![abi::CMD_REGISTER; DEPTH];
+    let mut last_cmd = [abi::CMD_REGISTER; DEPTH];
     let mut out = Out::default();
     loop {
         if let Err(e) = ring.submit_and_wait(1) {

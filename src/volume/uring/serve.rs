@@ -174,6 +174,18 @@ impl Core {
                 newname,
             } => empty(fs.rename(ino, name, newdir, newname, flags)),
             Op::Link { oldnodeid, name } => entry(out, fs.link(oldnodeid, ino, name)),
+            op => self.serve_handle(h, op, out),
+        }
+    }
+
+    /// The requests on open files and directories, xattrs and the rest (after [`Core::serve`]).
+    fn serve_handle(&self, h: &InHeader, op: Op<'_>, out: &mut Out) -> Reply {
+        let (fs, ino) = (&self.fs, h.nodeid);
+        let caller = Caller {
+            uid: h.uid,
+            gid: h.gid,
+        };
+        match op {
             Op::Open { flags } => {
                 out.open(fs.open(ino, flags as i32).map_err(err)?, FOPEN_KEEP_CACHE);
                 Ok(())
@@ -240,7 +252,8 @@ impl Core {
                 Ok(())
             }
             Op::Destroy => Ok(()),
-            Op::Other(_) => Err(libc::ENOSYS),
+            // Op::Other (and nothing else reaches here): ENOSYS, as fuser's defaults.
+            _ => Err(libc::ENOSYS),
         }
     }
 
