@@ -153,20 +153,38 @@ pub(crate) fn start(
     let payload = max_request.max(8192) + 4096;
     let dev = Arc::new(dev);
     let queues = ring::possible_cpus();
+    let shape = shape();
     for qid in 0..queues {
-        let (dev, core, offer) = (dev.clone(), core.clone(), offer.clone());
-        std::thread::Builder::new()
-            .name(format!("kmsfs-ring-{qid}"))
-            .spawn(move || {
-                if offer.wait() {
-                    if qid == 0 {
-                        eprintln!("kmsfs: serving over FUSE io_uring ({queues} queues)");
+        for k in 0..shape.threads {
+            let (dev, core, offer) = (dev.clone(), core.clone(), offer.clone());
+            let pin = shape.pin && k == 0;
+            std::thread::Builder::new()
+                .name(format!("kmsfs-ring-{qid}.{k}"))
+                .spawn(move || {
+                    if !offer.wait() {
+                        return;
                     }
-                    ring::run_queue(dev, qid as u16, payload, core);
-                }
-            })?;
+                    if qid == 0 && k == 0 {
+                        eprintln!(
+                            "kmsfs: serving over FUSE io_uring ({queues} queues, {} threads each)",
+                            shape.threads
+                        );
+                    }
+                    ring::run_queue(dev, qid as u16, pin, payload, core);
+                })?;
+        }
     }
     Ok(Rings { core, offer })
+}
+
+/// Threads per queue and pinning: `KMSFS_URING_THREADS` (default 2) and `KMSFS_URING_PIN`
+/// (`0`: no thread pinned; default 1), for measurements.
+fn shape() -> ring::Shape {
+    let var = |n: &str| std::env::var(n).ok().and_then(|v| v.parse::<usize>().ok());
+    ring::Shape {
+        threads: var("KMSFS_URING_THREADS").unwrap_or(2).clamp(1, 16),
+        pin: var("KMSFS_URING_PIN").unwrap_or(1) != 0,
+    }
 }
 
 impl Rings {

@@ -13,8 +13,18 @@ use io_uring::{IoUring, cqueue, opcode, squeue, types};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
-/// Entries per queue: requests the kernel can hand a queue before one is answered.
-const DEPTH: usize = 8;
+/// Entries per ring: one, so that the kernel never hands a request to a thread that is busy
+/// with another while a sibling thread of the same queue is idle (it picks the entry made
+/// available last). A queue's parallelism comes from its threads (`Shape::threads`).
+const DEPTH: usize = 1;
+
+/// How a queue is served: its threads (each with its own ring and entry) and whether the
+/// first of them is pinned to the queue's CPU.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub threads: usize,
+    pub pin: bool,
+}
 
 /// One ring entry: the buffers the kernel writes a request into and reads the reply from.
 /// Boxed, so their addresses stay put while the kernel holds them.
@@ -103,13 +113,21 @@ fn pin(cpu: usize) {
 /// One queue: its thread's whole life. Returns when the connection goes (ENOTCONN: the
 /// file system was unmounted) or a command fails (said on stderr: a failed REGISTER turns
 /// the ring off, and the kernel goes on over /dev/fuse).
-pub(crate) fn run_queue(dev: Arc<OwnedFd>, qid: u16, payload_len: usize, core: Arc<Core>) {
+pub(crate) fn run_queue(
+    dev: Arc<OwnedFd>,
+    qid: u16,
+    pin_it: bool,
+    payload_len: usize,
+    core: Arc<Core>,
+) {
     let fail = |what: &str, e: std::io::Error| {
         if e.raw_os_error() != Some(libc::ENOTCONN) {
             eprintln!("kmsfs: io_uring queue {qid}: {what}: {e}");
         }
     };
-    pin(qid as usize);
+    if pin_it {
+        pin(qid as usize);
+    }
     let fd = dev.as_raw_fd();
     let mut ring: IoUring<squeue::Entry128, cqueue::Entry> = match IoUring::builder()
         .setup_cqsize(2 * DEPTH as u32)
