@@ -563,3 +563,21 @@ pub fn secret_record(data: &[u8]) {
         );
     }
 }
+
+/// Decode a FUSE-over-io_uring request: the first 288 bytes (zero-padded) are the entry's
+/// header buffer, the rest its payload (cut to the `payload_sz` the header names).
+pub fn uring_request(data: &[u8]) {
+    use crate::volume::uring::abi;
+    let mut header = [0u8; abi::HEADER_LEN];
+    let n = data.len().min(abi::HEADER_LEN);
+    header[..n].copy_from_slice(&data[..n]);
+    let payload = &data[n..];
+    if let Ok((_, size)) = abi::ent_in_out(&header[abi::ENT_IN_OUT..]) {
+        let payload = &payload[..(size as usize).min(payload.len())];
+        let _ = abi::decode(
+            &header[..abi::OP_IN],
+            &header[abi::OP_IN..abi::ENT_IN_OUT],
+            payload,
+        );
+    }
+}

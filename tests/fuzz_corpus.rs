@@ -26,6 +26,8 @@ use formats::{envelope_seeds, manifest_seeds, object_seeds};
 mod policies;
 #[path = "fuzz_corpus/policy.rs"]
 mod policy;
+#[path = "fuzz_corpus/uring.rs"]
+mod uring;
 use config::{aws_config_seeds, seed_file_seeds};
 
 type Target = (&'static str, fn(&[u8]));
@@ -46,6 +48,7 @@ const TARGETS: &[Target] = &[
     ("endpoint_request", fuzzing::endpoint_request),
     ("policy_document", fuzzing::policy_document),
     ("import_params", fuzzing::import_params),
+    ("uring_request", fuzzing::uring_request),
 ];
 
 fn corpus(target: &str) -> PathBuf {
@@ -436,6 +439,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("import_params", import_seeds()),
         ("parameter_record", parameter_seeds()),
         ("secret_record", secret_seeds()),
+        ("uring_request", uring::seeds()),
     ]
 }
 

@@ -456,6 +456,10 @@ impl Failure for MountError {
                     "`kmsfs umount` unmounts only the volumes and buckets kmsfs mounted; use umount(8) for other mounts",
                 ),
             ),
+            MountError::Transport(_) => (
+                exit::MOUNT,
+                Some("mount with --fuse-transport auto (or dev) to serve over /dev/fuse"),
+            ),
             MountError::Internal(_) => (exit::INTERNAL, None),
             MountError::View(_) => (exit::OBJECT, None),
             _ => (exit::MOUNT, None),

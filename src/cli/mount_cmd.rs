@@ -6,6 +6,7 @@ use super::error::{CliError, OrFail};
 use super::session::Ctx;
 use crate::home::Layout;
 use crate::mount::{self, VolumeMount};
+use crate::volume::uring::Transport;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,6 +34,12 @@ pub(crate) struct MountArgs {
     /// gets in, and the backing files' permissions apply to them, as with gocryptfs.
     #[arg(long)]
     allow_other: bool,
+    /// How the mount talks to the kernel: `uring` (FUSE over io_uring, or no mount), `dev`
+    /// (/dev/fuse), or `auto`: io_uring when the kernel offers it (as root, its switch
+    /// /sys/module/fuse/parameters/enable_uring is turned on), /dev/fuse otherwise. Default:
+    /// $KMSFS_FUSE_TRANSPORT, else auto.
+    #[arg(long, value_name = "TRANSPORT", value_parser = ["auto", "uring", "dev"])]
+    fuse_transport: Option<String>,
     /// (The daemon `kmsfs mount` starts:) read the volume's data key from stdin, in the
     /// format of docs/FORMAT.md "Mount daemon key pipe", instead of opening the KMS.
     #[arg(long, hide = true, requires = "foreground")]
@@ -100,7 +107,7 @@ pub(super) fn run_mount(ctx: &Ctx, a: &MountArgs) -> Result<(), CliError> {
     }
     mount::check_volume_exists(&layout, &a.volume_id).or_fail(&what)?;
     // The KMS is used here only: the daemon gets the data key over its stdin.
-    let args = daemon_args(
+    let mut args = daemon_args(
         ctx,
         &["mount", &a.volume_id],
         &a.at,
@@ -108,6 +115,9 @@ pub(super) fn run_mount(ctx: &Ctx, a: &MountArgs) -> Result<(), CliError> {
         a.allow_other,
         false,
     );
+    if let Some(t) = &a.fuse_transport {
+        args.extend(["--fuse-transport".into(), t.into()]);
+    }
     ctx.session(&what, |s| {
         let svc = s.volumes();
         let dek = mount::unlock_volume(&svc, &a.volume_id).or_fail(&what)?;
@@ -139,7 +149,7 @@ fn serve_volume(ctx: &Ctx, a: &MountArgs, mp: &Path, what: &str) -> Result<(), C
     mount::scrub_environment();
     let m = VolumeMount::open(&layout, id, dek.as_deref(), mp).or_fail(what)?;
     drop(dek);
-    m.serve(a.allow_other, || {
+    m.serve(a.allow_other, transport(a).or_fail(what)?, || {
         eprintln!(
             "kmsfs: {id} mounted at {} (pid {})",
             mp.display(),
@@ -149,6 +159,14 @@ fn serve_volume(ctx: &Ctx, a: &MountArgs, mp: &Path, what: &str) -> Result<(), C
     .or_fail(what)?;
     eprintln!("kmsfs: {id} unmounted from {}", mp.display());
     Ok(())
+}
+
+/// The FUSE transport of a volume mount: `--fuse-transport`, else $KMSFS_FUSE_TRANSPORT,
+/// else auto.
+fn transport(a: &MountArgs) -> Result<Transport, mount::MountError> {
+    let flag = a.fuse_transport.as_deref().map(str::parse).transpose();
+    flag.and_then(Transport::chosen)
+        .map_err(mount::MountError::Transport)
 }
 
 /// `kmsfs mount-bucket`: serve the bucket's directory view at `dir` (in a background daemon

@@ -77,6 +77,10 @@ pub enum MountError {
     KeyPipe(String),
     #[error("the mount did not come up within 60 s")]
     Timeout,
+    /// The FUSE transport asked for (`--fuse-transport`, KMSFS_FUSE_TRANSPORT) is not to
+    /// be had, or not a transport.
+    #[error("{0}")]
+    Transport(String),
     #[error("control socket: {0}")]
     ControlSocket(#[source] io::Error),
     /// The FUSE session failed.

@@ -5,6 +5,7 @@ use super::{MountError, unmount_on_signal};
 use crate::crypto::SecretKey;
 use crate::home::Layout;
 use crate::volume::service::OpenVolume;
+use crate::volume::uring::Transport;
 use crate::volume::{VolumeError, VolumeInfo, VolumeService};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -79,8 +80,14 @@ impl VolumeMount {
 
     /// Record the mount, open the control socket (through which `snapshot create` holds
     /// changes while it reads the volume), unmount on SIGTERM, SIGINT or SIGHUP, call
-    /// `ready`, and serve until the volume is unmounted.
-    pub fn serve(self, allow_other: bool, ready: impl FnOnce()) -> Result<(), MountError> {
+    /// `ready`, and serve until the volume is unmounted, over `transport`.
+    pub fn serve(
+        self,
+        allow_other: bool,
+        transport: Transport,
+        ready: impl FnOnce(),
+    ) -> Result<(), MountError> {
+        let uring = crate::volume::uring::prepare(transport).map_err(MountError::Transport)?;
         let v = &self.volume;
         v.mounted_at(&self.mount_point)?;
         crate::volume::control::serve(&v.dir, v.fs.clone()).map_err(MountError::ControlSocket)?;
@@ -91,6 +98,7 @@ impl VolumeMount {
             &self.mount_point,
             &self.volume_id,
             allow_other,
+            uring,
         );
         v.unmounted();
         r.map_err(MountError::Fuse)

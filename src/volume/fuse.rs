@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 
 /// Entry and attribute lifetime in the kernel. Long, because this mount is the only writer
 /// of its backing tree (the daemon holds the volume's lock), so nothing changes behind it.
-const TTL: Duration = Duration::from_secs(60);
+pub(crate) const TTL: Duration = Duration::from_secs(60);
 /// The largest read or write request, and the readahead: 1 MiB.
 const MAX_REQUEST: u32 = 1 << 20;
 
@@ -30,6 +30,8 @@ pub(crate) struct FuseVolume {
     notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
     /// Keeps one dispatch loop polling while requests come (set once mounted).
     spin: Arc<std::sync::OnceLock<Spin>>,
+    /// Asks INIT for FUSE over io_uring and tells the rings the answer (`None`: /dev/fuse).
+    uring: Option<Arc<super::uring::Offer>>,
 }
 
 impl FuseVolume {
@@ -102,8 +104,12 @@ fn caller(req: &Request) -> Caller {
 /// `/proc/<pid>/status`; the kernel drops a set-group-ID bit without group-execute when a
 /// writer outside the file's group writes or truncates it).
 fn caller_in_group(req: &Request) -> impl Fn(u32) -> bool {
-    let gid = req.gid();
-    let groups: Vec<u32> = std::fs::read_to_string(format!("/proc/{}/status", req.pid()))
+    in_group(req.gid(), req.pid())
+}
+
+/// [`caller_in_group`] of a caller with fs gid `gid` and pid `pid` (both transports).
+pub(crate) fn in_group(gid: u32, pid: u32) -> impl Fn(u32) -> bool {
+    let groups: Vec<u32> = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines().find_map(|l| {
@@ -142,22 +148,36 @@ fn config(name: &str, allow_other: bool) -> fuser::Config {
     c
 }
 
-/// Mount `fs` at `mountpoint` and serve until it is unmounted.
+/// Mount `fs` at `mountpoint` and serve until it is unmounted; with `uring` (from
+/// [`super::uring::prepare`]) over io_uring if INIT agrees.
 pub(crate) fn serve(
     fs: Arc<VolumeFs>,
     mountpoint: &Path,
     name: &str,
     allow_other: bool,
+    uring: Option<Arc<super::uring::Offer>>,
 ) -> std::io::Result<()> {
     let notifier = Arc::new(std::sync::OnceLock::new());
     let spin = Arc::new(std::sync::OnceLock::new());
     let vol = FuseVolume {
-        fs,
+        fs: fs.clone(),
         notifier: notifier.clone(),
         spin: spin.clone(),
+        uring: uring.clone(),
     };
     let session = fuseutil::mount_session(vol, mountpoint, &config(name, allow_other))?;
     let _ = notifier.set(session.notifier());
+    let rings = match uring {
+        Some(offer) => Some(super::uring::start(
+            std::os::fd::AsFd::as_fd(&session).try_clone_to_owned()?,
+            fs,
+            (!allow_other).then(|| nix::unistd::geteuid().as_raw()),
+            session.notifier(),
+            offer,
+            MAX_REQUEST as usize,
+        )?),
+        None => None,
+    };
     if let Some(w) = super::spin::window_from_env() {
         // One loop reads the session's own descriptor (this one), the others their clones.
         use std::os::fd::AsFd;
@@ -169,7 +189,11 @@ pub(crate) fn serve(
         }
     }
     tune_bdi(mountpoint);
-    session.run()
+    let r = session.run();
+    if let Some(rings) = rings {
+        rings.finish();
+    }
+    r
 }
 
 /// Readahead and dirty-page limits of this mount's backing device (`/sys/class/bdi`), set
@@ -221,6 +245,13 @@ impl Filesystem for FuseVolume {
             } else if cap == InitFlags::FUSE_WRITEBACK_CACHE {
                 self.fs.set_kernel_times(true);
             }
+        }
+        if let Some(offer) = &self.uring {
+            offer.decide(
+                config
+                    .add_capabilities(InitFlags::FUSE_OVER_IO_URING)
+                    .is_ok(),
+            )?;
         }
         let _ = config.set_max_write(MAX_REQUEST);
         let _ = config.set_max_readahead(MAX_REQUEST);

@@ -26,6 +26,7 @@ pub(crate) mod owner;
 pub(crate) mod service;
 pub mod spin;
 mod tags;
+pub mod uring;
 
 pub use fs::{FsError, VolumeFs};
 pub use service::{

@@ -1,0 +1,192 @@
+//! Volume mounts over FUSE over io_uring (`--fuse-transport`): the rings really serve the
+//! requests (the daemon says how many at unmount), and every kind of operation works over
+//! them; `dev` keeps to /dev/fuse; a bad transport is refused.
+
+mod common;
+use common::cli::cmd;
+use common::mount::*;
+use common::pattern::pattern_seeded as pattern;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+const SWITCH: &str = "/sys/module/fuse/parameters/enable_uring";
+
+/// FUSE over io_uring can be had here: the kernel has it, and its switch is on or we may
+/// turn it on (root). Else the test fails (or is skipped, `KMSFS_SKIP_UNAVAILABLE=uring`).
+fn uring_or_skip(test: &str) -> bool {
+    let switch = std::fs::read_to_string(SWITCH).ok();
+    let ok = switch.as_deref().map(str::trim) == Some("Y")
+        || (switch.is_some() && nix::unistd::geteuid().is_root());
+    common::skip::available(
+        test,
+        "uring",
+        ok,
+        "FUSE over io_uring is not available (no CONFIG_FUSE_IO_URING, or enable_uring is N and we are not root)",
+        "run as root on a kernel with CONFIG_FUSE_IO_URING=y (6.14+)",
+    )
+}
+
+fn log(m: &Mounted) -> String {
+    std::fs::read_to_string(m.home.join("volumes").join(&m.vol).join("mount.log"))
+        .unwrap_or_default()
+}
+
+/// How many requests the rings served, from the daemon's line at unmount.
+fn served(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| l.strip_prefix("kmsfs: FUSE io_uring served "))
+        .filter_map(|l| l.split(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn c(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_bytes()).unwrap()
+}
+
+fn setxattr(p: &Path, name: &str, v: &[u8]) -> i32 {
+    let n = CString::new(name).unwrap();
+    // SAFETY: valid C strings and a buffer of v.len() bytes.
+    unsafe { libc::setxattr(c(p).as_ptr(), n.as_ptr(), v.as_ptr().cast(), v.len(), 0) }
+}
+
+fn getxattr(p: &Path, name: &str) -> Option<Vec<u8>> {
+    let n = CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    // SAFETY: valid C strings and a buffer of buf.len() bytes.
+    let r = unsafe {
+        libc::getxattr(
+            c(p).as_ptr(),
+            n.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    (r >= 0).then(|| buf[..r as usize].to_vec())
+}
+
+fn listxattr(p: &Path) -> Vec<u8> {
+    let mut buf = vec![0u8; 256];
+    // SAFETY: a valid C string and a buffer of buf.len() bytes.
+    let r = unsafe { libc::listxattr(c(p).as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    assert!(r >= 0, "listxattr: {}", std::io::Error::last_os_error());
+    buf[..r as usize].to_vec()
+}
+
+/// Files, directories, links and xattrs through a volume served over io_uring, across a
+/// remount; the daemon said it served over the rings, and how much.
+#[test]
+fn operations_over_io_uring() {
+    if !fuse_or_skip("uring_ops") || !uring_or_skip("uring_ops") {
+        return;
+    }
+    let mut m = Mounted::with_options("64MiB", &["--fuse-transport", "uring"]);
+    assert!(
+        log(&m).contains("serving over FUSE io_uring"),
+        "{}",
+        log(&m)
+    );
+    let mnt = m.mnt.clone();
+    std::fs::create_dir_all(mnt.join("d/e")).unwrap();
+    let big = pattern(1, 3 << 20);
+    std::fs::write(mnt.join("d/big"), &big).unwrap();
+    std::fs::write(mnt.join("d/small"), b"hello").unwrap();
+    assert_eq!(std::fs::read(mnt.join("d/big")).unwrap(), big);
+    std::fs::rename(mnt.join("d/small"), mnt.join("d/e/moved")).unwrap();
+    assert_eq!(std::fs::read(mnt.join("d/e/moved")).unwrap(), b"hello");
+    std::os::unix::fs::symlink("e/moved", mnt.join("d/link")).unwrap();
+    assert_eq!(
+        std::fs::read_link(mnt.join("d/link")).unwrap(),
+        Path::new("e/moved")
+    );
+    assert_eq!(std::fs::read(mnt.join("d/link")).unwrap(), b"hello");
+    std::fs::hard_link(mnt.join("d/big"), mnt.join("d/hard")).unwrap();
+    assert_eq!(std::fs::metadata(mnt.join("d/hard")).unwrap().nlink(), 2);
+    let mut names: Vec<String> = std::fs::read_dir(mnt.join("d"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["big", "e", "hard", "link"]);
+    // xattrs: set, get, list, remove.
+    let f = mnt.join("d/big");
+    assert_eq!(
+        setxattr(&f, "user.tag", b"blue"),
+        0,
+        "{}",
+        std::io::Error::last_os_error()
+    );
+    assert_eq!(getxattr(&f, "user.tag").as_deref(), Some(&b"blue"[..]));
+    assert_eq!(listxattr(&f), b"user.tag\0");
+    let n = CString::new("user.tag").unwrap();
+    // SAFETY: valid C strings.
+    assert_eq!(unsafe { libc::removexattr(c(&f).as_ptr(), n.as_ptr()) }, 0);
+    assert_eq!(getxattr(&f, "user.tag"), None);
+    // Modes, truncation, unlink, rmdir, statfs.
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o777, 0o600);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    assert_eq!(std::fs::read(&f).unwrap(), big[..1000]);
+    std::fs::remove_file(mnt.join("d/e/moved")).unwrap();
+    std::fs::remove_dir(mnt.join("d/e")).unwrap();
+    assert!(!mnt.join("d/e").exists());
+    let st = nix::sys::statvfs::statvfs(&mnt).unwrap();
+    assert_eq!(st.blocks() as u64 * st.fragment_size() as u64, 64 << 20);
+    m.umount();
+    let n = served(&log(&m));
+    assert!(n > 20, "the rings served {n} requests:\n{}", log(&m));
+    // What was written over the rings reads back after a remount (over them again).
+    m.mount_with(&["--fuse-transport", "uring"]);
+    assert_eq!(std::fs::read(mnt.join("d/hard")).unwrap(), big[..1000]);
+    assert_eq!(
+        std::fs::read_link(mnt.join("d/link")).unwrap(),
+        Path::new("e/moved")
+    );
+    m.umount();
+    assert!(served(&log(&m)) > n);
+}
+
+/// `dev` (flag or KMSFS_FUSE_TRANSPORT) keeps to /dev/fuse: no ring serves anything.
+#[test]
+fn dev_transport_uses_no_ring() {
+    if !fuse_or_skip("uring_dev") {
+        return;
+    }
+    let mut m = Mounted::with_options("64MiB", &["--fuse-transport", "dev"]);
+    std::fs::write(m.mnt.join("f"), b"x").unwrap();
+    assert_eq!(std::fs::read(m.mnt.join("f")).unwrap(), b"x");
+    m.umount();
+    assert!(!log(&m).contains("io_uring"), "{}", log(&m));
+}
+
+/// An unknown transport is refused, by the flag's parser and in the variable.
+#[test]
+fn unknown_transport_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = common::cli::init(dir.path());
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let out = cmd(
+        &home,
+        &[
+            "mount",
+            "vol-x",
+            mnt.to_str().unwrap(),
+            "--fuse-transport",
+            "tcp",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("auto, uring, dev"),
+        "{out:?}"
+    );
+}
