@@ -471,3 +471,47 @@ fn a_mkdir_cut_short_by_a_crash_is_usable_and_a_damaged_directory_is_named() {
     assert_eq!(err.errno(), libc::EIO);
     assert!(err.to_string().contains(".kmsfs.diriv"), "{err}");
 }
+
+/// With the writeback cache the kernel flushes its times after unlinking a file's last link
+/// (a times-only SETATTR): with no link and no open handle left it succeeds and touches
+/// nothing; any other change of such an inode is still ENOENT, and an open handle still
+/// takes the times.
+#[test]
+fn times_of_an_unlinked_file_are_taken_and_other_changes_refused() {
+    let (_e, svc, _k, id) = setup_with_key();
+    let open = svc.open(&id).unwrap();
+    let fs = &open.fs;
+    let (a, fh) = fs.create(ROOT, OsStr::new("gone"), 0o644, 0, ME).unwrap();
+    fs.write(fh, 0, b"bytes").unwrap();
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    let times = SetAttr {
+        mtime: Some(Some(t)),
+        ..SetAttr::default()
+    };
+    // Unlinked while open: the handle takes the times.
+    fs.unlink(ROOT, OsStr::new("gone")).unwrap();
+    let got = fs.setattr(a.ino, times, None).unwrap();
+    assert_eq!(got.mtime, t);
+    assert_eq!(fs.getattr(a.ino).unwrap().mtime, t);
+    // Closed: nothing is left to take them, and the flush succeeds.
+    fs.release(fh);
+    let got = fs.setattr(a.ino, times, None).unwrap();
+    assert_eq!((got.ino, got.nlink, got.mtime), (a.ino, 0, t));
+    let chmod = SetAttr {
+        mode: Some(0o600),
+        ..SetAttr::default()
+    };
+    assert_eq!(
+        fs.setattr(a.ino, chmod, None).unwrap_err().errno(),
+        libc::ENOENT
+    );
+    let grow = SetAttr {
+        size: Some(10),
+        ..times
+    };
+    assert_eq!(
+        fs.setattr(a.ino, grow, None).unwrap_err().errno(),
+        libc::ENOENT
+    );
+    assert!(fs.lookup(ROOT, OsStr::new("gone")).is_err());
+}

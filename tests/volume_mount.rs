@@ -618,3 +618,115 @@ fn device_nodes_fifos_and_sockets() {
     l.accept().unwrap().0.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"ping");
 }
+
+/// Missing names are cached by the kernel as negative entries (`volume::fuse::negative`):
+/// whatever is made later under such a name, in any way, is seen at once, and a name
+/// removed is missing at once. An open file whose other link goes keeps its times, and
+/// closing it reports no error (the kernel's flush of an unlinked inode's times succeeds).
+#[test]
+fn negative_entries_never_hide_what_is_made() {
+    let test = "negative_entries_never_hide_what_is_made";
+    if !fuse_or_skip(test) {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let m = Mounted::new("64MiB");
+    let missing = |p: &std::path::Path| {
+        let e = std::fs::symlink_metadata(p).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{}", p.display());
+    };
+    let p = |n: &str| m.mnt.join(n);
+    std::fs::write(p("src"), b"source").unwrap();
+    for n in ["file", "dir", "link", "hard", "renamed", "node"] {
+        missing(&p(n));
+        missing(&p(n)); // answered from the kernel's negative entry
+    }
+    std::fs::write(p("file"), b"made").unwrap();
+    std::fs::create_dir(p("dir")).unwrap();
+    std::os::unix::fs::symlink("file", p("link")).unwrap();
+    std::fs::hard_link(p("src"), p("hard")).unwrap();
+    std::fs::write(p("tmp"), b"moved").unwrap();
+    std::fs::rename(p("tmp"), p("renamed")).unwrap();
+    nix::unistd::mkfifo(&p("node"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    assert_eq!(std::fs::read(p("file")).unwrap(), b"made");
+    assert!(p("dir").is_dir());
+    assert_eq!(std::fs::read(p("link")).unwrap(), b"made");
+    assert_eq!(std::fs::metadata(p("hard")).unwrap().nlink(), 2);
+    assert_eq!(std::fs::read(p("renamed")).unwrap(), b"moved");
+    missing(&p("tmp"));
+    assert!(p("node").symlink_metadata().is_ok());
+    let names: std::collections::BTreeSet<String> = std::fs::read_dir(&m.mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    for n in ["file", "dir", "link", "hard", "renamed", "node", "src"] {
+        assert!(names.contains(n), "{n} listed: {names:?}");
+    }
+    // Removed names are missing at once, and can be made again.
+    std::fs::remove_file(p("file")).unwrap();
+    std::fs::remove_dir(p("dir")).unwrap();
+    missing(&p("file"));
+    missing(&p("dir"));
+    std::fs::write(p("file"), b"again").unwrap();
+    assert_eq!(std::fs::read(p("file")).unwrap(), b"again");
+    // A file written, then unlinked while open: its times stay readable through the open
+    // file, and closing it succeeds (the kernel's times flush after the unlink).
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(p("open"))
+        .unwrap();
+    f.write_all(b"open and unlinked").unwrap();
+    std::fs::remove_file(p("open")).unwrap();
+    assert_eq!(f.metadata().unwrap().nlink(), 0);
+    f.sync_all().unwrap();
+    // One name of a hard-linked pair goes: the other keeps working, and its fsync and close
+    // report no error.
+    std::fs::remove_file(p("hard")).unwrap();
+    let g = std::fs::OpenOptions::new()
+        .write(true)
+        .open(p("src"))
+        .unwrap();
+    g.sync_all().unwrap();
+    drop(g);
+    drop(f);
+    assert_eq!(std::fs::read(p("src")).unwrap(), b"source");
+}
+
+/// A directory larger than one READDIR reply's share of the listing (4096 entries, see
+/// `volume::fuse::REPLY_ENTRIES`) lists whole, each name once, with and without attributes.
+#[test]
+fn a_large_directory_lists_whole() {
+    let test = "a_large_directory_lists_whole";
+    if !fuse_or_skip(test) {
+        return;
+    }
+    let m = Mounted::new("64MiB");
+    let d = m.mnt.join("big");
+    std::fs::create_dir(&d).unwrap();
+    let n = 5000;
+    for i in 0..n {
+        std::fs::File::create(d.join(format!("entry-{i}"))).unwrap();
+    }
+    let listed = |attrs: bool| {
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if attrs {
+                assert!(e.metadata().unwrap().is_file());
+            }
+            names.push(e.file_name().into_string().unwrap());
+        }
+        names.sort();
+        names
+    };
+    let mut want: Vec<String> = (0..n).map(|i| format!("entry-{i}")).collect();
+    want.sort();
+    assert_eq!(listed(false), want);
+    assert_eq!(listed(true), want);
+    let ls = Command::new("ls").arg("-l").arg(&d).output().unwrap();
+    assert!(ls.status.success());
+    assert_eq!(String::from_utf8_lossy(&ls.stdout).lines().count(), n + 1);
+}

@@ -22,6 +22,10 @@ use std::time::{Duration, SystemTime};
 pub(crate) const TTL: Duration = Duration::from_secs(60);
 /// The largest read or write request, and the readahead: 1 MiB.
 const MAX_REQUEST: u32 = 1 << 20;
+/// Most directory entries taken for one READDIR or READDIRPLUS reply: more than the reply
+/// to glibc's readdir (a 32 KiB buffer; an entry takes at least 32 bytes, 120 with
+/// attributes) can hold; a caller with a larger buffer gets a few more replies.
+const REPLY_ENTRIES: usize = 4096;
 
 /// fuser's face of a volume.
 pub(crate) struct FuseVolume {
@@ -85,6 +89,31 @@ fn fattr(a: Attr) -> FileAttr {
 #[inline]
 fn entry(reply: ReplyEntry, r: Result<Attr, FsError>) {
     fuseutil::entry(reply, &TTL, r.map(fattr))
+}
+
+/// The entry of a missing name: node id 0, which the kernel keeps as a negative entry for
+/// [`TTL`], so that looking the name up again (a `stat` of a missing file, a search path, a
+/// build tool probing) costs no round trip. Sound for the reason [`TTL`] is: every entry
+/// made in this volume is made through this mount, and the kernel replaces the negative
+/// entry when it makes one (create, mkdir, mknod, symlink, link, rename).
+fn negative() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: SystemTime::UNIX_EPOCH,
+        mtime: SystemTime::UNIX_EPOCH,
+        ctime: SystemTime::UNIX_EPOCH,
+        crtime: SystemTime::UNIX_EPOCH,
+        kind: FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 4096,
+        flags: 0,
+    }
 }
 
 /// An attribute reply (valid for [`TTL`]) of a result.
@@ -262,7 +291,10 @@ impl Filesystem for FuseVolume {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let _busy = self.busy(Req::Meta);
-        entry(reply, self.fs.lookup(parent.0, name))
+        match self.fs.lookup(parent.0, name) {
+            Err(FsError::NotFound) => reply.entry(&TTL, &negative(), Generation(0)),
+            r => entry(reply, r),
+        }
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
@@ -515,7 +547,7 @@ impl Filesystem for FuseVolume {
         reply: ReplyDirectory,
     ) {
         let _busy = self.busy(Req::Meta);
-        let r = self.fs.readdir(fh.0, offset);
+        let r = self.fs.readdir_some(fh.0, offset, REPLY_ENTRIES);
         fuseutil::answer(reply, r, |mut reply, entries| {
             for (off, e) in entries {
                 if reply.add(INodeNo(e.ino), off, ftype(e.kind), &e.name) {
@@ -535,7 +567,7 @@ impl Filesystem for FuseVolume {
         reply: ReplyDirectoryPlus,
     ) {
         let _busy = self.busy(Req::Meta);
-        let r = self.fs.readdir(fh.0, offset);
+        let r = self.fs.readdir_some(fh.0, offset, REPLY_ENTRIES);
         fuseutil::answer(reply, r, |mut reply, entries| {
             for (off, e) in entries {
                 let Ok(a) = self.fs.lookup_entry(ino.0, &e) else {

@@ -236,11 +236,24 @@ impl VolumeFs {
 
     /// Entries from `offset` on (each entry's offset is its index + 1).
     pub fn readdir(&self, fh: u64, offset: u64) -> FsResult<Vec<(u64, DirEntry)>> {
+        self.readdir_some(fh, offset, usize::MAX)
+    }
+
+    /// At most `max` entries from `offset` on: what one reply can carry (the kernel asks
+    /// again from the next offset), so that listing a large directory copies each entry
+    /// about once, not once per reply.
+    pub(crate) fn readdir_some(
+        &self,
+        fh: u64,
+        offset: u64,
+        max: usize,
+    ) -> FsResult<Vec<(u64, DirEntry)>> {
         let dirs = self.dirs.lock().expect("dirs");
         let d = dirs.get(&fh).ok_or(FsError::BadHandle)?;
         Ok(d.iter()
             .enumerate()
             .skip(offset as usize)
+            .take(max)
             .map(|(i, e)| (i as u64 + 1, e.clone()))
             .collect())
     }

@@ -3,7 +3,7 @@
 //! and the set-user-ID/set-group-ID clearing after writes and truncates.
 
 use super::at;
-use super::{Attr, FsResult, Ino, SetAttr, Target, VolumeFs, check_rc};
+use super::{Attr, FsError, FsResult, Ino, Kind, SetAttr, Target, VolumeFs, check_rc};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::SystemTime;
@@ -59,7 +59,11 @@ impl VolumeFs {
 
     pub fn setattr(&self, ino: Ino, a: SetAttr, fh: Option<u64>) -> FsResult<Attr> {
         let _hold = self.hold();
-        let t = self.target(ino, fh)?;
+        let t = match self.target(ino, fh) {
+            Ok(t) => t,
+            Err(FsError::NotFound) if times_only(&a) => return Ok(self.gone(ino, &a)),
+            Err(e) => return Err(e),
+        };
         if let Some(mode) = a.mode {
             set_mode(&t, mode)?;
         }
@@ -75,6 +79,29 @@ impl VolumeFs {
         self.attr_of_target(ino, &t)
     }
 
+    /// The answer to a times-only SETATTR of `ino` when no link and no open handle of it is
+    /// left: the kernel's flush of its cached times after it unlinked the file's last link
+    /// (with the writeback cache every unlink of a regular file sends one; nothing reads the
+    /// reply). There is nothing to keep the times on, so nothing is done; succeeding (rather
+    /// than ENOENT) keeps the kernel from recording a write-back error on the inode.
+    fn gone(&self, ino: Ino, a: &SetAttr) -> Attr {
+        let t = |t: Option<Option<SystemTime>>| t.flatten().unwrap_or_else(SystemTime::now);
+        Attr {
+            ino,
+            size: 0,
+            blocks: 0,
+            atime: t(a.atime),
+            mtime: t(a.mtime),
+            ctime: SystemTime::now(),
+            kind: Kind::File,
+            perm: 0,
+            nlink: 0,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+        }
+    }
+
     fn set_size(&self, ino: Ino, t: &Target, size: u64) -> FsResult<()> {
         let (file, st) = match t {
             Target::Open(h) => (h.file.try_clone()?, h.state.clone()),
@@ -85,6 +112,15 @@ impl VolumeFs {
         };
         self.truncate(&file, &st, ino, size)
     }
+}
+
+/// Whether `a` changes times only (what the kernel sends to flush the times it keeps).
+fn times_only(a: &SetAttr) -> bool {
+    a.mode.is_none()
+        && a.uid.is_none()
+        && a.gid.is_none()
+        && a.size.is_none()
+        && (a.atime.is_some() || a.mtime.is_some())
 }
 
 fn set_mode(t: &Target, mode: u32) -> FsResult<()> {
