@@ -25,7 +25,7 @@ const MAX_REQUEST: u32 = 1 << 20;
 /// Most directory entries taken for one READDIR or READDIRPLUS reply: more than the reply
 /// to glibc's readdir (a 32 KiB buffer; an entry takes at least 32 bytes, 120 with
 /// attributes) can hold; a caller with a larger buffer gets a few more replies.
-const REPLY_ENTRIES: usize = 4096;
+pub(crate) const REPLY_ENTRIES: usize = 4096;
 
 /// fuser's face of a volume.
 pub(crate) struct FuseVolume {

@@ -5,7 +5,7 @@
 
 use super::abi::{self, Dirent, FuseAttr, InHeader, Op, Out, fattr};
 use crate::volume::fs::{Attr, Caller, FsError, Kind, SetAttr, VolumeFs};
-use crate::volume::fuse::{TTL, in_group};
+use crate::volume::fuse::{REPLY_ENTRIES, TTL, in_group};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -151,7 +151,15 @@ impl Core {
             gid: h.gid,
         };
         match op {
-            Op::Lookup { name } => entry(out, fs.lookup(ino, name)),
+            // A missing name: a negative entry (node id 0) the kernel keeps for the TTL, as
+            // fuse.rs answers it.
+            Op::Lookup { name } => match fs.lookup(ino, name) {
+                Err(FsError::NotFound) => {
+                    out.entry(&FuseAttr::default(), ttl());
+                    Ok(())
+                }
+                r => entry(out, r),
+            },
             Op::Getattr { fh } => attr(out, fs.getattr_fh(ino, fh)),
             Op::Setattr(s) => attr(out, self.setattr(h, s)),
             Op::Readlink => data(out, fs.readlink(ino)),
@@ -308,7 +316,10 @@ impl Core {
         plus: bool,
         out: &mut Out,
     ) -> Reply {
-        let entries = self.fs.readdir(fh, offset).map_err(err)?;
+        let entries = self
+            .fs
+            .readdir_some(fh, offset, REPLY_ENTRIES)
+            .map_err(err)?;
         for (off, e) in entries {
             let d = Dirent {
                 ino: e.ino,
