@@ -575,3 +575,36 @@ fn a_crash_leaves_the_old_state_or_the_new() {
     assert_eq!(t.snaps.list().unwrap().len(), 1);
     assert!(t.snaps.verify(&s.snapshot_id).unwrap().problems.is_empty());
 }
+
+#[test]
+fn a_new_object_takes_its_name_only_once_durable() {
+    let t = setup();
+    let store = t.snaps.store();
+    let data = b"an object written but not yet flushed".to_vec();
+    let h = kmsfs::crypto::sha256(&data);
+    assert!(store.put_if_absent(&h, &data).unwrap());
+    // Pending: readable, but its final name (what a manifest names) does not exist yet, so
+    // a crash now leaves only a temp file, which the next listing sweeps.
+    assert!(!store.path(&h).exists(), "named before it was durable");
+    assert!(store.contains(&h).unwrap());
+    assert_eq!(store.get(&h).unwrap(), data);
+    assert!(!store.put_if_absent(&h, &data).unwrap(), "added twice");
+    store.flush().unwrap();
+    assert!(store.path(&h).exists());
+    let dir = store.path(&h).parent().unwrap().to_path_buf();
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(names.len(), 1, "a temp file stayed beside the object");
+    // A change that failed drops what it had written.
+    let other = b"an object of a change that failed".to_vec();
+    let oh = kmsfs::crypto::sha256(&other);
+    assert!(store.put_if_absent(&oh, &other).unwrap());
+    store.discard();
+    assert!(!store.contains(&oh).unwrap());
+    let odir = store.path(&oh).parent().unwrap().to_path_buf();
+    let left = std::fs::read_dir(&odir).map_or(0, |r| r.count());
+    assert_eq!(
+        left,
+        usize::from(odir == dir),
+        "the failed change left a file"
+    );
+}

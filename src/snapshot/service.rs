@@ -226,6 +226,7 @@ impl SnapshotService {
     /// references: collect them at once, still under the lock. The failure stands.
     fn collect_on_failure<T>(&self, r: Result<T, SnapshotError>) -> Result<T, SnapshotError> {
         if r.is_err() {
+            self.store.discard();
             let _ = self.gc();
         }
         r

@@ -3,7 +3,9 @@
 //! contents, symlink targets and xattrs stay as the volume stored them (ciphertext when the
 //! volume is encrypted), so neither needs a key. Entries are reached through directory
 //! handles one name at a time ([`AtPath`]), never by path: trees of any depth, and no
-//! symlink in the backing tree is followed.
+//! symlink in the backing tree is followed. One thread walks (and makes the entries, in
+//! order); file contents are read, hashed and written on every core ([`pool`]), so the
+//! manifest is the same as a one-thread walk's.
 
 use super::SnapshotError;
 use super::manifest::{CHUNK, Entry, EntryKind, Manifest};
@@ -12,12 +14,15 @@ use super::store::{Hash, ObjectStore, name_of};
 use crate::fsutil::at::{self, At, Kind, Meta};
 use crate::fsutil::at_path::AtPath;
 use crate::fsutil::xattr;
+use crate::volume::backing::{data_runs, pool};
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
+use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What a capture did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -63,43 +68,97 @@ pub(super) fn capture(
     let mut c = Capture {
         data,
         walk: AtPath::open(data).map_err(|e| SnapshotError::io(data, e))?,
-        store,
         prev,
         links: HashMap::new(),
         stats: CaptureStats::default(),
         progress,
+        out: Vec::new(),
+        failed: None,
     };
-    let mut out = Vec::new();
-    let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
-    while let Some(rel) = stack.pop() {
-        if let Some(e) = c.entry(rel, &mut stack)? {
-            out.push(e);
+    let work = |j: ReadJob, stop: &AtomicBool| store_file(store, j, stop);
+    pool::run(work, |feed| {
+        let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut walked = Ok(());
+        while let Some(rel) = stack.pop() {
+            match c.entry(rel, &mut stack) {
+                Ok(Some((e, job))) => {
+                    c.out.push(e);
+                    if let Some(mut j) = job {
+                        j.idx = c.out.len() - 1;
+                        feed.submit(j, &mut |r| c.take(r));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => walked = Err(e),
+            }
+            if walked.is_err() || c.failed.is_some() {
+                feed.stop();
+                break;
+            }
         }
-    }
-    Ok((out, c.stats))
+        feed.finish(&mut |r| c.take(r));
+        walked?;
+        match c.failed.take() {
+            Some(e) => Err(e),
+            None => Ok((std::mem::take(&mut c.out), c.stats)),
+        }
+    })
+}
+
+/// A file to read into chunks: its entry's index, the open file, its path (messages), size.
+struct ReadJob {
+    idx: usize,
+    file: File,
+    path: PathBuf,
+    size: u64,
+}
+
+/// What reading a file gave: its chunks, and what it added to the store.
+struct ReadDone {
+    idx: usize,
+    chunks: Result<Vec<Hash>, SnapshotError>,
+    stats: CaptureStats,
 }
 
 /// One capture's state: what it reads and where it stores, what it has seen.
 struct Capture<'a> {
     data: &'a Path,
     walk: AtPath,
-    store: &'a dyn ObjectStore,
     /// The previous manifest's files by path.
     prev: HashMap<&'a [u8], &'a Entry>,
     /// Inode of a multiply-linked file -> the first path it was seen at.
     links: HashMap<u64, Vec<u8>>,
     stats: CaptureStats,
     progress: &'a mut Progress,
+    /// The entries so far (files read by the pool get their chunks when it is done).
+    out: Vec<Entry>,
+    /// The first file that could not be read or stored.
+    failed: Option<SnapshotError>,
 }
 
 impl Capture<'_> {
-    /// The entry of `rel` (None for a device node, which is not kept); a directory's
-    /// children go on `stack`.
+    /// Take a read file's result into its entry.
+    fn take(&mut self, r: ReadDone) {
+        let s = r.stats;
+        self.stats.bytes_added += s.bytes_added;
+        self.stats.chunks_added += s.chunks_added;
+        self.stats.bytes_read += s.bytes_read;
+        self.progress.add(s.bytes_read);
+        match r.chunks {
+            Ok(c) => self.out[r.idx].chunks = c,
+            Err(e) => {
+                self.failed.get_or_insert(e);
+            }
+        }
+    }
+
+    /// The entry of `rel` (None for a device node, which is not kept), and the file to read
+    /// for its chunks if it must be read; a directory's children go on `stack`.
     fn entry(
         &mut self,
         rel: Vec<u8>,
         stack: &mut Vec<Vec<u8>>,
-    ) -> Result<Option<Entry>, SnapshotError> {
+    ) -> Result<Option<(Entry, Option<ReadJob>)>, SnapshotError> {
         let p = join(self.data, &rel);
         let io = |err| SnapshotError::io(&p, err);
         let at = self.walk.at(&rel).map_err(io)?;
@@ -119,23 +178,24 @@ impl Capture<'_> {
             xattrs: Vec::new(),
             chunks: Vec::new(),
         };
+        let mut job = None;
         match m.kind() {
             Kind::Dir => push_children(&at, &e.path, stack).map_err(io)?,
             Kind::File => {
                 if let Some(first) = self.earlier_link(&e.path, &m) {
                     e.kind = EntryKind::HardLink;
                     e.target = first;
-                    return Ok(Some(e));
+                    return Ok(Some((e, None)));
                 }
                 e.kind = EntryKind::File;
                 e.size = m.size;
-                self.contents(&at, &p, &mut e)?;
+                job = self.contents(&at, &p, &mut e)?;
             }
             Kind::Symlink => {
                 e.kind = EntryKind::Symlink;
                 e.target = at::readlink(&at).map_err(io)?.as_bytes().to_vec();
                 // Linux keeps no user.* attributes on symlinks.
-                return Ok(Some(e));
+                return Ok(Some((e, None)));
             }
             Kind::Fifo => e.kind = EntryKind::Fifo,
             Kind::Socket => e.kind = EntryKind::Socket,
@@ -143,7 +203,7 @@ impl Capture<'_> {
             Kind::CharDevice | Kind::BlockDevice => return Ok(None),
         }
         e.xattrs = read_xattrs(&at).map_err(io)?;
-        Ok(Some(e))
+        Ok(Some((e, job)))
     }
 
     /// The first path of the file `m` if it has more links and one was seen before;
@@ -159,9 +219,14 @@ impl Capture<'_> {
         None
     }
 
-    /// The chunk list of file entry `e` at `at` (`p` in messages): the previous snapshot's if
-    /// the file is unchanged, else read and stored.
-    fn contents(&mut self, at: &At, p: &Path, e: &mut Entry) -> Result<(), SnapshotError> {
+    /// The chunk list of file entry `e` at `at` (`p` in messages) if the file is unchanged
+    /// since the previous snapshot; else the file, opened, to read.
+    fn contents(
+        &mut self,
+        at: &At,
+        p: &Path,
+        e: &mut Entry,
+    ) -> Result<Option<ReadJob>, SnapshotError> {
         match self.prev.get(e.path.as_slice()) {
             Some(pe)
                 if pe.size == e.size
@@ -172,38 +237,59 @@ impl Capture<'_> {
                 e.chunks = pe.chunks.clone();
                 self.stats.files_skipped += 1;
                 self.progress.add(e.size);
+                Ok(None)
             }
-            _ => e.chunks = self.store_file(at, p, e.size)?,
+            _ if e.size == 0 => Ok(None),
+            _ => {
+                let file = at::open(at.fd(), at.name(), libc::O_RDONLY, 0)
+                    .map_err(|err| SnapshotError::io(p, err))?;
+                Ok(Some(ReadJob {
+                    idx: 0,
+                    file,
+                    path: p.to_path_buf(),
+                    size: e.size,
+                }))
+            }
         }
-        Ok(())
     }
+}
 
-    fn store_file(&mut self, at: &At, p: &Path, size: u64) -> Result<Vec<Hash>, SnapshotError> {
-        let mut f =
-            at::open(at.fd(), at.name(), libc::O_RDONLY, 0).map_err(|e| SnapshotError::io(p, e))?;
-        let mut chunks = Vec::with_capacity(size.div_ceil(CHUNK as u64) as usize);
-        let mut buf = vec![0u8; CHUNK];
-        let mut left = size;
+/// Read job `j`'s file (`size` bytes, as it was when walked), storing each chunk the store
+/// lacks (a pool worker; gives up at once when `stop` is set).
+fn store_file(store: &dyn ObjectStore, mut j: ReadJob, stop: &AtomicBool) -> ReadDone {
+    let mut stats = CaptureStats::default();
+    let mut chunks = Vec::with_capacity(j.size.div_ceil(CHUNK as u64) as usize);
+    let mut buf = vec![0u8; j.size.min(CHUNK as u64) as usize];
+    let mut left = j.size;
+    let mut read = || -> Result<(), SnapshotError> {
         while left > 0 {
+            if stop.load(Ordering::Relaxed) {
+                return Err(SnapshotError::Copy(format!(
+                    "{}: not read",
+                    j.path.display()
+                )));
+            }
             let want = left.min(CHUNK as u64) as usize;
-            f.read_exact(&mut buf[..want])
-                .map_err(|e| SnapshotError::io(p, e))?;
+            j.file
+                .read_exact(&mut buf[..want])
+                .map_err(|e| SnapshotError::io(&j.path, e))?;
             let h = name_of(&buf[..want]);
             let store_err = |e: std::io::Error| SnapshotError::Store(e.to_string());
-            if self
-                .store
-                .put_if_absent(&h, &buf[..want])
-                .map_err(store_err)?
-            {
-                self.stats.bytes_added += want as u64;
-                self.stats.chunks_added += 1;
+            if store.put_if_absent(&h, &buf[..want]).map_err(store_err)? {
+                stats.bytes_added += want as u64;
+                stats.chunks_added += 1;
             }
-            self.stats.bytes_read += want as u64;
+            stats.bytes_read += want as u64;
             chunks.push(h);
             left -= want as u64;
-            self.progress.add(want as u64);
         }
-        Ok(chunks)
+        Ok(())
+    };
+    let r = read();
+    ReadDone {
+        idx: j.idx,
+        chunks: r.map(|()| chunks),
+        stats,
     }
 }
 
@@ -241,7 +327,8 @@ pub(super) fn fetch(store: &dyn ObjectStore, h: &Hash) -> Result<Vec<u8>, Snapsh
     Ok(b)
 }
 
-/// Write the backing tree of `m` into the empty directory `data`.
+/// Write the backing tree of `m` into the empty directory `data`: entries made in order by
+/// one thread, file contents written by the pool.
 pub(super) fn restore(
     m: &Manifest,
     data: &Path,
@@ -249,23 +336,33 @@ pub(super) fn restore(
     progress: &mut Progress,
 ) -> Result<(), SnapshotError> {
     let mut walk = AtPath::open(data).map_err(|err| SnapshotError::io(data, err))?;
-    for e in &m.entries {
-        let p = join(data, &e.path);
-        let io = |err| SnapshotError::io(&p, err);
-        let at = walk.at(&e.path).map_err(io)?;
-        match e.kind {
-            EntryKind::Dir if e.path.is_empty() => {}
-            EntryKind::Dir => at::mkdir(at.fd(), at.name(), 0o700).map_err(io)?,
-            EntryKind::File => restore_file(e, &at, &p, store, progress)?,
-            EntryKind::Symlink => at::symlink(OsStr::from_bytes(&e.target), &at).map_err(io)?,
-            EntryKind::HardLink => {
-                let first = walk.at(&e.target).map_err(io)?;
-                at::link(&first, &at).map_err(io)?;
-            }
-            EntryKind::Fifo => at::mknod(&at, libc::S_IFIFO | 0o600, 0).map_err(io)?,
-            EntryKind::Socket => at::mknod(&at, libc::S_IFSOCK | 0o600, 0).map_err(io)?,
+    let work = |j: WriteJob, stop: &AtomicBool| {
+        if stop.load(Ordering::Relaxed) {
+            return Err(SnapshotError::Copy(format!(
+                "{}: not restored",
+                j.path.display()
+            )));
         }
-    }
+        restore_file(j.entry, &j.file, &j.path, store)
+    };
+    pool::run(work, |feed| {
+        let mut failed = None;
+        let mut made = Ok(());
+        for e in &m.entries {
+            match make(e, data, &mut walk) {
+                Ok(Some(j)) => feed.submit(j, &mut |r| note(progress, &mut failed, r)),
+                Ok(None) => {}
+                Err(err) => made = Err(err),
+            }
+            if made.is_err() || failed.is_some() {
+                feed.stop();
+                break;
+            }
+        }
+        feed.finish(&mut |r| note(progress, &mut failed, r));
+        made?;
+        failed.map_or(Ok(()), Err)
+    })?;
     // Metadata after contents; directories deepest first so their times stay.
     for e in m.entries.iter().rev() {
         if e.kind == EntryKind::HardLink {
@@ -278,16 +375,67 @@ pub(super) fn restore(
     Ok(())
 }
 
-/// Write file entry `e` at `at` (`p` in messages) from its chunks.
+/// Take a restored file's result: its bytes to `progress`, its failure (the first) kept.
+fn note(
+    progress: &mut Progress,
+    failed: &mut Option<SnapshotError>,
+    r: Result<u64, SnapshotError>,
+) {
+    match r {
+        Ok(n) => progress.add(n),
+        Err(e) => {
+            failed.get_or_insert(e);
+        }
+    }
+}
+
+/// A restored file to fill: its entry, the new file, its path (messages).
+struct WriteJob<'m> {
+    entry: &'m Entry,
+    file: File,
+    path: PathBuf,
+}
+
+/// Make entry `e` under `data`; a file is created empty and returned to be filled.
+fn make<'m>(
+    e: &'m Entry,
+    data: &Path,
+    walk: &mut AtPath,
+) -> Result<Option<WriteJob<'m>>, SnapshotError> {
+    let p = join(data, &e.path);
+    let io = |err| SnapshotError::io(&p, err);
+    let at = walk.at(&e.path).map_err(io)?;
+    match e.kind {
+        EntryKind::Dir if e.path.is_empty() => {}
+        EntryKind::Dir => at::mkdir(at.fd(), at.name(), 0o700).map_err(io)?,
+        EntryKind::File => {
+            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
+            let file = at::open(at.fd(), at.name(), flags, 0o600).map_err(io)?;
+            return Ok(Some(WriteJob {
+                entry: e,
+                file,
+                path: p.clone(),
+            }));
+        }
+        EntryKind::Symlink => at::symlink(OsStr::from_bytes(&e.target), &at).map_err(io)?,
+        EntryKind::HardLink => {
+            let first = walk.at(&e.target).map_err(io)?;
+            at::link(&first, &at).map_err(io)?;
+        }
+        EntryKind::Fifo => at::mknod(&at, libc::S_IFIFO | 0o600, 0).map_err(io)?,
+        EntryKind::Socket => at::mknod(&at, libc::S_IFSOCK | 0o600, 0).map_err(io)?,
+    }
+    Ok(None)
+}
+
+/// Write file entry `e` into `f` (`p` in messages) from its chunks, each checked against
+/// its name (a pool worker): the bytes written.
 fn restore_file(
     e: &Entry,
-    at: &At,
+    f: &File,
     p: &Path,
     store: &dyn ObjectStore,
-    progress: &mut Progress,
-) -> Result<(), SnapshotError> {
-    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
-    let f = at::open(at.fd(), at.name(), flags, 0o600).map_err(|err| SnapshotError::io(p, err))?;
+) -> Result<u64, SnapshotError> {
     let mut off = 0u64;
     for h in &e.chunks {
         let b = fetch(store, h).map_err(|err| match err {
@@ -300,14 +448,11 @@ fn restore_file(
             other => other,
         })?;
         // Runs of zero blocks stay holes (they read as zeros either way).
-        for (i, blk) in b.chunks(4096).enumerate() {
-            if blk.iter().any(|&x| x != 0) {
-                f.write_all_at(blk, off + (i * 4096) as u64)
-                    .map_err(|err| SnapshotError::io(p, err))?;
-            }
+        for r in data_runs(&b) {
+            f.write_all_at(&b[r.clone()], off + r.start as u64)
+                .map_err(|err| SnapshotError::io(p, err))?;
         }
         off += b.len() as u64;
-        progress.add(b.len() as u64);
     }
     if off != e.size {
         return Err(SnapshotError::DamagedManifest(format!(
@@ -317,7 +462,7 @@ fn restore_file(
         )));
     }
     f.set_len(e.size).map_err(|err| SnapshotError::io(p, err))?;
-    Ok(())
+    Ok(off)
 }
 
 /// Owner, xattrs, mode and times of entry `e` at `at`.

@@ -6,9 +6,13 @@
 //! mount daemon). A restore under the same key writes a stored tree into a new volume
 //! ([`Volumes::create_restored`]); under a new key, the plaintext of a stored tree is copied
 //! into a new volume, every block re-encrypted ([`Volumes::create_reencrypted`]). Where
-//! these live in a volume's directory stays inside the volume layer.
+//! these live in a volume's directory stays inside the volume layer. [`pool`] and
+//! [`data_runs`] are the copy path's pieces that snapshot capture and restore share.
 
 mod copy;
+pub mod pool;
+
+pub use copy::data_runs;
 
 pub use super::{CreateVolume, EBS_PRINCIPAL, VolumeError, VolumeInfo};
 pub(crate) use super::{is_resource_id, new_resource_id};

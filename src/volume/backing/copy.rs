@@ -1,19 +1,62 @@
 //! Copying a volume's plaintext tree from one [`VolumeFs`] into another through the plain
 //! filesystem API: how a stored tree moves to a new data key (every block re-encrypted) or
 //! from unencrypted to encrypted. Contents, holes, modes, owners, times, symlinks, hard
-//! links, FIFOs and `user.*` xattrs carry over.
+//! links, FIFOs and `user.*` xattrs carry over. One thread walks and creates the entries in
+//! order; file contents move on every core ([`super::pool`]), in runs of whole non-zero
+//! blocks; times are set last, once every content is written.
 
+use super::pool::{self, Feed};
 use crate::volume::fs::{Attr, Caller, Ino, Kind, ROOT, SetAttr};
 use crate::volume::{FsError, VolumeError, VolumeFs};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const PIECE: u32 = 1 << 20;
 
 fn fs_err(what: &str, e: FsError) -> VolumeError {
     VolumeError::Copy(format!("{what}: {e}"))
 }
+
+/// The runs of `data` made of whole 4 KiB blocks that are not all zeros (zero blocks are
+/// left as holes: they read as zeros all the same).
+pub fn data_runs(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    const B: usize = 4096;
+    let zero = |i: usize| {
+        data[i * B..data.len().min((i + 1) * B)]
+            .iter()
+            .all(|&b| b == 0)
+    };
+    let n = data.len().div_ceil(B);
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < n && zero(i) {
+            i += 1;
+        }
+        if i == n {
+            return None;
+        }
+        let start = i;
+        while i < n && !zero(i) {
+            i += 1;
+        }
+        Some(start * B..data.len().min(i * B))
+    })
+}
+
+/// One file's contents to copy: source and destination handles, size, path for messages.
+struct Job {
+    sfh: u64,
+    dfh: u64,
+    ino: Ino,
+    size: u64,
+    path: String,
+}
+
+/// A finished job: bytes copied, or what failed.
+type Done = Result<u64, VolumeError>;
 
 /// Copy everything under `src`'s root into `dst`'s (empty) root; `progress` is told the
 /// bytes of contents copied.
@@ -22,27 +65,92 @@ pub(super) fn copy_tree(
     dst: &VolumeFs,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), VolumeError> {
-    let mut c = Copier {
-        src,
-        dst,
-        links: HashMap::new(),
-        progress,
+    let work = |j: Job, stop: &AtomicBool| {
+        let r = if stop.load(Ordering::Relaxed) {
+            Err(VolumeError::Copy(format!("{}: not copied", j.path)))
+        } else {
+            contents(src, dst, &j)
+        };
+        src.release(j.sfh);
+        dst.release(j.dfh);
+        r
     };
-    c.dir(ROOT, ROOT, "/")?;
-    let a = src.getattr(ROOT).map_err(|e| fs_err("/", e))?;
-    c.meta(ROOT, &a, "/")?;
-    Ok(())
+    pool::run(work, |feed| {
+        let mut c = Copier {
+            src,
+            dst,
+            links: HashMap::new(),
+            progress,
+            later: Vec::new(),
+            failed: None,
+            feed,
+        };
+        let walked = c.dir(ROOT, ROOT, "/");
+        c.feed
+            .finish(&mut |r| note(&mut *c.progress, &mut c.failed, r));
+        walked?;
+        if let Some(e) = c.failed.take() {
+            return Err(e);
+        }
+        for (d, a, path) in &c.later {
+            c.meta(*d, a, path)?;
+        }
+        let a = src.getattr(ROOT).map_err(|e| fs_err("/", e))?;
+        c.meta(ROOT, &a, "/")
+    })
 }
 
-struct Copier<'a> {
+/// Take a finished job's result: its bytes to `progress`, its failure (the first) kept.
+fn note(progress: &mut dyn FnMut(u64), failed: &mut Option<VolumeError>, r: Done) {
+    match r {
+        Ok(n) => progress(n),
+        Err(e) => {
+            failed.get_or_insert(e);
+        }
+    }
+}
+
+/// Copy the contents of job `j`: read in pieces, write the runs of non-zero blocks, set
+/// the size (which keeps a trailing hole).
+fn contents(src: &VolumeFs, dst: &VolumeFs, j: &Job) -> Done {
+    let mut off = 0u64;
+    while off < j.size {
+        let data = src
+            .read(j.sfh, off, PIECE)
+            .map_err(|e| fs_err(&j.path, e))?;
+        if data.is_empty() {
+            break;
+        }
+        for r in data_runs(&data) {
+            dst.write(j.dfh, off + r.start as u64, &data[r])
+                .map_err(|e| fs_err(&j.path, e))?;
+        }
+        off += data.len() as u64;
+    }
+    let size = SetAttr {
+        size: Some(j.size),
+        ..SetAttr::default()
+    };
+    dst.setattr(j.ino, size, Some(j.dfh))
+        .map_err(|e| fs_err(&j.path, e))?;
+    Ok(off)
+}
+
+struct Copier<'a, 'f> {
     src: &'a VolumeFs,
     dst: &'a VolumeFs,
     /// Source inode of a multiply-linked file -> its copy.
     links: HashMap<Ino, Ino>,
     progress: &'a mut dyn FnMut(u64),
+    /// Copies whose owner, mode and times are set once every content is written, in order
+    /// (children before their directory).
+    later: Vec<(Ino, Attr, String)>,
+    /// The first content copy that failed.
+    failed: Option<VolumeError>,
+    feed: &'f mut Feed<Job, Done>,
 }
 
-impl Copier<'_> {
+impl Copier<'_, '_> {
     fn entries(&self, ino: Ino, at: &str) -> Result<Vec<OsString>, VolumeError> {
         let fh = self.src.opendir(ino).map_err(|e| fs_err(at, e))?;
         let r = self.src.readdir(fh, 0);
@@ -60,7 +168,11 @@ impl Copier<'_> {
             let a = self.src.lookup(s, &name).map_err(|e| fs_err(&path, e))?;
             if let Some(new) = self.node(&a, d, &name, &path)? {
                 self.xattrs(a.ino, new, &path)?;
-                self.meta(new, &a, &path)?;
+                self.later.push((new, a, path));
+            }
+            if self.failed.is_some() {
+                self.feed.stop();
+                return Ok(());
             }
         }
         Ok(())
@@ -126,6 +238,7 @@ impl Copier<'_> {
         Ok(Some(new))
     }
 
+    /// Create the copy of file `a` and queue its contents.
     fn file(
         &mut self,
         a: &Attr,
@@ -146,39 +259,16 @@ impl Copier<'_> {
                 return Err(fs_err(path, e));
             }
         };
-        let r = (|| {
-            let mut off = 0u64;
-            while off < a.size {
-                let data = self
-                    .src
-                    .read(sfh, off, PIECE)
-                    .map_err(|e| fs_err(path, e))?;
-                if data.is_empty() {
-                    break;
-                }
-                // Zero blocks are left as holes (they read as zeros all the same).
-                for (i, blk) in data.chunks(4096).enumerate() {
-                    if blk.iter().any(|&b| b != 0) {
-                        self.dst
-                            .write(dfh, off + (i * 4096) as u64, blk)
-                            .map_err(|e| fs_err(path, e))?;
-                    }
-                }
-                off += data.len() as u64;
-                (self.progress)(data.len() as u64);
-            }
-            let size = SetAttr {
-                size: Some(a.size),
-                ..SetAttr::default()
-            };
-            self.dst
-                .setattr(n.ino, size, Some(dfh))
-                .map_err(|e| fs_err(path, e))?;
-            Ok(())
-        })();
-        self.src.release(sfh);
-        self.dst.release(dfh);
-        r.map(|()| n.ino)
+        let job = Job {
+            sfh,
+            dfh,
+            ino: n.ino,
+            size: a.size,
+            path: path.to_string(),
+        };
+        let (progress, failed) = (&mut *self.progress, &mut self.failed);
+        self.feed.submit(job, &mut |r| note(progress, failed, r));
+        Ok(n.ino)
     }
 
     fn xattrs(&self, s: Ino, d: Ino, path: &str) -> Result<(), VolumeError> {
