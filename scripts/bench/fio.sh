@@ -12,6 +12,7 @@
 # tree (the shape of gocryptfs's own benchmark: untar the Linux 6.1 source, `ls -lR` it cold,
 # `rm -rf` it; seconds, see tree() below; not on the file systems in TREE_SKIP, default cryfs,
 # which takes many minutes per round: TREE_SKIP= runs it everywhere).
+# FSS may also name kmsfs-uring: kmsfs over FUSE over io_uring rather than /dev/fuse.
 # JOBS="metadata rand-write" (or JOBS=tree) and FSS="kmsfs securefs" pick a subset for a quick
 # look; the report then goes to the work directory instead of docs/.
 set -euo pipefail
@@ -47,13 +48,19 @@ setup() { # name -> mounts $W/mnt-name
     mkdir -p "$m" "$b"
     case $n in
     plain) ;;
-    kmsfs)
+    kmsfs | kmsfs-uring)
+        # kmsfs-uring: the same mount over FUSE over io_uring instead of the /dev/fuse loop
+        # (the default), to compare the two transports.
         export KMSFS_HOME="$W/kmsfs-home"
         [ -f "$KMSFS_HOME/config.json" ] || "$K" init >/dev/null
         local key vol
         key=$("$K" kms create-key --query KeyMetadata.KeyId --output text)
         vol=$("$K" volume create --size 8GiB --kms-key-id "$key" --query VolumeId --output text)
-        "$K" mount "$vol" "$m" >/dev/null ;;
+        if [ "$n" = kmsfs-uring ]; then
+            "$K" mount --fuse-transport uring "$vol" "$m" >/dev/null
+        else
+            "$K" mount "$vol" "$m" >/dev/null
+        fi ;;
     gocryptfs)
         gocryptfs -q -init -extpass "echo $PW" "$b" >/dev/null
         gocryptfs -q -extpass "echo $PW" "$b" "$m" ;;
@@ -69,7 +76,7 @@ teardown() {
     local n=$1 m="$W/mnt-$1"
     case $n in
     plain) rm -rf "${m:?}"/* ;;
-    kmsfs) "$K" umount "$m" >/dev/null ;;
+    kmsfs | kmsfs-uring) "$K" umount "$m" >/dev/null ;;
     *) fusermount3 -u "$m"; sleep 1 ;;
     esac
     rm -rf "$W/back-$n-$ROUND"

@@ -37,7 +37,7 @@ pub(crate) struct MountArgs {
     /// How the mount talks to the kernel: `uring` (FUSE over io_uring, or no mount), `dev`
     /// (/dev/fuse), or `auto`: io_uring when the kernel offers it (as root, its switch
     /// /sys/module/fuse/parameters/enable_uring is turned on), /dev/fuse otherwise. Default:
-    /// $KMSFS_FUSE_TRANSPORT, else auto.
+    /// $KMSFS_FUSE_TRANSPORT, else dev.
     #[arg(long, value_name = "TRANSPORT", value_parser = ["auto", "uring", "dev"])]
     fuse_transport: Option<String>,
     /// (The daemon `kmsfs mount` starts:) read the volume's data key from stdin, in the

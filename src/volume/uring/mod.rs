@@ -22,11 +22,13 @@ pub const TRANSPORT_VAR: &str = "KMSFS_FUSE_TRANSPORT";
 pub enum Transport {
     /// io_uring when the kernel offers it (turning the kernel's switch on when root),
     /// `/dev/fuse` otherwise.
-    #[default]
     Auto,
     /// io_uring or no mount.
     Uring,
-    /// `/dev/fuse` only.
+    /// `/dev/fuse` only. The default: on the 2-core machines measured (docs/BENCHMARKS.md)
+    /// io_uring read cold sequential data about 30% slower and won nothing that held over
+    /// rounds, so it is asked for, not assumed.
+    #[default]
     Dev,
 }
 
@@ -45,14 +47,14 @@ impl std::str::FromStr for Transport {
 }
 
 impl Transport {
-    /// The transport `flag` names, else the one [`TRANSPORT_VAR`] names, else auto.
+    /// The transport `flag` names, else the one [`TRANSPORT_VAR`] names, else `/dev/fuse`.
     pub fn chosen(flag: Option<Transport>) -> Result<Transport, String> {
         match (flag, std::env::var(TRANSPORT_VAR)) {
             (Some(t), _) => Ok(t),
             (None, Ok(v)) if !v.is_empty() => {
                 v.parse().map_err(|e| format!("{TRANSPORT_VAR}: {e}"))
             }
-            _ => Ok(Transport::Auto),
+            _ => Ok(Transport::Dev),
         }
     }
 }
