@@ -123,7 +123,7 @@ pub(super) fn run(s: &Session, cmd: &Ec2Command) -> Result<(), CliError> {
             let shown: Vec<Value> = all
                 .iter()
                 .map(|v| volume_json(s, &svc, v))
-                .filter(|v| filters.matches(v, volume_filter_value))
+                .filter(|v| filters.matches(v))
                 .collect();
             s.out.print(&json!({ "Volumes": shown }))
         }
@@ -210,70 +210,75 @@ fn volume_json(s: &Session, svc: &VolumeService, v: &VolumeInfo) -> Value {
     out
 }
 
-const VOLUME_FILTERS: &[&str] = &[
-    "volume-id",
-    "status",
-    "encrypted",
-    "snapshot-id",
-    "size",
-    "create-time",
-    "availability-zone",
-    "volume-type",
-    "kms-key-id",
-    "attachment.device",
+/// describe-volumes' filters: each name and where a volume (in EC2's shape) holds its
+/// values (a JSON pointer).
+const VOLUME_FILTERS: &[(&str, &str)] = &[
+    ("volume-id", "/VolumeId"),
+    ("status", "/State"),
+    ("encrypted", "/Encrypted"),
+    ("snapshot-id", "/SnapshotId"),
+    ("size", "/Size"),
+    ("create-time", "/CreateTime"),
+    ("availability-zone", "/AvailabilityZone"),
+    ("volume-type", "/VolumeType"),
+    ("kms-key-id", "/KmsKeyId"),
+    ("attachment.device", "/Attachments/0/Device"),
 ];
 
-/// The values of a volume (in EC2's shape) a filter compares.
-fn volume_filter_value(v: &Value, name: &str) -> Vec<String> {
-    if let Some(tags) = super::ec2_tags_cmd::filter_values(v, name) {
-        return tags;
-    }
-    let field = match name {
-        "volume-id" => "VolumeId",
-        "status" => "State",
-        "encrypted" => "Encrypted",
-        "snapshot-id" => "SnapshotId",
-        "size" => "Size",
-        "create-time" => "CreateTime",
-        "availability-zone" => "AvailabilityZone",
-        "volume-type" => "VolumeType",
-        "kms-key-id" => "KmsKeyId",
-        "attachment.device" => return strings(&v["Attachments"][0]["Device"]),
-        _ => return vec![],
-    };
-    strings(&v[field])
-}
-
 /// `--filters`: each a name and the values one of which must match (all filters must).
-pub(super) struct Filters(Vec<(String, Vec<String>)>);
+/// `known` names each filter the verb takes and where an item holds its values; `tag:KEY`
+/// and `tag-key` work on every verb.
+pub(super) struct Filters {
+    known: &'static [(&'static str, &'static str)],
+    list: Vec<(String, Vec<String>)>,
+}
 
 impl Filters {
     /// Parse `--filters` values; a name not in `known` (nor `tag:KEY`, `tag-key`) is refused,
     /// as EC2 refuses it.
-    pub(super) fn parse(args: &[String], known: &[&str]) -> Result<Filters, CliError> {
+    pub(super) fn parse(
+        args: &[String],
+        known: &'static [(&'static str, &'static str)],
+    ) -> Result<Filters, CliError> {
         let mut out = Vec::new();
         for f in aws_shorthand::structures(args, "--filters")? {
             let name = f["Name"].as_str().unwrap_or_default().to_string();
             let tag = name.starts_with("tag:") || name == "tag-key";
-            if !tag && !known.contains(&name.as_str()) {
+            if !tag && !known.iter().any(|(n, _)| *n == name) {
                 return Err(CliError::usage(
                     "bad --filters",
                     format!("InvalidParameterValue: the filter '{name}' is invalid"),
                 )
-                .hint(format!("filters here: {}", known.join(", "))));
+                .hint(format!("filters here: {}", names(known))));
             }
             out.push((name, strings(&f["Values"])));
         }
-        Ok(Filters(out))
+        Ok(Filters { known, list: out })
     }
 
-    /// Whether `item` passes every filter (`value` gives its values for a filter name).
-    pub(super) fn matches(&self, item: &Value, value: fn(&Value, &str) -> Vec<String>) -> bool {
-        self.0.iter().all(|(name, wanted)| {
-            let have = value(item, name);
+    /// Whether `item` (in EC2's shape) passes every filter.
+    pub(super) fn matches(&self, item: &Value) -> bool {
+        self.list.iter().all(|(name, wanted)| {
+            let have = self.values(item, name);
             have.iter().any(|h| wanted.iter().any(|w| glob(w, h)))
         })
     }
+
+    /// The values of `item` filter `name` compares.
+    fn values(&self, item: &Value, name: &str) -> Vec<String> {
+        if let Some(tags) = super::ec2_tags_cmd::filter_values(item, name) {
+            return tags;
+        }
+        match self.known.iter().find(|(n, _)| *n == name) {
+            Some((_, at)) => strings(item.pointer(at).unwrap_or(&Value::Null)),
+            None => vec![],
+        }
+    }
+}
+
+/// The names of `known`, for a hint.
+fn names(known: &[(&str, &str)]) -> String {
+    known.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
 /// EC2's filter wildcards: `*` any run of characters, `?` one.

@@ -196,7 +196,7 @@ fn describe_snapshots(s: &Session, cmd: &SnapshotVerb) -> Result<(), CliError> {
         .iter()
         .filter(|v| snapshot_ids.is_empty() || snapshot_ids.contains(&v.snapshot_id))
         .map(|i| snapshot_json(&svc, i))
-        .filter(|v| filters.matches(v, snapshot_filter_value))
+        .filter(|v| filters.matches(v))
         .collect();
     s.out.print(&json!({ "Snapshots": shown }))
 }
@@ -289,37 +289,18 @@ fn snapshot_json(svc: &crate::snapshot::SnapshotService, i: &SnapshotInfo) -> Va
     out
 }
 
-const SNAPSHOT_FILTERS: &[&str] = &[
-    "snapshot-id",
-    "volume-id",
-    "status",
-    "encrypted",
-    "owner-id",
-    "description",
-    "progress",
-    "volume-size",
-    "start-time",
-    "kms-key-id",
-    "storage-tier",
+/// describe-snapshots' filters: each name and where a snapshot (in EC2's shape) holds its
+/// values (a JSON pointer).
+const SNAPSHOT_FILTERS: &[(&str, &str)] = &[
+    ("snapshot-id", "/SnapshotId"),
+    ("volume-id", "/VolumeId"),
+    ("status", "/State"),
+    ("encrypted", "/Encrypted"),
+    ("owner-id", "/OwnerId"),
+    ("description", "/Description"),
+    ("progress", "/Progress"),
+    ("volume-size", "/VolumeSize"),
+    ("start-time", "/StartTime"),
+    ("kms-key-id", "/KmsKeyId"),
+    ("storage-tier", "/StorageTier"),
 ];
-
-fn snapshot_filter_value(v: &Value, name: &str) -> Vec<String> {
-    if let Some(tags) = super::ec2_tags_cmd::filter_values(v, name) {
-        return tags;
-    }
-    let field = match name {
-        "snapshot-id" => "SnapshotId",
-        "volume-id" => "VolumeId",
-        "status" => "State",
-        "encrypted" => "Encrypted",
-        "owner-id" => "OwnerId",
-        "description" => "Description",
-        "progress" => "Progress",
-        "volume-size" => "VolumeSize",
-        "start-time" => "StartTime",
-        "kms-key-id" => "KmsKeyId",
-        "storage-tier" => "StorageTier",
-        _ => return vec![],
-    };
-    strings(&v[field])
-}

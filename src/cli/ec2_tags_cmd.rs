@@ -199,10 +199,18 @@ fn on_resource(
     f(&s.volumes(), &super::snapshot_cmd::service(s))
 }
 
+/// describe-tags' filters: each name and where a row (in EC2's `TagDescription` shape) holds
+/// its value (a JSON pointer).
+const TAG_FILTERS: &[(&str, &str)] = &[
+    ("resource-id", "/ResourceId"),
+    ("resource-type", "/ResourceType"),
+    ("key", "/Key"),
+    ("value", "/Value"),
+];
+
 /// `describe-tags`: every tag of the caller's volumes and snapshots, filtered.
 fn describe(s: &Session, filters: &[String]) -> Result<(), CliError> {
-    let filters =
-        super::ec2_cmd::Filters::parse(filters, &["resource-id", "resource-type", "key", "value"])?;
+    let filters = super::ec2_cmd::Filters::parse(filters, TAG_FILTERS)?;
     let vols = s.volumes();
     let snaps = super::snapshot_cmd::service(s);
     let mut rows = Vec::new();
@@ -219,19 +227,6 @@ fn describe(s: &Session, filters: &[String]) -> Result<(), CliError> {
             rows.push(json!({"Key": t.key, "ResourceId": i.snapshot_id, "ResourceType": "snapshot", "Value": t.value}));
         }
     }
-    let value = |v: &Value, name: &str| -> Vec<String> {
-        let field = match name {
-            "resource-id" => "ResourceId",
-            "resource-type" => "ResourceType",
-            "key" => "Key",
-            "value" => "Value",
-            _ => return vec![],
-        };
-        strings(&v[field])
-    };
-    let shown: Vec<Value> = rows
-        .into_iter()
-        .filter(|r| filters.matches(r, value))
-        .collect();
+    let shown: Vec<Value> = rows.into_iter().filter(|r| filters.matches(r)).collect();
     s.out.print(&json!({ "Tags": shown }))
 }
