@@ -4,7 +4,7 @@
 
 use super::{FileState, FsError, FsResult, Handle, Ino, VolumeFs, check_rc};
 use crate::volume::content::{BLOCK, ContentError, HEADER_LEN};
-use std::fs::{self, File};
+use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::Ordering;
 
@@ -14,24 +14,25 @@ impl VolumeFs {
         self.kernel_times.store(on, Ordering::Relaxed);
     }
 
-    /// Put `m`'s mtime back on `f` after a write, when the kernel keeps the times.
-    fn keep_mtime(&self, f: &File, m: &fs::Metadata) -> FsResult<()> {
-        if !self.kernel_times.load(Ordering::Relaxed) {
+    /// Put the mtime the kernel keeps back on `h`'s file after a write moved it.
+    fn keep_mtime(&self, h: &Handle) -> FsResult<()> {
+        let kept = h.state.mtime.lock().expect("file mtime");
+        let Some((secs, nsec)) = *kept else {
             return Ok(());
-        }
+        };
         let times = [
             libc::timespec {
                 tv_sec: 0,
                 tv_nsec: libc::UTIME_OMIT,
             },
             libc::timespec {
-                tv_sec: m.mtime() as libc::time_t,
-                tv_nsec: m.mtime_nsec() as libc::c_long,
+                tv_sec: secs as libc::time_t,
+                tv_nsec: nsec as libc::c_long,
             },
         ];
         use std::os::fd::AsRawFd;
         // SAFETY: a valid open fd and two timespecs.
-        check_rc(unsafe { libc::futimens(f.as_raw_fd(), times.as_ptr()) })
+        check_rc(unsafe { libc::futimens(h.file.as_raw_fd(), times.as_ptr()) })
     }
 
     /// The error for a content failure of the open file `ino`.
@@ -69,7 +70,7 @@ impl VolumeFs {
                 self.content()
                     .write_at_len(&h.file, id.as_ref(), offset, data, m.len())
                     .map_err(|e| self.content_error(h.ino, e))?;
-                self.keep_mtime(&h.file, &m)?;
+                self.keep_mtime(&h)?;
                 drop(_r);
                 self.write_behind(&h, offset, data.len());
                 return Ok(data.len() as u32);
@@ -89,7 +90,7 @@ impl VolumeFs {
         if growth > 0 || before < m.len() {
             self.account(before, h.file.metadata()?.blocks() * 512);
         }
-        self.keep_mtime(&h.file, &m)?;
+        self.keep_mtime(&h)?;
         drop(_w);
         self.write_behind(&h, offset, data.len());
         Ok(data.len() as u32)

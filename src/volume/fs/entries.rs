@@ -209,7 +209,7 @@ impl VolumeFs {
             Ok(Some(Meta::of(f)?))
         };
         let (attr, (file, id)) = self.make(parent, name, caller, build, finish)?;
-        let st = self.state(attr.ino);
+        let st = self.state(attr.ino, &file)?;
         *st.id.lock().expect("file id") = Some(id);
         let _ = flags;
         let fh = self.add_handle(file, attr.ino, st);

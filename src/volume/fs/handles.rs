@@ -2,27 +2,40 @@
 //! file id), the handle table, open and release.
 
 use super::at;
-use super::{FileState, FsError, FsResult, Handle, Ino, SetAttr, VolumeFs, WriteBehind};
+use super::{FileState, FsError, FsResult, Handle, Ino, Meta, SetAttr, VolumeFs, WriteBehind};
 use std::fs::File;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
 impl VolumeFs {
-    /// The shared state of `ino`'s content (made on first use, kept while a handle has it).
-    pub(super) fn state(&self, ino: Ino) -> Arc<FileState> {
+    /// The shared state of `ino`'s content, open as `f` (made on first use, kept while a
+    /// handle has it).
+    pub(super) fn state(&self, ino: Ino, f: &File) -> FsResult<Arc<FileState>> {
         let mut st = self.states.lock().expect("states");
         if let Some(s) = st.get(&ino).and_then(|w| w.upgrade()) {
-            return s;
+            return Ok(s);
         }
+        // No handle of `ino` is open, so no write of it is in flight: its mtime is settled.
+        let mtime = match self.kernel_times.load(Ordering::Relaxed) {
+            true => Some(Meta::of(f)?.mtime),
+            false => None,
+        };
         let s = Arc::new(FileState {
             lock: RwLock::new(()),
             id: Mutex::new(None),
+            mtime: Mutex::new(mtime),
         });
         st.insert(ino, Arc::downgrade(&s));
         if st.len() > 4096 {
             st.retain(|_, w| w.strong_count() > 0);
         }
-        s
+        Ok(s)
+    }
+
+    /// The shared state of `ino` if a handle of it is open.
+    pub(super) fn open_state(&self, ino: Ino) -> Option<Arc<FileState>> {
+        let st = self.states.lock().expect("states");
+        st.get(&ino).and_then(|w| w.upgrade())
     }
 
     /// The file id of `f` (read from its header once, then kept in `st`).
@@ -79,7 +92,7 @@ impl VolumeFs {
             }
             Err(e) => return Err(e.into()),
         };
-        let st = self.state(ino);
+        let st = self.state(ino, &f)?;
         self.file_id(&f, &st, ino)?;
         if flags & libc::O_TRUNC != 0 {
             self.setattr(

@@ -184,6 +184,11 @@ struct Node {
 struct FileState {
     lock: RwLock<()>,
     id: Mutex<Option<Option<[u8; 16]>>>,
+    /// When the kernel keeps the times: the mtime (seconds, nanoseconds) it last set, or the
+    /// file's when this state was made (no write of the file was in flight then). Every write
+    /// puts it back under this lock, and SETATTR changes it under this lock, so that neither
+    /// a write racing another write nor one racing the kernel's SETATTR leaves a moved mtime.
+    mtime: Mutex<Option<(i64, i64)>>,
 }
 
 /// What an attribute request acts on: an open file or an entry of the backing tree.
@@ -223,7 +228,8 @@ pub struct VolumeFs {
     /// so that it reads the tree at one point in time.
     freeze: RwLock<()>,
     /// The kernel keeps the times (FUSE writeback cache) and sends them with SETATTR:
-    /// a WRITE, which may arrive after that SETATTR, must not move the file's mtime.
+    /// a WRITE, which may arrive after that SETATTR, must not move the file's mtime
+    /// (`FileState::mtime`).
     kernel_times: std::sync::atomic::AtomicBool,
 }
 

@@ -3,7 +3,7 @@
 //! and the set-user-ID/set-group-ID clearing after writes and truncates.
 
 use super::at;
-use super::{Attr, FsError, FsResult, Ino, Kind, SetAttr, Target, VolumeFs, check_rc};
+use super::{Attr, FsError, FsResult, Ino, Kind, Meta, SetAttr, Target, VolumeFs, check_rc};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::SystemTime;
@@ -73,10 +73,25 @@ impl VolumeFs {
         if let Some(size) = a.size {
             self.set_size(ino, &t, size)?;
         }
+        // The mtime writes keep (see `FileState::mtime`) changes with the file's, under its
+        // lock; after the size (whose change takes the file's write lock).
+        let kept = match (&t, a.size.is_some() || a.mtime.is_some()) {
+            (_, false) => None,
+            (Target::Open(h), true) => Some(h.state.clone()),
+            (Target::At(_), true) => self.open_state(ino),
+        };
+        let mut kept = kept.as_ref().map(|s| s.mtime.lock().expect("file mtime"));
         if a.atime.is_some() || a.mtime.is_some() {
             set_times(&t, a.atime, a.mtime)?;
         }
-        self.attr_of_target(ino, &t)
+        let m = match &t {
+            Target::Open(h) => Meta::of(&h.file)?,
+            Target::At(a) => at::stat(a.fd(), a.name())?,
+        };
+        if let Some(k) = kept.as_mut().filter(|k| k.is_some()) {
+            **k = Some(m.mtime);
+        }
+        Ok(self.attr_of(ino, &m))
     }
 
     /// The answer to a times-only SETATTR of `ino` when no link and no open handle of it is
@@ -105,10 +120,11 @@ impl VolumeFs {
     fn set_size(&self, ino: Ino, t: &Target, size: u64) -> FsResult<()> {
         let (file, st) = match t {
             Target::Open(h) => (h.file.try_clone()?, h.state.clone()),
-            Target::At(a) => (
-                at::open(a.fd(), a.name(), libc::O_RDWR, 0)?,
-                self.state(ino),
-            ),
+            Target::At(a) => {
+                let f = at::open(a.fd(), a.name(), libc::O_RDWR, 0)?;
+                let st = self.state(ino, &f)?;
+                (f, st)
+            }
         };
         self.truncate(&file, &st, ino, size)
     }
