@@ -43,6 +43,8 @@ fn describe_tree(root: &Path) -> BTreeMap<String, Desc> {
             } else if ft.is_symlink() {
                 let t = std::fs::read_link(&p).unwrap();
                 ("symlink", String::new(), t.to_string_lossy().into_owned())
+            } else if std::os::unix::fs::FileTypeExt::is_fifo(&ft) {
+                ("fifo", String::new(), String::new())
             } else {
                 let b = std::fs::read(&p).unwrap();
                 (
@@ -118,11 +120,9 @@ fn xattr_set(p: &Path, name: &str, v: &[u8]) {
     assert_eq!(r, 0, "setxattr");
 }
 
-/// fsync every regular file under `root`. With the writeback cache the kernel owns a
-/// file's mtime and sends it (SETATTR) when it writes the inode back; the syncfs a snapshot
-/// does before freezing does not wait for the data WRITEs before that SETATTR, and a WRITE
-/// served after it stamps the backing file later than the mtime the user saw (a known race,
-/// noted for the volume-hardening issue). An fsync orders them: data, then times.
+/// fsync every regular file under `root`, as a user would before a snapshot. (With the
+/// writeback cache the kernel owns a file's mtime; the daemon puts the kernel's time back
+/// after every WRITE, also when WRITEs run side by side or race the kernel's SETATTR.)
 fn fsync_files(root: &Path) {
     for e in std::fs::read_dir(root).unwrap() {
         let e = e.unwrap();
@@ -187,6 +187,17 @@ fn restore_round_trip_of_a_mixed_tree() {
     )
     .unwrap();
     xattr_set(&d.join("src/deep/f1.txt"), "user.tag", b"kept");
+    // Long names (stored hashed, with a sidecar): a file, and a directory with a file.
+    let long = |c: char| std::iter::repeat_n(c, 230).collect::<String>();
+    std::fs::write(d.join("src").join(long('n')), b"long named").unwrap();
+    std::fs::create_dir(d.join(long('d'))).unwrap();
+    std::fs::write(d.join(long('d')).join("inner"), pattern(3, 5000)).unwrap();
+    xattr_set(&d.join(long('d')), "user.tag", b"on a long dir");
+    nix::unistd::mkfifo(
+        &d.join("fifo"),
+        nix::sys::stat::Mode::from_bits(0o640).unwrap(),
+    )
+    .unwrap();
     set_mtime(&d.join("src/deep/f2.txt"), 1_000_000_000);
     fsync_files(d);
     let state1 = describe_tree(d);
@@ -229,7 +240,30 @@ fn restore_round_trip_of_a_mixed_tree() {
     assert!(added < 8 << 20, "incremental: {added} bytes added");
     let s2 = s2["SnapshotId"].as_str().unwrap().to_string();
 
-    for (snap, want, name) in [(&s1, &state1, "r1"), (&s2, &state2, "r2")] {
+    // A copy of the first under another KMS key: every name, target, xattr and block
+    // re-encrypted from the store into the store.
+    let key2 = run_ok(&m.home, &["kms", "create-key"])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c1 = run_ok(
+        &m.home,
+        &[
+            "snapshot",
+            "copy",
+            &s1,
+            "--kms-key-id",
+            &key2,
+            "--encrypted",
+        ],
+    );
+    let c1 = c1["SnapshotId"].as_str().unwrap().to_string();
+
+    for (snap, want, name) in [
+        (&s1, &state1, "r1"),
+        (&s2, &state2, "r2"),
+        (&c1, &state1, "c1"),
+    ] {
         let r = mount_restored(&m, snap, name);
         let got = describe_tree(&r.mnt);
         assert_eq!(got.len(), want.len(), "{name}: entries");
@@ -238,7 +272,7 @@ fn restore_round_trip_of_a_mixed_tree() {
         }
     }
     let v = run_ok(&m.home, &["snapshot", "verify"]);
-    assert_eq!(v["Snapshots"].as_array().unwrap().len(), 2);
+    assert_eq!(v["Snapshots"].as_array().unwrap().len(), 3);
     // The source mount still works.
     std::fs::write(d.join("still.txt"), b"ok").unwrap();
     assert_eq!(std::fs::read(d.join("still.txt")).unwrap(), b"ok");

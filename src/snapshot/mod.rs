@@ -13,6 +13,7 @@
 
 pub mod manifest;
 mod progress;
+mod rekey;
 mod service;
 mod sharing;
 pub mod store;

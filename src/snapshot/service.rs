@@ -11,6 +11,7 @@
 use super::SnapshotError;
 use super::manifest::{Entry, Manifest};
 use super::progress::Progress;
+use super::rekey;
 use super::sharing::Record;
 use super::store::{Hash, LocalStore, ObjectStore};
 use super::tree;
@@ -21,6 +22,8 @@ use crate::kms::Client;
 use crate::kms::types::{DecryptRequest, KeyIdRequest};
 use crate::timefmt::now_ms;
 use crate::volume::backing::{self, CreateVolume, Held, StoredKey, VolumeInfo, Volumes};
+use crate::volume::keys::VolumeKeys;
+use crate::volume::rekey::Rekey;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -627,6 +630,11 @@ impl SnapshotService {
         fsutil::create_dir_durable(&dir, 0o700).map_err(|e| SnapshotError::io(&dir, e))?;
         let scratch =
             Volumes::in_dir(self.home.clone(), self.kms.clone(), dir).acting_for(&self.account);
+        if let (true, Some(key)) = (m.encrypted, kms_key_id) {
+            let r = self.copy_rekeyed(&info, &m, &scratch, key, started, &desc);
+            self.clean_tmp();
+            return self.collect_on_failure(r);
+        }
         let r = (|| {
             let v = self.restore_into(
                 &scratch,
@@ -659,6 +667,46 @@ impl SnapshotService {
         })();
         self.clean_tmp();
         self.collect_on_failure(r)
+    }
+
+    /// Copy encrypted snapshot `info` (manifest `m`) under another KMS key: a new data key
+    /// under `key` (its context names a fresh volume id, made through `scratch`), and the
+    /// tree re-encrypted chunk by chunk from the store into the store.
+    fn copy_rekeyed(
+        &self,
+        info: &SnapshotInfo,
+        m: &Manifest,
+        scratch: &Volumes,
+        key: &str,
+        started: i64,
+        desc: &str,
+    ) -> Result<SnapshotInfo, SnapshotError> {
+        let id = &info.snapshot_id;
+        let old = VolumeKeys::derive(&self.unwrap(info, m)?);
+        let (stored, dek) = scratch.new_tree_key(key)?;
+        let new = VolumeKeys::derive(&dek);
+        drop(dek);
+        let mut progress = Progress::new(
+            &format!("copy of {id} (re-encrypting under the new key)"),
+            m.data_bytes(),
+        );
+        let keys = Rekey {
+            old: &old,
+            new: &new,
+        };
+        let (entries, stats) = rekey::rekey(m, keys, &self.store, &mut progress)?;
+        progress.finish();
+        let nm = Manifest {
+            volume_id: m.volume_id.clone(),
+            volume_size: m.volume_size,
+            encrypted: true,
+            kms_key_arn: stored.kms_key_arn,
+            wrapped_dek: stored.wrapped_dek,
+            dek_context: stored.dek_context,
+            entries,
+        };
+        let added = (stats.bytes_added, stats.chunks_added);
+        self.commit(&nm, started, desc, Some(id), added)
     }
 
     /// The principal this service acts as, for callers that set up KMS clients.

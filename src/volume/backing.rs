@@ -133,6 +133,18 @@ impl Volumes {
         self.svc.create_restored(size, body, dek, fill)
     }
 
+    /// A new data key under `key` for a stored tree that is no volume (a snapshot copied
+    /// under a new key): as a volume header keeps it, and the key itself.
+    pub fn new_tree_key(&self, key: &str) -> Result<(StoredKey, SecretKey), VolumeError> {
+        let (b, dek) = self.svc.new_tree_key(key.to_string())?;
+        let k = StoredKey {
+            kms_key_arn: b.kms_key_arn,
+            wrapped_dek: b.wrapped_dek,
+            dek_context: b.dek_context,
+        };
+        Ok((k, dek))
+    }
+
     /// Create a volume as `opts` asks and copy into it the plaintext of the stored tree
     /// `tree` (under the data key `dek`, or unencrypted; `tree_size` is its volume's size):
     /// every block is encrypted anew under the new volume's key. `progress` is told the

@@ -23,6 +23,7 @@ pub mod header;
 pub mod keys;
 pub mod names;
 pub(crate) mod owner;
+pub mod rekey;
 pub(crate) mod service;
 pub mod spin;
 mod tags;

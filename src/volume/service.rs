@@ -340,6 +340,31 @@ impl VolumeService {
         key: String,
         snapshot_id: Option<String>,
     ) -> Result<(HeaderBody, Option<SecretKey>, Option<VolumeGrant>), VolumeError> {
+        let (body, dek, grant) = self.new_data_key(id, key, snapshot_id)?;
+        Ok((body, Some(VolumeKeys::header_mac(&dek)), grant))
+    }
+
+    /// A new DEK under `key` for a stored tree that is no volume (a snapshot copied under a
+    /// new key), and the DEK itself: its encryption context names a fresh volume id, as the
+    /// scratch volume such a copy once went through did. No grant outlives the call.
+    pub(crate) fn new_tree_key(&self, key: String) -> Result<(HeaderBody, SecretKey), VolumeError> {
+        let id = new_id()?;
+        let (body, dek, grant) = self.new_data_key(&id, key, None)?;
+        if let Some(g) = grant {
+            let _ = grant::retire(&*self.kms, &id, &g);
+        }
+        Ok((body, dek))
+    }
+
+    /// A new DEK for volume `id` under `key` as the header body keeps it, the DEK itself
+    /// (zeroized when dropped), and the volume's grant on the key (none for a scratch
+    /// volume).
+    pub(crate) fn new_data_key(
+        &self,
+        id: &str,
+        key: String,
+        snapshot_id: Option<String>,
+    ) -> Result<(HeaderBody, SecretKey, Option<VolumeGrant>), VolumeError> {
         let ctx: BTreeMap<String, String> = [("aws:ebs:id".to_string(), id.to_string())].into();
         let r = self
             .kms
@@ -354,7 +379,7 @@ impl VolumeService {
         } else {
             None
         };
-        // Unwrap once to derive the header MAC key; the DEK is dropped (zeroized) here.
+        // Unwrap once (the header MAC key is derived from it).
         let dek = match self.unwrap_dek(id, &r.key_id, &r.ciphertext_blob, &ctx, grant.as_ref()) {
             Ok(dek) => dek,
             Err(e) => {
@@ -368,7 +393,7 @@ impl VolumeService {
             dek_context: ctx,
             snapshot_id,
         };
-        Ok((body, Some(VolumeKeys::header_mac(&dek)), grant))
+        Ok((body, dek, grant))
     }
 
     /// Make the directory of a new volume `id`, owned by the account the service acts

@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 /// Associated data of a sealed symlink target.
-const SYMLINK_AAD: &[u8] = b"kmsfs symlink v1";
+pub(in crate::volume) const SYMLINK_AAD: &[u8] = b"kmsfs symlink v1";
 
 impl VolumeFs {
     /// Make a new entry in `parent`: `build(at)` is the one call that creates it,

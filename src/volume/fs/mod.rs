@@ -119,6 +119,8 @@ impl FsError {
 pub type FsResult<T> = Result<T, FsError>;
 
 pub use crate::fsutil::at::Kind;
+pub(in crate::volume) use entries::SYMLINK_AAD;
+pub(in crate::volume) use xattr::XATTR_DIRID;
 
 /// Attributes of a plaintext file.
 #[derive(Debug, Clone, Copy)]
@@ -349,7 +351,7 @@ impl VolumeFs {
 }
 
 /// `nonce ‖ ciphertext ‖ tag` of `plain` under the metadata key (symlink targets, xattrs).
-fn seal_meta(k: &VolumeKeys, aad: &[u8], plain: &[u8]) -> FsResult<Vec<u8>> {
+pub(in crate::volume) fn seal_meta(k: &VolumeKeys, aad: &[u8], plain: &[u8]) -> FsResult<Vec<u8>> {
     let nonce = crate::crypto::random_nonce().map_err(|e| io::Error::other(e.to_string()))?;
     let mut v = nonce.to_vec();
     v.extend(
@@ -361,7 +363,7 @@ fn seal_meta(k: &VolumeKeys, aad: &[u8], plain: &[u8]) -> FsResult<Vec<u8>> {
 }
 
 /// The plaintext of what [`seal_meta`] made; None if it is short or does not authenticate.
-fn open_meta(k: &VolumeKeys, aad: &[u8], raw: &[u8]) -> Option<Vec<u8>> {
+pub(in crate::volume) fn open_meta(k: &VolumeKeys, aad: &[u8], raw: &[u8]) -> Option<Vec<u8>> {
     if raw.len() < 12 + 16 {
         return None;
     }

@@ -10,7 +10,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 
 /// The name-encryption context of xattr names (they have no directory).
-const XATTR_DIRID: [u8; 16] = [0xA5; 16];
+pub(in crate::volume) const XATTR_DIRID: [u8; 16] = [0xA5; 16];
 
 impl VolumeFs {
     /// The entry `ino` as a path for the xattr calls: `/proc/self/fd/N` of an `O_PATH`

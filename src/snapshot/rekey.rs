@@ -1,0 +1,349 @@
+//! A snapshot's stored tree under a new data key, straight from its manifest: every name,
+//! symlink target, xattr and file content is re-encrypted item by item
+//! ([`crate::volume::rekey`]) and the new file contents are cut into chunks and stored as
+//! they stream, on every core, so nothing is laid out on disk and each byte is read and
+//! written once. Each directory gets a fresh id. Entries keep the source's order (parents
+//! before children, a hard link after its file), which is all restore needs.
+
+use super::SnapshotError;
+use super::manifest::{CHUNK, Entry, EntryKind, Manifest};
+use super::progress::Progress;
+use super::store::{Hash, ObjectStore, name_of};
+use super::tree::{CaptureStats, fetch};
+use crate::volume::VolumeError;
+use crate::volume::backing::pool;
+use crate::volume::names::{DIRIV, Stored};
+use crate::volume::rekey::{Rekey, long_kind, sidecar_of};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn shown(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
+}
+
+fn item_err(path: &[u8], e: VolumeError) -> SnapshotError {
+    let why = match e {
+        VolumeError::Copy(s) => s,
+        other => other.to_string(),
+    };
+    SnapshotError::Copy(format!("{}: {why}", shown(path)))
+}
+
+/// `(parent, last component)` of a `/`-separated path.
+fn split(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&[], path),
+    }
+}
+
+fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = parent.to_vec();
+    if !p.is_empty() {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
+/// Store `bytes` as one piece (at most [`CHUNK`]), counting what it added.
+fn put(
+    store: &dyn ObjectStore,
+    bytes: &[u8],
+    chunks: &mut Vec<Hash>,
+    stats: &mut CaptureStats,
+) -> Result<(), SnapshotError> {
+    let h = name_of(bytes);
+    if store
+        .put_if_absent(&h, bytes)
+        .map_err(|e| SnapshotError::Store(e.to_string()))?
+    {
+        stats.bytes_added += bytes.len() as u64;
+        stats.chunks_added += 1;
+    }
+    chunks.push(h);
+    Ok(())
+}
+
+/// The whole stored content of a small file entry (a directory id, a long name's sidecar).
+fn small_content(store: &dyn ObjectStore, e: &Entry) -> Result<Vec<u8>, SnapshotError> {
+    if e.size > CHUNK as u64 {
+        return Err(SnapshotError::DamagedManifest(format!(
+            "{}: {} bytes for a directory id or a name",
+            shown(&e.path),
+            e.size
+        )));
+    }
+    let mut b = Vec::new();
+    for h in &e.chunks {
+        b.extend(fetch(store, h)?);
+    }
+    Ok(b)
+}
+
+/// Re-encrypt `m`'s tree under `keys` (old: `m`'s data key) into new entries and chunks.
+/// Entries whose names do not decrypt are left out, as a mount hides them.
+pub(super) fn rekey(
+    m: &Manifest,
+    keys: Rekey<'_>,
+    store: &dyn ObjectStore,
+    progress: &mut Progress,
+) -> Result<(Vec<Entry>, CaptureStats), SnapshotError> {
+    let mut t = Tree::read(m, keys, store)?;
+    let work = |(idx, e): (usize, &Entry), stop: &AtomicBool| Done {
+        idx,
+        r: rekey_file(store, keys, e, stop),
+    };
+    let mut out: Vec<Entry> = Vec::with_capacity(m.entries.len());
+    let mut stats = CaptureStats::default();
+    let mut failed = None;
+    let mut take = |d: Done, out: &mut Vec<Entry>| match d.r {
+        Ok((chunks, s)) => {
+            out[d.idx].chunks = chunks;
+            stats.bytes_added += s.bytes_added;
+            stats.chunks_added += s.chunks_added;
+            stats.bytes_read += s.bytes_read;
+            progress.add(s.bytes_read);
+        }
+        Err(e) => {
+            failed.get_or_insert(e);
+        }
+    };
+    let walked = pool::run(work, |feed| {
+        let mut walked = Ok(());
+        for e in &m.entries {
+            match t.entry(e, store) {
+                Ok(Some((n, content))) => {
+                    out.push(n);
+                    if content {
+                        feed.submit((out.len() - 1, e), &mut |d| take(d, &mut out));
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => walked = Err(err),
+            }
+            if walked.is_err() {
+                feed.stop();
+                break;
+            }
+        }
+        feed.finish(&mut |d| take(d, &mut out));
+        walked
+    });
+    walked?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    stats.bytes_added += t.stats.bytes_added;
+    stats.chunks_added += t.stats.chunks_added;
+    Ok((out, stats))
+}
+
+/// A re-encrypted file's chunks and what storing them did, or why it failed.
+struct Done {
+    idx: usize,
+    r: Result<(Vec<Hash>, CaptureStats), SnapshotError>,
+}
+
+/// Stream file entry `e`'s chunks through the re-encryption into new chunks (a pool worker;
+/// gives up at once when `stop` is set).
+fn rekey_file(
+    store: &dyn ObjectStore,
+    keys: Rekey<'_>,
+    e: &Entry,
+    stop: &AtomicBool,
+) -> Result<(Vec<Hash>, CaptureStats), SnapshotError> {
+    let mut stats = CaptureStats::default();
+    let mut chunks = Vec::with_capacity(e.chunks.len());
+    let mut fr = keys.file().map_err(|err| item_err(&e.path, err))?;
+    let mut out = Vec::with_capacity(2 * CHUNK);
+    let mut total = 0u64;
+    for h in &e.chunks {
+        if stop.load(Ordering::Relaxed) {
+            return Err(SnapshotError::Copy(format!(
+                "{}: not copied",
+                shown(&e.path)
+            )));
+        }
+        let b = fetch(store, h)?;
+        stats.bytes_read += b.len() as u64;
+        fr.push(&b, &mut out)
+            .map_err(|err| item_err(&e.path, err))?;
+        let mut at = 0;
+        while out.len() - at >= CHUNK {
+            put(store, &out[at..at + CHUNK], &mut chunks, &mut stats)?;
+            at += CHUNK;
+        }
+        total += at as u64;
+        out.drain(..at);
+    }
+    fr.finish(&mut out).map_err(|err| item_err(&e.path, err))?;
+    for piece in out.chunks(CHUNK) {
+        put(store, piece, &mut chunks, &mut stats)?;
+        total += piece.len() as u64;
+    }
+    if total != e.size {
+        return Err(SnapshotError::DamagedManifest(format!(
+            "{}: the chunks hold {total} bytes, the manifest says {}",
+            shown(&e.path),
+            e.size
+        )));
+    }
+    Ok((chunks, stats))
+}
+
+/// What the walk over the entries knows: directory ids, long names, new paths.
+struct Tree<'m> {
+    keys: Rekey<'m>,
+    /// Every directory's (old id, new id), by its old path.
+    dirs: HashMap<&'m [u8], ([u8; 16], [u8; 16])>,
+    /// The full encodings of long names, by the old path of their sidecar.
+    sidecars: HashMap<&'m [u8], String>,
+    /// Old path -> new path; None for an entry left out (its name does not decrypt).
+    paths: HashMap<&'m [u8], Option<Vec<u8>>>,
+    /// What storing directory ids and sidecars added.
+    stats: CaptureStats,
+}
+
+impl<'m> Tree<'m> {
+    /// Read every directory's id and every long name's encoding from `m`'s chunks.
+    fn read(
+        m: &'m Manifest,
+        keys: Rekey<'m>,
+        store: &dyn ObjectStore,
+    ) -> Result<Self, SnapshotError> {
+        let mut ids: HashMap<&[u8], [u8; 16]> = HashMap::new();
+        let mut sidecars = HashMap::new();
+        for e in m.entries.iter().filter(|e| e.kind == EntryKind::File) {
+            let (parent, name) = split(&e.path);
+            if name == DIRIV.as_bytes() {
+                let b = small_content(store, e)?;
+                let id = b.try_into().map_err(|_| {
+                    SnapshotError::DamagedManifest(format!("{}: not 16 bytes", shown(&e.path)))
+                })?;
+                ids.insert(parent, id);
+            } else if long_kind(name).1 {
+                let b = small_content(store, e)?;
+                if let Ok(s) = String::from_utf8(b) {
+                    sidecars.insert(e.path.as_slice(), s);
+                }
+            }
+        }
+        let mut dirs = HashMap::new();
+        for e in m.entries.iter().filter(|e| e.kind == EntryKind::Dir) {
+            let old = *ids.get(e.path.as_slice()).ok_or_else(|| {
+                SnapshotError::DamagedManifest(format!(
+                    "directory '{}' has no {DIRIV}",
+                    shown(&e.path)
+                ))
+            })?;
+            let mut new = [0u8; 16];
+            crate::crypto::fill_random(&mut new).map_err(|e| SnapshotError::Copy(e.to_string()))?;
+            dirs.insert(e.path.as_slice(), (old, new));
+        }
+        Ok(Tree {
+            keys,
+            dirs,
+            sidecars,
+            paths: HashMap::new(),
+            stats: CaptureStats::default(),
+        })
+    }
+
+    /// The new backing name of `name` (not a sidecar) in the directory at old path
+    /// `parent`: `(name, the full encoding when it is a long name)`; None if it does not
+    /// decrypt.
+    fn name(&self, parent: &[u8], name: &[u8]) -> Option<(Vec<u8>, Option<String>)> {
+        if name == DIRIV.as_bytes() {
+            return Some((name.to_vec(), None));
+        }
+        let (od, nd) = self.dirs.get(parent)?;
+        let enc = match long_kind(name).0 {
+            true => self
+                .sidecars
+                .get(join(parent, &sidecar_of(name)).as_slice())?
+                .clone(),
+            false => String::from_utf8(name.to_vec()).ok()?,
+        };
+        match self.keys.name(od, nd, &enc)? {
+            Stored::Direct(n) => Some((n.into_encoded_bytes(), None)),
+            Stored::Long { backing, full } => Some((backing.into_encoded_bytes(), Some(full))),
+        }
+    }
+
+    /// The new path of entry `e` (its parent came before it), and the new content of a
+    /// sidecar; None if it is left out.
+    fn path(&mut self, e: &'m Entry) -> Option<(Vec<u8>, Option<String>)> {
+        if e.path.is_empty() {
+            self.paths.insert(&e.path, Some(Vec::new()));
+            return Some((Vec::new(), None));
+        }
+        let (parent, name) = split(&e.path);
+        let new_parent = self.paths.get(parent).cloned().flatten();
+        let got = new_parent.and_then(|np| {
+            if long_kind(name).1 {
+                let base = &name[..name.len() - crate::volume::names::LONG_SUFFIX.len()];
+                let (nb, full) = self.name(parent, base)?;
+                Some((join(&np, &sidecar_of(&nb)), full))
+            } else {
+                let (n, _) = self.name(parent, name)?;
+                Some((join(&np, &n), None))
+            }
+        });
+        self.paths
+            .insert(&e.path, got.as_ref().map(|g| g.0.clone()));
+        got
+    }
+
+    /// The new entry of `e` and whether its content must be re-encrypted by the pool
+    /// (directory ids and sidecars are stored here); None if it is left out.
+    fn entry(
+        &mut self,
+        e: &'m Entry,
+        store: &dyn ObjectStore,
+    ) -> Result<Option<(Entry, bool)>, SnapshotError> {
+        let Some((path, sidecar)) = self.path(e) else {
+            return Ok(None);
+        };
+        let mut n = Entry {
+            path,
+            chunks: Vec::new(),
+            ..e.clone()
+        };
+        let mut content = false;
+        let (parent, name) = split(&e.path);
+        match e.kind {
+            EntryKind::File if name == DIRIV.as_bytes() => {
+                let id = self.dirs.get(parent).map(|d| d.1).ok_or_else(|| {
+                    SnapshotError::DamagedManifest(format!("{}: no directory", shown(&e.path)))
+                })?;
+                put(store, &id, &mut n.chunks, &mut self.stats)?;
+            }
+            EntryKind::File if sidecar.is_some() => {
+                let full = sidecar.expect("checked");
+                put(store, full.as_bytes(), &mut n.chunks, &mut self.stats)?;
+                n.size = full.len() as u64;
+            }
+            EntryKind::File => content = e.size > 0,
+            EntryKind::Symlink => {
+                n.target = self
+                    .keys
+                    .symlink(&e.target)
+                    .map_err(|err| item_err(&e.path, err))?
+            }
+            EntryKind::HardLink => match self.paths.get(e.target.as_slice()).cloned().flatten() {
+                Some(t) => n.target = t,
+                None => return Ok(None),
+            },
+            EntryKind::Dir | EntryKind::Fifo | EntryKind::Socket => {}
+        }
+        n.xattrs = e
+            .xattrs
+            .iter()
+            .map(|(k, v)| self.keys.xattr(k, v))
+            .collect::<Result<_, _>>()
+            .map_err(|err| item_err(&e.path, err))?;
+        n.xattrs.sort();
+        Ok(Some((n, content)))
+    }
+}
