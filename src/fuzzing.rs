@@ -53,6 +53,55 @@ pub fn volume_name(data: &[u8]) {
     }
 }
 
+/// Re-encrypt stored items from a volume under `FUZZ_KEY` to another key (a snapshot copy
+/// under a new key reads them from chunks). The first byte picks the item: 0 a file's stored
+/// bytes (fed in pieces of the second byte's size, at least 1), 1 a symlink target, 2 an
+/// xattr (name, a zero byte, value), else a name (16 bytes of directory id, the encoding).
+pub fn volume_rekey(data: &[u8]) {
+    use crate::volume::keys::VolumeKeys;
+    use crate::volume::rekey::Rekey;
+    let (Some(&kind), rest) = (data.first(), data.get(1..).unwrap_or(&[])) else {
+        return;
+    };
+    let old = VolumeKeys::derive(&SecretKey::from_bytes(FUZZ_KEY));
+    let new = VolumeKeys::derive(&SecretKey::from_bytes([0x43; 32]));
+    let r = Rekey {
+        old: &old,
+        new: &new,
+    };
+    match kind {
+        0 => {
+            let Some((&piece, bytes)) = rest.split_first() else {
+                return;
+            };
+            let Ok(mut f) = r.file() else { return };
+            let mut out = Vec::new();
+            for p in bytes.chunks(usize::from(piece.max(1))) {
+                if f.push(p, &mut out).is_err() {
+                    return;
+                }
+            }
+            if f.finish(&mut out).is_ok() {
+                assert_eq!(out.len(), bytes.len(), "re-encryption keeps the length");
+            }
+        }
+        1 => drop(r.symlink(rest)),
+        2 => {
+            let cut = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            drop(r.xattr(&rest[..cut], rest.get(cut + 1..).unwrap_or(&[])));
+        }
+        _ => {
+            if let (Some(d), Ok(s)) = (
+                rest.get(..16),
+                std::str::from_utf8(rest.get(16..).unwrap_or(&[])),
+            ) {
+                let d: [u8; 16] = d.try_into().expect("16 bytes");
+                drop(r.name(&d, &[7; 16], s));
+            }
+        }
+    }
+}
+
 /// Decode a snapshot manifest; one that decodes must encode to bytes that decode to it again.
 pub fn snapshot_manifest(data: &[u8]) {
     use crate::snapshot::Manifest;

@@ -26,6 +26,8 @@ use formats::{envelope_seeds, manifest_seeds, object_seeds};
 mod policies;
 #[path = "fuzz_corpus/policy.rs"]
 mod policy;
+#[path = "fuzz_corpus/rekey.rs"]
+mod rekey;
 #[path = "fuzz_corpus/uring.rs"]
 mod uring;
 use config::{aws_config_seeds, seed_file_seeds};
@@ -39,6 +41,7 @@ const TARGETS: &[Target] = &[
     ("audit_trail", fuzzing::audit_trail),
     ("volume_header", fuzzing::volume_header),
     ("volume_name", fuzzing::volume_name),
+    ("volume_rekey", fuzzing::volume_rekey),
     ("snapshot_manifest", fuzzing::snapshot_manifest),
     ("object_file", fuzzing::object_file),
     ("envelope_message", fuzzing::envelope_message),
@@ -428,6 +431,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("audit_trail", trails),
         ("volume_header", headers),
         ("volume_name", names),
+        ("volume_rekey", rekey::seeds()),
         ("snapshot_manifest", manifests),
         ("object_file", object_seeds()),
         ("envelope_message", envelope_seeds()),
