@@ -8,8 +8,8 @@
 use super::SnapshotError;
 use super::manifest::{CHUNK, Entry, EntryKind, Manifest};
 use super::progress::Progress;
-use super::store::{Hash, ObjectStore, name_of};
-use super::tree::{CaptureStats, fetch};
+use super::store::{Hash, ObjectStore};
+use super::tree::{CaptureStats, fetch, put_piece};
 use crate::volume::VolumeError;
 use crate::volume::backing::pool;
 use crate::volume::names::{DIRIV, Stored};
@@ -44,25 +44,6 @@ fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
     }
     p.extend_from_slice(name);
     p
-}
-
-/// Store `bytes` as one piece (at most [`CHUNK`]), counting what it added.
-fn put(
-    store: &dyn ObjectStore,
-    bytes: &[u8],
-    chunks: &mut Vec<Hash>,
-    stats: &mut CaptureStats,
-) -> Result<(), SnapshotError> {
-    let h = name_of(bytes);
-    if store
-        .put_if_absent(&h, bytes)
-        .map_err(|e| SnapshotError::Store(e.to_string()))?
-    {
-        stats.bytes_added += bytes.len() as u64;
-        stats.chunks_added += 1;
-    }
-    chunks.push(h);
-    Ok(())
 }
 
 /// The whole stored content of a small file entry (a directory id, a long name's sidecar).
@@ -100,9 +81,7 @@ pub(super) fn rekey(
     let mut take = |d: Done, out: &mut Vec<Entry>| match d.r {
         Ok((chunks, s)) => {
             out[d.idx].chunks = chunks;
-            stats.bytes_added += s.bytes_added;
-            stats.chunks_added += s.chunks_added;
-            stats.bytes_read += s.bytes_read;
+            stats.absorb(s);
             progress.add(s.bytes_read);
         }
         Err(e) => {
@@ -134,8 +113,7 @@ pub(super) fn rekey(
     if let Some(e) = failed {
         return Err(e);
     }
-    stats.bytes_added += t.stats.bytes_added;
-    stats.chunks_added += t.stats.chunks_added;
+    stats.absorb(t.stats);
     Ok((out, stats))
 }
 
@@ -171,7 +149,7 @@ fn rekey_file(
             .map_err(|err| item_err(&e.path, err))?;
         let mut at = 0;
         while out.len() - at >= CHUNK {
-            put(store, &out[at..at + CHUNK], &mut chunks, &mut stats)?;
+            put_piece(store, &out[at..at + CHUNK], &mut chunks, &mut stats)?;
             at += CHUNK;
         }
         total += at as u64;
@@ -179,7 +157,7 @@ fn rekey_file(
     }
     fr.finish(&mut out).map_err(|err| item_err(&e.path, err))?;
     for piece in out.chunks(CHUNK) {
-        put(store, piece, &mut chunks, &mut stats)?;
+        put_piece(store, piece, &mut chunks, &mut stats)?;
         total += piece.len() as u64;
     }
     if total != e.size {
@@ -317,11 +295,11 @@ impl<'m> Tree<'m> {
                 let id = self.dirs.get(parent).map(|d| d.1).ok_or_else(|| {
                     SnapshotError::DamagedManifest(format!("{}: no directory", shown(&e.path)))
                 })?;
-                put(store, &id, &mut n.chunks, &mut self.stats)?;
+                put_piece(store, &id, &mut n.chunks, &mut self.stats)?;
             }
             EntryKind::File if sidecar.is_some() => {
                 let full = sidecar.expect("checked");
-                put(store, full.as_bytes(), &mut n.chunks, &mut self.stats)?;
+                put_piece(store, full.as_bytes(), &mut n.chunks, &mut self.stats)?;
                 n.size = full.len() as u64;
             }
             EntryKind::File => content = e.size > 0,

@@ -108,11 +108,22 @@ fn unless_missing<T>(r: io::Result<T>, path: &Path) -> Result<Option<T>, Snapsho
 
 /// The manifest of the stored tree of `held` (a volume of `volume_id`) read as `entries`.
 fn manifest_of(volume_id: &str, held: &Held, entries: Vec<Entry>) -> Manifest {
-    let key = held.key().clone();
+    let tree = (held.size(), held.encrypted());
+    manifest_with(volume_id, tree, held.key().clone(), entries)
+}
+
+/// The manifest of `entries`, a stored tree of a volume of `volume_id` (`size` bytes,
+/// `encrypted` or not) under the data key `key`.
+fn manifest_with(
+    volume_id: &str,
+    (size, encrypted): (u64, bool),
+    key: StoredKey,
+    entries: Vec<Entry>,
+) -> Manifest {
     Manifest {
         volume_id: volume_id.to_string(),
-        volume_size: held.size(),
-        encrypted: held.encrypted(),
+        volume_size: size,
+        encrypted,
         kms_key_arn: key.kms_key_arn,
         wrapped_dek: key.wrapped_dek,
         dek_context: key.dek_context,
@@ -627,14 +638,13 @@ impl SnapshotService {
             return self.commit(&m, started, &desc, Some(id), (0, 0));
         }
         let dir = self.root().join("tmp").join("volumes");
-        fsutil::create_dir_durable(&dir, 0o700).map_err(|e| SnapshotError::io(&dir, e))?;
-        let scratch =
-            Volumes::in_dir(self.home.clone(), self.kms.clone(), dir).acting_for(&self.account);
+        let scratch = Volumes::in_dir(self.home.clone(), self.kms.clone(), dir.clone())
+            .acting_for(&self.account);
         if let (true, Some(key)) = (m.encrypted, kms_key_id) {
             let r = self.copy_rekeyed(&info, &m, &scratch, key, started, &desc);
-            self.clean_tmp();
             return self.collect_on_failure(r);
         }
+        fsutil::create_dir_durable(&dir, 0o700).map_err(|e| SnapshotError::io(&dir, e))?;
         let r = (|| {
             let v = self.restore_into(
                 &scratch,
@@ -696,15 +706,7 @@ impl SnapshotService {
         };
         let (entries, stats) = rekey::rekey(m, keys, &self.store, &mut progress)?;
         progress.finish();
-        let nm = Manifest {
-            volume_id: m.volume_id.clone(),
-            volume_size: m.volume_size,
-            encrypted: true,
-            kms_key_arn: stored.kms_key_arn,
-            wrapped_dek: stored.wrapped_dek,
-            dek_context: stored.dek_context,
-            entries,
-        };
+        let nm = manifest_with(&m.volume_id, (m.volume_size, true), stored, entries);
         let added = (stats.bytes_added, stats.chunks_added);
         self.commit(&nm, started, desc, Some(id), added)
     }

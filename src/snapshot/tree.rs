@@ -35,6 +35,36 @@ pub(super) struct CaptureStats {
     pub(super) files_skipped: u64,
 }
 
+impl CaptureStats {
+    /// Add what `s` did to this.
+    pub(super) fn absorb(&mut self, s: CaptureStats) {
+        self.bytes_added += s.bytes_added;
+        self.chunks_added += s.chunks_added;
+        self.bytes_read += s.bytes_read;
+        self.files_skipped += s.files_skipped;
+    }
+}
+
+/// Store `bytes` as one piece (at most [`CHUNK`]) unless the store has it, naming it in
+/// `chunks` and counting what it added in `stats`.
+pub(super) fn put_piece(
+    store: &dyn ObjectStore,
+    bytes: &[u8],
+    chunks: &mut Vec<Hash>,
+    stats: &mut CaptureStats,
+) -> Result<(), SnapshotError> {
+    let h = name_of(bytes);
+    if store
+        .put_if_absent(&h, bytes)
+        .map_err(|e| SnapshotError::Store(e.to_string()))?
+    {
+        stats.bytes_added += bytes.len() as u64;
+        stats.chunks_added += 1;
+    }
+    chunks.push(h);
+    Ok(())
+}
+
 /// The path of `rel` under `data`, for messages only (never opened).
 fn join(data: &Path, rel: &[u8]) -> PathBuf {
     if rel.is_empty() {
@@ -139,11 +169,8 @@ struct Capture<'a> {
 impl Capture<'_> {
     /// Take a read file's result into its entry.
     fn take(&mut self, r: ReadDone) {
-        let s = r.stats;
-        self.stats.bytes_added += s.bytes_added;
-        self.stats.chunks_added += s.chunks_added;
-        self.stats.bytes_read += s.bytes_read;
-        self.progress.add(s.bytes_read);
+        self.stats.absorb(r.stats);
+        self.progress.add(r.stats.bytes_read);
         match r.chunks {
             Ok(c) => self.out[r.idx].chunks = c,
             Err(e) => {
@@ -273,14 +300,8 @@ fn store_file(store: &dyn ObjectStore, mut j: ReadJob, stop: &AtomicBool) -> Rea
             j.file
                 .read_exact(&mut buf[..want])
                 .map_err(|e| SnapshotError::io(&j.path, e))?;
-            let h = name_of(&buf[..want]);
-            let store_err = |e: std::io::Error| SnapshotError::Store(e.to_string());
-            if store.put_if_absent(&h, &buf[..want]).map_err(store_err)? {
-                stats.bytes_added += want as u64;
-                stats.chunks_added += 1;
-            }
+            put_piece(store, &buf[..want], &mut chunks, &mut stats)?;
             stats.bytes_read += want as u64;
-            chunks.push(h);
             left -= want as u64;
         }
         Ok(())

@@ -43,6 +43,17 @@ pub struct StoredKey {
     pub dek_context: BTreeMap<String, String>,
 }
 
+impl StoredKey {
+    /// The data key as the volume header `body` keeps it.
+    fn of(body: &HeaderBody) -> StoredKey {
+        StoredKey {
+            kms_key_arn: body.kms_key_arn.clone(),
+            wrapped_dek: body.wrapped_dek.clone(),
+            dek_context: body.dek_context.clone(),
+        }
+    }
+}
+
 /// The volumes of a home (or of a scratch directory), as the snapshot layer sees them.
 pub struct Volumes {
     svc: VolumeService,
@@ -137,12 +148,7 @@ impl Volumes {
     /// under a new key): as a volume header keeps it, and the key itself.
     pub fn new_tree_key(&self, key: &str) -> Result<(StoredKey, SecretKey), VolumeError> {
         let (b, dek) = self.svc.new_tree_key(key.to_string())?;
-        let k = StoredKey {
-            kms_key_arn: b.kms_key_arn,
-            wrapped_dek: b.wrapped_dek,
-            dek_context: b.dek_context,
-        };
-        Ok((k, dek))
+        Ok((StoredKey::of(&b), dek))
     }
 
     /// Create a volume as `opts` asks and copy into it the plaintext of the stored tree
@@ -180,11 +186,7 @@ impl Held {
             tree,
             size: h.size,
             encrypted: h.encrypted,
-            key: StoredKey {
-                kms_key_arn: h.body.kms_key_arn.clone(),
-                wrapped_dek: h.body.wrapped_dek.clone(),
-                dek_context: h.body.dek_context.clone(),
-            },
+            key: StoredKey::of(&h.body),
             _still: still,
         }
     }

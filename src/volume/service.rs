@@ -359,7 +359,7 @@ impl VolumeService {
     /// A new DEK for volume `id` under `key` as the header body keeps it, the DEK itself
     /// (zeroized when dropped), and the volume's grant on the key (none for a scratch
     /// volume).
-    pub(crate) fn new_data_key(
+    fn new_data_key(
         &self,
         id: &str,
         key: String,

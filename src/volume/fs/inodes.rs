@@ -216,11 +216,7 @@ impl VolumeFs {
     }
 
     pub(super) fn attr_of_target(&self, ino: Ino, t: &Target) -> FsResult<Attr> {
-        let m = match t {
-            Target::Open(h) => Meta::of(&h.file)?,
-            Target::At(a) => at::stat(a.fd(), a.name())?,
-        };
-        Ok(self.attr_of(ino, &m))
+        Ok(self.attr_of(ino, &meta_of_target(t)?))
     }
 
     /// What a request on `ino` acts on: the handle `fh` if it is of `ino`; else the inode's
@@ -243,4 +239,12 @@ impl VolumeFs {
                 .ok_or(e),
         }
     }
+}
+
+/// The backing metadata of what `t` names.
+pub(super) fn meta_of_target(t: &Target) -> FsResult<Meta> {
+    Ok(match t {
+        Target::Open(h) => Meta::of(&h.file)?,
+        Target::At(a) => at::stat(a.fd(), a.name())?,
+    })
 }

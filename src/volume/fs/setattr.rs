@@ -3,7 +3,7 @@
 //! and the set-user-ID/set-group-ID clearing after writes and truncates.
 
 use super::at;
-use super::{Attr, FsError, FsResult, Ino, Kind, Meta, SetAttr, Target, VolumeFs, check_rc};
+use super::{Attr, FsError, FsResult, Ino, Kind, SetAttr, Target, VolumeFs, check_rc};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::SystemTime;
@@ -84,10 +84,7 @@ impl VolumeFs {
         if a.atime.is_some() || a.mtime.is_some() {
             set_times(&t, a.atime, a.mtime)?;
         }
-        let m = match &t {
-            Target::Open(h) => Meta::of(&h.file)?,
-            Target::At(a) => at::stat(a.fd(), a.name())?,
-        };
+        let m = super::inodes::meta_of_target(&t)?;
         if let Some(k) = kept.as_mut().filter(|k| k.is_some()) {
             **k = Some(m.mtime);
         }
