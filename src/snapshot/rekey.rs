@@ -3,7 +3,9 @@
 //! ([`crate::volume::rekey`]) and the new file contents are cut into chunks and stored as
 //! they stream, on every core, so nothing is laid out on disk and each byte is read and
 //! written once. Each directory gets a fresh id. Entries keep the source's order (parents
-//! before children, a hard link after its file), which is all restore needs.
+//! before children, a hard link after its file), which is all restore needs. A file whose
+//! first name does not decrypt lives on under its first link whose name does (as a mount
+//! still shows it there): that link becomes the file, and later links name it.
 
 use super::SnapshotError;
 use super::manifest::{CHUNK, Entry, EntryKind, Manifest};
@@ -94,8 +96,8 @@ pub(super) fn rekey(
             match t.entry(e, store) {
                 Ok(Some((n, content))) => {
                     out.push(n);
-                    if content {
-                        feed.submit((out.len() - 1, e), &mut |d| take(d, &mut out));
+                    if let Some(src) = content {
+                        feed.submit((out.len() - 1, src), &mut |d| take(d, &mut out));
                     }
                 }
                 Ok(None) => {}
@@ -179,6 +181,8 @@ struct Tree<'m> {
     sidecars: HashMap<&'m [u8], String>,
     /// Old path -> new path; None for an entry left out (its name does not decrypt).
     paths: HashMap<&'m [u8], Option<Vec<u8>>>,
+    /// Entries left out that a later hard link may still hold, by old path.
+    dropped: HashMap<&'m [u8], &'m Entry>,
     /// What storing directory ids and sidecars added.
     stats: CaptureStats,
 }
@@ -224,6 +228,7 @@ impl<'m> Tree<'m> {
             dirs,
             sidecars,
             paths: HashMap::new(),
+            dropped: HashMap::new(),
             stats: CaptureStats::default(),
         })
     }
@@ -273,22 +278,27 @@ impl<'m> Tree<'m> {
         got
     }
 
-    /// The new entry of `e` and whether its content must be re-encrypted by the pool
-    /// (directory ids and sidecars are stored here); None if it is left out.
+    /// The new entry of `e` and, when its content must be re-encrypted by the pool, the
+    /// entry holding that content (directory ids and sidecars are stored here); None if it
+    /// is left out.
     fn entry(
         &mut self,
         e: &'m Entry,
         store: &dyn ObjectStore,
-    ) -> Result<Option<(Entry, bool)>, SnapshotError> {
+    ) -> Result<Option<(Entry, Option<&'m Entry>)>, SnapshotError> {
         let Some((path, sidecar)) = self.path(e) else {
+            if e.kind != EntryKind::Dir {
+                self.dropped.insert(&e.path, e);
+            }
             return Ok(None);
         };
+        let e = self.promoted(e, &path).unwrap_or(e);
         let mut n = Entry {
             path,
             chunks: Vec::new(),
             ..e.clone()
         };
-        let mut content = false;
+        let mut content = None;
         let (parent, name) = split(&e.path);
         match e.kind {
             EntryKind::File if name == DIRIV.as_bytes() => {
@@ -302,7 +312,7 @@ impl<'m> Tree<'m> {
                 put_piece(store, full.as_bytes(), &mut n.chunks, &mut self.stats)?;
                 n.size = full.len() as u64;
             }
-            EntryKind::File => content = e.size > 0,
+            EntryKind::File => content = (e.size > 0).then_some(e),
             EntryKind::Symlink => {
                 n.target = self
                     .keys
@@ -323,5 +333,134 @@ impl<'m> Tree<'m> {
             .map_err(|err| item_err(&e.path, err))?;
         n.xattrs.sort();
         Ok(Some((n, content)))
+    }
+
+    /// The file left out that hard link `e` (new path `path`) now holds, when its first
+    /// name did not decrypt; later links to it then name `path`.
+    fn promoted(&mut self, e: &'m Entry, path: &[u8]) -> Option<&'m Entry> {
+        if e.kind != EntryKind::HardLink || self.paths.get(e.target.as_slice()) != Some(&None) {
+            return None;
+        }
+        let file = self.dropped.remove(e.target.as_slice())?;
+        self.paths.insert(&file.path, Some(path.to_vec()));
+        Some(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::SecretKey;
+    use crate::snapshot::store::LocalStore;
+    use crate::volume::content::Content;
+    use crate::volume::keys::VolumeKeys;
+    use crate::volume::names;
+    use std::ffi::OsStr;
+
+    fn keys(b: u8) -> VolumeKeys {
+        VolumeKeys::derive(&SecretKey::from_slice(&[b; 32]).unwrap())
+    }
+
+    fn entry(path: &[u8], kind: EntryKind) -> Entry {
+        Entry {
+            path: path.to_vec(),
+            kind,
+            mode: 0o640,
+            uid: 1,
+            gid: 2,
+            atime_ns: 3,
+            mtime_ns: 4,
+            ctime_ns: 5,
+            ino: 6,
+            size: 0,
+            target: Vec::new(),
+            xattrs: Vec::new(),
+            chunks: Vec::new(),
+        }
+    }
+
+    /// A file whose first name does not decrypt lives on under its next link (as a mount
+    /// shows it), with its content under the new key; a later link names that one.
+    #[test]
+    fn a_file_whose_first_name_is_damaged_lives_on_in_its_link() {
+        let (old, new) = (keys(1), keys(2));
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(&dir.path().join("store"));
+        let mut stats = CaptureStats::default();
+        let id = [9u8; 16];
+        let mut diriv = entry(DIRIV.as_bytes(), EntryKind::File);
+        diriv.size = 16;
+        put_piece(&store, &id, &mut diriv.chunks, &mut stats).unwrap();
+
+        let p = dir.path().join("f");
+        let f = std::fs::File::options()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        let c = Content { keys: Some(&old) };
+        let fid = c.init(&f).unwrap();
+        let plain = b"kept through its link".repeat(300);
+        c.write(&f, fid.as_ref(), 0, &plain).unwrap();
+        let stored = std::fs::read(&p).unwrap();
+        let mut file = entry(b"not-a-kmsfs-name", EntryKind::File);
+        file.size = stored.len() as u64;
+        put_piece(&store, &stored, &mut file.chunks, &mut stats).unwrap();
+
+        let name = |n: &str| match names::encrypt(&old.names, &id, OsStr::new(n)) {
+            Stored::Direct(s) => s.into_encoded_bytes(),
+            Stored::Long { .. } => panic!("short name"),
+        };
+        let mut one = entry(&name("one"), EntryKind::HardLink);
+        one.target = file.path.clone();
+        let mut two = entry(&name("two"), EntryKind::HardLink);
+        two.target = file.path.clone();
+        store.flush().unwrap();
+        let m = Manifest {
+            volume_id: "vol-0123456789abcdef0".into(),
+            volume_size: 1 << 30,
+            encrypted: true,
+            kms_key_arn: None,
+            wrapped_dek: None,
+            dek_context: Default::default(),
+            entries: vec![entry(b"", EntryKind::Dir), diriv, file, one, two],
+        };
+        let keys = Rekey {
+            old: &old,
+            new: &new,
+        };
+        let (out, _) = rekey(&m, keys, &store, &mut Progress::hidden()).unwrap();
+        store.flush().unwrap();
+
+        assert_eq!(out.len(), 4, "{out:?}");
+        let new_id: [u8; 16] = fetch(&store, &out[1].chunks[0])
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let plain_name =
+            |p: &[u8]| names::decrypt(&new.names, &new_id, std::str::from_utf8(p).unwrap());
+        assert_eq!(out[2].kind, EntryKind::File);
+        assert_eq!(plain_name(&out[2].path).unwrap(), "one");
+        assert_eq!((out[2].mode, out[2].size), (0o640, stored.len() as u64));
+        assert_eq!(out[3].kind, EntryKind::HardLink);
+        assert_eq!(plain_name(&out[3].path).unwrap(), "two");
+        assert_eq!(
+            out[3].target, out[2].path,
+            "the later link names the promoted one"
+        );
+
+        let bytes: Vec<u8> = out[2]
+            .chunks
+            .iter()
+            .flat_map(|h| fetch(&store, h).unwrap())
+            .collect();
+        let q = dir.path().join("g");
+        std::fs::write(&q, &bytes).unwrap();
+        let g = std::fs::File::open(&q).unwrap();
+        let n = Content { keys: Some(&new) };
+        let nid = n.file_id(&g).unwrap();
+        assert_eq!(n.read(&g, nid.as_ref(), 0, plain.len() + 1).unwrap(), plain);
     }
 }
