@@ -353,9 +353,15 @@ pub fn fd_path(fd: &OwnedFd) -> CString {
 
 /// Open `at` itself (whatever it is, a symlink included) as an `O_PATH` descriptor.
 pub fn open_path(at: &At) -> io::Result<OwnedFd> {
+    open_path_at(at.fd(), at.name())
+}
+
+/// Open the entry `name` of `dir` itself (whatever it is, a symlink included) as an
+/// `O_PATH` descriptor.
+pub fn open_path_at(dir: BorrowedFd, name: &OsStr) -> io::Result<OwnedFd> {
     nix::fcntl::openat(
-        at.fd(),
-        at.name(),
+        dir,
+        name,
         OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )

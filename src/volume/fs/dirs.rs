@@ -8,7 +8,7 @@ use crate::volume::keys::VolumeKeys;
 use crate::volume::names::Stored;
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::Ordering;
 
@@ -65,15 +65,20 @@ impl VolumeFs {
 
     /// Before removing or replacing the directory at `a`: it must hold nothing but its id
     /// file, which goes.
-    pub(super) fn clear_dir(&self, a: &At) -> FsResult<()> {
+    pub(super) fn clear_dir(&self, a: &At) -> FsResult<OwnedFd> {
         let dir = at::open_dir(a.fd(), a.name())?;
         for e in at::list(dir.as_fd())? {
             if e.name != diriv() {
                 return Err(FsError::NotEmpty);
             }
         }
+        // Its last close frees its block: after the reply (`reaper.rs`).
+        let id = at::open_path_at(dir.as_fd(), diriv()).ok();
         let _ = at::unlink(dir.as_fd(), diriv(), false);
-        Ok(())
+        if let Some(fd) = id {
+            self.reaper.close(fd);
+        }
+        Ok(dir)
     }
 
     fn dirid(&self, ino: Ino) -> FsResult<[u8; 16]> {
@@ -190,23 +195,24 @@ impl VolumeFs {
             None => None,
         };
         for e in at::list(dir.as_fd())? {
-            let bname = e.name;
+            let backing = e.name;
             let name = match (&self.keys, dirid) {
                 (Some(k), Some(d)) => {
-                    if names::is_internal(&bname) || bname == names::DIRIV {
+                    if names::is_internal(&backing) || backing == names::DIRIV {
                         continue;
                     }
-                    match self.plain_name(k, &d, (ino, dir.as_fd()), &bname) {
+                    match self.plain_name(k, &d, (ino, dir.as_fd()), &backing) {
                         Some(n) => n,
                         None => continue,
                     }
                 }
-                _ => bname,
+                _ => backing.clone(),
             };
             out.push(DirEntry {
                 ino: self.fuse_ino(e.ino),
                 kind: e.kind,
                 name,
+                backing,
             });
         }
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
@@ -221,6 +227,7 @@ impl VolumeFs {
                 ino,
                 kind: Kind::Dir,
                 name: ".".into(),
+                backing: ".".into(),
             },
             DirEntry {
                 ino: if ino == ROOT {
@@ -230,6 +237,7 @@ impl VolumeFs {
                 },
                 kind: Kind::Dir,
                 name: "..".into(),
+                backing: "..".into(),
             },
         ]
     }
@@ -258,12 +266,14 @@ impl VolumeFs {
             .collect())
     }
 
-    /// For readdirplus: look an entry up (counts a lookup) unless it is `.` or `..`.
+    /// For readdirplus: look an entry up by its backing name (counts a lookup) unless it
+    /// is `.` or `..`.
     pub(crate) fn lookup_entry(&self, parent: Ino, e: &DirEntry) -> FsResult<Attr> {
         if e.name == "." || e.name == ".." {
             return self.getattr(e.ino);
         }
-        self.lookup(parent, &e.name)
+        let m = entry_meta(&self.child(parent, &e.backing)?)?;
+        Ok(self.remember(parent, &e.backing, &m))
     }
 
     pub fn releasedir(&self, fh: u64) {

@@ -256,23 +256,35 @@ impl VolumeFs {
         if !dir_expected && is_dir {
             return Err(FsError::IsDir);
         }
-        if is_dir {
-            self.clear_dir(&p)?;
+        // A descriptor of the entry is kept across the unlinkat when it is the last link of
+        // something with blocks: the backing file system frees them at its close, which
+        // the reaper does after the reply (`reaper.rs`).
+        let kept = if is_dir {
+            let dir = self.clear_dir(&p)?;
             if let Err(e) = at::unlink(p.fd(), p.name(), true) {
                 self.restore_diriv(&p, m.ino);
                 return Err(e.into());
             }
             self.drop_dir_fd(self.fuse_ino(m.ino));
             self.inode_gone();
+            Some(dir)
         } else {
+            let last = m.nlink <= 1;
+            let kept = (last && m.blocks > 0)
+                .then(|| at::open_path(&p).ok())
+                .flatten();
             at::unlink(p.fd(), p.name(), false)?;
-            if m.nlink <= 1 {
+            if last {
                 self.account(m.blocks * 512, 0);
                 self.inode_gone();
             }
-        }
+            kept
+        };
         self.drop_sidecar(p.fd(), s.backing());
         self.unlink_node(self.fuse_ino(m.ino), parent, s.backing());
+        if let Some(fd) = kept {
+            self.reaper.close(fd);
+        }
         Ok(())
     }
 }

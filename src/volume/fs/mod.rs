@@ -25,7 +25,9 @@
 //! - `setattr.rs`: modes, owners, sizes and times;
 //! - `rename.rs`: rename and exchange;
 //! - `xattr.rs`: extended attributes;
-//! - `accounting.rs`: the size limit, the bytes used and statfs.
+//! - `accounting.rs`: the size limit, the bytes used and statfs;
+//! - `reaper.rs`: closing removed entries' last descriptors (where the backing file
+//!   system frees their blocks) after the reply.
 
 mod accounting;
 use crate::fsutil::at;
@@ -34,6 +36,7 @@ mod dirs;
 mod entries;
 mod handles;
 mod inodes;
+mod reaper;
 mod rename;
 mod setattr;
 mod xattr;
@@ -163,6 +166,9 @@ pub struct DirEntry {
     pub ino: Ino,
     pub kind: Kind,
     pub name: OsString,
+    /// Its name in the backing directory (READDIRPLUS looks it up without encrypting the
+    /// name again).
+    backing: OsString,
 }
 
 /// Filesystem statistics.
@@ -233,6 +239,8 @@ pub struct VolumeFs {
     /// a WRITE, which may arrive after that SETATTR, must not move the file's mtime
     /// (`FileState::mtime`).
     kernel_times: std::sync::atomic::AtomicBool,
+    /// Closes the last descriptors of removed entries off the reply path.
+    reaper: reaper::Reaper,
 }
 
 impl std::fmt::Debug for VolumeFs {
@@ -299,6 +307,7 @@ impl VolumeFs {
             inodes: AtomicU64::new(0),
             freeze: RwLock::new(()),
             kernel_times: AtomicBool::new(false),
+            reaper: reaper::Reaper::default(),
         };
         if fs.keys.is_some() && at::stat(root.as_fd(), names::DIRIV.as_ref()).is_err() {
             fs.write_diriv(root.as_fd())?;
