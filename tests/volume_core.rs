@@ -515,3 +515,44 @@ fn times_of_an_unlinked_file_are_taken_and_other_changes_refused() {
     );
     assert!(fs.lookup(ROOT, OsStr::new("gone")).is_err());
 }
+
+/// This process's descriptors on removed entries under `dir` (`/proc/self/fd` links that
+/// end in " (deleted)").
+fn removed_but_open(dir: &std::path::Path) -> usize {
+    let prefix = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .filter(|t| t.starts_with(&prefix) && t.ends_with(" (deleted)"))
+        .count()
+}
+
+/// Unlink and rmdir remove the backing names before they answer; the blocks of what they
+/// removed are freed (the entries' last descriptors closed) after the answer, and all of
+/// them by the time the file system is gone.
+#[test]
+fn removed_entries_are_gone_at_once_and_freed_by_the_end() {
+    let (_e, svc, _k, id) = setup_with_key();
+    let open = svc.open(&id).unwrap();
+    let data = open.dir.join("data");
+    let fs = open.fs.clone();
+    let d = fs.mkdir(ROOT, OsStr::new("d"), 0o755, ME).unwrap();
+    for i in 0..600 {
+        let name = format!("f{i}");
+        let (_, fh) = fs.create(d.ino, OsStr::new(&name), 0o644, 0, ME).unwrap();
+        fs.write(fh, 0, &[7u8; 8192]).unwrap();
+        fs.release(fh);
+        fs.unlink(d.ino, OsStr::new(&name)).unwrap();
+        assert!(fs.lookup(d.ino, OsStr::new(&name)).is_err());
+    }
+    fs.rmdir(ROOT, OsStr::new("d")).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from(".kmsfs.diriv")]);
+    drop(fs);
+    drop(open);
+    assert_eq!(removed_but_open(&data), 0);
+}
