@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Count the FUSE requests the kernel sends per file, by operation, for a small metadata
 # workload (the shape of fio.sh's metadata job) on kmsfs and securefs, and print them as a
-# table (requests per file, per phase and opcode).
+# table (requests per file, per phase and opcode, with the mean time each took from the
+# kernel's send to the daemon's answer), then where each phase's time went: inside requests
+# (the daemon's share) and between them (the caller and the kernel, wake-ups included).
 #
 #   sudo bash scripts/bench/fuse_requests.sh [files]     (root: it uses the kernel's tracing)
 #
-# The counts come from the kernel's `fuse:fuse_request_send` tracepoint (Linux 6.18+), in a
-# tracing instance of its own, filtered to the mount's connection, so any FUSE file system
-# is counted the same way. FORGET and BATCH_FORGET do not pass that tracepoint (the kernel
+# The counts come from the kernel's `fuse:fuse_request_send` tracepoint (Linux 6.18+), the
+# times from it and `fuse:fuse_request_end` (matched by request id), in a tracing instance
+# of its own, filtered to the mount's connection, so any FUSE file system is counted the
+# same way. FORGET and BATCH_FORGET do not pass that tracepoint (the kernel
 # queues them apart): they are not in the table. Phases, as fio.sh runs them in one process:
 #   create  open(O_CREAT|O_WRONLY), write 100 bytes, close    (f0 .. fN-1 in one directory)
 #   stat    stat each file
@@ -41,7 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir "$I"
-echo 16384 > "$I/buffer_size_kb"
+echo 65536 > "$I/buffer_size_kb"
 
 mountfs() { # name -> mounts $W/mnt-name
     local m="$W/mnt-$1" b="$W/back-$1"
@@ -77,25 +80,55 @@ conn() {
 
 phase() { # fs dir phase -> the phase run alone, its requests counted
     local fs=$1 d=$2 p=$3
-    [ "$p" = rmrf ] && { sync; echo 3 > /proc/sys/vm/drop_caches; }
-    echo 0 > "$I/events/fuse/fuse_request_send/enable"
+    # rmrf starts cold. Before a phase that creates files the caches are dropped too: ext4
+    # skips inodes freed in the last minutes while their inode-table block is cached
+    # (`recently_deleted`), which made one file system's creates pay for the last one's
+    # deletes (as fio.sh does before its metadata job).
+    case $p in rmrf | create | copy) sync; echo 3 > /proc/sys/vm/drop_caches ;; esac
+    local e t0 t1
+    for e in send end; do echo 0 > "$I/events/fuse/fuse_request_$e/enable"; done
     echo > "$I/trace"
-    echo 1 > "$I/events/fuse/fuse_request_send/enable"
+    for e in send end; do echo 1 > "$I/events/fuse/fuse_request_$e/enable"; done
+    # The wall time of the phase's own work (a Python phase times itself: not its start-up).
+    t0=$(date +%s%N)
     case $p in
     copy) cp -a "$TREE" "$d" ;;
     rmrf) rm -rf "$d" ;;
-    *) workload "$d" "$p" ;;
+    *) t0=$(workload "$d" "$p") ;;
     esac
-    echo 0 > "$I/events/fuse/fuse_request_send/enable"
-    grep -o 'opcode [0-9]* ([A-Z_0-9]*)' "$I/trace" | awk -v fs="$fs" -v p="$p" \
-        '{ gsub(/[()]/, "", $3); sub(/^FUSE_/, "", $3); c[$3]++ } END { for (k in c) print fs, p, k, c[k] }'
+    t1=$(date +%s%N)
+    case $p in copy | rmrf) ;; *) t1=$t0; t0=0 ;; esac
+    for e in send end; do echo 0 > "$I/events/fuse/fuse_request_$e/enable"; done
     if grep -q 'LOST EVENTS' "$I/trace"; then echo "fuse_requests.sh: trace lost events" >&2; exit 1; fi
+    # One line per opcode: fs phase OPCODE count microseconds-inside; then fs phase WALL 1 us.
+    python3 - "$I/trace" "$fs" "$p" $(( (t1 - t0) / 1000 )) <<'PY'
+import collections, re, sys
+trace, fs, p, wall = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+pat = re.compile(r"(\d+\.\d+): fuse_request_(send|end): connection \d+ req (\d+)(?: opcode \d+ \((\w+)\))?")
+sent, count, inside = {}, collections.Counter(), collections.Counter()
+for line in open(trace):
+    m = pat.search(line)
+    if not m:
+        continue
+    t, kind, req, op = float(m.group(1)), m.group(2), m.group(3), m.group(4)
+    if kind == "send":
+        op = op.removeprefix("FUSE_")
+        count[op] += 1
+        sent[req] = (t, op)
+    elif req in sent:
+        t0, op = sent.pop(req)
+        inside[op] += t - t0
+for op in count:
+    print(fs, p, op, count[op], round(inside[op] * 1e6))
+print(fs, p, "WALL", 1, wall)
+PY
 }
 
-workload() { # dir phase: the metadata job's phase
+workload() { # dir phase: the metadata job's phase; prints the nanoseconds it took
     python3 - "$1" "$N" "$2" <<'PY'
-import os, sys
+import os, sys, time
 d, n, p = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+t = time.perf_counter_ns()
 if p == "create":
     os.mkdir(d)
     for i in range(n):
@@ -111,6 +144,7 @@ elif p == "unlink":
     for i in range(n):
         os.unlink(f"{d}/f{i}")
     os.rmdir(d)
+print(time.perf_counter_ns() - t)
 PY
 }
 
@@ -119,7 +153,7 @@ RES="$W/counts"
 for fs in $FSS; do
     mountfs "$fs"
     m="$W/mnt-$fs"
-    echo "connection == $(conn "$m")" > "$I/events/fuse/fuse_request_send/filter"
+    for e in send end; do echo "connection == $(conn "$m")" > "$I/events/fuse/fuse_request_$e/filter"; done
     for p in create stat list unlink; do phase "$fs" "$m/meta" "$p" >> "$RES"; done
     if [ -n "$TREE" ]; then for p in copy rmrf; do phase "$fs" "$m/tree" "$p" >> "$RES"; done; fi
     umountfs "$fs"
@@ -132,23 +166,45 @@ import collections, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 n, entries, tree = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 fss = list(dict.fromkeys(r[0] for r in rows))
-by = collections.defaultdict(int)
-for fs, p, op, c in rows:
+by, us = collections.defaultdict(int), collections.defaultdict(int)
+for fs, p, op, c, t in rows:
     by[(p, op, fs)] += int(c)
+    us[(p, op, fs)] += int(t)
 print(f"FUSE requests per file ({n} files; copy and rmrf: per entry of {tree}, {entries} entries;"
-      " FORGETs not counted)")
+      " FORGETs not counted), and in brackets the mean microseconds from the kernel's send"
+      " to the daemon's answer")
 print(f"| phase | request | " + " | ".join(fss) + " |")
 print("|---|---|" + "---:|" * len(fss))
+def cell(p, op, fs, per):
+    c = by[(p, op, fs)]
+    return f"{c / per:.3f} ({us[(p, op, fs)] / c:.0f} us)" if c else "0"
+def total(phases, fs, what):
+    return sum(v for (q, op, f), v in what.items() if q in phases and f == fs and op != "WALL")
 def table(phases, per):
     for p in phases:
-        ops = sorted({op for (q, op, _) in by if q == p})
+        ops = sorted({op for (q, op, _) in by if q == p and op != "WALL"})
         for op in ops:
-            print(f"| {p} | {op} | " + " | ".join(f"{by[(p, op, fs)] / per:.3f}" for fs in fss) + " |")
-        tot = [sum(v for (q, _, f), v in by.items() if q == p and f == fs) / per for fs in fss]
-        print(f"| {p} | **all** | " + " | ".join(f"**{t:.3f}**" for t in tot) + " |")
-    tot = [sum(v for (q, _, f), v in by.items() if q in phases and f == fs) / per for fs in fss]
-    print(f"| **total** | | " + " | ".join(f"**{t:.3f}**" for t in tot) + " |")
+            print(f"| {p} | {op} | " + " | ".join(cell(p, op, fs, per) for fs in fss) + " |")
+        print(f"| {p} | **all** | " + " | ".join(f"**{total([p], fs, by) / per:.3f}**" for fs in fss) + " |")
+    print(f"| **total** | | " + " | ".join(f"**{total(phases, fs, by) / per:.3f}**" for fs in fss) + " |")
+def split(phases, per):
+    # Requests of one caller run one at a time but for a few asynchronous ones (RELEASE,
+    # the writeback's WRITEs), so "between" is wall minus inside, floored at 0.
+    for p in phases:
+        row = []
+        for fs in fss:
+            wall, inside = us[(p, "WALL", fs)], total([p], fs, us)
+            row.append(f"{wall / per:.0f} = {inside / per:.0f} + {max(wall - inside, 0) / per:.0f}")
+        print(f"| {p} | " + " | ".join(row) + " |")
 table(["create", "stat", "list", "unlink"], n)
 if entries:
     table(["copy", "rmrf"], entries)
+print()
+print("Microseconds per file: wall = inside requests (the daemon) + between them (the caller and"
+      " the kernel, wake-ups included)")
+print(f"| phase | " + " | ".join(fss) + " |")
+print("|---|" + "---:|" * len(fss))
+split(["create", "stat", "list", "unlink"], n)
+if entries:
+    split(["copy", "rmrf"], entries)
 PY
