@@ -356,6 +356,7 @@ mod tests {
     use crate::volume::keys::VolumeKeys;
     use crate::volume::names;
     use std::ffi::OsStr;
+    use std::io::{Read, Seek, Write};
 
     fn keys(b: u8) -> VolumeKeys {
         VolumeKeys::derive(&SecretKey::from_slice(&[b; 32]).unwrap())
@@ -392,19 +393,8 @@ mod tests {
         diriv.size = 16;
         put_piece(&store, &id, &mut diriv.chunks, &mut stats).unwrap();
 
-        let p = dir.path().join("f");
-        let f = std::fs::File::options()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&p)
-            .unwrap();
-        let c = Content { keys: Some(&old) };
-        let fid = c.init(&f).unwrap();
         let plain = b"kept through its link".repeat(300);
-        c.write(&f, fid.as_ref(), 0, &plain).unwrap();
-        let stored = std::fs::read(&p).unwrap();
+        let stored = store_under(&old, &plain);
         let mut file = entry(b"not-a-kmsfs-name", EntryKind::File);
         file.size = stored.len() as u64;
         put_piece(&store, &stored, &mut file.chunks, &mut stats).unwrap();
@@ -456,11 +446,27 @@ mod tests {
             .iter()
             .flat_map(|h| fetch(&store, h).unwrap())
             .collect();
-        let q = dir.path().join("g");
-        std::fs::write(&q, &bytes).unwrap();
-        let g = std::fs::File::open(&q).unwrap();
-        let n = Content { keys: Some(&new) };
-        let nid = n.file_id(&g).unwrap();
-        assert_eq!(n.read(&g, nid.as_ref(), 0, plain.len() + 1).unwrap(), plain);
+        assert_eq!(read_under(&new, &bytes, plain.len()), plain);
+    }
+
+    /// The stored bytes (header and encrypted units) of a file holding `plain` under `keys`.
+    fn store_under(keys: &VolumeKeys, plain: &[u8]) -> Vec<u8> {
+        let f = tempfile::tempfile().unwrap();
+        let c = Content { keys: Some(keys) };
+        let id = c.init(&f).unwrap();
+        c.write(&f, id.as_ref(), 0, plain).unwrap();
+        let mut out = Vec::new();
+        (&f).seek(std::io::SeekFrom::Start(0)).unwrap();
+        (&f).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    /// Up to `len` plaintext bytes of the stored file `bytes` under `keys`.
+    fn read_under(keys: &VolumeKeys, bytes: &[u8], len: usize) -> Vec<u8> {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        let c = Content { keys: Some(keys) };
+        let id = c.file_id(&f).unwrap();
+        c.read(&f, id.as_ref(), 0, len + 1).unwrap()
     }
 }
