@@ -557,3 +557,30 @@ fn an_unavailable_requirement_fails_unless_opted_out() {
     assert!(!o.status.success(), "CI=true skipped a test");
     let _ = std::fs::remove_file(&record);
 }
+
+/// `kmsfs umount` of a mount busy for a moment (a file open in it, closed 300 ms later)
+/// tries again and succeeds; one that stays busy fails with exit 9 and the hint.
+#[test]
+fn umount_waits_out_a_moment_of_busy() {
+    if !fuse_or_skip("umount_waits_out_a_moment_of_busy") {
+        return;
+    }
+    let mut m = Mounted::new("64MiB");
+    let mnt = m.mnt.to_str().unwrap().to_string();
+    let held = std::fs::File::create(m.mnt.join("held")).unwrap();
+    let o = common::cli::cmd(&m.home, &["umount", &mnt])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(9), "{err}");
+    assert!(err.contains("close files and leave the directory"), "{err}");
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    let t = std::time::Instant::now();
+    m.umount();
+    closer.join().unwrap();
+    assert!(t.elapsed() >= std::time::Duration::from_millis(250));
+    assert!(kmsfs::mount::mount_at(&m.mnt).is_none());
+}

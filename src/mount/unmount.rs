@@ -10,8 +10,28 @@ use std::time::{Duration, Instant};
 /// How long to wait for a daemon to exit after its mount is gone.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Unmount `mp` (lazily when `lazy`: detached now, gone when no longer busy).
+/// How long a busy mount is tried again. A mount can stay busy for a moment after its
+/// last file was closed (a copy of the descriptor in a process forked while it was open,
+/// until that process execs), so `kmsfs umount` right after a write failed now and then.
+const BUSY_RETRY: Duration = Duration::from_secs(2);
+
+/// Unmount `mp` (lazily when `lazy`: detached now, gone when no longer busy). A busy mount
+/// is tried again for up to [`BUSY_RETRY`] before its EBUSY is returned.
 pub fn unmount(mp: &Path, lazy: bool) -> Result<(), MountError> {
+    let t0 = Instant::now();
+    loop {
+        match unmount_once(mp, lazy) {
+            Err(MountError::Unmount(why))
+                if why.contains("busy") && !lazy && t0.elapsed() < BUSY_RETRY =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn unmount_once(mp: &Path, lazy: bool) -> Result<(), MountError> {
     if nix::unistd::getuid().is_root() {
         let flags = if lazy {
             nix::mount::MntFlags::MNT_DETACH
