@@ -79,7 +79,8 @@ impl<'a> Rekey<'a> {
 
 /// One file's stored bytes (header, then XTS units) re-encrypted as they stream through:
 /// a new random file id, every unit decrypted under the old id and key and encrypted under
-/// the new; all-zero units (holes) stay as they are. The output is as long as the input.
+/// the new; whole all-zero units (holes) stay as they are. The output is as long as the
+/// input.
 pub struct FileRekey<'a> {
     keys: Rekey<'a>,
     header: Vec<u8>,
@@ -147,7 +148,9 @@ impl FileRekey<'_> {
     fn convert(&mut self, buf: &mut [u8]) {
         let old_id = self.old_id.expect("header read");
         for unit in buf.chunks_mut(BLOCK) {
-            if unit.iter().any(|&b| b != 0) {
+            // Only a whole all-zero unit is a hole; a short last unit whose ciphertext
+            // happens to be all zeros (1 in 256 for a 1-byte file) is data.
+            if unit.len() < BLOCK || unit.iter().any(|&b| b != 0) {
                 self.keys
                     .old
                     .xts
@@ -236,6 +239,45 @@ mod tests {
                     "{len}/{piece}"
                 );
             }
+        }
+    }
+
+    /// A last unit whose ciphertext is all zeros is data, not a hole: it is re-encrypted
+    /// (it was copied as it stood, and read back as garbage under the new key). A whole
+    /// zero unit before it stays a hole.
+    #[test]
+    fn a_short_last_unit_of_zero_ciphertext_is_re_encrypted() {
+        let (old, new) = (keys(7), keys(8));
+        let id = [5u8; 16];
+        for tail in [1usize, 15, 16, 100] {
+            let mut stored = [MAGIC.as_slice(), &id].concat();
+            stored.extend_from_slice(&[0u8; BLOCK]);
+            stored.extend(std::iter::repeat_n(0u8, tail));
+            // The plaintext whose ciphertext is that zero tail.
+            let mut plain = vec![0u8; BLOCK + tail];
+            old.xts.decrypt_unit(&mut plain[BLOCK..], tweak(&id, 1));
+            assert!(plain[BLOCK..].iter().any(|&b| b != 0));
+            let r = Rekey {
+                old: &old,
+                new: &new,
+            };
+            let mut fr = r.file().unwrap();
+            let mut out = Vec::new();
+            fr.push(&stored, &mut out).unwrap();
+            fr.finish(&mut out).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let q = dir.path().join("out");
+            std::fs::write(&q, &out).unwrap();
+            let g = std::fs::File::open(&q).unwrap();
+            let n = Content { keys: Some(&new) };
+            let nid = n.file_id(&g).unwrap();
+            assert_eq!(
+                n.read(&g, nid.as_ref(), 0, BLOCK + tail).unwrap(),
+                plain,
+                "tail {tail}"
+            );
+            let h = HEADER_LEN as usize;
+            assert_eq!(out[h..h + BLOCK], [0u8; BLOCK], "the hole stays a hole");
         }
     }
 
