@@ -33,7 +33,7 @@ const THREADS: usize = 2;
 #[derive(Default)]
 struct Queue {
     fds: Vec<OwnedFd>,
-    /// Set by `finish`: close everything, then stop.
+    /// Set by `finish` (or when no thread could start): close everything, then stop.
     stop: bool,
 }
 
@@ -43,31 +43,18 @@ struct Shared {
     cv: Condvar,
 }
 
-/// The threads, started on first use.
-struct Running {
-    shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
-}
-
 #[derive(Default)]
 pub(super) struct Reaper {
-    running: OnceLock<Mutex<Option<Running>>>,
+    shared: Arc<Shared>,
+    /// The threads, started on first use.
+    threads: OnceLock<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Reaper {
     /// Close `fd` on a reaper thread (at once if the queue is full or no thread runs).
     pub(super) fn close(&self, fd: OwnedFd) {
-        let running = self.running.get_or_init(|| Mutex::new(start()));
-        let shared = running
-            .lock()
-            .expect("reaper")
-            .as_ref()
-            .map(|r| r.shared.clone());
-        let Some(shared) = shared else {
-            drop(fd);
-            return;
-        };
-        let mut q = shared.q.lock().expect("reaper queue");
+        self.threads.get_or_init(|| Mutex::new(start(&self.shared)));
+        let mut q = self.shared.q.lock().expect("reaper queue");
         if q.stop || q.fds.len() >= DEPTH {
             drop(q);
             drop(fd);
@@ -77,21 +64,20 @@ impl Reaper {
         let n = q.fds.len();
         drop(q);
         if n == 1 || n == BATCH {
-            shared.cv.notify_one();
+            self.shared.cv.notify_one();
         }
     }
 
     /// Close every queued descriptor and stop the threads (a later [`close`](Self::close)
     /// closes at once).
     pub(super) fn finish(&self) {
-        let Some(m) = self.running.get() else { return };
-        let running = m.lock().expect("reaper").take();
-        if let Some(Running { shared, threads }) = running {
-            shared.q.lock().expect("reaper queue").stop = true;
-            shared.cv.notify_all();
-            for t in threads {
-                let _ = t.join();
-            }
+        self.shared.q.lock().expect("reaper queue").stop = true;
+        self.shared.cv.notify_all();
+        // Never started: none will be.
+        let threads = self.threads.get_or_init(|| Mutex::new(Vec::new()));
+        let threads = std::mem::take(&mut *threads.lock().expect("reaper"));
+        for t in threads {
+            let _ = t.join();
         }
     }
 }
@@ -102,9 +88,9 @@ impl Drop for Reaper {
     }
 }
 
-/// The threads; None if none could be started (descriptors are then closed at once).
-fn start() -> Option<Running> {
-    let shared = Arc::new(Shared::default());
+/// The threads serving `shared`; if none can be started, the queue is stopped (descriptors
+/// are then closed at once).
+fn start(shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
     let mut threads = Vec::with_capacity(THREADS);
     for i in 0..THREADS {
         let s = shared.clone();
@@ -113,11 +99,13 @@ fn start() -> Option<Running> {
             .spawn(move || reap(&s))
         {
             Ok(t) => threads.push(t),
-            Err(_) if i > 0 => break,
-            Err(_) => return None,
+            Err(_) => break,
         }
     }
-    Some(Running { shared, threads })
+    if threads.is_empty() {
+        shared.q.lock().expect("reaper queue").stop = true;
+    }
+    threads
 }
 
 /// One reaper thread: close batches until `finish`, then what is left.
