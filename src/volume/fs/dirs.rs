@@ -182,8 +182,13 @@ impl VolumeFs {
 
     pub fn lookup(&self, parent: Ino, name: &OsStr) -> FsResult<Attr> {
         let s = self.stored(parent, name)?;
-        let m = entry_meta(&self.child(parent, s.backing())?)?;
-        Ok(self.remember(parent, s.backing(), &m))
+        self.lookup_backing(parent, s.backing())
+    }
+
+    /// The attributes of the entry stored as `backing` in `parent`, remembered.
+    fn lookup_backing(&self, parent: Ino, backing: &OsStr) -> FsResult<Attr> {
+        let m = entry_meta(&self.child(parent, backing)?)?;
+        Ok(self.remember(parent, backing, &m))
     }
 
     /// List a directory (decrypting names); kept per handle so offsets are stable.
@@ -272,8 +277,7 @@ impl VolumeFs {
         if e.name == "." || e.name == ".." {
             return self.getattr(e.ino);
         }
-        let m = entry_meta(&self.child(parent, &e.backing)?)?;
-        Ok(self.remember(parent, &e.backing, &m))
+        self.lookup_backing(parent, &e.backing)
     }
 
     pub fn releasedir(&self, fh: u64) {
