@@ -449,11 +449,17 @@ fn kill_9_of_the_daemon_keeps_what_was_fsynced() {
         let mut synced = Vec::new();
         for i in 0..100_000u64 {
             let data = pattern(i, 1000 + (i as usize * 37) % 20000);
-            let p = mnt.join(format!("f{i}"));
+            // Ten files to a new directory: its id is fsynced after MKDIR's reply, before
+            // any fsync of a file in it; then FSYNCDIR.
+            let d = mnt.join(format!("d{}", i / 10));
             let r = (|| -> std::io::Result<()> {
-                let mut f = std::fs::File::create(&p)?;
+                if i % 10 == 0 {
+                    std::fs::create_dir(&d)?;
+                }
+                let mut f = std::fs::File::create(d.join(format!("f{i}")))?;
                 f.write_all(&data)?;
-                f.sync_all()
+                f.sync_all()?;
+                std::fs::File::open(&d)?.sync_all()
             })();
             if r.is_err() {
                 break;
@@ -480,7 +486,7 @@ fn kill_9_of_the_daemon_keeps_what_was_fsynced() {
     m.mount();
     for (i, data) in &synced {
         assert_eq!(
-            &std::fs::read(m.mnt.join(format!("f{i}"))).unwrap(),
+            &std::fs::read(m.mnt.join(format!("d{}/f{i}", i / 10))).unwrap(),
             data,
             "file f{i} lost or damaged"
         );

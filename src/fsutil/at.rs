@@ -276,14 +276,14 @@ pub fn read_small(dir: BorrowedFd, name: &OsStr, max: usize) -> io::Result<Vec<u
 }
 
 /// Create the file `name` in `dir` (it must not exist) holding `bytes`, with `mode`,
-/// synced when `sync`. A failure (a full disk) leaves no file.
+/// synced when `sync`; the new file, still open. A failure (a full disk) leaves no file.
 pub fn write_new(
     dir: BorrowedFd,
     name: &OsStr,
     bytes: &[u8],
     mode: u32,
     sync: bool,
-) -> io::Result<()> {
+) -> io::Result<File> {
     let f = open(
         dir,
         name,
@@ -297,7 +297,7 @@ pub fn write_new(
         let _ = unlink(dir, name, false);
         return Err(e);
     }
-    Ok(())
+    Ok(f)
 }
 
 /// One entry of a directory listing.

@@ -533,6 +533,18 @@ impl Filesystem for FuseVolume {
         fuseutil::empty(reply, self.fs.fsync(fh.0, datasync))
     }
 
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let _busy = self.busy(Req::Meta);
+        fuseutil::empty(reply, self.fs.fsyncdir(ino.0))
+    }
+
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let _busy = self.busy(Req::Meta);
         fuseutil::opened(reply, self.fs.opendir(ino.0), FopenFlags::empty())

@@ -3,8 +3,11 @@
 //! for setattr. The block format itself is `volume::content`'s.
 
 use super::{FileState, FsError, FsResult, Handle, Ino, VolumeFs, check_rc};
+use crate::fsutil::at;
 use crate::volume::content::{BLOCK, ContentError, HEADER_LEN};
+use std::ffi::OsStr;
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::Ordering;
 
@@ -102,13 +105,32 @@ impl VolumeFs {
         h.behind.note(&h.file, offset, len as u64, shift);
     }
 
+    /// Make the file `fh` durable, and first every directory id and long-name sidecar made
+    /// so far (its name may be encrypted under one).
     pub(crate) fn fsync(&self, fh: u64, datasync: bool) -> FsResult<()> {
         let h = self.handle(fh)?;
+        self.syncer.wait()?;
         if datasync {
             h.file.sync_data()?
         } else {
             h.file.sync_all()?
         }
+        Ok(())
+    }
+
+    /// Make the directory `ino`'s entries durable, and first every directory id and
+    /// long-name sidecar made so far.
+    pub fn fsyncdir(&self, ino: Ino) -> FsResult<()> {
+        let dir = self.dir_fd(ino)?;
+        self.syncer.wait()?;
+        // The kept handle is O_PATH, which fsync refuses: the directory itself, read-only.
+        let d = at::open(
+            dir.as_fd(),
+            OsStr::new("."),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )?;
+        d.sync_all()?;
         Ok(())
     }
 

@@ -32,12 +32,13 @@ fn check_name(name: &OsStr) -> FsResult<()> {
 }
 
 impl VolumeFs {
-    /// Give the new directory `dir` a fresh random id. A failure (a full disk) leaves no id
-    /// file: never an empty one.
+    /// Give the new directory `dir` a fresh random id, made durable by the syncer (before
+    /// any later fsync). A failure (a full disk) leaves no id file: never an empty one.
     pub(super) fn write_diriv(&self, dir: BorrowedFd) -> FsResult<[u8; 16]> {
         let mut id = [0u8; 16];
         crate::crypto::fill_random(&mut id).map_err(|e| io::Error::other(e.to_string()))?;
-        at::write_new(dir, diriv(), &id, 0o400, true)?;
+        let f = at::write_new(dir, diriv(), &id, 0o400, false)?;
+        self.syncer.sync_later(f)?;
         Ok(id)
     }
 
@@ -163,11 +164,13 @@ impl VolumeFs {
         let mut tmp = backing.to_os_string();
         tmp.push(format!(".{}{}", std::process::id(), names::LONG_SUFFIX));
         let _ = at::unlink(dir, &tmp, false);
-        at::write_new(dir, &tmp, full.as_bytes(), 0o644, false)?;
+        let f = at::write_new(dir, &tmp, full.as_bytes(), 0o644, false)?;
         if let Err(e) = at::rename((dir, &tmp), (dir, &side), 0) {
             let _ = at::unlink(dir, &tmp, false);
             return Err(e.into());
         }
+        // Durable before any later fsync, as a directory id.
+        self.syncer.sync_later(f)?;
         Ok(())
     }
 

@@ -27,7 +27,9 @@
 //! - `xattr.rs`: extended attributes;
 //! - `accounting.rs`: the size limit, the bytes used and statfs;
 //! - `reaper.rs`: closing removed entries' last descriptors (where the backing file
-//!   system frees their blocks) after the reply.
+//!   system frees their blocks) after the reply;
+//! - `syncer.rs`: fsyncing new directory ids and long-name sidecars after the reply
+//!   (every fsync waits for them first).
 
 mod accounting;
 use crate::fsutil::at;
@@ -39,6 +41,7 @@ mod inodes;
 mod reaper;
 mod rename;
 mod setattr;
+mod syncer;
 mod xattr;
 
 use super::behind::WriteBehind;
@@ -241,6 +244,8 @@ pub struct VolumeFs {
     kernel_times: std::sync::atomic::AtomicBool,
     /// Closes the last descriptors of removed entries off the reply path.
     reaper: reaper::Reaper,
+    /// Makes new directory ids and long-name sidecars durable off the reply path.
+    syncer: syncer::Syncer,
 }
 
 impl std::fmt::Debug for VolumeFs {
@@ -308,9 +313,11 @@ impl VolumeFs {
             freeze: RwLock::new(()),
             kernel_times: AtomicBool::new(false),
             reaper: reaper::Reaper::default(),
+            syncer: syncer::Syncer::default(),
         };
         if fs.keys.is_some() && at::stat(root.as_fd(), names::DIRIV.as_ref()).is_err() {
             fs.write_diriv(root.as_fd())?;
+            fs.syncer.wait()?;
         }
         let (bytes, entries) = accounting::du(root.as_fd())?;
         fs.used.store(bytes, Ordering::Relaxed);

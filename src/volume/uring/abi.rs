@@ -91,6 +91,7 @@ pub(crate) mod opcode {
     pub const OPENDIR: u32 = 27;
     pub const READDIR: u32 = 28;
     pub const RELEASEDIR: u32 = 29;
+    pub const FSYNCDIR: u32 = 30;
     pub const CREATE: u32 = 35;
     pub const DESTROY: u32 = 38;
     pub const READDIRPLUS: u32 = 44;
@@ -161,6 +162,7 @@ pub(crate) enum Op<'a> {
         fh: u64,
         datasync: bool,
     },
+    Fsyncdir,
     Setxattr {
         flags: i32,
         name: &'a OsStr,
@@ -347,6 +349,11 @@ fn decode_handle_op<'a>(code: u32, a: &mut Cur<'a>, p: &mut Cur<'a>) -> Result<O
             fh: a.u64()?,
             datasync: a.u32()? & 1 != 0,
         },
+        o::FSYNCDIR => {
+            // fuse_fsync_in, as FSYNC; a directory's fsync ignores both fields.
+            let _ = (a.u64()?, a.u32()?);
+            Op::Fsyncdir
+        }
         o::SETXATTR => {
             // The 8-byte compat form: FUSE_SETXATTR_EXT is not negotiated.
             let (size, flags) = (a.u32()?, a.u32()?);
@@ -555,6 +562,14 @@ mod tests {
         assert_eq!(decode(&header(opcode::WRITE), &w.0, b"short"), Err(Garbled));
         assert_eq!(decode(&[0; 10], &[], &[]), Err(Garbled));
         assert_eq!(decode(&header(999), &[], &[]).unwrap().1, Op::Other(999));
+        let mut f = Out::default();
+        f.u64(5).u32(1).u32(0);
+        let (_, op) = decode(&header(opcode::FSYNCDIR), &f.0, &[]).unwrap();
+        assert_eq!(op, Op::Fsyncdir);
+        assert_eq!(
+            decode(&header(opcode::FSYNCDIR), &[0; 8], &[]),
+            Err(Garbled)
+        );
     }
 
     #[test]

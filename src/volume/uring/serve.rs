@@ -132,6 +132,7 @@ fn refused(owner: Option<u32>, h: &InHeader, op: &Op<'_>) -> bool {
             | Op::Readdir { .. }
             | Op::Write { .. }
             | Op::Fsync { .. }
+            | Op::Fsyncdir
             | Op::Release { .. }
             | Op::Releasedir { .. }
     );
@@ -227,6 +228,7 @@ impl Core {
                 Ok(())
             }
             Op::Fsync { fh, datasync } => empty(fs.fsync(fh, datasync)),
+            Op::Fsyncdir => empty(fs.fsyncdir(ino)),
             Op::Setxattr { flags, name, value } => empty(fs.setxattr(ino, name, value, flags)),
             Op::Getxattr { size, name } => xattr(out, size, fs.getxattr(ino, name)),
             Op::Listxattr { size } => xattr(out, size, fs.listxattr(ino)),
