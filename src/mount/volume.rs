@@ -100,6 +100,11 @@ impl VolumeMount {
             allow_other,
             uring,
         );
+        // The directory ids still queued for their fsync are durable before the daemon
+        // exits (other threads, such as the control socket's, keep the file system alive).
+        if let Err(e) = v.fs.settle() {
+            eprintln!("kmsfs: unmount of {}: {e}", self.volume_id);
+        }
         v.unmounted();
         r.map_err(MountError::Fuse)
     }

@@ -118,6 +118,11 @@ impl VolumeFs {
         Ok(())
     }
 
+    /// Make every directory id and long-name sidecar made so far durable (at unmount).
+    pub fn settle(&self) -> FsResult<()> {
+        Ok(self.syncer.wait()?)
+    }
+
     /// Make the directory `ino`'s entries durable, and first every directory id and
     /// long-name sidecar made so far.
     pub fn fsyncdir(&self, ino: Ino) -> FsResult<()> {

@@ -201,6 +201,9 @@ mod tests {
         fs.fsync(fh, false).unwrap();
         assert_eq!(counts(&fs), (3, 3));
         fs.release(fh);
+        fs.mkdir(d.ino, OsStr::new("e"), 0o755, me).unwrap();
+        fs.settle().unwrap();
+        assert_eq!(counts(&fs), (4, 4), "settled, as at unmount");
     }
 
     /// A failed fsync is returned by the next wait, once.
