@@ -9,8 +9,9 @@
 //! gocryptfs, which never fsyncs its `gocryptfs.diriv`, can lose it at any time).
 //!
 //! The queue is bounded ([`DEPTH`]): when it is full the file is fsynced at once. A failed
-//! fsync is kept and returned by the next [`Syncer::wait`]. Dropping the syncer (the file
-//! system's end, at unmount) fsyncs everything queued first.
+//! fsync is kept and returned by the next [`Syncer::wait`]. The mount daemon waits for the
+//! queue when its mount ends (`VolumeFs::settle`: other threads may keep the file system
+//! alive past it), and dropping the syncer fsyncs everything queued first.
 
 use std::fs::File;
 use std::io;
@@ -161,7 +162,7 @@ mod tests {
             s.sync_later(f).unwrap();
         }
         s.wait().unwrap();
-        let st = s.shared.st.lock().unwrap();
+        let st = s.st();
         assert_eq!(st.done, st.queued);
         assert!(st.files.is_empty());
         drop(st);
