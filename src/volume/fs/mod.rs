@@ -29,9 +29,11 @@
 //! - `reaper.rs`: closing removed entries' last descriptors (where the backing file
 //!   system frees their blocks) after the reply;
 //! - `syncer.rs`: fsyncing new directory ids and long-name sidecars after the reply
-//!   (every fsync waits for them first).
+//!   (every fsync waits for them first);
+//! - `background.rs`: the bounded queue and threads both of those are.
 
 mod accounting;
+mod background;
 use crate::fsutil::at;
 mod contents;
 mod dirs;

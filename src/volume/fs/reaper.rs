@@ -13,127 +13,50 @@
 //! at most that many removed entries wait for their blocks to be freed. Descriptors are
 //! closed in batches, so that handing one over rarely costs a wake-up (a cross-CPU
 //! interrupt on a VM): a thread is woken when the queue stops being empty and when it holds
-//! [`BATCH`], and closes what is queued after [`LINGER`] at the latest. Dropping the reaper
-//! (the file system's end, at unmount) closes every queued descriptor first.
+//! 32, and closes what is queued after 5 ms at the latest (`background.rs`). Dropping the
+//! reaper (the file system's end, at unmount) closes every queued descriptor first.
 
+use super::background::{Background, Config};
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Descriptors queued at most.
 pub(super) const DEPTH: usize = 256;
-/// A thread is woken when this many are queued.
-const BATCH: usize = 32;
-/// The longest a queued descriptor waits for a batch to fill.
-const LINGER: Duration = Duration::from_millis(5);
-/// Reaper threads: the device serves discards in parallel.
-const THREADS: usize = 2;
 
-#[derive(Default)]
-struct Queue {
-    fds: Vec<OwnedFd>,
-    /// Set by `finish` (or when no thread could start): close everything, then stop.
-    stop: bool,
-}
+static REAPER: Config<OwnedFd> = Config {
+    name: "reaper",
+    // The device serves discards in parallel.
+    threads: 2,
+    depth: DEPTH,
+    batch: 32,
+    linger: Some(Duration::from_millis(5)),
+    work: |fds| {
+        drop(fds);
+        Ok(())
+    },
+};
 
-#[derive(Default)]
-struct Shared {
-    q: Mutex<Queue>,
-    cv: Condvar,
-}
+pub(super) struct Reaper(Background<OwnedFd>);
 
-#[derive(Default)]
-pub(super) struct Reaper {
-    shared: Arc<Shared>,
-    /// The threads, started on first use.
-    threads: OnceLock<Mutex<Vec<JoinHandle<()>>>>,
+impl Default for Reaper {
+    fn default() -> Self {
+        Reaper(Background::new(&REAPER))
+    }
 }
 
 impl Reaper {
     /// Close `fd` on a reaper thread (at once if the queue is full or no thread runs).
     pub(super) fn close(&self, fd: OwnedFd) {
-        self.threads.get_or_init(|| Mutex::new(start(&self.shared)));
-        let mut q = self.shared.q.lock().expect("reaper queue");
-        if q.stop || q.fds.len() >= DEPTH {
-            drop(q);
+        if let Err(fd) = self.0.push(fd) {
             drop(fd);
-            return;
-        }
-        q.fds.push(fd);
-        let n = q.fds.len();
-        drop(q);
-        if n == 1 || n == BATCH {
-            self.shared.cv.notify_one();
         }
     }
 
     /// Close every queued descriptor and stop the threads (a later [`close`](Self::close)
     /// closes at once).
-    pub(super) fn finish(&self) {
-        self.shared.q.lock().expect("reaper queue").stop = true;
-        self.shared.cv.notify_all();
-        // Never started: none will be.
-        let threads = self.threads.get_or_init(|| Mutex::new(Vec::new()));
-        let threads = std::mem::take(&mut *threads.lock().expect("reaper"));
-        for t in threads {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-/// The threads serving `shared`; if none can be started, the queue is stopped (descriptors
-/// are then closed at once).
-fn start(shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
-    let mut threads = Vec::with_capacity(THREADS);
-    for i in 0..THREADS {
-        let s = shared.clone();
-        match std::thread::Builder::new()
-            .name(format!("kmsfs-reaper-{i}"))
-            .spawn(move || reap(&s))
-        {
-            Ok(t) => threads.push(t),
-            Err(_) => break,
-        }
-    }
-    if threads.is_empty() {
-        shared.q.lock().expect("reaper queue").stop = true;
-    }
-    threads
-}
-
-/// One reaper thread: close batches until `finish`, then what is left.
-fn reap(s: &Shared) {
-    loop {
-        let mut q = s.q.lock().expect("reaper queue");
-        loop {
-            if q.stop || q.fds.len() >= BATCH {
-                break;
-            }
-            if q.fds.is_empty() {
-                q = s.cv.wait(q).expect("reaper queue");
-                continue;
-            }
-            let (g, waited) = s.cv.wait_timeout(q, LINGER).expect("reaper queue");
-            q = g;
-            if waited.timed_out() {
-                break;
-            }
-        }
-        // Everything queued: the other thread takes the next batch meanwhile.
-        let batch = std::mem::take(&mut q.fds);
-        let stop = q.stop;
-        drop(q);
-        drop(batch);
-        if stop {
-            return;
-        }
+    #[cfg(test)]
+    fn finish(&self) {
+        self.0.finish();
     }
 }
 

@@ -13,136 +13,58 @@
 //! queue when its mount ends (`VolumeFs::settle`: other threads may keep the file system
 //! alive past it), and dropping the syncer fsyncs everything queued first.
 
+use super::background::{Background, Config};
 use std::fs::File;
 use std::io;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::thread::JoinHandle;
 
 /// Files queued at most.
 const DEPTH: usize = 1024;
 
-#[derive(Default)]
-struct State {
-    files: Vec<File>,
-    /// Files ever queued, and of them fsynced (or failed).
-    queued: u64,
-    done: u64,
-    /// The first failure not yet returned by `wait`.
-    failed: Option<io::Error>,
-    /// Set by `finish` (or when no thread could start): fsync at once from then on.
-    stop: bool,
-}
+static SYNCER: Config<File> = Config {
+    name: "syncer",
+    threads: 1,
+    depth: DEPTH,
+    batch: 1,
+    linger: None,
+    work: |files| {
+        let mut failed = None;
+        for f in &files {
+            if let Err(e) = f.sync_all() {
+                failed.get_or_insert(e);
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    },
+};
 
-#[derive(Default)]
-struct Shared {
-    st: Mutex<State>,
-    /// Wakes the thread: files queued, or stop.
-    work: Condvar,
-    /// Wakes waiters: files done.
-    done: Condvar,
-}
+pub(super) struct Syncer(Background<File>);
 
-#[derive(Default)]
-pub(super) struct Syncer {
-    shared: Arc<Shared>,
-    /// The thread, started on first use.
-    thread: OnceLock<Mutex<Option<JoinHandle<()>>>>,
+impl Default for Syncer {
+    fn default() -> Self {
+        Syncer(Background::new(&SYNCER))
+    }
 }
 
 impl Syncer {
     /// Make `f` durable soon (at once if the queue is full or no thread runs).
     pub(super) fn sync_later(&self, f: File) -> io::Result<()> {
-        self.thread.get_or_init(|| Mutex::new(start(&self.shared)));
-        let mut st = self.shared.st.lock().expect("syncer");
-        if st.stop || st.files.len() >= DEPTH {
-            drop(st);
-            return f.sync_all();
+        match self.0.push(f) {
+            Ok(()) => Ok(()),
+            Err(f) => f.sync_all(),
         }
-        st.files.push(f);
-        st.queued += 1;
-        drop(st);
-        self.shared.work.notify_one();
-        Ok(())
     }
 
     /// Wait until every file handed over so far is durable; the first failure since the
     /// last wait, if any.
     pub(super) fn wait(&self) -> io::Result<()> {
-        let mut st = self.shared.st.lock().expect("syncer");
-        let target = st.queued;
-        while st.done < target {
-            st = self.shared.done.wait(st).expect("syncer");
-        }
-        match st.failed.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.0.wait()
     }
 
     /// Fsync everything queued and stop the thread (a later [`sync_later`](Self::sync_later)
     /// fsyncs at once).
-    pub(super) fn finish(&self) {
-        self.shared.st.lock().expect("syncer").stop = true;
-        self.shared.work.notify_all();
-        // Never started: none will be.
-        let thread = self.thread.get_or_init(|| Mutex::new(None));
-        if let Some(t) = thread.lock().expect("syncer").take() {
-            let _ = t.join();
-        }
-    }
-}
-
-#[cfg(test)]
-impl Syncer {
-    fn st(&self) -> std::sync::MutexGuard<'_, State> {
-        self.shared.st.lock().expect("syncer")
-    }
-}
-
-impl Drop for Syncer {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-/// The thread serving `shared`; if it cannot be started, the queue is stopped.
-fn start(shared: &Arc<Shared>) -> Option<JoinHandle<()>> {
-    let s = shared.clone();
-    let t = std::thread::Builder::new()
-        .name("kmsfs-syncer".into())
-        .spawn(move || run(&s))
-        .ok();
-    if t.is_none() {
-        shared.st.lock().expect("syncer").stop = true;
-    }
-    t
-}
-
-/// The thread: fsync what is queued, batch by batch, until `finish` and the queue is empty.
-fn run(s: &Shared) {
-    loop {
-        let mut st = s.st.lock().expect("syncer");
-        while st.files.is_empty() && !st.stop {
-            st = s.work.wait(st).expect("syncer");
-        }
-        if st.files.is_empty() {
-            return;
-        }
-        let batch = std::mem::take(&mut st.files);
-        drop(st);
-        let mut failed = None;
-        for f in &batch {
-            if let Err(e) = f.sync_all() {
-                failed.get_or_insert(e);
-            }
-        }
-        let mut st = s.st.lock().expect("syncer");
-        st.done += batch.len() as u64;
-        if let Some(e) = failed {
-            st.failed.get_or_insert(e);
-        }
-        drop(st);
-        s.done.notify_all();
+    #[cfg(test)]
+    fn finish(&self) {
+        self.0.finish();
     }
 }
 
@@ -162,10 +84,8 @@ mod tests {
             s.sync_later(f).unwrap();
         }
         s.wait().unwrap();
-        let st = s.st();
-        assert_eq!(st.done, st.queued);
-        assert!(st.files.is_empty());
-        drop(st);
+        let (queued, done) = s.0.counts();
+        assert_eq!(done, queued);
         s.finish();
         s.sync_later(File::create(dir.path().join("late")).unwrap())
             .unwrap();
@@ -173,8 +93,7 @@ mod tests {
     }
 
     fn counts(fs: &crate::volume::VolumeFs) -> (u64, u64) {
-        let st = fs.syncer.st();
-        (st.queued, st.done)
+        fs.syncer.0.counts()
     }
 
     /// A new directory's id and a long name's sidecar are left to the syncer, and FSYNC
