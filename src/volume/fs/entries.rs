@@ -200,16 +200,20 @@ impl VolumeFs {
             let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
             Ok((at::open(p.fd(), p.name(), flags, mode)?, None))
         };
-        // The header before the attributes are read, so that they include its write.
+        // The header before the attributes are read, so that they include its write (and
+        // the file's state takes its mtime from them: an owner change leaves it).
+        let mtime = std::cell::Cell::new(None);
         let finish = |p: &At, (f, id): &mut (File, Option<[u8; 16]>)| {
             *id = self
                 .content()
                 .init(f)
                 .map_err(|e| self.damaged(&self.describe(parent).join(p.name()), e))?;
-            Ok(Some(Meta::of(f)?))
+            let m = Meta::of(f)?;
+            mtime.set(Some(m.mtime));
+            Ok(Some(m))
         };
         let (attr, (file, id)) = self.make(parent, name, caller, build, finish)?;
-        let st = self.state(attr.ino, &file)?;
+        let st = self.state_known(attr.ino, &file, mtime.get())?;
         *st.id.lock().expect("file id") = Some(id);
         let _ = flags;
         let fh = self.add_handle(file, attr.ino, st);

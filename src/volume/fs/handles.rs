@@ -11,14 +11,25 @@ impl VolumeFs {
     /// The shared state of `ino`'s content, open as `f` (made on first use, kept while a
     /// handle has it).
     pub(super) fn state(&self, ino: Ino, f: &File) -> FsResult<Arc<FileState>> {
+        self.state_known(ino, f, None)
+    }
+
+    /// [`state`](Self::state), with `f`'s mtime if the caller just read it.
+    pub(super) fn state_known(
+        &self,
+        ino: Ino,
+        f: &File,
+        mtime: Option<(i64, i64)>,
+    ) -> FsResult<Arc<FileState>> {
         let mut st = self.states.lock().expect("states");
         if let Some(s) = st.get(&ino).and_then(|w| w.upgrade()) {
             return Ok(s);
         }
         // No handle of `ino` is open, so no write of it is in flight: its mtime is settled.
-        let mtime = match self.kernel_times.load(Ordering::Relaxed) {
-            true => Some(Meta::of(f)?.mtime),
-            false => None,
+        let mtime = match (self.kernel_times.load(Ordering::Relaxed), mtime) {
+            (false, _) => None,
+            (true, Some(m)) => Some(m),
+            (true, None) => Some(Meta::of(f)?.mtime),
         };
         let s = Arc::new(FileState {
             lock: RwLock::new(()),
