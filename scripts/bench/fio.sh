@@ -33,8 +33,8 @@ if want tree && [ ! -f $XZ ]; then
     apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-source-6.1 >/dev/null
 fi
 python3 -c 'import matplotlib' 2>/dev/null || pip install -q matplotlib >/dev/null
-cargo build --release --quiet
-K="$PWD/target/release/kmsfs"
+# KMSFS=path/to/kmsfs measures that binary (default: a release build of this tree).
+if [ -n "${KMSFS:-}" ]; then K=$(realpath "$KMSFS"); else cargo build --release --quiet; K="$PWD/target/release/kmsfs"; fi
 W=$(mktemp -d /var/tmp/kmsfs-bench.XXXX)
 RES="$W/results.jsonl"
 TAR="$W/linux-source-6.1.tar"

@@ -168,13 +168,16 @@ fn when(t: Option<TimeOrNow>) -> Option<Option<SystemTime>> {
 /// walk that follows a change in it (one round trip less per create, unlink or rename).
 fn config(name: &str, allow_other: bool) -> fuser::Config {
     let mut c = fuseutil::config(name.to_string(), "kmsfs", allow_other);
-    c.n_threads = Some(
-        std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(2, 4),
-    );
+    c.n_threads = Some(loops());
     c.clone_fd = true;
     c
+}
+
+/// Dispatch loops reading `/dev/fuse`: one per core, 2 to 4.
+fn loops() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 4)
 }
 
 /// Mount `fs` at `mountpoint` and serve until it is unmounted; with `uring` (from
@@ -208,9 +211,11 @@ pub(crate) fn serve(
         None => None,
     };
     if let Some(w) = super::spin::window_from_env() {
-        // One loop reads the session's own descriptor (this one), the others their clones.
+        // One loop reads the session's own descriptor (this one), the others their clones;
+        // fuser starts that loop last, as thread `fuser-{n-1}`.
         use std::os::fd::AsFd;
-        match Spin::start(session.as_fd(), w) {
+        let poller = format!("fuser-{}", loops() - 1);
+        match Spin::start(session.as_fd(), w, Some(poller)) {
             Ok(s) => {
                 let _ = spin.set(s);
             }

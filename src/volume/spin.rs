@@ -4,11 +4,17 @@
 //! descriptor without blocking (fuser retries `EAGAIN` at once), so it is already running
 //! when the next request arrives; after `window` without a request it goes back to a
 //! blocking read. The other loops always block, so at most one core ever spins, and only
-//! for a short while after the last request. Polling pays only when requests come one at a
-//! time (a process doing one file operation after another). When requests overlap (parallel
-//! I/O, e.g. two readers) or most of them move file contents (streams, whose read-ahead
-//! and write-back already hide the wake-up), the polling core is better left to the work,
-//! so polling stops for [`BACK_OFF`].
+//! for a short while after the last request. While polling is on, the other loops' threads
+//! also park after serving a request, outside their read (see [`Spin::start`]): blocked in
+//! it, one of them was woken at every request the polling loop then took, an interrupt and
+//! two context switches per round trip (an untar ran 0.90x as long without them). Polling
+//! pays only when requests come one at a time (a process doing one file operation after
+//! another). When requests overlap (parallel I/O, e.g. two readers) or most of them move
+//! file contents (streams, whose read-ahead and write-back already hide the wake-up), the
+//! polling core is better left to the work, so polling stops for [`BACK_OFF`]; the parked
+//! loops go back to their reads whenever polling stops. (Overlapping requests that move no
+//! contents, two processes making files, are then served by the polling loop alone: the
+//! overlap cannot be seen while the other loops stand aside.)
 //!
 //! fuser owns the read loop, so this works from outside it: `O_NONBLOCK` is a flag of the
 //! open file description, shared by a `dup` of the session's descriptor, and a small
@@ -42,6 +48,14 @@ const PARALLEL_MIN: u64 = 4;
 /// round trip's wake-up is hidden there, and the polling core is better used for their work.
 const DATA_SHARE: u64 = 2;
 const DATA_MIN: u64 = 4;
+/// While the other loops stand aside, overlap shows as a backlog: a request already queued
+/// when the polling loop is done with the last one, so that it comes within [`QUEUED`] of
+/// that (a caller that waits for each answer cannot send its next request that soon: it
+/// has to be woken first). Polling stops when at least 1 in `QUEUED_SHARE` of the polling
+/// loop's requests (and at least `QUEUED_MIN`) came so.
+const QUEUED: Duration = Duration::from_micros(2);
+const QUEUED_SHARE: u64 = 4;
+const QUEUED_MIN: u64 = 8;
 
 struct Inner {
     fd: OwnedFd,
@@ -59,6 +73,20 @@ struct Inner {
     /// `true` once the session has ended.
     stop: Mutex<bool>,
     wake: Condvar,
+    /// The name of the thread whose loop reads `fd` (the polling one); `None`: nobody parks.
+    poller: Option<String>,
+    /// Wakes the other loops' threads parked while polling is on.
+    parked: Condvar,
+    /// The clock of `done_at`.
+    born: std::time::Instant,
+    /// When the polling loop last answered a request (nanoseconds since `born`).
+    done_at: AtomicU64,
+    /// The polling loop's requests while polling, and of them those that were queued.
+    polled: AtomicU64,
+    queued: AtomicU64,
+    /// Polling episodes ended so far (for tests).
+    #[cfg(test)]
+    ended: AtomicU64,
 }
 
 /// The spin controller of one mount. Dropping it stops the controller and restores
@@ -74,6 +102,20 @@ pub(crate) fn window_from_env() -> Option<Duration> {
         Some(0) => None,
         Some(us) => Some(Duration::from_micros(us)),
         None => Some(DEFAULT_WINDOW),
+    }
+}
+
+impl Inner {
+    /// Whether this thread runs the polling loop (with no poller named, every thread does).
+    fn is_poller(&self) -> bool {
+        match &self.poller {
+            None => true,
+            Some(p) => std::thread::current().name() == Some(p.as_str()),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.born.elapsed().as_nanos() as u64
     }
 }
 
@@ -97,7 +139,16 @@ fn set_nonblocking(fd: &OwnedFd, on: bool) {
 
 impl Spin {
     /// Start a controller for the session descriptor `fd` (duplicated; the caller keeps its own).
-    pub(crate) fn start(fd: BorrowedFd<'_>, window: Duration) -> std::io::Result<Spin> {
+    ///
+    /// `poller` names the thread of the loop that reads `fd`. While polling is on, every
+    /// other loop's thread parks after serving a request, until polling stops: blocked in
+    /// its read of `/dev/fuse`, it was woken by the kernel at every request although the
+    /// polling loop took it (an interrupt and two context switches per round trip).
+    pub(crate) fn start(
+        fd: BorrowedFd<'_>,
+        window: Duration,
+        poller: Option<String>,
+    ) -> std::io::Result<Spin> {
         let inner = Arc::new(Inner {
             fd: fd.try_clone_to_owned()?,
             window,
@@ -108,6 +159,14 @@ impl Spin {
             wanted: AtomicBool::new(false),
             stop: Mutex::new(false),
             wake: Condvar::new(),
+            poller,
+            parked: Condvar::new(),
+            born: std::time::Instant::now(),
+            done_at: AtomicU64::new(0),
+            polled: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            #[cfg(test)]
+            ended: AtomicU64::new(0),
         });
         let i = inner.clone();
         let thread = std::thread::Builder::new()
@@ -131,11 +190,24 @@ impl Spin {
             i.data.fetch_add(1, Ordering::Relaxed);
         }
         i.hits.fetch_add(1, Ordering::Relaxed);
-        if !i.active.load(Ordering::Relaxed) && !i.wanted.swap(true, Ordering::AcqRel) {
+        let active = i.active.load(Ordering::Relaxed);
+        if !active && !i.wanted.swap(true, Ordering::AcqRel) {
             let _g = i.stop.lock().expect("spin lock");
             i.wake.notify_one();
         }
-        Busy { spin: self, waited }
+        let poller = i.is_poller();
+        if waited && active && poller {
+            i.polled.fetch_add(1, Ordering::Relaxed);
+            let gap = i.now().saturating_sub(i.done_at.load(Ordering::Relaxed));
+            if gap < QUEUED.as_nanos() as u64 {
+                i.queued.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Busy {
+            spin: self,
+            waited,
+            poller,
+        }
     }
 
     /// Whether the descriptor is non-blocking now (for tests).
@@ -160,12 +232,25 @@ pub(crate) enum Req {
 pub(crate) struct Busy<'a> {
     spin: &'a Spin,
     waited: bool,
+    /// Served by the polling loop.
+    poller: bool,
 }
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
+        let i = &self.spin.inner;
         if self.waited {
-            self.spin.inner.inflight.fetch_sub(1, Ordering::AcqRel);
+            i.inflight.fetch_sub(1, Ordering::AcqRel);
+            if self.poller {
+                i.done_at.store(i.now(), Ordering::Relaxed);
+            }
+        }
+        // Served (the reply is out): another loop's thread stands aside while polling is on.
+        if !self.poller && i.poller.is_some() && i.active.load(Ordering::Relaxed) {
+            let mut stop = i.stop.lock().expect("spin lock");
+            while !*stop && i.active.load(Ordering::Acquire) {
+                stop = i.parked.wait(stop).expect("spin lock");
+            }
         }
     }
 }
@@ -174,6 +259,7 @@ impl Drop for Spin {
     fn drop(&mut self) {
         *self.inner.stop.lock().expect("spin lock") = true;
         self.inner.wake.notify_one();
+        self.inner.parked.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -198,6 +284,10 @@ fn control(i: &Inner) {
         let h0 = i.hits.load(Ordering::Relaxed);
         let (mut checks, mut crowded) = (0u64, 0u64);
         let d0 = i.data.load(Ordering::Relaxed);
+        let (p0, q0) = (
+            i.polled.load(Ordering::Relaxed),
+            i.queued.load(Ordering::Relaxed),
+        );
         let mut last = h0;
         let parallel = loop {
             std::thread::sleep(i.window);
@@ -215,14 +305,22 @@ fn control(i: &Inner) {
             }
             let data = i.data.load(Ordering::Relaxed) - d0;
             let all = now - h0;
+            let polled = i.polled.load(Ordering::Relaxed) - p0;
+            let queued = i.queued.load(Ordering::Relaxed) - q0;
             if (crowded >= PARALLEL_MIN && crowded * PARALLEL_SHARE >= checks)
                 || (data >= DATA_MIN && data * DATA_SHARE >= all)
+                || (queued >= QUEUED_MIN && queued * QUEUED_SHARE >= polled)
             {
                 break true;
             }
         };
         set_nonblocking(&i.fd, false);
         i.active.store(false, Ordering::Release);
+        #[cfg(test)]
+        i.ended.fetch_add(1, Ordering::AcqRel);
+        // Under the lock: a thread about to park either sees `active` false or is waiting.
+        drop(i.stop.lock().expect("spin lock"));
+        i.parked.notify_all();
         // A request that came between the last check and now finds `active` false and
         // sets `wanted` again, so spinning resumes with the next burst.
         if parallel {
@@ -257,7 +355,7 @@ mod tests {
         let fd: OwnedFd = r.into();
         // A window long enough that a loaded machine's scheduling stalls do not end it.
         let w = Duration::from_millis(100);
-        let s = Spin::start(fd.as_fd(), w).unwrap();
+        let s = Spin::start(fd.as_fd(), w, None).unwrap();
         assert!(!nonblocking(&fd));
         drop(s.note(Req::Meta));
         let t = std::time::Instant::now();
@@ -302,7 +400,7 @@ mod tests {
     fn parallel_requests_stop_polling() {
         let (r, _w) = std::io::pipe().unwrap();
         let fd: OwnedFd = r.into();
-        let s = Arc::new(Spin::start(fd.as_fd(), Duration::from_millis(20)).unwrap());
+        let s = Arc::new(Spin::start(fd.as_fd(), Duration::from_millis(20), None).unwrap());
         drop(s.note(Req::Meta));
         let t = std::time::Instant::now();
         while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
@@ -344,5 +442,97 @@ mod tests {
             assert!(!s.spinning(), "polling resumed during the back-off");
         }
         assert!(!nonblocking(&fd));
+    }
+
+    /// While polling is on, a thread other than the poller's parks once its request is
+    /// served, and goes on when polling stops (or the controller is dropped).
+    #[test]
+    fn other_loops_stand_aside_while_polling() {
+        let (r, _w) = std::io::pipe().unwrap();
+        let fd: OwnedFd = r.into();
+        let w = Duration::from_millis(50);
+        let s = Arc::new(Spin::start(fd.as_fd(), w, Some("poller".into())).unwrap());
+        // Requests on the poller's thread every few ms keep polling on.
+        let keep = Arc::new(AtomicBool::new(true));
+        let poller = {
+            let (s, keep) = (s.clone(), keep.clone());
+            std::thread::Builder::new()
+                .name("poller".into())
+                .spawn(move || {
+                    while keep.load(Ordering::Relaxed) {
+                        drop(s.note(Req::Meta));
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                })
+                .unwrap()
+        };
+        let t = std::time::Instant::now();
+        while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(s.spinning());
+        let ended = s.inner.ended.load(Ordering::Acquire);
+        let served = Arc::new(AtomicBool::new(false));
+        let other = {
+            let (s, served) = (s.clone(), served.clone());
+            std::thread::Builder::new()
+                .name("other".into())
+                .spawn(move || {
+                    drop(s.note(Req::Meta));
+                    served.store(true, Ordering::SeqCst);
+                })
+                .unwrap()
+        };
+        std::thread::sleep(Duration::from_millis(30));
+        let was_served = served.load(Ordering::SeqCst);
+        // Unless this machine stalled the poller past the window (polling then ended).
+        if s.inner.ended.load(Ordering::Acquire) == ended {
+            assert!(!was_served, "parked while polling is on");
+        }
+        keep.store(false, Ordering::Relaxed);
+        poller.join().unwrap();
+        let t = std::time::Instant::now();
+        while !served.load(Ordering::SeqCst) && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(served.load(Ordering::SeqCst), "polling stopped: it goes on");
+        other.join().unwrap();
+        assert!(!s.spinning());
+    }
+
+    /// Requests the polling loop finds already queued when it is done with the last one
+    /// (what overlap looks like while the other loops stand aside) stop polling.
+    #[test]
+    fn a_backlog_on_the_polling_loop_stops_polling() {
+        let (r, _w) = std::io::pipe().unwrap();
+        let fd: OwnedFd = r.into();
+        let s = Arc::new(
+            Spin::start(fd.as_fd(), Duration::from_millis(20), Some("poller".into())).unwrap(),
+        );
+        let s2 = s.clone();
+        let stopped = std::thread::Builder::new()
+            .name("poller".into())
+            .spawn(move || {
+                let s = s2;
+                drop(s.note(Req::Meta));
+                let t = std::time::Instant::now();
+                while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                assert!(s.spinning());
+                // Back to back: each request comes as soon as the last was answered.
+                let t = std::time::Instant::now();
+                while t.elapsed() < Duration::from_secs(5) {
+                    drop(s.note(Req::Meta));
+                    if !s.spinning() {
+                        return true;
+                    }
+                }
+                false
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(stopped, "a backlog stops polling");
     }
 }
