@@ -19,11 +19,14 @@
 # and on a tree (TREE, default /usr/include; TREE= skips it), per entry of the tree:
 #   copy    cp -a of the tree into the mount
 #   rmrf    rm -rf of it, after the page cache, dentries and inodes were dropped
+# and on an archive (TAR, a tar file; none by default), per entry of the archive:
+#   untar   tar -xf of it into the mount (as root: owners, modes and times restored)
 # FSS="kmsfs" picks a subset; KMSFS=path/to/kmsfs picks the binary (default: a release build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000}
 TREE=${TREE-/usr/include}
+TAR=${TAR-}
 FSS=${FSS:-kmsfs securefs}
 [ "$(id -u)" = 0 ] || { echo "fuse_requests.sh: run as root (kernel tracing)" >&2; exit 2; }
 T=/sys/kernel/tracing
@@ -84,7 +87,7 @@ phase() { # fs dir phase -> the phase run alone, its requests counted
     # skips inodes freed in the last minutes while their inode-table block is cached
     # (`recently_deleted`), which made one file system's creates pay for the last one's
     # deletes (as fio.sh does before its metadata job).
-    case $p in rmrf | create | copy) sync; echo 3 > /proc/sys/vm/drop_caches ;; esac
+    case $p in rmrf | create | copy | untar) sync; echo 3 > /proc/sys/vm/drop_caches ;; esac
     local e t0 t1
     for e in send end; do echo 0 > "$I/events/fuse/fuse_request_$e/enable"; done
     echo > "$I/trace"
@@ -94,10 +97,11 @@ phase() { # fs dir phase -> the phase run alone, its requests counted
     case $p in
     copy) cp -a "$TREE" "$d" ;;
     rmrf) rm -rf "$d" ;;
+    untar) mkdir "$d"; tar -xf "$TAR" -C "$d"; sync -f "$d" ;;
     *) t0=$(workload "$d" "$p") ;;
     esac
     t1=$(date +%s%N)
-    case $p in copy | rmrf) ;; *) t1=$t0; t0=0 ;; esac
+    case $p in copy | rmrf | untar) ;; *) t1=$t0; t0=0 ;; esac
     for e in send end; do echo 0 > "$I/events/fuse/fuse_request_$e/enable"; done
     if grep -q 'LOST EVENTS' "$I/trace"; then echo "fuse_requests.sh: trace lost events" >&2; exit 1; fi
     # One line per opcode: fs phase OPCODE count microseconds-inside; then fs phase WALL 1 us.
@@ -156,15 +160,18 @@ for fs in $FSS; do
     for e in send end; do echo "connection == $(conn "$m")" > "$I/events/fuse/fuse_request_$e/filter"; done
     for p in create stat list unlink; do phase "$fs" "$m/meta" "$p" >> "$RES"; done
     if [ -n "$TREE" ]; then for p in copy rmrf; do phase "$fs" "$m/tree" "$p" >> "$RES"; done; fi
+    if [ -n "$TAR" ]; then phase "$fs" "$m/untar" untar >> "$RES"; fi
     umountfs "$fs"
 done
 
-ENTRIES=0
+ENTRIES=0 TAR_ENTRIES=0
 [ -n "$TREE" ] && ENTRIES=$(find "$TREE" | wc -l)
-python3 - "$RES" "$N" "$ENTRIES" "$TREE" <<'PY'
+[ -n "$TAR" ] && TAR_ENTRIES=$(tar -tf "$TAR" | wc -l)
+python3 - "$RES" "$N" "$ENTRIES" "$TREE" "$TAR_ENTRIES" "$TAR" <<'PY'
 import collections, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 n, entries, tree = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+tar_entries, tar = int(sys.argv[5]), sys.argv[6]
 fss = list(dict.fromkeys(r[0] for r in rows))
 by, us = collections.defaultdict(int), collections.defaultdict(int)
 for fs, p, op, c, t in rows:
@@ -199,6 +206,9 @@ def split(phases, per):
 table(["create", "stat", "list", "unlink"], n)
 if entries:
     table(["copy", "rmrf"], entries)
+if tar_entries:
+    print(f"untar: per entry of {tar}, {tar_entries} entries")
+    table(["untar"], tar_entries)
 print()
 print("Microseconds per file: wall = inside requests (the daemon) + between them (the caller and"
       " the kernel, wake-ups included)")
@@ -207,4 +217,6 @@ print("|---|" + "---:|" * len(fss))
 split(["create", "stat", "list", "unlink"], n)
 if entries:
     split(["copy", "rmrf"], entries)
+if tar_entries:
+    split(["untar"], tar_entries)
 PY
