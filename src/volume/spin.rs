@@ -12,9 +12,10 @@
 //! another). When requests overlap (parallel I/O, e.g. two readers) or most of them move
 //! file contents (streams, whose read-ahead and write-back already hide the wake-up), the
 //! polling core is better left to the work, so polling stops for [`BACK_OFF`]; the parked
-//! loops go back to their reads whenever polling stops. (Overlapping requests that move no
-//! contents, two processes making files, are then served by the polling loop alone: the
-//! overlap cannot be seen while the other loops stand aside.)
+//! loops go back to their reads whenever polling stops. Overlapping requests that move no
+//! contents (two processes making files) are not seen as two in service while the other
+//! loops stand aside, but as a backlog on the polling loop ([`QUEUED`]), which stops
+//! polling too.
 //!
 //! fuser owns the read loop, so this works from outside it: `O_NONBLOCK` is a flag of the
 //! open file description, shared by a `dup` of the session's descriptor, and a small
@@ -75,6 +76,9 @@ struct Inner {
     wake: Condvar,
     /// The name of the thread whose loop reads `fd` (the polling one); `None`: nobody parks.
     poller: Option<String>,
+    /// Whether a request was served on that thread: until then nobody parks (were the name
+    /// wrong, every loop would).
+    poller_seen: AtomicBool,
     /// Wakes the other loops' threads parked while polling is on.
     parked: Condvar,
     /// The clock of `done_at`.
@@ -160,6 +164,7 @@ impl Spin {
             stop: Mutex::new(false),
             wake: Condvar::new(),
             poller,
+            poller_seen: AtomicBool::new(false),
             parked: Condvar::new(),
             born: std::time::Instant::now(),
             done_at: AtomicU64::new(0),
@@ -196,6 +201,9 @@ impl Spin {
             i.wake.notify_one();
         }
         let poller = i.is_poller();
+        if poller && !i.poller_seen.load(Ordering::Relaxed) {
+            i.poller_seen.store(true, Ordering::Relaxed);
+        }
         if waited && active && poller {
             i.polled.fetch_add(1, Ordering::Relaxed);
             let gap = i.now().saturating_sub(i.done_at.load(Ordering::Relaxed));
@@ -246,7 +254,11 @@ impl Drop for Busy<'_> {
             }
         }
         // Served (the reply is out): another loop's thread stands aside while polling is on.
-        if !self.poller && i.poller.is_some() && i.active.load(Ordering::Relaxed) {
+        if !self.poller
+            && i.poller.is_some()
+            && i.active.load(Ordering::Relaxed)
+            && i.poller_seen.load(Ordering::Relaxed)
+        {
             let mut stop = i.stop.lock().expect("spin lock");
             while !*stop && i.active.load(Ordering::Acquire) {
                 stop = i.parked.wait(stop).expect("spin lock");
@@ -534,5 +546,31 @@ mod tests {
             .join()
             .unwrap();
         assert!(stopped, "a backlog stops polling");
+    }
+
+    /// Were the polling loop's thread misnamed (it never serves a request), nobody parks.
+    #[test]
+    fn nobody_parks_before_the_poller_is_seen() {
+        let (r, _w) = std::io::pipe().unwrap();
+        let fd: OwnedFd = r.into();
+        let s = Spin::start(
+            fd.as_fd(),
+            Duration::from_millis(200),
+            Some("nobody".into()),
+        )
+        .unwrap();
+        drop(s.note(Req::Meta));
+        let t = std::time::Instant::now();
+        while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let t = std::time::Instant::now();
+        for _ in 0..10 {
+            drop(s.note(Req::Meta));
+        }
+        assert!(
+            t.elapsed() < Duration::from_millis(150),
+            "a request's thread parked"
+        );
     }
 }
