@@ -166,9 +166,9 @@ fn when(t: Option<TimeOrNow>) -> Option<Option<SystemTime>> {
 /// modes and owners) are opened with that user's credentials, so the backing filesystem's
 /// checks apply; the kernel then need not re-read a directory's attributes before each path
 /// walk that follows a change in it (one round trip less per create, unlink or rename).
-fn config(name: &str, allow_other: bool) -> fuser::Config {
+fn config(name: &str, allow_other: bool, loops: usize) -> fuser::Config {
     let mut c = fuseutil::config(name.to_string(), "kmsfs", allow_other);
-    c.n_threads = Some(loops());
+    c.n_threads = Some(loops);
     c.clone_fd = true;
     c
 }
@@ -197,7 +197,9 @@ pub(crate) fn serve(
         spin: spin.clone(),
         uring: uring.clone(),
     };
-    let session = fuseutil::mount_session(vol, mountpoint, &config(name, allow_other))?;
+    // Computed once: the polling loop's thread name below follows from it.
+    let loops = loops();
+    let session = fuseutil::mount_session(vol, mountpoint, &config(name, allow_other, loops))?;
     let _ = notifier.set(session.notifier());
     let rings = match uring {
         Some(offer) => Some(super::uring::start(
@@ -214,7 +216,7 @@ pub(crate) fn serve(
         // One loop reads the session's own descriptor (this one), the others their clones;
         // fuser starts that loop last, as thread `fuser-{n-1}`.
         use std::os::fd::AsFd;
-        let poller = format!("fuser-{}", loops() - 1);
+        let poller = format!("fuser-{}", loops - 1);
         match Spin::start(session.as_fd(), w, Some(poller)) {
             Ok(s) => {
                 let _ = spin.set(s);

@@ -356,6 +356,14 @@ mod tests {
     use super::*;
     use std::os::fd::AsFd;
 
+    /// Wait until `cond` holds, 5 s at most (the caller asserts what it needs).
+    fn wait_until(cond: impl Fn() -> bool) {
+        let t = std::time::Instant::now();
+        while !cond() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn nonblocking(fd: &impl AsRawFd) -> bool {
         // SAFETY: F_GETFL on an open descriptor.
         unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) & libc::O_NONBLOCK != 0 }
@@ -370,10 +378,7 @@ mod tests {
         let s = Spin::start(fd.as_fd(), w, None).unwrap();
         assert!(!nonblocking(&fd));
         drop(s.note(Req::Meta));
-        let t = std::time::Instant::now();
-        while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(|| s.spinning());
         assert!(
             s.spinning() && nonblocking(&fd),
             "a request starts spinning"
@@ -390,16 +395,10 @@ mod tests {
             }
         }
         // Idle: it goes back to blocking reads after one to two windows.
-        let t = std::time::Instant::now();
-        while s.spinning() && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(|| !s.spinning());
         assert!(!s.spinning() && !nonblocking(&fd), "idle stops spinning");
         drop(s.note(Req::Meta));
-        let t = std::time::Instant::now();
-        while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(|| s.spinning());
         assert!(nonblocking(&fd), "the next burst spins again");
         drop(s);
         assert!(
@@ -414,10 +413,7 @@ mod tests {
         let fd: OwnedFd = r.into();
         let s = Arc::new(Spin::start(fd.as_fd(), Duration::from_millis(20), None).unwrap());
         drop(s.note(Req::Meta));
-        let t = std::time::Instant::now();
-        while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(|| s.spinning());
         assert!(s.spinning());
         // Another loop serves long requests while this one's come: they overlap, and polling
         // stops although requests keep coming, and stays off for the back-off.
@@ -478,10 +474,7 @@ mod tests {
                 })
                 .unwrap()
         };
-        let t = std::time::Instant::now();
-        while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(|| s.spinning());
         assert!(s.spinning());
         let ended = s.inner.ended.load(Ordering::Acquire);
         let served = Arc::new(AtomicBool::new(false));
@@ -503,10 +496,7 @@ mod tests {
         }
         keep.store(false, Ordering::Relaxed);
         poller.join().unwrap();
-        let t = std::time::Instant::now();
-        while !served.load(Ordering::SeqCst) && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(|| served.load(Ordering::SeqCst));
         assert!(served.load(Ordering::SeqCst), "polling stopped: it goes on");
         other.join().unwrap();
         assert!(!s.spinning());
@@ -527,10 +517,7 @@ mod tests {
             .spawn(move || {
                 let s = s2;
                 drop(s.note(Req::Meta));
-                let t = std::time::Instant::now();
-                while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
+                wait_until(|| s.spinning());
                 assert!(s.spinning());
                 // Back to back: each request comes as soon as the last was answered.
                 let t = std::time::Instant::now();
@@ -560,10 +547,7 @@ mod tests {
         )
         .unwrap();
         drop(s.note(Req::Meta));
-        let t = std::time::Instant::now();
-        while !s.spinning() && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(|| s.spinning());
         let t = std::time::Instant::now();
         for _ in 0..10 {
             drop(s.note(Req::Meta));
