@@ -53,14 +53,7 @@ setup() { # name -> mounts $W/mnt-name
         # (the default), to compare the two transports.
         export KMSFS_HOME="$W/kmsfs-home"
         [ -f "$KMSFS_HOME/config.json" ] || "$K" init >/dev/null
-        local key vol
-        key=$("$K" kms create-key --query KeyMetadata.KeyId --output text)
-        vol=$("$K" volume create --size 8GiB --kms-key-id "$key" --query VolumeId --output text)
-        if [ "$n" = kmsfs-uring ]; then
-            "$K" mount --fuse-transport uring "$vol" "$m" >/dev/null
-        else
-            "$K" mount "$vol" "$m" >/dev/null
-        fi ;;
+        kmsfs_mount "$m" "$([ "$n" = kmsfs-uring ] && echo uring)" ;;
     gocryptfs)
         gocryptfs -q -init -extpass "echo $PW" "$b" >/dev/null
         gocryptfs -q -extpass "echo $PW" "$b" "$m" ;;

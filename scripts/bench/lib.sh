@@ -1,4 +1,4 @@
-# Shell helpers shared by fio.sh and snapshot.sh (sourced; they set RES first).
+# Shell helpers shared by fio.sh, snapshot.sh and meta_steps.sh (sourced; they set RES first).
 # shellcheck shell=bash
 
 # Write back every dirty page, then drop the page cache, dentries and inodes (root).
@@ -27,4 +27,17 @@ flush() {
     for p in "$@"; do
         sync -f "$p" 2>/dev/null || echo "    sync -f $p: the file system reported an error (kept going)" >&2
     done
+}
+
+# kmsfs mountpoint [transport]: a new volume under a new KMS key of $KMSFS_HOME, mounted at
+# mountpoint with binary $K (transport uring: over FUSE over io_uring; otherwise /dev/fuse).
+kmsfs_mount() {
+    local key vol
+    key=$("$K" kms create-key --query KeyMetadata.KeyId --output text)
+    vol=$("$K" volume create --size 8GiB --kms-key-id "$key" --query VolumeId --output text)
+    if [ "${2:-dev}" = uring ]; then
+        "$K" mount --fuse-transport uring "$vol" "$1" >/dev/null
+    else
+        "$K" mount "$vol" "$1" >/dev/null
+    fi
 }

@@ -7,6 +7,9 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 KMSFS_BIN [ROUNDS] [FSS]" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "meta_steps.sh: run as root (it drops the page cache)" >&2; exit 2; }
 K=$(realpath "$1") ROUNDS=${2:-3} FSS=${3:-plain kmsfs securefs}
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 if [[ " $FSS " == *" securefs "* ]] && ! command -v securefs >/dev/null; then
     apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq securefs fuse3 >/dev/null
 fi
@@ -21,19 +24,12 @@ for r in $(seq "$ROUNDS"); do
         mkdir -p "$m" "$b"
         case $fs in
         plain) ;;
-        kmsfs | kmsfs-uring)
-            key=$("$K" kms create-key --query KeyMetadata.KeyId --output text)
-            vol=$("$K" volume create --size 8GiB --kms-key-id "$key" --query VolumeId --output text)
-            if [ "$fs" = kmsfs-uring ]; then
-                "$K" mount --fuse-transport uring "$vol" "$m" >/dev/null
-            else
-                "$K" mount "$vol" "$m" >/dev/null
-            fi ;;
+        kmsfs | kmsfs-uring) kmsfs_mount "$m" "$([ "$fs" = kmsfs-uring ] && echo uring)" ;;
         securefs)
             securefs create --pass "$PW" "$b" >/dev/null
             securefs mount -b --pass "$PW" --log "$W/securefs.log" "$b" "$m" >/dev/null ;;
         esac
-        sync; echo 3 > /proc/sys/vm/drop_caches
+        drop
         python3 - "$r" "$fs" "$m" <<'PY'
 import os, sys, time
 r, fs, d = sys.argv[1], sys.argv[2], os.path.join(sys.argv[3], "meta")
