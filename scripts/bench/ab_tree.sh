@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A/B of two kmsfs binaries on directory-heavy work, beside plain ext4, rounds alternated:
+# A/B of two kmsfs binaries on directory-heavy work, beside plain ext4, rounds alternated
+# (plain first, then the two binaries, which of them first switching from round to round):
 # 2,000 directories made by os.makedirs, `tar -xf` of the Linux 6.1 source, and `rm -rf`
 # of both, each step to the end of a `sync -f` of the mount and of the disk under it.
 #   scripts/bench/ab_tree.sh BEFORE_BIN AFTER_BIN [ROUNDS]   (TRANSPORT=uring for io_uring)
@@ -16,12 +17,17 @@ W=$(mktemp -d /var/tmp/kmsfs-ab.XXXX)
 trap 'for d in "$W"/mnt-*; do umount -l "$d" 2>/dev/null || true; done; rm -rf "$W"' EXIT
 TAR="$W/linux.tar"
 xz -dc -T0 $XZ > "$TAR"
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 now() { date +%s.%N; }
 # The seconds since the last step (in $took), once the mount and the disk under it are synced.
 step() { sync -f "$1"; sync -f "$W"; local t1; t1=$(now); took=$(echo "$t1 - $t0" | bc); t0=$t1; }
 for r in $(seq "$ROUNDS"); do
-    for v in plain before after; do
+    # Which binary goes first alternates: the second one's rm -rf ran slower in both orders.
+    order="plain before after"
+    [ $((r % 2)) = 0 ] && order="plain after before"
+    for v in $order; do
         m="$W/mnt-$v-$r"
         mkdir -p "$m"
         if [ $v != plain ]; then
@@ -29,13 +35,7 @@ for r in $(seq "$ROUNDS"); do
             [ $v = after ] && K=$AFTER
             export KMSFS_HOME="$W/home-$v"
             [ -f "$KMSFS_HOME/config.json" ] || "$K" init >/dev/null
-            key=$("$K" kms create-key --query KeyMetadata.KeyId --output text)
-            vol=$("$K" volume create --size 8GiB --kms-key-id "$key" --query VolumeId --output text)
-            if [ "$TRANSPORT" = uring ]; then
-                "$K" mount --fuse-transport uring "$vol" "$m" >/dev/null
-            else
-                "$K" mount "$vol" "$m" >/dev/null
-            fi
+            kmsfs_mount "$m" "$TRANSPORT"
         fi
         drop
         t0=$(now)
