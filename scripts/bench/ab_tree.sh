@@ -24,7 +24,7 @@ now() { date +%s.%N; }
 # The seconds since the last step (in $took), once the mount and the disk under it are synced.
 step() { sync -f "$1"; sync -f "$W"; local t1; t1=$(now); took=$(echo "$t1 - $t0" | bc); t0=$t1; }
 for r in $(seq "$ROUNDS"); do
-    # Which binary goes first alternates: the second one's rm -rf ran slower in both orders.
+    # Which binary goes first alternates, so that neither always runs after the other.
     order="plain before after"
     [ $((r % 2)) = 0 ] && order="plain after before"
     for v in $order; do
