@@ -1,4 +1,4 @@
-# Shell helpers shared by fio.sh, snapshot.sh and meta_steps.sh (sourced; they set RES first).
+# Shell helpers shared by the bench scripts (sourced; the ones that write rows set RES first).
 # shellcheck shell=bash
 
 # Write back every dirty page, then drop the page cache, dentries and inodes (root).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# fio.sh's metadata job (10,000 files: create with a 100-byte write, stat, list, unlink)
-# timed step by step, in µs per file, beside plain ext4 and securefs, rounds alternated:
+# fio.sh's metadata job (meta_job.py: 10,000 files created with a 100-byte write, stat'ed,
+# listed, unlinked) timed step by step, in µs per file, beside plain ext4 and securefs,
+# rounds alternated:
 #   scripts/bench/meta_steps.sh KMSFS_BIN [ROUNDS] [FSS]   (FSS: plain kmsfs kmsfs-uring securefs)
 # Prints one line per round and file system. Run as root (drops the page cache).
 set -euo pipefail
@@ -30,30 +31,7 @@ for r in $(seq "$ROUNDS"); do
             securefs mount -b --pass "$PW" --log "$W/securefs.log" "$b" "$m" >/dev/null ;;
         esac
         drop
-        python3 - "$r" "$fs" "$m" <<'PY'
-import os, sys, time
-r, fs, d = sys.argv[1], sys.argv[2], os.path.join(sys.argv[3], "meta")
-os.mkdir(d)
-n = 10000
-t = [time.perf_counter()]
-for i in range(n):
-    fd = os.open(f"{d}/f{i}", os.O_CREAT | os.O_WRONLY, 0o644)
-    os.write(fd, b"x" * 100)
-    os.close(fd)
-t.append(time.perf_counter())
-for i in range(n):
-    os.stat(f"{d}/f{i}")
-t.append(time.perf_counter())
-assert len(os.listdir(d)) == n
-t.append(time.perf_counter())
-for i in range(n):
-    os.unlink(f"{d}/f{i}")
-os.rmdir(d)
-t.append(time.perf_counter())
-us = [(t[i + 1] - t[i]) / n * 1e6 for i in range(4)]
-print(f"round {r} {fs}: {n / (t[-1] - t[0]):.0f} files/s; µs per file: create {us[0]:.1f}, "
-      f"stat {us[1]:.1f}, list {us[2]:.1f}, unlink {us[3]:.1f}")
-PY
+        python3 scripts/bench/meta_job.py "$fs" "$m" --round "$r"
         case $fs in
         plain) rm -rf "${m:?}"/* ;;
         kmsfs*) "$K" umount "$m" >/dev/null ;;
