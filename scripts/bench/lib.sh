@@ -1,4 +1,5 @@
-# Shell helpers shared by the bench scripts (sourced; the ones that write rows set RES first).
+# Shell helpers shared by the bench scripts (sourced; the ones that write rows set RES first;
+# peer_mount, peer_umount and peer_cleanup use $K, $PW and $W).
 # shellcheck shell=bash
 
 # Write back every dirty page, then drop the page cache, dentries and inodes (root).
@@ -40,4 +41,42 @@ kmsfs_mount() {
     else
         "$K" mount "$vol" "$1" >/dev/null
     fi
+}
+
+# fss: install securefs (with fuse3) when the list of file systems names it and it is missing.
+need_securefs() {
+    if [[ " $1 " == *" securefs "* ]] && ! command -v securefs >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq securefs fuse3 >/dev/null
+    fi
+}
+
+# fs mountpoint backing: mount one of plain (nothing to mount), kmsfs, kmsfs-uring
+# (kmsfs_mount) or securefs (a new repository in backing, password $PW, its log in $W).
+peer_mount() {
+    case $1 in
+    plain) ;;
+    kmsfs | kmsfs-uring) kmsfs_mount "$2" "$([ "$1" = kmsfs-uring ] && echo uring)" ;;
+    securefs)
+        securefs create --pass "$PW" "$3" >/dev/null
+        securefs mount -b --pass "$PW" --log "$W/securefs.log" "$3" "$2" >/dev/null ;;
+    esac
+}
+
+# fs mountpoint: unmount what peer_mount mounted (plain: nothing).
+peer_umount() {
+    case $1 in
+    plain) ;;
+    kmsfs*) "$K" umount "$2" >/dev/null ;;
+    *) fusermount3 -u "$2"; sleep 1 ;;
+    esac
+}
+
+# At exit: unmount every $W/mnt-* left mounted, then remove $W (`trap peer_cleanup EXIT`).
+peer_cleanup() {
+    local d
+    for d in "$W"/mnt-*; do
+        fusermount3 -u "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || true
+    done
+    rm -rf "$W"
 }

@@ -11,32 +11,21 @@ K=$(realpath "$1") ROUNDS=${2:-3} FSS=${3:-plain kmsfs securefs}
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/bench/lib.sh
 . scripts/bench/lib.sh
-if [[ " $FSS " == *" securefs "* ]] && ! command -v securefs >/dev/null; then
-    apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq securefs fuse3 >/dev/null
-fi
+need_securefs "$FSS"
 W=$(mktemp -d /var/tmp/kmsfs-meta.XXXX)
 PW=bench-password-1234
-trap 'for d in "$W"/mnt-*; do fusermount3 -u "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || true; done; rm -rf "$W"' EXIT
+trap peer_cleanup EXIT
 export KMSFS_HOME=$W/home
 "$K" init >/dev/null
 for r in $(seq "$ROUNDS"); do
     for fs in $FSS; do
         m=$W/mnt-$fs b=$W/back-$fs-$r
         mkdir -p "$m" "$b"
-        case $fs in
-        plain) ;;
-        kmsfs | kmsfs-uring) kmsfs_mount "$m" "$([ "$fs" = kmsfs-uring ] && echo uring)" ;;
-        securefs)
-            securefs create --pass "$PW" "$b" >/dev/null
-            securefs mount -b --pass "$PW" --log "$W/securefs.log" "$b" "$m" >/dev/null ;;
-        esac
+        peer_mount "$fs" "$m" "$b"
         drop
         python3 scripts/bench/meta_job.py "$fs" "$m" --round "$r"
-        case $fs in
-        plain) rm -rf "${m:?}"/* ;;
-        kmsfs*) "$K" umount "$m" >/dev/null ;;
-        *) fusermount3 -u "$m"; sleep 1 ;;
-        esac
+        if [ "$fs" = plain ]; then rm -rf "${m:?}"/*; fi
+        peer_umount "$fs" "$m"
         rm -rf "$b"
     done
 done
