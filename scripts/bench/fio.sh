@@ -47,31 +47,25 @@ setup() { # name -> mounts $W/mnt-name
     local n=$1 m="$W/mnt-$1" b="$W/back-$1-$ROUND"
     mkdir -p "$m" "$b"
     case $n in
-    plain) ;;
     kmsfs | kmsfs-uring)
         # kmsfs-uring: the same mount over FUSE over io_uring instead of the /dev/fuse loop
         # (the default), to compare the two transports.
         export KMSFS_HOME="$W/kmsfs-home"
         [ -f "$KMSFS_HOME/config.json" ] || "$K" init >/dev/null
-        kmsfs_mount "$m" "$([ "$n" = kmsfs-uring ] && echo uring)" ;;
+        peer_mount "$n" "$m" "$b" ;;
     gocryptfs)
         gocryptfs -q -init -extpass "echo $PW" "$b" >/dev/null
         gocryptfs -q -extpass "echo $PW" "$b" "$m" ;;
     cryfs)
         echo "$PW" | CRYFS_FRONTEND=noninteractive CRYFS_NO_UPDATE_CHECK=true cryfs "$b" "$m" >/dev/null 2>&1 ;;
-    securefs)
-        securefs create --pass "$PW" "$b" >/dev/null
-        securefs mount -b --pass "$PW" --log "$W/securefs.log" "$b" "$m" >/dev/null ;;
+    *) peer_mount "$n" "$m" "$b" ;; # plain, securefs
     esac
 }
 
 teardown() {
     local n=$1 m="$W/mnt-$1"
-    case $n in
-    plain) rm -rf "${m:?}"/* ;;
-    kmsfs | kmsfs-uring) "$K" umount "$m" >/dev/null ;;
-    *) fusermount3 -u "$m"; sleep 1 ;;
-    esac
+    if [ "$n" = plain ]; then rm -rf "${m:?}"/*; fi
+    peer_umount "$n" "$m"
     rm -rf "$W/back-$n-$ROUND"
 }
 

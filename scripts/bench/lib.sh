@@ -1,5 +1,5 @@
 # Shell helpers shared by the bench scripts (sourced; the ones that write rows set RES first;
-# peer_mount, peer_umount and peer_cleanup use $K, $PW and $W).
+# peers_start sets $W and $PW, which peer_mount, peer_umount and peer_cleanup use with $K).
 # shellcheck shell=bash
 
 # Write back every dirty page, then drop the page cache, dentries and inodes (root).
@@ -49,6 +49,18 @@ need_securefs() {
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq securefs fuse3 >/dev/null
     fi
+}
+
+# name fss: the start of a script that mounts the file systems fss (peer_mount) with binary
+# $K: securefs installed if named, a work directory W=/var/tmp/kmsfs-name.XXXX removed at
+# exit with whatever is still mounted under it, securefs's password PW, and a new kmsfs home.
+peers_start() {
+    need_securefs "$2"
+    W=$(mktemp -d "/var/tmp/kmsfs-$1.XXXX")
+    PW=bench-password-1234
+    trap peer_cleanup EXIT
+    export KMSFS_HOME=$W/home
+    "$K" init >/dev/null
 }
 
 # fs mountpoint backing: mount one of plain (nothing to mount), kmsfs, kmsfs-uring

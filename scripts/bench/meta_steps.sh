@@ -11,12 +11,7 @@ K=$(realpath "$1") ROUNDS=${2:-3} FSS=${3:-plain kmsfs securefs}
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/bench/lib.sh
 . scripts/bench/lib.sh
-need_securefs "$FSS"
-W=$(mktemp -d /var/tmp/kmsfs-meta.XXXX)
-PW=bench-password-1234
-trap peer_cleanup EXIT
-export KMSFS_HOME=$W/home
-"$K" init >/dev/null
+peers_start meta "$FSS"
 for r in $(seq "$ROUNDS"); do
     for fs in $FSS; do
         m=$W/mnt-$fs b=$W/back-$fs-$r

@@ -17,15 +17,10 @@ command -v perf >/dev/null || { echo "untar_syscalls.sh: needs perf (apt linux-p
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/bench/lib.sh
 . scripts/bench/lib.sh
-need_securefs "$FSS"
-W=$(mktemp -d /var/tmp/kmsfs-untarsc.XXXX)
-PW=bench-password-1234
-trap peer_cleanup EXIT
-export KMSFS_HOME=$W/home
-"$K" init >/dev/null
+peers_start untarsc "$FSS"
 cat "$TARF" >/dev/null
 CALLS="openat write utimensat fchown fchmod close"
-echo "round fs: $(for c in $CALLS; do printf '%s ' "$c"; done)(mean µs per call) total s"
+echo "round fs: $CALLS (mean µs per call), total s"
 for r in $(seq "$ROUNDS"); do
     order=$FSS
     [ $((r % 2)) = 0 ] && order=$(echo "$FSS" | tr ' ' '\n' | tac | tr '\n' ' ')
