@@ -374,6 +374,44 @@ fn the_size_is_enforced() {
     assert!(open.fs.statfs().bfree > st.bfree);
 }
 
+/// With extended attributes off (`kmsfs mount --no-xattr`), every xattr call is refused with
+/// ENOSYS (so that the kernel stops asking), and what was stored before is kept for a mount
+/// that serves them again.
+#[test]
+fn xattrs_off_refuses_every_xattr_call_and_keeps_what_is_stored() {
+    let (_e, svc) = setup();
+    let id = create(&svc, 8 << 20, None).unwrap().volume_id;
+    let name = OsStr::new("user.kept");
+    {
+        let open = svc.open(&id).unwrap();
+        let fh = new_file(&open.fs, "f");
+        open.fs.release(fh);
+        let f = open.fs.lookup(ROOT, OsStr::new("f")).unwrap();
+        open.fs.setxattr(f.ino, name, b"v1", 0).unwrap();
+        open.fs.set_xattrs(false);
+        let enosys = |r: Result<(), kmsfs::volume::fs::FsError>| {
+            assert_eq!(r.unwrap_err().errno(), libc::ENOSYS);
+        };
+        enosys(open.fs.getxattr(f.ino, name).map(drop));
+        enosys(
+            open.fs
+                .getxattr(f.ino, OsStr::new("security.capability"))
+                .map(drop),
+        );
+        enosys(open.fs.listxattr(f.ino).map(drop));
+        enosys(open.fs.setxattr(f.ino, name, b"v2", 0));
+        enosys(open.fs.removexattr(f.ino, name));
+        // Everything else still works.
+        let fh = open.fs.open(f.ino, libc::O_RDWR).unwrap();
+        open.fs.write(fh, 0, b"data").unwrap();
+        assert_eq!(open.fs.read(fh, 0, 10).unwrap(), b"data");
+        open.fs.release(fh);
+    }
+    let open = svc.open(&id).unwrap();
+    let f = open.fs.lookup(ROOT, OsStr::new("f")).unwrap();
+    assert_eq!(open.fs.getxattr(f.ino, name).unwrap(), b"v1");
+}
+
 #[test]
 fn unencrypted_volume_stores_plaintext() {
     let (_e, svc) = setup();

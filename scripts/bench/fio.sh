@@ -12,7 +12,8 @@
 # tree (the shape of gocryptfs's own benchmark: untar the Linux 6.1 source, `ls -lR` it cold,
 # `rm -rf` it; seconds, see tree() below; not on the file systems in TREE_SKIP, default cryfs,
 # which takes many minutes per round: TREE_SKIP= runs it everywhere).
-# FSS may also name kmsfs-uring: kmsfs over FUSE over io_uring rather than /dev/fuse.
+# FSS may also name kmsfs-uring (kmsfs over FUSE over io_uring rather than /dev/fuse) and
+# kmsfs-noxattr (kmsfs mounted with --no-xattr: no extended attributes, as securefs on Linux).
 # JOBS="metadata rand-write" (or JOBS=tree) and FSS="kmsfs securefs" pick a subset for a quick
 # look; the report then goes to the work directory instead of docs/.
 set -euo pipefail
@@ -47,9 +48,9 @@ setup() { # name -> mounts $W/mnt-name
     local n=$1 m="$W/mnt-$1" b="$W/back-$1-$ROUND"
     mkdir -p "$m" "$b"
     case $n in
-    kmsfs | kmsfs-uring)
+    kmsfs | kmsfs-uring | kmsfs-noxattr)
         # kmsfs-uring: the same mount over FUSE over io_uring instead of the /dev/fuse loop
-        # (the default), to compare the two transports.
+        # (the default), to compare the two transports; kmsfs-noxattr: with --no-xattr.
         export KMSFS_HOME="$W/kmsfs-home"
         [ -f "$KMSFS_HOME/config.json" ] || "$K" init >/dev/null
         peer_mount "$n" "$m" "$b" ;;

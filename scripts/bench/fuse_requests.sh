@@ -21,9 +21,12 @@
 #   rmrf    rm -rf of it, after the page cache, dentries and inodes were dropped
 # and on an archive (TAR, a tar file; none by default), per entry of the archive:
 #   untar   tar -xf of it into the mount (as root: owners, modes and times restored)
-# FSS="kmsfs" picks a subset; KMSFS=path/to/kmsfs picks the binary (default: a release build).
+# FSS="kmsfs" picks a subset (kmsfs-noxattr: kmsfs mounted with --no-xattr); KMSFS=path/to/kmsfs
+# picks the binary (default: a release build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 N=${1:-1000}
 TREE=${TREE-/usr/include}
 TAR=${TAR-}
@@ -37,6 +40,7 @@ if [[ " $FSS " == *" securefs "* ]] && ! command -v securefs >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq securefs >/dev/null
 fi
 if [ -z "${KMSFS:-}" ]; then cargo build --release --quiet; KMSFS="$PWD/target/release/kmsfs"; fi
+K=$KMSFS
 W=$(mktemp -d /var/tmp/kmsfs-fusereq.XXXX)
 I=$T/instances/kmsfs-fusereq-$$
 PW=bench-password-1234
@@ -53,13 +57,10 @@ mountfs() { # name -> mounts $W/mnt-name
     local m="$W/mnt-$1" b="$W/back-$1"
     mkdir -p "$m" "$b"
     case $1 in
-    kmsfs)
+    kmsfs | kmsfs-noxattr)
         export KMSFS_HOME="$W/kmsfs-home"
-        "$KMSFS" init >/dev/null
-        local key vol
-        key=$("$KMSFS" kms create-key --query KeyMetadata.KeyId --output text)
-        vol=$("$KMSFS" volume create --size 8GiB --kms-key-id "$key" --query VolumeId --output text)
-        "$KMSFS" mount "$vol" "$m" >/dev/null ;;
+        [ -f "$KMSFS_HOME/config.json" ] || "$K" init >/dev/null
+        kmsfs_mount "$m" "${1#kmsfs-}" ;;
     securefs)
         securefs create --pass "$PW" "$b" >/dev/null
         securefs mount -b --pass "$PW" --log "$W/securefs.log" "$b" "$m" >/dev/null
@@ -69,7 +70,7 @@ mountfs() { # name -> mounts $W/mnt-name
 
 umountfs() {
     case $1 in
-    kmsfs) "$KMSFS" umount "$W/mnt-$1" >/dev/null ;;
+    kmsfs*) "$K" umount "$W/mnt-$1" >/dev/null ;;
     *) fusermount3 -u "$W/mnt-$1" ;;
     esac
 }

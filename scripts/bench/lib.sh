@@ -30,17 +30,18 @@ flush() {
     done
 }
 
-# kmsfs mountpoint [transport]: a new volume under a new KMS key of $KMSFS_HOME, mounted at
-# mountpoint with binary $K (transport uring: over FUSE over io_uring; otherwise /dev/fuse).
+# kmsfs mountpoint [variant]: a new volume under a new KMS key of $KMSFS_HOME, mounted at
+# mountpoint with binary $K; variant uring: over FUSE over io_uring (else /dev/fuse);
+# noxattr: with `--no-xattr` (extended attributes off, as securefs on Linux has none).
 kmsfs_mount() {
-    local key vol
+    local key vol flags=()
     key=$("$K" kms create-key --query KeyMetadata.KeyId --output text)
     vol=$("$K" volume create --size 8GiB --kms-key-id "$key" --query VolumeId --output text)
-    if [ "${2:-dev}" = uring ]; then
-        "$K" mount --fuse-transport uring "$vol" "$1" >/dev/null
-    else
-        "$K" mount "$vol" "$1" >/dev/null
-    fi
+    case ${2:-} in
+    uring) flags=(--fuse-transport uring) ;;
+    noxattr) flags=(--no-xattr) ;;
+    esac
+    "$K" mount "${flags[@]}" "$vol" "$1" >/dev/null
 }
 
 # fss: install securefs (with fuse3) when the list of file systems names it and it is missing.
@@ -63,12 +64,12 @@ peers_start() {
     "$K" init >/dev/null
 }
 
-# fs mountpoint backing: mount one of plain (nothing to mount), kmsfs, kmsfs-uring
-# (kmsfs_mount) or securefs (a new repository in backing, password $PW, its log in $W).
+# fs mountpoint backing: mount one of plain (nothing to mount), kmsfs, kmsfs-uring,
+# kmsfs-noxattr (kmsfs_mount) or securefs (a new repository in backing, password $PW, its log in $W).
 peer_mount() {
     case $1 in
     plain) ;;
-    kmsfs | kmsfs-uring) kmsfs_mount "$2" "$([ "$1" = kmsfs-uring ] && echo uring)" ;;
+    kmsfs | kmsfs-uring | kmsfs-noxattr) kmsfs_mount "$2" "${1#kmsfs-}" ;;
     securefs)
         securefs create --pass "$PW" "$3" >/dev/null
         securefs mount -b --pass "$PW" --log "$W/securefs.log" "$3" "$2" >/dev/null ;;

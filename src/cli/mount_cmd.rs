@@ -40,6 +40,12 @@ pub(crate) struct MountArgs {
     /// $KMSFS_FUSE_TRANSPORT, else dev.
     #[arg(long, value_name = "TRANSPORT", value_parser = ["auto", "uring", "dev"])]
     fuse_transport: Option<String>,
+    /// Turn extended attributes off (as gocryptfs's `-noxattr`): every xattr call fails
+    /// with "operation not supported", and the kernel stops asking for the
+    /// `security.capability` attribute it reads at each file's first write and at each
+    /// chown, a round trip each.
+    #[arg(long)]
+    no_xattr: bool,
     /// (The daemon `kmsfs mount` starts:) read the volume's data key from stdin, in the
     /// format of docs/FORMAT.md "Mount daemon key pipe", instead of opening the KMS.
     #[arg(long, hide = true, requires = "foreground")]
@@ -118,6 +124,9 @@ pub(super) fn run_mount(ctx: &Ctx, a: &MountArgs) -> Result<(), CliError> {
     if let Some(t) = &a.fuse_transport {
         args.extend(["--fuse-transport".into(), t.into()]);
     }
+    if a.no_xattr {
+        args.push("--no-xattr".into());
+    }
     ctx.session(&what, |s| {
         let svc = s.volumes();
         let dek = mount::unlock_volume(&svc, &a.volume_id).or_fail(&what)?;
@@ -149,7 +158,12 @@ fn serve_volume(ctx: &Ctx, a: &MountArgs, mp: &Path, what: &str) -> Result<(), C
     mount::scrub_environment();
     let m = VolumeMount::open(&layout, id, dek.as_deref(), mp).or_fail(what)?;
     drop(dek);
-    m.serve(a.allow_other, transport(a).or_fail(what)?, || {
+    let opts = mount::ServeOptions {
+        allow_other: a.allow_other,
+        transport: transport(a).or_fail(what)?,
+        xattrs: !a.no_xattr,
+    };
+    m.serve(opts, || {
         eprintln!(
             "kmsfs: {id} mounted at {} (pid {})",
             mp.display(),

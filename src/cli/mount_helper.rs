@@ -9,7 +9,7 @@
 //! vol-0123456789abcdef0  /mnt/secure  fuse.kmsfs  home=/var/lib/kmsfs,nofail,_netdev  0 0
 //! ```
 //!
-//! Options: `home=PATH`, `allow_other`, `nonempty`, `kms_endpoint=URL`,
+//! Options: `home=PATH`, `allow_other`, `nonempty`, `noxattr` (volumes), `kms_endpoint=URL`,
 //! `kms_ca_bundle=PATH`, `passphrase_file=PATH`, `profile=NAME`, `region=NAME`; mount(8)'s
 //! own (`defaults`, `rw`, `auto`, `noauto`, `nofail`, `_netdev`, `user`, `users`, `nouser`,
 //! `exec`, `noexec`, `suid`, `nosuid`, `dev`, `nodev`, `atime`, `noatime`, `relatime`,
@@ -94,6 +94,11 @@ pub(crate) fn translate(args: &[String]) -> Result<HelperCall, String> {
     }
     global.extend([OsString::from("--output"), "text".into()]);
     match source.strip_prefix("s3:") {
+        Some(_) if flags.iter().any(|f| f == "--no-xattr") => {
+            return Err(
+                "the option noxattr is for volumes: remove it from a bucket's mount".into(),
+            );
+        }
         Some(bucket) => global.extend(["mount-bucket".into(), bucket.into()]),
         None => global.extend(["mount".into(), source.into()]),
     }
@@ -130,6 +135,7 @@ fn option(o: &str, global: &mut Vec<OsString>, flags: &mut Vec<OsString>) -> Res
     match (k, v) {
         ("allow_other", None) => flags.push("--allow-other".into()),
         ("nonempty", None) => flags.push("--nonempty".into()),
+        ("noxattr", None) => flags.push("--no-xattr".into()),
         ("ro", None) => return Err("kmsfs mounts are read-write: remove the option ro".into()),
         (
             "defaults" | "rw" | "auto" | "noauto" | "nofail" | "_netdev" | "user" | "users"
@@ -197,7 +203,7 @@ mod tests {
                 "vol-1",
                 "/mnt",
                 "-o",
-                "rw,home=/h,allow_other,nofail,_netdev,x-systemd.after=x"
+                "rw,home=/h,allow_other,noxattr,nofail,_netdev,x-systemd.after=x"
             ])
             .unwrap(),
             [
@@ -209,7 +215,8 @@ mod tests {
                 "mount",
                 "vol-1",
                 "/mnt",
-                "--allow-other"
+                "--allow-other",
+                "--no-xattr"
             ]
         );
         assert_eq!(
@@ -257,6 +264,11 @@ mod tests {
                 .contains("bogus")
         );
         assert!(t(&["vol-1", "/m", "-o", "home="]).is_err());
+        assert!(
+            t(&["s3:b", "/m", "-o", "noxattr"])
+                .unwrap_err()
+                .contains("for volumes")
+        );
         assert!(t(&["vol-1", "/m", "-o"]).is_err());
         assert!(t(&["vol-1", "/m", "-x"]).is_err());
     }

@@ -21,7 +21,9 @@ pub use secrets::{
 };
 pub use signals::unmount_on_signal;
 pub use unmount::{unmount, unmount_and_wait, volume_daemon};
-pub use volume::{VolumeMount, check_volume_exists, describe_when_in_use, unlock_volume};
+pub use volume::{
+    ServeOptions, VolumeMount, check_volume_exists, describe_when_in_use, unlock_volume,
+};
 
 use crate::home::HomeError;
 use crate::object::view::ViewError;

@@ -46,6 +46,17 @@ pub fn unlock_volume(
     Ok(svc.unlock(volume_id)?)
 }
 
+/// How a volume is served.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// Let other users in (`--allow-other`).
+    pub allow_other: bool,
+    /// The FUSE transport.
+    pub transport: Transport,
+    /// Serve extended attributes (the default; `--no-xattr` turns them off).
+    pub xattrs: bool,
+}
+
 /// A volume opened to be served at a mount point: locked, its subkeys in memory (and not
 /// the KMS, nor the data key they come from).
 pub struct VolumeMount {
@@ -80,15 +91,11 @@ impl VolumeMount {
 
     /// Record the mount, open the control socket (through which `snapshot create` holds
     /// changes while it reads the volume), unmount on SIGTERM, SIGINT or SIGHUP, call
-    /// `ready`, and serve until the volume is unmounted, over `transport`.
-    pub fn serve(
-        self,
-        allow_other: bool,
-        transport: Transport,
-        ready: impl FnOnce(),
-    ) -> Result<(), MountError> {
-        let uring = crate::volume::uring::prepare(transport).map_err(MountError::Transport)?;
+    /// `ready`, and serve until the volume is unmounted, as `opts` say.
+    pub fn serve(self, opts: ServeOptions, ready: impl FnOnce()) -> Result<(), MountError> {
+        let uring = crate::volume::uring::prepare(opts.transport).map_err(MountError::Transport)?;
         let v = &self.volume;
+        v.fs.set_xattrs(opts.xattrs);
         v.mounted_at(&self.mount_point)?;
         crate::volume::control::serve(&v.dir, v.fs.clone()).map_err(MountError::ControlSocket)?;
         unmount_on_signal(self.mount_point.clone()).map_err(MountError::Internal)?;
@@ -97,7 +104,7 @@ impl VolumeMount {
             v.fs.clone(),
             &self.mount_point,
             &self.volume_id,
-            allow_other,
+            opts.allow_other,
             uring,
         );
         // The directory ids still queued for their fsync are durable before the daemon

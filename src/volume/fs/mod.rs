@@ -92,6 +92,10 @@ pub enum FsError {
     NoAttr,
     #[error("result does not fit the buffer")]
     Range,
+    /// Extended attributes are off on this mount (`kmsfs mount --no-xattr`): ENOSYS, after
+    /// which the kernel stops sending that kind of request and answers EOPNOTSUPP itself.
+    #[error("extended attributes are off on this mount")]
+    XattrsOff,
     #[error("bad file handle")]
     BadHandle,
     #[error("{path}: {why}")]
@@ -117,6 +121,7 @@ impl FsError {
             NotSupported => libc::EOPNOTSUPP,
             NoAttr => libc::ENODATA,
             Range => libc::ERANGE,
+            XattrsOff => libc::ENOSYS,
             BadHandle => libc::EBADF,
             Damaged { .. } => libc::EIO,
             Io(e) => crate::fuseutil::io_errno(e),
@@ -244,6 +249,8 @@ pub struct VolumeFs {
     /// a WRITE, which may arrive after that SETATTR, must not move the file's mtime
     /// (`FileState::mtime`).
     kernel_times: std::sync::atomic::AtomicBool,
+    /// Extended attributes served (the default); off with `kmsfs mount --no-xattr`.
+    xattrs: std::sync::atomic::AtomicBool,
     /// Closes the last descriptors of removed entries off the reply path.
     reaper: reaper::Reaper,
     /// Makes new directory ids and long-name sidecars durable off the reply path.
@@ -314,6 +321,7 @@ impl VolumeFs {
             inodes: AtomicU64::new(0),
             freeze: RwLock::new(()),
             kernel_times: AtomicBool::new(false),
+            xattrs: AtomicBool::new(true),
             reaper: reaper::Reaper::default(),
             syncer: syncer::Syncer::default(),
         };

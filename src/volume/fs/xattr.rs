@@ -1,5 +1,8 @@
 //! Extended attributes: only the `user.` namespace; on an encrypted volume the names are
-//! encrypted (deterministically, one context for all) and the values sealed.
+//! encrypted (deterministically, one context for all) and the values sealed. A mount may
+//! turn them off (`kmsfs mount --no-xattr`, as gocryptfs's `-noxattr`): every xattr call
+//! then fails with [`FsError::XattrsOff`] (ENOSYS), so the kernel stops asking, including
+//! for the `security.capability` it reads at a file's first write and at every chown.
 
 use super::at;
 use super::{FsError, FsResult, Ino, VolumeFs, names, open_meta, seal_meta};
@@ -8,11 +11,24 @@ use crate::volume::names::Stored;
 use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::Ordering;
 
 /// The name-encryption context of xattr names (they have no directory).
 pub(in crate::volume) const XATTR_DIRID: [u8; 16] = [0xA5; 16];
 
 impl VolumeFs {
+    /// Serve extended attributes (`on`, the default) or refuse every xattr call.
+    pub fn set_xattrs(&self, on: bool) {
+        self.xattrs.store(on, Ordering::Relaxed);
+    }
+
+    fn xattrs_on(&self) -> FsResult<()> {
+        match self.xattrs.load(Ordering::Relaxed) {
+            true => Ok(()),
+            false => Err(FsError::XattrsOff),
+        }
+    }
+
     /// The entry `ino` as a path for the xattr calls: `/proc/self/fd/N` of an `O_PATH`
     /// descriptor of it (the xattr calls take no directory handle), with the descriptor.
     fn xattr_target(&self, ino: Ino) -> FsResult<(CString, std::os::fd::OwnedFd)> {
@@ -39,6 +55,7 @@ impl VolumeFs {
     }
 
     pub fn setxattr(&self, ino: Ino, name: &OsStr, value: &[u8], flags: i32) -> FsResult<()> {
+        self.xattrs_on()?;
         let _hold = self.hold();
         let (p, _fd) = self.xattr_target(ino)?;
         let n = self.xattr_name(name)?;
@@ -52,6 +69,7 @@ impl VolumeFs {
     pub fn getxattr(&self, ino: Ino, name: &OsStr) -> FsResult<Vec<u8>> {
         // The name first: the kernel asks for `security.capability` before every write, and
         // that answer must cost no path lookup and no syscall.
+        self.xattrs_on()?;
         let n = self.xattr_name(name)?;
         let (p, _fd) = self.xattr_target(ino)?;
         let raw = xattr::get(&p, &n, true)?;
@@ -63,6 +81,7 @@ impl VolumeFs {
     }
 
     pub fn listxattr(&self, ino: Ino) -> FsResult<Vec<u8>> {
+        self.xattrs_on()?;
         let (p, _fd) = self.xattr_target(ino)?;
         let buf = xattr::list(&p, true)?;
         let mut out = Vec::new();
@@ -86,7 +105,8 @@ impl VolumeFs {
         Ok(out)
     }
 
-    pub(crate) fn removexattr(&self, ino: Ino, name: &OsStr) -> FsResult<()> {
+    pub fn removexattr(&self, ino: Ino, name: &OsStr) -> FsResult<()> {
+        self.xattrs_on()?;
         let _hold = self.hold();
         let (p, _fd) = self.xattr_target(ino)?;
         let n = self.xattr_name(name)?;
