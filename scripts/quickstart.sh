@@ -2,7 +2,9 @@
 # Build kmsfs and run its main job on the embedded KMS (no daemon): create a home, a key and
 # an alias, wrap and unwrap a data key, then create an encrypted volume and mount it as a
 # directory. Uses $KMSFS_HOME if set, else a fresh home in a temporary directory.
-# With --check, also unmounts at the end (CI uses this).
+# With --check, also unmounts at the end (CI uses this). KMSFS_BIN=path runs that binary
+# instead of a release build (CI: the one its test build made; a release build, thin LTO over
+# one codegen unit, takes 6.5 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 check=0
@@ -10,8 +12,12 @@ check=0
 if [ "$(id -u)" != 0 ] && ! command -v fusermount3 >/dev/null 2>&1; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3
 fi
-cargo build --release --quiet
-K="$PWD/target/release/kmsfs"
+if [ -n "${KMSFS_BIN:-}" ]; then
+    K=$(realpath "$KMSFS_BIN")
+else
+    cargo build --release --quiet
+    K="$PWD/target/release/kmsfs"
+fi
 work=$(mktemp -d)
 export KMSFS_HOME="${KMSFS_HOME:-$work/home}"
 [ -f "$KMSFS_HOME/config.json" ] || "$K" init
