@@ -374,6 +374,56 @@ fn the_size_is_enforced() {
     assert!(open.fs.statfs().bfree > st.bfree);
 }
 
+/// Creates link in backing files made ahead (`volume/fs/tmpfiles.rs`): past the first
+/// batches too, each new file has the mode asked (less the umask, as an `openat` gives), the
+/// current times, a working header and content, and no name is left in the backing tree
+/// but the files'. A name that is taken stays EEXIST.
+#[test]
+fn creates_from_files_made_ahead_are_new_files() {
+    let (_e, svc) = setup();
+    let id = create(&svc, 64 << 20, None).unwrap().volume_id;
+    let open = svc.open(&id).unwrap();
+    let fs = &open.fs;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let umask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
+        .unwrap();
+    let before = std::fs::read_dir(open.dir.join("data")).unwrap().count();
+    // The first create starts the thread; the files it makes are then older than `start`.
+    fs.release(fs.create(ROOT, OsStr::new("f0"), 0o640, 0, ME).unwrap().1);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let start = std::time::SystemTime::now() - std::time::Duration::from_millis(5);
+    let n = 400;
+    for i in 1..n {
+        let name = format!("f{i}");
+        let (attr, fh) = fs.create(ROOT, OsStr::new(&name), 0o640, 0, ME).unwrap();
+        assert_eq!(attr.perm as u32, 0o640 & !umask, "{name}");
+        assert!(
+            attr.atime >= start && attr.mtime >= start,
+            "{name}: {attr:?}"
+        );
+        fs.write(fh, 0, name.as_bytes()).unwrap();
+        fs.release(fh);
+        if i % 100 == 0 {
+            // Let the thread catch up, so that later creates take files made ahead.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    let err = fs.create(ROOT, OsStr::new("f7"), 0o640, 0, ME).unwrap_err();
+    assert_eq!(err.errno(), libc::EEXIST);
+    for i in 1..n {
+        let name = format!("f{i}");
+        let a = fs.lookup(ROOT, OsStr::new(&name)).unwrap();
+        let fh = fs.open(a.ino, libc::O_RDONLY).unwrap();
+        assert_eq!(fs.read(fh, 0, 100).unwrap(), name.as_bytes());
+        fs.release(fh);
+    }
+    let after = std::fs::read_dir(open.dir.join("data")).unwrap().count();
+    assert_eq!(after, before + n);
+}
+
 /// With extended attributes off (`kmsfs mount --no-xattr`), every xattr call is refused with
 /// ENOSYS (so that the kernel stops asking), and what was stored before is kept for a mount
 /// that serves them again.

@@ -197,6 +197,14 @@ impl VolumeFs {
         caller: Caller,
     ) -> FsResult<(Attr, u64)> {
         let build = |p: &At| {
+            // A file made ahead if one is ready (`tmpfiles`), else a new one.
+            let ahead = self
+                .tmpfiles
+                .get_or_init(|| super::tmpfiles::TmpFiles::start(self.root.clone()));
+            if let Some((t, f)) = ahead.as_ref().and_then(|t| Some((t, t.take()?))) {
+                t.link_in(&f, p.fd(), p.name(), mode)?;
+                return Ok((f, None));
+            }
             let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
             Ok((at::open(p.fd(), p.name(), flags, mode)?, None))
         };

@@ -44,6 +44,7 @@ mod reaper;
 mod rename;
 mod setattr;
 mod syncer;
+mod tmpfiles;
 mod xattr;
 
 use super::behind::WriteBehind;
@@ -255,6 +256,8 @@ pub struct VolumeFs {
     reaper: reaper::Reaper,
     /// Makes new directory ids and long-name sidecars durable off the reply path.
     syncer: syncer::Syncer,
+    /// Backing files made ahead for creates (started by the first create).
+    tmpfiles: std::sync::OnceLock<Option<tmpfiles::TmpFiles>>,
 }
 
 impl std::fmt::Debug for VolumeFs {
@@ -324,6 +327,7 @@ impl VolumeFs {
             xattrs: AtomicBool::new(true),
             reaper: reaper::Reaper::default(),
             syncer: syncer::Syncer::default(),
+            tmpfiles: std::sync::OnceLock::new(),
         };
         if fs.keys.is_some() && at::stat(root.as_fd(), names::DIRIV.as_ref()).is_err() {
             fs.write_diriv(root.as_fd())?;

@@ -1,0 +1,173 @@
+//! Backing files made ahead. A thread keeps up to [`HIGH`] unnamed files (`O_TMPFILE`) open
+//! in the backing root, and a create links one in under its name (`linkat`) instead of
+//! making an inode while its caller waits. Making an inode is most of a create on ext4
+//! after many removals: without a journal, ext4 skips every inode freed in the last
+//! minutes (`recently_deleted`), reading the inode table to find them. Here that search
+//! runs off the reply path. An unnamed file vanishes when it is closed, so an unmount, a
+//! kill -9 or a failed create leaves nothing behind. Where the backing file system cannot
+//! make unnamed files, the thread stops and creates make their files as before.
+
+use crate::fsutil::at::DirFd;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Below this many, the thread is woken to make more, up to [`HIGH`].
+const LOW: usize = 32;
+const HIGH: usize = 128;
+
+#[derive(Default)]
+struct State {
+    files: Vec<File>,
+    stop: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    want: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("tmpfiles")
+    }
+}
+
+/// The files made ahead for one volume's creates, and the thread that makes them.
+pub(super) struct TmpFiles {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// This process's umask, which a create's `openat` would apply to its mode.
+    umask: u32,
+}
+
+impl TmpFiles {
+    /// Start making files in `root`. `None` when this process's umask cannot be read (a
+    /// file made ahead must get the mode an `openat` would give it) or no thread starts.
+    pub(super) fn start(root: DirFd) -> Option<TmpFiles> {
+        let umask = umask()?;
+        let shared = Arc::new(Shared::default());
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("kmsfs-tmpfiles".into())
+            .spawn(move || make_ahead(&s, std::os::fd::AsFd::as_fd(&*root)))
+            .ok()?;
+        Some(TmpFiles {
+            shared,
+            thread: Mutex::new(Some(thread)),
+            umask,
+        })
+    }
+
+    /// A file made ahead, if one is ready (the thread is woken when few are left).
+    pub(super) fn take(&self) -> Option<File> {
+        let mut st = self.shared.lock();
+        let f = st.files.pop();
+        if st.files.len() < LOW && !st.stop {
+            self.shared.want.notify_one();
+        }
+        f
+    }
+
+    /// Give the unnamed `f` the `mode` (less the umask) and the current times, and link it
+    /// in as `name` of `dir` (EEXIST if the name is taken).
+    pub(super) fn link_in(
+        &self,
+        f: &File,
+        dir: BorrowedFd,
+        name: &std::ffi::OsStr,
+        mode: u32,
+    ) -> io::Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let fd = f.as_raw_fd();
+        // SAFETY: an open descriptor; a null times pointer means "now" for both.
+        check(unsafe { libc::fchmod(fd, (mode & 0o7777 & !self.umask) as libc::mode_t) })?;
+        check(unsafe { libc::futimens(fd, std::ptr::null()) })?;
+        let src = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL");
+        let dst = std::ffi::CString::new(name.as_bytes())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: valid descriptors and C strings.
+        check(unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                src.as_ptr(),
+                dir.as_raw_fd(),
+                dst.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        })
+    }
+}
+
+impl Drop for TmpFiles {
+    /// Stop the thread; the files not taken are closed, and so gone.
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.want.notify_all();
+        if let Some(t) = self.thread.lock().expect("tmpfiles").take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    match r {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// This process's umask, from /proc/self/status (reading it with umask(2) would change it
+/// for a moment under the other threads).
+fn umask() -> Option<u32> {
+    let st = std::fs::read_to_string("/proc/self/status").ok()?;
+    let v = st.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    u32::from_str_radix(v.trim(), 8).ok()
+}
+
+/// The thread: whenever fewer than [`LOW`] are ready, make files up to [`HIGH`]; stop when
+/// told to, or when the file system cannot make an unnamed file.
+fn make_ahead(s: &Shared, root: BorrowedFd) {
+    loop {
+        let want = {
+            let st = s.lock();
+            let st = s
+                .want
+                .wait_while(st, |st| !st.stop && st.files.len() >= LOW)
+                .expect("tmpfiles");
+            if st.stop {
+                return;
+            }
+            HIGH - st.files.len()
+        };
+        let mut made = Vec::with_capacity(want);
+        for _ in 0..want {
+            // SAFETY: a directory descriptor and a C string; the new descriptor is owned here.
+            let fd = unsafe {
+                libc::openat(
+                    root.as_raw_fd(),
+                    c".".as_ptr(),
+                    libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+                    0o600,
+                )
+            };
+            if fd < 0 {
+                break;
+            }
+            // SAFETY: a new descriptor, owned by nothing else.
+            made.push(unsafe { File::from_raw_fd(fd) });
+        }
+        let failed = made.len() < want;
+        let mut st = s.lock();
+        st.files.extend(made);
+        if st.stop || failed {
+            // No O_TMPFILE here (or no descriptors left): once the files made are taken,
+            // creates make their own.
+            st.stop = true;
+            return;
+        }
+    }
+}
