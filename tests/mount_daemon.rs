@@ -1,7 +1,8 @@
 //! The mount daemon as the system sees it, through real FUSE mounts: who gets in
 //! (`--allow-other`, set-user-ID cleared after an unprivileged write), polling `/dev/fuse`
 //! only while busy, the tuning of its backing device, extended attributes turned off
-//! (`--no-xattr`), and `kmsfs umount` refusing mounts kmsfs did not make. Several need root; with CI=true, not being root is a failure.
+//! (`--no-xattr`), and `kmsfs umount` refusing mounts kmsfs did not make. Several need
+//! root; with CI=true, not being root is a failure.
 
 mod common;
 use common::cli::kmsfs;
@@ -415,34 +416,6 @@ fn mounting_over_a_nonempty_directory_needs_nonempty() {
     assert_eq!(std::fs::read(m.mnt.join("hidden")).unwrap(), b"x");
 }
 
-fn cpath(p: &std::path::Path) -> std::ffi::CString {
-    std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
-}
-
-/// `getxattr(p, name)`: the value, or the errno.
-fn getxattr(p: &std::path::Path, name: &str) -> Result<Vec<u8>, i32> {
-    let (c, n) = (cpath(p), std::ffi::CString::new(name).unwrap());
-    let mut buf = vec![0u8; 256];
-    // SAFETY: valid C strings and a buffer of the length given.
-    let r = unsafe { libc::getxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error().raw_os_error().unwrap());
-    }
-    buf.truncate(r as usize);
-    Ok(buf)
-}
-
-/// `setxattr(p, name, v)`: 0, or the errno.
-fn setxattr(p: &std::path::Path, name: &str, v: &[u8]) -> Result<(), i32> {
-    let (c, n) = (cpath(p), std::ffi::CString::new(name).unwrap());
-    // SAFETY: valid C strings and a value of the length given.
-    let r = unsafe { libc::setxattr(c.as_ptr(), n.as_ptr(), v.as_ptr().cast(), v.len(), 0) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error().raw_os_error().unwrap());
-    }
-    Ok(())
-}
-
 /// `kmsfs mount --no-xattr` (gocryptfs's `-noxattr`): every xattr call fails with "operation
 /// not supported", files and tools work as before, and the attributes stored earlier are
 /// there again at the next mount without the flag.
@@ -451,6 +424,7 @@ fn no_xattr_turns_extended_attributes_off() {
     if !fuse_or_skip("no_xattr_turns_extended_attributes_off") {
         return;
     }
+    use common::posix::{getxattr, listxattr, setxattr};
     let mut m = Mounted::new("64MiB");
     let f = m.mnt.join("f");
     std::fs::write(&f, b"contents").unwrap();
@@ -460,13 +434,7 @@ fn no_xattr_turns_extended_attributes_off() {
     assert_eq!(getxattr(&f, "user.k"), Err(libc::EOPNOTSUPP));
     assert_eq!(getxattr(&f, "security.capability"), Err(libc::EOPNOTSUPP));
     assert_eq!(setxattr(&f, "user.k", b"w"), Err(libc::EOPNOTSUPP));
-    let c = cpath(&f);
-    // SAFETY: a valid C string and no buffer (size 0).
-    let r = unsafe { libc::listxattr(c.as_ptr(), std::ptr::null_mut(), 0) };
-    assert_eq!(
-        (r, std::io::Error::last_os_error().raw_os_error()),
-        (-1, Some(libc::EOPNOTSUPP))
-    );
+    assert_eq!(listxattr(&f), Err(libc::EOPNOTSUPP));
     assert_eq!(std::fs::read(&f).unwrap(), b"contents");
     let st = Command::new("cp")
         .arg("-a")

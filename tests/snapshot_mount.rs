@@ -9,7 +9,6 @@ use common::cli::run_ok;
 use common::mount::*;
 use common::pattern::pattern_seeded as pattern;
 use std::collections::BTreeMap;
-use std::ffi::CString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -97,27 +96,12 @@ fn describe_tree(root: &Path) -> BTreeMap<String, Desc> {
     out
 }
 
-/// The C strings of a path and of an attribute name.
-fn c_strings(p: &Path, name: &str) -> (CString, CString) {
-    (
-        CString::new(p.to_str().unwrap()).unwrap(),
-        CString::new(name).unwrap(),
-    )
-}
-
 fn xattr_get(p: &Path, name: &str) -> Option<Vec<u8>> {
-    let (c, n) = c_strings(p, name);
-    let mut buf = vec![0u8; 256];
-    // SAFETY: valid strings and buffer.
-    let r = unsafe { libc::getxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    (r >= 0).then(|| buf[..r as usize].to_vec())
+    common::posix::getxattr(p, name).ok()
 }
 
 fn xattr_set(p: &Path, name: &str, v: &[u8]) {
-    let (c, n) = c_strings(p, name);
-    // SAFETY: valid strings and buffer.
-    let r = unsafe { libc::setxattr(c.as_ptr(), n.as_ptr(), v.as_ptr().cast(), v.len(), 0) };
-    assert_eq!(r, 0, "setxattr");
+    assert_eq!(common::posix::setxattr(p, name, v), Ok(()), "setxattr");
 }
 
 /// fsync every regular file under `root`, as a user would before a snapshot. (With the

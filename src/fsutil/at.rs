@@ -211,6 +211,20 @@ pub fn link(from: &At, to: &At) -> io::Result<()> {
     nix::unistd::linkat(from.fd(), from.name(), to.fd(), to.name(), AtFlags::empty()).map_err(err)
 }
 
+/// Give the unnamed file `f` (`O_TMPFILE`) the name `to`.
+pub fn link_unnamed(f: &File, to: &At) -> io::Result<()> {
+    let from = fd_path(f);
+    // An absolute path: the first directory handle is not used.
+    nix::unistd::linkat(
+        to.fd(),
+        from.as_c_str(),
+        to.fd(),
+        to.name(),
+        AtFlags::AT_SYMLINK_FOLLOW,
+    )
+    .map_err(err)
+}
+
 pub fn symlink(target: &OsStr, at: &At) -> io::Result<()> {
     nix::unistd::symlinkat(target, at.fd(), at.name()).map_err(err)
 }
@@ -375,10 +389,11 @@ pub fn list(dir: BorrowedFd) -> io::Result<Vec<Listed>> {
     Ok(out)
 }
 
-/// A path that names the entry `fd` was opened on (an `O_PATH` descriptor) for the calls
-/// that take only paths (the xattr calls): `/proc/self/fd/N`, which the kernel resolves
-/// through the descriptor, never through the backing tree.
-pub fn fd_path(fd: &OwnedFd) -> CString {
+/// A path that names the entry `fd` was opened on (an `O_PATH` descriptor, or any other)
+/// for the calls that take only paths (the xattr calls, [`link_unnamed`]):
+/// `/proc/self/fd/N`, which the kernel resolves through the descriptor, never through the
+/// backing tree.
+pub fn fd_path(fd: &impl AsRawFd) -> CString {
     CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL")
 }
 

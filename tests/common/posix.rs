@@ -116,6 +116,36 @@ pub fn write(p: &Path, data: &[u8], append: bool) -> Outcome {
         .map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
+/// `getxattr(p, name)`: the value (up to 256 bytes), or the errno.
+pub fn getxattr(p: &Path, name: &str) -> Result<Vec<u8>, i32> {
+    let n = CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    // SAFETY: valid C strings and a buffer of the length given.
+    let r = unsafe {
+        libc::getxattr(
+            c(p).as_ptr(),
+            n.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    errno(r)?;
+    buf.truncate(r as usize);
+    Ok(buf)
+}
+
+pub fn setxattr(p: &Path, name: &str, v: &[u8]) -> Outcome {
+    let n = CString::new(name).unwrap();
+    // SAFETY: valid C strings and a value of the length given.
+    errno(unsafe { libc::setxattr(c(p).as_ptr(), n.as_ptr(), v.as_ptr().cast(), v.len(), 0) })
+}
+
+/// `listxattr(p)` asking only for the size.
+pub fn listxattr(p: &Path) -> Outcome {
+    // SAFETY: a valid C string and no buffer (size 0).
+    errno(unsafe { libc::listxattr(c(p).as_ptr(), std::ptr::null_mut(), 0) })
+}
+
 pub fn utimes(p: &Path, atime: libc::timespec, mtime: libc::timespec) -> Outcome {
     let t = [atime, mtime];
     errno(unsafe { libc::utimensat(libc::AT_FDCWD, c(p).as_ptr(), t.as_ptr(), 0) })

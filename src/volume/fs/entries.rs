@@ -198,11 +198,7 @@ impl VolumeFs {
     ) -> FsResult<(Attr, u64)> {
         let build = |p: &At| {
             // A file made ahead if one is ready (`tmpfiles`), else a new one.
-            let ahead = self
-                .tmpfiles
-                .get_or_init(|| super::tmpfiles::TmpFiles::start(self.root.clone()));
-            if let Some((t, f)) = ahead.as_ref().and_then(|t| Some((t, t.take()?))) {
-                t.link_in(&f, p.fd(), p.name(), mode)?;
+            if let Some(f) = self.link_made_ahead(p, mode)? {
                 return Ok((f, None));
             }
             let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;

@@ -7,10 +7,14 @@
 //! kill -9 or a failed create leaves nothing behind. Where the backing file system cannot
 //! make unnamed files, the thread stops and creates make their files as before.
 
-use crate::fsutil::at::DirFd;
+use super::{FsResult, VolumeFs};
+use crate::fsutil::at::{self, At, DirFd};
+use nix::sys::stat::{Mode, fchmod, futimens};
+use nix::sys::time::TimeSpec;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -53,7 +57,7 @@ impl TmpFiles {
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("kmsfs-tmpfiles".into())
-            .spawn(move || make_ahead(&s, std::os::fd::AsFd::as_fd(&*root)))
+            .spawn(move || make_ahead(&s, root.as_fd()))
             .ok()?;
         Some(TmpFiles {
             shared,
@@ -73,32 +77,26 @@ impl TmpFiles {
     }
 
     /// Give the unnamed `f` the `mode` (less the umask) and the current times, and link it
-    /// in as `name` of `dir` (EEXIST if the name is taken).
-    pub(super) fn link_in(
-        &self,
-        f: &File,
-        dir: BorrowedFd,
-        name: &std::ffi::OsStr,
-        mode: u32,
-    ) -> io::Result<()> {
-        use std::os::unix::ffi::OsStrExt;
-        let fd = f.as_raw_fd();
-        // SAFETY: an open descriptor; a null times pointer means "now" for both.
-        check(unsafe { libc::fchmod(fd, (mode & 0o7777 & !self.umask) as libc::mode_t) })?;
-        check(unsafe { libc::futimens(fd, std::ptr::null()) })?;
-        let src = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL");
-        let dst = std::ffi::CString::new(name.as_bytes())
-            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        // SAFETY: valid descriptors and C strings.
-        check(unsafe {
-            libc::linkat(
-                libc::AT_FDCWD,
-                src.as_ptr(),
-                dir.as_raw_fd(),
-                dst.as_ptr(),
-                libc::AT_SYMLINK_FOLLOW,
-            )
-        })
+    /// in as `to` (EEXIST if the name is taken).
+    fn link_in(&self, f: &File, to: &At, mode: u32) -> io::Result<()> {
+        fchmod(f, Mode::from_bits_truncate(mode & 0o7777 & !self.umask))?;
+        futimens(f, &TimeSpec::UTIME_NOW, &TimeSpec::UTIME_NOW)?;
+        at::link_unnamed(f, to)
+    }
+}
+
+impl VolumeFs {
+    /// A file made ahead, linked in as `p` with `mode`; `None` when none is ready (the
+    /// first call starts the thread).
+    pub(super) fn link_made_ahead(&self, p: &At, mode: u32) -> FsResult<Option<File>> {
+        let ahead = self
+            .tmpfiles
+            .get_or_init(|| TmpFiles::start(self.root.clone()));
+        let Some((t, f)) = ahead.as_ref().and_then(|t| Some((t, t.take()?))) else {
+            return Ok(None);
+        };
+        t.link_in(&f, p, mode)?;
+        Ok(Some(f))
     }
 }
 
@@ -110,13 +108,6 @@ impl Drop for TmpFiles {
         if let Some(t) = self.thread.lock().expect("tmpfiles").take() {
             let _ = t.join();
         }
-    }
-}
-
-fn check(r: libc::c_int) -> io::Result<()> {
-    match r {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
     }
 }
 
@@ -145,20 +136,11 @@ fn make_ahead(s: &Shared, root: BorrowedFd) {
         };
         let mut made = Vec::with_capacity(want);
         for _ in 0..want {
-            // SAFETY: a directory descriptor and a C string; the new descriptor is owned here.
-            let fd = unsafe {
-                libc::openat(
-                    root.as_raw_fd(),
-                    c".".as_ptr(),
-                    libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
-                    0o600,
-                )
-            };
-            if fd < 0 {
-                break;
+            let flags = libc::O_TMPFILE | libc::O_RDWR;
+            match at::open(root, OsStr::new("."), flags, 0o600) {
+                Ok(f) => made.push(f),
+                Err(_) => break,
             }
-            // SAFETY: a new descriptor, owned by nothing else.
-            made.push(unsafe { File::from_raw_fd(fd) });
         }
         let failed = made.len() < want;
         let mut st = s.lock();
