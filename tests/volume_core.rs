@@ -391,10 +391,12 @@ fn creates_from_files_made_ahead_are_new_files() {
         .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
         .unwrap();
     let before = std::fs::read_dir(open.dir.join("data")).unwrap().count();
-    // The first create starts the thread; the files it makes are then older than `start`.
+    // The first create starts the thread; the files it makes are then older than `start`,
+    // by a second. (File times come from the kernel's coarse clock, up to a tick (10 ms at
+    // HZ=100) behind SystemTime::now(): `start` allows 100 ms for that.)
     fs.release(fs.create(ROOT, OsStr::new("f0"), 0o640, 0, ME).unwrap().1);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let start = std::time::SystemTime::now() - std::time::Duration::from_millis(5);
+    let start = std::time::SystemTime::now() - std::time::Duration::from_millis(100);
     let n = 400;
     for i in 1..n {
         let name = format!("f{i}");
