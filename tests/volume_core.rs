@@ -375,12 +375,24 @@ fn the_size_is_enforced() {
 }
 
 /// Creates link in backing files made ahead (`volume/fs/tmpfiles.rs`): past the first
-/// batches too, each new file has the mode asked (less the umask, as an `openat` gives), the
-/// current times, a working header and content, and no name is left in the backing tree
-/// but the files'. A name that is taken stays EEXIST.
+/// batches too, each new file has the mode asked (less the umask, as an `openat` gives;
+/// the files are made with 0644, so other modes are set at the create), the current times,
+/// a header of its own (written ahead: every file id differs) and its content, and no name
+/// is left in the backing tree but the files'. A name that is taken stays EEXIST. The same
+/// holds on an unencrypted volume, whose files have no header.
 #[test]
 fn creates_from_files_made_ahead_are_new_files() {
+    made_ahead_files_on(true);
+}
+
+#[test]
+fn creates_from_files_made_ahead_are_new_files_unencrypted() {
+    made_ahead_files_on(false);
+}
+
+fn made_ahead_files_on(encrypted: bool) {
     let (_e, svc) = setup();
+    set_ebd(&svc, encrypted);
     let id = create(&svc, 64 << 20, None).unwrap().volume_id;
     let open = svc.open(&id).unwrap();
     let fs = &open.fs;
@@ -394,14 +406,18 @@ fn creates_from_files_made_ahead_are_new_files() {
     // The first create starts the thread; the files it makes are then older than `start`,
     // by a second. (File times come from the kernel's coarse clock, up to a tick (10 ms at
     // HZ=100) behind SystemTime::now(): `start` allows 100 ms for that.)
-    fs.release(fs.create(ROOT, OsStr::new("f0"), 0o640, 0, ME).unwrap().1);
+    let fh = fs.create(ROOT, OsStr::new("f0"), 0o640, 0, ME).unwrap().1;
+    fs.write(fh, 0, b"f0").unwrap();
+    fs.release(fh);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let start = std::time::SystemTime::now() - std::time::Duration::from_millis(100);
     let n = 400;
+    let modes = [0o644, 0o640, 0o755, 0o600, 0o4755];
     for i in 1..n {
         let name = format!("f{i}");
-        let (attr, fh) = fs.create(ROOT, OsStr::new(&name), 0o640, 0, ME).unwrap();
-        assert_eq!(attr.perm as u32, 0o640 & !umask, "{name}");
+        let mode = modes[i % modes.len()];
+        let (attr, fh) = fs.create(ROOT, OsStr::new(&name), mode, 0, ME).unwrap();
+        assert_eq!(attr.perm as u32, mode & !umask, "{name}");
         assert!(
             attr.atime >= start && attr.mtime >= start,
             "{name}: {attr:?}"
@@ -418,12 +434,24 @@ fn creates_from_files_made_ahead_are_new_files() {
     for i in 1..n {
         let name = format!("f{i}");
         let a = fs.lookup(ROOT, OsStr::new(&name)).unwrap();
+        assert_eq!(a.perm as u32, modes[i % modes.len()] & !umask, "{name}");
         let fh = fs.open(a.ino, libc::O_RDONLY).unwrap();
         assert_eq!(fs.read(fh, 0, 100).unwrap(), name.as_bytes());
         fs.release(fh);
     }
     let after = std::fs::read_dir(open.dir.join("data")).unwrap().count();
     assert_eq!(after, before + n);
+    // Each backing file holds its header (encrypted) or its plaintext (not).
+    let mut ids = std::collections::HashSet::new();
+    for e in std::fs::read_dir(open.dir.join("data")).unwrap() {
+        let b = std::fs::read(e.unwrap().path()).unwrap();
+        if encrypted && b.starts_with(&kmsfs::volume::content::MAGIC) {
+            assert!(ids.insert(b[16..32].to_vec()), "a file id was used twice");
+        } else if !encrypted && b.starts_with(b"f") {
+            ids.insert(b);
+        }
+    }
+    assert_eq!(ids.len(), n, "one backing file per new file, each its own");
 }
 
 /// With extended attributes off (`kmsfs mount --no-xattr`), every xattr call is refused with

@@ -196,10 +196,12 @@ impl VolumeFs {
         flags: i32,
         caller: Caller,
     ) -> FsResult<(Attr, u64)> {
+        // The new file and its file id once its header is written (`Some(None)`: an
+        // unencrypted volume's file, which has none).
         let build = |p: &At| {
-            // A file made ahead if one is ready (`tmpfiles`), else a new one.
-            if let Some(f) = self.link_made_ahead(p, mode)? {
-                return Ok((f, None));
+            // A file made ahead if one is ready (`tmpfiles`), its header written; else a new one.
+            if let Some(m) = self.link_made_ahead(p, mode)? {
+                return Ok((m.file, Some(m.id)));
             }
             let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
             Ok((at::open(p.fd(), p.name(), flags, mode)?, None))
@@ -207,18 +209,21 @@ impl VolumeFs {
         // The header before the attributes are read, so that they include its write (and
         // the file's state takes its mtime from them: an owner change leaves it).
         let mtime = std::cell::Cell::new(None);
-        let finish = |p: &At, (f, id): &mut (File, Option<[u8; 16]>)| {
-            *id = self
-                .content()
-                .init(f)
-                .map_err(|e| self.damaged(&self.describe(parent).join(p.name()), e))?;
+        let finish = |p: &At, (f, id): &mut (File, Option<Option<[u8; 16]>>)| {
+            if id.is_none() {
+                *id = Some(
+                    self.content()
+                        .init(f)
+                        .map_err(|e| self.damaged(&self.describe(parent).join(p.name()), e))?,
+                );
+            }
             let m = Meta::of(f)?;
             mtime.set(Some(m.mtime));
             Ok(Some(m))
         };
         let (attr, (file, id)) = self.make(parent, name, caller, build, finish)?;
         let st = self.state_known(attr.ino, &file, mtime.get())?;
-        *st.id.lock().expect("file id") = Some(id);
+        *st.id.lock().expect("file id") = id;
         let _ = flags;
         let fh = self.add_handle(file, attr.ino, st);
         Ok((attr, fh))

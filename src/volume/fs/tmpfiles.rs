@@ -3,12 +3,17 @@
 //! making an inode while its caller waits. Making an inode is most of a create on ext4
 //! after many removals: without a journal, ext4 skips every inode freed in the last
 //! minutes (`recently_deleted`), reading the inode table to find them. Here that search
-//! runs off the reply path. An unnamed file vanishes when it is closed, so an unmount, a
-//! kill -9 or a failed create leaves nothing behind. Where the backing file system cannot
-//! make unnamed files, the thread stops and creates make their files as before.
+//! runs off the reply path. So do the rest of a new file's making that needs nothing from
+//! its create: an encrypted volume's file header (with its random file id) is written
+//! ahead, and the files are made with the mode most creates ask for (0644, less the
+//! umask), so a create only changes it when it asks for another. An unnamed file vanishes
+//! when it is closed, so an unmount, a kill -9 or a failed create leaves nothing behind.
+//! Where the backing file system cannot make unnamed files, the thread stops and creates
+//! make their files as before.
 
 use super::{FsResult, VolumeFs};
 use crate::fsutil::at::{self, At, DirFd};
+use crate::volume::content::write_header;
 use nix::sys::stat::{Mode, fchmod, futimens};
 use nix::sys::time::TimeSpec;
 use std::ffi::OsStr;
@@ -22,9 +27,20 @@ use std::thread::JoinHandle;
 const LOW: usize = 32;
 const HIGH: usize = 128;
 
+/// The mode the files are made with (less the umask), the one most creates ask for.
+const MODE: u32 = 0o644;
+
+/// A file made ahead: unnamed until a create links it in.
+pub(super) struct Made {
+    pub(super) file: File,
+    /// The file id of its header, already written (`None`: an unencrypted volume's file,
+    /// which has no header).
+    pub(super) id: Option<[u8; 16]>,
+}
+
 #[derive(Default)]
 struct State {
-    files: Vec<File>,
+    files: Vec<Made>,
     stop: bool,
 }
 
@@ -49,15 +65,16 @@ pub(super) struct TmpFiles {
 }
 
 impl TmpFiles {
-    /// Start making files in `root`. `None` when this process's umask cannot be read (a
-    /// file made ahead must get the mode an `openat` would give it) or no thread starts.
-    pub(super) fn start(root: DirFd) -> Option<TmpFiles> {
+    /// Start making files in `root`, with a header when `encrypted`. `None` when this
+    /// process's umask cannot be read (a file made ahead must get the mode an `openat`
+    /// would give it) or no thread starts.
+    pub(super) fn start(root: DirFd, encrypted: bool) -> Option<TmpFiles> {
         let umask = umask()?;
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("kmsfs-tmpfiles".into())
-            .spawn(move || make_ahead(&s, root.as_fd()))
+            .spawn(move || make_ahead(&s, root.as_fd(), encrypted))
             .ok()?;
         Some(TmpFiles {
             shared,
@@ -67,7 +84,7 @@ impl TmpFiles {
     }
 
     /// A file made ahead, if one is ready (the thread is woken when few are left).
-    pub(super) fn take(&self) -> Option<File> {
+    pub(super) fn take(&self) -> Option<Made> {
         let mut st = self.shared.lock();
         let f = st.files.pop();
         if st.files.len() < LOW && !st.stop {
@@ -79,24 +96,27 @@ impl TmpFiles {
     /// Give the unnamed `f` the `mode` (less the umask) and the current times, and link it
     /// in as `to` (EEXIST if the name is taken).
     fn link_in(&self, f: &File, to: &At, mode: u32) -> io::Result<()> {
-        fchmod(f, Mode::from_bits_truncate(mode & 0o7777 & !self.umask))?;
+        let mode = mode & 0o7777 & !self.umask;
+        if mode != MODE & !self.umask {
+            fchmod(f, Mode::from_bits_truncate(mode))?;
+        }
         futimens(f, &TimeSpec::UTIME_NOW, &TimeSpec::UTIME_NOW)?;
         at::link_unnamed(f, to)
     }
 }
 
 impl VolumeFs {
-    /// A file made ahead, linked in as `p` with `mode`; `None` when none is ready (the
-    /// first call starts the thread).
-    pub(super) fn link_made_ahead(&self, p: &At, mode: u32) -> FsResult<Option<File>> {
+    /// A file made ahead, its header written, linked in as `p` with `mode`; `None` when
+    /// none is ready (the first call starts the thread).
+    pub(super) fn link_made_ahead(&self, p: &At, mode: u32) -> FsResult<Option<Made>> {
         let ahead = self
             .tmpfiles
-            .get_or_init(|| TmpFiles::start(self.root.clone()));
-        let Some((t, f)) = ahead.as_ref().and_then(|t| Some((t, t.take()?))) else {
+            .get_or_init(|| TmpFiles::start(self.root.clone(), self.keys.is_some()));
+        let Some((t, made)) = ahead.as_ref().and_then(|t| Some((t, t.take()?))) else {
             return Ok(None);
         };
-        t.link_in(&f, p, mode)?;
-        Ok(Some(f))
+        t.link_in(&made.file, p, mode)?;
+        Ok(Some(made))
     }
 }
 
@@ -119,9 +139,20 @@ fn umask() -> Option<u32> {
     u32::from_str_radix(v.trim(), 8).ok()
 }
 
+/// An unnamed file in `root`, with a header when `encrypted`.
+fn make_one(root: BorrowedFd, encrypted: bool) -> io::Result<Made> {
+    let file = at::open(root, OsStr::new("."), libc::O_TMPFILE | libc::O_RDWR, MODE)?;
+    let id = if encrypted {
+        Some(write_header(&file)?)
+    } else {
+        None
+    };
+    Ok(Made { file, id })
+}
+
 /// The thread: whenever fewer than [`LOW`] are ready, make files up to [`HIGH`]; stop when
-/// told to, or when the file system cannot make an unnamed file.
-fn make_ahead(s: &Shared, root: BorrowedFd) {
+/// told to, or when the file system cannot make an unnamed file (or its header).
+fn make_ahead(s: &Shared, root: BorrowedFd, encrypted: bool) {
     loop {
         let want = {
             let st = s.lock();
@@ -136,9 +167,8 @@ fn make_ahead(s: &Shared, root: BorrowedFd) {
         };
         let mut made = Vec::with_capacity(want);
         for _ in 0..want {
-            let flags = libc::O_TMPFILE | libc::O_RDWR;
-            match at::open(root, OsStr::new("."), flags, 0o600) {
-                Ok(f) => made.push(f),
+            match make_one(root, encrypted) {
+                Ok(m) => made.push(m),
                 Err(_) => break,
             }
         }
@@ -146,8 +176,8 @@ fn make_ahead(s: &Shared, root: BorrowedFd) {
         let mut st = s.lock();
         st.files.extend(made);
         if st.stop || failed {
-            // No O_TMPFILE here (or no descriptors left): once the files made are taken,
-            // creates make their own.
+            // No O_TMPFILE here (or no descriptors or space left): once the files made are
+            // taken, creates make their own.
             st.stop = true;
             return;
         }
