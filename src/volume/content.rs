@@ -36,16 +36,20 @@ pub fn tweak(id: &[u8; 16], block: u64) -> u128 {
     ((u64::from_le_bytes(id[..8].try_into().expect("8 bytes")) as u128) << 64) | block as u128
 }
 
-/// Write a fresh header (the magic and a new random file id) into the empty backing file
-/// `f`; returns the file id. It takes no key, so files can be made ahead of their creates.
-pub(crate) fn write_header(f: &File) -> io::Result<[u8; 16]> {
+/// A new random file id. It takes no key, so the ids of files made ahead of their creates
+/// can be drawn ahead too.
+pub(crate) fn new_file_id() -> io::Result<[u8; 16]> {
     let mut id = [0u8; 16];
     crate::crypto::fill_random(&mut id).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(id)
+}
+
+/// Write the header (the magic and the file id `id`) into the empty backing file `f`.
+pub(crate) fn write_header(f: &File, id: &[u8; 16]) -> io::Result<()> {
     let mut h = [0u8; HEADER_LEN as usize];
     h[..16].copy_from_slice(&MAGIC);
-    h[16..].copy_from_slice(&id);
-    f.write_all_at(&h, 0)?;
-    Ok(id)
+    h[16..].copy_from_slice(id);
+    f.write_all_at(&h, 0)
 }
 
 impl Content<'_> {
@@ -67,7 +71,9 @@ impl Content<'_> {
         if !self.encrypted() {
             return Ok(None);
         }
-        Ok(Some(write_header(f)?))
+        let id = new_file_id()?;
+        write_header(f, &id)?;
+        Ok(Some(id))
     }
 
     /// Read the file id. An empty backing file (a crash before its header) gets one now.

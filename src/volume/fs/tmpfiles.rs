@@ -3,17 +3,19 @@
 //! making an inode while its caller waits. Making an inode is most of a create on ext4
 //! after many removals: without a journal, ext4 skips every inode freed in the last
 //! minutes (`recently_deleted`), reading the inode table to find them. Here that search
-//! runs off the reply path. So do the rest of a new file's making that needs nothing from
-//! its create: an encrypted volume's file header (with its random file id) is written
-//! ahead, and the files are made with the mode most creates ask for (0644, less the
-//! umask), so a create only changes it when it asks for another. An unnamed file vanishes
-//! when it is closed, so an unmount, a kill -9 or a failed create leaves nothing behind.
+//! runs off the reply path. So does the rest of a new file's making that needs nothing
+//! from its create and takes no disk space: the random file id of an encrypted volume's
+//! file is drawn ahead (its header is written at the create, so that a file waiting here
+//! holds no blocks and a create on a full disk fails as it would without them), and the
+//! files are made with the mode most creates ask for (0644, less the umask), so a create
+//! only changes it when it asks for another. An unnamed file vanishes when it is closed,
+//! so an unmount, a kill -9 or a failed create leaves nothing behind.
 //! Where the backing file system cannot make unnamed files, the thread stops and creates
 //! make their files as before.
 
 use super::{FsResult, VolumeFs};
 use crate::fsutil::at::{self, At, DirFd};
-use crate::volume::content::write_header;
+use crate::volume::content::{new_file_id, write_header};
 use nix::sys::stat::{Mode, fchmod, futimens};
 use nix::sys::time::TimeSpec;
 use std::ffi::OsStr;
@@ -33,8 +35,8 @@ const MODE: u32 = 0o644;
 /// A file made ahead: unnamed until a create links it in.
 pub(super) struct Made {
     pub(super) file: File,
-    /// The file id of its header, already written (`None`: an unencrypted volume's file,
-    /// which has no header).
+    /// The file id drawn for its header (`None`: an unencrypted volume's file, which has
+    /// no header).
     pub(super) id: Option<[u8; 16]>,
 }
 
@@ -93,9 +95,14 @@ impl TmpFiles {
         f
     }
 
-    /// Give the unnamed `f` the `mode` (less the umask) and the current times, and link it
-    /// in as `to` (EEXIST if the name is taken).
-    fn link_in(&self, f: &File, to: &At, mode: u32) -> io::Result<()> {
+    /// Give the unnamed file `made` its header, the `mode` (less the umask) and the current
+    /// times, and link it in as `to` (EEXIST if the name is taken).
+    fn link_in(&self, made: &Made, to: &At, mode: u32) -> io::Result<()> {
+        let f = &made.file;
+        // The header first: on a full disk the create fails with nothing linked.
+        if let Some(id) = &made.id {
+            write_header(f, id)?;
+        }
         let mode = mode & 0o7777 & !self.umask;
         if mode != MODE & !self.umask {
             fchmod(f, Mode::from_bits_truncate(mode))?;
@@ -115,7 +122,7 @@ impl VolumeFs {
         let Some((t, made)) = ahead.as_ref().and_then(|t| Some((t, t.take()?))) else {
             return Ok(None);
         };
-        t.link_in(&made.file, p, mode)?;
+        t.link_in(&made, p, mode)?;
         Ok(Some(made))
     }
 }
@@ -143,7 +150,7 @@ fn umask() -> Option<u32> {
 fn make_one(root: BorrowedFd, encrypted: bool) -> io::Result<Made> {
     let file = at::open(root, OsStr::new("."), libc::O_TMPFILE | libc::O_RDWR, MODE)?;
     let id = if encrypted {
-        Some(write_header(&file)?)
+        Some(new_file_id()?)
     } else {
         None
     };
@@ -151,7 +158,7 @@ fn make_one(root: BorrowedFd, encrypted: bool) -> io::Result<Made> {
 }
 
 /// The thread: whenever fewer than [`LOW`] are ready, make files up to [`HIGH`]; stop when
-/// told to, or when the file system cannot make an unnamed file (or its header).
+/// told to, or when the file system cannot make an unnamed file (or no file id is drawn).
 fn make_ahead(s: &Shared, root: BorrowedFd, encrypted: bool) {
     loop {
         let want = {
@@ -176,8 +183,8 @@ fn make_ahead(s: &Shared, root: BorrowedFd, encrypted: bool) {
         let mut st = s.lock();
         st.files.extend(made);
         if st.stop || failed {
-            // No O_TMPFILE here (or no descriptors or space left): once the files made are
-            // taken, creates make their own.
+            // No O_TMPFILE here (or no descriptors left): once the files made are taken,
+            // creates make their own.
             st.stop = true;
             return;
         }
