@@ -9,9 +9,9 @@
 //! holds no blocks and a create on a full disk fails as it would without them), and the
 //! files are made with the mode most creates ask for (0644, less the umask), so a create
 //! only changes it when it asks for another. An unnamed file vanishes when it is closed,
-//! so an unmount, a kill -9 or a failed create leaves nothing behind.
-//! Where the backing file system cannot make unnamed files, the thread stops and creates
-//! make their files as before.
+//! so an unmount, a kill -9 or a failed create leaves nothing behind. Where the backing
+//! file system cannot make unnamed files, the thread stops and creates make their files
+//! as before.
 
 use super::{FsResult, VolumeFs};
 use crate::fsutil::at::{self, At, DirFd};
@@ -67,9 +67,9 @@ pub(super) struct TmpFiles {
 }
 
 impl TmpFiles {
-    /// Start making files in `root`, with a header when `encrypted`. `None` when this
-    /// process's umask cannot be read (a file made ahead must get the mode an `openat`
-    /// would give it) or no thread starts.
+    /// Start making files in `root`, each with a file id drawn for its header when
+    /// `encrypted`. `None` when this process's umask cannot be read (a file made ahead must
+    /// get the mode an `openat` would give it) or no thread starts.
     pub(super) fn start(root: DirFd, encrypted: bool) -> Option<TmpFiles> {
         let umask = umask()?;
         let shared = Arc::new(Shared::default());
