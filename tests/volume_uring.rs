@@ -6,8 +6,8 @@ mod common;
 use common::cli::cmd;
 use common::mount::*;
 use common::pattern::pattern_seeded as pattern;
+use common::posix::{c, getxattr, listxattr, setxattr};
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -39,39 +39,6 @@ fn served(log: &str) -> u64 {
         .filter_map(|l| l.strip_prefix("kmsfs: FUSE io_uring served "))
         .filter_map(|l| l.split(' ').next()?.parse::<u64>().ok())
         .sum()
-}
-
-fn c(p: &Path) -> CString {
-    CString::new(p.as_os_str().as_bytes()).unwrap()
-}
-
-fn setxattr(p: &Path, name: &str, v: &[u8]) -> i32 {
-    let n = CString::new(name).unwrap();
-    // SAFETY: valid C strings and a buffer of v.len() bytes.
-    unsafe { libc::setxattr(c(p).as_ptr(), n.as_ptr(), v.as_ptr().cast(), v.len(), 0) }
-}
-
-fn getxattr(p: &Path, name: &str) -> Option<Vec<u8>> {
-    let n = CString::new(name).unwrap();
-    let mut buf = vec![0u8; 256];
-    // SAFETY: valid C strings and a buffer of buf.len() bytes.
-    let r = unsafe {
-        libc::getxattr(
-            c(p).as_ptr(),
-            n.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    (r >= 0).then(|| buf[..r as usize].to_vec())
-}
-
-fn listxattr(p: &Path) -> Vec<u8> {
-    let mut buf = vec![0u8; 256];
-    // SAFETY: a valid C string and a buffer of buf.len() bytes.
-    let r = unsafe { libc::listxattr(c(p).as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    assert!(r >= 0, "listxattr: {}", std::io::Error::last_os_error());
-    buf[..r as usize].to_vec()
 }
 
 /// Files, directories, links and xattrs through a volume served over io_uring, across a
@@ -111,18 +78,13 @@ fn operations_over_io_uring() {
     assert_eq!(names, ["big", "e", "hard", "link"]);
     // xattrs: set, get, list, remove.
     let f = mnt.join("d/big");
-    assert_eq!(
-        setxattr(&f, "user.tag", b"blue"),
-        0,
-        "{}",
-        std::io::Error::last_os_error()
-    );
-    assert_eq!(getxattr(&f, "user.tag").as_deref(), Some(&b"blue"[..]));
-    assert_eq!(listxattr(&f), b"user.tag\0");
+    assert_eq!(setxattr(&f, "user.tag", b"blue"), Ok(()), "setxattr");
+    assert_eq!(getxattr(&f, "user.tag").ok().as_deref(), Some(&b"blue"[..]));
+    assert_eq!(listxattr(&f).as_deref(), Ok(&b"user.tag\0"[..]));
     let n = CString::new("user.tag").unwrap();
     // SAFETY: valid C strings.
     assert_eq!(unsafe { libc::removexattr(c(&f).as_ptr(), n.as_ptr()) }, 0);
-    assert_eq!(getxattr(&f, "user.tag"), None);
+    assert_eq!(getxattr(&f, "user.tag").ok(), None);
     // Modes, truncation, unlink, rmdir, statfs.
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o777, 0o600);

@@ -140,10 +140,14 @@ pub fn setxattr(p: &Path, name: &str, v: &[u8]) -> Outcome {
     errno(unsafe { libc::setxattr(c(p).as_ptr(), n.as_ptr(), v.as_ptr().cast(), v.len(), 0) })
 }
 
-/// `listxattr(p)` asking only for the size.
-pub fn listxattr(p: &Path) -> Outcome {
-    // SAFETY: a valid C string and no buffer (size 0).
-    errno(unsafe { libc::listxattr(c(p).as_ptr(), std::ptr::null_mut(), 0) })
+/// `listxattr(p)`: the names, each NUL-terminated (up to 256 bytes), or the errno.
+pub fn listxattr(p: &Path) -> Result<Vec<u8>, i32> {
+    let mut buf = vec![0u8; 256];
+    // SAFETY: a valid C string and a buffer of the length given.
+    let r = unsafe { libc::listxattr(c(p).as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    errno(r)?;
+    buf.truncate(r as usize);
+    Ok(buf)
 }
 
 pub fn utimes(p: &Path, atime: libc::timespec, mtime: libc::timespec) -> Outcome {
