@@ -332,6 +332,13 @@ fn signals_unmount_a_foreground_mount_and_exit_0() {
             "{sig} left a mount behind: {logged}"
         );
         assert!(std::fs::read_dir(&m.mnt).is_ok(), "{sig}: dead mount point");
+        // The staging directory of the files made ahead went with the daemon.
+        let made = m.backing().parent().unwrap().join("made");
+        assert_eq!(
+            std::fs::read_dir(&made).unwrap().count(),
+            0,
+            "{sig}: {made:?} left"
+        );
     }
     m.mount();
     for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {

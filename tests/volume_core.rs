@@ -452,6 +452,17 @@ fn made_ahead_files_on(encrypted: bool) {
         }
     }
     assert_eq!(ids.len(), n, "one backing file per new file, each its own");
+    // They were made in this process's staging directory beside the tree (`made/`), which
+    // holds no name and goes with the file system.
+    let made = open.dir.join("made");
+    let staged: Vec<_> = std::fs::read_dir(&made)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(staged.len(), 1, "{staged:?}");
+    assert_eq!(std::fs::read_dir(&staged[0]).unwrap().count(), 0);
+    drop(open);
+    assert_eq!(std::fs::read_dir(&made).unwrap().count(), 0);
 }
 
 /// With extended attributes off (`kmsfs mount --no-xattr`), every xattr call is refused with

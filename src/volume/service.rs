@@ -630,7 +630,7 @@ impl OpenVolume {
             }
         };
         let keys_mlocked = keys.as_ref().is_none_or(VolumeKeys::is_mlocked);
-        let fs = VolumeFs::new(&data_dir(dir), keys, h.size)?;
+        let fs = VolumeFs::new(&data_dir(dir), keys, h.size)?.with_staging(dir);
         Ok(OpenVolume {
             header: h,
             fs: Arc::new(fs),

@@ -118,8 +118,12 @@ impl VolumeFs {
         Ok(())
     }
 
-    /// Make every directory id and long-name sidecar made so far durable (at unmount).
+    /// At unmount: make every directory id and long-name sidecar made so far durable, and
+    /// stop making files ahead (their staging directory is removed).
     pub fn settle(&self) -> FsResult<()> {
+        if let Some(Some(t)) = self.tmpfiles.get() {
+            t.stop();
+        }
         Ok(self.syncer.wait()?)
     }
 

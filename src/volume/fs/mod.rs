@@ -30,7 +30,9 @@
 //!   system frees their blocks) after the reply;
 //! - `syncer.rs`: fsyncing new directory ids and long-name sidecars after the reply
 //!   (every fsync waits for them first);
-//! - `background.rs`: the bounded queue and threads both of those are.
+//! - `background.rs`: the bounded queue and threads both of those are;
+//! - `tmpfiles.rs`: backing files made ahead for creates, in the directory `staging.rs`
+//!   keeps beside the backing tree.
 
 mod accounting;
 mod background;
@@ -43,6 +45,7 @@ mod inodes;
 mod reaper;
 mod rename;
 mod setattr;
+mod staging;
 mod syncer;
 mod tmpfiles;
 mod xattr;
@@ -258,6 +261,9 @@ pub struct VolumeFs {
     syncer: syncer::Syncer,
     /// Backing files made ahead for creates (started by the first create).
     tmpfiles: std::sync::OnceLock<Option<tmpfiles::TmpFiles>>,
+    /// The volume's directory, whose `made/` holds the staging directory of the files made
+    /// ahead (`staging.rs`); `None`: they are made in the backing root.
+    staging: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for VolumeFs {
@@ -328,6 +334,7 @@ impl VolumeFs {
             reaper: reaper::Reaper::default(),
             syncer: syncer::Syncer::default(),
             tmpfiles: std::sync::OnceLock::new(),
+            staging: None,
         };
         if fs.keys.is_some() && at::stat(root.as_fd(), names::DIRIV.as_ref()).is_err() {
             fs.write_diriv(root.as_fd())?;
@@ -337,6 +344,13 @@ impl VolumeFs {
         fs.used.store(bytes, Ordering::Relaxed);
         fs.inodes.store(entries, Ordering::Relaxed);
         Ok(fs)
+    }
+
+    /// Make the files made ahead for creates in `volume_dir/made/` (`staging.rs`), the
+    /// directory that holds this volume's backing tree.
+    pub fn with_staging(mut self, volume_dir: &Path) -> VolumeFs {
+        self.staging = Some(volume_dir.to_path_buf());
+        self
     }
 
     /// Held (shared) by every change to the backing tree.

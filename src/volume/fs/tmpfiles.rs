@@ -13,6 +13,7 @@
 //! file system cannot make unnamed files, the thread stops and creates make their files
 //! as before.
 
+use super::staging::{Staging, thread_cpu};
 use super::{FsResult, VolumeFs};
 use crate::fsutil::at::{self, At, DirFd};
 use crate::volume::content::{new_file_id, write_header};
@@ -22,6 +23,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -70,13 +72,20 @@ impl TmpFiles {
     /// Start making files in `root`, each with a file id drawn for its header when
     /// `encrypted`. `None` when this process's umask cannot be read (a file made ahead must
     /// get the mode an `openat` would give it) or no thread starts.
-    pub(super) fn start(root: DirFd, encrypted: bool) -> Option<TmpFiles> {
+    pub(super) fn start(
+        root: DirFd,
+        volume_dir: Option<PathBuf>,
+        encrypted: bool,
+    ) -> Option<TmpFiles> {
         let umask = umask()?;
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("kmsfs-tmpfiles".into())
-            .spawn(move || make_ahead(&s, root.as_fd(), encrypted))
+            .spawn(move || {
+                let mut staging = volume_dir.and_then(|d| Staging::open(&d, root.as_fd()));
+                make_ahead(&s, root.as_fd(), staging.as_mut(), encrypted)
+            })
             .ok()?;
         Some(TmpFiles {
             shared,
@@ -116,9 +125,9 @@ impl VolumeFs {
     /// A file made ahead, its header written, linked in as `p` with `mode`; `None` when
     /// none is ready (the first call starts the thread).
     pub(super) fn link_made_ahead(&self, p: &At, mode: u32) -> FsResult<Option<Made>> {
-        let ahead = self
-            .tmpfiles
-            .get_or_init(|| TmpFiles::start(self.root.clone(), self.keys.is_some()));
+        let ahead = self.tmpfiles.get_or_init(|| {
+            TmpFiles::start(self.root.clone(), self.staging.clone(), self.keys.is_some())
+        });
         let Some((t, made)) = ahead.as_ref().and_then(|t| Some((t, t.take()?))) else {
             return Ok(None);
         };
@@ -127,14 +136,22 @@ impl VolumeFs {
     }
 }
 
-impl Drop for TmpFiles {
-    /// Stop the thread; the files not taken are closed, and so gone.
-    fn drop(&mut self) {
+impl TmpFiles {
+    /// Stop the thread (which removes its staging directory); the files made so far can
+    /// still be taken.
+    pub(super) fn stop(&self) {
         self.shared.lock().stop = true;
         self.shared.want.notify_all();
         if let Some(t) = self.thread.lock().expect("tmpfiles").take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Drop for TmpFiles {
+    /// Stop the thread; the files not taken are closed, and so gone.
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -146,9 +163,9 @@ fn umask() -> Option<u32> {
     u32::from_str_radix(v.trim(), 8).ok()
 }
 
-/// An unnamed file in `root`, with a header when `encrypted`.
-fn make_one(root: BorrowedFd, encrypted: bool) -> io::Result<Made> {
-    let file = at::open(root, OsStr::new("."), libc::O_TMPFILE | libc::O_RDWR, MODE)?;
+/// An unnamed file in `dir`, with a file id drawn when `encrypted`.
+fn make_one(dir: BorrowedFd, encrypted: bool) -> io::Result<Made> {
+    let file = at::open(dir, OsStr::new("."), libc::O_TMPFILE | libc::O_RDWR, MODE)?;
     let id = if encrypted {
         Some(new_file_id()?)
     } else {
@@ -157,9 +174,11 @@ fn make_one(root: BorrowedFd, encrypted: bool) -> io::Result<Made> {
     Ok(Made { file, id })
 }
 
-/// The thread: whenever fewer than [`LOW`] are ready, make files up to [`HIGH`]; stop when
-/// told to, or when the file system cannot make an unnamed file (or no file id is drawn).
-fn make_ahead(s: &Shared, root: BorrowedFd, encrypted: bool) {
+/// The thread: whenever fewer than [`LOW`] are ready, make files up to [`HIGH`], in the
+/// staging directory if there is one (moving on when a batch was slow), else in `root`;
+/// stop when told to, or when the file system cannot make an unnamed file (or no file id
+/// is drawn).
+fn make_ahead(s: &Shared, root: BorrowedFd, mut staging: Option<&mut Staging>, encrypted: bool) {
     loop {
         let want = {
             let st = s.lock();
@@ -173,11 +192,18 @@ fn make_ahead(s: &Shared, root: BorrowedFd, encrypted: bool) {
             HIGH - st.files.len()
         };
         let mut made = Vec::with_capacity(want);
+        let dir = staging.as_ref().map_or(root, |st| st.dir());
+        let cpu = thread_cpu();
         for _ in 0..want {
-            match make_one(root, encrypted) {
+            match make_one(dir, encrypted) {
                 Ok(m) => made.push(m),
                 Err(_) => break,
             }
+        }
+        if let Some(st) = staging.as_mut()
+            && st.should_move(made.len(), thread_cpu().saturating_sub(cpu))
+        {
+            let _ = st.move_on();
         }
         let failed = made.len() < want;
         let mut st = s.lock();
