@@ -181,6 +181,12 @@ pub fn open(dir: BorrowedFd, name: &OsStr, flags: i32, mode: u32) -> io::Result<
         .map_err(err)
 }
 
+/// An unnamed file (`O_TMPFILE`, read-write) on the file system of `dir`, with `mode`, for
+/// [`link_unnamed`] to name later; it vanishes when closed unnamed.
+pub fn open_unnamed(dir: BorrowedFd, mode: u32) -> io::Result<File> {
+    open(dir, OsStr::new("."), libc::O_TMPFILE | libc::O_RDWR, mode)
+}
+
 pub fn mkdir(dir: BorrowedFd, name: &OsStr, mode: u32) -> io::Result<()> {
     nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode & 0o7777)).map_err(err)
 }
@@ -496,13 +502,7 @@ mod tests {
             name: n.into(),
         };
         let unnamed = |content: &[u8]| {
-            let f = open(
-                dir.as_fd(),
-                OsStr::new("."),
-                libc::O_TMPFILE | libc::O_RDWR,
-                0o600,
-            )
-            .unwrap();
+            let f = open_unnamed(dir.as_fd(), 0o600).unwrap();
             f.write_all_at(content, 0).unwrap();
             f
         };

@@ -20,7 +20,7 @@
 //! files, nothing is staged and the files are made in the backing root.
 
 use crate::fsutil::at;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -29,7 +29,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The folder beside the volume's `data/` that holds the staging directories.
-pub(crate) const FOLDER: &str = "made";
+const FOLDER: &str = "made";
 
 /// Making files is slow when a batch took more CPU than this per file; the thread then
 /// moves to a new directory (in an unused group it takes about 5 µs).
@@ -66,9 +66,8 @@ impl Staging {
             Err(_) => return None,
         }
         let folder = File::open(&path).ok()?;
-        if !folder.metadata().ok()?.is_dir()
-            || folder.metadata().ok()?.dev() != nix::sys::stat::fstat(root).ok()?.st_dev
-        {
+        let meta = folder.metadata().ok()?;
+        if !meta.is_dir() || meta.dev() != nix::sys::stat::fstat(root).ok()?.st_dev {
             return None;
         }
         // What a killed daemon left: empty directories (its unnamed files went with it).
@@ -87,13 +86,7 @@ impl Staging {
             made: 1,
         };
         // One unnamed file, to be sure the file system makes them here.
-        at::open(
-            s.dir(),
-            OsStr::new("."),
-            libc::O_TMPFILE | libc::O_RDWR,
-            0o600,
-        )
-        .ok()?;
+        at::open_unnamed(s.dir(), 0o600).ok()?;
         Some(s)
     }
 
@@ -185,6 +178,15 @@ mod tests {
         v
     }
 
+    /// Name the unnamed file `f` as `name` in the backing root `root`.
+    fn link(root: &OwnedFd, f: &File, name: &str) {
+        let to = at::At {
+            dir: std::sync::Arc::new(root.try_clone().unwrap()),
+            name: name.into(),
+        };
+        at::link_unnamed(f, &to).unwrap();
+    }
+
     fn backing(t: &Path) -> OwnedFd {
         std::fs::create_dir_all(t.join("data")).unwrap();
         at::open_root(&t.join("data")).unwrap()
@@ -205,18 +207,8 @@ mod tests {
             "the leftover is removed"
         );
         // Files made there are unnamed, and link into the backing tree.
-        let f = at::open(
-            s.dir(),
-            OsStr::new("."),
-            libc::O_TMPFILE | libc::O_RDWR,
-            0o644,
-        )
-        .unwrap();
-        let to = at::At {
-            dir: std::sync::Arc::new(root.try_clone().unwrap()),
-            name: "f".into(),
-        };
-        at::link_unnamed(&f, &to).unwrap();
+        let f = at::open_unnamed(s.dir(), 0o644).unwrap();
+        link(&root, &f, "f");
         assert!(t.path().join("data/f").is_file());
         assert_eq!(names(&made), first, "the staging directory holds no name");
         s.move_on().unwrap();
@@ -226,20 +218,10 @@ mod tests {
             "the old one is removed"
         );
         // A file made before the move still links in.
-        let g = at::open(
-            s.dir(),
-            OsStr::new("."),
-            libc::O_TMPFILE | libc::O_RDWR,
-            0o644,
-        )
-        .unwrap();
+        let g = at::open_unnamed(s.dir(), 0o644).unwrap();
         drop(s);
         assert!(names(&made).is_empty(), "nothing left at the end");
-        let to = at::At {
-            dir: std::sync::Arc::new(root.try_clone().unwrap()),
-            name: "g".into(),
-        };
-        at::link_unnamed(&g, &to).unwrap();
+        link(&root, &g, "g");
         assert!(t.path().join("data/g").is_file());
     }
 

@@ -19,7 +19,6 @@ use crate::fsutil::at::{self, At, DirFd};
 use crate::volume::content::{new_file_id, write_header};
 use nix::sys::stat::{Mode, fchmod, futimens};
 use nix::sys::time::TimeSpec;
-use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -69,7 +68,8 @@ pub(super) struct TmpFiles {
 }
 
 impl TmpFiles {
-    /// Start making files in `root`, each with a file id drawn for its header when
+    /// Start making files, in the staging directory under `volume_dir` if one can be made
+    /// there (`staging.rs`), else in `root`, each with a file id drawn for its header when
     /// `encrypted`. `None` when this process's umask cannot be read (a file made ahead must
     /// get the mode an `openat` would give it) or no thread starts.
     pub(super) fn start(
@@ -165,7 +165,7 @@ fn umask() -> Option<u32> {
 
 /// An unnamed file in `dir`, with a file id drawn when `encrypted`.
 fn make_one(dir: BorrowedFd, encrypted: bool) -> io::Result<Made> {
-    let file = at::open(dir, OsStr::new("."), libc::O_TMPFILE | libc::O_RDWR, MODE)?;
+    let file = at::open_unnamed(dir, MODE)?;
     let id = if encrypted {
         Some(new_file_id()?)
     } else {
