@@ -192,10 +192,39 @@ fn one_mount_at_a_time_and_no_delete_while_mounted() {
     let (_e, svc) = setup();
     let id = vol(&svc, None);
     let open = svc.open(&id).unwrap();
+    open.mounted_at(std::path::Path::new("/mnt/x")).unwrap();
+    // Mounted: refused at once, not after the lock timeout.
+    let t0 = std::time::Instant::now();
     assert!(matches!(svc.open(&id), Err(VolumeError::InUse(_))));
     assert!(matches!(svc.delete(&id), Err(VolumeError::InUse(_))));
+    assert!(t0.elapsed() < std::time::Duration::from_secs(2));
     drop(open);
     svc.delete(&id).unwrap();
+    assert!(svc.list().unwrap().is_empty());
+}
+
+/// `umount` returns when the kernel lets the mount go, while its daemon still settles
+/// (holding the lock, its mount record removed): a mount or a delete right then waits
+/// for the daemon, as a mount after gocryptfs's `fusermount -u` just works.
+#[test]
+fn a_mount_or_delete_waits_for_a_daemon_settling_after_its_unmount() {
+    let (_e, svc) = setup();
+    let id = vol(&svc, None);
+    for delete in [false, true] {
+        let open = svc.open(&id).unwrap();
+        open.mounted_at(std::path::Path::new("/mnt/x")).unwrap();
+        open.unmounted();
+        let settle = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(open);
+        });
+        if delete {
+            svc.delete(&id).unwrap();
+        } else {
+            drop(svc.open(&id).unwrap());
+        }
+        settle.join().unwrap();
+    }
     assert!(svc.list().unwrap().is_empty());
 }
 

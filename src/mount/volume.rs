@@ -107,12 +107,14 @@ impl VolumeMount {
             opts.allow_other,
             uring,
         );
-        // The directory ids still queued for their fsync are durable before the daemon
-        // exits (other threads, such as the control socket's, keep the file system alive).
+        // The mount is gone: a new mount (or a delete) now waits for the lock instead of
+        // being refused. The directory ids still queued for their fsync are durable before
+        // the daemon exits and the lock is let go (other threads, such as the control
+        // socket's, keep the file system alive).
+        v.unmounted();
         if let Err(e) = v.fs.settle() {
             eprintln!("kmsfs: unmount of {}: {e}", self.volume_id);
         }
-        v.unmounted();
         r.map_err(MountError::Fuse)
     }
 }

@@ -147,6 +147,25 @@ pub fn mounted_in(dir: &Path) -> Option<MountedVolume> {
     }
 }
 
+/// Take the lock of volume `id` (in directory `dir`) for what needs it unmounted (a mount, a
+/// delete). A mounted volume (its daemon's mount record is there) is `InUse` at once; a
+/// lock held by anything else is waited for, up to the lock timeout: a daemon settling
+/// after its unmount (it removes its record when the mount is gone, then makes the last
+/// directory ids durable), a snapshot reading it, another delete.
+fn lock_unmounted(dir: &Path, id: &str) -> Result<FileLock, VolumeError> {
+    let (lock, record) = (lock_file(dir), dir.join(MOUNT_RECORD));
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Ok(l) = FileLock::acquire(&lock, std::time::Duration::ZERO) {
+            return Ok(l);
+        }
+        if record.exists() || t0.elapsed() >= fsutil::lock_timeout() {
+            return Err(VolumeError::InUse(id.to_string()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 fn valid_id(id: &str) -> bool {
     is_resource_id(ID_PREFIX, id)
 }
@@ -558,12 +577,12 @@ impl VolumeService {
         Ok(out)
     }
 
-    /// Delete a volume that is not mounted, retiring its grant first (a crash after that
+    /// Delete a volume that is not mounted (waiting out a daemon settling after its
+    /// unmount), retiring its grant first (a crash after that
     /// leaves a volume whose grant its next mount makes again).
     pub fn delete(&self, id: &str) -> Result<(), VolumeError> {
         let dir = self.volume_dir(id)?;
-        let _lock = FileLock::acquire(&lock_file(&dir), std::time::Duration::ZERO)
-            .map_err(|_| VolumeError::InUse(id.to_string()))?;
+        let _lock = lock_unmounted(&dir, id)?;
         if let Some(g) = grant::read(&dir)? {
             grant::retire(&*self.kms, id, &g)?;
             grant::remove(&dir)?;
@@ -605,12 +624,12 @@ impl VolumeService {
 }
 
 impl OpenVolume {
-    /// Lock the volume in `dir` (volume `id`), check its header against `dek` (which must
+    /// Lock the volume in `dir` (volume `id`; a lock held by no mount, such as a daemon's
+    /// settling after its unmount, is waited for), check its header against `dek` (which must
     /// be given exactly when the volume is encrypted), and open its filesystem with the
     /// DEK's subkeys. Needs no KMS.
     pub fn open(dir: &Path, id: &str, dek: Option<&SecretKey>) -> Result<OpenVolume, VolumeError> {
-        let lock = FileLock::acquire(&lock_file(dir), std::time::Duration::ZERO)
-            .map_err(|_| VolumeError::InUse(id.to_string()))?;
+        let lock = lock_unmounted(dir, id)?;
         let h = read_header(dir, id)?;
         let keys = match (h.encrypted, dek) {
             (true, Some(dek)) => {
@@ -657,6 +676,8 @@ impl OpenVolume {
             .map_err(|e| VolumeError::io(&p, e))
     }
 
+    /// Record that the volume's mount is gone (its daemon may still be settling, holding
+    /// the lock: [`lock_unmounted`] waits for that).
     pub fn unmounted(&self) {
         let _ = std::fs::remove_file(self.dir.join(MOUNT_RECORD));
         let _ = std::fs::remove_file(self.dir.join(super::control::SOCKET));
