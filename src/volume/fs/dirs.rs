@@ -42,6 +42,18 @@ impl VolumeFs {
         Ok(id)
     }
 
+    /// Remember `id` as the id of the new directory `ino` (its id file just written), in
+    /// place of any the cache still held for a removed directory of the same inode.
+    pub(super) fn keep_dirid(&self, ino: Ino, id: [u8; 16]) {
+        self.dirids.lock().expect("dirids").insert(ino, id);
+    }
+
+    /// Forget the id of the removed directory `ino`: a directory made later may get its
+    /// inode.
+    pub(super) fn drop_dirid(&self, ino: Ino) {
+        self.dirids.lock().expect("dirids").remove(&ino);
+    }
+
     /// Put back the id of the directory at `a` (backing inode `backing_ino`) when removing
     /// it failed after its id file was removed (best effort, from the cached id).
     pub(super) fn restore_diriv(&self, a: &At, backing_ino: u64) {

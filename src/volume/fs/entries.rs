@@ -96,11 +96,13 @@ impl VolumeFs {
             at::mkdir(p.fd(), p.name(), 0o700)?;
             Ok(None)
         };
-        // The new directory's handle is kept: what is made next is likely made in it.
+        // The new directory's handle and id are kept: what is made next is likely made in
+        // it, and its names are encrypted under its id.
+        let id = std::cell::Cell::new(None);
         let finish = |p: &At, fd: &mut Option<OwnedFd>| {
             let d = at::open_dir(p.fd(), p.name())?;
             if enc {
-                self.write_diriv(d.as_fd())?;
+                id.set(Some(self.write_diriv(d.as_fd())?));
             }
             at::chmod(p, mode)?;
             *fd = Some(d);
@@ -109,6 +111,9 @@ impl VolumeFs {
         let (a, fd) = self.make(parent, name, caller, build, finish)?;
         if let Some(fd) = fd {
             self.keep_dir_fd(a.ino, Arc::new(fd));
+        }
+        if let Some(id) = id.get() {
+            self.keep_dirid(a.ino, id);
         }
         Ok(a)
     }
@@ -279,6 +284,7 @@ impl VolumeFs {
                 return Err(e.into());
             }
             self.drop_dir_fd(self.fuse_ino(m.ino));
+            self.drop_dirid(self.fuse_ino(m.ino));
             self.inode_gone();
             Some(dir)
         } else {

@@ -123,6 +123,7 @@ impl VolumeFs {
             self.unlink_node(vino, newparent, to);
             if vm.is_dir() {
                 self.drop_dir_fd(vino);
+                self.drop_dirid(vino);
                 self.inode_gone();
             } else if vm.nlink <= 1 {
                 self.account(vm.blocks * 512, 0);
