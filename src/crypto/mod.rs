@@ -8,6 +8,7 @@ mod locked;
 mod secret;
 pub mod stream;
 mod xts;
+mod xts_lc;
 
 pub mod asym;
 pub mod import_wrap;
