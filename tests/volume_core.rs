@@ -406,9 +406,8 @@ fn the_size_is_enforced() {
 /// Creates link in backing files made ahead (`volume/fs/tmpfiles.rs`): past the first
 /// batches too, each new file has the mode asked (less the umask, as an `openat` gives;
 /// the files are made with the plain mode the last create asked for, so others are set
-/// at the create), the current times,
-/// a header of its own (its file id drawn ahead: every id differs) and its content; no name
-/// is left in the backing tree but the files'. A name that is taken stays EEXIST. The same
+/// at the create), the current times, a header of its own (its file id drawn ahead: every
+/// id differs) and its content; no name is left in the backing tree but the files'. A name that is taken stays EEXIST. The same
 /// holds on an unencrypted volume, whose files have no header.
 #[test]
 fn creates_from_files_made_ahead_are_new_files() {

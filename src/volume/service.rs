@@ -154,12 +154,13 @@ pub fn mounted_in(dir: &Path) -> Option<MountedVolume> {
 /// directory ids durable), a snapshot reading it, another delete.
 fn lock_unmounted(dir: &Path, id: &str) -> Result<FileLock, VolumeError> {
     let (lock, record) = (lock_file(dir), dir.join(MOUNT_RECORD));
-    let t0 = std::time::Instant::now();
+    let (t0, timeout) = (std::time::Instant::now(), fsutil::lock_timeout());
     loop {
         if let Ok(l) = FileLock::acquire(&lock, std::time::Duration::ZERO) {
             return Ok(l);
         }
-        if record.exists() || t0.elapsed() >= fsutil::lock_timeout() {
+        // Checked each time: a mount that takes the lock meanwhile is refused at once.
+        if record.exists() || t0.elapsed() >= timeout {
             return Err(VolumeError::InUse(id.to_string()));
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -578,8 +579,8 @@ impl VolumeService {
     }
 
     /// Delete a volume that is not mounted (waiting out a daemon settling after its
-    /// unmount), retiring its grant first (a crash after that
-    /// leaves a volume whose grant its next mount makes again).
+    /// unmount), retiring its grant first (a crash after that leaves a volume whose grant
+    /// its next mount makes again).
     pub fn delete(&self, id: &str) -> Result<(), VolumeError> {
         let dir = self.volume_dir(id)?;
         let _lock = lock_unmounted(&dir, id)?;
@@ -625,9 +626,9 @@ impl VolumeService {
 
 impl OpenVolume {
     /// Lock the volume in `dir` (volume `id`; a lock held by no mount, such as a daemon's
-    /// settling after its unmount, is waited for), check its header against `dek` (which must
-    /// be given exactly when the volume is encrypted), and open its filesystem with the
-    /// DEK's subkeys. Needs no KMS.
+    /// settling after its unmount, is waited for), check its header against `dek` (which
+    /// must be given exactly when the volume is encrypted), and open its filesystem with
+    /// the DEK's subkeys. Needs no KMS.
     pub fn open(dir: &Path, id: &str, dek: Option<&SecretKey>) -> Result<OpenVolume, VolumeError> {
         let lock = lock_unmounted(dir, id)?;
         let h = read_header(dir, id)?;

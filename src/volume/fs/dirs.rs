@@ -42,14 +42,15 @@ impl VolumeFs {
         Ok(id)
     }
 
-    /// Remember `id` as the id of the new directory `ino` (its id file just written), in
-    /// place of any the cache still held for a removed directory of the same inode.
+    /// Remember `id` as the id of directory `ino` (read from its id file, or just written
+    /// there by mkdir, in place of any the cache still held for a removed directory of the
+    /// same inode).
     pub(super) fn keep_dirid(&self, ino: Ino, id: [u8; 16]) {
         self.dirids.lock().expect("dirids").insert(ino, id);
     }
 
-    /// Forget the id of the removed directory `ino`: a directory made later may get its
-    /// inode.
+    /// Forget the id of directory `ino`, removed (a directory made later may get its inode)
+    /// or forgotten by the kernel.
     pub(super) fn drop_dirid(&self, ino: Ino) {
         self.dirids.lock().expect("dirids").remove(&ino);
     }
@@ -120,7 +121,7 @@ impl VolumeFs {
                 b.len()
             ))
         })?;
-        self.dirids.lock().expect("dirids").insert(ino, id);
+        self.keep_dirid(ino, id);
         Ok(id)
     }
 

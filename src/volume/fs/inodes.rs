@@ -147,7 +147,7 @@ impl VolumeFs {
             node.nlookup = node.nlookup.saturating_sub(n);
             if node.nlookup == 0 {
                 nodes.remove(&ino);
-                self.dirids.lock().expect("dirids").remove(&ino);
+                self.drop_dirid(ino);
                 drop(nodes);
                 self.drop_dir_fd(ino);
             }

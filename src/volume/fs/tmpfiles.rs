@@ -9,8 +9,9 @@
 //! holds no blocks and a create on a full disk fails as it would without them), and the
 //! files are made with the mode the creates ask for (first 0644, then the plain
 //! permissions the last create asked for, less the umask: `tar` as root creates 0600
-//! until it sets each file's mode), so a create only changes it when it asks for another. An unnamed file vanishes when it is closed,
-//! so an unmount, a kill -9 or a failed create leaves nothing behind. Where the backing
+//! until it sets each file's mode), so a create only changes it when it asks for another.
+//! An unnamed file vanishes when it is closed, so an unmount, a kill -9 or a failed create
+//! leaves nothing behind. Where the backing
 //! file system cannot make unnamed files, the thread stops and creates make their files
 //! as before.
 
