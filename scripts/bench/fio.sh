@@ -12,8 +12,10 @@
 # tree (the shape of gocryptfs's own benchmark: untar the Linux 6.1 source, `ls -lR` it cold,
 # `rm -rf` it; seconds, see tree() below; not on the file systems in TREE_SKIP, default cryfs,
 # which takes many minutes per round: TREE_SKIP= runs it everywhere).
-# FSS may also name kmsfs-uring (kmsfs over FUSE over io_uring rather than /dev/fuse) and
-# kmsfs-noxattr (kmsfs mounted with --no-xattr: no extended attributes, as securefs on Linux).
+# kmsfs mounts over its default transport (auto: FUSE over io_uring where the kernel offers
+# it). FSS may also name kmsfs-uring (io_uring or no mount), kmsfs-dev (/dev/fuse), kmsfs-noxattr
+# (kmsfs mounted with --no-xattr: no extended attributes, as securefs on Linux) and
+# passthrough (lib.sh: the FUSE floor, libfuse's passthrough_hp at $PASSTHROUGH_HP).
 # JOBS="metadata rand-write" (or JOBS=tree) and FSS="kmsfs securefs" pick a subset for a quick
 # look; the report then goes to the work directory instead of docs/.
 set -euo pipefail
@@ -48,9 +50,9 @@ setup() { # name -> mounts $W/mnt-name
     local n=$1 m="$W/mnt-$1" b="$W/back-$1-$ROUND"
     mkdir -p "$m" "$b"
     case $n in
-    kmsfs | kmsfs-uring | kmsfs-noxattr)
-        # kmsfs-uring: the same mount over FUSE over io_uring instead of the /dev/fuse loop
-        # (the default), to compare the two transports; kmsfs-noxattr: with --no-xattr.
+    kmsfs | kmsfs-uring | kmsfs-dev | kmsfs-noxattr)
+        # kmsfs-uring and kmsfs-dev: the same mount over one transport (io_uring, the
+        # /dev/fuse loop), to compare them; kmsfs-noxattr: with --no-xattr.
         export KMSFS_HOME="$W/kmsfs-home"
         [ -f "$KMSFS_HOME/config.json" ] || "$K" init >/dev/null
         peer_mount "$n" "$m" "$b" ;;

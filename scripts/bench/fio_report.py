@@ -30,8 +30,8 @@ JOBS = {
                 "removed in one directory by one Python process, caches dropped first: files/s "
                 "over the whole cycle.",
 }
-FSS = ["plain", "kmsfs", "kmsfs-uring", "kmsfs-noxattr", "gocryptfs", "cryfs", "securefs"]
-COLORS = {"plain": "#888", "kmsfs": "#2a7", "kmsfs-uring": "#7c9", "kmsfs-noxattr": "#5b8", "gocryptfs": "#47c", "cryfs": "#c74", "securefs": "#a5a"}
+FSS = ["plain", "passthrough", "kmsfs", "kmsfs-uring", "kmsfs-dev", "kmsfs-noxattr", "gocryptfs", "cryfs", "securefs"]
+COLORS = {"plain": "#888", "passthrough": "#bbb", "kmsfs": "#2a7", "kmsfs-uring": "#7c9", "kmsfs-dev": "#396", "kmsfs-noxattr": "#5b8", "gocryptfs": "#47c", "cryfs": "#c74", "securefs": "#a5a"}
 
 
 TREE = {

@@ -31,7 +31,8 @@ flush() {
 }
 
 # kmsfs mountpoint [variant]: a new volume under a new KMS key of $KMSFS_HOME, mounted at
-# mountpoint with binary $K; variant uring: over FUSE over io_uring (else /dev/fuse);
+# mountpoint with binary $K, over the default transport (auto: io_uring where the kernel
+# offers it); variant uring: over FUSE over io_uring or no mount; dev: over /dev/fuse;
 # noxattr: with `--no-xattr` (extended attributes off, as securefs on Linux has none).
 kmsfs_mount() {
     local key vol flags=()
@@ -39,6 +40,7 @@ kmsfs_mount() {
     vol=$("$K" volume create --size 8GiB --kms-key-id "$key" --query VolumeId --output text)
     case ${2:-} in
     uring) flags=(--fuse-transport uring) ;;
+    dev) flags=(--fuse-transport dev) ;;
     noxattr) flags=(--no-xattr) ;;
     esac
     "$K" mount "${flags[@]}" "$vol" "$1" >/dev/null
@@ -65,11 +67,23 @@ peers_start() {
 }
 
 # fs mountpoint backing: mount one of plain (nothing to mount), kmsfs, kmsfs-uring,
-# kmsfs-noxattr (kmsfs_mount) or securefs (a new repository in backing, password $PW, its log in $W).
+# kmsfs-dev, kmsfs-noxattr (kmsfs_mount), securefs (a new repository in backing, password $PW, its log
+# in $W) or passthrough: the FUSE floor, an unencrypted FUSE file system that passes each
+# request on to backing, libfuse's example/passthrough_hp.cc (its reference for speed:
+# writeback cache, multi-threaded) at the path $PASSTHROUGH_HP. No package has it, so it is
+# neither installed nor built here (build it from libfuse's source). It tells what FUSE
+# itself costs on the machine. It holds a descriptor for every inode the kernel knows, so a
+# tree must have fewer entries than the hard limit of open files (`ulimit -Hn`).
 peer_mount() {
     case $1 in
     plain) ;;
-    kmsfs | kmsfs-uring | kmsfs-noxattr) kmsfs_mount "$2" "${1#kmsfs-}" ;;
+    passthrough)
+        [ -x "${PASSTHROUGH_HP:-}" ] || { echo "passthrough: set PASSTHROUGH_HP to libfuse's passthrough_hp" >&2; return 2; }
+        (ulimit -n "$(ulimit -Hn)" && exec "$PASSTHROUGH_HP" --foreground "$3" "$2") > "$W/passthrough.log" 2>&1 &
+        local i
+        for i in $(seq 100); do mountpoint -q "$2" && return 0; sleep 0.1; done
+        echo "passthrough_hp did not mount $2 (see $W/passthrough.log)" >&2; return 1 ;;
+    kmsfs | kmsfs-uring | kmsfs-dev | kmsfs-noxattr) kmsfs_mount "$2" "${1#kmsfs-}" ;;
     securefs)
         securefs create --pass "$PW" "$3" >/dev/null
         securefs mount -b --pass "$PW" --log "$W/securefs.log" "$3" "$2" >/dev/null ;;

@@ -37,7 +37,7 @@ pub(crate) struct MountArgs {
     /// How the mount talks to the kernel: `uring` (FUSE over io_uring, or no mount), `dev`
     /// (/dev/fuse), or `auto`: io_uring when the kernel offers it (as root, its switch
     /// /sys/module/fuse/parameters/enable_uring is turned on), /dev/fuse otherwise. Default:
-    /// $KMSFS_FUSE_TRANSPORT, else dev.
+    /// $KMSFS_FUSE_TRANSPORT, else auto.
     #[arg(long, value_name = "TRANSPORT", value_parser = ["auto", "uring", "dev"])]
     fuse_transport: Option<String>,
     /// Turn extended attributes off (as gocryptfs's `-noxattr`): every xattr call fails

@@ -21,14 +21,14 @@ pub const TRANSPORT_VAR: &str = "KMSFS_FUSE_TRANSPORT";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Transport {
     /// io_uring when the kernel offers it (turning the kernel's switch on when root),
-    /// `/dev/fuse` otherwise.
+    /// `/dev/fuse` otherwise. The default: on this project's 2-core machines of 2026-12-02
+    /// io_uring halved a round trip (8-19 µs against 28-36) and the untar of a tree, and
+    /// left no fio job slower (docs/BENCHMARKS.md).
+    #[default]
     Auto,
     /// io_uring or no mount.
     Uring,
-    /// `/dev/fuse` only. The default: on the 2-core machines measured (docs/BENCHMARKS.md)
-    /// io_uring read cold sequential data about 30% slower and won nothing that held over
-    /// rounds, so it is asked for, not assumed.
-    #[default]
+    /// `/dev/fuse` only.
     Dev,
 }
 
@@ -47,14 +47,14 @@ impl std::str::FromStr for Transport {
 }
 
 impl Transport {
-    /// The transport `flag` names, else the one [`TRANSPORT_VAR`] names, else `/dev/fuse`.
+    /// The transport `flag` names, else the one [`TRANSPORT_VAR`] names, else `auto`.
     pub fn chosen(flag: Option<Transport>) -> Result<Transport, String> {
         match (flag, std::env::var(TRANSPORT_VAR)) {
             (Some(t), _) => Ok(t),
             (None, Ok(v)) if !v.is_empty() => {
                 v.parse().map_err(|e| format!("{TRANSPORT_VAR}: {e}"))
             }
-            _ => Ok(Transport::Dev),
+            _ => Ok(Transport::default()),
         }
     }
 }
