@@ -6,7 +6,7 @@
 # passthrough_hp, unencrypted, at $PASSTHROUGH_HP): what any FUSE file system pays here.
 #   sudo scripts/bench/untar.sh TAR [ROUNDS]      (FSS="plain passthrough kmsfs securefs")
 # TAR: fewer entries than `ulimit -Hn` when FSS names passthrough, e.g. seven directories of
-# the Linux 6.1 source (14,506 entries):
+# the Linux 6.1 source (14,507 entries):
 #   tar -xf /usr/src/linux-source-6.1.tar.xz -C T linux-source-6.1/{include,fs,net,kernel,mm,lib,sound}
 #   tar -cf mid.tar -C T linux-source-6.1
 # KMSFS=path/to/kmsfs measures that binary (default: a release build of this tree).
