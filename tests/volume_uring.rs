@@ -114,6 +114,27 @@ fn operations_over_io_uring() {
     assert!(served(&log(&m)) > n);
 }
 
+/// With neither the flag nor KMSFS_FUSE_TRANSPORT, a mount serves over io_uring where the
+/// kernel offers it (`auto`, the default).
+#[test]
+fn the_default_transport_is_io_uring_where_offered() {
+    if !fuse_or_skip("uring_default") || !uring_or_skip("uring_default") {
+        return;
+    }
+    let mut m = Mounted::with_options("64MiB", &["--fuse-transport", "dev"]);
+    m.umount();
+    let out = cmd(&m.home, &["mount", &m.vol, m.mnt.to_str().unwrap()])
+        .env_remove("KMSFS_FUSE_TRANSPORT")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    m.mounted = true;
+    std::fs::write(m.mnt.join("f"), b"x").unwrap();
+    assert_eq!(std::fs::read(m.mnt.join("f")).unwrap(), b"x");
+    m.umount();
+    assert!(served(&log(&m)) > 0, "{}", log(&m));
+}
+
 /// `dev` (flag or KMSFS_FUSE_TRANSPORT) keeps to /dev/fuse: no ring serves anything.
 #[test]
 fn dev_transport_uses_no_ring() {
