@@ -173,3 +173,64 @@ fn unknown_transport_is_refused() {
         "{out:?}"
     );
 }
+
+/// The CPUs this machine has online (`/sys/devices/system/cpu/online`, e.g. `0-1,4`).
+fn online_cpus() -> Vec<usize> {
+    let s = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let mut cpus = Vec::new();
+    for part in s.trim().split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        cpus.extend(a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap());
+    }
+    cpus
+}
+
+/// Every thread of a ring queue runs on that queue's CPU only (the kernel hands a request to
+/// the queue of its caller's CPU, and an answer from the same CPU wakes no other): the
+/// daemon's `kmsfs-ring-Q.K` threads, their `Cpus_allowed_list` in /proc.
+#[test]
+fn every_ring_thread_is_pinned_to_its_queues_cpu() {
+    if !fuse_or_skip("uring_pinned") || !uring_or_skip("uring_pinned") {
+        return;
+    }
+    let mut m = Mounted::with_options("64MiB", &["--fuse-transport", "uring"]);
+    std::fs::write(m.mnt.join("f"), b"x").unwrap();
+    assert_eq!(std::fs::read(m.mnt.join("f")).unwrap(), b"x");
+    let online = online_cpus();
+    let task = format!("/proc/{}/task", m.daemon_pid());
+    // The threads pin themselves once INIT is answered: wait for that.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let rings = loop {
+        let mut rings = Vec::new();
+        for t in std::fs::read_dir(&task).unwrap().flatten() {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            let Some(qk) = comm.trim().strip_prefix("kmsfs-ring-") else {
+                continue;
+            };
+            let q: usize = qk.split('.').next().unwrap().parse().unwrap();
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            let allowed = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default();
+            rings.push((comm.trim().to_string(), q, allowed));
+        }
+        let pinned = |(_, q, allowed): &(String, usize, String)| {
+            !online.contains(q) || *allowed == q.to_string()
+        };
+        if (!rings.is_empty() && rings.iter().all(pinned)) || std::time::Instant::now() > deadline {
+            break rings;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // Two threads for each online CPU's queue, each allowed on that CPU alone.
+    for q in &online {
+        let mine: Vec<_> = rings.iter().filter(|r| r.1 == *q).collect();
+        assert_eq!(mine.len(), 2, "queue {q}: {rings:?}");
+        for (name, _, allowed) in mine {
+            assert_eq!(*allowed, q.to_string(), "{name} may run on CPUs {allowed}");
+        }
+    }
+    m.umount();
+}

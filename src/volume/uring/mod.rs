@@ -160,7 +160,7 @@ pub(crate) fn start(
     for qid in 0..queues {
         for k in 0..shape.threads {
             let (dev, core, offer) = (dev.clone(), core.clone(), offer.clone());
-            let pin = shape.pin && k == 0;
+            let pin = k < shape.pinned;
             std::thread::Builder::new()
                 .name(format!("kmsfs-ring-{qid}.{k}"))
                 .spawn(move || {
@@ -181,12 +181,13 @@ pub(crate) fn start(
 }
 
 /// Threads per queue and pinning: `KMSFS_URING_THREADS` (default 2) and `KMSFS_URING_PIN`
-/// (`0`: no thread pinned; default 1), for measurements.
+/// (how many of a queue's threads are pinned to its CPU; default all), for measurements.
 fn shape() -> ring::Shape {
     let var = |n: &str| std::env::var(n).ok().and_then(|v| v.parse::<usize>().ok());
+    let threads = var("KMSFS_URING_THREADS").unwrap_or(2).clamp(1, 16);
     ring::Shape {
-        threads: var("KMSFS_URING_THREADS").unwrap_or(2).clamp(1, 16),
-        pin: var("KMSFS_URING_PIN").unwrap_or(1) != 0,
+        threads,
+        pinned: var("KMSFS_URING_PIN").unwrap_or(threads).min(threads),
     }
 }
 
