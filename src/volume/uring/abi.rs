@@ -259,6 +259,19 @@ pub(crate) fn ent_in_out(ent: &[u8]) -> Result<(u64, u32), Garbled> {
     Ok((c.u64()?, c.u32()?))
 }
 
+/// The bytes a READ or WRITE moves (`size` of `fuse_read_in` / `fuse_write_in`), from an
+/// entry's request header (`in_out` at 0, `op_in` at [`OP_IN`]); None for other requests.
+pub(crate) fn data_len(header: &[u8]) -> Option<u32> {
+    let u32_at = |at: usize| {
+        let b = header.get(at..at + 4)?;
+        Some(u32::from_le_bytes(b.try_into().ok()?))
+    };
+    match u32_at(4)? {
+        opcode::READ | opcode::WRITE => u32_at(OP_IN + 16),
+        _ => None,
+    }
+}
+
 /// Decode a request: its header (`in_out`), the op's fixed arguments (`op_in`) and the rest
 /// of its arguments (`payload`, already cut to `payload_sz`).
 pub(crate) fn decode<'a>(
@@ -505,6 +518,25 @@ pub(crate) struct Dirent<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_len_is_the_size_of_reads_and_writes_only() {
+        let entry = |opcode: u32, size: u32| {
+            let mut e = header(opcode);
+            e.resize(OP_IN, 0);
+            let mut read_in = Out::default();
+            read_in.u64(9).u64(4096).u32(size).u32(0);
+            e.extend(read_in.0);
+            e.resize(HEADER_LEN, 0);
+            e
+        };
+        assert_eq!(data_len(&entry(opcode::READ, 1 << 20)), Some(1 << 20));
+        assert_eq!(data_len(&entry(opcode::WRITE, 4096)), Some(4096));
+        assert_eq!(data_len(&entry(opcode::LOOKUP, 1 << 20)), None);
+        assert_eq!(data_len(&entry(opcode::GETXATTR, 1 << 20)), None);
+        assert_eq!(data_len(&[]), None);
+        assert_eq!(data_len(&entry(opcode::READ, 5)[..OP_IN + 18]), None);
+    }
 
     fn header(opcode: u32) -> Vec<u8> {
         let mut h = Out::default();

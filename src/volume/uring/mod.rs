@@ -5,6 +5,7 @@
 //! the same core calls as fuse.rs. Which transport a mount uses: [`Transport`].
 
 pub(crate) mod abi;
+mod place;
 mod ring;
 mod serve;
 

@@ -8,6 +8,7 @@
 //! CPU its caller runs on, and sends none over the rings until every queue has an entry.
 
 use super::abi::{self, HEADER_LEN, OP_IN, Out};
+use super::place::Place;
 use super::serve::Core;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -19,7 +20,7 @@ use std::sync::Arc;
 const DEPTH: usize = 1;
 
 /// How a queue is served: its threads (each with its own ring and entry) and how many of
-/// them are pinned to the queue's CPU.
+/// them are pinned to the queue's CPU (`place`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Shape {
     pub threads: usize,
@@ -96,24 +97,6 @@ fn command(fd: i32, qid: u16, i: usize, ent: &Ent, cmd: u32) -> squeue::Entry128
     unsafe { std::mem::transmute::<[u8; 128], squeue::Entry128>(raw) }
 }
 
-/// Pin the calling thread to `cpu` (best effort). The kernel hands a request to the queue
-/// of the CPU its caller runs on; a thread pinned there answers it with a switch on that
-/// CPU (the caller sleeps, the thread runs, the caller runs again), where an unpinned one
-/// may be on the other CPU and cost two cross-CPU wake-ups: 7 µs against 50-70 µs a round
-/// trip on a 2-vCPU VM whose idle vCPUs halt (`getxattr` in a loop, caller pinned).
-fn pin(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET stays within it for cpu < 1024
-    // (checked), and sched_setaffinity only reads it.
-    unsafe {
-        if cpu >= libc::CPU_SETSIZE as usize {
-            return;
-        }
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
 /// One queue: its thread's whole life. Returns when the connection goes (ENOTCONN: the
 /// file system was unmounted) or a command fails (said on stderr: a failed REGISTER turns
 /// the ring off, and the kernel goes on over /dev/fuse).
@@ -129,9 +112,11 @@ pub(crate) fn run_queue(
             eprintln!("kmsfs: io_uring queue {qid}: {what}: {e}");
         }
     };
-    if pin_it {
-        pin(qid as usize);
-    }
+    let mut place = if pin_it {
+        Place::pin(qid as usize)
+    } else {
+        None
+    };
     let fd = dev.as_raw_fd();
     let mut ring: IoUring<squeue::Entry128, cqueue::Entry> = match IoUring::builder()
         .setup_cqsize(2 * DEPTH as u32)
@@ -171,6 +156,9 @@ pub(crate) fn run_queue(
                     _ => "FUSE_IO_URING_CMD_COMMIT_AND_FETCH",
                 };
                 return fail(what, std::io::Error::from_raw_os_error(-res));
+            }
+            if let Some(p) = place.as_mut() {
+                p.before(abi::data_len(&ent.header[..]));
             }
             answer(ent, &core, &mut out);
             last_cmd[i] = abi::CMD_COMMIT_AND_FETCH;
