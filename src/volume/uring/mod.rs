@@ -22,10 +22,11 @@ pub const TRANSPORT_VAR: &str = "KMSFS_FUSE_TRANSPORT";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Transport {
     /// io_uring when the kernel offers it (turning the kernel's switch on when root),
-    /// `/dev/fuse` otherwise. The default: on this project's 2-core machine of 2026-12-02
-    /// io_uring halved a round trip (8-19 µs against 28-36) and made the untar of a tree
-    /// 1.5-1.9 times as fast; cold sequential reads were level to a quarter slower
-    /// (docs/BENCHMARKS.md), where `Dev` is the choice.
+    /// `/dev/fuse` otherwise. The default: on this project's 2-core machine of 2026-12-02,
+    /// with the queue threads pinned (`place`), io_uring answered a round trip in 7 µs
+    /// against 28-36 and made the untar of the Linux tree 1.7 times as fast and the metadata
+    /// job 2.2 times; cold sequential reads were 0.85x (docs/BENCHMARKS.md), where `Dev` is
+    /// the choice.
     #[default]
     Auto,
     /// io_uring or no mount.
