@@ -7,7 +7,9 @@
 //! served on its caller's CPU runs the caller's copies, the cipher and the kernel's copy of
 //! the reply on one CPU, one after the other: reads at 1,700 MB/s against 2,600 unpinned
 //! (backing file cached). So a pinned thread leaves its CPU for a data request of
-//! [`HEAVY`] bytes or more, and goes back for the next smaller one.
+//! [`HEAVY`] bytes or more, and goes back for the next smaller one. (libfuse's
+//! `lib/fuse_uring.c` pins its queue threads too; docs/BENCHMARKS.md, twelfth section, has
+//! the measurements and what is left: the caller itself changing CPUs.)
 
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::unistd::Pid;
