@@ -28,10 +28,13 @@ pub(crate) struct Place {
 
 impl Place {
     /// Pin the calling thread to `cpu`. None (and the thread stays where it may run) when
-    /// the CPU is not one it may use or the kernel refuses.
+    /// the CPU is not one it may use (`taskset`, cpusets) or the kernel refuses.
     pub(crate) fn pin(cpu: usize) -> Option<Place> {
         let me = Pid::from_raw(0);
         let wide = sched_getaffinity(me).ok()?;
+        if !wide.is_set(cpu).unwrap_or(false) {
+            return None;
+        }
         let mut home = CpuSet::new();
         home.set(cpu).ok()?;
         sched_setaffinity(me, &home).ok()?;
@@ -98,12 +101,22 @@ mod tests {
         .unwrap();
     }
 
+    /// A CPU outside the thread's affinity (here: restricted to one CPU, as by `taskset`)
+    /// or beyond any CPU set is left alone: the thread keeps its affinity.
     #[test]
     fn a_cpu_the_thread_may_not_use_is_not_pinned() {
         std::thread::spawn(|| {
             let before = allowed();
             assert!(Place::pin(CpuSet::count() + 5).is_none());
             assert_eq!(allowed(), before);
+            let (first, last) = (before[0], before[before.len() - 1]);
+            let mut one = CpuSet::new();
+            one.set(last).unwrap();
+            sched_setaffinity(Pid::from_raw(0), &one).unwrap();
+            if first != last {
+                assert!(Place::pin(first).is_none());
+            }
+            assert_eq!(allowed(), [last]);
         })
         .join()
         .unwrap();
