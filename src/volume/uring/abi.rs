@@ -262,10 +262,7 @@ pub(crate) fn ent_in_out(ent: &[u8]) -> Result<(u64, u32), Garbled> {
 /// The bytes a READ or WRITE moves (`size` of `fuse_read_in` / `fuse_write_in`), from an
 /// entry's request header (`in_out` at 0, `op_in` at [`OP_IN`]); None for other requests.
 pub(crate) fn data_len(header: &[u8]) -> Option<u32> {
-    let u32_at = |at: usize| {
-        let b = header.get(at..at + 4)?;
-        Some(u32::from_le_bytes(b.try_into().ok()?))
-    };
+    let u32_at = |at: usize| Cur(header.get(at..)?).u32().ok();
     match u32_at(4)? {
         opcode::READ | opcode::WRITE => u32_at(OP_IN + 16),
         _ => None,
