@@ -234,3 +234,49 @@ fn every_ring_thread_is_pinned_to_its_queues_cpu() {
     }
     m.umount();
 }
+
+/// A queue thread may answer under `SCHED_IDLE` (so that the woken caller stays on its CPU)
+/// but takes its own policy back at once: after a run of round trips, every
+/// `kmsfs-ring-Q.K` thread is under `SCHED_OTHER` (field 41 of its /proc stat), and the
+/// daemon's closing line says how many answers went under `SCHED_IDLE`.
+#[test]
+fn ring_threads_take_their_policy_back_after_answering() {
+    if !fuse_or_skip("uring_policy") || !uring_or_skip("uring_policy") {
+        return;
+    }
+    let mut m = Mounted::with_options("64MiB", &["--fuse-transport", "uring"]);
+    let f = m.mnt.join("f");
+    std::fs::write(&f, b"x").unwrap();
+    for _ in 0..3000 {
+        std::fs::metadata(&f).unwrap();
+        let _ = getxattr(&f, "user.none");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let task = format!("/proc/{}/task", m.daemon_pid());
+    let mut rings = 0;
+    for t in std::fs::read_dir(&task).unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("kmsfs-ring-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 1..];
+        let policy: i32 = after.split_whitespace().nth(38).unwrap().parse().unwrap();
+        assert_eq!(
+            policy,
+            libc::SCHED_OTHER,
+            "{}: policy {policy}",
+            comm.trim()
+        );
+        rings += 1;
+    }
+    assert!(rings > 0, "no ring threads in {task}");
+    m.umount();
+    let log = log(&m);
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("kmsfs: FUSE io_uring served "))
+        .unwrap_or_else(|| panic!("no closing line in {log}"));
+    assert!(line.ends_with("answers under SCHED_IDLE)"), "{line}");
+    eprintln!("uring_policy: {line}");
+}

@@ -8,9 +8,10 @@ pub(crate) mod abi;
 mod place;
 mod ring;
 mod serve;
+mod stay;
 
 use crate::volume::fs::VolumeFs;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// The kernel's switch for FUSE over io_uring (off by default).
@@ -153,6 +154,7 @@ pub(crate) fn start(
         owner,
         notifier: Some(notifier),
         served: Default::default(),
+        stayed: Default::default(),
     });
     // The kernel's payload size: max(max_write, max_pages pages, 8 KiB); a page more.
     let payload = max_request.max(8192) + 4096;
@@ -160,8 +162,10 @@ pub(crate) fn start(
     let queues = ring::possible_cpus();
     let shape = shape();
     for qid in 0..queues {
+        let tids: stay::Tids = Arc::new((0..shape.threads).map(|_| AtomicI32::new(0)).collect());
         for k in 0..shape.threads {
             let (dev, core, offer) = (dev.clone(), core.clone(), offer.clone());
+            let stay = shape.stay.then(|| (tids.clone(), k));
             let pin = k < shape.pinned;
             std::thread::Builder::new()
                 .name(format!("kmsfs-ring-{qid}.{k}"))
@@ -175,7 +179,7 @@ pub(crate) fn start(
                             shape.threads
                         );
                     }
-                    ring::run_queue(dev, qid as u16, pin, payload, core);
+                    ring::run_queue(dev, qid as u16, pin, stay, payload, core);
                 })?;
         }
     }
@@ -190,6 +194,7 @@ fn shape() -> ring::Shape {
     ring::Shape {
         threads,
         pinned: var("KMSFS_URING_PIN").unwrap_or(threads).min(threads),
+        stay: var("KMSFS_URING_STAY").unwrap_or(1) != 0,
     }
 }
 
@@ -201,7 +206,8 @@ impl Rings {
         let _ = self.offer.decide(agreed.unwrap_or(false));
         let n = self.core.served.load(Ordering::Relaxed);
         if n > 0 {
-            eprintln!("kmsfs: FUSE io_uring served {n} requests");
+            let idle = self.core.stayed.load(Ordering::Relaxed);
+            eprintln!("kmsfs: FUSE io_uring served {n} requests ({idle} answers under SCHED_IDLE)");
         }
     }
 }

@@ -10,9 +10,11 @@
 use super::abi::{self, HEADER_LEN, OP_IN, Out};
 use super::place::Place;
 use super::serve::Core;
+use super::stay::{Stay, Tids};
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Entries per ring: one, so that the kernel never hands a request to a thread that is busy
 /// with another while a sibling thread of the same queue is idle (it picks the entry made
@@ -26,6 +28,9 @@ pub(crate) struct Shape {
     pub threads: usize,
     /// The first `pinned` threads of each queue (all of them by default).
     pub pinned: usize,
+    /// Whether pinned threads answer under `SCHED_IDLE` while only their queue's threads
+    /// run ([`Stay`]).
+    pub stay: bool,
 }
 
 /// One ring entry: the buffers the kernel writes a request into and reads the reply from.
@@ -104,6 +109,7 @@ pub(crate) fn run_queue(
     dev: Arc<OwnedFd>,
     qid: u16,
     pin_it: bool,
+    stay: Option<(Tids, usize)>,
     payload_len: usize,
     core: Arc<Core>,
 ) {
@@ -117,6 +123,9 @@ pub(crate) fn run_queue(
     } else {
         None
     };
+    let mut stay = stay
+        .filter(|_| place.is_some())
+        .and_then(|(queue, k)| Stay::new(queue, k));
     let fd = dev.as_raw_fd();
     let mut ring: IoUring<squeue::Entry128, cqueue::Entry> = match IoUring::builder()
         .setup_cqsize(2 * DEPTH as u32)
@@ -132,6 +141,12 @@ pub(crate) fn run_queue(
     let mut last_cmd = [abi::CMD_REGISTER; DEPTH];
     let mut out = Out::default();
     loop {
+        if let Some(s) = stay.as_mut().filter(|_| !ring.submission().is_empty()) {
+            // The answer on its own, then the wait; a failed submission fails again there.
+            if s.answer(|| ring.submit()).1 {
+                core.stayed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if let Err(e) = ring.submit_and_wait(1) {
             if e.raw_os_error() == Some(libc::EINTR) {
                 continue;

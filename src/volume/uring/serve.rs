@@ -26,6 +26,8 @@ pub(crate) struct Core {
     pub notifier: Option<fuser::Notifier>,
     /// Requests answered over the rings.
     pub served: AtomicU64,
+    /// Answers submitted under `SCHED_IDLE` (`stay`).
+    pub stayed: AtomicU64,
 }
 
 type Reply = Result<(), i32>;
