@@ -9,7 +9,7 @@
 //! (backing file cached). So a pinned thread leaves its CPU for a data request of
 //! [`HEAVY`] bytes or more, and goes back for the next smaller one. (libfuse's
 //! `lib/fuse_uring.c` pins its queue threads too; docs/BENCHMARKS.md, twelfth section, has
-//! the measurements and what is left: the caller itself changing CPUs.)
+//! the measurements. The caller's own CPU is `stay`'s.)
 
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::unistd::Pid;

@@ -28,8 +28,9 @@ pub(crate) type Tids = Arc<Vec<AtomicI32>>;
 /// A queue thread's means of answering under `SCHED_IDLE`.
 pub(crate) struct Stay {
     loadavg: File,
-    /// The thread's own policy (`SCHED_OTHER` or `SCHED_BATCH`).
-    policy: i32,
+    /// The thread's own scheduling attributes, put back after each answer (policy, nice,
+    /// slice).
+    own: libc::sched_attr,
     queue: Tids,
     /// This thread's index in `queue`.
     me: usize,
@@ -38,9 +39,30 @@ pub(crate) struct Stay {
 }
 
 fn set_policy(policy: i32) -> bool {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param.
-    unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
+    let Some(mut attr) = get_attr() else {
+        return false;
+    };
+    attr.sched_policy = policy as u32;
+    set_attr(&attr)
+}
+
+/// The calling thread's scheduling attributes (policy, nice, and for a fair policy its
+/// slice in `sched_runtime`).
+fn get_attr() -> Option<libc::sched_attr> {
+    // SAFETY: sched_attr is plain integers; all zeroes is a valid value.
+    let mut attr: libc::sched_attr = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::sched_attr>() as u32;
+    // SAFETY: pid 0 is the calling thread; `attr` has room for `size` bytes.
+    let r = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr, size, 0) };
+    (r == 0).then_some(attr)
+}
+
+/// Set the calling thread's scheduling attributes.
+fn set_attr(attr: &libc::sched_attr) -> bool {
+    let mut a = *attr;
+    a.size = std::mem::size_of::<libc::sched_attr>() as u32;
+    // SAFETY: pid 0 is the calling thread; `a` is a sched_attr of the size it says.
+    unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &a, 0) == 0 }
 }
 
 fn policy() -> i32 {
@@ -72,7 +94,7 @@ impl Stay {
         let stats = queue.iter().map(|_| None).collect();
         Some(Stay {
             loadavg,
-            policy,
+            own: get_attr()?,
             queue,
             me,
             stats,
@@ -89,9 +111,13 @@ impl Stay {
 
     /// [`Stay::answer`] once it is known whether the thread is `alone`.
     fn answer_if<T>(&self, alone: bool, submit: impl FnOnce() -> T) -> (T, bool) {
-        let idle = alone && set_policy(libc::SCHED_IDLE);
+        let idle = alone && {
+            let mut a = self.own;
+            a.sched_policy = libc::SCHED_IDLE as u32;
+            set_attr(&a)
+        };
         let r = submit();
-        if idle && !set_policy(self.policy) {
+        if idle && !set_attr(&self.own) {
             // Tried in `new`; said rather than serving on under SCHED_IDLE unnoticed.
             eprintln!("kmsfs: io_uring queue thread: could not leave SCHED_IDLE");
         }
@@ -222,7 +248,7 @@ mod tests {
         let loadavg = File::open("/proc/loadavg").unwrap();
         let mut stay = Stay {
             loadavg,
-            policy: policy(),
+            own: get_attr().unwrap(),
             queue: tids.clone(),
             me: 0,
             stats: vec![None, None, None],
